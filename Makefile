@@ -1,0 +1,66 @@
+# 乡音 Xiangyin — `make run` to try it, `make test` to test it. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+REQS := requirements/rasa.txt requirements/app.txt requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) pyproject.toml | sha1sum | cut -c1-12)
+SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2
+
+.PHONY: install system-deps run serve chat train seed test bench model clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; \
+	for cmd in espeak-ng ffmpeg sox; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	ldconfig -p 2>/dev/null | grep -q libportaudio || missing="$$missing libportaudio2"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> Installing system packages: $(SYSTEM_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing. Install them with: sudo apt-get install $(SYSTEM_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): $(REQS) pyproject.toml
+	@echo "==> Python environment in $(VENV) (first time: several minutes, Rasa and TensorFlow are large)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade "pip<25" wheel
+	@echo "==> Rasa 3.6.21 (declares Python<3.11, runs on 3.11: installed without its metadata check)"
+	@$(PIP) install -q --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	@echo "==> Rasa's requirements, then Xiangyin's"
+	@$(PIP) install -q -r requirements/rasa.txt -r requirements/app.txt -r requirements/dev.txt
+	@$(PIP) install -q --no-deps -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+train: install
+	@$(PY) -m bot train
+
+seed: install
+	@$(PY) -m bot seed
+
+run: install
+	@$(PY) -m bot run
+
+serve: install
+	@$(PY) -m bot serve
+
+chat: install
+	@$(PY) -m bot chat
+
+model: install
+	@$(PY) -m speech.model $(if $(FROM),--from $(FROM),)
+
+test: install
+	@$(PY) -m bot train
+	@$(PY) -m pytest
+
+bench: install
+	@$(PY) -m bot train
+	@$(PY) -m bot bench
+
+clean:
+	rm -rf var models .pytest_cache

@@ -1,0 +1,189 @@
+"""`make bench`: measured figures, printed as ratios and percentiles.
+
+Sections (run all, or pick with `python -m bot bench --only nlu turns`):
+  train   full training time (a fresh training run into a scratch folder)
+  nlu     model load time, NLU parse latency p50/p99, held-out accuracy / macro F1 on
+          clean and homophone-noised text, with and without the pinyin featurizer
+  turns   full text turns (REST → dialogue → action server → database → reply) with
+          1 and 20 concurrent users, p50/p99 and throughput, plus server memory
+  kb      knowledge-base retrieval accuracy (when the evaluation set is present)
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, load_settings
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for proc in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(k) for k in kids] + [g for k in kids for g in _children(int(k))]
+
+
+def bench_train() -> None:
+    from bot.runtime import train_if_needed
+
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["XIANGYIN_MODELS_DIR"] = scratch
+        try:
+            started = time.monotonic()
+            train_if_needed(force=True, quiet=True)
+            print(f"train    full training (NLU + dialogue): {time.monotonic() - started:.0f} s")
+        finally:
+            del os.environ["XIANGYIN_MODELS_DIR"]
+
+
+def _no_pinyin_config() -> str:
+    text = (PROJECT_ROOT / "config.yml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if "PinyinFeaturizer" not in line]
+    path = load_settings().var_dir / "config-nopinyin.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def bench_nlu() -> None:
+    from rasa.core.agent import load_agent
+
+    from bot.nlu_eval import evaluate_agent, load_heldout, noised
+    from bot.runtime import train_if_needed
+
+    heldout = load_heldout()
+    noisy = noised(heldout, rate=0.3)
+    loop = asyncio.new_event_loop()
+    model = train_if_needed(quiet=True)
+    started = time.monotonic()
+    agent = loop.run_until_complete(load_agent(model_path=str(model)))
+    print(f"nlu      model load time: {time.monotonic() - started:.1f} s")
+    latencies = []
+    for text, _ in heldout * 2:
+        t0 = time.perf_counter()
+        loop.run_until_complete(agent.parse_message(text))
+        latencies.append(time.perf_counter() - t0)
+    print(f"nlu      parse latency over {len(latencies)} parses: p50 {ms(pct(latencies, 50))}, "
+          f"p99 {ms(pct(latencies, 99))}")
+    with_pinyin = (evaluate_agent(agent, loop, heldout), evaluate_agent(agent, loop, noisy))
+    alt_model = train_if_needed(config=_no_pinyin_config(), quiet=True)
+    alt_agent = loop.run_until_complete(load_agent(model_path=str(alt_model)))
+    without = (evaluate_agent(alt_agent, loop, heldout), evaluate_agent(alt_agent, loop, noisy))
+    print(f"nlu      held-out set: {len(heldout)} examples; noised copy: 30% of characters -> common homophones")
+    print("nlu      pipeline          clean acc  clean F1  noised acc  noised F1")
+    for name, (clean, noise) in (("with pinyin", with_pinyin), ("without pinyin", without)):
+        print(f"nlu      {name:<16}  {clean['accuracy']:.3f}      {clean['macro_f1']:.3f}     "
+              f"{noise['accuracy']:.3f}       {noise['macro_f1']:.3f}")
+    loop.close()
+
+
+def _post(url: str, sender: str, text: str) -> float:
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        json.loads(response.read())
+    return time.perf_counter() - started
+
+
+TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "我上次反映的那件事咋样了", "谢谢"]
+
+
+def bench_turns() -> None:
+    import socket
+
+    from bot.db import migrate
+    from bot.runtime import model_path, start_action_server, start_rasa_server, stop, train_if_needed, wait_for_http
+    from bot.seed import seed_demo_village
+
+    def port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    train_if_needed(quiet=True)
+    scratch = Path(tempfile.mkdtemp(prefix="xiangyin-bench-"))
+    url = f"sqlite:///{scratch / 'bench.db'}"
+    migrate(url)
+    seed_demo_village(url)
+    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch)}
+    action_port, rasa_port = port(), port()
+    actions = start_action_server(action_port, scratch / "actions.log", env=env)
+    rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
+                             scratch / "rasa.log", env=env)
+    try:
+        wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
+        wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 300, rasa)
+        webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        _post(webhook, "cli:wangjianguo", "你好")  # warm-up
+        for users in (1, 20):
+            rounds = 5 if users == 1 else 2
+            jobs = [(f"cli:hh{(u % 60) + 3:03d}", text) for _ in range(rounds) for u in range(users) for text in TURNS]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=users) as pool:
+                latencies = list(pool.map(lambda job: _post(webhook, *job), jobs))
+            elapsed = time.perf_counter() - started
+            print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
+                  f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
+        print(f"turns    server memory (RSS): Rasa {rss_mb(rasa.pid):.0f} MB, actions {rss_mb(actions.pid):.0f} MB")
+    finally:
+        stop(rasa, actions)
+
+
+def bench_kb() -> None:
+    try:
+        from bot.knowledge_base import KnowledgeBase, evaluate
+    except ImportError:
+        print("kb       skipped: no knowledge base module")
+        return
+    kb = KnowledgeBase.load(PROJECT_ROOT / "knowledge")
+    result = evaluate(kb, PROJECT_ROOT / "knowledge/eval/questions.yml", PROJECT_ROOT / "knowledge/eval/out_of_corpus.yml")
+    print("kb       " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+
+
+SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb}
+
+
+def main(only: list[str] | None = None) -> int:
+    for name, section in SECTIONS.items():
+        if only and name not in only:
+            continue
+        section()
+    try:
+        from speech.bench import main as speech_bench
+    except ImportError:
+        return 0
+    if not only or "speech" in only:
+        speech_bench()
+    return 0

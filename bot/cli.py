@@ -1,0 +1,225 @@
+"""Command line: `python -m bot <command>` (also installed as `xiangyin`).
+
+    run        train if needed, seed, start the servers and open a chat (what `make run` does)
+    train      train the Rasa model if training data or config changed
+    seed       create the database schema and the demo village
+    serve      start the action server and the Rasa server until Ctrl-C
+    chat       chat in the terminal with a running server, as a demo user
+    jobs       run the scheduled jobs (time limits, emergencies) once or in a loop
+    grievance  staff actions on grievances: list, accept, note, resolve, escalate, reject
+    points     staff awards/deductions by rule
+    bench      print benchmark figures
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+from bot.config import load_settings
+
+
+def _quiet() -> None:
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore")
+
+
+def cmd_seed(args) -> int:
+    from bot.db import migrate
+    from bot.seed import demo_summary, seed_demo_village
+
+    print("==> Database schema (alembic upgrade head)")
+    migrate()
+    created = seed_demo_village()
+    summary = demo_summary()
+    print(f"==> Demo village {'created' if created else 'already present'}: "
+          f"{summary['households']} households, {summary['residents']} residents, {summary['users']} users")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from bot.runtime import train_if_needed
+
+    train_if_needed(config=args.config, force=args.force)
+    return 0
+
+
+def _start_servers(settings, log_dir):
+    from bot.runtime import model_path, start_action_server, start_rasa_server, stop, wait_for_http
+
+    model = model_path(settings)
+    if not model.exists():
+        raise SystemExit(f"No trained model at {model}. Run `make train` first.")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"==> Starting the action server on :{settings.action_port} (log: {log_dir / 'actions.log'})")
+    actions = start_action_server(settings.action_port, log_dir / "actions.log")
+    print(f"==> Starting the Rasa server on :{settings.rasa_port} (log: {log_dir / 'rasa.log'}); loading the model ...")
+    rasa = start_rasa_server(model, settings.rasa_port, settings.action_url, log_dir / "rasa.log")
+    try:
+        wait_for_http(settings.action_url.rsplit("/", 1)[0] + "/health", 120, actions)
+        wait_for_http(f"{settings.rasa_url}/status", 300, rasa)
+    except BaseException:
+        stop(rasa, actions)
+        raise
+    print("==> Ready.")
+    return [rasa, actions]
+
+
+def cmd_serve(args) -> int:
+    from bot.runtime import stop
+
+    settings = load_settings()
+    procs = _start_servers(settings, settings.var_dir / "logs")
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        print("A server process exited; see var/logs.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n==> Stopping ...")
+        return 0
+    finally:
+        stop(*procs)
+
+
+def cmd_chat(args) -> int:
+    from bot.chat import repl
+
+    settings = load_settings()
+    repl(settings.rasa_url, args.user or settings.demo_user)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from bot.chat import repl
+    from bot.runtime import stop, train_if_needed
+
+    settings = load_settings()
+    train_if_needed()
+    cmd_seed(args)
+    procs = _start_servers(settings, settings.var_dir / "logs")
+    try:
+        if sys.stdin.isatty() and not args.no_chat:
+            repl(settings.rasa_url, args.user or settings.demo_user)
+        else:
+            print("No terminal attached: serving until Ctrl-C (REST: POST /webhooks/rest/webhook).")
+            while all(p.poll() is None for p in procs):
+                time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        print("==> Stopping the servers ...")
+        stop(*procs)
+        print("==> Stopped.")
+    return 0
+
+
+def _actor(login: str):
+    from bot.db import session_scope
+    from bot.identity import resolve_actor
+
+    with session_scope() as s:
+        actor = resolve_actor(s, f"cli:{login}")
+    if actor.user_id is None:
+        raise SystemExit(f"unknown user {login!r}")
+    return actor
+
+
+def cmd_grievance(args) -> int:
+    from bot import grievances
+    from bot.db import session_scope
+
+    actor = _actor(args.as_user)
+    with session_scope(write=args.action != "list") as s:
+        if args.action == "list":
+            for v in grievances.open_queue(s, actor):
+                print(f"{v.ticket_no}  {v.state_name}  {v.level_name}  {v.category}  {v.place}  {v.description}")
+            return 0
+        g = grievances.transition(s, actor, args.ticket, args.action, args.note or "")
+        print(f"{g.ticket_no}: {g.state.value}")
+    return 0
+
+
+def cmd_points(args) -> int:
+    from bot import points
+    from bot.db import session_scope
+    from bot.models import Household
+    from sqlalchemy import select
+
+    actor = _actor(args.as_user)
+    with session_scope(write=True) as s:
+        household = s.execute(select(Household).where(Household.number == args.household)).scalar_one()
+        entry = points.award(s, actor, household.id, args.rule, args.reason or "", args.key or os.urandom(8).hex())
+        print(f"household {args.household}: {entry.delta:+d} ({entry.reason}); balance {points.balance_of(s, household.id)}")
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from bot.jobs import run_jobs_forever, run_jobs_once
+
+    if args.loop:
+        run_jobs_forever(args.interval)
+    else:
+        print(run_jobs_once())
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from bot.bench import main as bench_main
+
+    return bench_main(args.only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xiangyin", description="乡音 Xiangyin village assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="train if needed, seed, serve and chat")
+    p.add_argument("--user", help="demo login to chat as (default: XIANGYIN_DEMO_USER or wangjianguo)")
+    p.add_argument("--no-chat", action="store_true")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("train", help="train the Rasa model if data or config changed")
+    p.add_argument("--config", default="config.yml")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_train)
+    sub.add_parser("seed", help="migrate the database and seed the demo village").set_defaults(func=cmd_seed)
+    sub.add_parser("serve", help="start action + Rasa servers").set_defaults(func=cmd_serve)
+    p = sub.add_parser("chat", help="terminal chat with a running server")
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_chat)
+    p = sub.add_parser("grievance", help="staff actions on grievances")
+    p.add_argument("action", choices=["list", "accept", "note", "resolve", "escalate", "reject"])
+    p.add_argument("ticket", nargs="?")
+    p.add_argument("--note")
+    p.add_argument("--as", dest="as_user", required=True, help="staff login")
+    p.set_defaults(func=cmd_grievance)
+    p = sub.add_parser("points", help="award or deduct points by rule")
+    p.add_argument("household", type=int, help="house number")
+    p.add_argument("rule", help="rule activity, e.g. 义务清扫")
+    p.add_argument("--reason")
+    p.add_argument("--key", help="idempotency key")
+    p.add_argument("--as", dest="as_user", required=True)
+    p.set_defaults(func=cmd_points)
+    p = sub.add_parser("jobs", help="scheduled jobs")
+    p.add_argument("--loop", action="store_true")
+    p.add_argument("--interval", type=float, default=60)
+    p.set_defaults(func=cmd_jobs)
+    p = sub.add_parser("bench", help="benchmarks")
+    p.add_argument("--only", nargs="*", default=None)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Emergencies (救命, 摔倒了, 着火了): handled before anything else.
+
+``raise_alarm`` records the event and puts an alert for the household's grid worker
+(its 三线 contact, else its grid leader) in the outbox at once. ``escalate_unacknowledged``
+is a scheduler job: an alert nobody acknowledged in time goes to the village admin.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.grievances import notify
+from bot.identity import Actor, audit
+from bot.models import EmergencyEvent, Household, Role, User, utcnow
+
+ACK_MINUTES = int(os.environ.get("XIANGYIN_EMERGENCY_ACK_MINUTES", "5"))
+
+
+def _responsible_worker(s: Session, household: Household | None) -> int | None:
+    if household is None:
+        return None
+    if household.contact_user_id:
+        return household.contact_user_id
+    grid = household.grid
+    while grid is not None:
+        if grid.leader_id:
+            return grid.leader_id
+        grid = grid.parent
+    return None
+
+
+def _village_admin(s: Session, village_id: int | None) -> int | None:
+    return s.execute(select(User.id).where(User.village_id == village_id, User.role == Role.admin)
+                     .order_by(User.id)).scalars().first()
+
+
+def raise_alarm(s: Session, actor: Actor, text: str, now: dt.datetime | None = None) -> EmergencyEvent:
+    household = s.get(Household, actor.household_id) if actor.household_id else None
+    worker_id = _responsible_worker(s, household) or _village_admin(s, actor.village_id)
+    event = EmergencyEvent(household_id=household.id if household else None, user_id=actor.user_id,
+                           channel=actor.channel, text=text[:500], at=now or utcnow(), alerted_user_id=worker_id)
+    s.add(event)
+    s.flush()
+    who = f"{household.address}（{household.residents[0].name if household.residents else ''}家）" if household \
+        else f"未绑定用户{actor.sender_id}"
+    notify(s, worker_id, "emergency", f"紧急求助：{who}说“{text[:60]}”，请马上联系！",
+           f"emergency:{event.id}:worker", payload={"emergency_id": event.id, "household_id": event.household_id})
+    audit(s, actor, "write", "emergency", event.id, text[:200])
+    return event
+
+
+def acknowledge(s: Session, actor: Actor, emergency_id: int, now: dt.datetime | None = None) -> None:
+    event = s.get(EmergencyEvent, emergency_id)
+    if event is not None and event.acknowledged_at is None:
+        event.acknowledged_at = now or utcnow()
+        audit(s, actor, "write", "emergency", event.id, "acknowledged")
+
+
+def escalate_unacknowledged(s: Session, now: dt.datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    limit = now - dt.timedelta(minutes=ACK_MINUTES)
+    rows = s.execute(
+        select(EmergencyEvent).where(EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.escalated_at.is_(None),
+                                     EmergencyEvent.at < limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    for event in rows:
+        household = s.get(Household, event.household_id) if event.household_id else None
+        admin_id = _village_admin(s, household.village_id if household else None)
+        event.escalated_at = now
+        notify(s, admin_id, "emergency", f"紧急求助{ACK_MINUTES}分钟无人响应：{event.text[:60]}，请马上处理！",
+               f"emergency:{event.id}:admin", payload={"emergency_id": event.id})
+    return [e.id for e in rows]

@@ -1,0 +1,165 @@
+"""Household lookup and visit logs for grid workers (三色管理, 走访记录).
+
+Names are resolved tolerant of speech recognition: exact name, then partial name
+(given name only, surname + 家), then same toneless pinyin (homophones). A grid worker
+only ever sees households in the grids they serve; one outside is answered exactly like
+one that does not exist.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pypinyin import lazy_pinyin
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.identity import AccessDenied, Actor, audit, require_household, require_staff
+from bot.models import CARE_COLOUR_NAMES, AuditLog, Grid, Grievance, Household, Resident, Role, VisitLog, utcnow
+from bot.points import balance_of
+from bot.grievances import OPEN_STATES, infer_category
+
+CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def parse_number(text: str) -> int | None:
+    """'12', '十二', '二十三', '一百零五' → int."""
+    text = (text or "").strip()
+    digits = re.search(r"\d+", text)
+    if digits:
+        return int(digits.group())
+    chars = "".join(c for c in text if c in CN_DIGITS or c in "十百")
+    if not chars:
+        return None
+    total, current = 0, 0
+    for c in chars:
+        if c == "百":
+            total += (current or 1) * 100
+            current = 0
+        elif c == "十":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            current = CN_DIGITS[c]
+    return total + current
+
+
+@dataclass(frozen=True)
+class HouseholdSummary:
+    household_id: int
+    number: int
+    head: str
+    members: int
+    colour: str
+    care_reason: str
+    grid: str
+    contact: str | None
+    last_visit: dt.date | None
+    open_grievances: int
+    points: int
+    sensitive_note: str
+
+
+def _pinyin(text: str) -> str:
+    return " ".join(lazy_pinyin(text))
+
+
+def _visible(s: Session, actor: Actor):
+    query = select(Household).where(Household.village_id == actor.village_id)
+    if actor.role == Role.grid_worker:
+        query = query.where(Household.grid_id.in_(actor.grid_ids or {-1}))
+    elif actor.role != Role.admin:
+        query = query.where(Household.id == (actor.household_id or -1))
+    return query
+
+
+def find_households(s: Session, actor: Actor, name: str | None = None, number: str | int | None = None,
+                    group: str | None = None) -> list[Household]:
+    """Households visible to the actor matching a head's name and/or a house number."""
+    require_staff(actor, "household lookup")
+    query = _visible(s, actor)
+    if number is not None:
+        parsed = parse_number(str(number))
+        if parsed is None:
+            return []
+        query = query.where(Household.number == parsed)
+    if group:
+        query = query.join(Grid, Grid.id == Household.grid_id).where(Grid.name == group)
+    households = list(s.execute(query.order_by(Household.number)).scalars())
+    if not name:
+        return households
+    name = re.sub(r"(家|户|老人|大爷|大娘|奶奶|爷爷)$", "", name.strip())
+
+    def head(h: Household) -> str:
+        return next((r.name for r in h.residents if r.is_head), "")
+
+    for matcher in (
+        lambda h: head(h) == name,
+        lambda h: any(r.name == name for r in h.residents),
+        lambda h: len(name) >= 2 and (head(h).endswith(name) or head(h).startswith(name)),
+        lambda h: _pinyin(head(h)) == _pinyin(name),
+        lambda h: len(name) >= 2 and _pinyin(head(h)).endswith(_pinyin(name[-2:])) and head(h)[0] == name[0],
+    ):
+        hits = [h for h in households if matcher(h)]
+        if hits:
+            return hits
+    return []
+
+
+def summarise(s: Session, actor: Actor, household_id: int) -> HouseholdSummary:
+    household = require_household(s, actor, household_id, "household summary")
+    head = next((r for r in household.residents if r.is_head), None)
+    last_visit = s.execute(
+        select(func.max(VisitLog.at)).where(VisitLog.household_id == household.id)
+    ).scalar_one_or_none()
+    open_grievances = s.execute(
+        select(func.count(Grievance.id)).where(Grievance.household_id == household.id,
+                                               Grievance.state.in_(OPEN_STATES))
+    ).scalar_one()
+    audit(s, actor, "read", "household", household.id, "summary")
+    return HouseholdSummary(
+        household_id=household.id, number=household.number, head=head.name if head else "",
+        members=len(household.residents), colour=CARE_COLOUR_NAMES[household.care_colour],
+        care_reason=household.care_reason, grid=household.grid.name,
+        contact=household.contact.display_name if household.contact else None,
+        last_visit=last_visit.date() if last_visit else None, open_grievances=open_grievances,
+        points=balance_of(s, household.id), sensitive_note=household.sensitive_note,
+    )
+
+
+PROBLEM_WORDS = ["漏", "坏", "塌", "裂", "病", "没人管", "困难", "停", "危险", "断"]
+
+
+def reports_problem(note: str) -> bool:
+    return any(word in note for word in PROBLEM_WORDS) or infer_category(note) is not None
+
+
+def log_visit(s: Session, actor: Actor, household_id: int, note: str, now: dt.datetime | None = None) -> VisitLog:
+    require_staff(actor, "log visit")
+    household = require_household(s, actor, household_id, "log visit")
+    note = (note or "").strip()[:2000] or "走访，情况正常"
+    visit = VisitLog(household_id=household.id, worker_id=actor.user_id, at=now or utcnow(), note=note,
+                     channel=actor.channel)
+    s.add(visit)
+    s.flush()
+    audit(s, actor, "write", "household", household.id, f"visit {visit.id}")
+    return visit
+
+
+def audit_trail(s: Session, actor: Actor, household_id: int) -> list[AuditLog]:
+    """Every recorded read and write of one household; admins only."""
+    if actor.role != Role.admin:
+        raise AccessDenied(f"{actor.sender_id} may not list the audit trail")
+    require_household(s, actor, household_id, "audit trail")
+    return list(s.execute(
+        select(AuditLog).where(AuditLog.object_type == "household", AuditLog.object_id == household_id)
+        .order_by(AuditLog.id)
+    ).scalars())
+
+
+def resident_by_phone(s: Session, phone: str) -> Resident | None:
+    digits = re.sub(r"\D", "", phone or "")[-11:]
+    if not digits:
+        return None
+    return s.execute(select(Resident).where(Resident.phone == digits)).scalars().first()

@@ -1,0 +1,735 @@
+"""Policy and service Q&A over a small Chinese knowledge base, with sources.
+
+Layout (``root`` defaults to ``knowledge/``)::
+
+    knowledge/corpus/<area>/<slug>.md   county/national policy explanations
+    knowledge/village/*.md              notices of the demo village (杏花村, 青山镇)
+    knowledge/eval/questions.yml        villager questions -> expected entry id
+    knowledge/eval/out_of_corpus.yml    questions the corpus cannot answer
+
+Every entry is a Markdown file with a ``---`` delimited YAML header (id, title, issuer,
+date, region, topic, source, keywords, optional grid) followed by the body.  The first
+body paragraph is a short spoken answer; later paragraphs give details.
+
+Retrieval: text is tokenised with jieba (search mode, plus the project user dictionary
+``nlu_data/jieba/userdict.txt`` when present) and, to survive ASR homophone slips
+(地保 -> 低保, 以保 -> 医保), with toneless pinyin of every word and of every pair of
+adjacent Chinese characters.  Passages (title + keywords + one body paragraph) are
+ranked with BM25Okapi from ``rank_bm25``; an entry's score is its best passage.
+
+Confidence: the top score is divided by the score the query would get against a
+passage that contains every query token exactly once at average length (the "self
+score"; tokens unknown to the corpus count with the largest possible idf).  A query
+whose important words the corpus has never seen therefore gets a low ratio.  The
+threshold ``CONFIDENCE_THRESHOLD`` was calibrated on ``knowledge/eval`` with
+``calibrate()`` / ``python -m knowledge calibrate``.
+
+The index (tokenised passages plus entry metadata) is persisted as JSON under
+``<var>/knowledge-index/index.json``; ``<var>`` is the ``var_dir`` argument, else the
+``XIANGYIN_VAR_DIR`` environment variable, else ``var``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+USERDICT_PATH = PROJECT_ROOT / "nlu_data" / "jieba" / "userdict.txt"
+INDEX_DIRNAME = "knowledge-index"
+INDEX_FILENAME = "index.json"
+INDEX_FORMAT = 1
+TOKENIZER_VERSION = "jieba-search+pinyin-fuzzy-bigram-v2"
+
+#: Ratio of top score to the query's self score above which an answer is "confident".
+#: Calibrated with ``calibrate()`` on knowledge/eval (see module docstring).
+CONFIDENCE_THRESHOLD = 0.45
+#: Score multiplier for entries whose topic equals the NLU topic hint.
+TOPIC_BOOST = 1.25
+#: Score multiplier for entries whose grid equals the user's grid.
+GRID_BOOST = 1.5
+#: At most this many characters in a spoken answer (sentences are never cut in half,
+#: but at least one sentence is always kept).
+MAX_ANSWER_CHARS = 90
+MAX_ANSWER_SENTENCES = 3
+
+REQUIRED_FIELDS = ("id", "title", "issuer", "date", "region", "topic", "source", "keywords")
+
+#: Canonical topic values -> corpus sub-directory used by ``ingest``.
+TOPIC_DIRS: dict[str, str] = {
+    "低保": "dibao",
+    "特困供养": "tekun",
+    "临时救助": "linshi-jiuzhu",
+    "医保": "yibao",
+    "养老保险": "yanglao",
+    "高龄补贴": "gaoling",
+    "残疾人补贴": "canji",
+    "残疾证": "canji",
+    "危房改造": "weifang",
+    "耕地地力保护补贴": "gengdi",
+    "土地流转": "tudi",
+    "宅基地": "zhaijidi",
+    "教育资助": "jiaoyu",
+    "村规民约": "cunguiminyue",
+    "红白理事会": "cunguiminyue",
+    "村务公开": "cunwu",
+    "积分制": "jifen",
+    "网格": "wangge",
+    "矛盾调解": "tiaojie",
+    "法律援助": "falv",
+}
+TOPICS: tuple[str, ...] = tuple(TOPIC_DIRS)
+
+DONT_KNOW_TEXT = "这个问题我现在答不准，您可以问问本网格的网格员，或者打村委会电话问一下。"
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_SENT_RE = re.compile(r"[^。！？!?；;]*[。！？!?；;]?")
+
+# Words that carry no retrieval signal in villagers' questions.
+_STOPWORDS = set(
+    """
+    的 了 吗 呢 吧 啊 呀 哦 嘛 么 哈 啦 嗯 噢 哎 诶 喂 呐 咧 哩 滴 地 得 着 过
+    我 你 您 他 她 它 我们 你们 他们 咱 咱们 俺 俺们 俺家 我家 人家 自己 大家 谁家
+    是 有 在 和 与 跟 或 及 也 都 就 还 又 再 才 要 想 能 会 可 可以 能不能 可不可以 行不行
+    这 那 这个 那个 这些 那些 这样 那样 这里 那里 这儿 那儿 哪 哪儿 哪里 哪个 哪些
+    什么 啥 啥子 咋 咋样 咋办 怎 怎么 怎么样 怎样 怎么办 如何 为什么 为啥 多少 几 多
+    请问 问 问问 问一下 一下 想问 打听 知道 告诉 说说 讲讲 帮 帮忙 麻烦 谢谢 你好 您好 老师 同志
+    个 一 一个 些 点 一点 得了 不 没 没有 呗 嘞 哇 哟 么样 咋个 咋整 啷个 么子 晓得 弄 搞 办 给
+    吗啊 呢啊 的话 就是 然后 那么 那就 还是 或者 因为 所以 如果 但是 现在 今年 去年
+    """.split()
+)
+
+
+class KnowledgeFormatError(ValueError):
+    """A knowledge file is malformed; the message names the file and the problem."""
+
+
+@dataclass
+class Entry:
+    id: str
+    title: str
+    issuer: str
+    date: str
+    region: str
+    topic: str
+    source: str
+    keywords: list[str]
+    body: str
+    path: str
+    grid: str | None = None
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in re.split(r"\n\s*\n", self.body) if p.strip()]
+
+    @property
+    def citation(self) -> str:
+        return f"来源：{self.issuer}《{self.title}》（{self.date}）"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "title": self.title, "issuer": self.issuer, "date": self.date,
+            "region": self.region, "topic": self.topic, "source": self.source,
+            "keywords": list(self.keywords), "body": self.body, "path": self.path,
+            "grid": self.grid,
+        }
+
+
+@dataclass
+class Hit:
+    entry: Entry
+    score: float
+    passage: str
+    ratio: float = 0.0  # top-passage score / query self score, in [0, 1]
+
+
+@dataclass
+class Answer:
+    text: str
+    entry: Entry | None
+    confident: bool
+    alternatives: list[Entry] = field(default_factory=list)
+    citation: str = ""
+    score: float = 0.0
+    ratio: float = 0.0
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def load_entry(path: str | os.PathLike) -> Entry:
+    """Parse and validate one knowledge file; raise KnowledgeFormatError if it is bad."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise KnowledgeFormatError(f"{p}: cannot read file ({exc.strerror or exc})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeFormatError(
+            f"{p}: file is not valid UTF-8 (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.lstrip().startswith("---"):
+        raise KnowledgeFormatError(f"{p}: missing metadata header (file must start with a '---' line)")
+    text = text.lstrip()
+    m = re.match(r"^---[ \t]*\n(.*?)\n---[ \t]*(?:\n|$)(.*)\Z", text, flags=re.S)
+    if not m:
+        raise KnowledgeFormatError(f"{p}: metadata header is not closed by a '---' line")
+    header_text, body = m.group(1), m.group(2)
+    try:
+        meta = yaml.safe_load(header_text)
+    except yaml.YAMLError as exc:
+        raise KnowledgeFormatError(f"{p}: metadata header is not valid YAML ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise KnowledgeFormatError(f"{p}: metadata header must be 'key: value' lines")
+    for name in REQUIRED_FIELDS:
+        value = meta.get(name)
+        if value is None or (isinstance(value, (str, list)) and not value):
+            raise KnowledgeFormatError(f"{p}: missing required field '{name}'")
+    entry_id = str(meta["id"]).strip()
+    if not _ID_RE.match(entry_id):
+        raise KnowledgeFormatError(
+            f"{p}: bad id {entry_id!r} (use lowercase letters, digits and '-', e.g. 'dibao-conditions')"
+        )
+    date_value = meta["date"]
+    if isinstance(date_value, _dt.datetime):
+        date_value = date_value.date()
+    if isinstance(date_value, _dt.date):
+        date_str = date_value.isoformat()
+    else:
+        date_str = str(date_value).strip()
+        try:
+            _dt.date.fromisoformat(date_str)
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date_str):
+                raise ValueError
+        except ValueError:
+            raise KnowledgeFormatError(
+                f"{p}: bad date {date_str!r} (expected YYYY-MM-DD, e.g. 2024-03-01)"
+            ) from None
+    keywords = meta["keywords"]
+    if isinstance(keywords, str):
+        keywords = [k for k in re.split(r"[,，、\s]+", keywords) if k]
+    if not isinstance(keywords, list) or not all(isinstance(k, (str, int)) for k in keywords):
+        raise KnowledgeFormatError(f"{p}: field 'keywords' must be a list like [低保, 申请条件]")
+    for name in ("title", "issuer", "region", "topic", "source"):
+        if not isinstance(meta[name], (str, int, float)):
+            raise KnowledgeFormatError(f"{p}: field '{name}' must be a single line of text")
+    body = body.strip()
+    if not body:
+        raise KnowledgeFormatError(f"{p}: empty body (write at least one answer paragraph after the header)")
+    grid = meta.get("grid")
+    return Entry(
+        id=entry_id,
+        title=str(meta["title"]).strip(),
+        issuer=str(meta["issuer"]).strip(),
+        date=date_str,
+        region=str(meta["region"]).strip(),
+        topic=str(meta["topic"]).strip(),
+        source=str(meta["source"]).strip(),
+        keywords=[str(k).strip() for k in keywords if str(k).strip()],
+        body=body,
+        path=str(p),
+        grid=str(grid).strip() if grid not in (None, "") else None,
+    )
+
+
+def _entry_files(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for sub in ("corpus", "village"):
+        d = root / sub
+        if d.is_dir():
+            files.extend(sorted(d.rglob("*.md")))
+    return files
+
+
+def load_entries(root: str | os.PathLike = "knowledge") -> list[Entry]:
+    """Load every entry under root/corpus and root/village; ids must be unique."""
+    root_p = _resolve_root(root)
+    entries: list[Entry] = []
+    seen: dict[str, str] = {}
+    for f in _entry_files(root_p):
+        e = load_entry(f)
+        if e.id in seen:
+            raise KnowledgeFormatError(f"{f}: duplicate id '{e.id}' (already used by {seen[e.id]})")
+        seen[e.id] = str(f)
+        entries.append(e)
+    return entries
+
+
+# ------------------------------------------------------------------------- tokenising
+
+_jieba_ready = False
+_pinyin_cache: dict[str, str] = {}
+
+# Domain words jieba's default dictionary splits badly; harmless for other users of jieba.
+_DOMAIN_WORDS = (
+    "低保 特困 特困供养 临时救助 城乡居民医保 医保 居民医保 养老保险 高龄补贴 残疾证 两项补贴 "
+    "护理补贴 生活补贴 危房改造 地力补贴 耕地地力保护补贴 土地流转 土地承包 宅基地 一户一宅 "
+    "村规民约 红白理事会 村务公开 四议两公开 积分制 积分超市 网格员 网格长 中心户长 三线联系 "
+    "放心户 关心户 连心户 人民调解 法律援助 法律顾问 助学金 助学贷款 雨露计划 慢特病 异地就医 "
+    "起付线 一站式结算 资格认证 敬老院 集中供养 分散供养 彩礼 大操大办 村委会 村务监督委员会"
+).split()
+
+
+def _ensure_jieba():
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        jieba.setLogLevel(logging.WARNING)
+        if USERDICT_PATH.is_file():
+            try:
+                jieba.load_userdict(str(USERDICT_PATH))
+            except Exception as exc:  # a broken user dict must not take the KB down
+                logger.warning("could not load jieba user dictionary %s: %s", USERDICT_PATH, exc)
+        for w in _DOMAIN_WORDS:
+            jieba.add_word(w)
+        _jieba_ready = True
+    return jieba
+
+
+def _userdict_fingerprint() -> str:
+    try:
+        return hashlib.sha1(USERDICT_PATH.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "none"
+
+
+def _pinyin(text: str) -> str:
+    cached = _pinyin_cache.get(text)
+    if cached is None:
+        from pypinyin import Style, lazy_pinyin
+
+        cached = "".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
+        if len(_pinyin_cache) < 200_000:
+            _pinyin_cache[text] = cached
+    return cached
+
+
+# Fuzzy pinyin for the bigram tokens: merge sounds that many rural speakers (and ASR
+# models listening to them) confuse: -n/-ng finals, zh/z ch/c sh/s, and n/l initials.
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+
+
+def _fuzzy(syllable: str) -> str:
+    for a, b in _FUZZY_INITIALS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a):]
+            break
+    if syllable.startswith("n") and syllable != "ng":
+        syllable = "l" + syllable[1:]
+    if syllable.endswith("ng") and len(syllable) > 2:
+        syllable = syllable[:-1]
+    return syllable
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return text.lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: jieba words, 'py:'+toneless pinyin of words, 'pb:' pinyin bigrams."""
+    jieba = _ensure_jieba()
+    text = normalise(text)
+    tokens: list[str] = []
+    for w in jieba.lcut_for_search(text):
+        w = w.strip()
+        if not w or w in _STOPWORDS:
+            continue
+        if not (_HAN_RE.search(w) or w.isalnum()):
+            continue  # punctuation
+        tokens.append(w)
+        if _HAN_RE.fullmatch(w):
+            tokens.append("py:" + _pinyin(w))
+    # Pinyin of adjacent-character pairs over the content words (stopwords removed),
+    # independent of word segmentation, so that a homophone slip segmented differently
+    # (地保 vs 低保) still shares tokens with the right entry.
+    content = [w for w in jieba.lcut(text) if w.strip() and w not in _STOPWORDS]
+    for run in _HAN_RE.findall("".join(c if _HAN_RE.fullmatch(c) else " " for c in content)):
+        syl = [_fuzzy(_pinyin(c)) for c in run]
+        for i in range(len(run) - 1):
+            if syl[i] and syl[i + 1]:
+                tokens.append(f"pb:{syl[i]}_{syl[i + 1]}")
+    return tokens
+
+
+# --------------------------------------------------------------------------- index
+
+
+def _resolve_root(root: str | os.PathLike) -> Path:
+    p = Path(root)
+    if not p.is_absolute() and not p.exists() and (PROJECT_ROOT / p).exists():
+        return PROJECT_ROOT / p
+    return p
+
+
+def _resolve_var(var_dir: str | os.PathLike | None) -> Path:
+    if var_dir is None:
+        var_dir = os.environ.get("XIANGYIN_VAR_DIR") or "var"
+    p = Path(var_dir)
+    if not p.is_absolute() and not Path.cwd().joinpath(p).exists() and PROJECT_ROOT.joinpath(p).exists():
+        return PROJECT_ROOT / p
+    return p
+
+
+def index_path(var_dir: str | os.PathLike | None = None) -> Path:
+    return _resolve_var(var_dir) / INDEX_DIRNAME / INDEX_FILENAME
+
+
+def _corpus_fingerprint(files: Sequence[Path]) -> str:
+    h = hashlib.sha1()
+    h.update(TOKENIZER_VERSION.encode())
+    h.update(_userdict_fingerprint().encode())
+    for f in files:
+        h.update(str(f.name).encode())
+        h.update(hashlib.sha1(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _passages_for(entry: Entry) -> list[tuple[str, str]]:
+    """(passage text shown to callers, text that is indexed) pairs of one entry."""
+    head = f"{entry.title} {' '.join(entry.keywords)} {entry.topic}"
+    if entry.grid:
+        head += f" {entry.grid}"
+    out = [(entry.title, head + " " + head)]  # title/keyword passage, weighted twice
+    for para in entry.paragraphs:
+        out.append((para, head + "\n" + para))
+    return out
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class KnowledgeBase:
+    def __init__(self, entries: list[Entry], passage_tokens: list[list[str]] | None = None,
+                 passage_owner: list[int] | None = None, passage_text: list[str] | None = None,
+                 fingerprint: str = ""):
+        from rank_bm25 import BM25Okapi
+
+        self.entries = entries
+        self.by_id = {e.id: e for e in entries}
+        self.fingerprint = fingerprint
+        if passage_tokens is None:
+            passage_tokens, passage_owner, passage_text = [], [], []
+            for i, e in enumerate(entries):
+                for shown, indexed in _passages_for(e):
+                    passage_tokens.append(tokenize(indexed))
+                    passage_owner.append(i)
+                    passage_text.append(shown)
+        self.passage_tokens = passage_tokens
+        self.passage_owner = passage_owner or []
+        self.passage_text = passage_text or []
+        if not entries:
+            raise KnowledgeFormatError("knowledge base is empty: no *.md entries under corpus/ or village/")
+        self.bm25 = BM25Okapi(passage_tokens)
+        n = len(passage_tokens)
+        self._oov_idf = math.log((n + 0.5) / 0.5)
+        self.threshold = CONFIDENCE_THRESHOLD
+
+    # -- construction -------------------------------------------------------------
+
+    @classmethod
+    def load(cls, root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None,
+             use_index: bool = True) -> "KnowledgeBase":
+        """Load entries under root; reuse the persisted index when it is up to date."""
+        root_p = _resolve_root(root)
+        files = _entry_files(root_p)
+        fp = _corpus_fingerprint(files)
+        if use_index:
+            ip = index_path(var_dir)
+            try:
+                data = json.loads(ip.read_text(encoding="utf-8"))
+                if data.get("format") == INDEX_FORMAT and data.get("fingerprint") == fp:
+                    entries = [Entry(**d) for d in data["entries"]]
+                    return cls(entries, data["passage_tokens"], data["passage_owner"],
+                               data["passage_text"], fingerprint=fp)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        entries = load_entries(root_p)
+        return cls(entries, fingerprint=fp)
+
+    def to_index_dict(self) -> dict:
+        return {
+            "format": INDEX_FORMAT,
+            "tokenizer": TOKENIZER_VERSION,
+            "fingerprint": self.fingerprint,
+            "built": _dt.datetime.now().isoformat(timespec="seconds"),
+            "entries": [e.to_dict() for e in self.entries],
+            "passage_tokens": self.passage_tokens,
+            "passage_owner": self.passage_owner,
+            "passage_text": self.passage_text,
+        }
+
+    # -- retrieval ----------------------------------------------------------------
+
+    def _self_score(self, q_tokens: list[str]) -> float:
+        # Score of a passage holding each query token once, at average length: for
+        # BM25 that is sum(idf) (tf=1, dl=avgdl). Unknown tokens get the largest idf.
+        return sum(self.bm25.idf.get(t, self._oov_idf) or 0.0 for t in q_tokens) or 1.0
+
+    def search(self, query: str, topic: str | None = None, k: int = 3,
+               village_grid: str | None = None, topic_mode: str = "boost") -> list[Hit]:
+        """Top-k entries for query. topic: NLU topic hint ('boost' or 'filter' via topic_mode)."""
+        q_tokens = tokenize(query)
+        if not q_tokens:
+            return []
+        scores = self.bm25.get_scores(q_tokens)
+        self_score = self._self_score(q_tokens)
+        best: dict[int, tuple[float, int]] = {}
+        for pi, s in enumerate(scores):
+            ei = self.passage_owner[pi]
+            if ei not in best or s > best[ei][0]:
+                best[ei] = (float(s), pi)
+        hits: list[Hit] = []
+        for ei, (s, pi) in best.items():
+            if s <= 0:
+                continue
+            e = self.entries[ei]
+            if topic and topic_mode == "filter" and e.topic != topic:
+                continue
+            if e.grid and e.grid != village_grid and e.grid not in query:
+                # Grid-specific notices are for people in that grid (or who name it);
+                # everybody else is served by the village-wide entry.
+                continue
+            ratio = min(1.0, s / self_score)
+            if topic and e.topic == topic:
+                s *= TOPIC_BOOST
+            if village_grid and e.grid == village_grid:
+                s *= GRID_BOOST
+            hits.append(Hit(entry=e, score=s, passage=self.passage_text[pi], ratio=ratio))
+        hits.sort(key=lambda h: (-h.score, h.entry.id))
+        return hits[:k]
+
+    def answer(self, question: str, topic: str | None = None, village_grid: str | None = None) -> Answer:
+        hits = self.search(question, topic=topic, k=4, village_grid=village_grid)
+        if not hits:
+            return Answer(DONT_KNOW_TEXT, None, False, [], "")
+        top = hits[0]
+        if top.ratio >= self.threshold:
+            return Answer(
+                text=spoken_summary(top.entry),
+                entry=top.entry,
+                confident=True,
+                alternatives=[h.entry for h in hits[1:]],
+                citation=top.entry.citation,
+                score=top.score,
+                ratio=top.ratio,
+            )
+        # Not sure: say so, and offer the closest entries so the dialogue can ask back.
+        return Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",
+                      score=top.score, ratio=top.ratio)
+
+
+def spoken_summary(entry: Entry, max_chars: int = MAX_ANSWER_CHARS,
+                   max_sentences: int = MAX_ANSWER_SENTENCES) -> str:
+    """First paragraph cut to <= max_sentences whole sentences and about max_chars."""
+    paras = entry.paragraphs
+    first = re.sub(r"\s+", "", paras[0]) if paras else ""
+    sentences = [s for s in _SENT_RE.findall(first) if s.strip()]
+    out = ""
+    for i, s in enumerate(sentences[:max_sentences]):
+        if i > 0 and len(out) + len(s) > max_chars:
+            break
+        out += s
+    return out or first[:max_chars]
+
+
+# ------------------------------------------------------------------ persistence/ingest
+
+
+def build_index(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None) -> Path:
+    """Validate every entry, then write the index atomically. Returns the index path."""
+    kb = KnowledgeBase.load(root, var_dir=var_dir, use_index=False)
+    ip = index_path(var_dir)
+    _atomic_write_text(ip, json.dumps(kb.to_index_dict(), ensure_ascii=False))
+    return ip
+
+
+def ingest(paths: Iterable[str | os.PathLike], root: str | os.PathLike = "knowledge",
+           var_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Add new documents: validate all first (all or nothing), copy, rebuild the index.
+
+    Each file goes to root/corpus/<area of its topic>/<id>.md ('local' for topics not in
+    TOPICS). A file whose id already exists *replaces* the old entry (updated notice).
+    Raises KnowledgeFormatError, leaving corpus and index untouched, if any file is bad,
+    if two new files share an id, or if the resulting corpus would not load.
+    """
+    root_p = _resolve_root(root)
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise KnowledgeFormatError("no files given to ingest")
+    new_entries = [load_entry(p) for p in paths]
+    ids: dict[str, Path] = {}
+    for e, p in zip(new_entries, paths):
+        if e.id in ids:
+            raise KnowledgeFormatError(f"{p}: duplicate id '{e.id}' (also in {ids[e.id]})")
+        ids[e.id] = p
+    existing = {e.id: Path(e.path) for e in load_entries(root_p)}
+
+    # Stage a full copy of root with the new files applied, and prove it loads.
+    staging = Path(tempfile.mkdtemp(prefix="kb-ingest-"))
+    try:
+        stage_root = staging / "knowledge"
+        shutil.copytree(root_p, stage_root, ignore=shutil.ignore_patterns("eval"))
+        plan: list[tuple[Path, Path, Path | None]] = []  # (src, dest, replaced)
+        for e, p in zip(new_entries, paths):
+            area = TOPIC_DIRS.get(e.topic, "local")
+            dest = root_p / "corpus" / area / f"{e.id}.md"
+            replaced = existing.get(e.id)
+            if replaced is not None:
+                rel = replaced.resolve().relative_to(root_p.resolve())
+                (stage_root / rel).unlink(missing_ok=True)
+            sdest = stage_root / "corpus" / area / f"{e.id}.md"
+            sdest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, sdest)
+            plan.append((p, dest, replaced))
+        load_entries(stage_root)  # raises on any inconsistency; nothing touched yet
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    written: list[Path] = []
+    for src, dest, replaced in plan:
+        if replaced is not None and replaced.resolve() != dest.resolve():
+            replaced.unlink(missing_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".tmp-{dest.name}")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+        written.append(dest)
+    build_index(root_p, var_dir=var_dir)
+    return written
+
+
+# -------------------------------------------------------------------------- evaluation
+
+
+def _load_questions(path: str | os.PathLike) -> list[dict]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = data.get("questions", [])
+    return data or []
+
+
+def _expected_ids(item: dict) -> set[str]:
+    v = item.get("id") or item.get("ids")
+    return {v} if isinstance(v, str) else set(v or [])
+
+
+def evaluate(kb: KnowledgeBase, questions_path: str | os.PathLike = "knowledge/eval/questions.yml",
+             ooc_path: str | os.PathLike = "knowledge/eval/out_of_corpus.yml",
+             threshold: float | None = None, details: bool = False) -> dict:
+    """top1/top3 accuracy, share of out-of-corpus questions answered 'not confident',
+    share of in-corpus questions answered confidently (and confidently wrong)."""
+    old = kb.threshold
+    if threshold is not None:
+        kb.threshold = threshold
+    try:
+        qs = _load_questions(_resolve_root(questions_path))
+        ooc = _load_questions(_resolve_root(ooc_path))
+        top1 = top3 = conf = conf_wrong = top1_hint = 0
+        misses = []
+        for item in qs:
+            want = _expected_ids(item)
+            hits = kb.search(item["q"], topic=item.get("topic"), k=3, village_grid=item.get("grid"))
+            got = [h.entry.id for h in hits]
+            a = kb.answer(item["q"], topic=item.get("topic"), village_grid=item.get("grid"))
+            if got[:1] and got[0] in want:
+                top1 += 1
+            else:
+                misses.append({"q": item["q"], "want": sorted(want), "got": got,
+                               "ratio": round(hits[0].ratio, 3) if hits else 0})
+            if want & set(got):
+                top3 += 1
+            # Same question with the topic an ideal NLU would pass (topic of the first
+            # expected entry), to show what the topic boost adds.
+            hint = next((kb.by_id[i].topic for i in sorted(want) if i in kb.by_id), None)
+            hh = kb.search(item["q"], topic=hint, k=1, village_grid=item.get("grid"))
+            if hh and hh[0].entry.id in want:
+                top1_hint += 1
+            if a.confident:
+                conf += 1
+                if a.entry is None or a.entry.id not in want:
+                    conf_wrong += 1
+        dont_know = 0
+        ooc_fails = []
+        for item in ooc:
+            a = kb.answer(item["q"] if isinstance(item, dict) else str(item))
+            if not a.confident:
+                dont_know += 1
+            else:
+                ooc_fails.append({"q": item["q"] if isinstance(item, dict) else item,
+                                  "got": a.entry.id if a.entry else None, "ratio": round(a.ratio, 3)})
+        n, m = max(len(qs), 1), max(len(ooc), 1)
+        result = {
+            "n_questions": len(qs),
+            "n_out_of_corpus": len(ooc),
+            "threshold": kb.threshold,
+            "top1": top1 / n,
+            "top3": top3 / n,
+            "top1_with_topic_hint": top1_hint / n,
+            "ooc_correct_dont_know": dont_know / m,
+            "in_corpus_confident": conf / n,
+            "in_corpus_confident_wrong": conf_wrong / n,
+        }
+        if details:
+            result["misses"] = misses
+            result["ooc_confident"] = ooc_fails
+        return result
+    finally:
+        kb.threshold = old
+
+
+def calibrate(kb: KnowledgeBase, questions_path: str | os.PathLike = "knowledge/eval/questions.yml",
+              ooc_path: str | os.PathLike = "knowledge/eval/out_of_corpus.yml",
+              grid: Sequence[float] = tuple(x / 100 for x in range(10, 81, 5))) -> list[dict]:
+    """Sweep thresholds; 'balanced' = mean of ooc_correct_dont_know and in-corpus
+    confident-and-right share. Pick the threshold with the best balanced value."""
+    rows = []
+    for t in grid:
+        r = evaluate(kb, questions_path, ooc_path, threshold=t)
+        right = r["in_corpus_confident"] - r["in_corpus_confident_wrong"]
+        r["balanced"] = (r["ooc_correct_dont_know"] + right) / 2
+        rows.append(r)
+    return rows
+
+
+def default_kb(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None) -> KnowledgeBase:
+    """Convenience for actions: load once per process."""
+    global _DEFAULT
+    try:
+        return _DEFAULT  # type: ignore[name-defined]
+    except NameError:
+        _DEFAULT = KnowledgeBase.load(root, var_dir=var_dir)
+        return _DEFAULT

@@ -1,0 +1,397 @@
+"""The village's data: one SQLAlchemy 1.4 declarative model, used in 2.0 style.
+
+Conventions
+- Times are stored as naive UTC datetimes (``utcnow()``); dates as plain dates.
+- History tables (grievance events, ledger entries, visit logs, audit log, outbox)
+  are append-only: rows are inserted, never updated, except delivery bookkeeping
+  columns on the outbox.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Role(str, enum.Enum):
+    villager = "villager"
+    grid_worker = "grid_worker"
+    admin = "admin"
+
+
+class CareColour(str, enum.Enum):
+    """Three-colour household care: 绿 放心户 / 黄 关心户 / 红 连心户."""
+
+    green = "green"
+    yellow = "yellow"
+    red = "red"
+
+
+CARE_COLOUR_NAMES = {
+    CareColour.green: "绿色放心户",
+    CareColour.yellow: "黄色关心户",
+    CareColour.red: "红色连心户",
+}
+
+
+class GrievanceState(str, enum.Enum):
+    accepted = "accepted"  # 受理
+    in_progress = "in_progress"  # 办理中
+    resolved = "resolved"  # 办结
+    followed_up = "followed_up"  # 回访
+    escalated = "escalated"  # 转办/上报
+    rejected = "rejected"  # 退回
+
+
+GRIEVANCE_STATE_NAMES = {
+    GrievanceState.accepted: "已受理",
+    GrievanceState.in_progress: "正在办理",
+    GrievanceState.resolved: "已办结",
+    GrievanceState.followed_up: "已回访",
+    GrievanceState.escalated: "已上报",
+    GrievanceState.rejected: "已退回",
+}
+
+
+class Village(Base):
+    __tablename__ = "villages"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), unique=True, nullable=False)
+    name = Column(String(64), nullable=False)
+    township = Column(String(64), nullable=False)
+    county = Column(String(64), nullable=False, default="")
+    office_phone = Column(String(32), nullable=False, default="")
+    # Points setting: count per household (default) or per person.
+    points_per_person = Column(Boolean, nullable=False, default=False)
+    publish_ranking = Column(Boolean, nullable=False, default=True)
+
+    grids = relationship("Grid", back_populates="village")
+    households = relationship("Household", back_populates="village")
+
+
+class Grid(Base):
+    """A grid cell. Level 1 = village-wide, level 2 = 片/组, level 3 = 20-30 households."""
+
+    __tablename__ = "grids"
+    __table_args__ = (CheckConstraint("level IN (1, 2, 3)", name="ck_grid_level"),)
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    parent_id = Column(ForeignKey("grids.id"), nullable=True)
+    level = Column(Integer, nullable=False)
+    name = Column(String(64), nullable=False)
+    leader_id = Column(ForeignKey("users.id", use_alter=True, name="fk_grid_leader"), nullable=True)
+
+    village = relationship("Village", back_populates="grids")
+    parent = relationship("Grid", remote_side=[id])
+    leader = relationship("User", foreign_keys=[leader_id])
+
+
+class Household(Base):
+    __tablename__ = "households"
+    __table_args__ = (UniqueConstraint("village_id", "number", name="uq_household_number"),)
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    grid_id = Column(ForeignKey("grids.id"), nullable=False, index=True)
+    number = Column(Integer, nullable=False)  # 门牌号, "12号户"
+    address = Column(String(128), nullable=False)
+    care_colour = Column(Enum(CareColour, native_enum=False, length=16), nullable=False)
+    care_reason = Column(String(128), nullable=False, default="")
+    care_since = Column(Date, nullable=True)
+    # 三线联系: the staff member who keeps in touch with this household.
+    contact_user_id = Column(ForeignKey("users.id"), nullable=True)
+    # Facts never spoken aloud on the voice channel (health, custody, allowance detail).
+    sensitive_note = Column(Text, nullable=False, default="")
+
+    village = relationship("Village", back_populates="households")
+    grid = relationship("Grid")
+    residents = relationship("Resident", back_populates="household", order_by="Resident.id")
+    contact = relationship("User", foreign_keys=[contact_user_id])
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    id = Column(Integer, primary_key=True)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    name = Column(String(32), nullable=False, index=True)
+    gender = Column(String(1), nullable=False)  # "男" / "女"
+    birth_year = Column(Integer, nullable=False)
+    relation = Column(String(16), nullable=False)  # 户主, 配偶, 子女, 父母 ...
+    phone = Column(String(20), nullable=True, index=True)
+
+    household = relationship("Household", back_populates="residents")
+
+    @property
+    def is_head(self) -> bool:
+        return self.relation == "户主"
+
+
+class User(Base):
+    """Someone who talks to the assistant: a villager, a grid worker or an admin."""
+
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    login = Column(String(32), unique=True, nullable=False)
+    display_name = Column(String(32), nullable=False)
+    role = Column(Enum(Role, native_enum=False, length=16), nullable=False)
+    resident_id = Column(ForeignKey("residents.id"), nullable=True)
+    phone = Column(String(20), nullable=True)
+    # Hash of the short spoken PIN that staff say before household data is read out.
+    pin_hash = Column(String(128), nullable=True)
+
+    resident = relationship("Resident")
+    identities = relationship("ChannelIdentity", back_populates="user")
+    served_grids = relationship("GridAssignment", back_populates="user")
+
+
+class GridAssignment(Base):
+    """Which grids a grid worker serves."""
+
+    __tablename__ = "grid_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "grid_id"),)
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(ForeignKey("users.id"), nullable=False)
+    grid_id = Column(ForeignKey("grids.id"), nullable=False)
+
+    user = relationship("User", back_populates="served_grids")
+    grid = relationship("Grid")
+
+
+class ChannelIdentity(Base):
+    """Maps a channel's sender id (Telegram user id, voice device id, CLI login) to a user."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_identity"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)  # telegram | voice | cli
+    external_id = Column(String(64), nullable=False)
+    user_id = Column(ForeignKey("users.id"), nullable=True)
+    # Voice devices are bound to a household (and optionally a person through user_id).
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    settings = Column(JSON, nullable=False, default=dict)  # e.g. {"speech_rate": "slow"}
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    user = relationship("User", back_populates="identities")
+    household = relationship("Household")
+
+
+class LinkCode(Base):
+    """One-time code issued by the village office to link a Telegram account."""
+
+    __tablename__ = "link_codes"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(12), unique=True, nullable=False)
+    user_id = Column(ForeignKey("users.id"), nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime, nullable=True)
+
+
+class Grievance(Base):
+    __tablename__ = "grievances"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    ticket_no = Column(String(8), unique=True, nullable=False)
+    reporter_id = Column(ForeignKey("users.id"), nullable=True)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    category = Column(String(16), nullable=False)
+    description = Column(Text, nullable=False)
+    place = Column(String(128), nullable=False, default="")
+    urgency = Column(String(8), nullable=False, default="一般")  # 紧急 | 一般
+    anonymous = Column(Boolean, nullable=False, default=False)
+    state = Column(Enum(GrievanceState, native_enum=False, length=16), nullable=False)
+    # Escalation level: 3 = third-level grid (组), 2 = village (村), 1 = township (镇).
+    level = Column(Integer, nullable=False, default=3)
+    assignee_id = Column(ForeignKey("users.id"), nullable=True)
+    due_at = Column(DateTime, nullable=True)
+    satisfaction = Column(String(8), nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    events = relationship("GrievanceEvent", back_populates="grievance", order_by="GrievanceEvent.id")
+    reporter = relationship("User", foreign_keys=[reporter_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    household = relationship("Household")
+
+
+class GrievanceEvent(Base):
+    __tablename__ = "grievance_events"
+
+    id = Column(Integer, primary_key=True)
+    grievance_id = Column(ForeignKey("grievances.id"), nullable=False, index=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    kind = Column(String(16), nullable=False)  # filed, accepted, note, resolved, escalated, ...
+    from_state = Column(String(16), nullable=True)
+    to_state = Column(String(16), nullable=True)
+    note = Column(Text, nullable=False, default="")
+
+    grievance = relationship("Grievance", back_populates="events")
+    actor = relationship("User")
+
+
+class PointsRule(Base):
+    __tablename__ = "points_rules"
+    __table_args__ = (UniqueConstraint("village_id", "code"),)
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    code = Column(String(32), nullable=False)
+    name = Column(String(64), nullable=False)  # 参加义务清扫
+    activity = Column(String(32), nullable=False)  # canonical NLU `activity` value
+    points = Column(Integer, nullable=False)  # positive: earn, negative: deduction
+    description = Column(String(256), nullable=False, default="")
+
+
+class PointsEntry(Base):
+    """Append-only ledger: a balance is the sum of deltas; corrections are reversing entries."""
+
+    __tablename__ = "points_entries"
+    __table_args__ = (Index("ix_points_household_at", "household_id", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    household_id = Column(ForeignKey("households.id"), nullable=False)
+    resident_id = Column(ForeignKey("residents.id"), nullable=True)
+    rule_id = Column(ForeignKey("points_rules.id"), nullable=True)
+    delta = Column(Integer, nullable=False)
+    reason = Column(String(256), nullable=False)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    idempotency_key = Column(String(64), unique=True, nullable=False)
+    reverses_id = Column(ForeignKey("points_entries.id"), nullable=True)
+
+    rule = relationship("PointsRule")
+
+
+class PointsBalance(Base):
+    """One row per household, locked (SELECT ... FOR UPDATE / SQLite write lock) to
+    serialise ledger writers. ``balance`` always equals the sum of the ledger."""
+
+    __tablename__ = "points_balances"
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_balance_non_negative"),)
+
+    household_id = Column(ForeignKey("households.id"), primary_key=True)
+    balance = Column(Integer, nullable=False, default=0)
+
+
+class ShopItem(Base):
+    __tablename__ = "shop_items"
+    __table_args__ = (CheckConstraint("stock >= 0", name="ck_stock_non_negative"),)
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    name = Column(String(32), nullable=False)  # canonical NLU `item` value
+    aliases = Column(JSON, nullable=False, default=list)
+    unit = Column(String(8), nullable=False)  # 袋, 桶, 块
+    price = Column(Integer, nullable=False)  # points
+    stock = Column(Integer, nullable=False)
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    household_id = Column(ForeignKey("households.id"), nullable=False)
+    item_id = Column(ForeignKey("shop_items.id"), nullable=False)
+    quantity = Column(Integer, nullable=False)
+    points = Column(Integer, nullable=False)
+    pickup_code = Column(String(8), nullable=False, unique=True)
+    entry_id = Column(ForeignKey("points_entries.id"), nullable=False)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    picked_up_at = Column(DateTime, nullable=True)
+
+    item = relationship("ShopItem")
+
+
+class VisitLog(Base):
+    __tablename__ = "visit_logs"
+
+    id = Column(Integer, primary_key=True)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    worker_id = Column(ForeignKey("users.id"), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    note = Column(Text, nullable=False)
+    channel = Column(String(16), nullable=False)
+
+    worker = relationship("User")
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    action = Column(String(32), nullable=False)  # read, write, refused ...
+    object_type = Column(String(32), nullable=False)
+    object_id = Column(Integer, nullable=True)
+    channel = Column(String(16), nullable=False)
+    detail = Column(Text, nullable=False, default="")
+
+
+class OutboxMessage(Base):
+    """Channel-agnostic notification queue. Delivery is at-least-once with a per-message
+    dedupe key, so a restart never sends the same notification twice to a channel that
+    records ``delivered_at`` before acknowledging."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(ForeignKey("users.id"), nullable=True)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    kind = Column(String(32), nullable=False)  # grievance_update, followup, emergency ...
+    text = Column(Text, nullable=False)
+    payload = Column(JSON, nullable=False, default=dict)
+    dedupe_key = Column(String(96), unique=True, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    attempts = Column(Integer, nullable=False, default=0)
+    delivered_at = Column(DateTime, nullable=True)
+    acknowledged_at = Column(DateTime, nullable=True)
+
+
+class EmergencyEvent(Base):
+    __tablename__ = "emergency_events"
+
+    id = Column(Integer, primary_key=True)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    user_id = Column(ForeignKey("users.id"), nullable=True)
+    channel = Column(String(16), nullable=False)
+    text = Column(Text, nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    alerted_user_id = Column(ForeignKey("users.id"), nullable=True)
+    acknowledged_at = Column(DateTime, nullable=True)
+    escalated_at = Column(DateTime, nullable=True)

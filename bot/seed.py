@@ -1,0 +1,243 @@
+"""Deterministic demo village: 青山镇 杏花村 (fictional).
+
+Three second-level grids (第一/第二/第三网格) of 22 households each, split into two
+third-level grids (组) of 11; all three care colours; residents; grid workers, group
+leaders and an admin; a points rule table, a shop, six months of points history and
+a few grievances in different states. Running it twice changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+
+from sqlalchemy import func, select
+
+from bot.db import session_scope
+from bot.models import (
+    CareColour,
+    ChannelIdentity,
+    Grid,
+    GridAssignment,
+    Household,
+    PointsBalance,
+    PointsEntry,
+    PointsRule,
+    Resident,
+    Role,
+    ShopItem,
+    User,
+    Village,
+    utcnow,
+)
+
+VILLAGE_CODE = "xinghua"
+SURNAMES = "王李张刘陈杨赵黄周吴"
+GIVEN_MALE = ["建国", "国强", "志明", "德福", "长生", "春生", "金宝", "永贵", "满仓", "树林", "海涛", "明亮"]
+GIVEN_FEMALE = ["桂芳", "秀兰", "丽华", "春梅", "玉珍", "凤英", "淑珍", "翠花", "桂英", "小红", "美玲", "金凤"]
+GROUP_NAMES = ["一组", "二组", "三组", "四组", "五组", "六组"]
+GRID_NAMES = ["第一网格", "第二网格", "第三网格"]
+GRID_WORKERS = [("wangxiulan", "王秀兰"), ("liguoqiang", "李国强"), ("zhanglihua", "张丽华")]
+GROUP_LEADERS = [
+    ("zhaodefu", "赵德福"), ("zhouchunmei", "周春梅"), ("yangchangsheng", "杨长生"),
+    ("wuyuzhen", "吴玉珍"), ("huangmancang", "黄满仓"), ("chenshulin", "陈树林"),
+]
+ADMIN = ("chenzhiming", "陈志明")
+DEMO_PIN = "1234"
+
+POINTS_RULES = [
+    ("volunteer", "参加志愿服务", "志愿服务", 5, "每次参加村里组织的志愿服务，每半天加5分"),
+    ("cleanup", "参加义务清扫", "义务清扫", 5, "参加村庄环境义务清扫，每次加5分"),
+    ("sorting", "垃圾分类做得好", "垃圾分类", 2, "垃圾分类检查合格，每月加2分"),
+    ("mediation", "帮助调解矛盾", "矛盾调解", 10, "协助调解邻里纠纷成功，每次加10分"),
+    ("elder_care", "照顾孤寡老人", "照顾老人", 5, "照顾孤寡或独居老人，每次加5分"),
+    ("brave", "见义勇为", "见义勇为", 50, "见义勇为经村委会认定，加50分"),
+    ("customs", "移风易俗", "移风易俗", 20, "婚丧事简办，经红白理事会确认，加20分"),
+    ("litter", "乱倒垃圾", "乱倒垃圾", -5, "乱倒垃圾、乱堆乱放，每次扣5分"),
+    ("burning", "焚烧秸秆", "焚烧秸秆", -10, "违规焚烧秸秆或垃圾，每次扣10分"),
+    ("quarrel", "聚众吵闹", "吵闹滋事", -10, "酗酒吵闹、滋事扰民，每次扣10分"),
+]
+
+SHOP_ITEMS = [
+    ("大米", ["米", "一袋米", "稻米"], "袋", 50, 40),
+    ("食用油", ["油", "花生油", "菜籽油", "一桶油"], "桶", 80, 25),
+    ("洗衣粉", ["洗衣服的粉"], "袋", 20, 60),
+    ("肥皂", ["香皂", "胰子"], "块", 5, 100),
+    ("毛巾", ["手巾"], "条", 10, 80),
+    ("酱油", ["生抽"], "瓶", 10, 50),
+    ("食盐", ["盐"], "袋", 3, 100),
+    ("挂面", ["面条"], "把", 8, 70),
+    ("鸡蛋", ["蛋"], "盒", 30, 0),  # out of stock on purpose: exercises the shortfall answer
+    ("牙膏", [], "支", 10, 40),
+    ("卫生纸", ["手纸", "纸巾"], "提", 25, 30),
+    ("洗洁精", ["洗碗的"], "瓶", 12, 45),
+]
+
+CARE_REASONS = {
+    CareColour.green: ["家庭情况稳定"],
+    CareColour.yellow: ["家中有独居老人", "家中有慢性病人", "家庭收入偏低"],
+    CareColour.red: ["独居高龄老人", "重病或重度残疾", "家庭困难需重点帮扶"],
+}
+SENSITIVE_NOTES = ["家中有人患重病，正在治疗", "家庭成员刚刚刑满释放", "享受低保，每月领取救助金"]
+
+
+def pin_hash(pin: str, login: str) -> str:
+    return hashlib.sha256(f"xiangyin:{login}:{pin}".encode()).hexdigest()
+
+
+def _colour_for(index: int) -> CareColour:
+    # Roughly 60% green, 27% yellow, 13% red, spread over every grid.
+    slot = index % 15
+    if slot in (3, 11):
+        return CareColour.red
+    if slot in (1, 5, 8, 13):
+        return CareColour.yellow
+    return CareColour.green
+
+
+def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> bool:
+    """Create the demo village. Returns False when it already exists."""
+    today = today or utcnow().date()
+    rng = random.Random(20241103)
+    with session_scope(write=True, url=url) as s:
+        if s.execute(select(Village).where(Village.code == VILLAGE_CODE)).scalar_one_or_none():
+            return False
+        village = Village(
+            code=VILLAGE_CODE, name="杏花村", township="青山镇", county="平安县",
+            office_phone="0571-0000000", points_per_person=False, publish_ranking=True,
+        )
+        s.add(village)
+        s.flush()
+
+        def add_user(login, name, role, resident=None, phone=None, pin=None):
+            user = User(
+                village_id=village.id, login=login, display_name=name, role=role,
+                resident_id=resident.id if resident else None, phone=phone,
+                pin_hash=pin_hash(pin, login) if pin else None,
+            )
+            s.add(user)
+            s.flush()
+            s.add(ChannelIdentity(channel="cli", external_id=login, user_id=user.id))
+            return user
+
+        admin = add_user(ADMIN[0], ADMIN[1], Role.admin, phone="13900000001", pin=DEMO_PIN)
+        top = Grid(village_id=village.id, level=1, name="杏花村网格", leader_id=admin.id)
+        s.add(top)
+        s.flush()
+        s.add(GridAssignment(user_id=admin.id, grid_id=top.id))
+
+        rules = {}
+        for code, name, activity, points, desc in POINTS_RULES:
+            rule = PointsRule(village_id=village.id, code=code, name=name, activity=activity,
+                              points=points, description=desc)
+            s.add(rule)
+            rules[code] = rule
+        for name, aliases, unit, price, stock in SHOP_ITEMS:
+            s.add(ShopItem(village_id=village.id, name=name, aliases=aliases, unit=unit, price=price, stock=stock))
+        s.flush()
+
+        household_index = 0
+        group_index = 0
+        used_names: set[str] = set()
+        demo_heads = {0: ("王", "建国", "男"), 1: ("李", "桂芳", "女"), 12: ("王", "建军", "男"), 23: ("王", "建国", "男")}
+        for grid_no, grid_name in enumerate(GRID_NAMES):
+            login, name = GRID_WORKERS[grid_no]
+            worker = add_user(login, name, Role.grid_worker, phone=f"1390000010{grid_no}", pin=DEMO_PIN)
+            grid2 = Grid(village_id=village.id, level=2, name=grid_name, parent_id=top.id, leader_id=worker.id)
+            s.add(grid2)
+            s.flush()
+            s.add(GridAssignment(user_id=worker.id, grid_id=grid2.id))
+            for _ in range(2):
+                leader_login, leader_name = GROUP_LEADERS[group_index]
+                leader = add_user(leader_login, leader_name, Role.grid_worker,
+                                  phone=f"1390000020{group_index}", pin=DEMO_PIN)
+                grid3 = Grid(village_id=village.id, level=3, name=GROUP_NAMES[group_index],
+                             parent_id=grid2.id, leader_id=leader.id)
+                s.add(grid3)
+                s.flush()
+                s.add(GridAssignment(user_id=leader.id, grid_id=grid3.id))
+                for _ in range(11):
+                    number = household_index + 1
+                    colour = _colour_for(household_index)
+                    household = Household(
+                        village_id=village.id, grid_id=grid3.id, number=number,
+                        address=f"杏花村{GROUP_NAMES[group_index]}{number}号",
+                        care_colour=colour,
+                        care_reason=rng.choice(CARE_REASONS[colour]),
+                        care_since=today - dt.timedelta(days=30 + rng.randrange(600)),
+                        contact_user_id=worker.id,
+                        sensitive_note=rng.choice(SENSITIVE_NOTES) if colour != CareColour.green else "",
+                    )
+                    s.add(household)
+                    s.flush()
+                    if household_index in demo_heads:
+                        surname, given, gender = demo_heads[household_index]
+                    else:
+                        while True:
+                            surname = rng.choice(SURNAMES)
+                            gender = rng.choice("男女")
+                            given = rng.choice(GIVEN_MALE if gender == "男" else GIVEN_FEMALE)
+                            if surname + given not in used_names and surname + given not in ("王建国", "李桂芳"):
+                                break
+                    used_names.add(surname + given)
+                    head = Resident(household_id=household.id, name=surname + given, gender=gender,
+                                    birth_year=1940 + rng.randrange(45), relation="户主",
+                                    phone=f"1380000{number:04d}")
+                    s.add(head)
+                    for _ in range(rng.randrange(0, 4)):
+                        mgender = rng.choice("男女")
+                        mname = rng.choice(SURNAMES) + rng.choice(GIVEN_MALE if mgender == "男" else GIVEN_FEMALE)
+                        s.add(Resident(household_id=household.id, name=mname, gender=mgender,
+                                       birth_year=1950 + rng.randrange(60),
+                                       relation=rng.choice(["配偶", "子女", "父母", "孙子女"])))
+                    s.flush()
+                    login_name = f"hh{number:03d}"
+                    if household_index == 0:
+                        login_name = "wangjianguo"
+                    elif household_index == 1:
+                        login_name = "liguifang"
+                    add_user(login_name, head.name, Role.villager, resident=head, phone=head.phone)
+                    s.add(ChannelIdentity(channel="voice", external_id=f"device-{number:03d}",
+                                          household_id=household.id))
+                    _seed_points(s, rng, village, household, rules, today, worker)
+                    household_index += 1
+                group_index += 1
+        s.flush()
+    from bot.grievances import seed_demo_grievances
+
+    seed_demo_grievances(url=url)
+    return True
+
+
+def _seed_points(s, rng, village, household, rules, today, worker) -> None:
+    balance = 0
+    entries = []
+    for month_back in range(6, -1, -1):
+        for _ in range(rng.randrange(1, 4)):
+            code = rng.choice(["volunteer", "cleanup", "sorting", "sorting", "elder_care", "mediation",
+                               "litter", "customs", "burning"])
+            rule = rules[code]
+            day = today - dt.timedelta(days=month_back * 30 + rng.randrange(28))
+            if day > today:
+                day = today
+            entries.append((dt.datetime.combine(day, dt.time(9 + rng.randrange(8))), rule))
+    entries.sort(key=lambda pair: pair[0])
+    for n, (at, rule) in enumerate(entries):
+        if balance + rule.points < 0:
+            continue
+        balance += rule.points
+        s.add(PointsEntry(
+            village_id=village.id, household_id=household.id, rule_id=rule.id, delta=rule.points,
+            reason=rule.name, actor_id=worker.id, at=at,
+            idempotency_key=f"seed:{household.number}:{n}",
+        ))
+    s.add(PointsBalance(household_id=household.id, balance=balance))
+
+
+def demo_summary(url: str | None = None) -> dict:
+    with session_scope(url=url) as s:
+        return {
+            "households": s.execute(select(func.count(Household.id))).scalar_one(),
+            "residents": s.execute(select(func.count(Resident.id))).scalar_one(),
+            "users": s.execute(select(func.count(User.id))).scalar_one(),
+        }

@@ -1,0 +1,435 @@
+"""Offline speech recognition over Vosk (Kaldi).
+
+Public API (synchronous; call it off the event loop, e.g. ``loop.run_in_executor``)::
+
+    rec = Recognizer(model_path=None, grammar=None, sample_rate=16000,
+                     snap_phrases=None, snap_threshold=0.78)
+    t = rec.transcribe(audio_bytes)          # any container; or is_pcm=True for 16 kHz s16le
+    t.text, t.confidence, t.words            # Word(word, conf, start, end)
+    rec = Recognizer.from_env(grammar=..., snap_phrases=...)
+
+* ``model_path`` defaults to env ``XIANGYIN_VOSK_MODEL`` or
+  ``<var>/models/vosk-model-small-cn-0.22`` (see :func:`default_model_path`).  The model
+  is loaded once per path (thread-safe cache, :func:`load_model`) and shared by all
+  recognisers; a missing model raises :class:`ModelNotFoundError` telling how to install it.
+* ``grammar``: phrases to restrict recognition to.  :func:`build_grammar` keeps only the
+  phrases whose words the model knows (unsegmented Chinese phrases are segmented into
+  model words by longest match) and adds ``"[unk]"`` so out-of-grammar speech is not
+  forced onto a phrase.  ``Recognizer.set_grammar(phrases)`` changes it at run time.
+* ``snap_phrases``: known names/phrases; when given, the transcript is corrected with
+  :func:`snap` (pinyin similarity tolerant of southern-accent confusions such as zh/z,
+  n/l, in/ing).  ``Transcript.raw_text`` keeps the uncorrected text.
+* Chinese words come out of Vosk separated by spaces: :func:`join_words` drops the spaces
+  between Han characters and keeps them elsewhere (Latin, Hangul).
+* The same ``Recognizer`` may be used from several threads at once.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import audio
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "vosk-model-small-cn-0.22"
+UNK = "[unk]"
+CHUNK_BYTES = 8000  # 0.25 s of 16 kHz s16le
+DEFAULT_SNAP_THRESHOLD = 0.78
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The Vosk model directory is missing or unusable."""
+
+
+def var_dir() -> Path:
+    """Project state folder (env XIANGYIN_VAR_DIR, default <project>/var)."""
+    return Path(os.environ.get("XIANGYIN_VAR_DIR") or (_PROJECT_ROOT / "var"))
+
+
+def default_model_path() -> Path:
+    """Env XIANGYIN_VOSK_MODEL, else <var>/models/vosk-model-small-cn-0.22."""
+    env = os.environ.get("XIANGYIN_VOSK_MODEL")
+    return Path(env) if env else var_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    conf: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    words: list[Word] = field(default_factory=list)
+    confidence: float = 0.0
+    raw_text: str = ""  # before snapping/joining corrections (Vosk's spaced text)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text.strip()
+
+
+# --------------------------------------------------------------------------- model cache
+
+_MODELS: dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _vosk():
+    import vosk
+
+    level = os.environ.get("XIANGYIN_VOSK_LOG_LEVEL", "-1")
+    try:
+        vosk.SetLogLevel(int(level))
+    except ValueError:
+        vosk.SetLogLevel(-1)
+    return vosk
+
+
+def load_model(model_path: str | os.PathLike | None = None):
+    """Return the ``vosk.Model`` for ``model_path``, loading it at most once per path."""
+    path = Path(model_path) if model_path else default_model_path()
+    key = str(path.resolve())
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is not None:
+            return model
+        if not path.is_dir():
+            raise ModelNotFoundError(
+                f"Vosk model not found at {path}. Install it with "
+                f"'python -m speech.model' (or set XIANGYIN_VOSK_MODEL)."
+            )
+        vosk = _vosk()
+        try:
+            model = vosk.Model(str(path))
+        except Exception as exc:  # vosk raises a bare Exception
+            raise ModelNotFoundError(f"cannot load Vosk model at {path}: {exc}") from exc
+        _MODELS[key] = model
+        return model
+
+
+def _as_model(model):
+    return load_model(model) if isinstance(model, (str, os.PathLike)) or model is None else model
+
+
+def model_knows(model, word: str) -> bool:
+    """True when ``word`` is in the model's vocabulary."""
+    finder = getattr(model, "vosk_model_find_word", None) or getattr(model, "find_word")
+    return finder(word) >= 0
+
+
+# --------------------------------------------------------------------------- text joining
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_SPACE = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
+_IS_HAN = re.compile(rf"[{_HAN}]")
+
+
+def join_words(words: Iterable[str]) -> str:
+    """Join Vosk words: no space between Chinese characters, single spaces elsewhere."""
+    text = " ".join(w for w in words if w and w != UNK)
+    return _HAN_SPACE.sub("", text).strip()
+
+
+def normalise_text(text: str) -> str:
+    """Vosk text -> display text (drops [unk], removes spaces inside Chinese)."""
+    return join_words(text.split())
+
+
+# --------------------------------------------------------------------------- grammar
+
+
+def segment_phrase(phrase: str, model, max_word_chars: int = 8) -> list[str] | None:
+    """Split ``phrase`` into words the model knows, or None if impossible.
+
+    Space-separated tokens are kept when known; unknown Chinese tokens are segmented by
+    forward longest match against the model vocabulary.
+    """
+    words: list[str] = []
+    for token in phrase.lower().split() if phrase.isascii() else phrase.split():
+        if model_knows(model, token):
+            words.append(token)
+            continue
+        if not _IS_HAN.search(token):
+            return None
+        i = 0
+        while i < len(token):
+            for j in range(min(len(token), i + max_word_chars), i, -1):
+                if model_knows(model, token[i:j]):
+                    words.append(token[i:j])
+                    i = j
+                    break
+            else:
+                return None
+    return words or None
+
+
+def build_grammar(phrases: Iterable[str], model=None) -> list[str]:
+    """Vosk grammar for ``phrases``: those the model can say, space-segmented, plus [unk].
+
+    ``model`` is a ``vosk.Model`` or a model path (default: the configured model).
+    Phrases containing unknown words are dropped (and logged at debug level).
+    """
+    model = _as_model(model)
+    out: list[str] = []
+    seen: set[str] = set()
+    for phrase in phrases:
+        phrase = (phrase or "").strip()
+        if not phrase or phrase == UNK:
+            continue
+        words = segment_phrase(phrase, model)
+        if not words:
+            log.debug("grammar: dropping %r (words unknown to the model)", phrase)
+            continue
+        entry = " ".join(words)
+        if entry not in seen:
+            seen.add(entry)
+            out.append(entry)
+    out.append(UNK)
+    return out
+
+
+# --------------------------------------------------------------------------- snapping
+
+# Confusions typical of southern and rural Mandarin accents, folded before comparing.
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("r", "n"), ("f", "h"))
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("uan", "uan"))
+
+
+@lru_cache(maxsize=8192)
+def _syllable(ch: str) -> str:
+    if not _IS_HAN.match(ch):
+        return ch.lower()
+    from pypinyin import lazy_pinyin
+
+    py = lazy_pinyin(ch)[0]
+    for a, b in _FUZZY_INITIALS:
+        if py.startswith(a):
+            py = b + py[len(a):]
+            break
+    for a, b in _FUZZY_FINALS:
+        if py.endswith(a):
+            py = py[: -len(a)] + b
+            break
+    return py
+
+
+def _syllables(text: str) -> list[str]:
+    return [_syllable(c) for c in text if not c.isspace()]
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1 similarity of two strings: mostly sound (fuzzy pinyin), partly characters."""
+    a = "".join(a.split())
+    b = "".join(b.split())
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    chars = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    sounds = difflib.SequenceMatcher(None, _syllables(a), _syllables(b), autojunk=False).ratio()
+    return 0.7 * sounds + 0.3 * chars
+
+
+def best_match(text: str, known_phrases: Iterable[str]) -> tuple[str, float] | None:
+    """The known phrase most similar to the whole ``text`` and its score."""
+    best: tuple[str, float] | None = None
+    for phrase in known_phrases:
+        score = similarity(text, phrase)
+        if best is None or score > best[1]:
+            best = (phrase, score)
+    return best
+
+
+def snap(text: str, known_phrases: Sequence[str], threshold: float = DEFAULT_SNAP_THRESHOLD) -> str:
+    """Snap a transcript onto known names/phrases.
+
+    1. If the whole text is close to a known phrase (score >= threshold) return that phrase.
+    2. Otherwise replace, inside the text, any window that sounds like a known phrase of at
+       least two characters (e.g. a mis-heard homophone of a villager's name).
+    Text that matches nothing is returned unchanged.
+    """
+    text = (text or "").strip()
+    phrases = [p.strip() for p in known_phrases if p and p.strip()]
+    if not text or not phrases:
+        return text
+    whole = best_match(text, phrases)
+    if whole and whole[1] >= threshold:
+        return whole[0]
+
+    compact = "".join(text.split()) if _IS_HAN.search(text) else text
+    taken = [False] * len(compact)
+    replacements: list[tuple[int, int, str]] = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        n = len(phrase)
+        if n < 2 or n > len(compact) + 1:
+            continue
+        best: tuple[float, int, int] | None = None
+        # Longer phrases may have lost or gained one syllable in recognition.
+        for size in ((n, n - 1, n + 1) if n >= 4 else (n,)):
+            if size < 2 or size > len(compact):
+                continue
+            for i in range(0, len(compact) - size + 1):
+                if any(taken[i:i + size]):
+                    continue
+                window = compact[i:i + size]
+                if _syllable(window[0]) != _syllable(phrase[0]) and n <= 3:
+                    continue  # short names: the first syllable must agree
+                score = similarity(window, phrase)
+                if best is None or score > best[0]:
+                    best = (score, i, i + size)
+        if best and best[0] >= threshold:
+            _, i, j = best
+            for k in range(i, j):
+                taken[k] = True
+            replacements.append((i, j, phrase))
+    if not replacements:
+        return text
+    out = compact
+    for i, j, phrase in sorted(replacements, reverse=True):
+        out = out[:i] + phrase + out[j:]
+    return out
+
+
+# --------------------------------------------------------------------------- recogniser
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Recognizer:
+    """Vosk recogniser bound to one model; one KaldiRecognizer per utterance."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        grammar: list[str] | None = None,
+        sample_rate: int = audio.SAMPLE_RATE,
+        *,
+        snap_phrases: Sequence[str] | None = None,
+        snap_threshold: float = DEFAULT_SNAP_THRESHOLD,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.sample_rate = int(sample_rate)
+        self.chunk_bytes = max(2, int(chunk_bytes) - int(chunk_bytes) % 2)
+        self.snap_threshold = snap_threshold
+        self.snap_phrases: list[str] | None = list(snap_phrases) if snap_phrases else None
+        self.model = load_model(self.model_path)
+        self._grammar_json: str | None = None
+        self.grammar: list[str] | None = None
+        if grammar:
+            self.set_grammar(grammar)
+
+    @classmethod
+    def from_env(
+        cls,
+        grammar: list[str] | None = None,
+        snap_phrases: Sequence[str] | None = None,
+    ) -> "Recognizer":
+        """Configured from env: XIANGYIN_VOSK_MODEL, XIANGYIN_ASR_GRAMMAR (0/1, default 0:
+        ``grammar`` is ignored unless enabled), XIANGYIN_ASR_SNAP (0/1, default 1) and
+        XIANGYIN_ASR_SNAP_THRESHOLD (default 0.78)."""
+        use_grammar = _env_flag("XIANGYIN_ASR_GRAMMAR", False)
+        use_snap = _env_flag("XIANGYIN_ASR_SNAP", True)
+        threshold = float(os.environ.get("XIANGYIN_ASR_SNAP_THRESHOLD") or DEFAULT_SNAP_THRESHOLD)
+        return cls(
+            None,
+            grammar=grammar if use_grammar else None,
+            snap_phrases=snap_phrases if use_snap else None,
+            snap_threshold=threshold,
+        )
+
+    def set_grammar(self, phrases: list[str] | None) -> list[str] | None:
+        """Restrict recognition to ``phrases`` (None: free recognition).
+
+        Returns the grammar actually used.  If the model knows none of the phrases the
+        recogniser falls back to free recognition and logs a warning.
+        """
+        if not phrases:
+            self.grammar, self._grammar_json = None, None
+            return None
+        grammar = build_grammar(phrases, self.model)
+        if grammar == [UNK]:
+            log.warning("none of the %d grammar phrases are known to the model; "
+                        "using free recognition", len(phrases))
+            self.grammar, self._grammar_json = None, None
+            return None
+        self.grammar = grammar
+        self._grammar_json = json.dumps(grammar, ensure_ascii=False)
+        return grammar
+
+    def set_snap_phrases(self, phrases: Sequence[str] | None) -> None:
+        self.snap_phrases = list(phrases) if phrases else None
+
+    def _new_kaldi(self):
+        vosk = _vosk()
+        if self._grammar_json is not None:
+            rec = vosk.KaldiRecognizer(self.model, float(self.sample_rate), self._grammar_json)
+        else:
+            rec = vosk.KaldiRecognizer(self.model, float(self.sample_rate))
+        rec.SetWords(True)
+        return rec
+
+    def transcribe(self, audio_bytes: bytes, *, is_pcm: bool = False) -> Transcript:
+        """Recognise one utterance.
+
+        ``audio_bytes`` is any encoded audio (normalised with :func:`audio.normalise`), or,
+        with ``is_pcm=True``, mono s16le PCM at ``self.sample_rate``.
+        Raises :class:`audio.AudioError` for unusable input.
+        """
+        if is_pcm:
+            pcm = bytes(audio_bytes)
+            pcm = pcm[: len(pcm) - len(pcm) % 2]
+        else:
+            pcm = audio.normalise(audio_bytes, rate=self.sample_rate)
+        return self.transcribe_pcm(pcm)
+
+    def transcribe_pcm(self, pcm: bytes) -> Transcript:
+        """Recognise mono s16le PCM at ``self.sample_rate``, streamed in chunks."""
+        rec = self._new_kaldi()
+        results: list[dict] = []
+        for i in range(0, len(pcm), self.chunk_bytes):
+            if rec.AcceptWaveform(pcm[i:i + self.chunk_bytes]):
+                results.append(json.loads(rec.Result()))
+        results.append(json.loads(rec.FinalResult()))
+        return self._to_transcript(results)
+
+    def _to_transcript(self, results: list[dict]) -> Transcript:
+        words: list[Word] = []
+        texts: list[str] = []
+        for res in results:
+            if res.get("text"):
+                texts.append(res["text"])
+            for w in res.get("result", []):
+                if w.get("word") == UNK:
+                    continue
+                words.append(Word(w["word"], float(w.get("conf", 0.0)),
+                                  float(w.get("start", 0.0)), float(w.get("end", 0.0))))
+        raw_text = " ".join(texts).strip()
+        text = join_words(w.word for w in words) if words else normalise_text(raw_text)
+        if self.snap_phrases and text:
+            text = snap(text, self.snap_phrases, self.snap_threshold)
+        confidence = sum(w.conf for w in words) / len(words) if words else 0.0
+        return Transcript(text=text, words=words, confidence=confidence, raw_text=raw_text)

@@ -1,0 +1,633 @@
+"""Push-to-talk client for the small one-button device.
+
+Command line::
+
+    python -m speech.device                         # microphone, press Enter to talk
+    python -m speech.device --button gpio --gpio-pin 17     # hold the button to talk
+    python -m speech.device --wav question.wav --out answer.wav   # headless, one request
+    python -m speech.device --flush-queue           # resend queued recordings now
+
+Each recording is POSTed to ``--server`` (default
+``http://127.0.0.1:5005/webhooks/voice/webhook``) as ``multipart/form-data`` with the fields
+``device_id`` and ``audio`` (a WAV file); the answer is JSON
+``{"transcript": str, "texts": [str, ...], "audio_wav_base64": str}``.
+
+When the server cannot be reached (connection refused, timeout, 5xx) the recording is kept
+in ``<var>/device-queue/`` (``--queue-dir``), the user hears (or, without a speaker, the
+console shows) "网络不太好，我稍后再帮您发送", and queued recordings are sent again, oldest
+first, on the next press and while idle, with exponential backoff.
+
+Microphone mode uses ``sounddevice`` (16 kHz mono), plays a rising chime when listening
+starts and a falling one when it stops, and ends the recording by itself after
+``--silence`` seconds of quiet following speech, ``--max-seconds`` in all, or when the
+button is pressed again (keyboard) / released (GPIO, needs ``gpiozero``).
+
+Exit codes (``--wav``/``--flush-queue``): 0 answered, 3 queued because the server is
+unreachable, 4 the server rejected the request, 1 any other error.
+
+Python API: :class:`VoiceClient` (``send``, ``enqueue``, ``flush``, ``submit``),
+:class:`Reply`, :class:`EndpointDetector`, :func:`tone`, :func:`play_wav`.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import audio
+
+log = logging.getLogger("speech.device")
+
+DEFAULT_SERVER = "http://127.0.0.1:5005/webhooks/voice/webhook"
+RATE = audio.SAMPLE_RATE
+FRAME_MS = 30
+
+MSG_NETWORK = "网络不太好，我稍后再帮您发送。"
+MSG_QUEUED_REPLY = "刚才没发出去的问题，现在有回复了。"
+MSG_NOT_HEARD = "我没有听清，请按住按钮再说一遍。"
+MSG_REJECTED = "这句话没有处理好，请再说一遍。"
+
+EXIT_OK, EXIT_ERROR, EXIT_QUEUED, EXIT_REJECTED = 0, 1, 3, 4
+
+
+def _var_dir() -> Path:
+    root = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("XIANGYIN_VAR_DIR") or (root / "var"))
+
+
+def default_queue_dir() -> Path:
+    return _var_dir() / "device-queue"
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached or failed (network, timeout, 5xx): retry later."""
+
+
+class RequestRejected(ValueError):
+    """The server answered 4xx or with unusable JSON: retrying will not help."""
+
+
+@dataclass
+class Reply:
+    transcript: str = ""
+    texts: list[str] = field(default_factory=list)
+    audio_wav: bytes = b""
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Reply":
+        if not isinstance(data, dict):
+            raise RequestRejected("server answer is not a JSON object")
+        texts = data.get("texts") or []
+        if isinstance(texts, str):
+            texts = [texts]
+        wav = b""
+        if data.get("audio_wav_base64"):
+            try:
+                wav = base64.b64decode(data["audio_wav_base64"], validate=False)
+            except (ValueError, TypeError) as exc:
+                raise RequestRejected(f"bad audio_wav_base64: {exc}") from exc
+        return cls(str(data.get("transcript") or ""), [str(t) for t in texts], wav)
+
+    def to_json(self) -> dict:
+        return {"transcript": self.transcript, "texts": self.texts,
+                "audio_wav_bytes": len(self.audio_wav)}
+
+
+@dataclass
+class QueueItem:
+    audio_path: Path
+    meta_path: Path
+    meta: dict
+
+    @property
+    def next_try(self) -> float:
+        return float(self.meta.get("next_try", 0))
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class VoiceClient:
+    """Posts recordings to the voice webhook and keeps a retry queue on disk."""
+
+    def __init__(self, server: str = DEFAULT_SERVER, device_id: str | None = None, *,
+                 queue_dir: str | os.PathLike | None = None, timeout: float = 30.0,
+                 connect_timeout: float = 5.0, backoff_base: float = 5.0,
+                 backoff_max: float = 300.0, max_queue: int = 50,
+                 max_age_s: float = 24 * 3600) -> None:
+        self.server = server
+        self.device_id = device_id or os.environ.get("XIANGYIN_DEVICE_ID") or socket.gethostname()
+        self.queue_dir = Path(queue_dir) if queue_dir else default_queue_dir()
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_queue = max_queue
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+
+    # -- sending
+
+    def send(self, data: bytes, filename: str = "speech.wav",
+             content_type: str = "audio/wav") -> Reply:
+        import httpx
+
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        try:
+            resp = httpx.post(
+                self.server,
+                data={"device_id": self.device_id},
+                files={"audio": (filename, data, content_type)},
+                timeout=timeout,
+            )
+        except (httpx.TransportError, OSError) as exc:  # connect/read errors and timeouts
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code >= 500 or resp.status_code in (408, 429):
+            raise ServerUnavailable(f"HTTP {resp.status_code}")
+        if resp.status_code >= 400:
+            raise RequestRejected(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        try:
+            payload = resp.json()
+        except ValueError as exc:
+            raise RequestRejected(f"server answer is not JSON: {resp.text[:200]!r}") from exc
+        return Reply.from_json(payload)
+
+    # -- queue
+
+    def enqueue(self, data: bytes, filename: str = "speech.wav",
+                content_type: str = "audio/wav") -> Path:
+        """Keep a recording for later; returns the stored audio path."""
+        self.queue_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
+        suffix = Path(filename).suffix or ".wav"
+        audio_path = self.queue_dir / f"{stem}{suffix}"
+        meta = {"device_id": self.device_id, "created": time.time(), "attempts": 0,
+                "next_try": time.time() + self.backoff_base, "filename": filename,
+                "content_type": content_type}
+        _atomic_write(audio_path, data)
+        _atomic_write(audio_path.with_suffix(".json"), json.dumps(meta).encode())
+        self._trim_queue()
+        return audio_path
+
+    def pending(self) -> list[QueueItem]:
+        if not self.queue_dir.is_dir():
+            return []
+        items = []
+        for meta_path in sorted(self.queue_dir.glob("*.json")):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                meta = {}
+            matches = [p for p in self.queue_dir.glob(meta_path.stem + ".*") if p.suffix != ".json"
+                       and not p.name.endswith(".tmp")]
+            if not matches:
+                meta_path.unlink(missing_ok=True)
+                continue
+            items.append(QueueItem(matches[0], meta_path, meta))
+        return items
+
+    def _drop(self, item: QueueItem) -> None:
+        item.audio_path.unlink(missing_ok=True)
+        item.meta_path.unlink(missing_ok=True)
+
+    def _trim_queue(self) -> None:
+        items = self.pending()
+        now = time.time()
+        for item in items:
+            if now - float(item.meta.get("created", now)) > self.max_age_s:
+                log.info("dropping stale queued recording %s", item.audio_path.name)
+                self._drop(item)
+        items = self.pending()
+        for item in items[: max(0, len(items) - self.max_queue)]:
+            log.info("queue full, dropping %s", item.audio_path.name)
+            self._drop(item)
+
+    def flush(self, *, force: bool = False,
+              on_reply: Callable[[Reply, QueueItem], None] | None = None) -> tuple[int, int]:
+        """Resend queued recordings, oldest first; returns ``(sent, still_pending)``.
+
+        Items whose backoff has not expired are skipped unless ``force``.  Stops at the
+        first unreachable-server failure (and pushes that item's next try back).
+        """
+        with self._lock:
+            self._trim_queue()
+            sent = 0
+            now = time.time()
+            for item in self.pending():
+                if not force and item.next_try > now:
+                    continue
+                try:
+                    data = item.audio_path.read_bytes()
+                    reply = self.send(data, item.meta.get("filename", item.audio_path.name),
+                                      item.meta.get("content_type", "audio/wav"))
+                except ServerUnavailable as exc:
+                    attempts = int(item.meta.get("attempts", 0)) + 1
+                    delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+                    item.meta.update(attempts=attempts, next_try=time.time() + delay,
+                                     last_error=str(exc))
+                    _atomic_write(item.meta_path, json.dumps(item.meta).encode())
+                    log.info("server still unreachable (%s); next try in %.0f s", exc, delay)
+                    break
+                except RequestRejected as exc:
+                    log.warning("server rejected queued %s: %s; dropping it",
+                                item.audio_path.name, exc)
+                    self._drop(item)
+                    continue
+                except OSError as exc:
+                    log.warning("cannot read queued %s: %s", item.audio_path, exc)
+                    self._drop(item)
+                    continue
+                self._drop(item)
+                sent += 1
+                if on_reply:
+                    on_reply(reply, item)
+            return sent, len(self.pending())
+
+    def submit(self, data: bytes, filename: str = "speech.wav",
+               content_type: str = "audio/wav") -> Reply | None:
+        """Send now; on an unreachable server queue it and return None."""
+        try:
+            return self.send(data, filename, content_type)
+        except ServerUnavailable as exc:
+            log.info("server unreachable (%s); queueing the recording", exc)
+            self.enqueue(data, filename, content_type)
+            return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- sound
+
+
+def tone(freqs: list[float], seconds: float = 0.12, rate: int = RATE,
+         volume: float = 0.3) -> bytes:
+    """Consecutive sine tones with 10 ms fades (no clicks), as 16-bit mono PCM."""
+    parts = []
+    n = int(rate * seconds)
+    t = np.arange(n) / rate
+    fade = min(n // 2, int(rate * 0.01))
+    env = np.ones(n)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        env[:fade] = ramp
+        env[-fade:] = ramp[::-1]
+    for f in freqs:
+        parts.append(np.sin(2 * np.pi * f * t) * env * volume)
+    samples = np.concatenate(parts) if parts else np.zeros(0)
+    return (samples * 32767).astype("<i2").tobytes()
+
+
+START_CHIME = tone([660.0, 880.0])
+STOP_CHIME = tone([880.0, 660.0])
+
+
+def play_pcm(pcm: bytes, rate: int = RATE) -> None:
+    """Play 16-bit mono PCM on the default output (sounddevice, else aplay)."""
+    try:
+        import sounddevice as sd
+
+        samples = np.frombuffer(pcm, dtype="<i2")
+        sd.play(samples, rate, blocking=True)
+        return
+    except Exception as exc:  # no PortAudio device, no library...
+        player = shutil.which("aplay")
+        if not player:
+            raise OSError(f"no audio output available: {exc}") from exc
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        tmp.write(audio.pcm_to_wav(pcm, rate))
+        tmp.flush()
+        subprocess.run([player, "-q", tmp.name], check=True, timeout=120)
+
+
+def play_wav(wav: bytes) -> None:
+    pcm, rate, channels = audio.read_wav(wav)
+    if channels != 1:
+        pcm = audio.normalise(pcm, raw=audio.RawFormat(rate, channels), rate=rate)
+    play_pcm(pcm, rate)
+
+
+class Speaker:
+    """Says things to the user: plays audio when possible, always logs the text."""
+
+    def __init__(self, enabled: bool = True, out: Callable[[str], None] | None = None) -> None:
+        self.enabled = enabled
+        self.out = out or (lambda s: print(s, flush=True))
+
+    def chime(self, pcm: bytes) -> None:
+        if self.enabled:
+            try:
+                play_pcm(pcm)
+            except OSError as exc:
+                log.debug("chime not played: %s", exc)
+
+    def say(self, text: str) -> None:
+        """Speak a local message with the offline voice (printed too)."""
+        self.out(text)
+        if not self.enabled:
+            return
+        try:
+            from . import tts
+
+            play_wav(tts.get_synthesizer().synthesize(text, rate="slow"))
+        except Exception as exc:
+            log.debug("local message not spoken: %s", exc)
+
+    def reply(self, reply: Reply) -> None:
+        if reply.transcript:
+            self.out(f"[听到] {reply.transcript}")
+        for text in reply.texts:
+            self.out(text)
+        if self.enabled and reply.audio_wav:
+            try:
+                play_wav(reply.audio_wav)
+            except Exception as exc:
+                log.warning("answer not played: %s", exc)
+
+
+# --------------------------------------------------------------------------- end detection
+
+
+class EndpointDetector:
+    """Energy-based voice activity end detection for one recording.
+
+    Feed 16-bit mono PCM frames; ``feed`` returns True once the recording should stop
+    (``reason`` says why: "silence" after speech, "no_speech", or "max_length").  The
+    threshold adapts to the room: noise floor of the first frames + ``margin_db``, never
+    below ``min_threshold_dbfs``.
+    """
+
+    def __init__(self, rate: int = RATE, frame_ms: int = FRAME_MS, *, silence_s: float = 1.2,
+                 max_seconds: float = 15.0, no_speech_s: float = 6.0, min_speech_s: float = 0.25,
+                 margin_db: float = 12.0, min_threshold_dbfs: float = -50.0,
+                 calibration_s: float = 0.3) -> None:
+        self.rate = rate
+        self.frame_s = frame_ms / 1000.0
+        self.silence_s = silence_s
+        self.max_seconds = max_seconds
+        self.no_speech_s = no_speech_s
+        self.min_speech_s = min_speech_s
+        self.margin_db = margin_db
+        self.min_threshold_dbfs = min_threshold_dbfs
+        self.calibration_frames = max(1, int(calibration_s / self.frame_s))
+        self._noise: list[float] = []
+        self.elapsed = 0.0
+        self.speech_s = 0.0
+        self.trailing_silence = 0.0
+        self.reason: str | None = None
+
+    @property
+    def threshold_dbfs(self) -> float:
+        floor = float(np.median(self._noise)) if self._noise else -90.0
+        return max(self.min_threshold_dbfs, floor + self.margin_db)
+
+    @property
+    def heard_speech(self) -> bool:
+        return self.speech_s >= self.min_speech_s
+
+    def feed(self, frame: bytes) -> bool:
+        if self.reason:
+            return True
+        level = audio.rms_dbfs(frame)
+        duration = len(frame) / 2 / self.rate
+        self.elapsed += duration
+        if len(self._noise) < self.calibration_frames and not self.speech_s:
+            self._noise.append(min(level, -20.0))
+        if level >= self.threshold_dbfs:
+            self.speech_s += duration
+            self.trailing_silence = 0.0
+        else:
+            self.trailing_silence += duration
+        if self.heard_speech and self.trailing_silence >= self.silence_s:
+            self.reason = "silence"
+        elif not self.heard_speech and self.elapsed >= self.no_speech_s:
+            self.reason = "no_speech"
+        elif self.elapsed >= self.max_seconds:
+            self.reason = "max_length"
+        return self.reason is not None
+
+
+# --------------------------------------------------------------------------- buttons
+
+
+class KeyboardButton:
+    """Enter starts a recording; Enter again (or the end of speech) stops it."""
+
+    hold_to_talk = False
+
+    def wait_for_press(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            sys.stdin.readline()
+            return True
+        ready, _, _ = select.select([sys.stdin], [], [], timeout)
+        if ready:
+            line = sys.stdin.readline()
+            if line == "":  # EOF: no more presses will come
+                raise EOFError
+            return True
+        return False
+
+    def pressed_again(self) -> bool:
+        ready, _, _ = select.select([sys.stdin], [], [], 0)
+        if ready:
+            sys.stdin.readline()
+            return True
+        return False
+
+
+class GpioButton:
+    """A push button on a Raspberry Pi GPIO pin (gpiozero): hold to talk."""
+
+    hold_to_talk = True
+
+    def __init__(self, pin: int) -> None:
+        try:
+            from gpiozero import Button
+        except ImportError as exc:
+            raise SystemExit("gpiozero is not installed; use --button enter") from exc
+        self._button = Button(pin, pull_up=True, bounce_time=0.05)
+
+    def wait_for_press(self, timeout: float | None = None) -> bool:
+        return bool(self._button.wait_for_press(timeout))
+
+    def pressed_again(self) -> bool:
+        return not self._button.is_pressed  # released: stop
+
+
+def record(button, detector: EndpointDetector) -> bytes:
+    """Record from the microphone until the detector or the button ends it."""
+    import sounddevice as sd
+
+    frames: list[bytes] = []
+    block = int(detector.rate * detector.frame_s)
+    with sd.RawInputStream(samplerate=detector.rate, channels=1, dtype="int16",
+                           blocksize=block) as stream:
+        while True:
+            data, _overflowed = stream.read(block)
+            data = bytes(data)
+            frames.append(data)
+            if detector.feed(data):
+                break
+            if button.pressed_again():
+                detector.reason = "button"
+                break
+    return b"".join(frames)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _content_type(path: Path) -> str:
+    return {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
+            ".opus": "audio/ogg", ".flac": "audio/flac", ".webm": "audio/webm",
+            ".m4a": "audio/mp4"}.get(path.suffix.lower(), "application/octet-stream")
+
+
+def _reply_sink(args, speaker: Speaker) -> Callable[[Reply, QueueItem], None]:
+    def deliver(reply: Reply, item: QueueItem) -> None:
+        if args.json:
+            print(json.dumps({"queued": item.audio_path.name, **reply.to_json()},
+                             ensure_ascii=False), flush=True)
+        if args.reply_dir and reply.audio_wav:
+            Path(args.reply_dir).mkdir(parents=True, exist_ok=True)
+            (Path(args.reply_dir) / (item.audio_path.stem + ".wav")).write_bytes(reply.audio_wav)
+        speaker.say(MSG_QUEUED_REPLY)
+        speaker.reply(reply)
+    return deliver
+
+
+def run_wav(args, client: VoiceClient, speaker: Speaker) -> int:
+    path = Path(args.wav)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    client.flush(force=args.retry_now, on_reply=_reply_sink(args, speaker))
+    try:
+        reply = client.send(data, path.name, _content_type(path))
+    except ServerUnavailable as exc:
+        client.enqueue(data, path.name, _content_type(path))
+        log.info("server unreachable: %s", exc)
+        speaker.say(MSG_NETWORK)
+        return EXIT_QUEUED
+    except RequestRejected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        speaker.say(MSG_REJECTED)
+        return EXIT_REJECTED
+    if args.json:
+        print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
+    if args.out:
+        Path(args.out).write_bytes(reply.audio_wav)
+        speaker.enabled = False  # saved instead of played
+    speaker.reply(reply)
+    return EXIT_OK
+
+
+def run_flush(args, client: VoiceClient, speaker: Speaker) -> int:
+    _sent, left = client.flush(force=True, on_reply=_reply_sink(args, speaker))
+    return EXIT_OK if left == 0 else EXIT_QUEUED
+
+
+def run_microphone(args, client: VoiceClient, speaker: Speaker) -> int:
+    button = GpioButton(args.gpio_pin) if args.button == "gpio" else KeyboardButton()
+    hint = "按住按钮说话" if button.hold_to_talk else "按回车键开始说话，说完会自动结束"
+    print(hint, flush=True)
+    idle_poll = 5.0
+    while True:
+        try:
+            pressed = button.wait_for_press(timeout=idle_poll)
+        except (EOFError, KeyboardInterrupt):
+            return EXIT_OK
+        if not pressed:
+            client.flush(on_reply=_reply_sink(args, speaker))  # idle: retry with backoff
+            continue
+        client.flush(on_reply=_reply_sink(args, speaker))
+        speaker.chime(START_CHIME)
+        detector = EndpointDetector(silence_s=args.silence, max_seconds=args.max_seconds)
+        try:
+            pcm = record(button, detector)
+        except Exception as exc:
+            log.error("microphone error: %s", exc)
+            speaker.say("麦克风没有声音，请找人帮忙看一下。")
+            continue
+        speaker.chime(STOP_CHIME)
+        if not detector.heard_speech:
+            speaker.say(MSG_NOT_HEARD)
+            continue
+        reply = None
+        try:
+            reply = client.submit(audio.pcm_to_wav(pcm))
+        except RequestRejected as exc:
+            log.warning("server rejected the recording: %s", exc)
+            speaker.say(MSG_REJECTED)
+            continue
+        if reply is None:
+            speaker.say(MSG_NETWORK)
+        else:
+            speaker.reply(reply)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m speech.device",
+                                description="Xiangyin push-to-talk voice client.")
+    p.add_argument("--server", default=os.environ.get("XIANGYIN_VOICE_URL") or DEFAULT_SERVER)
+    p.add_argument("--device-id", default=None, help="default: env XIANGYIN_DEVICE_ID or hostname")
+    p.add_argument("--wav", help="send this audio file instead of using the microphone")
+    p.add_argument("--out", help="save the answer's WAV here instead of playing it")
+    p.add_argument("--reply-dir", help="also save answers to queued recordings here")
+    p.add_argument("--json", action="store_true", help="print answers as JSON lines")
+    p.add_argument("--no-play", action="store_true", help="never play sound, print only")
+    p.add_argument("--flush-queue", action="store_true",
+                   help="resend queued recordings now and exit")
+    p.add_argument("--retry-now", action="store_true",
+                   help="with --wav: resend queued recordings even if their backoff has not expired")
+    p.add_argument("--queue-dir", help="default <var>/device-queue")
+    p.add_argument("--timeout", type=float, default=60.0, help="answer timeout, seconds")
+    p.add_argument("--connect-timeout", type=float, default=5.0)
+    p.add_argument("--backoff", type=float, default=5.0, help="first retry delay, seconds")
+    p.add_argument("--button", choices=("enter", "gpio"), default="enter")
+    p.add_argument("--gpio-pin", type=int, default=17)
+    p.add_argument("--silence", type=float, default=1.2,
+                   help="seconds of quiet that end a recording")
+    p.add_argument("--max-seconds", type=float, default=15.0)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    client = VoiceClient(args.server, args.device_id, queue_dir=args.queue_dir,
+                         timeout=args.timeout, connect_timeout=args.connect_timeout,
+                         backoff_base=args.backoff)
+    speaker = Speaker(enabled=not args.no_play)
+    if args.flush_queue:
+        return run_flush(args, client, speaker)
+    if args.wav:
+        return run_wav(args, client, speaker)
+    return run_microphone(args, client, speaker)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

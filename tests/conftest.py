@@ -1,0 +1,133 @@
+"""Shared fixtures: a seeded database, the trained model, the real action server and a
+Rasa Agent that talks to it. Everything is real; nothing is mocked."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the developer's var/xiangyin.db: one seeded SQLite file per run.
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="xiangyin-test-"))
+os.environ["XIANGYIN_VAR_DIR"] = str(_RUN_DIR)
+os.environ["XIANGYIN_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'xiangyin.db'}"
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def seeded_db() -> str:
+    """The run's shared database, migrated and seeded once."""
+    from bot.db import migrate
+    from bot.seed import seed_demo_village
+
+    url = os.environ["XIANGYIN_DATABASE_URL"]
+    migrate(url)
+    seed_demo_village(url)
+    return url
+
+
+@pytest.fixture()
+def fresh_db(tmp_path) -> str:
+    """A private, freshly seeded SQLite database for tests that change shared state."""
+    from bot.db import migrate
+    from bot.seed import seed_demo_village
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrate(url)
+    seed_demo_village(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    from bot.runtime import train_if_needed
+
+    return train_if_needed(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def action_server(seeded_db):
+    """The real rasa_sdk action server, in its own process, on the run's database."""
+    from bot.runtime import start_action_server, stop, wait_for_http
+
+    port = free_port()
+    proc = start_action_server(port, _RUN_DIR / "actions.log")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", 120, proc)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def event_loop_session():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def agent(trained_model, action_server, event_loop_session):
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    return event_loop_session.run_until_complete(
+        _load_agent(str(trained_model), EndpointConfig(url=action_server)))
+
+
+async def _load_agent(model, endpoint):
+    from rasa.core.agent import load_agent
+
+    return await load_agent(model_path=model, action_endpoint=endpoint)
+
+
+class Conversation:
+    """One user's conversation with the assistant through the real dialogue stack."""
+
+    def __init__(self, agent, loop, sender_id: str):
+        self.agent, self.loop, self.sender_id = agent, loop, sender_id
+        self.replies: list[dict] = []
+
+    def say(self, text: str) -> str:
+        self.replies = self.loop.run_until_complete(self.agent.handle_text(text, sender_id=self.sender_id)) or []
+        return "\n".join(r.get("text", "") for r in self.replies)
+
+    def tracker(self):
+        return self.loop.run_until_complete(self.agent.tracker_store.retrieve(self.sender_id))
+
+    def slot(self, name: str):
+        return self.tracker().get_slot(name)
+
+
+@pytest.fixture()
+def talk(agent, event_loop_session):
+    """talk('cli:wangjianguo') → a new Conversation for that demo user (fresh tracker)."""
+
+    def start(sender: str) -> Conversation:
+        # Trackers are per sender id (channel:id, mapped to a user by the database);
+        # each test starts that user's conversation afresh.
+        agent.tracker_store.store.pop(sender, None)
+        return Conversation(agent, event_loop_session, sender)
+
+    return start
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
