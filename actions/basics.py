@@ -44,7 +44,9 @@ class ActionEmergency(XiangyinAction):
         try:
             with session_scope(write=True) as s:
                 actor = identity.resolve_actor(s, tracker.sender_id)
-                raise_alarm(s, actor, latest_text(tracker))
+                # The voice channel routes emergency words here directly; the words are kept.
+                said = (tracker.latest_message.get("metadata") or {}).get("transcript") or latest_text(tracker)
+                raise_alarm(s, actor, said)
         except Exception:  # noqa: BLE001
             import logging
 

@@ -115,6 +115,16 @@ _STOPWORDS = set(
 )
 
 
+class _HeaderLoader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text (we validate them ourselves)."""
+
+
+_HeaderLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class KnowledgeFormatError(ValueError):
     """A knowledge file is malformed; the message names the file and the problem."""
 
@@ -194,8 +204,8 @@ def load_entry(path: str | os.PathLike) -> Entry:
         raise KnowledgeFormatError(f"{p}: metadata header is not closed by a '---' line")
     header_text, body = m.group(1), m.group(2)
     try:
-        meta = yaml.safe_load(header_text)
-    except yaml.YAMLError as exc:
+        meta = yaml.load(header_text, Loader=_HeaderLoader)
+    except (yaml.YAMLError, ValueError) as exc:
         raise KnowledgeFormatError(f"{p}: metadata header is not valid YAML ({exc})") from exc
     if not isinstance(meta, dict):
         raise KnowledgeFormatError(f"{p}: metadata header must be 'key: value' lines")
@@ -255,7 +265,7 @@ def _entry_files(root: Path) -> list[Path]:
     for sub in ("corpus", "village"):
         d = root / sub
         if d.is_dir():
-            files.extend(sorted(d.rglob("*.md")))
+            files.extend(sorted(f for f in d.rglob("*.md") if not f.name.startswith(".")))
     return files
 
 
@@ -423,6 +433,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -582,7 +593,8 @@ def ingest(paths: Iterable[str | os.PathLike], root: str | os.PathLike = "knowle
     """Add new documents: validate all first (all or nothing), copy, rebuild the index.
 
     Each file goes to root/corpus/<area of its topic>/<id>.md ('local' for topics not in
-    TOPICS). A file whose id already exists *replaces* the old entry (updated notice).
+    TOPICS). A file whose id already exists *replaces* the old entry in place (an
+    updated notice; a village notice stays under village/).
     Raises KnowledgeFormatError, leaving corpus and index untouched, if any file is bad,
     if two new files share an id, or if the resulting corpus would not load.
     """
@@ -602,16 +614,20 @@ def ingest(paths: Iterable[str | os.PathLike], root: str | os.PathLike = "knowle
     staging = Path(tempfile.mkdtemp(prefix="kb-ingest-"))
     try:
         stage_root = staging / "knowledge"
-        shutil.copytree(root_p, stage_root, ignore=shutil.ignore_patterns("eval"))
+        shutil.copytree(root_p, stage_root,
+                        ignore=shutil.ignore_patterns("eval", "__pycache__", "*.py", "*.pyc"))
         plan: list[tuple[Path, Path, Path | None]] = []  # (src, dest, replaced)
         for e, p in zip(new_entries, paths):
-            area = TOPIC_DIRS.get(e.topic, "local")
-            dest = root_p / "corpus" / area / f"{e.id}.md"
             replaced = existing.get(e.id)
             if replaced is not None:
+                # An update keeps the old file's place (a village notice stays in village/).
                 rel = replaced.resolve().relative_to(root_p.resolve())
                 (stage_root / rel).unlink(missing_ok=True)
-            sdest = stage_root / "corpus" / area / f"{e.id}.md"
+                dest = root_p / rel
+            else:
+                rel = Path("corpus") / TOPIC_DIRS.get(e.topic, "local") / f"{e.id}.md"
+                dest = root_p / rel
+            sdest = stage_root / rel
             sdest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, sdest)
             plan.append((p, dest, replaced))
@@ -624,9 +640,10 @@ def ingest(paths: Iterable[str | os.PathLike], root: str | os.PathLike = "knowle
         if replaced is not None and replaced.resolve() != dest.resolve():
             replaced.unlink(missing_ok=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".tmp-{dest.name}")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+        if src.resolve() != dest.resolve():
+            tmp = dest.with_name(f".tmp-{dest.name}")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
         written.append(dest)
     build_index(root_p, var_dir=var_dir)
     return written
@@ -725,11 +742,12 @@ def calibrate(kb: KnowledgeBase, questions_path: str | os.PathLike = "knowledge/
     return rows
 
 
+_DEFAULT_KB: KnowledgeBase | None = None
+
+
 def default_kb(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None) -> KnowledgeBase:
-    """Convenience for actions: load once per process."""
-    global _DEFAULT
-    try:
-        return _DEFAULT  # type: ignore[name-defined]
-    except NameError:
-        _DEFAULT = KnowledgeBase.load(root, var_dir=var_dir)
-        return _DEFAULT
+    """Convenience for actions: load once per process (reusing the persisted index)."""
+    global _DEFAULT_KB
+    if _DEFAULT_KB is None:
+        _DEFAULT_KB = KnowledgeBase.load(root, var_dir=var_dir)
+    return _DEFAULT_KB

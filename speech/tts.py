@@ -214,6 +214,7 @@ class BaseSynthesizer:
 
 _ESPEAK_LOCK = threading.RLock()  # libespeak-ng has process-global state
 _PYTTSX3_ENGINE = None
+_PYTTSX3_VOICE: str | None = None
 
 
 def _quiet_pyttsx3_driver() -> None:
@@ -231,10 +232,12 @@ class Pyttsx3Synthesizer(BaseSynthesizer):
 
     name = "pyttsx3"
 
-    def __init__(self, voice: str | None = None, volume: float = 1.0, **kwargs) -> None:
+    def __init__(self, voice: str | None = None, volume: float = 1.0, timeout: float = 30.0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.voice = voice or os.environ.get("XIANGYIN_TTS_VOICE") or DEFAULT_VOICE
         self.volume = volume
+        self.timeout = timeout
 
     def _engine(self):
         global _PYTTSX3_ENGINE
@@ -254,20 +257,33 @@ class Pyttsx3Synthesizer(BaseSynthesizer):
     def _render(self, text: str, rate: int) -> tuple[bytes, int]:
         with _ESPEAK_LOCK:
             engine = self._engine()
+            # Set properties on the driver directly: pyttsx3 queues engine.setProperty
+            # calls and, with the espeak driver, may run them after the synthesis; and
+            # espeak resets the rate whenever the voice is set, so the order matters.
+            driver = getattr(getattr(engine, "proxy", None), "_driver", None) or engine
+            global _PYTTSX3_VOICE
             try:
-                engine.setProperty("voice", self.voice)
-                engine.setProperty("rate", rate)
-                engine.setProperty("volume", self.volume)
+                if _PYTTSX3_VOICE != self.voice:
+                    driver.setProperty("voice", self.voice)
+                    _PYTTSX3_VOICE = self.voice
+                driver.setProperty("rate", rate)
+                driver.setProperty("volume", self.volume)
             except Exception as exc:
                 raise TTSError(f"espeak-ng voice {self.voice!r} unavailable: {exc}") from exc
             with tempfile.TemporaryDirectory(prefix="xiangyin-tts-") as tmp:
                 path = Path(tmp) / "speech.wav"
-                for _attempt in range(2):  # the driver occasionally skips a queued job
+                # The espeak driver synthesises asynchronously (espeak's RETRIEVAL mode):
+                # runAndWait() can return before the file is written, so wait for the
+                # driver's finished-utterance notification.
+                done = threading.Event()
+                token = engine.connect("finished-utterance", lambda **_kw: done.set())
+                try:
                     engine.save_to_file(text, str(path))
                     engine.runAndWait()
-                    if path.is_file() and path.stat().st_size > 44:
-                        break
-                else:
+                    finished = done.wait(self.timeout)
+                finally:
+                    engine.disconnect(token)
+                if not finished or not path.is_file() or path.stat().st_size <= 44:
                     raise TTSError(f"pyttsx3 produced no audio for {text!r}")
                 pcm, sr, channels = audio.read_wav(path.read_bytes())
         if channels != 1:

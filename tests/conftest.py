@@ -17,6 +17,9 @@ import pytest
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="xiangyin-test-"))
 os.environ["XIANGYIN_VAR_DIR"] = str(_RUN_DIR)
 os.environ["XIANGYIN_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'xiangyin.db'}"
+# The voice channel recognises speech through a test double at the ASR boundary only.
+os.environ["XIANGYIN_ASR_FACTORY"] = "tests.asr_double:KnownTranscripts"
+os.environ["XIANGYIN_TEST_TRANSCRIPTS"] = str(_RUN_DIR / "transcripts.json")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore")
@@ -131,3 +134,18 @@ def talk(agent, event_loop_session):
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def rasa_server(trained_model, action_server):
+    """The real Rasa HTTP server (REST channel enabled) on the run's database; yields its base URL."""
+    from bot.runtime import start_rasa_server, stop, wait_for_http
+
+    port = free_port()
+    proc = start_rasa_server(trained_model, port, action_server, _RUN_DIR / "rasa.log",
+                             env={"XIANGYIN_DATABASE_URL": os.environ["XIANGYIN_DATABASE_URL"]})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/status", 300, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)

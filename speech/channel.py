@@ -1,0 +1,201 @@
+"""Rasa input channel for the one-button device: ``POST /webhooks/voice/webhook``.
+
+Request: ``multipart/form-data`` with fields ``device_id`` and ``audio`` (a file: WAV, OGG,
+MP3, … any rate and channel count), or a raw audio body with the device id in the
+``X-Device-Id`` header (or ``?device_id=``).
+
+Response (200, ``application/json``)::
+
+    {"transcript": "我有多少积分", "texts": ["您家现在有120分。"],
+     "audio_wav_base64": "<one WAV speaking every reply>", "rate": "normal"}
+
+With ``Accept: audio/wav`` the body is the WAV itself and the texts travel in the
+``X-Transcript`` / ``X-Texts`` headers (URL-encoded JSON). Empty or unintelligible audio
+is answered with a spoken "没听清，请再说一遍", never an error; malformed requests get a 4xx
+with a Chinese message. Recognition and synthesis run in a thread pool, off the event loop.
+
+Configure in ``credentials.yml``::
+
+    speech.channel.VoiceInput:
+      recognizer: null      # null: env XIANGYIN_ASR_FACTORY ("module:factory"), else Vosk
+                            # from XIANGYIN_VOSK_MODEL
+      max_upload_mb: 10
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import json
+import logging
+import os
+import re
+import urllib.parse
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+
+log = logging.getLogger(__name__)
+
+NOT_HEARD = "没听清，请再说一遍。"
+ASR_DOWN = "我现在听不了语音，请稍后再试，或者找网格员帮忙。"
+BUSY = "系统有点忙，请稍后再说一遍。"
+EMERGENCY_WORDS = ("救命", "摔倒", "摔了", "着火", "失火", "起火", "晕倒", "喘不上气", "快来人")
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+LIST_CHUNK = 3
+
+
+def is_emergency(text: str) -> bool:
+    return any(word in (text or "") for word in EMERGENCY_WORDS)
+
+
+def spoken_texts(messages: list[dict]) -> list[str]:
+    """Bot messages as things to say: buttons become numbered options, read three at a time."""
+    texts: list[str] = []
+    for message in messages:
+        if message.get("text"):
+            texts.append(message["text"])
+        buttons = message.get("buttons") or []
+        if buttons:
+            numbers = "一二三四五六七八九十"
+            options = [f"第{numbers[i] if i < 10 else i + 1}个，{b.get('title', '')}" for i, b in enumerate(buttons)]
+            texts.append("；".join(options[:LIST_CHUNK]) + "。")
+            if len(options) > LIST_CHUNK:
+                texts.append("还有别的选项，要听就说“还要听”。")
+    return texts
+
+
+def _load_factory(spec: Optional[str]) -> Callable[[], Any]:
+    if not spec:
+        def vosk_recognizer():
+            from speech.asr import Recognizer
+
+            return Recognizer.from_env()
+
+        return vosk_recognizer
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def device_rate(device_id: str) -> str:
+    """'slow' once the user said 慢一点 on this device (stored by action_slow_down)."""
+    from sqlalchemy import select
+
+    from bot.db import session_scope
+    from bot.models import ChannelIdentity
+
+    with session_scope() as s:
+        settings = s.execute(select(ChannelIdentity.settings).where(
+            ChannelIdentity.channel == "voice", ChannelIdentity.external_id == device_id)).scalar_one_or_none()
+    return (settings or {}).get("speech_rate", "normal")
+
+
+class VoiceInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "voice"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "VoiceInput":
+        credentials = credentials or {}
+        recognizer = credentials.get("recognizer") or os.environ.get("XIANGYIN_ASR_FACTORY")
+        return cls(recognizer, float(credentials.get("max_upload_mb") or 10))
+
+    def __init__(self, recognizer: Optional[str] = None, max_upload_mb: float = 10) -> None:
+        self._factory = _load_factory(recognizer)
+        self._recognizer = None
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+
+    def recognizer(self):
+        if self._recognizer is None:
+            self._recognizer = self._factory()
+        return self._recognizer
+
+    def _transcribe(self, audio_bytes: bytes) -> str:
+        from speech.audio import AudioError
+
+        try:
+            transcript = self.recognizer().transcribe(audio_bytes)
+        except AudioError as exc:
+            log.info("unusable audio: %s", exc)
+            return ""
+        return (transcript.text or "").strip()
+
+    @staticmethod
+    def _synthesize(texts: list[str], rate: str) -> bytes:
+        from speech.tts import get_synthesizer
+
+        return get_synthesizer().synthesize_many(texts, rate=rate)
+
+    async def _reply(self, request: Request, transcript: str, texts: list[str], rate: str):
+        loop = asyncio.get_running_loop()
+        try:
+            wav = await loop.run_in_executor(None, self._synthesize, texts, rate)
+        except Exception:  # noqa: BLE001 - the texts still reach the device
+            log.exception("speech synthesis failed")
+            wav = b""
+        if "audio/wav" in (request.headers.get("accept") or "") and wav:
+            quote = lambda value: urllib.parse.quote(json.dumps(value, ensure_ascii=False))  # noqa: E731
+            return response.raw(wav, content_type="audio/wav",
+                                headers={"X-Transcript": quote(transcript), "X-Texts": quote(texts)})
+        return response.json({"transcript": transcript, "texts": texts, "rate": rate,
+                              "audio_wav_base64": base64.b64encode(wav).decode("ascii")})
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        voice = Blueprint("voice_webhook", __name__)
+
+        @voice.route("/", methods=["GET"])
+        async def health(_: Request):
+            return response.json({"status": "ok"})
+
+        @voice.route("/webhook", methods=["POST"])
+        async def receive(request: Request):
+            if len(request.body or b"") > self.max_upload_bytes:
+                return response.json({"error": "录音太长了，请说短一点。"}, status=413)
+            device_id, audio_bytes = self._parse(request)
+            if not device_id or not DEVICE_ID.match(device_id):
+                return response.json({"error": "缺少设备编号。"}, status=400)
+            if not audio_bytes:
+                return response.json({"error": "没有收到录音。"}, status=400)
+            loop = asyncio.get_running_loop()
+            try:
+                rate = await loop.run_in_executor(None, device_rate, device_id)
+            except Exception:  # noqa: BLE001
+                log.exception("reading device settings failed")
+                rate = "normal"
+            try:
+                text = await loop.run_in_executor(None, self._transcribe, audio_bytes)
+            except Exception:  # noqa: BLE001 - model missing or broken: say so, politely
+                log.exception("speech recognition unavailable")
+                return await self._reply(request, "", [ASR_DOWN], rate)
+            if not text:
+                return await self._reply(request, "", [NOT_HEARD], rate)
+            collector = CollectingOutputChannel()
+            # Emergency words go straight to the emergency action, whatever NLU would make of them.
+            message_text = "/emergency" if is_emergency(text) else text
+            try:
+                await on_new_message(UserMessage(message_text, collector, sender_id=f"voice:{device_id}",
+                                                 input_channel=self.name(), metadata={"transcript": text}))
+            except Exception:  # noqa: BLE001
+                log.exception("dialogue failed for device %s", device_id)
+                return await self._reply(request, text, [BUSY], rate)
+            texts = spoken_texts(collector.messages) or [NOT_HEARD]
+            return await self._reply(request, text, texts, rate)
+
+        return voice
+
+    @staticmethod
+    def _parse(request: Request) -> tuple[str, bytes]:
+        content_type = request.headers.get("content-type") or ""
+        if content_type.startswith("multipart/form-data"):
+            try:
+                form, files = request.form, request.files
+            except Exception:  # noqa: BLE001 - malformed multipart body
+                return "", b""
+            device_id = (form.get("device_id") or "").strip()
+            upload = files.get("audio") if files else None
+            return device_id, (upload.body if upload else b"")
+        device_id = (request.headers.get("x-device-id") or request.args.get("device_id") or "").strip()
+        return device_id, request.body or b""
