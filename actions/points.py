@@ -1,4 +1,5 @@
-"""Points: balance, history, rules, redemption (with read-back and confirmation)."""
+"""Points: balance, history, rules, redemption and deduction appeals (each write with
+read-back and confirmation)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,6 +9,9 @@ from bot import points
 from bot.db import session_scope
 from bot.households import parse_number
 from bot.models import utcnow
+
+
+ALREADY_APPEALED = "这笔扣分已经在申诉了，网格员核实后会告诉您结果。"
 
 
 def _spoken_date(at: dt.datetime) -> str:
@@ -27,11 +31,12 @@ class ActionPointsBalance(XiangyinAction):
             return []
         with session_scope() as s:
             info = points.summary(s, actor)
-        text = f"您家现在有{info.balance}分。"
+        whose, unit = ("您", "人") if info.per_person else ("您家", "户")
+        text = f"{whose}现在有{info.balance}分。"
         if info.change_this_month:
             text += f"这个月{_signed(info.change_this_month)}。"
         if info.rank is not None:
-            text += f"在全村{info.households}户里排第{info.rank}名。"
+            text += f"在全村{info.out_of}{unit}里排第{info.rank}名。"
         dispatcher.utter_message(text=text)
         return []
 
@@ -57,8 +62,20 @@ class ActionPointsHistory(XiangyinAction):
         intro = "最近的扣分是：" if deductions else "最近的积分记录是："
         body = "；".join(f"{_spoken_date(l.at)}，{l.reason}，{_signed(l.delta)}" for l in lines)
         dispatcher.utter_message(text=f"{intro}{body}。")
-        if deductions:
-            dispatcher.utter_message(text="觉得扣得不对，可以找网格员申诉。")
+        if not deductions:
+            return []
+        # Explain the most recent deduction's rule, and offer to appeal that one.
+        latest = lines[0]
+        if latest.rule_description:
+            dispatcher.utter_message(text=f"村里的规定是：{latest.rule_description}。")
+        if latest.appealable:
+            return propose_write(
+                dispatcher, "points_appeal",
+                f"觉得扣得不对可以申诉。要帮您申诉{_spoken_date(latest.at)}扣的{-latest.delta}分，",
+                entry_id=latest.entry_id, question=text,
+            )
+        if latest.appeal_open:
+            dispatcher.utter_message(text=f"{_spoken_date(latest.at)}{ALREADY_APPEALED}")
         return []
 
 
@@ -97,7 +114,7 @@ class ActionRedeemPoints(XiangyinAction):
             except points.UnknownItem as exc:
                 dispatcher.utter_message(text=f"积分超市没找到这个东西。现在有{'、'.join(exc.suggestions)}等。")
                 return []
-            balance = points.balance_of(s, actor.household_id)
+            balance = points.spendable(s, actor)
         cost = item.price * quantity
         if item.stock < quantity:
             dispatcher.utter_message(text=f"{item.name}现在没货了，过几天再来看看。")
@@ -128,4 +145,22 @@ def confirm_redeem(dispatcher, tracker, actor, pending):
     dispatcher.utter_message(
         text=f"换好了。取货码是{result.pickup_code}，拿着去村里积分超市领{result.quantity}{result.unit}"
              f"{result.item}。还剩{result.balance_after}分。")
+    return []
+
+
+@pending_handler("points_appeal")
+def confirm_points_appeal(dispatcher, tracker, actor, pending):
+    # One open appeal per entry makes a repeated 对 harmless: it finds the first appeal.
+    question = pending.get("question") or ""
+    try:
+        with session_scope(write=True) as s:
+            points.appeal(s, actor, int(pending["entry_id"]),
+                          f"村民对这笔扣分有异议（原话：{question}）" if question else "村民对这笔扣分有异议")
+    except points.AppealAlreadyOpen:
+        dispatcher.utter_message(text=ALREADY_APPEALED)
+        return []
+    except points.NotAppealable:
+        dispatcher.utter_message(text="这笔扣分已经更正过了，不用再申诉。")
+        return []
+    dispatcher.utter_message(text="申诉交上去了。网格员会来核实，有结果会告诉您。")
     return []

@@ -4,14 +4,14 @@ from __future__ import annotations
 from rasa_sdk.events import SlotSet
 
 from actions.common import XiangyinAction, entity, latest_text
-from bot.config import PROJECT_ROOT
+from bot.config import load_settings
 from bot.knowledge_base import default_kb, spoken_summary
 
 HANDOFF = "要不要我请网格员联系您？要就说“找网格员”。"
 
 
 def knowledge():
-    return default_kb(PROJECT_ROOT / "knowledge")
+    return default_kb(load_settings().knowledge_dir)
 
 
 def answer_entry(dispatcher, tracker, actor, entry_id: str):

@@ -8,6 +8,10 @@
     jobs       run the scheduled jobs (time limits, emergencies) once or in a loop
     grievance  staff actions on grievances: list, accept, note, resolve, escalate, reject
     points     staff awards/deductions by rule
+    link-code  staff: a one-time code that links a Telegram account to a user
+    telegram   run the Telegram bot (polling, or webhook when configured)
+    points-appeals / points-decide / points-reverse
+               staff: open points appeals, decide one, correct a ledger entry
     bench      print benchmark figures
 """
 from __future__ import annotations
@@ -157,6 +161,91 @@ def cmd_points(args) -> int:
     return 0
 
 
+def _points_refusal(exc: Exception) -> str:
+    from bot import points
+
+    reasons = {
+        points.AppealClosed: "这个申诉已经处理过了",
+        points.NotReversible: "兑换记录和更正记录不能再更正",
+        points.InsufficientPoints: "更正以后积分会变成负数，不能更正",
+    }
+    return next((text for kind, text in reasons.items() if isinstance(exc, kind)), "没有权限，或者查不到这条记录")
+
+
+def cmd_points_appeals(args) -> int:
+    from bot import points
+    from bot.db import session_scope
+
+    actor = _actor(args.as_user)
+    with session_scope() as s:
+        appeals = points.open_appeals(s, actor)
+    if not appeals:
+        print("没有待处理的积分申诉。")
+    for a in appeals:
+        print(f"{a.id}  {a.household_number}号户  {a.entry_at:%Y-%m-%d} {a.entry_reason} {a.delta:+d}"
+              f"（记录{a.entry_id}）  申诉理由：{a.reason or '无'}")
+    return 0
+
+
+def cmd_points_decide(args) -> int:
+    from bot import points
+    from bot.db import session_scope
+    from bot.identity import AccessDenied
+
+    actor = _actor(args.as_user)
+    try:
+        with session_scope(write=True) as s:
+            decided = points.decide_appeal(s, actor, args.appeal_id, overturn=args.overturn, note=args.note or "")
+            print(f"appeal {decided.id}: {decided.state.value}; balance {points.balance_of(s, decided.household_id)}")
+    except (points.PointsError, AccessDenied) as exc:
+        print(f"没有处理：{_points_refusal(exc)}（{exc!r}）", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_points_reverse(args) -> int:
+    from bot import points
+    from bot.db import session_scope
+    from bot.identity import AccessDenied
+
+    actor = _actor(args.as_user)
+    key = args.key or f"cli-reverse:{args.entry_id}"
+    try:
+        with session_scope(write=True) as s:
+            entry = points.reverse(s, actor, args.entry_id, args.reason, key)
+            again = "（这条记录之前已经更正过）" if entry.idempotency_key != key else ""
+            print(f"entry {entry.id} reverses {entry.reverses_id}: {entry.delta:+d}{again}; "
+                  f"balance {points.balance_of(s, entry.household_id)}")
+    except (points.PointsError, AccessDenied) as exc:
+        print(f"没有更正：{_points_refusal(exc)}（{exc!r}）", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_link_code(args) -> int:
+    from bot.db import session_scope
+    from bot.identity import AccessDenied
+    from bot.linking import issue_link_code
+
+    actor = _actor(args.as_user)
+    with session_scope(write=True) as s:
+        try:  # inside the transaction, so a refusal stays in the audit log
+            code = issue_link_code(s, actor, args.login, ttl_hours=args.hours)
+        except (AccessDenied, LookupError) as exc:
+            code, error = None, exc
+    if code is None:
+        raise SystemExit(f"cannot issue a link code for {args.login!r}: {error}")
+    print(f"{args.login}: 绑定码 {code}（{args.hours:g}小时内有效，只能用一次）"
+          f" / link code {code} (valid {args.hours:g} h, single use). 在电报里发 /link {code}")
+    return 0
+
+
+def cmd_telegram(args) -> int:
+    from bot.telegram_bot import main as telegram_main
+
+    return telegram_main()
+
+
 def cmd_jobs(args) -> int:
     from bot.jobs import run_jobs_forever, run_jobs_once
 
@@ -202,6 +291,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="idempotency key")
     p.add_argument("--as", dest="as_user", required=True)
     p.set_defaults(func=cmd_points)
+    p = sub.add_parser("points-appeals", help="list open points appeals")
+    p.add_argument("--as", dest="as_user", required=True, help="staff login")
+    p.set_defaults(func=cmd_points_appeals)
+    p = sub.add_parser("points-decide", help="uphold or overturn a points appeal")
+    p.add_argument("appeal_id", type=int)
+    decision = p.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--overturn", dest="overturn", action="store_true", help="撤销扣分, refund the points")
+    decision.add_argument("--uphold", dest="overturn", action="store_false", help="维持扣分")
+    p.add_argument("--note", required=True, help="decision note, shown to the household")
+    p.add_argument("--as", dest="as_user", required=True, help="staff login")
+    p.set_defaults(func=cmd_points_decide)
+    p = sub.add_parser("points-reverse", help="correct a ledger entry with a reversing entry")
+    p.add_argument("entry_id", type=int)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--key", help="idempotency key (default: one per entry)")
+    p.add_argument("--as", dest="as_user", required=True, help="staff login")
+    p.set_defaults(func=cmd_points_reverse)
+    p = sub.add_parser("link-code", help="issue a one-time code that links a Telegram account")
+    p.add_argument("login", help="the user to link, e.g. hh012 or wangjianguo")
+    p.add_argument("--as", dest="as_user", required=True, help="admin or grid worker login")
+    p.add_argument("--hours", type=float, default=72, help="validity (default 72)")
+    p.set_defaults(func=cmd_link_code)
+    sub.add_parser("telegram", help="run the Telegram bot").set_defaults(func=cmd_telegram)
     p = sub.add_parser("jobs", help="scheduled jobs")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--interval", type=float, default=60)

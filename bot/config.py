@@ -19,6 +19,7 @@ def _env(name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
+    knowledge_dir: Path
     database_url: str
     models_dir: Path
     model_path: str | None
@@ -42,6 +43,7 @@ def load_settings() -> Settings:
     action_port = int(_env("XIANGYIN_ACTION_PORT", "5055"))
     return Settings(
         var_dir=var_dir,
+        knowledge_dir=Path(_env("XIANGYIN_KNOWLEDGE_DIR", str(PROJECT_ROOT / "knowledge"))).resolve(),
         database_url=_env("XIANGYIN_DATABASE_URL", f"sqlite:///{var_dir / 'xiangyin.db'}"),
         models_dir=Path(_env("XIANGYIN_MODELS_DIR", str(PROJECT_ROOT / "models"))).resolve(),
         model_path=os.environ.get("XIANGYIN_MODEL") or None,

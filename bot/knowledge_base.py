@@ -743,11 +743,20 @@ def calibrate(kb: KnowledgeBase, questions_path: str | os.PathLike = "knowledge/
 
 
 _DEFAULT_KB: KnowledgeBase | None = None
+_DEFAULT_KB_STAMP: int | None = None
 
 
 def default_kb(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None) -> KnowledgeBase:
-    """Convenience for actions: load once per process (reusing the persisted index)."""
-    global _DEFAULT_KB
-    if _DEFAULT_KB is None:
+    """The shared knowledge base of a long-running process (the action server).
+
+    Loaded once, and reloaded when the persisted index changes, so documents added with
+    ``python -m knowledge ingest`` become answerable without a restart."""
+    global _DEFAULT_KB, _DEFAULT_KB_STAMP
+    try:
+        stamp = index_path(var_dir).stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    if _DEFAULT_KB is None or stamp != _DEFAULT_KB_STAMP:
         _DEFAULT_KB = KnowledgeBase.load(root, var_dir=var_dir)
+        _DEFAULT_KB_STAMP = stamp
     return _DEFAULT_KB

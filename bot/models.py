@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text as sql_text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -277,7 +278,11 @@ class PointsEntry(Base):
     """Append-only ledger: a balance is the sum of deltas; corrections are reversing entries."""
 
     __tablename__ = "points_entries"
-    __table_args__ = (Index("ix_points_household_at", "household_id", "at"),)
+    __table_args__ = (
+        Index("ix_points_household_at", "household_id", "at"),
+        # An entry is corrected at most once, whoever asks and however often.
+        Index("uq_points_entry_reverses", "reverses_id", unique=True),
+    )
 
     id = Column(Integer, primary_key=True)
     village_id = Column(ForeignKey("villages.id"), nullable=False)
@@ -395,3 +400,37 @@ class EmergencyEvent(Base):
     alerted_user_id = Column(ForeignKey("users.id"), nullable=True)
     acknowledged_at = Column(DateTime, nullable=True)
     escalated_at = Column(DateTime, nullable=True)
+
+    household = relationship("Household")
+
+
+class AppealState(str, enum.Enum):
+    open = "open"  # 待复核
+    upheld = "upheld"  # 维持扣分
+    overturned = "overturned"  # 撤销扣分
+
+
+class PointsAppeal(Base):
+    """A household's appeal against a deduction (扣分申诉), decided by staff. Overturning
+    posts a reversing ledger entry; the appeal row records who decided what and why."""
+
+    __tablename__ = "points_appeals"
+    __table_args__ = (
+        # At most one open appeal per entry (the database enforces it under any race).
+        Index("uq_points_appeal_open_entry", "entry_id", unique=True,
+              sqlite_where=sql_text("state = 'open'"), postgresql_where=sql_text("state = 'open'")),
+    )
+
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(ForeignKey("points_entries.id"), nullable=False)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    reason = Column(Text, nullable=False, default="")
+    state = Column(Enum(AppealState, native_enum=False, length=16), nullable=False, default=AppealState.open)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    decided_by = Column(ForeignKey("users.id"), nullable=True)
+    decided_at = Column(DateTime, nullable=True)
+    decision_note = Column(Text, nullable=False, default="")
+
+    entry = relationship("PointsEntry")
+    household = relationship("Household")
+    decider = relationship("User")

@@ -174,7 +174,7 @@ class VoiceClient:
                 content_type: str = "audio/wav") -> Path:
         """Keep a recording for later; returns the stored audio path."""
         self.queue_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
+        stem = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # sorts oldest first
         suffix = Path(filename).suffix or ".wav"
         audio_path = self.queue_dir / f"{stem}{suffix}"
         meta = {"device_id": self.device_id, "created": time.time(), "attempts": 0,
@@ -240,7 +240,7 @@ class VoiceClient:
                     attempts = int(item.meta.get("attempts", 0)) + 1
                     delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
                     item.meta.update(attempts=attempts, next_try=time.time() + delay,
-                                     last_error=str(exc))
+                                     retry_delay=delay, last_error=str(exc))
                     _atomic_write(item.meta_path, json.dumps(item.meta).encode())
                     log.info("server still unreachable (%s); next try in %.0f s", exc, delay)
                     break

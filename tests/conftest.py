@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -17,6 +18,8 @@ import pytest
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="xiangyin-test-"))
 os.environ["XIANGYIN_VAR_DIR"] = str(_RUN_DIR)
 os.environ["XIANGYIN_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'xiangyin.db'}"
+# ... nor the shipped knowledge/ folder: ingestion tests work on a copy.
+os.environ["XIANGYIN_KNOWLEDGE_DIR"] = str(_RUN_DIR / "knowledge")
 # The voice channel recognises speech through a test double at the ASR boundary only.
 os.environ["XIANGYIN_ASR_FACTORY"] = "tests.asr_double:KnownTranscripts"
 os.environ["XIANGYIN_TEST_TRANSCRIPTS"] = str(_RUN_DIR / "transcripts.json")
@@ -26,6 +29,8 @@ warnings.filterwarnings("ignore")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
+shutil.copytree(PROJECT_ROOT / "knowledge", _RUN_DIR / "knowledge",
+                ignore=shutil.ignore_patterns("__pycache__", "*.py", "*.pyc"))
 
 
 def free_port() -> int:
@@ -97,8 +102,9 @@ def agent(trained_model, action_server, event_loop_session):
 
 async def _load_agent(model, endpoint):
     from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
 
-    return await load_agent(model_path=model, action_endpoint=endpoint)
+    return await load_agent(model_path=model, endpoints=AvailableEndpoints(action=endpoint))
 
 
 class Conversation:
@@ -126,7 +132,8 @@ def talk(agent, event_loop_session):
     def start(sender: str) -> Conversation:
         # Trackers are per sender id (channel:id, mapped to a user by the database);
         # each test starts that user's conversation afresh.
-        agent.tracker_store.store.pop(sender, None)
+        store = agent.tracker_store
+        getattr(store, "_tracker_store", store).store.pop(sender, None)
         return Conversation(agent, event_loop_session, sender)
 
     return start
