@@ -1,7 +1,7 @@
 """Greeting, emergencies, repeat, slower speech, hand-off, and 对/不对 for pending writes."""
 from __future__ import annotations
 
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
 
 from actions.common import (
     PENDING_HANDLERS,
@@ -24,14 +24,6 @@ class ActionGreet(XiangyinAction):
         name = actor.display_name
         greeting = f"{name}，您好！" if name else "您好！"
         dispatcher.utter_message(text=f"{greeting}我是乡音村务小助手。可以问政策、反映问题、查积分。您想办点啥？")
-        with session_scope() as s:
-            waiting = grievances.pending_followups(s, actor)
-            if waiting:
-                g = waiting[0]
-                dispatcher.utter_message(
-                    text=f"您反映的{g.ticket_no}号问题已经办好了。您满意吗？请说满意、基本满意或不满意。")
-                return [SlotSet("ticket", g.ticket_no), SlotSet("choice_kind", "satisfaction"),
-                        SlotSet("choices", list(grievances.SATISFACTION))]
         return []
 
 
@@ -133,6 +125,8 @@ class ActionCancelWrite(XiangyinAction):
     action_name = "action_cancel_write"
 
     def handle(self, dispatcher, tracker, actor, domain):
+        if tracker.get_slot("choice_kind") == "satisfaction" and not tracker.get_slot("pending_write"):
+            return ActionChooseOption().handle(dispatcher, tracker, actor, domain)
         if tracker.get_slot("pending_write"):
             dispatcher.utter_message(text="好的，已经取消，什么都没改。")
         else:
@@ -176,3 +170,23 @@ class ActionChooseOption(XiangyinAction):
             return summarise_for(dispatcher, actor, int(chosen))
         dispatcher.utter_message(text="好的。")
         return [SlotSet("choice_kind", None), SlotSet("choices", None)]
+
+
+class ActionSessionStart(XiangyinAction):
+    """A new conversation: after 办结 the reporter is asked for satisfaction the next time
+    they talk (回访), whatever they came to say."""
+
+    action_name = "action_session_start"
+
+    def handle(self, dispatcher, tracker, actor, domain):
+        events = [SessionStarted()]
+        with session_scope() as s:
+            waiting = grievances.pending_followups(s, actor)
+            if waiting:
+                g = waiting[0]
+                dispatcher.utter_message(
+                    text=f"先问您一下：您反映的{g.ticket_no}号“{g.description}”已经办好了，"
+                         f"您满意吗？请说满意、基本满意或不满意。")
+                events += [SlotSet("ticket", g.ticket_no), SlotSet("choice_kind", "satisfaction"),
+                           SlotSet("choices", list(grievances.SATISFACTION))]
+        return events + [ActionExecuted("action_listen")]

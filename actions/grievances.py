@@ -9,7 +9,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import XiangyinAction, entity, latest_text
+from actions.common import XiangyinAction, entity, latest_text, pending_handler, propose_write
 from bot import grievances
 from bot.db import session_scope
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
@@ -212,3 +212,88 @@ class ActionGrievanceStatus(XiangyinAction):
         dispatcher.utter_message(text=f"您有{len(open_views)}件还在办：{listing}。" if open_views
                                  else f"您反映的事都办完了：{listing}。")
         return []
+
+
+# Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order.
+STAFF_VERBS = [
+    ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
+    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报")),
+    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好")),
+    ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
+    ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
+]
+STAFF_VERB_NAMES = {"accept": "开始办理", "note": "记一条进展", "resolve": "办结", "escalate": "上报",
+                    "reject": "退回"}
+STAFF_ONLY = "这个只有网格员和村干部能办。"
+
+
+def parse_staff_command(text: str) -> tuple[str | None, str]:
+    """'260101办结了 路灯已经换好了' → ('resolve', '路灯已经换好了')."""
+    for action, verbs in STAFF_VERBS:
+        for verb in verbs:
+            if verb in text:
+                note = text.split(verb, 1)[1]
+                note = re.sub(r"^[了吧一下\s，,。:：]*", "", note)
+                note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
+                return action, note
+    return None, ""
+
+
+class ActionMyQueue(XiangyinAction):
+    action_name = "action_my_queue"
+
+    def handle(self, dispatcher, tracker, actor, domain):
+        if not actor.is_staff:
+            dispatcher.utter_message(text=STAFF_ONLY)
+            return []
+        with session_scope() as s:
+            queue = grievances.open_queue(s, actor)
+        if not queue:
+            dispatcher.utter_message(text="您手上没有待办的诉求。")
+            return []
+        listing = "；".join(f"{v.ticket_no}号，{v.place}，{v.description}，{v.state_name}" for v in queue[:3])
+        more = f"一共{len(queue)}件，先说前三件。" if len(queue) > 3 else f"一共{len(queue)}件。"
+        dispatcher.utter_message(text=f"{more}{listing}。")
+        return []
+
+
+class ActionHandleGrievance(XiangyinAction):
+    action_name = "action_handle_grievance"
+
+    def handle(self, dispatcher, tracker, actor, domain):
+        if not actor.is_staff:
+            dispatcher.utter_message(text=STAFF_ONLY)
+            return []
+        text = latest_text(tracker)
+        ticket = entity(tracker, "ticket") or (re.search(r"\d{6}", text) or [None])[0]
+        action, note = parse_staff_command(text)
+        if not ticket or not action:
+            dispatcher.utter_message(text="请说编号和要做的事，比如“260101办结了，路灯换好了”。")
+            return []
+        if action in ("resolve", "reject") and not note:
+            dispatcher.utter_message(text="请把结果或者原因也说一下。")
+            return []
+        with session_scope() as s:
+            try:
+                g = grievances.get_by_ticket(s, ticket)
+            except grievances.TicketNotFound:
+                dispatcher.utter_message(text=f"没查到{ticket}号，请再核对一下编号。")
+                return []
+            description = g.description
+        detail = f"，{note}" if note else ""
+        return propose_write(dispatcher, "grievance_transition",
+                             f"把{ticket}号“{description}”{STAFF_VERB_NAMES[action]}{detail}。",
+                             ticket=ticket, action=action, note=note)
+
+
+@pending_handler("grievance_transition")
+def confirm_transition(dispatcher, tracker, actor, pending):
+    try:
+        with session_scope(write=True) as s:
+            g = grievances.transition(s, actor, pending["ticket"], pending["action"], pending["note"])
+            state = grievances.view(s, g).state_name
+    except grievances.InvalidTransition:
+        dispatcher.utter_message(text="这件诉求现在的状态不能这么办。")
+        return []
+    dispatcher.utter_message(text=f"好了，{pending['ticket']}号现在{state}，已经通知反映人。")
+    return []

@@ -306,12 +306,11 @@ def bench_backend(label: str, url: str, households: int = 1000, years: int = 5,
 
 
 def main(households: int = 1000, years: int = 5) -> int:
-    results = []
     with scratch_sqlite() as url:
-        results.append(bench_backend("SQLite (WAL, synchronous=FULL)", url, households, years))
+        bench_backend("SQLite (WAL, synchronous=FULL)", url, households, years)
     if postgres_reachable():
         with scratch_postgres("xiangyin_bench") as url:
-            results.append(bench_backend("PostgreSQL", url, households, years))
+            bench_backend("PostgreSQL", url, households, years)
     else:
         print(f"\nPostgreSQL not reachable at {postgres_admin_url()} ({POSTGRES_ADMIN_ENV}); skipped.")
     return 0
