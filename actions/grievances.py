@@ -116,22 +116,32 @@ class ValidateGrievanceForm(FormValidationAction):
         if intent == "affirm":
             return {"grievance_confirmed": True}
         corrections: Dict[str, Any] = {}
-        for slot, name in (("grievance_place", "place"), ("grievance_category", "category"),
-                           ("grievance_urgency", "urgency")):
-            found = entity(tracker, name)
-            if found:
-                corrections[slot] = found
-        if not corrections and intent != "deny":
-            # The answer to "哪里不对": take it as the corrected field.
-            fixed = re.sub(r"^(不对|不是|错了)[，,\s]*", "", text)
-            if re.match(r"^(地点|地方|在)", fixed):
-                corrections["grievance_place"] = re.sub(r"^(地点|地方)(是|在)?|^在", "", fixed).strip()
-            elif fixed in CATEGORIES:
-                corrections["grievance_category"] = fixed
-            elif _urgency_from(fixed):
-                corrections["grievance_urgency"] = _urgency_from(fixed)
-            elif len(fixed) >= 2:
-                corrections["grievance_description"] = re.sub(r"^(内容|事情|问题)(是)?", "", fixed).strip()
+        # The answer to "哪里不对", or a correction said with the "不对": an explicit field
+        # name wins; otherwise the recognised entities; otherwise the text is the new content.
+        fixed = re.sub(r"^(不对|不是|错了)[，,\s]*", "", text)
+        if re.match(r"^(地点|地方|位置|在)", fixed):
+            corrections["grievance_place"] = re.sub(r"^(地点|地方|位置)(是|在)?|^在", "", fixed).strip()
+        elif re.match(r"^(类别|类型|分类)", fixed):
+            category = re.sub(r"^(类别|类型|分类)(是|算)?", "", fixed).strip()
+            corrections["grievance_category"] = category if category in CATEGORIES else (
+                infer_category(category) or "其他")
+        elif re.match(r"^(内容|事情|问题)", fixed):
+            corrections["grievance_description"] = re.sub(r"^(内容|事情|问题)(是)?", "", fixed).strip()
+        else:
+            place, category, urgency = entity(tracker, "place"), entity(tracker, "category"), entity(tracker, "urgency")
+            if place:
+                corrections["grievance_place"] = place
+            if category in CATEGORIES:
+                corrections["grievance_category"] = category
+            if urgency in ("紧急", "一般"):
+                corrections["grievance_urgency"] = urgency
+            if not corrections and intent != "deny" and fixed:
+                if fixed in CATEGORIES:
+                    corrections["grievance_category"] = fixed
+                elif _urgency_from(fixed):
+                    corrections["grievance_urgency"] = _urgency_from(fixed)
+                elif len(fixed) >= 2:
+                    corrections["grievance_description"] = fixed
         if not corrections:
             dispatcher.utter_message(text="哪里不对？直接说对的就行，比如“地点是小学门口”。")
         return {"grievance_confirmed": None, **corrections}

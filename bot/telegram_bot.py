@@ -68,7 +68,7 @@ from telegram.ext import (
 from bot.config import load_settings
 from bot.db import session_scope
 from bot.identity import resolve_actor
-from bot.models import ChannelIdentity, Grievance, GrievanceEvent, OutboxMessage, User, utcnow
+from bot.models import ChannelIdentity, Grievance, GrievanceEvent, OutboxMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ HEARD = "我听到的是：{text}"
 PHOTO_SAVED = "照片收到了，这件事记下来以后会一起存上。"
 PHOTO_ATTACHED = "照片已经加到{ticket}号诉求里了。"
 PHOTO_NOT_NEEDED = "照片我看不懂。要反映问题的话，先打字或发语音说说是什么事，再发照片。"
+BUTTON_EXPIRED = "这个按钮已经过期了，请重新问一遍。"
 NOT_SUPPORTED = "我只能看懂文字和语音。有事请直接打字或者发语音。"
 NO_TOKEN_HELP = """\
 电报（Telegram）机器人还没有启用：没有设置机器人令牌。
@@ -271,6 +272,7 @@ class TelegramChannel:
     MAX_VOICE_SECONDS = 60
     MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
     CALLBACK_LIMIT = 64  # bytes of callback data Telegram keeps
+    MAX_REMEMBERED_BUTTONS = 10000
 
     def __init__(self, config: TelegramConfig, *, recognizer: Any = None, synthesizer: Any = None,
                  clock: Callable[[], float] = time.monotonic, db_url: str | None = None):
@@ -427,7 +429,7 @@ class TelegramChannel:
     async def _form_active(self, sender: str) -> bool:
         try:
             response = await self.http.get(
-                f"{self.config.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
+                f"{self.config.rasa_url}/conversations/{quote(sender, safe=':')}/tracker",
                 params={"include_events": "NONE"})
             response.raise_for_status()
             return bool(((response.json() or {}).get("active_loop") or {}).get("name"))
@@ -435,10 +437,14 @@ class TelegramChannel:
             return False
 
     def _callback_data(self, payload: str) -> str:
-        if len(payload.encode()) <= self.CALLBACK_LIMIT:
-            return payload
-        key = "k:" + uuid.uuid5(uuid.NAMESPACE_URL, payload).hex[:20]
+        """Callback data for a Rasa button. Payloads are remembered: a pressed button is
+        honoured only if we showed it, so a client cannot forge ``/intent{...}`` messages."""
+        key = payload if len(payload.encode()) <= self.CALLBACK_LIMIT else \
+            "k:" + uuid.uuid5(uuid.NAMESPACE_URL, payload).hex[:20]
+        self._payloads.pop(key, None)
         self._payloads[key] = payload
+        while len(self._payloads) > self.MAX_REMEMBERED_BUTTONS:
+            self._payloads.pop(next(iter(self._payloads)))
         return key
 
     def _keyboard(self, reply: dict) -> InlineKeyboardMarkup | None:
@@ -553,11 +559,16 @@ class TelegramChannel:
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        data = query.data or ""
+        payload = self._payloads.get(data)
+        if payload is None and not data.startswith(("/", "k:")):
+            payload = data  # a quick reply: the same as typing it
         await query.answer()
-        payload = self._payloads.get(query.data or "", query.data or "")
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         if payload:
-            await self.converse(chat_id, query.from_user.id, payload)
+            await self.converse(chat_id, query.from_user.id, payload[: self.config.max_chars])
+        else:
+            await self.send_text(chat_id, BUTTON_EXPIRED)
 
     async def on_contact(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         from bot.linking import link_by_phone
@@ -749,8 +760,8 @@ class TelegramChannel:
             rows = s.execute(
                 select(OutboxMessage).where(
                     OutboxMessage.delivered_at.is_(None), OutboxMessage.attempts < self.MAX_ATTEMPTS,
-                    OutboxMessage.user_id.in_(by_user) | (OutboxMessage.user_id.is_(None)
-                                                          & OutboxMessage.household_id.in_(by_household or [-1])))
+                    OutboxMessage.user_id.in_(list(by_user)) | (OutboxMessage.user_id.is_(None)
+                                                          & OutboxMessage.household_id.in_(list(by_household) or [-1])))
                 .order_by(OutboxMessage.id).limit(self.OUTBOX_BATCH)
             ).scalars().all()
             for row in rows:
