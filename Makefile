@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 REQS := requirements/rasa.txt requirements/app.txt requirements/dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) pyproject.toml | sha1sum | cut -c1-12)
-SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2
+SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2 nginx-light
 
-.PHONY: install system-deps run serve chat train seed test bench model clean
+.PHONY: install system-deps run serve chat train seed test bench model clean run-cluster
 
 install: system-deps $(STAMP)
 
@@ -50,6 +50,17 @@ serve: install
 
 chat: install
 	@$(PY) -m bot chat
+
+# Scale-out mode (bot/cluster.py): PostgreSQL + Redis, XIANGYIN_RASA_REPLICAS Rasa servers and
+# XIANGYIN_ACTION_REPLICAS action servers behind nginx on :5080. Needs XIANGYIN_DATABASE_URL
+# (or XIANGYIN_DATABASE_URL_FILE) = postgresql://...; Ctrl-C stops everything.
+run-cluster: install
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "nginx is missing. Install it with: sudo apt-get install nginx-light"; exit 1; fi; }
+	@$(PY) -m bot train
+	@XIANGYIN_MODE=cluster $(PY) -m bot cluster
 
 model: install
 	@$(PY) -m speech.model $(if $(FROM),--from $(FROM),)

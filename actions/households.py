@@ -1,28 +1,56 @@
-"""Household lookup and visit logs for grid workers."""
+"""Household lookup and visit logs for grid workers.
+
+On a voice device, staff confirm themselves with their spoken PIN (``pin_form``) before any
+household data is read out; the question they asked is kept and answered right after.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Text
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk import FormValidationAction
+from rasa_sdk.events import FollowupAction, SlotSet
 
-from actions.common import DENIED_REPLY, XiangyinAction, entity, latest_text, pending_handler, propose_write
+from actions.common import (
+    DENIED_REPLY,
+    XiangyinAction,
+    entity,
+    latest_text,
+    load_actor,
+    pending_handler,
+    propose_write,
+)
 from bot import grievances, households
 from bot.db import session_scope
-from bot.identity import Actor
+from bot.identity import Actor, verify_pin
 
 STAFF_ONLY = "这个只有网格员和村干部能查。"
+MAX_PIN_ATTEMPTS = 3
 
 
-def _lookup(s, actor: Actor, tracker):
-    text = latest_text(tracker)
-    name = entity(tracker, "person")
-    number = entity(tracker, "household_no")
+@dataclass
+class Query:
+    """What a staff member asked about a household: kept across the PIN step."""
+
+    kind: str  # "summary" | "visit"
+    text: str
+    person: str | None = None
+    number: str | None = None
+
+    @classmethod
+    def from_tracker(cls, kind: str, tracker) -> "Query":
+        return cls(kind, latest_text(tracker), entity(tracker, "person"), entity(tracker, "household_no"))
+
+
+def _lookup(s, actor: Actor, query: Query):
+    name, number = query.person, query.number
     if not number:
-        match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", text)
+        match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", query.text)
         number = match.group(1) if match else None
-    group = re.search(r"([一二三四五六])组", text)
+    group = re.search(r"([一二三四五六])组", query.text)
     if not name and not number:
-        match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", text)
+        match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", query.text)
         name = match.group(1) if match else None
     if not name and not number:
         return None
@@ -39,6 +67,7 @@ def _spoken_summary(summary: households.HouseholdSummary, voice: bool) -> list[s
         f"有{summary.open_grievances}件诉求在办，积分{summary.points}分。",
     ]
     if summary.sensitive_note:
+        # Health, custody or allowance details are never spoken aloud.
         lines.append("还有些情况不方便说出来，请在电报或工作台里看。" if voice
                      else f"注意（内部信息）：{summary.sensitive_note}")
     return lines
@@ -52,7 +81,7 @@ def summarise_for(dispatcher, actor: Actor, household_id: int):
     return [SlotSet("choices", None), SlotSet("choice_kind", None)]
 
 
-def _ask_which(dispatcher, s, found):
+def _ask_which(dispatcher, found):
     options = found[:3]
     listing = "；".join(f"{'一二三'[i]}是{h.grid.name}{h.number}号" for i, h in enumerate(options))
     head = next((r.name for r in options[0].residents if r.is_head), "")
@@ -60,52 +89,89 @@ def _ask_which(dispatcher, s, found):
     return [SlotSet("choices", [h.id for h in options]), SlotSet("choice_kind", "household")]
 
 
+def answer_query(dispatcher, actor: Actor, query: Query):
+    """Run a household query for staff whose identity is established."""
+    with session_scope() as s:
+        found = _lookup(s, actor, query)
+        if not found:
+            if found is None:
+                dispatcher.utter_message(text="您要查哪一户？说户主名字或者门牌号就行。" if query.kind == "summary"
+                                         else "记录哪一户的走访？请说户主名字，再说情况。")
+            else:
+                dispatcher.utter_message(text=DENIED_REPLY)  # same answer as "no such household"
+            return []
+        if len(found) > 1:
+            return _ask_which(dispatcher, found)
+        household = found[0]
+        head = next((r.name for r in household.residents if r.is_head), "")
+    if query.kind == "summary":
+        return summarise_for(dispatcher, actor, household.id)
+    note = query.text
+    for marker in (f"{head}家", head):
+        if marker and marker in note:
+            note = note.split(marker, 1)[1]
+            break
+    note = re.sub(r"^[\s，,。]*|记一下$|记下来$", "", note).strip() or "情况正常"
+    return propose_write(dispatcher, "visit", f"给{head}家记一条走访：{note}。",
+                         household_id=household.id, head=head, note=note)
+
+
+def _staff_query(dispatcher, tracker, actor: Actor, kind: str):
+    if not actor.is_staff:
+        dispatcher.utter_message(text=STAFF_ONLY)
+        return []
+    query = Query.from_tracker(kind, tracker)
+    if actor.channel == "voice" and not tracker.get_slot("pin_verified"):
+        return [SlotSet("pending_query", asdict(query)), SlotSet("pin_attempts", 0), FollowupAction("pin_form")]
+    return answer_query(dispatcher, actor, query)
+
+
 class ActionHouseholdSummary(XiangyinAction):
     action_name = "action_household_summary"
 
     def handle(self, dispatcher, tracker, actor, domain):
-        if not actor.is_staff:
-            dispatcher.utter_message(text=STAFF_ONLY)
-            return []
-        with session_scope() as s:
-            found = _lookup(s, actor, tracker)
-            if found is None:
-                dispatcher.utter_message(text="您要查哪一户？说户主名字或者门牌号就行。")
-                return []
-            if not found:
-                dispatcher.utter_message(text=DENIED_REPLY)
-                return []
-            if len(found) > 1:
-                return _ask_which(dispatcher, s, found)
-            household_id = found[0].id
-        return summarise_for(dispatcher, actor, household_id)
+        return _staff_query(dispatcher, tracker, actor, "summary")
 
 
 class ActionLogVisit(XiangyinAction):
     action_name = "action_log_visit"
 
     def handle(self, dispatcher, tracker, actor, domain):
-        if not actor.is_staff:
-            dispatcher.utter_message(text=STAFF_ONLY)
-            return []
-        text = latest_text(tracker)
-        with session_scope() as s:
-            found = _lookup(s, actor, tracker)
-            if not found:
-                dispatcher.utter_message(text="记录哪一户的走访？请说户主名字，再说情况。")
-                return []
-            if len(found) > 1:
-                return _ask_which(dispatcher, s, found)
-            household = found[0]
-            head = next((r.name for r in household.residents if r.is_head), "")
-        note = text
-        for marker in (f"{head}家", head):
-            if marker and marker in text:
-                note = text.split(marker, 1)[1]
-                break
-        note = re.sub(r"^[\s，,。]*|记一下$|记下来$", "", note).strip() or "情况正常"
-        return propose_write(dispatcher, "visit", f"给{head}家记一条走访：{note}。",
-                             household_id=household.id, head=head, note=note)
+        return _staff_query(dispatcher, tracker, actor, "visit")
+
+
+class ValidatePinForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_pin_form"
+
+    def validate_pin(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        actor = load_actor(tracker)
+        with session_scope(write=True) as s:
+            ok = verify_pin(s, actor, str(value or ""))
+        if ok:
+            return {"pin": "ok", "pin_verified": True}
+        attempts = int(tracker.get_slot("pin_attempts") or 0) + 1
+        if attempts >= MAX_PIN_ATTEMPTS:
+            return {"pin": "failed", "pin_verified": False, "pin_attempts": attempts}
+        dispatcher.utter_message(text="密码不对，请再说一遍。")
+        return {"pin": None, "pin_attempts": attempts}
+
+
+class ActionResumeAfterPin(XiangyinAction):
+    """The PIN form is done: answer the question that was asked before it, or refuse."""
+
+    action_name = "action_resume_after_pin"
+
+    def handle(self, dispatcher, tracker, actor, domain):
+        pending = tracker.get_slot("pending_query")
+        events = [SlotSet("pin", None), SlotSet("pending_query", None)]
+        if not tracker.get_slot("pin_verified"):
+            dispatcher.utter_message(text="密码不对，户里的信息不能读。请找村委会重置密码。")
+            return events
+        if not pending:
+            dispatcher.utter_message(text="确认好了。您要查哪一户？")
+            return events
+        return events + answer_query(dispatcher, actor, Query(**pending))
 
 
 @pending_handler("visit")

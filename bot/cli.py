@@ -13,6 +13,8 @@
     points-appeals / points-decide / points-reverse
                staff: open points appeals, decide one, correct a ledger entry
     bench      print benchmark figures
+    cluster    scale-out mode: PostgreSQL + Redis, several Rasa and action replicas behind nginx
+               (XIANGYIN_MODE=cluster; see bot/cluster.py)
 """
 from __future__ import annotations
 
@@ -246,6 +248,23 @@ def cmd_telegram(args) -> int:
     return telegram_main()
 
 
+def cmd_audit(args) -> int:
+    from bot import households
+    from bot.db import session_scope
+    from bot.models import Household
+    from sqlalchemy import select
+
+    actor = _actor(args.as_user)
+    with session_scope() as s:
+        household = s.execute(select(Household).where(Household.number == args.household)).scalar_one_or_none()
+        if household is None:
+            raise SystemExit(f"no household {args.household}")
+        for row in households.audit_trail(s, actor, household.id):
+            who = row.actor_id if row.actor_id is not None else "-"
+            print(f"{row.at:%Y-%m-%d %H:%M:%S}  user {who}  {row.channel:<8} {row.action:<8} {row.detail}")
+    return 0
+
+
 def cmd_jobs(args) -> int:
     from bot.jobs import run_jobs_forever, run_jobs_once
 
@@ -260,6 +279,12 @@ def cmd_bench(args) -> int:
     from bot.bench import main as bench_main
 
     return bench_main(args.only)
+
+
+def cmd_cluster(args) -> int:
+    from bot.cluster import run_cluster
+
+    return run_cluster()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=72, help="validity (default 72)")
     p.set_defaults(func=cmd_link_code)
     sub.add_parser("telegram", help="run the Telegram bot").set_defaults(func=cmd_telegram)
+    p = sub.add_parser("audit", help="audit trail of one household (admins)")
+    p.add_argument("household", type=int, help="house number")
+    p.add_argument("--as", dest="as_user", required=True)
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("jobs", help="scheduled jobs")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--interval", type=float, default=60)
@@ -321,14 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks")
     p.add_argument("--only", nargs="*", default=None)
     p.set_defaults(func=cmd_bench)
+    sub.add_parser("cluster", help="scale-out mode: migrate once, N Rasa + M action replicas, scheduler, nginx"
+                   ).set_defaults(func=cmd_cluster)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     _quiet()
     args = build_parser().parse_args(argv)
+    from bot.identity import AccessDenied
+
     try:
         return args.func(args) or 0
+    except AccessDenied as exc:
+        print(f"没有权限做这件事。({exc})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

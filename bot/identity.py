@@ -7,6 +7,9 @@ place where role boundaries are decided, and every domain read/write goes throug
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -118,3 +121,25 @@ def require_staff(actor: Actor, purpose: str) -> None:
 def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: int | None, detail: str = "") -> None:
     s.add(AuditLog(actor_id=actor.user_id, action=action, object_type=object_type, object_id=object_id,
                    channel=actor.channel, detail=detail[:1000]))
+
+
+SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+                 "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+
+
+def pin_hash(pin: str, login: str) -> str:
+    return hashlib.sha256(f"xiangyin:{login}:{pin}".encode()).hexdigest()
+
+
+def spoken_digits(text: str) -> str:
+    """'一二三四' / '幺两三四' / '1 2 3 4' → '1234'."""
+    return "".join(SPOKEN_DIGITS.get(c, c) for c in text if c.isdigit() or c in SPOKEN_DIGITS)
+
+
+def verify_pin(s: Session, actor: Actor, spoken: str) -> bool:
+    """Staff on a shared voice device confirm themselves with their short PIN."""
+    user = s.get(User, actor.user_id) if actor.user_id else None
+    ok = bool(user and user.pin_hash and hmac.compare_digest(
+        user.pin_hash, pin_hash(spoken_digits(spoken), user.login)))
+    audit(s, actor, "pin_ok" if ok else "pin_failed", "user", actor.user_id)
+    return ok

@@ -8,12 +8,12 @@ a few grievances in different states. Running it twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
 
 from sqlalchemy import func, select
 
 from bot.db import session_scope
+from bot.identity import pin_hash
 from bot.models import (
     CareColour,
     ChannelIdentity,
@@ -81,10 +81,6 @@ CARE_REASONS = {
 SENSITIVE_NOTES = ["家中有人患重病，正在治疗", "家庭成员刚刚刑满释放", "享受低保，每月领取救助金"]
 
 
-def pin_hash(pin: str, login: str) -> str:
-    return hashlib.sha256(f"xiangyin:{login}:{pin}".encode()).hexdigest()
-
-
 def _colour_for(index: int) -> CareColour:
     # Roughly 60% green, 27% yellow, 13% red, spread over every grid.
     slot = index % 15
@@ -147,6 +143,8 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
             s.add(grid2)
             s.flush()
             s.add(GridAssignment(user_id=worker.id, grid_id=grid2.id))
+            # The grid worker's own voice device: household data only after the spoken PIN.
+            s.add(ChannelIdentity(channel="voice", external_id=f"staff-{login}", user_id=worker.id))
             for _ in range(2):
                 leader_login, leader_name = GROUP_LEADERS[group_index]
                 leader = add_user(leader_login, leader_name, Role.grid_worker,

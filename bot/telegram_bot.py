@@ -298,6 +298,7 @@ class TelegramChannel:
                .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
                .concurrent_updates(self.config.concurrent_updates)
                .get_updates_read_timeout(self.config.poll_timeout + 10)
+               .job_queue(None)  # our own outbox loop; no APScheduler
                .build())
         app.add_handler(TypeHandler(Update, self.guard), group=-1)
         commands = {"start": self.cmd_start, "help": self.cmd_help, "link": self.cmd_link,

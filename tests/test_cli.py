@@ -35,3 +35,13 @@ def test_seed_then_staff_commands(tmp_path):
     again = run_cli("points", "5", "义务清扫", "--key", "k1", "--as", "wangxiulan", url=url)
     assert award.returncode == 0 and again.returncode == 0
     assert award.stdout.split("balance")[1] == again.stdout.split("balance")[1]  # not credited twice
+
+
+def test_audit_trail_is_for_admins(tmp_path):
+    url = f"sqlite:///{tmp_path}/audit.db"
+    assert run_cli("seed", url=url).returncode == 0
+    assert run_cli("points", "2", "义务清扫", "--key", "a1", "--as", "wangxiulan", url=url).returncode == 0
+    trail = run_cli("audit", "2", "--as", "chenzhiming", url=url)
+    assert trail.returncode == 0 and "cli" in trail.stdout
+    refused = run_cli("audit", "2", "--as", "wangxiulan", url=url)
+    assert refused.returncode != 0

@@ -1,0 +1,524 @@
+"""Scale-out mode: PostgreSQL + Redis, several Rasa replicas and action servers behind nginx.
+
+Switched on by configuration only (``XIANGYIN_MODE=cluster``; ``make run-cluster`` or
+``python -m bot cluster``)::
+
+    XIANGYIN_MODE=cluster
+    XIANGYIN_DATABASE_URL        postgresql://user[:password]@host[:port]/db  (required)
+    XIANGYIN_DATABASE_URL_FILE   ... or a file holding that URL, outside the repository
+    XIANGYIN_TRACKER_STORE_URL   PostgreSQL URL for Rasa's SQL tracker store
+                                 (default: the database URL; Rasa adds its ``events`` table)
+    XIANGYIN_LOCK_STORE_URL      redis://[:password@]host:port/db   (default redis://127.0.0.1:6379/0)
+    XIANGYIN_RASA_REPLICAS       Rasa servers (default 2)
+    XIANGYIN_ACTION_REPLICAS     action servers (default 2)
+    XIANGYIN_CLUSTER_PORT        the load balancer's port for clients (default 5080)
+    XIANGYIN_CLUSTER_ACTION_PORT the load balancer's port for Rasa → action servers (default 5081)
+    XIANGYIN_CLUSTER_RASA_BASE_PORT / _ACTION_BASE_PORT   first replica ports (5101 / 5201)
+    XIANGYIN_LOCK_KEY_PREFIX     alphanumeric Redis key prefix for the lock store (optional)
+
+Start-up order: migrations once (``migrate()`` in this process, before any replica),
+the demo village if the database is empty, M action servers, N Rasa servers
+(``rasa run --enable-api``, loopback only), one scheduler (``python -m bot jobs --loop``),
+then nginx: round robin over the Rasa replicas on one port and over the action servers
+for Rasa's action endpoint. Ctrl-C or SIGTERM stops every process.
+
+Generated files (``var/cluster/``): ``endpoints.yml`` (tracker store ``type: SQL``,
+``dialect: postgresql``; lock store ``type: redis``) and ``nginx.conf``. Passwords never
+reach these files or the logs: the endpoints file refers to ``${XIANGYIN_TRACKER_STORE_PASSWORD}``
+and ``${XIANGYIN_LOCK_STORE_PASSWORD}``, which only the child processes' environment holds,
+and every URL printed is masked (``postgresql://xiangyin:***@db/xiangyin``).
+
+nginx never retries a POST that reached a replica (a turn is not idempotent), only one
+whose connection was refused, so a replica that dies mid-turn costs that turn a 502
+("请稍后再试" on the client), never a double write.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+from bot.config import PROJECT_ROOT, load_settings
+
+PASSWORD_ENV = {"tracker": "XIANGYIN_TRACKER_STORE_PASSWORD", "lock": "XIANGYIN_LOCK_STORE_PASSWORD"}
+
+
+class ClusterConfigError(ValueError):
+    pass
+
+
+# --- secrets and URLs ----------------------------------------------------------------
+
+def mask_url(url: str | None) -> str:
+    """The URL with any password replaced by ***, safe to print."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "")
+    return url.replace(parts.netloc, f"{user}:***@{netloc[-1]}", 1)
+
+
+def _inside_repo(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(PROJECT_ROOT)
+        return True
+    except ValueError:
+        return False
+
+
+def database_url_from_env(env: dict | None = None) -> str | None:
+    """XIANGYIN_DATABASE_URL, else the contents of XIANGYIN_DATABASE_URL_FILE (a file
+    outside the repository, so a password never ends up committed)."""
+    env = os.environ if env is None else env
+    url = (env.get("XIANGYIN_DATABASE_URL") or "").strip()
+    if url:
+        return url
+    path = (env.get("XIANGYIN_DATABASE_URL_FILE") or "").strip()
+    if not path:
+        return None
+    if _inside_repo(Path(path)):
+        raise ClusterConfigError("XIANGYIN_DATABASE_URL_FILE must be outside the repository (it holds a password)")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ClusterConfigError(f"cannot read XIANGYIN_DATABASE_URL_FILE: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    database_url: str
+    tracker_store_url: str
+    lock_store_url: str
+    rasa_replicas: int = 2
+    action_replicas: int = 2
+    listen: str = "127.0.0.1"
+    lb_port: int = 5080
+    action_lb_port: int = 5081
+    rasa_ports: tuple[int, ...] = ()
+    action_ports: tuple[int, ...] = ()
+    var_dir: Path = field(default_factory=lambda: load_settings().var_dir)
+    lock_key_prefix: str | None = None
+    jobs_interval: float = 60.0
+    scheduler: bool = True
+
+    def __post_init__(self):
+        if not self.database_url.startswith("postgresql"):
+            raise ClusterConfigError("cluster mode needs XIANGYIN_DATABASE_URL=postgresql://... "
+                                     f"(got {mask_url(self.database_url)!r})")
+        if not self.tracker_store_url.startswith("postgresql"):
+            raise ClusterConfigError("XIANGYIN_TRACKER_STORE_URL must be a postgresql:// URL")
+        if not self.lock_store_url.startswith(("redis://", "rediss://")):
+            raise ClusterConfigError("XIANGYIN_LOCK_STORE_URL must be a redis:// URL")
+        if self.rasa_replicas < 1 or self.action_replicas < 1:
+            raise ClusterConfigError("replica counts must be at least 1")
+        if len(self.rasa_ports) != self.rasa_replicas or len(self.action_ports) != self.action_replicas:
+            raise ClusterConfigError("one port per replica")
+        if self.lock_key_prefix and not self.lock_key_prefix.isalnum():
+            raise ClusterConfigError("XIANGYIN_LOCK_KEY_PREFIX must be alphanumeric")
+
+    @property
+    def dir(self) -> Path:
+        return self.var_dir / "cluster"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "logs"
+
+    @property
+    def lb_url(self) -> str:
+        host = "127.0.0.1" if self.listen in ("0.0.0.0", "") else self.listen
+        return f"http://{host}:{self.lb_port}"
+
+    @property
+    def action_lb_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_lb_port}/webhook"
+
+    def describe(self) -> str:
+        return (f"database {mask_url(self.database_url)}, tracker store {mask_url(self.tracker_store_url)}, "
+                f"lock store {mask_url(self.lock_store_url)}, {self.rasa_replicas} Rasa + "
+                f"{self.action_replicas} action replicas, clients on {self.lb_url}")
+
+
+def load_cluster_config(env: dict | None = None, **overrides) -> ClusterConfig:
+    env = os.environ if env is None else env
+
+    def num(name: str, default: int) -> int:
+        value = (env.get(name) or "").strip()
+        try:
+            return int(value) if value else default
+        except ValueError:
+            raise ClusterConfigError(f"{name} must be a number") from None
+
+    database_url = database_url_from_env(env)
+    if not database_url:
+        raise ClusterConfigError("cluster mode needs XIANGYIN_DATABASE_URL (or XIANGYIN_DATABASE_URL_FILE) "
+                                 "= postgresql://user@host/db")
+    rasa_n, action_n = num("XIANGYIN_RASA_REPLICAS", 2), num("XIANGYIN_ACTION_REPLICAS", 2)
+    rasa_base, action_base = num("XIANGYIN_CLUSTER_RASA_BASE_PORT", 5101), num("XIANGYIN_CLUSTER_ACTION_BASE_PORT", 5201)
+    values = dict(
+        database_url=database_url,
+        tracker_store_url=(env.get("XIANGYIN_TRACKER_STORE_URL") or "").strip() or database_url,
+        lock_store_url=(env.get("XIANGYIN_LOCK_STORE_URL") or "").strip() or "redis://127.0.0.1:6379/0",
+        rasa_replicas=rasa_n, action_replicas=action_n,
+        listen=(env.get("XIANGYIN_CLUSTER_LISTEN") or "127.0.0.1").strip(),
+        lb_port=num("XIANGYIN_CLUSTER_PORT", 5080), action_lb_port=num("XIANGYIN_CLUSTER_ACTION_PORT", 5081),
+        rasa_ports=tuple(range(rasa_base, rasa_base + rasa_n)),
+        action_ports=tuple(range(action_base, action_base + action_n)),
+        lock_key_prefix=(env.get("XIANGYIN_LOCK_KEY_PREFIX") or "").strip() or None,
+        jobs_interval=float(env.get("XIANGYIN_JOBS_INTERVAL") or 60),
+    )
+    values.update(overrides)
+    if "rasa_replicas" in overrides and "rasa_ports" not in overrides:
+        values["rasa_ports"] = tuple(range(rasa_base, rasa_base + values["rasa_replicas"]))
+    if "action_replicas" in overrides and "action_ports" not in overrides:
+        values["action_ports"] = tuple(range(action_base, action_base + values["action_replicas"]))
+    return ClusterConfig(**values)
+
+
+# --- generated configuration ---------------------------------------------------------
+
+def _yaml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def endpoints_yaml(cfg: ClusterConfig) -> tuple[str, dict]:
+    """The Rasa endpoints file for cluster mode, and the secret environment it refers to."""
+    secret_env: dict[str, str] = {}
+    pg = urlsplit(cfg.tracker_store_url)
+    db = unquote(pg.path.lstrip("/")) or "postgres"
+    lines = [
+        "# Generated by `python -m bot cluster` (bot/cluster.py) — do not edit; regenerated at start-up.",
+        "action_endpoint:",
+        f"  url: {_yaml_str(cfg.action_lb_url)}",
+        "tracker_store:",
+        "  type: SQL",
+        "  dialect: postgresql",
+        f"  url: {_yaml_str(pg.hostname or '127.0.0.1')}",
+        f"  port: {pg.port or 5432}",
+        f"  db: {_yaml_str(db)}",
+    ]
+    if pg.username:
+        lines.append(f"  username: {_yaml_str(unquote(pg.username))}")
+    if pg.password is not None:
+        secret_env[PASSWORD_ENV["tracker"]] = unquote(pg.password)
+        lines.append(f"  password: ${{{PASSWORD_ENV['tracker']}}}")
+    if pg.query:
+        lines.append("  query:")
+        for pair in pg.query.split("&"):
+            key, _, value = pair.partition("=")
+            lines.append(f"    {key}: {_yaml_str(unquote(value))}")
+    red = urlsplit(cfg.lock_store_url)
+    lines += [
+        "lock_store:",
+        "  type: redis",
+        f"  url: {_yaml_str(red.hostname or '127.0.0.1')}",
+        f"  port: {red.port or 6379}",
+        f"  db: {int(red.path.lstrip('/') or 0)}",
+    ]
+    if red.password is not None:
+        secret_env[PASSWORD_ENV["lock"]] = unquote(red.password)
+        lines.append(f"  password: ${{{PASSWORD_ENV['lock']}}}")
+    if red.scheme == "rediss":
+        lines.append("  use_ssl: true")
+    if cfg.lock_key_prefix:
+        lines.append(f"  key_prefix: {_yaml_str(cfg.lock_key_prefix)}")
+    return "\n".join(lines) + "\n", secret_env
+
+
+def nginx_conf(cfg: ClusterConfig) -> str:
+    d = cfg.dir
+    rasa = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in cfg.rasa_ports)
+    actions = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in cfg.action_ports)
+    user = "user nobody nogroup;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+    # proxy_next_upstream without non_idempotent: a POST is retried on the next replica only
+    # when it never reached the first one (connection refused), never after it was sent.
+    proxy = """      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_connect_timeout 2s;
+      proxy_send_timeout 300s;
+      proxy_read_timeout 300s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 0;"""
+    return f"""# Generated by `python -m bot cluster` (bot/cluster.py) — do not edit; regenerated at start-up.
+{user}worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {cfg.log_dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp/body;
+  proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fastcgi;
+  uwsgi_temp_path {d}/tmp/uwsgi;
+  scgi_temp_path {d}/tmp/scgi;
+  client_max_body_size 12m;
+  client_body_buffer_size 1m;
+  server_tokens off;
+  upstream xiangyin_rasa {{
+{rasa}
+  }}
+  upstream xiangyin_actions {{
+{actions}
+  }}
+  server {{
+    listen {cfg.listen}:{cfg.lb_port};
+    location / {{
+      proxy_pass http://xiangyin_rasa;
+{proxy}
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{cfg.action_lb_port};
+    location / {{
+      proxy_pass http://xiangyin_actions;
+{proxy}
+    }}
+  }}
+}}
+"""
+
+
+def write_generated(cfg: ClusterConfig) -> tuple[Path, Path, dict]:
+    cfg.dir.mkdir(parents=True, exist_ok=True)
+    cfg.log_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (cfg.dir / "tmp" / name).mkdir(parents=True, exist_ok=True)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # nginx workers run as nobody
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        for path in [cfg.dir / "tmp", *(cfg.dir / "tmp").iterdir()]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    text, secret_env = endpoints_yaml(cfg)
+    endpoints = cfg.dir / "endpoints.yml"
+    endpoints.write_text(text, encoding="utf-8")
+    conf = cfg.dir / "nginx.conf"
+    conf.write_text(nginx_conf(cfg), encoding="utf-8")
+    return endpoints, conf, secret_env
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+                                           if Path(p).exists()), None)
+    if not found:
+        raise ClusterConfigError("nginx is not installed: apt-get install nginx-light")
+    return found
+
+
+# --- processes -----------------------------------------------------------------------
+
+@dataclass
+class Member:
+    kind: str  # rasa | actions | scheduler | nginx
+    index: int
+    port: int | None
+    proc: subprocess.Popen | None = None
+    starts: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.index + 1}" if self.kind in ("rasa", "actions") else self.kind
+
+
+class Cluster:
+    """The processes of the scale-out mode; used by ``python -m bot cluster``, the
+    scale-out tests and the load test. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, cfg: ClusterConfig, model: Path | None = None, log: Callable[[str], None] = print,
+                 extra_env: dict | None = None, seed: bool = True):
+        from bot.runtime import model_path
+
+        self.cfg, self.log, self.seed = cfg, log, seed
+        self.model = Path(model) if model else model_path()
+        self.extra_env = dict(extra_env or {})
+        self.rasa = [Member("rasa", i, p) for i, p in enumerate(cfg.rasa_ports)]
+        self.actions = [Member("actions", i, p) for i, p in enumerate(cfg.action_ports)]
+        self.scheduler = Member("scheduler", 0, None)
+        self.nginx = Member("nginx", 0, cfg.lb_port)
+        self.endpoints: Path | None = None
+        self._secret_env: dict = {}
+
+    # environment shared by every child: the resolved database URL (never on disk), the
+    # store passwords the endpoints file refers to, loopback-only servers.
+    def child_env(self) -> dict:
+        env = {
+            "XIANGYIN_MODE": "cluster",
+            "XIANGYIN_DATABASE_URL": self.cfg.database_url,
+            "XIANGYIN_TRACKER_STORE_URL": self.cfg.tracker_store_url,
+            "XIANGYIN_LOCK_STORE_URL": self.cfg.lock_store_url,
+            "XIANGYIN_ACTION_URL": self.cfg.action_lb_url,
+            "XIANGYIN_VAR_DIR": str(self.cfg.var_dir),
+            "SANIC_HOST": "127.0.0.1",
+        }
+        env.update(self._secret_env)
+        env.update(self.extra_env)
+        return env
+
+    def prepare(self) -> None:
+        """Migrations once, before any replica; the demo village if empty; generated files."""
+        from bot.db import migrate
+
+        if not self.model.exists():
+            raise ClusterConfigError(f"no trained model at {self.model}; run `make train` first")
+        self.log(f"==> Cluster: {self.cfg.describe()}")
+        self.log("==> Database schema (alembic upgrade head, once, before the replicas start)")
+        migrate(self.cfg.database_url)
+        if self.seed:
+            from bot.seed import seed_demo_village
+
+            created = seed_demo_village(self.cfg.database_url)
+            self.log(f"==> Demo village {'created' if created else 'already present'}")
+        self.endpoints, self.nginx_conf, self._secret_env = write_generated(self.cfg)
+        self.log(f"==> Generated {self.endpoints} and {self.nginx_conf}")
+
+    def _spawn(self, cmd: list[str], log_name: str) -> subprocess.Popen:
+        from bot.runtime import child_env
+
+        out = open(self.cfg.log_dir / log_name, "ab")
+        try:
+            return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env(self.child_env()), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            out.close()
+
+    def start_member(self, m: Member) -> subprocess.Popen:
+        if m.kind == "actions":
+            cmd = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(m.port)]
+        elif m.kind == "rasa":
+            cmd = [sys.executable, "-m", "rasa", "run", "--enable-api", "--interface", "127.0.0.1",
+                   "--model", str(self.model), "--port", str(m.port), "--endpoints", str(self.endpoints),
+                   "--credentials", str(PROJECT_ROOT / "credentials.yml")]
+        elif m.kind == "scheduler":
+            cmd = [sys.executable, "-m", "bot", "jobs", "--loop", "--interval", str(self.cfg.jobs_interval)]
+        else:
+            cmd = [nginx_binary(), "-e", str(self.cfg.log_dir / "nginx-error.log"), "-p", str(self.cfg.dir),
+                   "-c", str(self.nginx_conf)]
+        m.proc = self._spawn(cmd, f"{m.name}.log")
+        m.starts += 1
+        return m.proc
+
+    def url(self, m: Member) -> str:
+        return f"http://127.0.0.1:{m.port}"
+
+    def health_url(self, m: Member) -> str:
+        return f"{self.url(m)}/health" if m.kind == "actions" else f"{self.url(m)}/status"
+
+    def wait(self, m: Member, timeout: float = 300) -> None:
+        from bot.runtime import wait_for_http
+
+        wait_for_http(self.health_url(m), timeout, m.proc)
+
+    def start(self, wait: bool = True) -> "Cluster":
+        from bot.runtime import wait_for_http
+
+        if self.endpoints is None:
+            self.prepare()
+        try:
+            for m in self.actions:
+                self.start_member(m)
+            self.log(f"==> {len(self.actions)} action server(s) on ports {', '.join(str(m.port) for m in self.actions)}")
+            for m in self.rasa:
+                self.start_member(m)
+            self.log(f"==> {len(self.rasa)} Rasa server(s) on ports {', '.join(str(m.port) for m in self.rasa)}"
+                     f" (loading the model, 20-60 s; logs in {self.cfg.log_dir})")
+            if self.cfg.scheduler:
+                self.start_member(self.scheduler)
+            self.start_member(self.nginx)
+            if wait:
+                for m in self.actions + self.rasa:
+                    self.wait(m)
+                wait_for_http(f"{self.cfg.lb_url}/status", 60, self.nginx.proc)
+                self.log(f"==> Ready: clients use {self.cfg.lb_url}/webhooks/rest/webhook")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def members(self) -> list[Member]:
+        return [*self.rasa, *self.actions, self.scheduler, self.nginx]
+
+    def kill(self, m: Member) -> None:
+        """kill -9 the member's process group (a crash, no clean-up)."""
+        if m.proc is not None and m.proc.poll() is None:
+            try:
+                os.killpg(m.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            m.proc.wait()
+
+    def restart(self, m: Member, wait: bool = True, timeout: float = 300) -> None:
+        self.kill(m)
+        self.start_member(m)
+        if wait:
+            self.wait(m, timeout)
+
+    def dead(self) -> list[Member]:
+        return [m for m in self.members() if m.proc is not None and m.proc.poll() is not None]
+
+    def stop(self) -> None:
+        from bot.runtime import stop
+
+        procs = [m.proc for m in self.members() if m.proc is not None]
+        stop(*procs, timeout=20)
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt
+
+
+def run_cluster(env: dict | None = None) -> int:
+    """``python -m bot cluster``: start everything, supervise, stop on Ctrl-C / SIGTERM."""
+    try:
+        cfg = load_cluster_config(env)
+    except ClusterConfigError as exc:
+        print(f"cluster: {exc}", file=sys.stderr)
+        return 2
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    cluster = Cluster(cfg)
+    try:
+        cluster.start()
+        print("    Ctrl-C stops every process. A replica that dies is restarted.")
+        while True:
+            time.sleep(1)
+            for m in cluster.dead():
+                if m.kind == "nginx":
+                    print("cluster: nginx exited; see var/logs/nginx-error.log", file=sys.stderr)
+                    return 1
+                print(f"cluster: {m.name} exited with code {m.proc.returncode}; restarting it", file=sys.stderr)
+                cluster.start_member(m)
+    except KeyboardInterrupt:
+        print("\n==> Stopping the cluster ...")
+        return 0
+    except (ClusterConfigError, RuntimeError, TimeoutError) as exc:
+        print(f"cluster: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
+        print("==> Stopped.")
+
+
+def random_suffix() -> str:
+    return secrets.token_hex(4)
