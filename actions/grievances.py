@@ -7,7 +7,6 @@ from typing import Any, Dict, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import XiangyinAction, entity, latest_text, pending_handler, propose_write
 from bot import grievances

@@ -7,6 +7,9 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   turns   full text turns (REST → dialogue → action server → database → reply) with
           1 and 20 concurrent users, p50/p99 and throughput, plus server memory
   kb      knowledge-base retrieval accuracy (when the evaluation set is present)
+  load    concurrent users (20/50/100, XIANGYIN_LOAD_SECONDS each) through the load balancer,
+          embedded vs scale-out mode side by side (bot/loadtest.py)
+  fuzz    REST and voice endpoints under hostile input: counts per category (bot/fuzz.py)
 """
 from __future__ import annotations
 
@@ -172,7 +175,11 @@ def bench_kb() -> None:
     print("kb       " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
 
 
-SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb}
+from bot.fuzz import bench_fuzz  # noqa: E402 - sections added after the original four
+from bot.loadtest import bench_load  # noqa: E402
+
+SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "load": bench_load,
+            "fuzz": bench_fuzz}
 
 
 def main(only: list[str] | None = None) -> int:

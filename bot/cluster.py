@@ -163,7 +163,7 @@ def load_cluster_config(env: dict | None = None, **overrides) -> ClusterConfig:
         except ValueError:
             raise ClusterConfigError(f"{name} must be a number") from None
 
-    database_url = database_url_from_env(env)
+    database_url = overrides.get("database_url") or database_url_from_env(env)
     if not database_url:
         raise ClusterConfigError("cluster mode needs XIANGYIN_DATABASE_URL (or XIANGYIN_DATABASE_URL_FILE) "
                                  "= postgresql://user@host/db")

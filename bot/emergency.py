@@ -48,7 +48,7 @@ def raise_alarm(s: Session, actor: Actor, text: str, now: dt.datetime | None = N
         else f"未绑定用户{actor.sender_id}"
     notify(s, worker_id, "emergency", f"紧急求助：{who}说“{text[:60]}”，请马上联系！",
            f"emergency:{event.id}:worker", payload={"emergency_id": event.id, "household_id": event.household_id})
-    audit(s, actor, "write", "emergency", event.id, text[:200])
+    audit(s, actor, "write", "emergency", event.id, text[:200], household_id=event.household_id)
     return event
 
 

@@ -192,7 +192,7 @@ def file(s: Session, actor: Actor, category: str, description: str, place: str =
     notify(s, g.assignee_id, "grievance_assigned",
            f"新诉求{g.ticket_no}：{g.category}，{g.place}，{g.description[:40]}",
            f"grievance:{g.id}:assigned:{g.assignee_id}", payload={"ticket_no": g.ticket_no})
-    audit(s, actor, "write", "grievance", g.id, f"filed {category}")
+    audit(s, actor, "write", "grievance", g.id, f"filed {category}", household_id=g.household_id)
     return g
 
 
@@ -300,7 +300,7 @@ def transition(s: Session, actor: Actor, ticket_no: str, action: str, note: str 
         g.due_at = None
         text = f"您反映的{g.ticket_no}号诉求没有受理，原因是：{note}"
     _notify_reporter(s, g, event, text)
-    audit(s, actor, "write", "grievance", g.id, action)
+    audit(s, actor, "write", "grievance", g.id, action, household_id=g.household_id)
     return g
 
 

@@ -153,8 +153,7 @@ def audit_trail(s: Session, actor: Actor, household_id: int) -> list[AuditLog]:
         raise AccessDenied(f"{actor.sender_id} may not list the audit trail")
     require_household(s, actor, household_id, "audit trail")
     return list(s.execute(
-        select(AuditLog).where(AuditLog.object_type == "household", AuditLog.object_id == household_id)
-        .order_by(AuditLog.id)
+        select(AuditLog).where(AuditLog.household_id == household_id).order_by(AuditLog.id)
     ).scalars())
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -118,9 +117,12 @@ def require_staff(actor: Actor, purpose: str) -> None:
         raise AccessDenied(f"{actor.sender_id} is not staff ({purpose})")
 
 
-def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: int | None, detail: str = "") -> None:
+def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: int | None, detail: str = "",
+          household_id: int | None = None) -> None:
+    if household_id is None and object_type == "household":
+        household_id = object_id
     s.add(AuditLog(actor_id=actor.user_id, action=action, object_type=object_type, object_id=object_id,
-                   channel=actor.channel, detail=detail[:1000]))
+                   channel=actor.channel, detail=detail[:1000], household_id=household_id))
 
 
 SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",

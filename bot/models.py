@@ -366,6 +366,8 @@ class AuditLog(Base):
     object_id = Column(Integer, nullable=True)
     channel = Column(String(16), nullable=False)
     detail = Column(Text, nullable=False, default="")
+    # The household a record concerns, whatever the object: its audit trail in one query.
+    household_id = Column(Integer, nullable=True, index=True)
 
 
 class OutboxMessage(Base):

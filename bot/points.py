@@ -244,7 +244,8 @@ def summary(s: Session, actor: Actor, now: dt.datetime | None = None) -> Balance
             .where(Household.village_id == village_id, PointsBalance.balance > balance)
         )
     rank = s.execute(higher).scalar_one() + 1 if household.village.publish_ranking else None
-    audit(s, actor, "read", "points_balance", household.id, f"resident {person}" if person else "")
+    audit(s, actor, "read", "points_balance", household.id, f"resident {person}" if person else "",
+          household_id=household.id)
     return BalanceSummary(balance=balance, change_this_month=change, rank=rank, out_of=out_of,
                           per_person=person is not None)
 
@@ -392,7 +393,7 @@ def award(s: Session, actor: Actor, household_id: int, rule_text: str, reason: s
     rule = find_rule(s, household.village_id, rule_text)
     entry = post_entry(s, actor, household, rule.points, f"{rule.name}：{reason}" if reason else rule.name,
                        key, rule=rule, resident_id=_credited_resident(household, resident_id))
-    audit(s, actor, "write", "points_entry", entry.id, f"{rule.code} {rule.points:+d}")
+    audit(s, actor, "write", "points_entry", entry.id, f"{rule.code} {rule.points:+d}", household_id=household.id)
     return entry
 
 
@@ -424,7 +425,8 @@ def reverse(s: Session, actor: Actor, entry_id: int, reason: str, key: str) -> P
         raise AccessDenied(f"no entry {entry_id}")
     household = require_household(s, actor, original.household_id, "reverse points")
     entry = _reverse_entry(s, actor, household, original, f"更正：{reason}", key)
-    audit(s, actor, "write", "points_entry", entry.id, f"reverses {original.id}: {reason}")
+    audit(s, actor, "write", "points_entry", entry.id, f"reverses {original.id}: {reason}",
+          household_id=original.household_id)
     return entry
 
 
@@ -488,7 +490,7 @@ def redeem(s: Session, actor: Actor, item_text: str, quantity: int, key: str) ->
                        resident_id=person)
     red = _add_redemption(s, village_id=household.village_id, household_id=household.id, item_id=item.id,
                           quantity=quantity, points=cost, entry_id=entry.id, actor_id=actor.user_id)
-    audit(s, actor, "write", "redemption", household.id, f"{item.name} x{quantity}")
+    audit(s, actor, "write", "redemption", household.id, f"{item.name} x{quantity}", household_id=household.id)
     return RedemptionResult(item.name, item.unit, quantity, cost, red.pickup_code, balance_of(s, household.id, person))
 
 
@@ -525,7 +527,7 @@ def appeal(s: Session, actor: Actor, entry_id: int, reason: str) -> PointsAppeal
            f"“{entry.reason}”（{-entry.delta}分）提出申诉，申诉编号{new.id}。"
            f"理由：{new.reason or '没有说明'}。请核实后维持或撤销。",
            f"points_appeal:{new.id}", payload={"appeal_id": new.id, "entry_id": entry.id})
-    audit(s, actor, "write", "points_appeal", new.id, f"entry {entry.id}")
+    audit(s, actor, "write", "points_appeal", new.id, f"entry {entry.id}", household_id=household.id)
     return new
 
 
@@ -563,7 +565,8 @@ def decide_appeal(s: Session, staff_actor: Actor, appeal_id: int, overturn: bool
     s.flush()
     notify(s, None, "points_appeal_decided", text, f"points_appeal:{found.id}:decided",
            household_id=household.id, payload={"appeal_id": found.id, "state": found.state.value})
-    audit(s, staff_actor, "write", "points_appeal", found.id, f"{found.state.value}: {note}")
+    audit(s, staff_actor, "write", "points_appeal", found.id, f"{found.state.value}: {note}",
+          household_id=found.household_id)
     return found
 
 

@@ -53,7 +53,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -890,4 +890,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve(TelegramChannel(config)))
     except KeyboardInterrupt:
         pass
+    except InvalidToken:
+        print("机器人令牌无效 / the bot token was rejected by Telegram.", file=sys.stderr)
+        return 1
+    except NetworkError as exc:
+        print(f"连不上 Telegram 服务器 / cannot reach the Telegram Bot API at {config.api_url}: "
+              f"{str(exc).replace(config.token, '<token>')}", file=sys.stderr)
+        return 1
     return 0

@@ -93,7 +93,6 @@ def event_loop_session():
 
 @pytest.fixture(scope="session")
 def agent(trained_model, action_server, event_loop_session):
-    from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
     return event_loop_session.run_until_complete(
@@ -156,3 +155,25 @@ def rasa_server(trained_model, action_server):
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+def require_postgres() -> None:
+    """Skip when PostgreSQL is unreachable, except under CI=true, where that is a failure."""
+    from bot.points_bench import postgres_admin_url, postgres_reachable
+
+    if postgres_reachable():
+        return
+    message = f"PostgreSQL is not reachable at {postgres_admin_url()}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; with CI=true the PostgreSQL tests must run")
+    pytest.skip(message)
+
+
+@pytest.fixture()
+def scratch_pg_url():
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    from bot.points_bench import scratch_postgres
+
+    require_postgres()
+    with scratch_postgres("xiangyin_test") as url:
+        yield url

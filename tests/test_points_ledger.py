@@ -25,23 +25,14 @@ from bot.models import (
     Redemption, Resident, Role, ShopItem, User, Village,
 )
 from bot.points_bench import (
-    Workload, mixed_writer, postgres_admin_url, postgres_reachable, run_in_processes, scratch_postgres,
+    Workload, mixed_writer, run_in_processes, scratch_postgres,
 )
 from bot.seed import seed_demo_village
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, require_postgres
 
 SCARCE_ITEM, SCARCE_STOCK, SCARCE_PRICE = "红灯笼", 10, 10
 DEVICES = ("device-001", "device-002", "device-003", "device-004")  # 第一网格, wangxiulan's
 WORKERS, OPS = 8, 50
-
-
-def _require_postgres() -> None:
-    if postgres_reachable():
-        return
-    message = f"PostgreSQL is not reachable at {postgres_admin_url()}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; with CI=true the PostgreSQL tests must run")
-    pytest.skip(message)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -53,7 +44,7 @@ def ledger_db(request, tmp_path):
         seed_demo_village(url)
         yield url
         return
-    _require_postgres()
+    require_postgres()
     with scratch_postgres("xiangyin_test") as url:
         migrate(url)
         seed_demo_village(url)
