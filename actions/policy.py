@@ -32,8 +32,12 @@ class ActionPolicyAnswer(XiangyinAction):
     def handle(self, dispatcher, tracker, actor, domain):
         question = latest_text(tracker)
         # A follow-up without its own topic ("那要带什么材料?") stays on the last topic.
-        topic = entity(tracker, "topic") or tracker.get_slot("topic")
-        result = knowledge().answer(question, topic=topic)
+        topic = entity(tracker, "topic")
+        follow_up = topic is None and tracker.get_slot("topic") is not None
+        result = knowledge().answer(question, topic=topic or tracker.get_slot("topic"),
+                                    topic_mode="filter" if follow_up else "boost")
+        if follow_up and result.entry is None:
+            result = knowledge().answer(question)  # a new subject after all
         if result.entry is not None and result.confident:
             return answer_entry(dispatcher, tracker, actor, result.entry.id)
         options = ([result.entry] if result.entry else []) + list(result.alternatives)

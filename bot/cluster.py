@@ -484,6 +484,9 @@ class Cluster:
         self.stop()
 
 
+MAX_RESTARTS = 5  # per member, over the cluster's lifetime
+
+
 def _raise_interrupt(signum, _frame):
     raise KeyboardInterrupt
 
@@ -505,6 +508,10 @@ def run_cluster(env: dict | None = None) -> int:
             for m in cluster.dead():
                 if m.kind == "nginx":
                     print("cluster: nginx exited; see var/logs/nginx-error.log", file=sys.stderr)
+                    return 1
+                if m.starts > MAX_RESTARTS:
+                    print(f"cluster: {m.name} keeps exiting (code {m.proc.returncode}); stopping. "
+                          f"See {cfg.log_dir / (m.name + '.log')}", file=sys.stderr)
                     return 1
                 print(f"cluster: {m.name} exited with code {m.proc.returncode}; restarting it", file=sys.stderr)
                 cluster.start_member(m)

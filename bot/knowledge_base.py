@@ -60,6 +60,8 @@ TOKENIZER_VERSION = "jieba-search+pinyin-fuzzy-bigram-v2"
 CONFIDENCE_THRESHOLD = 0.45
 #: Score multiplier for entries whose topic equals the NLU topic hint.
 TOPIC_BOOST = 1.25
+# The top entry must beat the runner-up by this factor to be answered without asking back.
+CLEAR_LEAD = 1.04
 #: Score multiplier for entries whose grid equals the user's grid.
 GRID_BOOST = 1.5
 #: At most this many characters in a spoken answer (sentences are never cut in half,
@@ -543,12 +545,17 @@ class KnowledgeBase:
         hits.sort(key=lambda h: (-h.score, h.entry.id))
         return hits[:k]
 
-    def answer(self, question: str, topic: str | None = None, village_grid: str | None = None) -> Answer:
-        hits = self.search(question, topic=topic, k=4, village_grid=village_grid)
+    def answer(self, question: str, topic: str | None = None, village_grid: str | None = None,
+               topic_mode: str = "boost") -> Answer:
+        """Best entry for a question. ``topic_mode="filter"`` keeps a follow-up ("那要带什么
+        材料?") on the topic of the previous answer. Confident needs a high enough ratio and
+        a clear lead over the runner-up: near ties are offered back as choices."""
+        hits = self.search(question, topic=topic, k=4, village_grid=village_grid, topic_mode=topic_mode)
         if not hits:
             return Answer(DONT_KNOW_TEXT, None, False, [], "")
         top = hits[0]
-        if top.ratio >= self.threshold:
+        clear_lead = len(hits) == 1 or top.score >= hits[1].score * CLEAR_LEAD
+        if top.ratio >= self.threshold and clear_lead:
             return Answer(
                 text=spoken_summary(top.entry),
                 entry=top.entry,
