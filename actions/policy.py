@@ -5,6 +5,8 @@ from rasa_sdk.events import SlotSet
 
 from actions.common import XiangyinAction, entity, latest_text
 from bot.config import load_settings
+from bot.db import session_scope
+from bot.households import grid_area_name
 from bot.knowledge_base import default_kb, spoken_summary
 
 HANDOFF = "要不要我请网格员联系您？要就说“找网格员”。"
@@ -31,13 +33,15 @@ class ActionPolicyAnswer(XiangyinAction):
 
     def handle(self, dispatcher, tracker, actor, domain):
         question = latest_text(tracker)
-        # A follow-up without its own topic ("那要带什么材料?") stays on the last topic.
+        # A follow-up without its own topic ("那要带什么材料?") stays on the last topic: the
+        # topic word is added to the query, as the person would have said in full.
         topic = entity(tracker, "topic")
-        follow_up = topic is None and tracker.get_slot("topic") is not None
-        result = knowledge().answer(question, topic=topic or tracker.get_slot("topic"),
-                                    topic_mode="filter" if follow_up else "boost")
-        if follow_up and result.entry is None:
-            result = knowledge().answer(question)  # a new subject after all
+        if topic is None and tracker.get_slot("topic"):
+            topic = tracker.get_slot("topic")
+            question = f"{topic} {question}"
+        with session_scope() as s:
+            grid = grid_area_name(s, actor.household_id)
+        result = knowledge().answer(question, topic=topic, village_grid=grid)
         if result.entry is not None and result.confident:
             return answer_entry(dispatcher, tracker, actor, result.entry.id)
         options = ([result.entry] if result.entry else []) + list(result.alternatives)

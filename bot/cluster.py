@@ -48,6 +48,7 @@ from urllib.parse import unquote, urlsplit
 
 from bot.config import PROJECT_ROOT, load_settings
 
+REST_MAX_BODY = "32k"  # nginx answers 413 above this on the REST webhook (voice uploads: 12m)
 PASSWORD_ENV = {"tracker": "XIANGYIN_TRACKER_STORE_PASSWORD", "lock": "XIANGYIN_LOCK_STORE_PASSWORD"}
 
 
@@ -278,6 +279,12 @@ http {{
   }}
   server {{
     listen {cfg.listen}:{cfg.lb_port};
+    # A chat message is short; an unbounded one makes Rasa's featurizers allocate gigabytes.
+    location /webhooks/rest/ {{
+      client_max_body_size {REST_MAX_BODY};
+      proxy_pass http://xiangyin_rasa;
+{proxy}
+    }}
     location / {{
       proxy_pass http://xiangyin_rasa;
 {proxy}

@@ -18,6 +18,14 @@ from bot.models import EmergencyEvent, Household, Role, User, utcnow
 
 ACK_MINUTES = int(os.environ.get("XIANGYIN_EMERGENCY_ACK_MINUTES", "5"))
 
+# Words that always mean an emergency, whatever the language model makes of the sentence.
+EMERGENCY_WORDS = ("救命", "摔倒", "摔了一跤", "着火", "失火", "起火", "晕倒", "昏过去", "喘不上气", "喘不过气",
+                   "快来人", "心脏难受", "胸口疼", "中风", "流血不止", "煤气中毒")
+
+
+def is_emergency(text: str) -> bool:
+    return any(word in (text or "") for word in EMERGENCY_WORDS)
+
 
 def _responsible_worker(s: Session, household: Household | None) -> int | None:
     if household is None:

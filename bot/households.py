@@ -157,6 +157,14 @@ def audit_trail(s: Session, actor: Actor, household_id: int) -> list[AuditLog]:
     ).scalars())
 
 
+def grid_area_name(s: Session, household_id: int | None) -> str | None:
+    """The second-level grid (第一网格 …) a household belongs to: notices are per grid."""
+    grid = s.get(Household, household_id).grid if household_id else None
+    while grid is not None and grid.level > 2:
+        grid = grid.parent
+    return grid.name if grid is not None and grid.level == 2 else None
+
+
 def resident_by_phone(s: Session, phone: str) -> Resident | None:
     digits = re.sub(r"\D", "", phone or "")[-11:]
     if not digits:

@@ -554,7 +554,8 @@ class KnowledgeBase:
         if not hits:
             return Answer(DONT_KNOW_TEXT, None, False, [], "")
         top = hits[0]
-        clear_lead = len(hits) == 1 or top.score >= hits[1].score * CLEAR_LEAD
+        clear_lead = (len(hits) == 1 or top.score >= hits[1].score * CLEAR_LEAD
+                      or (village_grid is not None and top.entry.grid == village_grid))
         if top.ratio >= self.threshold and clear_lead:
             return Answer(
                 text=spoken_summary(top.entry),

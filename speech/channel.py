@@ -37,18 +37,15 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.emergency import is_emergency
+
 log = logging.getLogger(__name__)
 
 NOT_HEARD = "没听清，请再说一遍。"
 ASR_DOWN = "我现在听不了语音，请稍后再试，或者找网格员帮忙。"
 BUSY = "系统有点忙，请稍后再说一遍。"
-EMERGENCY_WORDS = ("救命", "摔倒", "摔了", "着火", "失火", "起火", "晕倒", "喘不上气", "快来人")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 LIST_CHUNK = 3
-
-
-def is_emergency(text: str) -> bool:
-    return any(word in (text or "") for word in EMERGENCY_WORDS)
 
 
 def spoken_texts(messages: list[dict]) -> list[str]:

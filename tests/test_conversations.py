@@ -69,11 +69,26 @@ def test_emergency_alerts_the_grid_worker(talk, seeded_db):
 def test_policy_answer_with_source_and_follow_up(talk):
     chat = talk("cli:hh010")
     reply = chat.say("低保怎么申请")
-    assert "低保" in reply
-    assert chat.slot("kb_entry")
+    assert chat.slot("kb_entry") == "dibao-process"
     assert "来源" in reply  # text channels show a short citation
+    chat.say("那要带什么材料")
+    assert chat.slot("kb_entry") == "dibao-materials"  # the follow-up stayed on 低保
     source = chat.say("这是哪个文件说的")
-    assert "《" in source
+    assert "《" in source and "材料" in source
+
+
+def test_unknown_question_gets_the_honest_fallback(talk):
+    chat = talk("cli:hh010")
+    reply = chat.say("护照过期了怎么续")  # a policy question the corpus does not cover
+    assert chat.slot("kb_entry") is None
+    assert "不太确定" in reply or "不知道" in reply
+    assert "网格员" in reply  # a person is offered instead of a guess
+    assert any(b.get("title") == "找网格员" for r in chat.replies for b in r.get("buttons") or [])
+
+
+def test_grid_notice_names_the_askers_grid_worker(talk):
+    reply = talk("cli:hh030").say("我们网格员是谁")  # household 30 is in 第二网格
+    assert "李国强" in reply
 
 
 def test_grid_worker_household_lookup_and_visit_log(talk, seeded_db):
