@@ -54,7 +54,12 @@ def cmd_train(args) -> int:
 
 
 def _start_servers(settings, log_dir):
-    from bot.runtime import model_path, start_action_server, start_rasa_server, stop, wait_for_http
+    """Action server, Rasa server, the scheduler and (when a token is configured) the
+    Telegram bot, as child processes; returns them for ``stop``."""
+    import sys as _sys
+
+    from bot.runtime import spawn, model_path, start_action_server, start_rasa_server, stop, wait_for_http
+    from bot.telegram_bot import NO_TOKEN_HELP, read_token
 
     model = model_path(settings)
     if not model.exists():
@@ -64,14 +69,23 @@ def _start_servers(settings, log_dir):
     actions = start_action_server(settings.action_port, log_dir / "actions.log")
     print(f"==> Starting the Rasa server on :{settings.rasa_port} (log: {log_dir / 'rasa.log'}); loading the model ...")
     rasa = start_rasa_server(model, settings.rasa_port, settings.action_url, log_dir / "rasa.log")
+    procs = [rasa, actions]
     try:
         wait_for_http(settings.action_url.rsplit("/", 1)[0] + "/health", 120, actions)
         wait_for_http(f"{settings.rasa_url}/status", 300, rasa)
+        print(f"==> Scheduler: grievance time limits and emergency escalation (log: {log_dir / 'jobs.log'})")
+        procs.append(spawn([_sys.executable, "-m", "bot", "jobs", "--loop"], log_dir / "jobs.log"))
+        if read_token(os.environ):
+            print(f"==> Telegram bot (log: {log_dir / 'telegram.log'})")
+            procs.append(spawn([_sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log"))
+        else:
+            print("==> " + NO_TOKEN_HELP.splitlines()[0] + " 设置 XIANGYIN_TELEGRAM_TOKEN 即可启用。")
+        print(f"==> Voice device endpoint: POST {settings.rasa_url}/webhooks/voice/webhook")
     except BaseException:
-        stop(rasa, actions)
+        stop(*procs)
         raise
     print("==> Ready.")
-    return [rasa, actions]
+    return procs
 
 
 def cmd_serve(args) -> int:
@@ -80,7 +94,7 @@ def cmd_serve(args) -> int:
     settings = load_settings()
     procs = _start_servers(settings, settings.var_dir / "logs")
     try:
-        while all(p.poll() is None for p in procs):
+        while all(p.poll() is None for p in procs[:2]):  # the Rasa and action servers
             time.sleep(1)
         print("A server process exited; see var/logs.", file=sys.stderr)
         return 1
@@ -112,7 +126,7 @@ def cmd_run(args) -> int:
             repl(settings.rasa_url, args.user or settings.demo_user)
         else:
             print("No terminal attached: serving until Ctrl-C (REST: POST /webhooks/rest/webhook).")
-            while all(p.poll() is None for p in procs):
+            while all(p.poll() is None for p in procs[:2]):
                 time.sleep(1)
     except KeyboardInterrupt:
         print()
@@ -269,6 +283,9 @@ def cmd_jobs(args) -> int:
     from bot.jobs import run_jobs_forever, run_jobs_once
 
     if args.loop:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         run_jobs_forever(args.interval)
     else:
         print(run_jobs_once())

@@ -86,7 +86,7 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
 
 def start_action_server(port: int, log_path: Path | None = None, env: dict | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    return _spawn(cmd, log_path, env)
+    return spawn(cmd, log_path, env)
 
 
 def start_rasa_server(model: Path, port: int, action_url: str, log_path: Path | None = None,
@@ -94,10 +94,11 @@ def start_rasa_server(model: Path, port: int, action_url: str, log_path: Path | 
                       env: dict | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model), "--port", str(port),
            "--endpoints", str(PROJECT_ROOT / endpoints), "--credentials", str(PROJECT_ROOT / credentials)]
-    return _spawn(cmd, log_path, {"XIANGYIN_ACTION_URL": action_url, **(env or {})})
+    return spawn(cmd, log_path, {"XIANGYIN_ACTION_URL": action_url, **(env or {})})
 
 
-def _spawn(cmd: list[str], log_path: Path | None, env: dict | None) -> subprocess.Popen:
+def spawn(cmd: list[str], log_path: Path | None, env: dict | None = None) -> subprocess.Popen:
+    """A child process in its own session (Ctrl-C in the terminal reaches only us), logging to a file."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env(env), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
