@@ -95,10 +95,32 @@ def pending_handler(kind: str):
     return register
 
 
-def propose_write(dispatcher: CollectingDispatcher, kind: str, readback: str, **data: Any) -> Events:
-    dispatcher.utter_message(text=f"{readback}对吗？对就说“对”，不对就说“不对”。")
+CONFIRM_QUESTION = "对吗？对就说“对”，不对就说“不对”。"
+
+
+def propose_write(dispatcher: CollectingDispatcher, kind: str, readback: str, ask: str = CONFIRM_QUESTION,
+                  **data: Any) -> Events:
+    """Read a write back and wait for 对/不对 (``ask`` may put the question in other words)."""
+    dispatcher.utter_message(text=f"{readback}{ask}")
     return [SlotSet("pending_write", {"kind": kind, "key": new_key(), **data}),
             SlotSet("awaiting_confirmation", True)]
+
+
+LIST_CHUNK = 3
+
+
+def read_list(dispatcher: CollectingDispatcher, intro: str, items: List[str]) -> Events:
+    """Long lists are read three at a time; "要"/"对" after "还要听吗" reads the next three."""
+    head, rest = items[:LIST_CHUNK], items[LIST_CHUNK:]
+    dispatcher.utter_message(text=f"{intro}{'；'.join(head)}。")
+    if not rest:
+        return []
+    return propose_write(dispatcher, "list_more", "", ask=f"还有{len(rest)}条，还要听吗？要听就说“要”。", items=rest)
+
+
+@pending_handler("list_more")
+def _read_more(dispatcher, tracker, actor, pending) -> Events:
+    return read_list(dispatcher, "", pending["items"])
 
 
 def clear_pending() -> Events:

@@ -8,7 +8,7 @@ from typing import Any, Dict, Text
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.common import XiangyinAction, entity, latest_text, pending_handler, propose_write
+from actions.common import XiangyinAction, entity, latest_text, pending_handler, propose_write, read_list
 from bot import grievances
 from bot.db import session_scope
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
@@ -217,10 +217,8 @@ class ActionGrievanceStatus(XiangyinAction):
             dispatcher.utter_message(text=f"{v.ticket_no}号，{v.description}，现在{v.state_name}。{who}{note}")
             return [SlotSet("ticket", v.ticket_no)]
         open_views = [v for v in views if v.state.value in ("accepted", "in_progress", "escalated")]
-        listing = "；".join(f"{v.ticket_no}号{v.description}，{v.state_name}" for v in (open_views or views)[:3])
-        dispatcher.utter_message(text=f"您有{len(open_views)}件还在办：{listing}。" if open_views
-                                 else f"您反映的事都办完了：{listing}。")
-        return []
+        return read_list(dispatcher, f"您有{len(open_views)}件还在办：" if open_views else "您反映的事都办完了：",
+                         [f"{v.ticket_no}号{v.description}，{v.state_name}" for v in (open_views or views)])
 
 
 # Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order.
@@ -260,10 +258,8 @@ class ActionMyQueue(XiangyinAction):
         if not queue:
             dispatcher.utter_message(text="您手上没有待办的诉求。")
             return []
-        listing = "；".join(f"{v.ticket_no}号，{v.place}，{v.description}，{v.state_name}" for v in queue[:3])
-        more = f"一共{len(queue)}件，先说前三件。" if len(queue) > 3 else f"一共{len(queue)}件。"
-        dispatcher.utter_message(text=f"{more}{listing}。")
-        return []
+        return read_list(dispatcher, f"一共{len(queue)}件：",
+                         [f"{v.ticket_no}号，{v.place}，{v.description}，{v.state_name}" for v in queue])
 
 
 class ActionHandleGrievance(XiangyinAction):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from actions.common import NOT_LINKED_REPLY, XiangyinAction, entity, latest_text, pending_handler, propose_write
+from actions.common import (
+    NOT_LINKED_REPLY,
+    XiangyinAction,
+    entity,
+    latest_text,
+    pending_handler,
+    propose_write,
+    read_list,
+)
 from bot import points
 from bot.db import session_scope
 from bot.households import parse_number
@@ -55,15 +63,14 @@ class ActionPointsHistory(XiangyinAction):
             first = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             since = (first - dt.timedelta(days=1)).replace(day=1)
         with session_scope() as s:
-            lines = points.history(s, actor, limit=3, only_deductions=deductions, since=since)
+            lines = points.history(s, actor, limit=3 if deductions else 9, only_deductions=deductions, since=since)
         if not lines:
             dispatcher.utter_message(text="这段时间没有扣分。" if deductions else "还没有积分记录。")
             return []
-        intro = "最近的扣分是：" if deductions else "最近的积分记录是："
-        body = "；".join(f"{_spoken_date(l.at)}，{l.reason}，{_signed(l.delta)}" for l in lines)
-        dispatcher.utter_message(text=f"{intro}{body}。")
+        spoken = [f"{_spoken_date(l.at)}，{l.reason}，{_signed(l.delta)}" for l in lines]
         if not deductions:
-            return []
+            return read_list(dispatcher, "最近的积分记录是：", spoken)
+        dispatcher.utter_message(text=f"最近的扣分是：{'；'.join(spoken)}。")
         # Explain the most recent deduction's rule, and offer to appeal that one.
         latest = lines[0]
         if latest.rule_description:

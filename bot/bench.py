@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -61,13 +62,15 @@ def bench_train() -> None:
     from bot.runtime import train_if_needed
 
     with tempfile.TemporaryDirectory() as scratch:
+        # A scratch model folder and an empty Rasa training cache: nothing is reused.
         os.environ["XIANGYIN_MODELS_DIR"] = scratch
+        os.environ["RASA_CACHE_DIRECTORY"] = str(Path(scratch) / "cache")
         try:
             started = time.monotonic()
             train_if_needed(force=True, quiet=True)
             print(f"train    full training (NLU + dialogue): {time.monotonic() - started:.0f} s")
         finally:
-            del os.environ["XIANGYIN_MODELS_DIR"]
+            del os.environ["XIANGYIN_MODELS_DIR"], os.environ["RASA_CACHE_DIRECTORY"]
 
 
 def _no_pinyin_config() -> str:
@@ -120,6 +123,15 @@ def _post(url: str, sender: str, text: str) -> float:
     return time.perf_counter() - started
 
 
+def _post_voice(url: str, device_id: str, wav: bytes) -> float:
+    request = urllib.request.Request(f"{url}?device_id={device_id}", data=wav,
+                                     headers={"Content-Type": "audio/wav", "X-Device-Id": device_id})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        json.loads(response.read())
+    return time.perf_counter() - started
+
+
 TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "我上次反映的那件事咋样了", "谢谢"]
 
 
@@ -140,7 +152,11 @@ def bench_turns() -> None:
     url = f"sqlite:///{scratch / 'bench.db'}"
     migrate(url)
     seed_demo_village(url)
-    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch)}
+    from speech.model import korean_test_model_path
+
+    # The Chinese Vosk model cannot be downloaded here: the Korean one makes recognition cost real.
+    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch),
+           "XIANGYIN_VOSK_MODEL": os.environ.get("XIANGYIN_VOSK_MODEL") or str(korean_test_model_path())}
     action_port, rasa_port = port(), port()
     actions = start_action_server(action_port, scratch / "actions.log", env=env)
     rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
@@ -159,6 +175,12 @@ def bench_turns() -> None:
             elapsed = time.perf_counter() - started
             print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
                   f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
+        voice = f"http://127.0.0.1:{rasa_port}/webhooks/voice/webhook"
+        recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],
+                                   check=True, capture_output=True).stdout
+        latencies = [_post_voice(voice, "device-001", recording) for _ in range(10)]
+        print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
+              f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
         print(f"turns    server memory (RSS): Rasa {rss_mb(rasa.pid):.0f} MB, actions {rss_mb(actions.pid):.0f} MB")
     finally:
         stop(rasa, actions)
@@ -178,19 +200,26 @@ def bench_kb() -> None:
 from bot.fuzz import bench_fuzz  # noqa: E402 - sections added after the original four
 from bot.loadtest import bench_load  # noqa: E402
 
-SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "load": bench_load,
-            "fuzz": bench_fuzz}
+def bench_points() -> None:
+    from bot.points_bench import main as points_main
+
+    points_main()
+
+
+def bench_speech() -> None:
+    from speech.bench import main as speech_main
+
+    speech_main([])
+
+
+SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "points": bench_points,
+            "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz}
 
 
 def main(only: list[str] | None = None) -> int:
     for name, section in SECTIONS.items():
         if only and name not in only:
             continue
+        print(f"\n=== {name} ===", flush=True)
         section()
-    try:
-        from speech.bench import main as speech_bench
-    except ImportError:
-        return 0
-    if not only or "speech" in only:
-        speech_bench()
     return 0

@@ -121,3 +121,16 @@ def test_redeem_needs_confirmation_and_gives_pickup_code(talk, seeded_db):
     assert "取货码" in reply
     with session_scope(url=seeded_db) as s:
         assert points.balance_of(s, actor.household_id) == before - 5
+
+
+def test_long_lists_are_read_three_at_a_time(talk, seeded_db):
+    with session_scope(url=seeded_db) as s:
+        actor = resolve_actor(s, "cli:hh008")
+        total = len(points.history(s, actor, limit=9))
+    chat = talk("cli:hh008")
+    reply = chat.say("最近积分咋变的")
+    assert reply.count("分；") + reply.count("分。") >= min(3, total)
+    if total > 3:
+        assert "还要听吗" in reply
+        more = chat.say("要")
+        assert "月" in more and "分" in more
