@@ -88,9 +88,15 @@ def _start_servers(settings, log_dir):
     return procs
 
 
+def _cluster_mode() -> bool:
+    return os.environ.get("XIANGYIN_MODE", "embedded").strip().lower() == "cluster"
+
+
 def cmd_serve(args) -> int:
     from bot.runtime import stop
 
+    if _cluster_mode():
+        return cmd_cluster(args)
     settings = load_settings()
     procs = _start_servers(settings, settings.var_dir / "logs")
     try:
@@ -119,6 +125,8 @@ def cmd_run(args) -> int:
 
     settings = load_settings()
     train_if_needed()
+    if _cluster_mode():  # migrations, seed, replicas and the load balancer: bot/cluster.py
+        return cmd_cluster(args)
     cmd_seed(args)
     procs = _start_servers(settings, settings.var_dir / "logs")
     try:

@@ -6,7 +6,10 @@ object (``[]``, ``null``, ``42``), answers nothing (200 ``[]``) to a missing or 
 process to 12 GB peak RSS in the fuzz run). This subclass keeps the same name, URL and
 replies, and refuses such requests with a 4xx and a short Chinese message instead.
 
-Enable it in ``credentials.yml`` by replacing ``rest:`` with::
+A turn that produced no reply at all (an action failed mid-turn) is answered with a request
+to try again, so an unacknowledged write is never mistaken for silence.
+
+Enabled in ``credentials.yml``::
 
     bot.rest_channel.RestInput:
       max_chars: 2000
@@ -23,6 +26,9 @@ from sanic.request import Request
 
 MAX_CHARS = 2000
 MAX_SENDER = 128
+# Every turn ends with the bot saying something; an empty reply means the turn broke off
+# (the action server died mid-turn), so the user is told to try again.
+TURN_FAILED = "系统刚才出了点问题，这次没办成，请您再说一遍。"
 
 
 def check_body(body: bytes, max_chars: int = MAX_CHARS) -> Optional[tuple[int, str]]:
@@ -65,6 +71,14 @@ class RestInput(RasaRestInput):
                 if problem is not None:
                     status, message = problem
                     return response.json({"error": message}, status=status)
+            return None
+
+        @blueprint.middleware("response")
+        async def no_silent_failure(request: Request, resp):
+            if (request.method == "POST" and request.path.rstrip("/").endswith("/webhook")
+                    and resp.status == 200 and resp.body == b"[]"):
+                sender = json.loads(request.body).get("sender") or "default"
+                return response.json([{"recipient_id": sender, "text": TURN_FAILED}])
             return None
 
         return blueprint

@@ -38,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.emergency import is_emergency
+from bot.rest_channel import TURN_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class VoiceInput(InputChannel):
             except Exception:  # noqa: BLE001
                 log.exception("dialogue failed for device %s", device_id)
                 return await self._reply(request, text, [BUSY], rate)
-            texts = spoken_texts(collector.messages) or [NOT_HEARD]
+            texts = spoken_texts(collector.messages) or [TURN_FAILED]  # the turn broke off
             return await self._reply(request, text, texts, rate)
 
         return voice

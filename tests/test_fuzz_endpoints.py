@@ -1,9 +1,8 @@
 """Fuzz the running Rasa server's REST webhook and voice endpoint (reduced set of bot/fuzz.py):
 a polite answer or a 4xx every time, never a 5xx or a dropped connection, bounded memory.
 
-Malformed JSON bodies fail against Rasa's own ``rest`` channel (500 / silence) and are marked
-xfail(strict=True) until ``credentials.yml`` names ``bot.rest_channel.RestInput`` (then they
-pass and the marker must go). Long texts stay at 2k characters here: one 20k-character message
+Malformed JSON bodies failed against Rasa's own ``rest`` channel (500 / silence);
+``credentials.yml`` names ``bot.rest_channel.RestInput``, which refuses them with a 4xx. Long texts stay at 2k characters here: one 20k-character message
 grew the Rasa process by ~6.5 GB RSS (see bot/fuzz.py; the same wrapper refuses it with 413)."""
 from __future__ import annotations
 
@@ -16,10 +15,6 @@ from bot.fuzz import MEMORY_BOUND_MB, pid_listening_on, run_fuzz
 pytestmark = pytest.mark.rasa
 
 KNOWN_BAD = {"REST malformed JSON"}
-REST_CHANNEL_BUG = ("Rasa's own `rest` channel answers 500 to an empty or non-object JSON body, 200 [] to a "
-                    "missing/non-string message, and feeds a message of any length to the featurizers; "
-                    "bot/rest_channel.py refuses these with a 4xx once credentials.yml names bot.rest_channel.RestInput")
-
 
 def _fuzz(rasa_server, **kwargs):
     pid = pid_listening_on(urlsplit(rasa_server).port)
@@ -41,7 +36,6 @@ def test_endpoints_answer_politely_under_fuzzing(rasa_server):
     assert say(rasa_server, "cli:hh012", "你好").answered
 
 
-@pytest.mark.xfail(strict=True, reason=REST_CHANNEL_BUG)
 def test_rest_webhook_refuses_malformed_json_with_a_4xx(rasa_server):
     pid, result = _fuzz(rasa_server, only=KNOWN_BAD)
     assert not result["failures"], "\n".join(result["failures"])
