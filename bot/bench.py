@@ -136,35 +136,15 @@ TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申�
 
 
 def bench_turns() -> None:
-    import socket
-
-    from bot.db import migrate
-    from bot.runtime import model_path, start_action_server, start_rasa_server, stop, train_if_needed, wait_for_http
-    from bot.seed import seed_demo_village
-
-    def port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    train_if_needed(quiet=True)
-    scratch = Path(tempfile.mkdtemp(prefix="xiangyin-bench-"))
-    url = f"sqlite:///{scratch / 'bench.db'}"
-    migrate(url)
-    seed_demo_village(url)
+    from bot.runtime import embedded_stack, train_if_needed
     from speech.model import korean_test_model_path
 
+    train_if_needed(quiet=True)
     # The Chinese Vosk model cannot be downloaded here: the Korean one makes recognition cost real.
-    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch),
-           "XIANGYIN_VOSK_MODEL": os.environ.get("XIANGYIN_VOSK_MODEL") or str(korean_test_model_path())}
-    action_port, rasa_port = port(), port()
-    actions = start_action_server(action_port, scratch / "actions.log", env=env)
-    rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
-                             scratch / "rasa.log", env=env)
-    try:
-        wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-        wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 300, rasa)
-        webhook = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+    env = {"XIANGYIN_VOSK_MODEL": os.environ.get("XIANGYIN_VOSK_MODEL") or str(korean_test_model_path())}
+    pids: dict = {}
+    with embedded_stack(env, pids) as base_url:
+        webhook = f"{base_url}/webhooks/rest/webhook"
         _post(webhook, "cli:wangjianguo", "你好")  # warm-up
         for users in (1, 20):
             rounds = 5 if users == 1 else 2
@@ -175,15 +155,13 @@ def bench_turns() -> None:
             elapsed = time.perf_counter() - started
             print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
                   f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
-        voice = f"http://127.0.0.1:{rasa_port}/webhooks/voice/webhook"
         recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],
                                    check=True, capture_output=True).stdout
-        latencies = [_post_voice(voice, "device-001", recording) for _ in range(10)]
+        latencies = [_post_voice(f"{base_url}/webhooks/voice/webhook", "device-001", recording) for _ in range(10)]
         print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
               f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
-        print(f"turns    server memory (RSS): Rasa {rss_mb(rasa.pid):.0f} MB, actions {rss_mb(actions.pid):.0f} MB")
-    finally:
-        stop(rasa, actions)
+        print(f"turns    server memory (RSS): Rasa {rss_mb(pids['rasa']):.0f} MB, "
+              f"actions {rss_mb(pids['actions']):.0f} MB")
 
 
 def bench_kb() -> None:
@@ -197,8 +175,16 @@ def bench_kb() -> None:
     print("kb       " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
 
 
-from bot.fuzz import bench_fuzz  # noqa: E402 - sections added after the original four
-from bot.loadtest import bench_load  # noqa: E402
+def bench_load() -> None:
+    from bot.loadtest import bench_load as load
+
+    load()
+
+
+def bench_fuzz() -> None:
+    from bot.fuzz import bench_fuzz as fuzz
+
+    fuzz()
 
 def bench_points() -> None:
     from bot.points_bench import main as points_main

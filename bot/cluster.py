@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from bot.config import PROJECT_ROOT, load_settings
+from bot.config import PROJECT_ROOT, SecretError, load_settings, secret
 
 REST_MAX_BODY = "32k"  # nginx answers 413 above this on the REST webhook (voice uploads: 12m)
 PASSWORD_ENV = {"tracker": "XIANGYIN_TRACKER_STORE_PASSWORD", "lock": "XIANGYIN_LOCK_STORE_PASSWORD"}
@@ -73,30 +73,13 @@ def mask_url(url: str | None) -> str:
     return url.replace(parts.netloc, f"{user}:***@{netloc[-1]}", 1)
 
 
-def _inside_repo(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(PROJECT_ROOT)
-        return True
-    except ValueError:
-        return False
-
-
 def database_url_from_env(env: dict | None = None) -> str | None:
     """XIANGYIN_DATABASE_URL, else the contents of XIANGYIN_DATABASE_URL_FILE (a file
     outside the repository, so a password never ends up committed)."""
-    env = os.environ if env is None else env
-    url = (env.get("XIANGYIN_DATABASE_URL") or "").strip()
-    if url:
-        return url
-    path = (env.get("XIANGYIN_DATABASE_URL_FILE") or "").strip()
-    if not path:
-        return None
-    if _inside_repo(Path(path)):
-        raise ClusterConfigError("XIANGYIN_DATABASE_URL_FILE must be outside the repository (it holds a password)")
     try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise ClusterConfigError(f"cannot read XIANGYIN_DATABASE_URL_FILE: {exc.strerror}") from None
+        return secret("XIANGYIN_DATABASE_URL", env)
+    except SecretError as exc:
+        raise ClusterConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)

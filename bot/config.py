@@ -11,6 +11,29 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class SecretError(ValueError):
+    pass
+
+
+def secret(name: str, env=None) -> str | None:
+    """A secret from the environment: ``NAME``, else the contents of the file named by
+    ``NAME_FILE``, which must lie outside the repository. Never logged by callers."""
+    env = os.environ if env is None else env
+    value = (env.get(name) or "").strip()
+    if value:
+        return value
+    path = (env.get(f"{name}_FILE") or "").strip()
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    if resolved == PROJECT_ROOT or PROJECT_ROOT in resolved.parents:
+        raise SecretError(f"{name}_FILE must be outside the repository (it holds a secret)")
+    try:
+        return resolved.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise SecretError(f"cannot read {name}_FILE: {exc.strerror}") from None
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -44,7 +67,7 @@ def load_settings() -> Settings:
     return Settings(
         var_dir=var_dir,
         knowledge_dir=Path(_env("XIANGYIN_KNOWLEDGE_DIR", str(PROJECT_ROOT / "knowledge"))).resolve(),
-        database_url=_env("XIANGYIN_DATABASE_URL", f"sqlite:///{var_dir / 'xiangyin.db'}"),
+        database_url=secret("XIANGYIN_DATABASE_URL") or f"sqlite:///{var_dir / 'xiangyin.db'}",
         models_dir=Path(_env("XIANGYIN_MODELS_DIR", str(PROJECT_ROOT / "models"))).resolve(),
         model_path=os.environ.get("XIANGYIN_MODEL") or None,
         rasa_port=rasa_port,

@@ -263,7 +263,7 @@ def run_fuzz(base_url: str, pid: int | None = None, reduced: bool = False, timeo
 
 def bench_fuzz() -> None:
     """`make bench` section "fuzz": the full set against a fresh embedded stack."""
-    from bot.loadtest import embedded_stack
+    from bot.runtime import embedded_stack
 
     with embedded_stack() as base_url:
         run_fuzz(base_url)
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         result = run_fuzz(args.url, reduced=args.reduced)
     else:
-        from bot.loadtest import embedded_stack
+        from bot.runtime import embedded_stack
 
         with embedded_stack() as base_url:
             result = run_fuzz(base_url, reduced=args.reduced)

@@ -24,26 +24,16 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.runtime import embedded_stack, free_ports
+
 TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "那要带什么材料", "我上次反映的那件事咋样了", "谢谢"]
 CLIENT_TIMEOUT = 60.0
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def sender_for(user: int) -> str:
@@ -116,30 +106,6 @@ HEADER = ("load     mode       users   turns   turns/s  p50 ms  p95 ms  p99 ms  
 
 # --- the stacks ----------------------------------------------------------------------
 
-@contextlib.contextmanager
-def embedded_stack(env_extra: dict | None = None) -> Iterator[str]:
-    """1 action server + 1 Rasa server (committed endpoints.yml) on a scratch, seeded SQLite."""
-    from bot.db import migrate
-    from bot.runtime import model_path, start_action_server, start_rasa_server, stop, wait_for_http
-    from bot.seed import seed_demo_village
-
-    scratch = Path(tempfile.mkdtemp(prefix="xiangyin-load-"))
-    url = f"sqlite:///{scratch / 'load.db'}"
-    migrate(url)
-    seed_demo_village(url)
-    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch), **(env_extra or {})}
-    action_port, rasa_port = _free_ports(2)
-    actions = start_action_server(action_port, scratch / "actions.log", env=env)
-    rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
-                             scratch / "rasa.log", env=env)
-    try:
-        wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-        wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 400, rasa)
-        yield f"http://127.0.0.1:{rasa_port}"
-    finally:
-        stop(rasa, actions)
-
-
 def _pg_admin_url() -> str:
     return os.environ.get("XIANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -172,7 +138,7 @@ def cluster_stack(rasa_replicas: int = 2, action_replicas: int = 2, quiet: bool 
     from bot.cluster import Cluster, load_cluster_config
 
     scratch = Path(tempfile.mkdtemp(prefix="xiangyin-load-cluster-"))
-    ports = _free_ports(2 + rasa_replicas + action_replicas)
+    ports = free_ports(2 + rasa_replicas + action_replicas)
     with scratch_pg_database() as url:
         cfg = load_cluster_config(
             {}, database_url=url, tracker_store_url=url,

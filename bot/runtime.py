@@ -5,14 +5,18 @@ The model's file name carries a fingerprint of everything that shapes it, so
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
 
@@ -122,3 +126,43 @@ def stop(*procs: subprocess.Popen, timeout: float = 15) -> None:
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports on the loopback interface."""
+    sockets = []
+    try:
+        for _ in range(n):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@contextlib.contextmanager
+def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> Iterator[str]:
+    """1 action server + 1 Rasa server on a scratch, seeded SQLite database; yields the Rasa
+    base URL. ``pids``, when given, receives the two servers' process ids (for memory figures)."""
+    from bot.db import migrate
+    from bot.seed import seed_demo_village
+
+    scratch = Path(tempfile.mkdtemp(prefix="xiangyin-stack-"))
+    url = f"sqlite:///{scratch / 'stack.db'}"
+    migrate(url)
+    seed_demo_village(url)
+    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch), **(env_extra or {})}
+    action_port, rasa_port = free_ports(2)
+    actions = start_action_server(action_port, scratch / "actions.log", env=env)
+    rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
+                             scratch / "rasa.log", env=env)
+    if pids is not None:
+        pids.update(rasa=rasa.pid, actions=actions.pid)
+    try:
+        wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
+        wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 400, rasa)
+        yield f"http://127.0.0.1:{rasa_port}"
+    finally:
+        stop(rasa, actions)

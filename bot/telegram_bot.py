@@ -38,7 +38,6 @@ import sys
 import time
 import uuid
 from collections import defaultdict, deque
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
@@ -65,7 +64,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import load_settings
+from bot.config import SecretError, load_settings, secret
 from bot.db import session_scope
 from bot.identity import resolve_actor
 from bot.models import ChannelIdentity, Grievance, GrievanceEvent, OutboxMessage, utcnow
@@ -147,17 +146,10 @@ class ConfigError(ValueError):
 
 
 def read_token(env: dict | None = None) -> str | None:
-    env = os.environ if env is None else env
-    token = (env.get("XIANGYIN_TELEGRAM_TOKEN") or "").strip()
-    if token:
-        return token
-    path = (env.get("XIANGYIN_TELEGRAM_TOKEN_FILE") or "").strip()
-    if not path:
-        return None
     try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise ConfigError(f"cannot read XIANGYIN_TELEGRAM_TOKEN_FILE: {exc.strerror}") from None
+        return secret("XIANGYIN_TELEGRAM_TOKEN", env)
+    except SecretError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(env: dict | None = None) -> TelegramConfig | None:

@@ -69,18 +69,6 @@ def fresh_pg_database(prefix: str = "xiangyin") -> Iterator[str]:
         admin.dispose()
 
 
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-            ports.append(sock.getsockname()[1])
-    finally:
-        for sock in socks:
-            sock.close()
-    return ports
 
 
 @dataclass

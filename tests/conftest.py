@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import uuid
@@ -34,9 +33,9 @@ shutil.copytree(PROJECT_ROOT / "knowledge", _RUN_DIR / "knowledge",
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from bot.runtime import free_ports
+
+    return free_ports(1)[0]
 
 
 @pytest.fixture(scope="session")

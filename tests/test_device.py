@@ -5,7 +5,6 @@ import base64
 import email.parser
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -73,10 +72,7 @@ class FakeVoiceServer:
         self.httpd.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port  # noqa: E402
 
 
 @pytest.fixture()

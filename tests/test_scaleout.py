@@ -24,11 +24,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from bot.runtime import free_ports
 from tests.cluster_fixtures import (
     CLIENT_RETRY_TEXT,
     REDIS_URL,
     drive_grievance_to_readback,
-    free_ports,
     fresh_pg_database,
     require_services,
     say,
