@@ -61,6 +61,22 @@ class ActionPolicyAnswer(XiangyinAction):
         return [SlotSet("choices", [e.id for e in options]), SlotSet("choice_kind", "kb")]
 
 
+class ActionKnowledgeFallback(ActionPolicyAnswer):
+    """NLU was not sure what was meant: a confident answer from the knowledge base (say a
+    village notice added last week) is still given; otherwise ask to rephrase."""
+
+    action_name = "action_knowledge_fallback"
+
+    def handle(self, dispatcher, tracker, actor, domain):
+        with session_scope() as s:
+            grid = grid_area_name(s, actor.household_id)
+        result = knowledge().answer(latest_text(tracker), village_grid=grid)
+        if result.entry is not None and result.confident:
+            return answer_entry(dispatcher, tracker, actor, result.entry.id)
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+
+
 class ActionPolicySource(XiangyinAction):
     action_name = "action_policy_source"
 

@@ -287,6 +287,22 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_emergency(args) -> int:
+    from bot import emergency
+    from bot.db import session_scope
+
+    actor = _actor(args.as_user)
+    with session_scope(write=bool(args.ack)) as s:
+        if args.ack:
+            event = emergency.acknowledge(s, actor, args.ack)
+            print(f"emergency {event.id} acknowledged at {event.acknowledged_at:%H:%M}")
+            return 0
+        for e in emergency.open_emergencies(s, actor.village_id):
+            where = e.household.address if e.household else e.channel
+            print(f"{e.id}  {e.at:%m-%d %H:%M}  {where}  “{e.text}”  {'已上报村里' if e.escalated_at else ''}")
+    return 0
+
+
 def cmd_jobs(args) -> int:
     from bot.jobs import run_jobs_forever, run_jobs_once
 
@@ -368,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("household", type=int, help="house number")
     p.add_argument("--as", dest="as_user", required=True)
     p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("emergency", help="list unacknowledged emergencies, or --ack ID to take charge")
+    p.add_argument("--ack", type=int, metavar="ID")
+    p.add_argument("--as", dest="as_user", required=True)
+    p.set_defaults(func=cmd_emergency)
     p = sub.add_parser("jobs", help="scheduled jobs")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--interval", type=float, default=60)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.grievances import notify
-from bot.identity import Actor, audit
+from bot.identity import Actor, audit, require_staff
 from bot.models import EmergencyEvent, Household, Role, User, utcnow
 
 ACK_MINUTES = int(os.environ.get("XIANGYIN_EMERGENCY_ACK_MINUTES", "5"))
@@ -60,11 +60,22 @@ def raise_alarm(s: Session, actor: Actor, text: str, now: dt.datetime | None = N
     return event
 
 
-def acknowledge(s: Session, actor: Actor, emergency_id: int, now: dt.datetime | None = None) -> None:
+def acknowledge(s: Session, actor: Actor, emergency_id: int, now: dt.datetime | None = None) -> EmergencyEvent:
+    """A staff member has taken charge: the alert will not be escalated to the admin."""
+    require_staff(actor, "acknowledge emergency")
     event = s.get(EmergencyEvent, emergency_id)
-    if event is not None and event.acknowledged_at is None:
+    if event is None:
+        raise LookupError(f"no emergency {emergency_id}")
+    if event.acknowledged_at is None:
         event.acknowledged_at = now or utcnow()
-        audit(s, actor, "write", "emergency", event.id, "acknowledged")
+        audit(s, actor, "write", "emergency", event.id, "acknowledged", household_id=event.household_id)
+    return event
+
+
+def open_emergencies(s: Session, village_id: int | None) -> list[EmergencyEvent]:
+    query = select(EmergencyEvent).where(EmergencyEvent.acknowledged_at.is_(None)).order_by(EmergencyEvent.at)
+    return [e for e in s.execute(query).scalars()
+            if e.household is None or village_id is None or e.household.village_id == village_id]
 
 
 def escalate_unacknowledged(s: Session, now: dt.datetime | None = None) -> list[int]:

@@ -134,3 +134,31 @@ def test_long_lists_are_read_three_at_a_time(talk, seeded_db):
         assert "还要听吗" in reply
         more = chat.say("要")
         assert "月" in more and "分" in more
+
+
+def test_points_rules_come_from_the_village_table(talk):
+    chat = talk("cli:hh009")
+    assert "加5分" in chat.say("志愿服务加几分")
+    reply = chat.say("怎么挣积分")
+    assert "挣积分的办法有" in reply and "扣" in reply
+
+
+def test_an_ingested_notice_becomes_answerable(talk, tmp_path):
+    import os
+
+    from bot.knowledge_base import ingest
+
+    notice = tmp_path / "xinghua-winter-quilts.md"
+    notice.write_text(
+        "---\nid: xinghua-winter-quilts\ntitle: 杏花村冬季送温暖发放棉被\nissuer: 杏花村村民委员会\n"
+        "date: 2026-11-20\nregion: 青山镇杏花村\ntopic: 临时救助\nsource: 杏花村村务公开栏\n"
+        "keywords: [送温暖, 棉被, 冬季, 领取]\n---\n"
+        "今年冬季送温暖活动给八十岁以上老人和困难户每户发一床棉被。十二月一日起到村委会领取，带上身份证。\n",
+        encoding="utf-8")
+    chat = talk("cli:hh009")
+    before = chat.say("送温暖活动怎么领棉被")
+    assert "十二月一日" not in before
+    ingest([notice], root=os.environ["XIANGYIN_KNOWLEDGE_DIR"])
+    reply = chat.say("送温暖活动怎么领棉被")
+    assert "棉被" in reply and "村委会" in reply
+    assert chat.slot("kb_entry") == "xinghua-winter-quilts"

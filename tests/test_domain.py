@@ -119,3 +119,25 @@ def test_villager_cannot_transition_grievances(fresh_db):
         villager = resolve_actor(s, "cli:wangjianguo")
         with pytest.raises(AccessDenied):
             grievances.transition(s, villager, "260101", "resolve", "自己说修好了")
+
+
+def test_unacknowledged_emergency_goes_to_the_admin_once(fresh_db):
+    from bot import emergency
+    from bot.jobs import run_jobs_once
+
+    start = dt.datetime(2026, 11, 2, 20, 0)
+    with session_scope(write=True, url=fresh_db) as s:
+        device = resolve_actor(s, "voice:device-005")
+        first = emergency.raise_alarm(s, device, "救命 我摔倒了", now=start).id
+        second = emergency.raise_alarm(s, device, "着火了", now=start).id
+        worker = resolve_actor(s, "cli:wangxiulan")
+        emergency.acknowledge(s, worker, second, now=start + dt.timedelta(minutes=2))
+        with pytest.raises(AccessDenied):
+            emergency.acknowledge(s, device, first)
+    later = start + dt.timedelta(minutes=emergency.ACK_MINUTES + 1)
+    assert run_jobs_once(now=later, url=fresh_db)["escalated_emergencies"] == [first]
+    assert run_jobs_once(now=later, url=fresh_db)["escalated_emergencies"] == []
+    with session_scope(url=fresh_db) as s:
+        admin_alerts = s.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("emergency:%:admin"))
+                                 ).scalars().all()
+        assert [m.dedupe_key for m in admin_alerts] == [f"emergency:{first}:admin"]
