@@ -147,13 +147,20 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | N
         return None, b"", {}
 
 
-def classify_rest(status: int | None, body: bytes) -> str:
+def _classify_status(status: int | None) -> str | None:
+    """The class of a reply that is not a 2xx, or None for a 2xx to look into."""
     if status is None:
         return "no answer"
     if status >= 500:
         return "5xx"
     if status >= 400:
         return "4xx"
+    return None
+
+
+def classify_rest(status: int | None, body: bytes) -> str:
+    if _classify_status(status):
+        return _classify_status(status)
     try:
         messages = json.loads(body)
     except ValueError:
@@ -165,12 +172,8 @@ def classify_rest(status: int | None, body: bytes) -> str:
 
 
 def classify_voice(status: int | None, body: bytes, headers: dict) -> str:
-    if status is None:
-        return "no answer"
-    if status >= 500:
-        return "5xx"
-    if status >= 400:
-        return "4xx"
+    if _classify_status(status):
+        return _classify_status(status)
     if "audio/wav" in (headers.get("Content-Type") or "") and body:
         return "answer"
     try:

@@ -34,6 +34,7 @@ Errors: :class:`TTSError` (RuntimeError) with a message saying what to install o
 """
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import os
@@ -159,7 +160,7 @@ def clear_cache() -> None:
 # --------------------------------------------------------------------------- base
 
 
-class BaseSynthesizer:
+class BaseSynthesizer(abc.ABC):
     """Shared pipeline: normalise -> sentences -> cached render -> pauses -> WAV."""
 
     name = "base"
@@ -168,9 +169,9 @@ class BaseSynthesizer:
         self.normalise = normalise
         self.sentence_pause = sentence_pause
 
-    # Engines implement this: one sentence -> (mono 16-bit PCM, sample rate).
-    def _render(self, text: str, rate: int) -> tuple[bytes, int]:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _render(self, text: str, rate: int) -> tuple[bytes, int]:
+        """Engines implement this: one sentence -> (mono 16-bit PCM, sample rate)."""
 
     @property
     def cache_id(self) -> str:
