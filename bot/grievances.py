@@ -124,10 +124,11 @@ def notify(s: Session, user_id: int | None, kind: str, text: str, dedupe_key: st
 
 
 def _add_event(s: Session, g: Grievance, actor_id: int | None, kind: str, to_state: GrievanceState | None,
-               note: str = "", now: dt.datetime | None = None) -> GrievanceEvent:
+               note: str = "", now: dt.datetime | None = None, first: bool = False) -> GrievanceEvent:
+    """Append one event; ``first`` records the filing itself (a transition from nothing)."""
     now = now or utcnow()
     event = GrievanceEvent(grievance_id=g.id, at=now, actor_id=actor_id, kind=kind,
-                           from_state=g.state.value if g.state else None,
+                           from_state=None if first else g.state.value,
                            to_state=to_state.value if to_state else None, note=note)
     s.add(event)
     if to_state is not None:
@@ -187,8 +188,7 @@ def file(s: Session, actor: Actor, category: str, description: str, place: str =
     )
     s.add(g)
     s.flush()
-    g.state = None  # the first event records the transition from nothing to 受理
-    _add_event(s, g, actor.user_id, "filed", GrievanceState.accepted, f"通过{actor.channel}反映", now)
+    _add_event(s, g, actor.user_id, "filed", GrievanceState.accepted, f"通过{actor.channel}反映", now, first=True)
     notify(s, g.assignee_id, "grievance_assigned",
            f"新诉求{g.ticket_no}：{g.category}，{g.place}，{g.description[:40]}",
            f"grievance:{g.id}:assigned:{g.assignee_id}", payload={"ticket_no": g.ticket_no})
