@@ -10,7 +10,7 @@ from actions.common import (
     latest_text,
     parse_choice,
 )
-from bot import grievances, identity
+from bot import grievances, identity, outbox
 from bot.db import session_scope
 from bot.emergency import raise_alarm
 from bot.models import ChannelIdentity, Household, Role, User
@@ -97,7 +97,7 @@ class ActionRequestHuman(XiangyinAction):
             if contact is None:
                 dispatcher.utter_message(text="请直接到村委会找工作人员。")
                 return []
-            grievances.notify(s, contact.id, "callback_request",
+            outbox.notify(s, contact.id, "callback_request",
                               f"{actor.display_name or '一位村民'}想找人说话，请回个电话。",
                               f"callback:{tracker.sender_id}:{tracker.latest_message.get('message_id') or latest_text(tracker)}",
                               payload={"sender_id": tracker.sender_id})

@@ -7,7 +7,7 @@ from actions.common import XiangyinAction, entity, latest_text
 from bot.config import load_settings
 from bot.db import session_scope
 from bot.households import grid_area_name
-from bot.knowledge_base import default_kb, spoken_summary
+from knowledge.retriever import default_kb, spoken_summary
 
 HANDOFF = "要不要我请网格员联系您？要就说“找网格员”。"
 

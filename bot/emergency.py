@@ -12,7 +12,7 @@ import os
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.grievances import notify
+from bot.outbox import notify
 from bot.identity import Actor, audit, require_staff
 from bot.models import EmergencyEvent, Household, Role, User, utcnow
 

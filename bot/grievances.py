@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.identity import AccessDenied, Actor, audit, require_staff
+from bot.outbox import notify
 from bot.models import (
     GRIEVANCE_STATE_NAMES,
     Grid,
@@ -25,7 +26,6 @@ from bot.models import (
     GrievanceEvent,
     GrievanceState,
     Household,
-    OutboxMessage,
     Role,
     User,
     Village,
@@ -111,16 +111,6 @@ def _grid_leader_for(s: Session, household: Household | None, village_id: int, l
             select(User.id).where(User.village_id == village_id, User.role == Role.admin).order_by(User.id)
         ).scalars().first()
     return None
-
-
-def notify(s: Session, user_id: int | None, kind: str, text: str, dedupe_key: str,
-           household_id: int | None = None, payload: dict | None = None) -> None:
-    if user_id is None and household_id is None:
-        return
-    exists = s.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first()
-    if not exists:
-        s.add(OutboxMessage(user_id=user_id, household_id=household_id, kind=kind, text=text,
-                            payload=payload or {}, dedupe_key=dedupe_key))
 
 
 def _add_event(s: Session, g: Grievance, actor_id: int | None, kind: str, to_state: GrievanceState | None,

@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.grievances import notify
+from bot.outbox import notify
 from bot.identity import Actor, AccessDenied, audit, require_household, require_staff
 from bot.models import (
     AppealState,

@@ -1,8 +1,8 @@
 """Knowledge base data (corpus/, village/, eval/) plus a thin CLI: ``python -m knowledge``.
 
-All logic lives in :mod:`bot.knowledge_base`; this package only delegates to it.
+Retrieval lives beside its data in :mod:`knowledge.retriever`.
 """
-from bot.knowledge_base import (  # noqa: F401
+from knowledge.retriever import (  # noqa: F401
     Answer, Entry, Hit, KnowledgeBase, KnowledgeFormatError, build_index, evaluate, ingest,
     load_entry,
 )

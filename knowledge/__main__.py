@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot import knowledge_base as kbm
+from knowledge import retriever as kbm
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ One module per capability; each module docstring documents its public API.
 * :mod:`speech.spoken`  -- display text -> text that reads well aloud; sentence splitting.
 * :mod:`speech.model`   -- ``python -m speech.model``: install the Chinese Vosk model.
 * :mod:`speech.device`  -- ``python -m speech.device``: push-to-talk client.
-* :mod:`speech.bench`   -- ``python -m speech.bench``: speed and accuracy figures.
+* :mod:`bench.speech`   -- ``python -m bench.speech``: speed and accuracy figures.
 
 Recognition and synthesis are blocking: call them from an executor, not the event loop.
 """

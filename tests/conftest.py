@@ -20,7 +20,7 @@ os.environ["XIANGYIN_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'xiangyin.db'}"
 # ... nor the shipped knowledge/ folder: ingestion tests work on a copy.
 os.environ["XIANGYIN_KNOWLEDGE_DIR"] = str(_RUN_DIR / "knowledge")
 # The voice channel recognises speech through a test double at the ASR boundary only.
-os.environ["XIANGYIN_ASR_FACTORY"] = "tests.asr_double:KnownTranscripts"
+os.environ["XIANGYIN_ASR_FACTORY"] = "tests.support.asr_double:KnownTranscripts"
 os.environ["XIANGYIN_TEST_TRANSCRIPTS"] = str(_RUN_DIR / "transcripts.json")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,7 +33,7 @@ shutil.copytree(PROJECT_ROOT / "knowledge", _RUN_DIR / "knowledge",
 
 
 def free_port() -> int:
-    from bot.runtime import free_ports
+    from bot.ops.runtime import free_ports
 
     return free_ports(1)[0]
 
@@ -64,7 +64,7 @@ def fresh_db(tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
-    from bot.runtime import train_if_needed
+    from bot.ops.runtime import train_if_needed
 
     return train_if_needed(quiet=True)
 
@@ -72,7 +72,7 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def action_server(seeded_db):
     """The real rasa_sdk action server, in its own process, on the run's database."""
-    from bot.runtime import start_action_server, stop, wait_for_http
+    from bot.ops.runtime import start_action_server, stop, wait_for_http
 
     port = free_port()
     proc = start_action_server(port, _RUN_DIR / "actions.log")
@@ -144,7 +144,7 @@ def unique(prefix: str = "t") -> str:
 @pytest.fixture(scope="session")
 def rasa_server(trained_model, action_server):
     """The real Rasa HTTP server (REST channel enabled) on the run's database; yields its base URL."""
-    from bot.runtime import start_rasa_server, stop, wait_for_http
+    from bot.ops.runtime import start_rasa_server, stop, wait_for_http
 
     port = free_port()
     proc = start_rasa_server(trained_model, port, action_server, _RUN_DIR / "rasa.log",
@@ -158,7 +158,7 @@ def rasa_server(trained_model, action_server):
 
 def require_postgres() -> None:
     """Skip when PostgreSQL is unreachable, except under CI=true, where that is a failure."""
-    from bot.points_bench import postgres_admin_url, postgres_reachable
+    from bot.ops.databases import postgres_admin_url, postgres_reachable
 
     if postgres_reachable():
         return
@@ -171,7 +171,7 @@ def require_postgres() -> None:
 @pytest.fixture()
 def scratch_pg_url():
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
-    from bot.points_bench import scratch_postgres
+    from bot.ops.databases import scratch_postgres
 
     require_postgres()
     with scratch_postgres("xiangyin_test") as url:

@@ -146,7 +146,7 @@ def test_points_rules_come_from_the_village_table(talk):
 def test_an_ingested_notice_becomes_answerable(talk, tmp_path):
     import os
 
-    from bot.knowledge_base import ingest
+    from knowledge.retriever import ingest
 
     notice = tmp_path / "xinghua-winter-quilts.md"
     notice.write_text(

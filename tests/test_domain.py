@@ -92,7 +92,7 @@ def test_grievance_closed_loop_and_escalation_by_time(fresh_db):
         ticket = g.ticket_no
         assert g.assignee.login == "zhaodefu" and g.level == 3
     # Nobody responds within 8 hours: the job moves it up to the village.
-    from bot.jobs import run_jobs_once
+    from bot.ops.scheduler import run_jobs_once
 
     result = run_jobs_once(now=start + dt.timedelta(hours=9), url=fresh_db)
     assert ticket in result["escalated_grievances"]
@@ -123,7 +123,7 @@ def test_villager_cannot_transition_grievances(fresh_db):
 
 def test_unacknowledged_emergency_goes_to_the_admin_once(fresh_db):
     from bot import emergency
-    from bot.jobs import run_jobs_once
+    from bot.ops.scheduler import run_jobs_once
 
     start = dt.datetime(2026, 11, 2, 20, 0)
     with session_scope(write=True, url=fresh_db) as s:

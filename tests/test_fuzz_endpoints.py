@@ -2,7 +2,7 @@
 a polite answer or a 4xx every time, never a 5xx or a dropped connection, bounded memory.
 
 Malformed JSON bodies failed against Rasa's own ``rest`` channel (500 / silence);
-``credentials.yml`` names ``bot.rest_channel.RestInput``, which refuses them with a 4xx. Long texts stay at 2k characters here: one 20k-character message
+``credentials.yml`` names ``bot.channels.rest.RestInput``, which refuses them with a 4xx. Long texts stay at 2k characters here: one 20k-character message
 grew the Rasa process by ~6.5 GB RSS (see bot/fuzz.py; the same wrapper refuses it with 413)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.fuzz import MEMORY_BOUND_MB, pid_listening_on, run_fuzz
+from bench.fuzz import MEMORY_BOUND_MB, pid_listening_on, run_fuzz
 
 pytestmark = pytest.mark.rasa
 
@@ -31,7 +31,7 @@ def test_endpoints_answer_politely_under_fuzzing(rasa_server):
     if pid is not None:
         assert after - before < MEMORY_BOUND_MB, (before, after)
     # The server is still healthy afterwards.
-    from tests.cluster_fixtures import say
+    from tests.support.cluster import say
 
     assert say(rasa_server, "cli:hh012", "你好").answered
 
@@ -45,7 +45,7 @@ def test_rest_webhook_refuses_malformed_json_with_a_4xx(rasa_server):
 
 
 def test_rest_channel_wrapper_checks_bodies():
-    from bot.rest_channel import check_body
+    from bot.channels.rest import check_body
 
     assert check_body(b'{"sender": "cli:hh003", "message": "\\u4f60\\u597d"}') is None
     for body in (b"", b"[]", b"null", b"42", b'"x"', b"{", b"[" * 5000, b'{"sender": "a"}',

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import knowledge_base as kbm
-from bot.knowledge_base import KnowledgeBase, KnowledgeFormatError, load_entry
+from knowledge import retriever as kbm
+from knowledge.retriever import KnowledgeBase, KnowledgeFormatError, load_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"

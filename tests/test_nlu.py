@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu_eval import evaluate_agent, load_heldout
+from bench.nlu_eval import evaluate_agent, load_heldout
 
 # Honest floors, set below what the current model measures (see the README's figures):
 # a drop under them is a regression worth failing the build for.

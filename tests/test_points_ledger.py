@@ -24,7 +24,7 @@ from bot.models import (
     AppealState, AuditLog, ChannelIdentity, Household, OutboxMessage, PointsAppeal, PointsBalance, PointsEntry,
     Redemption, Resident, Role, ShopItem, User, Village,
 )
-from bot.points_bench import (
+from bench.points import (
     Workload, mixed_writer, run_in_processes, scratch_postgres,
 )
 from bot.seed import seed_demo_village

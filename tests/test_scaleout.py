@@ -24,8 +24,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from bot.runtime import free_ports
-from tests.cluster_fixtures import (
+from bot.ops.runtime import free_ports
+from tests.support.cluster import (
     CLIENT_RETRY_TEXT,
     REDIS_URL,
     drive_grievance_to_readback,
@@ -110,7 +110,7 @@ def test_migrations_run_once_when_several_processes_migrate_at_once(services):
 
 JOBS_CODE = """
 import datetime as dt
-from bot.jobs import run_jobs_once
+from bot.ops.scheduler import run_jobs_once
 now = dt.datetime.fromisoformat(os.environ["JOBS_NOW"])
 time.sleep(max(0, start_at - time.time()))
 results = [run_jobs_once(now=now, url=url) for _ in range(3)]
@@ -167,12 +167,12 @@ def test_scheduled_jobs_escalate_exactly_once_across_concurrent_schedulers(servi
 def cluster(services, tmp_path_factory):
     """2 Rasa replicas + 1 action server sharing the PostgreSQL tracker store and the Redis
     lock store, behind nginx; a fresh PostgreSQL database; a private Redis key prefix."""
-    from bot.cluster import Cluster, load_cluster_config
-    from bot.runtime import model_path
+    from bot.ops.cluster import Cluster, load_cluster_config
+    from bot.ops.runtime import model_path
 
     model = model_path()
     if not model.exists():
-        from bot.runtime import train_if_needed
+        from bot.ops.runtime import train_if_needed
 
         model = train_if_needed(quiet=True)
     var_dir = tmp_path_factory.mktemp("cluster")
@@ -429,7 +429,7 @@ def test_report_crash_counts(cluster):
 # --- configuration only (no services needed) --------------------------------------------
 
 def test_generated_endpoints_keep_secrets_out_of_files_and_logs(tmp_path):
-    from bot.cluster import endpoints_yaml, load_cluster_config, mask_url, nginx_conf
+    from bot.ops.cluster import endpoints_yaml, load_cluster_config, mask_url, nginx_conf
 
     url = "postgresql://xiangyin:s3cr%40t@db.example:6543/xiangyin?sslmode=require"
     cfg = load_cluster_config({"XIANGYIN_DATABASE_URL": url, "XIANGYIN_MODE": "cluster",
@@ -448,7 +448,7 @@ def test_generated_endpoints_keep_secrets_out_of_files_and_logs(tmp_path):
 
 
 def test_database_url_file_must_live_outside_the_repository(tmp_path):
-    from bot.cluster import ClusterConfigError, PROJECT_ROOT, load_cluster_config
+    from bot.ops.cluster import ClusterConfigError, PROJECT_ROOT, load_cluster_config
 
     secret = tmp_path / "db-url"
     secret.write_text("postgresql://xiangyin:pw@127.0.0.1/xiangyin\n")
@@ -461,7 +461,7 @@ def test_database_url_file_must_live_outside_the_repository(tmp_path):
 
 
 def test_cluster_command_refuses_sqlite_without_printing_secrets(capsys, monkeypatch):
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.setenv("XIANGYIN_DATABASE_URL", "mysql://root:hunter2@127.0.0.1/x")
     assert main(["cluster"]) == 2

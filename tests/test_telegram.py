@@ -31,7 +31,7 @@ from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.linking import LinkError, issue_link_code, link_by_phone, link_with_code
 from bot.models import ChannelIdentity, Grievance, LinkCode, OutboxMessage, User, utcnow
-from bot.telegram_bot import (
+from bot.channels.telegram.app import (
     ASR_UNAVAILABLE,
     BUTTON_EXPIRED,
     HELP,

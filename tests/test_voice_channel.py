@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.models import ChannelIdentity, EmergencyEvent
-from tests.asr_double import register
+from tests.support.asr_double import register
 
 
 def espeak_wav(text: str) -> bytes:

@@ -13,26 +13,19 @@ on SQLite, and on PostgreSQL when it is reachable (a scratch database, dropped a
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import multiprocessing
-import os
 import random
-import tempfile
 import time
 import traceback
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select, text
 
 from bot import points
-from bot.bench import pct
+from bench.stats import pct
+from bot.ops.databases import postgres_admin_url, postgres_reachable, scratch_postgres, scratch_sqlite
 from bot.db import get_engine, migrate, session_scope
 from bot.identity import resolve_actor
 from bot.models import (
@@ -41,57 +34,7 @@ from bot.models import (
 )
 from bot.seed import POINTS_RULES, SHOP_ITEMS
 
-POSTGRES_ADMIN_ENV = "XIANGYIN_TEST_POSTGRES_URL"
-DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 EXPECTED_REFUSALS = (points.InsufficientPoints, points.OutOfStock, points.NotReversible)
-
-
-# --- scratch databases ---------------------------------------------------------------
-
-def postgres_admin_url() -> str:
-    """A URL to the server's maintenance database (``postgres``), used to create scratch databases."""
-    return os.environ.get(POSTGRES_ADMIN_ENV) or DEFAULT_POSTGRES_ADMIN_URL
-
-
-def postgres_reachable(admin_url: str | None = None) -> bool:
-    engine = create_engine(admin_url or postgres_admin_url(), poolclass=NullPool,
-                           connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return False
-    finally:
-        engine.dispose()
-
-
-@contextlib.contextmanager
-def scratch_postgres(prefix: str = "xiangyin_test", admin_url: str | None = None) -> Iterator[str]:
-    """CREATE DATABASE <prefix>_<random>, yield its URL, DROP it afterwards."""
-    admin_url = admin_url or postgres_admin_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def scratch_sqlite() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="xiangyin-points-") as folder:
-        url = f"sqlite:///{Path(folder) / 'points.db'}"
-        try:
-            yield url
-        finally:
-            get_engine(url).dispose()
 
 
 # --- the mixed workload (tests) ------------------------------------------------------
@@ -312,7 +255,7 @@ def main(households: int = 1000, years: int = 5) -> int:
         with scratch_postgres("xiangyin_bench") as url:
             bench_backend("PostgreSQL", url, households, years)
     else:
-        print(f"\nPostgreSQL not reachable at {postgres_admin_url()} ({POSTGRES_ADMIN_ENV}); skipped.")
+        print(f"\nPostgreSQL not reachable at {postgres_admin_url()}; skipped.")
     return 0
 
 

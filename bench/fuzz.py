@@ -10,7 +10,7 @@ never a 5xx, a dropped connection or silence — and the server's memory must st
          malformed multipart bodies
 
 ``run_fuzz(base_url, pid, reduced=True)`` is the reduced set the tests use;
-`python -m bot.fuzz [--url URL]` (or `make bench` section "fuzz") runs the full set
+`python -m bench.fuzz [--url URL]` (or `make bench` section "fuzz") runs the full set
 against a fresh embedded stack when no URL is given, and prints the counts per category.
 """
 from __future__ import annotations
@@ -29,6 +29,8 @@ import wave
 from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bench.stats import rss_mb
 
 MEMORY_BOUND_MB = 400  # growth allowed over the whole run (caches, allocator, JIT): generous
 OUTCOMES_OK = ("answer", "4xx")
@@ -214,7 +216,6 @@ def run_fuzz(base_url: str, pid: int | None = None, reduced: bool = False, timeo
     base_url = base_url.rstrip("/")
     if pid is None:
         pid = pid_listening_on(urlsplit(base_url).port or 80)
-    from bot.bench import rss_mb  # lazily: bot.bench imports this module for its "fuzz" section
 
     rest_url, voice_url = f"{base_url}/webhooks/rest/webhook", f"{base_url}/webhooks/voice/webhook"
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -266,7 +267,7 @@ def run_fuzz(base_url: str, pid: int | None = None, reduced: bool = False, timeo
 
 def bench_fuzz() -> None:
     """`make bench` section "fuzz": the full set against a fresh embedded stack."""
-    from bot.runtime import embedded_stack
+    from bot.ops.runtime import embedded_stack
 
     with embedded_stack() as base_url:
         run_fuzz(base_url)
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         result = run_fuzz(args.url, reduced=args.reduced)
     else:
-        from bot.runtime import embedded_stack
+        from bot.ops.runtime import embedded_stack
 
         with embedded_stack() as base_url:
             result = run_fuzz(base_url, reduced=args.reduced)

@@ -332,7 +332,7 @@ class Cluster:
 
     def __init__(self, cfg: ClusterConfig, model: Path | None = None, log: Callable[[str], None] = print,
                  extra_env: dict | None = None, seed: bool = True):
-        from bot.runtime import model_path
+        from bot.ops.runtime import model_path
 
         self.cfg, self.log, self.seed = cfg, log, seed
         self.model = Path(model) if model else model_path()
@@ -378,7 +378,7 @@ class Cluster:
         self.log(f"==> Generated {self.endpoints} and {self.nginx_conf}")
 
     def _spawn(self, cmd: list[str], log_name: str) -> subprocess.Popen:
-        from bot.runtime import child_env
+        from bot.ops.runtime import child_env
 
         out = open(self.cfg.log_dir / log_name, "ab")
         try:
@@ -410,12 +410,12 @@ class Cluster:
         return f"{self.url(m)}/health" if m.kind == "actions" else f"{self.url(m)}/status"
 
     def wait(self, m: Member, timeout: float = 300) -> None:
-        from bot.runtime import wait_for_http
+        from bot.ops.runtime import wait_for_http
 
         wait_for_http(self.health_url(m), timeout, m.proc)
 
     def start(self, wait: bool = True) -> "Cluster":
-        from bot.runtime import wait_for_http
+        from bot.ops.runtime import wait_for_http
 
         if self.endpoints is None:
             self.prepare()
@@ -462,7 +462,7 @@ class Cluster:
         return [m for m in self.members() if m.proc is not None and m.proc.poll() is not None]
 
     def stop(self) -> None:
-        from bot.runtime import stop
+        from bot.ops.runtime import stop
 
         procs = [m.proc for m in self.members() if m.proc is not None]
         stop(*procs, timeout=20)

@@ -11,7 +11,7 @@ to try again, so an unacknowledged write is never mistaken for silence.
 
 Enabled in ``credentials.yml``::
 
-    bot.rest_channel.RestInput:
+    bot.channels.rest.RestInput:
       max_chars: 2000
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ with a Chinese message. Recognition and synthesis run in a thread pool, off the 
 
 Configure in ``credentials.yml``::
 
-    speech.channel.VoiceInput:
+    bot.channels.voice.VoiceInput:
       recognizer: null      # null: env XIANGYIN_ASR_FACTORY ("module:factory"), else Vosk
                             # from XIANGYIN_VOSK_MODEL
       max_upload_mb: 10
@@ -38,7 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.emergency import is_emergency
-from bot.rest_channel import TURN_FAILED
+from bot.channels.rest import TURN_FAILED
 
 log = logging.getLogger(__name__)
 

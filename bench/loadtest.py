@@ -15,7 +15,7 @@ plus one client timeout.
 Scale-out needs PostgreSQL and Redis (XIANGYIN_TEST_PG_URL, default
 postgresql://postgres@127.0.0.1:5432/test, where a scratch database xiangyin_load_<random>
 is created and dropped; XIANGYIN_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and nginx.
-`python -m bot.loadtest [--modes embedded scale-out] [--seconds 60] [--levels 20 50 100]`.
+`python -m bench.loadtest [--modes embedded scale-out] [--seconds 60] [--levels 20 50 100]`.
 """
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-from bot.runtime import embedded_stack, free_ports
+from bench.stats import pct
+from bot.ops.databases import scratch_postgres
+from bot.ops.runtime import embedded_stack, free_ports
 
 TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "那要带什么材料", "我上次反映的那件事咋样了", "谢谢"]
 CLIENT_TIMEOUT = 60.0
@@ -61,7 +61,6 @@ async def _user(session, url: str, user: int, deadline: float, latencies: list, 
 async def run_level(base_url: str, users: int, seconds: float) -> dict:
     import aiohttp
 
-    from bot.bench import pct  # lazily: bot.bench imports this module for its "load" section
 
     url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
     latencies: list[float] = []
@@ -106,40 +105,15 @@ HEADER = ("load     mode       users   turns   turns/s  p50 ms  p95 ms  p99 ms  
 
 # --- the stacks ----------------------------------------------------------------------
 
-def _pg_admin_url() -> str:
-    return os.environ.get("XIANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@contextlib.contextmanager
-def scratch_pg_database(prefix: str = "xiangyin_load") -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    from bot.db import dispose_engines
-
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin_url = _pg_admin_url()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    parts = urlsplit(admin_url)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @contextlib.contextmanager
 def cluster_stack(rasa_replicas: int = 2, action_replicas: int = 2, quiet: bool = True) -> Iterator[str]:
     """The scale-out mode (bot/cluster.py) on a scratch PostgreSQL database; yields the
     load balancer's URL."""
-    from bot.cluster import Cluster, load_cluster_config
+    from bot.ops.cluster import Cluster, load_cluster_config
 
     scratch = Path(tempfile.mkdtemp(prefix="xiangyin-load-cluster-"))
     ports = free_ports(2 + rasa_replicas + action_replicas)
-    with scratch_pg_database() as url:
+    with scratch_postgres("xiangyin_load") as url:
         cfg = load_cluster_config(
             {}, database_url=url, tracker_store_url=url,
             lock_store_url=os.environ.get("XIANGYIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -182,7 +156,7 @@ def run(modes: list[str] | None = None, levels: list[int] | None = None, seconds
 
 def bench_load() -> None:
     """`make bench` section "load"."""
-    from bot.runtime import train_if_needed
+    from bot.ops.runtime import train_if_needed
 
     train_if_needed(quiet=True)
     run()

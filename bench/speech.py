@@ -1,4 +1,4 @@
-"""Speech benchmarks: ``python -m speech.bench [--repeat N]``.
+"""Speech benchmarks: ``python -m bench.speech [--repeat N]``.
 
 Prints, with p50/p95 over repeated measurements:
 
@@ -115,7 +115,7 @@ def bench_tts(name: str, repeat: int) -> tts.BaseSynthesizer | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m speech.bench")
+    parser = argparse.ArgumentParser(prog="python -m bench.speech")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per measurement")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)

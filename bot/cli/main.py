@@ -47,7 +47,7 @@ def cmd_seed(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from bot.runtime import train_if_needed
+    from bot.ops.runtime import train_if_needed
 
     train_if_needed(config=args.config, force=args.force)
     return 0
@@ -58,8 +58,8 @@ def _start_servers(settings, log_dir):
     Telegram bot, as child processes; returns them for ``stop``."""
     import sys as _sys
 
-    from bot.runtime import spawn, model_path, start_action_server, start_rasa_server, stop, wait_for_http
-    from bot.telegram_bot import NO_TOKEN_HELP, read_token
+    from bot.ops.runtime import spawn, model_path, start_action_server, start_rasa_server, stop, wait_for_http
+    from bot.channels.telegram.app import NO_TOKEN_HELP, read_token
 
     model = model_path(settings)
     if not model.exists():
@@ -93,7 +93,7 @@ def _cluster_mode() -> bool:
 
 
 def cmd_serve(args) -> int:
-    from bot.runtime import stop
+    from bot.ops.runtime import stop
 
     if _cluster_mode():
         return cmd_cluster(args)
@@ -112,7 +112,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from bot.chat import repl
+    from bot.channels.terminal import repl
 
     settings = load_settings()
     repl(settings.rasa_url, args.user or settings.demo_user)
@@ -120,8 +120,8 @@ def cmd_chat(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from bot.chat import repl
-    from bot.runtime import stop, train_if_needed
+    from bot.channels.terminal import repl
+    from bot.ops.runtime import stop, train_if_needed
 
     settings = load_settings()
     train_if_needed()
@@ -265,7 +265,7 @@ def cmd_link_code(args) -> int:
 
 
 def cmd_telegram(args) -> int:
-    from bot.telegram_bot import main as telegram_main
+    from bot.channels.telegram.app import main as telegram_main
 
     return telegram_main()
 
@@ -304,7 +304,7 @@ def cmd_emergency(args) -> int:
 
 
 def cmd_jobs(args) -> int:
-    from bot.jobs import run_jobs_forever, run_jobs_once
+    from bot.ops.scheduler import run_jobs_forever, run_jobs_once
 
     if args.loop:
         import logging
@@ -317,13 +317,13 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bot.bench import main as bench_main
+    from bench.run import main as bench_main
 
     return bench_main(args.only)
 
 
 def cmd_cluster(args) -> int:
-    from bot.cluster import run_cluster
+    from bot.ops.cluster import run_cluster
 
     return run_cluster()
 

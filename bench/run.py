@@ -23,43 +23,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.stats import ms, pct, rss_mb
 from bot.config import PROJECT_ROOT, load_settings
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for proc in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(k) for k in kids] + [g for k in kids for g in _children(int(k))]
-
-
 def bench_train() -> None:
-    from bot.runtime import train_if_needed
+    from bot.ops.runtime import train_if_needed
 
     with tempfile.TemporaryDirectory() as scratch:
         # A scratch model folder and an empty Rasa training cache: nothing is reused.
@@ -85,8 +54,8 @@ def _no_pinyin_config() -> str:
 def bench_nlu() -> None:
     from rasa.core.agent import load_agent
 
-    from bot.nlu_eval import evaluate_agent, load_heldout, noised
-    from bot.runtime import train_if_needed
+    from bench.nlu_eval import evaluate_agent, load_heldout, noised
+    from bot.ops.runtime import train_if_needed
 
     heldout = load_heldout()
     noisy = noised(heldout, rate=0.3)
@@ -136,7 +105,7 @@ TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申�
 
 
 def bench_turns() -> None:
-    from bot.runtime import embedded_stack, train_if_needed
+    from bot.ops.runtime import embedded_stack, train_if_needed
     from speech.model import korean_test_model_path
 
     train_if_needed(quiet=True)
@@ -166,7 +135,7 @@ def bench_turns() -> None:
 
 def bench_kb() -> None:
     try:
-        from bot.knowledge_base import KnowledgeBase, evaluate
+        from knowledge.retriever import KnowledgeBase, evaluate
     except ImportError:
         print("kb       skipped: no knowledge base module")
         return
@@ -176,24 +145,24 @@ def bench_kb() -> None:
 
 
 def bench_load() -> None:
-    from bot.loadtest import bench_load as load
+    from bench.loadtest import bench_load as load
 
     load()
 
 
 def bench_fuzz() -> None:
-    from bot.fuzz import bench_fuzz as fuzz
+    from bench.fuzz import bench_fuzz as fuzz
 
     fuzz()
 
 def bench_points() -> None:
-    from bot.points_bench import main as points_main
+    from bench.points import main as points_main
 
     points_main()
 
 
 def bench_speech() -> None:
-    from speech.bench import main as speech_main
+    from bench.speech import main as speech_main
 
     speech_main([])
 

@@ -1,0 +1,65 @@
+"""Scratch databases for tests, benchmarks and load tests: a PostgreSQL database created and
+dropped around a block, or a SQLite file in a temporary folder."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from bot.db import get_engine
+
+POSTGRES_ADMIN_ENV = "XIANGYIN_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url() -> str:
+    """A URL to the server's maintenance database (``postgres``), used to create scratch databases."""
+    return os.environ.get(POSTGRES_ADMIN_ENV) or DEFAULT_POSTGRES_ADMIN_URL
+
+
+def postgres_reachable(admin_url: str | None = None) -> bool:
+    engine = create_engine(admin_url or postgres_admin_url(), poolclass=NullPool,
+                           connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def scratch_postgres(prefix: str = "xiangyin_test", admin_url: str | None = None) -> Iterator[str]:
+    """CREATE DATABASE <prefix>_<random>, yield its URL, DROP it afterwards."""
+    admin_url = admin_url or postgres_admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def scratch_sqlite() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="xiangyin-points-") as folder:
+        url = f"sqlite:///{Path(folder) / 'points.db'}"
+        try:
+            yield url
+        finally:
+            get_engine(url).dispose()
