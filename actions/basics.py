@@ -1,50 +1,70 @@
-"""Greeting, emergencies, repeat, slower speech, hand-off, and 对/不对 for pending writes."""
+"""Greeting, emergencies, repeat, slower speech, hand-off, 对/不对 for pending writes, and the
+choice among offered options."""
 from __future__ import annotations
 
-from rasa_sdk.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
+import logging
+from typing import Dict, List, Text
 
-from actions.common import (
-    PENDING_HANDLERS,
-    XiangyinAction,
-    clear_pending,
-    latest_text,
-    parse_choice,
-)
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import grievances as grievance_actions
+from actions import households as household_actions
+from actions import parsing, phrases, points as points_actions, policy, slots
+from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, clear_pending, latest_text
+from actions.pending import ConfirmWrite, read_more
 from bot import grievances, identity, outbox
-from bot.db import session_scope
 from bot.emergency import raise_alarm
-from bot.models import ChannelIdentity, Household, Role, User
-from sqlalchemy import select
+from bot.models import Household
+
+logger = logging.getLogger(__name__)
+
+#: How each kind of pending write is committed when the user says 对.
+CONFIRM: Dict[str, ConfirmWrite] = {
+    slots.WRITE_REDEEM: points_actions.confirm_redeem,
+    slots.WRITE_POINTS_APPEAL: points_actions.confirm_points_appeal,
+    slots.WRITE_GRIEVANCE_TRANSITION: grievance_actions.confirm_transition,
+    slots.WRITE_VISIT: household_actions.confirm_visit,
+    slots.WRITE_VISIT_GRIEVANCE: household_actions.confirm_visit_grievance,
+    slots.WRITE_LIST_MORE: read_more,
+}
 
 
 class ActionGreet(XiangyinAction):
     action_name = "action_greet"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        name = actor.display_name
-        greeting = f"{name}，您好！" if name else "您好！"
-        dispatcher.utter_message(text=f"{greeting}我是乡音村务小助手。可以问政策、反映问题、查积分。您想办点啥？")
+    def handle(self, turn: Turn) -> List[EventType]:
+        name = turn.actor.display_name
+        if name:
+            turn.say("utter_greet_by_name", name=name)
+        else:
+            turn.say("utter_greet")
         return []
 
 
-class ActionEmergency(XiangyinAction):
-    action_name = "action_emergency"
+class ActionEmergency(UsesSettings, Action):
+    """Answers first, whatever happens next (the person may be in danger), then raises the
+    alarm. Not an :class:`XiangyinAction`: its reply must not wait for the database, and a
+    failed alarm has its own answer."""
 
-    async def run(self, dispatcher, tracker, domain):
-        # Answer first, whatever happens next: the person may be in danger.
-        dispatcher.utter_message(text="别着急，我已经通知网格员马上联系您。有危险请先打120或者119。")
+    def name(self) -> Text:
+        return "action_emergency"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_emergency")
         try:
-            with session_scope(write=True) as s:
+            with self.session(write=True) as s:
                 actor = identity.resolve_actor(s, tracker.sender_id)
-                # The voice channel routes emergency words here directly; the words are kept.
+                # The words are kept with the alarm; the voice channel also sends its transcript.
                 said = (tracker.latest_message.get("metadata") or {}).get("transcript") or latest_text(tracker)
                 raise_alarm(s, actor, said)
         except Exception:  # noqa: BLE001
-            import logging
-
-            logging.getLogger(__name__).exception("emergency alarm failed for %s", tracker.sender_id)
-            dispatcher.utter_message(text="通知没发出去，请马上打120或者喊邻居帮忙！")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *clear_pending()]
+            logger.exception("emergency alarm failed for %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_emergency_alarm_failed")
+        return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
 
 
 class ActionRepeat(XiangyinAction):
@@ -52,19 +72,18 @@ class ActionRepeat(XiangyinAction):
 
     action_name = "action_repeat"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        events = list(tracker.events)
+    def handle(self, turn: Turn) -> List[EventType]:
+        events = list(turn.tracker.events)
         # Skip the current "再说一遍" turn, then collect the previous bot messages.
         user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
-        if len(user_turns) < 2:
-            dispatcher.utter_message(response="utter_nothing_to_repeat")
-            return []
-        start, end = user_turns[-2], user_turns[-1]
-        texts = [e.get("text") for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+        texts: List[str] = []
+        if len(user_turns) >= 2:
+            start, end = user_turns[-2], user_turns[-1]
+            texts = [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
         if not texts:
-            dispatcher.utter_message(response="utter_nothing_to_repeat")
+            turn.say("utter_nothing_to_repeat")
         for text in texts:
-            dispatcher.utter_message(text=text)
+            turn.show(text)
         return []
 
 
@@ -73,64 +92,61 @@ class ActionSlowDown(XiangyinAction):
 
     action_name = "action_slow_down"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        with session_scope(write=True) as s:
-            ident = s.execute(select(ChannelIdentity).where(
-                ChannelIdentity.channel == actor.channel, ChannelIdentity.external_id == actor.external_id)
-            ).scalar_one_or_none()
-            if ident is not None:
-                ident.settings = {**(ident.settings or {}), "speech_rate": "slow"}
-        dispatcher.utter_message(text="好的，我以后说慢一点。")
+    def handle(self, turn: Turn) -> List[EventType]:
+        with turn.session(write=True) as s:
+            identity.update_identity_settings(s, turn.actor.channel, turn.actor.external_id, speech_rate="slow")
+        turn.say("utter_slow_down")
         return []
 
 
 class ActionRequestHuman(XiangyinAction):
+    """Ask the household's contact person (else the village admin) to call back."""
+
     action_name = "action_request_human"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        with session_scope(write=True) as s:
+    def handle(self, turn: Turn) -> List[EventType]:
+        actor, tracker = turn.actor, turn.tracker
+        with turn.session(write=True) as s:
             household = s.get(Household, actor.household_id) if actor.household_id else None
             contact = household.contact if household else None
             if contact is None:
-                contact = s.execute(select(User).where(User.village_id == actor.village_id,
-                                                       User.role == Role.admin)).scalars().first()
+                contact = identity.village_admin(s, actor.village_id)
             if contact is None:
-                dispatcher.utter_message(text="请直接到村委会找工作人员。")
+                turn.say("utter_human_unavailable")
                 return []
-            outbox.notify(s, contact.id, "callback_request",
-                              f"{actor.display_name or '一位村民'}想找人说话，请回个电话。",
-                              f"callback:{tracker.sender_id}:{tracker.latest_message.get('message_id') or latest_text(tracker)}",
-                              payload={"sender_id": tracker.sender_id})
-            dispatcher.utter_message(text=f"好的，我已经告诉{contact.display_name}，会尽快联系您。"
-                                          f"电话是{contact.phone}。")
+            said = tracker.latest_message.get("message_id") or turn.text
+            outbox.notify(s, contact.id, "callback_request", phrases.callback_request(actor.display_name),
+                          f"callback:{tracker.sender_id}:{said}", payload={"sender_id": tracker.sender_id})
+            turn.say("utter_human_notified", contact=contact.display_name, phone=contact.phone)
         return []
 
 
 class ActionConfirmWrite(XiangyinAction):
+    """对: commit the pending write (or, after 回访, it means 满意)."""
+
     action_name = "action_confirm_write"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        pending = tracker.get_slot("pending_write")
+    def handle(self, turn: Turn) -> List[EventType]:
+        pending = turn.slot(slots.PENDING_WRITE)
         if not pending:
-            if tracker.get_slot("choice_kind") == "satisfaction":
-                return ActionChooseOption().handle(dispatcher, tracker, actor, domain)
-            dispatcher.utter_message(text="好的。还有什么要帮忙的吗？")
+            if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
+                return grievance_actions.answer_satisfaction(turn)
+            turn.say("utter_anything_else")
             return []
-        handler = PENDING_HANDLERS[pending["kind"]]
-        # Clear first: a handler may propose a follow-up write of its own.
-        return [*clear_pending(), *handler(dispatcher, tracker, actor, pending)]
+        # Clear first: a confirm function may propose a follow-up write of its own.
+        return [*clear_pending(), *CONFIRM[pending["kind"]](turn, pending)]
 
 
 class ActionCancelWrite(XiangyinAction):
+    """不对: drop the pending write (or, after 回访, it is an answer to 满意吗)."""
+
     action_name = "action_cancel_write"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if tracker.get_slot("choice_kind") == "satisfaction" and not tracker.get_slot("pending_write"):
-            return ActionChooseOption().handle(dispatcher, tracker, actor, domain)
-        if tracker.get_slot("pending_write"):
-            dispatcher.utter_message(text="好的，已经取消，什么都没改。")
-        else:
-            dispatcher.utter_message(text="好的。还有什么要帮忙的吗？")
+    def handle(self, turn: Turn) -> List[EventType]:
+        pending = turn.slot(slots.PENDING_WRITE)
+        if not pending and turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
+            return grievance_actions.answer_satisfaction(turn)
+        turn.say("utter_write_cancelled" if pending else "utter_anything_else")
         return clear_pending()
 
 
@@ -139,37 +155,22 @@ class ActionChooseOption(XiangyinAction):
 
     action_name = "action_choose_option"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        kind = tracker.get_slot("choice_kind")
-        choices = tracker.get_slot("choices") or []
-        text = latest_text(tracker)
-        if kind == "satisfaction":
-            answer = next((c for c in ("不满意", "基本满意", "满意") if c in text), None)
-            if answer is None and tracker.latest_message.get("intent", {}).get("name") == "affirm":
-                answer = "满意"
-            if answer is None:
-                dispatcher.utter_message(text="请说满意、基本满意或不满意。")
-                return []
-            with session_scope(write=True) as s:
-                grievances.record_satisfaction(s, actor, tracker.get_slot("ticket"), answer)
-            reply = "谢谢您的评价。" if answer != "不满意" else "对不起没让您满意，已经重新交给网格员办理。"
-            dispatcher.utter_message(text=reply)
-            return [SlotSet("choice_kind", None), SlotSet("choices", None)]
-        index = parse_choice(text)
+    def handle(self, turn: Turn) -> List[EventType]:
+        kind = turn.slot(slots.CHOICE_KIND)
+        if kind == slots.OFFERED_SATISFACTION:
+            return grievance_actions.answer_satisfaction(turn)
+        choices = turn.slot(slots.CHOICES) or []
+        index = parsing.parse_choice(turn.text)
         if not choices or index is None or not 1 <= index <= len(choices):
-            dispatcher.utter_message(text="不好意思，我没听明白。您可以换个说法，或者说“找网格员”。")
+            turn.say("utter_default")
             return []
         chosen = choices[index - 1]
-        if kind == "kb":
-            from actions.policy import answer_entry
-
-            return answer_entry(dispatcher, tracker, actor, chosen)
-        if kind == "household":
-            from actions.households import summarise_for
-
-            return summarise_for(dispatcher, actor, int(chosen))
-        dispatcher.utter_message(text="好的。")
-        return [SlotSet("choice_kind", None), SlotSet("choices", None)]
+        if kind == slots.OFFERED_KB:
+            return policy.answer_entry(turn, chosen)
+        if kind == slots.OFFERED_HOUSEHOLD:
+            return household_actions.summarise_for(turn, int(chosen))
+        turn.say("utter_ok")
+        return clear_choices()
 
 
 class ActionSessionStart(XiangyinAction):
@@ -178,15 +179,13 @@ class ActionSessionStart(XiangyinAction):
 
     action_name = "action_session_start"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        events = [SessionStarted()]
-        with session_scope() as s:
-            waiting = grievances.pending_followups(s, actor)
+    def handle(self, turn: Turn) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        with turn.session() as s:
+            waiting = grievances.pending_followups(s, turn.actor)
             if waiting:
                 g = waiting[0]
-                dispatcher.utter_message(
-                    text=f"先问您一下：您反映的{g.ticket_no}号“{g.description}”已经办好了，"
-                         f"您满意吗？请说满意、基本满意或不满意。")
-                events += [SlotSet("ticket", g.ticket_no), SlotSet("choice_kind", "satisfaction"),
-                           SlotSet("choices", list(grievances.SATISFACTION))]
+                turn.say("utter_ask_satisfaction", ticket=g.ticket_no, description=g.description)
+                events += [SlotSet(slots.TICKET, g.ticket_no), SlotSet(slots.CHOICE_KIND, slots.OFFERED_SATISFACTION),
+                           SlotSet(slots.CHOICES, list(grievances.SATISFACTION))]
         return events + [ActionExecuted("action_listen")]

@@ -1,127 +1,176 @@
-"""What every action shares: the actor behind a conversation, a database session,
-pending writes awaiting 对/不对, and one polite answer for any failure."""
+"""What every action shares: the settings, the actor behind a conversation, a database
+session, replies by response name, and one polite answer for any failure.
+
+An action subclasses :class:`XiangyinAction` and implements :meth:`XiangyinAction.handle`,
+which receives one :class:`Turn`. Replies are ``domain.yml`` responses (``turn.say``); the
+wording, and its voice/text variants, live there.
+"""
 from __future__ import annotations
 
+import abc
+import contextlib
+import functools
 import logging
-import re
-import uuid
-from typing import Any, Callable, Dict, List, Text
+from dataclasses import dataclass
+from typing import Any, ClassVar, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
+from actions import slots
+from bot.config import Settings, load_settings
 from bot.db import session_scope
 from bot.identity import AccessDenied, Actor, resolve_actor
 
 logger = logging.getLogger(__name__)
 
-ERROR_REPLY = "系统刚才出了点问题，这次没办成，请您稍后再说一遍。"
-NOT_LINKED_REPLY = "这个要先绑定身份才能查。请找村委会要个绑定码，在电报里发“/link 绑定码”。"
-DENIED_REPLY = "这户的信息您没有权限查看，或者查不到这户。"
-
-Events = List[Dict[Text, Any]]
+VOICE = "voice"  # the device channel's name (sender ids "voice:<device>")
 
 
-def load_actor(tracker: Tracker) -> Actor:
-    with session_scope() as s:
-        return resolve_actor(s, tracker.sender_id)
+@functools.lru_cache(maxsize=1)
+def server_settings() -> Settings:
+    """The action server's settings, read from its environment once, when rasa_sdk
+    constructs the actions at start-up."""
+    return load_settings()
 
 
-def entity(tracker: Tracker, name: str) -> str | None:
-    """The latest message's entity value (after synonym mapping), or None."""
+class UsesSettings:
+    """Actions are constructed by rasa_sdk without arguments: they then use
+    :func:`server_settings`. Tests construct them with their own settings."""
+
+    def __init__(self, settings: Optional[Settings] = None) -> None:
+        self.settings = settings if settings is not None else server_settings()
+
+    def session(self, write: bool = False) -> contextlib.AbstractContextManager[Session]:
+        """A database session on the configured database (commits on success)."""
+        return session_scope(write=write, url=self.settings.database.url)
+
+    def load_actor(self, tracker: Tracker) -> Actor:
+        """Who is talking: the user behind the conversation's sender id."""
+        with self.session() as s:
+            return resolve_actor(s, tracker.sender_id)
+
+
+@dataclass
+class Turn:
+    """One run of one action: what Rasa sent, who is talking, and what the action may use."""
+
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    domain: DomainDict
+    actor: Actor
+    action: UsesSettings
+
+    # --- replies ----------------------------------------------------------------------
+
+    def say(self, response: str, **values: Any) -> None:
+        """Utter a ``domain.yml`` response; ``values`` fill its ``{placeholders}`` (slots fill
+        the rest). Rasa picks the variant for the output channel."""
+        self.dispatcher.utter_message(response=response, **values)
+
+    def show(self, text: str, **message: Any) -> None:
+        """Send text that is data, not wording (a knowledge-base answer, a repeated reply)."""
+        self.dispatcher.utter_message(text=text, **message)
+
+    # --- what was said ------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """The latest user message, stripped."""
+        return latest_text(self.tracker)
+
+    @property
+    def intent(self) -> Optional[str]:
+        return (self.tracker.latest_message.get("intent") or {}).get("name")
+
+    def entity(self, name: str) -> Optional[str]:
+        """The latest message's first value of entity ``name`` (after synonym mapping)."""
+        return latest_entity(self.tracker, name)
+
+    def slot(self, name: str) -> Any:
+        return self.tracker.get_slot(name)
+
+    # --- who and where --------------------------------------------------------------------
+
+    @property
+    def on_voice(self) -> bool:
+        """The person talks through a voice device: nothing confidential may be read out."""
+        return self.actor.channel == VOICE
+
+    @property
+    def settings(self) -> Settings:
+        return self.action.settings
+
+    def session(self, write: bool = False) -> contextlib.AbstractContextManager[Session]:
+        return self.action.session(write)
+
+
+def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
+    """The latest message's first value of entity ``name`` (after synonym mapping), or None."""
     values = list(tracker.get_latest_entity_values(name))
     return str(values[0]) if values else None
 
 
 def latest_text(tracker: Tracker) -> str:
+    """The latest user message, stripped ('' for none)."""
     return (tracker.latest_message.get("text") or "").strip()
 
 
-def new_key() -> str:
-    return uuid.uuid4().hex
+class XiangyinAction(UsesSettings, Action, abc.ABC):
+    """Base class: resolves the actor, runs :meth:`handle`, and turns any failure into a
+    polite Chinese answer (access refused, or "something went wrong") instead of silence."""
 
-
-CN_ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def parse_choice(text: str) -> int | None:
-    """'第二个' / '选2' / '二号' → 2."""
-    digits = re.search(r"\d+", text or "")
-    if digits:
-        return int(digits.group())
-    for char in text or "":
-        if char in CN_ORDINALS:
-            return CN_ORDINALS[char]
-    return None
-
-
-class XiangyinAction(Action):
-    """Base class: resolves the actor, turns any failure into a polite Chinese answer."""
-
-    action_name = ""
+    action_name: ClassVar[str]
 
     def name(self) -> Text:
         return self.action_name
 
-    # Subclasses define handle(dispatcher, tracker, actor, domain) -> Events.
+    @abc.abstractmethod
+    def handle(self, turn: Turn) -> List[EventType]:
+        """The action's work for one turn.
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        Args:
+            turn: the dispatcher, tracker and domain Rasa sent, the resolved actor, and
+                access to the settings and the database.
+
+        Returns:
+            The events to apply (``SlotSet``, ``FollowupAction``, ...); ``[]`` for none.
+            Replies go through ``turn.say`` (responses) or ``turn.show`` (data).
+
+        Raises:
+            AccessDenied: answered with ``utter_access_denied``.
+            Exception: anything else is logged and answered with ``utter_error``; a pending
+                write is dropped.
+        """
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
         try:
-            actor = load_actor(tracker)
-            return self.handle(dispatcher, tracker, actor, domain) or []
+            turn = Turn(dispatcher, tracker, domain, self.load_actor(tracker), self)
+            return self.handle(turn)
         except AccessDenied as exc:
             logger.info("access denied: %s", exc)
-            dispatcher.utter_message(text=DENIED_REPLY)
+            dispatcher.utter_message(response="utter_access_denied")
             return []
         except Exception:  # noqa: BLE001 - the user gets a sentence, the log gets the trace
             logger.exception("action %s failed for %s", self.name(), tracker.sender_id)
-            dispatcher.utter_message(text=ERROR_REPLY)
-            return [SlotSet("pending_write", None), SlotSet("awaiting_confirmation", False)]
+            dispatcher.utter_message(response="utter_error")
+            return clear_pending()
 
 
-# Pending writes: an action proposes a write, reads it back, and stores it in the
-# ``pending_write`` slot; ``action_confirm_write`` commits it by kind. The idempotency key
-# is chosen when the write is proposed, so a retried confirmation cannot write twice.
-PendingHandler = Callable[[CollectingDispatcher, Tracker, Actor, Dict[str, Any]], Events]
-PENDING_HANDLERS: Dict[str, PendingHandler] = {}
+def forget(*names: str) -> List[EventType]:
+    """Unset slots."""
+    return [SlotSet(name, None) for name in names]
 
 
-def pending_handler(kind: str):
-    def register(fn: PendingHandler) -> PendingHandler:
-        PENDING_HANDLERS[kind] = fn
-        return fn
-
-    return register
+def clear_choices() -> List[EventType]:
+    """The offered options have been answered."""
+    return forget(slots.CHOICES, slots.CHOICE_KIND)
 
 
-CONFIRM_QUESTION = "对吗？对就说“对”，不对就说“不对”。"
-
-
-def propose_write(dispatcher: CollectingDispatcher, kind: str, readback: str, ask: str = CONFIRM_QUESTION,
-                  **data: Any) -> Events:
-    """Read a write back and wait for 对/不对 (``ask`` may put the question in other words)."""
-    dispatcher.utter_message(text=f"{readback}{ask}")
-    return [SlotSet("pending_write", {"kind": kind, "key": new_key(), **data}),
-            SlotSet("awaiting_confirmation", True)]
-
-
-LIST_CHUNK = 3
-
-
-def read_list(dispatcher: CollectingDispatcher, intro: str, items: List[str]) -> Events:
-    """Long lists are read three at a time; "要"/"对" after "还要听吗" reads the next three."""
-    head, rest = items[:LIST_CHUNK], items[LIST_CHUNK:]
-    dispatcher.utter_message(text=f"{intro}{'；'.join(head)}。")
-    if not rest:
-        return []
-    return propose_write(dispatcher, "list_more", "", ask=f"还有{len(rest)}条，还要听吗？要听就说“要”。", items=rest)
-
-
-@pending_handler("list_more")
-def _read_more(dispatcher, tracker, actor, pending) -> Events:
-    return read_list(dispatcher, "", pending["items"])
-
-
-def clear_pending() -> Events:
-    return [SlotSet("pending_write", None), SlotSet("awaiting_confirmation", False)]
+def clear_pending() -> List[EventType]:
+    """No write is waiting for 对/不对 any more."""
+    return [SlotSet(slots.PENDING_WRITE, None), SlotSet(slots.AWAITING_CONFIRMATION, False)]

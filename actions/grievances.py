@@ -1,38 +1,27 @@
 """Grievances: the filing form (prefilled from the first sentence, read back, correctable),
-duplicate detection, submission and status queries."""
+duplicate detection, submission, status queries, staff transitions and 回访 satisfaction."""
 from __future__ import annotations
 
-import re
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from actions.common import XiangyinAction, entity, latest_text, pending_handler, propose_write, read_list
+from actions import parsing, phrases, slots
+from actions.common import Turn, XiangyinAction, clear_choices, forget, latest_entity, latest_text
+from actions.pending import PendingWrite, propose_write, read_list
 from bot import grievances
-from bot.db import session_scope
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
-from bot.models import Household
+from bot.models import GrievanceState, Household
 
-FORM_SLOTS = ["grievance_description", "grievance_category", "grievance_place", "grievance_urgency",
-              "grievance_anonymous", "grievance_confirmed", "grievance_duplicate"]
-URGENT_WORDS = ("着火", "危险", "马上", "赶紧", "很急", "紧急", "塌了", "漏电")
-GENERIC_REQUESTS = ("反映", "投诉", "举报", "诉求", "问题", "报告")
+OTHER_CATEGORY = "其他"
 
 
-def _urgency_from(text: str) -> str | None:
-    if "不急" in text or "不着急" in text:
-        return "一般"
-    if any(word in text for word in URGENT_WORDS) or text in ("急", "急的"):
-        return "紧急"
-    return None
-
-
-def _readback(tracker: Tracker) -> str:
-    anonymous = "对邻居保密" if tracker.get_slot("grievance_anonymous") else "不用保密"
-    urgency = "比较急" if tracker.get_slot("grievance_urgency") == "紧急" else "不算急"
-    return (f"我念一遍：{tracker.get_slot('grievance_place')}，{tracker.get_slot('grievance_description')}，"
-            f"属于{tracker.get_slot('grievance_category')}，{urgency}，{anonymous}。")
+def _category(text: str) -> str:
+    """A category the user named, or the one their words suggest, else 其他."""
+    return text if text in CATEGORIES else (infer_category(text) or OTHER_CATEGORY)
 
 
 class ActionStartGrievance(XiangyinAction):
@@ -41,109 +30,115 @@ class ActionStartGrievance(XiangyinAction):
 
     action_name = "action_start_grievance"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        text = latest_text(tracker)
-        category = entity(tracker, "category") or infer_category(text)
-        content = re.sub(r"^(我要|俺要|我想|俺想|帮我|给我)?(反映|投诉|举报|报告)(一下|个)?(问题|事儿|事)?", "", text).strip()
-        has_content = len(content) >= 4 and not (category is None and any(w in content for w in GENERIC_REQUESTS)
-                                                 and len(content) < 8)
-        place = entity(tracker, "place")
-        if not place and actor.household_id and has_content:
-            with session_scope() as s:
-                place = s.get(Household, actor.household_id).address
-        events = [SlotSet(slot, None) for slot in FORM_SLOTS]
-        events += [
-            SlotSet("grievance_description", content if has_content else None),
-            SlotSet("grievance_category", category if category in CATEGORIES else None),
-            SlotSet("grievance_place", place),
-            SlotSet("grievance_urgency", entity(tracker, "urgency") or _urgency_from(text) or "一般"),
+    def handle(self, turn: Turn) -> List[EventType]:
+        text = turn.text
+        category = turn.entity(slots.ENTITY_CATEGORY) or infer_category(text)
+        content = parsing.strip_filing_request(text)
+        has_content = parsing.describes_problem(content, category)
+        place = turn.entity(slots.ENTITY_PLACE)
+        if not place and turn.actor.household_id and has_content:
+            with turn.session() as s:
+                place = s.get(Household, turn.actor.household_id).address
+        urgency = turn.entity(slots.ENTITY_URGENCY) or parsing.urgency_in(text) or parsing.NORMAL
+        return forget(*slots.GRIEVANCE_FORM_SLOTS) + [
+            SlotSet(slots.GRIEVANCE_DESCRIPTION, content if has_content else None),
+            SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),
+            SlotSet(slots.GRIEVANCE_PLACE, place),
+            SlotSet(slots.GRIEVANCE_URGENCY, urgency),
         ]
-        return events
 
 
 class ValidateGrievanceForm(FormValidationAction):
+    """Checks each answer of the grievance form; the last slot reads corrections."""
+
     def name(self) -> Text:
         return "validate_grievance_form"
 
-    def validate_grievance_description(self, value, dispatcher, tracker, domain):
+    def validate_grievance_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> Dict[Text, Any]:
         text = str(value or "").strip()
         if len(text) < 2:
-            dispatcher.utter_message(text="请再说具体一点，是什么问题？")
-            return {"grievance_description": None}
-        events: Dict[str, Any] = {"grievance_description": text[:500]}
-        if not tracker.get_slot("grievance_category"):
+            dispatcher.utter_message(response="utter_grievance_description_too_short")
+            return {slots.GRIEVANCE_DESCRIPTION: None}
+        result: Dict[Text, Any] = {slots.GRIEVANCE_DESCRIPTION: text[:500]}
+        if not tracker.get_slot(slots.GRIEVANCE_CATEGORY):
             category = infer_category(text)
             if category:
-                events["grievance_category"] = category
-        return events
+                result[slots.GRIEVANCE_CATEGORY] = category
+        return result
 
-    def validate_grievance_category(self, value, dispatcher, tracker, domain):
-        text = str(value or "")
-        if text in CATEGORIES:
-            return {"grievance_category": text}
-        return {"grievance_category": infer_category(text) or "其他"}
+    def validate_grievance_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        return {slots.GRIEVANCE_CATEGORY: _category(str(value or ""))}
 
-    def validate_grievance_place(self, value, dispatcher, tracker, domain):
-        place = re.sub(r"^(在|就在|地点是|地方是)", "", str(value or "")).strip()
+    def validate_grievance_place(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[Text, Any]:
+        place = parsing.strip_place_prefix(str(value or ""))
         if not place:
-            dispatcher.utter_message(text="请说一下问题在什么地方。")
-            return {"grievance_place": None}
-        return {"grievance_place": place[:100]}
+            dispatcher.utter_message(response="utter_grievance_place_missing")
+            return {slots.GRIEVANCE_PLACE: None}
+        return {slots.GRIEVANCE_PLACE: place[:100]}
 
-    def validate_grievance_urgency(self, value, dispatcher, tracker, domain):
-        return {"grievance_urgency": "紧急" if str(value) == "紧急" else (_urgency_from(str(value)) or "一般")}
+    def validate_grievance_urgency(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        said = str(value)
+        urgency = parsing.URGENT if said == parsing.URGENT else (parsing.urgency_in(said) or parsing.NORMAL)
+        return {slots.GRIEVANCE_URGENCY: urgency}
 
-    def validate_grievance_anonymous(self, value, dispatcher, tracker, domain):
-        if isinstance(value, bool):
-            return {"grievance_anonymous": value}
-        text = str(value or "")
-        if "不" in text:
-            return {"grievance_anonymous": False}
-        if "要" in text or "保密" in text or "匿名" in text:
-            return {"grievance_anonymous": True}
-        dispatcher.utter_message(text="要保密就说“要”，不用就说“不要”。")
-        return {"grievance_anonymous": None}
+    def validate_grievance_anonymous(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> Dict[Text, Any]:
+        anonymous = value if isinstance(value, bool) else parsing.anonymity_in(str(value or ""))
+        if anonymous is None:
+            dispatcher.utter_message(response="utter_grievance_anonymous_unclear")
+        return {slots.GRIEVANCE_ANONYMOUS: anonymous}
 
-    def validate_grievance_confirmed(self, value, dispatcher, tracker, domain):
-        intent = tracker.latest_message.get("intent", {}).get("name")
-        text = latest_text(tracker)
-        duplicate = tracker.get_slot("grievance_duplicate")
-        if duplicate and duplicate.startswith("offer:"):
-            if intent == "affirm":
-                return {"grievance_confirmed": True, "grievance_duplicate": "join:" + duplicate[6:]}
-            return {"grievance_confirmed": None, "grievance_duplicate": "declined"}
-        if intent == "affirm":
-            return {"grievance_confirmed": True}
-        corrections: Dict[str, Any] = {}
-        # The answer to "哪里不对", or a correction said with the "不对": an explicit field
-        # name wins; otherwise the recognised entities; otherwise the text is the new content.
-        fixed = re.sub(r"^(不对|不是|错了)[，,\s]*", "", text)
-        if re.match(r"^(地点|地方|位置|在)", fixed):
-            corrections["grievance_place"] = re.sub(r"^(地点|地方|位置)(是|在)?|^在", "", fixed).strip()
-        elif re.match(r"^(类别|类型|分类)", fixed):
-            category = re.sub(r"^(类别|类型|分类)(是|算)?", "", fixed).strip()
-            corrections["grievance_category"] = category if category in CATEGORIES else (
-                infer_category(category) or "其他")
-        elif re.match(r"^(内容|事情|问题)", fixed):
-            corrections["grievance_description"] = re.sub(r"^(内容|事情|问题)(是)?", "", fixed).strip()
-        else:
-            place, category, urgency = entity(tracker, "place"), entity(tracker, "category"), entity(tracker, "urgency")
-            if place:
-                corrections["grievance_place"] = place
-            if category in CATEGORIES:
-                corrections["grievance_category"] = category
-            if urgency in ("紧急", "一般"):
-                corrections["grievance_urgency"] = urgency
-            if not corrections and intent != "deny" and fixed:
-                if fixed in CATEGORIES:
-                    corrections["grievance_category"] = fixed
-                elif _urgency_from(fixed):
-                    corrections["grievance_urgency"] = _urgency_from(fixed)
-                elif len(fixed) >= 2:
-                    corrections["grievance_description"] = fixed
+    def validate_grievance_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> Dict[Text, Any]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        duplicate = tracker.get_slot(slots.GRIEVANCE_DUPLICATE)
+        if duplicate and duplicate.startswith(slots.DUPLICATE_OFFER):
+            if intent == slots.INTENT_AFFIRM:
+                ticket = duplicate[len(slots.DUPLICATE_OFFER):]
+                return {slots.GRIEVANCE_CONFIRMED: True, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_JOIN + ticket}
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_DECLINED}
+        if intent == slots.INTENT_AFFIRM:
+            return {slots.GRIEVANCE_CONFIRMED: True}
+        corrections = _corrections(tracker, intent)
         if not corrections:
-            dispatcher.utter_message(text="哪里不对？直接说对的就行，比如“地点是小学门口”。")
-        return {"grievance_confirmed": None, **corrections}
+            dispatcher.utter_message(response="utter_grievance_what_is_wrong")
+        return {slots.GRIEVANCE_CONFIRMED: None, **corrections}
+
+
+_FIELD_SLOTS = {parsing.PLACE: slots.GRIEVANCE_PLACE, parsing.CATEGORY: slots.GRIEVANCE_CATEGORY,
+                parsing.DESCRIPTION: slots.GRIEVANCE_DESCRIPTION}
+
+
+def _corrections(tracker: Tracker, intent: Optional[str]) -> Dict[Text, Any]:
+    """The answer to "哪里不对", or a correction said with the "不对": an explicit field name
+    wins; otherwise the recognised entities; otherwise the text is the new content."""
+    fixed = parsing.strip_negation(latest_text(tracker))
+    named = parsing.named_correction(fixed)
+    if named is not None:
+        field, value = named
+        return {_FIELD_SLOTS[field]: _category(value) if field == parsing.CATEGORY else value}
+    corrections: Dict[Text, Any] = {}
+    place = latest_entity(tracker, slots.ENTITY_PLACE)
+    category = latest_entity(tracker, slots.ENTITY_CATEGORY)
+    urgency = latest_entity(tracker, slots.ENTITY_URGENCY)
+    if place:
+        corrections[slots.GRIEVANCE_PLACE] = place
+    if category in CATEGORIES:
+        corrections[slots.GRIEVANCE_CATEGORY] = category
+    if urgency in (parsing.URGENT, parsing.NORMAL):
+        corrections[slots.GRIEVANCE_URGENCY] = urgency
+    if not corrections and intent != slots.INTENT_DENY and fixed:
+        if fixed in CATEGORIES:
+            corrections[slots.GRIEVANCE_CATEGORY] = fixed
+        elif parsing.urgency_in(fixed):
+            corrections[slots.GRIEVANCE_URGENCY] = parsing.urgency_in(fixed)
+        elif len(fixed) >= 2:
+            corrections[slots.GRIEVANCE_DESCRIPTION] = fixed
+    return corrections
 
 
 class ActionAskGrievanceConfirmed(XiangyinAction):
@@ -151,154 +146,151 @@ class ActionAskGrievanceConfirmed(XiangyinAction):
 
     action_name = "action_ask_grievance_confirmed"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if tracker.get_slot("grievance_duplicate") is None:
-            with session_scope() as s:
-                found = grievances.find_duplicates(
-                    s, actor.village_id, tracker.get_slot("grievance_category"),
-                    tracker.get_slot("grievance_description"), tracker.get_slot("grievance_place") or "")
+    def handle(self, turn: Turn) -> List[EventType]:
+        category = turn.slot(slots.GRIEVANCE_CATEGORY)
+        description = turn.slot(slots.GRIEVANCE_DESCRIPTION)
+        place = turn.slot(slots.GRIEVANCE_PLACE) or ""
+        if turn.slot(slots.GRIEVANCE_DUPLICATE) is None:
+            with turn.session() as s:
+                found = grievances.find_duplicates(s, turn.actor.village_id, category, description, place)
                 if found:
                     g = found[0]
-                    dispatcher.utter_message(
-                        text=f"已经有人反映过类似的事：{g.ticket_no}号，{g.place}，{g.description}，"
-                             f"现在{grievances.view(s, g).state_name}。您要跟着这件一起办吗？要就说“对”。")
-                    return [SlotSet("grievance_duplicate", f"offer:{g.ticket_no}")]
-        dispatcher.utter_message(text=f"{_readback(tracker)}对吗？对就说“对”，不对就说“不对”。")
+                    turn.say("utter_grievance_duplicate_offer", ticket=g.ticket_no, place=g.place,
+                             description=g.description, state=grievances.view(s, g).state_name)
+                    return [SlotSet(slots.GRIEVANCE_DUPLICATE, slots.DUPLICATE_OFFER + g.ticket_no)]
+        turn.say("utter_grievance_read_back", place=place, description=description, category=category,
+                 urgency=phrases.urgency_read_back(turn.slot(slots.GRIEVANCE_URGENCY)),
+                 anonymous=phrases.anonymity_read_back(bool(turn.slot(slots.GRIEVANCE_ANONYMOUS))))
         return []
 
 
 class ActionSubmitGrievance(XiangyinAction):
     action_name = "action_submit_grievance"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if not tracker.get_slot("grievance_confirmed"):
-            dispatcher.utter_message(text="好的，这件事先不记了。")
-            return [SlotSet(slot, None) for slot in FORM_SLOTS]
-        duplicate = tracker.get_slot("grievance_duplicate") or ""
-        with session_scope(write=True) as s:
-            if duplicate.startswith("join:"):
-                g = grievances.join(s, actor, duplicate[5:])
-                reply = f"好的，已经把您的意见加到{g.ticket_no}号里，一起办。"
+    def handle(self, turn: Turn) -> List[EventType]:
+        if not turn.slot(slots.GRIEVANCE_CONFIRMED):
+            turn.say("utter_grievance_not_filed")
+            return forget(*slots.GRIEVANCE_FORM_SLOTS)
+        duplicate = turn.slot(slots.GRIEVANCE_DUPLICATE) or ""
+        with turn.session(write=True) as s:
+            if duplicate.startswith(slots.DUPLICATE_JOIN):
+                g = grievances.join(s, turn.actor, duplicate[len(slots.DUPLICATE_JOIN):])
+                reply = dict(response="utter_grievance_joined", ticket=g.ticket_no)
             else:
                 g = grievances.file(
-                    s, actor, tracker.get_slot("grievance_category"), tracker.get_slot("grievance_description"),
-                    tracker.get_slot("grievance_place") or "", tracker.get_slot("grievance_urgency") or "一般",
-                    bool(tracker.get_slot("grievance_anonymous")))
-                who = g.assignee.display_name if g.assignee else "村委会"
-                reply = (f"记下了，编号是{g.ticket_no}。{who}会在{FIRST_RESPONSE_HOURS[g.urgency]}个小时内"
-                         f"联系您。")
+                    s, turn.actor, turn.slot(slots.GRIEVANCE_CATEGORY), turn.slot(slots.GRIEVANCE_DESCRIPTION),
+                    turn.slot(slots.GRIEVANCE_PLACE) or "", turn.slot(slots.GRIEVANCE_URGENCY) or parsing.NORMAL,
+                    bool(turn.slot(slots.GRIEVANCE_ANONYMOUS)))
+                reply = dict(response="utter_grievance_filed", ticket=g.ticket_no,
+                             assignee=g.assignee.display_name if g.assignee else phrases.NO_ASSIGNEE,
+                             hours=FIRST_RESPONSE_HOURS[g.urgency])
         # Reply only after the commit: an acknowledged grievance is durable.
-        dispatcher.utter_message(text=reply)
-        return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("ticket", g.ticket_no)]
+        turn.say(**reply)
+        return forget(*slots.GRIEVANCE_FORM_SLOTS) + [SlotSet(slots.TICKET, g.ticket_no)]
 
 
 class ActionGrievanceStatus(XiangyinAction):
     action_name = "action_grievance_status"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        text = latest_text(tracker)
-        ticket = entity(tracker, "ticket")
-        match = re.search(r"\d{6}", text)
-        if not ticket and match:
-            ticket = match.group()
-        with session_scope() as s:
+    def handle(self, turn: Turn) -> List[EventType]:
+        text = turn.text
+        ticket = turn.entity(slots.ENTITY_TICKET) or parsing.ticket_in(text)
+        with turn.session() as s:
             try:
-                views = grievances.status(s, actor, ticket)
+                views = grievances.status(s, turn.actor, ticket)
             except grievances.TicketNotFound:
-                dispatcher.utter_message(text=f"没查到{ticket}号，请再核对一下编号。")
+                turn.say("utter_ticket_not_found", ticket=ticket)
                 return []
         if not views:
-            dispatcher.utter_message(text="您还没有反映过问题。要反映的话，直接说遇到了什么事。")
+            turn.say("utter_no_grievances")
             return []
-        if ticket or "上次" in text or "那件" in text or len(views) == 1:
+        if ticket or parsing.refers_to_last(text) or len(views) == 1:
             v = views[0]
-            note = f"最新情况：{v.last_note}。" if v.last_note else ""
-            who = f"由{v.assignee}负责。" if v.assignee and v.state.value not in ("resolved", "followed_up") else ""
-            dispatcher.utter_message(text=f"{v.ticket_no}号，{v.description}，现在{v.state_name}。{who}{note}")
-            return [SlotSet("ticket", v.ticket_no)]
-        open_views = [v for v in views if v.state.value in ("accepted", "in_progress", "escalated")]
-        return read_list(dispatcher, f"您有{len(open_views)}件还在办：" if open_views else "您反映的事都办完了：",
-                         [f"{v.ticket_no}号{v.description}，{v.state_name}" for v in (open_views or views)])
+            closed = v.state in (GrievanceState.resolved, GrievanceState.followed_up)
+            turn.say("utter_grievance_status", ticket=v.ticket_no, description=v.description, state=v.state_name,
+                     assignee=phrases.assignee_clause(None if closed else v.assignee),
+                     latest=phrases.latest_note_clause(v.last_note))
+            return [SlotSet(slots.TICKET, v.ticket_no)]
+        open_views = [v for v in views if v.state in grievances.OPEN_STATES]
+        lines = [phrases.status_line(v.ticket_no, v.description, v.state_name) for v in (open_views or views)]
+        if open_views:
+            return read_list(turn, "utter_grievances_open", lines, count=len(open_views))
+        return read_list(turn, "utter_grievances_all_done", lines)
 
 
-# Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order.
-STAFF_VERBS = [
-    ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
-    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报")),
-    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好")),
-    ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
-    ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
-]
-STAFF_VERB_NAMES = {"accept": "开始办理", "note": "记一条进展", "resolve": "办结", "escalate": "上报",
-                    "reject": "退回"}
-STAFF_ONLY = "这个只有网格员和村干部能办。"
-
-
-def parse_staff_command(text: str) -> tuple[str | None, str]:
-    """'260101办结了 路灯已经换好了' → ('resolve', '路灯已经换好了')."""
-    for action, verbs in STAFF_VERBS:
-        for verb in verbs:
-            if verb in text:
-                note = text.split(verb, 1)[1]
-                note = re.sub(r"^[了吧一下\s，,。:：]*", "", note)
-                note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
-                return action, note
-    return None, ""
+def _not_staff(turn: Turn) -> bool:
+    """The grievance queue is for grid workers and village officials: others are told so (True)."""
+    if turn.actor.is_staff:
+        return False
+    turn.say("utter_staff_only_handle")
+    return True
 
 
 class ActionMyQueue(XiangyinAction):
     action_name = "action_my_queue"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if not actor.is_staff:
-            dispatcher.utter_message(text=STAFF_ONLY)
+    def handle(self, turn: Turn) -> List[EventType]:
+        if _not_staff(turn):
             return []
-        with session_scope() as s:
-            queue = grievances.open_queue(s, actor)
+        with turn.session() as s:
+            queue = grievances.open_queue(s, turn.actor)
         if not queue:
-            dispatcher.utter_message(text="您手上没有待办的诉求。")
+            turn.say("utter_queue_empty")
             return []
-        return read_list(dispatcher, f"一共{len(queue)}件：",
-                         [f"{v.ticket_no}号，{v.place}，{v.description}，{v.state_name}" for v in queue])
+        return read_list(turn, "utter_queue", [phrases.queue_line(v.ticket_no, v.place, v.description, v.state_name)
+                                               for v in queue], count=len(queue))
 
 
 class ActionHandleGrievance(XiangyinAction):
+    """Staff by voice: '受理260104 我下午去看', '260104办结了 路灯换好了' (read back first)."""
+
     action_name = "action_handle_grievance"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if not actor.is_staff:
-            dispatcher.utter_message(text=STAFF_ONLY)
+    def handle(self, turn: Turn) -> List[EventType]:
+        if _not_staff(turn):
             return []
-        text = latest_text(tracker)
-        ticket = entity(tracker, "ticket") or (re.search(r"\d{6}", text) or [None])[0]
-        action, note = parse_staff_command(text)
+        text = turn.text
+        ticket = turn.entity(slots.ENTITY_TICKET) or parsing.ticket_in(text)
+        action, note = parsing.parse_staff_command(text)
         if not ticket or not action:
-            dispatcher.utter_message(text="请说编号和要做的事，比如“260101办结了，路灯换好了”。")
+            turn.say("utter_staff_command_help")
             return []
         if action in ("resolve", "reject") and not note:
-            dispatcher.utter_message(text="请把结果或者原因也说一下。")
+            turn.say("utter_staff_command_needs_note")
             return []
-        with session_scope() as s:
+        with turn.session() as s:
             try:
-                g = grievances.get_by_ticket(s, ticket)
+                description = grievances.get_by_ticket(s, ticket).description
             except grievances.TicketNotFound:
-                dispatcher.utter_message(text=f"没查到{ticket}号，请再核对一下编号。")
+                turn.say("utter_ticket_not_found", ticket=ticket)
                 return []
-            description = g.description
-        detail = f"，{note}" if note else ""
-        return propose_write(dispatcher, "grievance_transition",
-                             f"把{ticket}号“{description}”{STAFF_VERB_NAMES[action]}{detail}。",
-                             ticket=ticket, action=action, note=note)
+        return propose_write(turn, slots.WRITE_GRIEVANCE_TRANSITION, {"ticket": ticket, "action": action, "note": note},
+                             "utter_confirm_grievance_transition", ticket=ticket, description=description,
+                             verb=phrases.STAFF_VERB_NAMES[action], note=phrases.note_clause(note))
 
 
-@pending_handler("grievance_transition")
-def confirm_transition(dispatcher, tracker, actor, pending):
+def confirm_transition(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """对 after a staff command's read-back: move the grievance on, the reporter is told."""
     try:
-        with session_scope(write=True) as s:
-            g = grievances.transition(s, actor, pending["ticket"], pending["action"], pending["note"])
+        with turn.session(write=True) as s:
+            g = grievances.transition(s, turn.actor, pending["ticket"], pending["action"], pending["note"])
             state = grievances.view(s, g).state_name
     except grievances.InvalidTransition:
-        dispatcher.utter_message(text="这件诉求现在的状态不能这么办。")
+        turn.say("utter_grievance_transition_invalid")
         return []
-    dispatcher.utter_message(text=f"好了，{pending['ticket']}号现在{state}，已经通知反映人。")
+    turn.say("utter_grievance_transitioned", ticket=pending["ticket"], state=state)
     return []
+
+
+def answer_satisfaction(turn: Turn) -> List[EventType]:
+    """The answer to 回访's "满意吗" (satisfaction, or 对 for 满意): recorded; 不满意 reopens."""
+    answer = parsing.satisfaction_in(turn.text, grievances.SATISFACTION)
+    if answer is None and turn.intent == slots.INTENT_AFFIRM:
+        answer = "满意"
+    if answer is None:
+        turn.say("utter_ask_satisfaction_again")
+        return []
+    with turn.session(write=True) as s:
+        grievances.record_satisfaction(s, turn.actor, turn.slot(slots.TICKET), answer)
+    turn.say("utter_satisfaction_reopened" if answer == "不满意" else "utter_satisfaction_thanks")
+    return clear_choices()

@@ -2,159 +2,141 @@
 
 On a voice device, staff confirm themselves with their spoken PIN (``pin_form``) before any
 household data is read out; the question they asked is kept and answered right after.
+Confidential notes are never read out on a voice device: that is decided here, from who is
+talking, not by the reply's channel variant.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
-from rasa_sdk import FormValidationAction
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from actions.common import (
-    DENIED_REPLY,
-    XiangyinAction,
-    entity,
-    latest_text,
-    load_actor,
-    pending_handler,
-    propose_write,
-)
+from actions import parsing, phrases, slots
+from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices
+from actions.grievances import OTHER_CATEGORY
+from actions.pending import PendingWrite, propose_write
 from bot import grievances, households
-from bot.db import session_scope
-from bot.identity import Actor, verify_pin
+from bot.identity import verify_pin
+from bot.models import Household
 
-STAFF_ONLY = "这个只有网格员和村干部能查。"
 MAX_PIN_ATTEMPTS = 3
+SUMMARY, VISIT = "summary", "visit"
 
 
 @dataclass
 class Query:
     """What a staff member asked about a household: kept across the PIN step."""
 
-    kind: str  # "summary" | "visit"
+    kind: str  # SUMMARY | VISIT
     text: str
-    person: str | None = None
-    number: str | None = None
+    person: Optional[str] = None
+    number: Optional[str] = None
 
     @classmethod
-    def from_tracker(cls, kind: str, tracker) -> "Query":
-        return cls(kind, latest_text(tracker), entity(tracker, "person"), entity(tracker, "household_no"))
+    def from_turn(cls, kind: str, turn: Turn) -> "Query":
+        return cls(kind, turn.text, turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO))
 
 
-def _lookup(s, actor: Actor, query: Query):
-    name, number = query.person, query.number
-    if not number:
-        match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", query.text)
-        number = match.group(1) if match else None
-    group = re.search(r"([一二三四五六])组", query.text)
-    if not name and not number:
-        match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", query.text)
-        name = match.group(1) if match else None
-    if not name and not number:
-        return None
-    return households.find_households(s, actor, name=name, number=number,
-                                      group=group.group(0) if group else None)
-
-
-def _spoken_summary(summary: households.HouseholdSummary, voice: bool) -> list[str]:
-    visit = f"上次走访是{summary.last_visit.month}月{summary.last_visit.day}日" if summary.last_visit else "还没有走访记录"
-    lines = [
-        f"{summary.head}家，{summary.grid}{summary.number}号，{summary.members}口人，"
-        f"{summary.colour}，{summary.care_reason}。",
-        f"三线联系人是{summary.contact or '村委会'}，{visit}，"
-        f"有{summary.open_grievances}件诉求在办，积分{summary.points}分。",
-    ]
+def summarise_for(turn: Turn, household_id: int) -> List[EventType]:
+    """Read out one household's summary (audited by the domain layer)."""
+    with turn.session(write=True) as s:
+        summary = households.summarise(s, turn.actor, household_id)
+    turn.say("utter_household_summary", head=summary.head, grid=summary.grid, number=summary.number,
+             members=summary.members, colour=summary.colour, care_reason=summary.care_reason)
+    turn.say("utter_household_contacts", contact=summary.contact or phrases.NO_CONTACT,
+             visit=phrases.last_visit(summary.last_visit), open_grievances=summary.open_grievances,
+             points=summary.points)
     if summary.sensitive_note:
         # Health, custody or allowance details are never spoken aloud.
-        lines.append("还有些情况不方便说出来，请在电报或工作台里看。" if voice
-                     else f"注意（内部信息）：{summary.sensitive_note}")
-    return lines
+        if turn.on_voice:
+            turn.say("utter_household_sensitive_withheld")
+        else:
+            turn.say("utter_household_sensitive_note", note=summary.sensitive_note)
+    return clear_choices()
 
 
-def summarise_for(dispatcher, actor: Actor, household_id: int):
-    with session_scope(write=True) as s:
-        summary = households.summarise(s, actor, household_id)
-    for line in _spoken_summary(summary, actor.channel == "voice"):
-        dispatcher.utter_message(text=line)
-    return [SlotSet("choices", None), SlotSet("choice_kind", None)]
+def _head(household: Household) -> str:
+    return next((r.name for r in household.residents if r.is_head), "")
 
 
-def _ask_which(dispatcher, found):
-    options = found[:3]
-    listing = "；".join(f"{'一二三'[i]}是{h.grid.name}{h.number}号" for i, h in enumerate(options))
-    head = next((r.name for r in options[0].residents if r.is_head), "")
-    dispatcher.utter_message(text=f"有{len(found)}户叫{head}：{listing}。您问第几户？")
-    return [SlotSet("choices", [h.id for h in options]), SlotSet("choice_kind", "household")]
+def _ask_which(turn: Turn, found: Sequence[Household]) -> List[EventType]:
+    options = list(found[:3])
+    listing = phrases.series((phrases.household_option(i, h.grid.name, h.number) for i, h in enumerate(options)),
+                             phrases.LIST_SEPARATOR)
+    turn.say("utter_which_household", count=len(found), head=_head(options[0]), options=listing)
+    return [SlotSet(slots.CHOICES, [h.id for h in options]), SlotSet(slots.CHOICE_KIND, slots.OFFERED_HOUSEHOLD)]
 
 
-def answer_query(dispatcher, actor: Actor, query: Query):
+def answer_query(turn: Turn, query: Query) -> List[EventType]:
     """Run a household query for staff whose identity is established."""
-    with session_scope() as s:
-        found = _lookup(s, actor, query)
+    ref = parsing.household_reference(query.text, query.person, query.number)
+    with turn.session() as s:
+        found = None if ref.empty else households.find_households(s, turn.actor, name=ref.name, number=ref.number,
+                                                                    group=ref.group)
         if not found:
             if found is None:
-                dispatcher.utter_message(text="您要查哪一户？说户主名字或者门牌号就行。" if query.kind == "summary"
-                                         else "记录哪一户的走访？请说户主名字，再说情况。")
+                turn.say("utter_ask_household" if query.kind == SUMMARY else "utter_ask_visit_household")
             else:
-                dispatcher.utter_message(text=DENIED_REPLY)  # same answer as "no such household"
+                turn.say("utter_access_denied")  # the same answer as for "no such household"
             return []
         if len(found) > 1:
-            return _ask_which(dispatcher, found)
-        household = found[0]
-        head = next((r.name for r in household.residents if r.is_head), "")
-    if query.kind == "summary":
-        return summarise_for(dispatcher, actor, household.id)
-    note = query.text
-    for marker in (f"{head}家", head):
-        if marker and marker in note:
-            note = note.split(marker, 1)[1]
-            break
-    note = re.sub(r"^[\s，,。]*|记一下$|记下来$", "", note).strip() or "情况正常"
-    return propose_write(dispatcher, "visit", f"给{head}家记一条走访：{note}。",
-                         household_id=household.id, head=head, note=note)
+            return _ask_which(turn, found)
+        household_id, head = found[0].id, _head(found[0])
+    if query.kind == SUMMARY:
+        return summarise_for(turn, household_id)
+    note = parsing.visit_note(query.text, head) or phrases.DEFAULT_VISIT_NOTE
+    return propose_write(turn, slots.WRITE_VISIT, {"household_id": household_id, "head": head, "note": note},
+                         "utter_confirm_visit", head=head, note=note)
 
 
-def _staff_query(dispatcher, tracker, actor: Actor, kind: str):
-    if not actor.is_staff:
-        dispatcher.utter_message(text=STAFF_ONLY)
+def staff_query(turn: Turn, kind: str) -> List[EventType]:
+    """Staff only; on a voice device the PIN is asked first and the question kept."""
+    if not turn.actor.is_staff:
+        turn.say("utter_staff_only_lookup")
         return []
-    query = Query.from_tracker(kind, tracker)
-    if actor.channel == "voice" and not tracker.get_slot("pin_verified"):
-        return [SlotSet("pending_query", asdict(query)), SlotSet("pin_attempts", 0), FollowupAction("pin_form")]
-    return answer_query(dispatcher, actor, query)
+    query = Query.from_turn(kind, turn)
+    if turn.on_voice and not turn.slot(slots.PIN_VERIFIED):
+        return [SlotSet(slots.PENDING_QUERY, asdict(query)), SlotSet(slots.PIN_ATTEMPTS, 0),
+                FollowupAction(slots.PIN_FORM)]
+    return answer_query(turn, query)
 
 
 class ActionHouseholdSummary(XiangyinAction):
     action_name = "action_household_summary"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        return _staff_query(dispatcher, tracker, actor, "summary")
+    def handle(self, turn: Turn) -> List[EventType]:
+        return staff_query(turn, SUMMARY)
 
 
 class ActionLogVisit(XiangyinAction):
     action_name = "action_log_visit"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        return _staff_query(dispatcher, tracker, actor, "visit")
+    def handle(self, turn: Turn) -> List[EventType]:
+        return staff_query(turn, VISIT)
 
 
-class ValidatePinForm(FormValidationAction):
+class ValidatePinForm(UsesSettings, FormValidationAction):
+    """Checks the spoken PIN (every attempt is audited); three wrong ones end the form."""
+
     def name(self) -> Text:
         return "validate_pin_form"
 
-    def validate_pin(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        actor = load_actor(tracker)
-        with session_scope(write=True) as s:
+    def validate_pin(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: DomainDict) -> Dict[Text, Any]:
+        actor = self.load_actor(tracker)
+        with self.session(write=True) as s:
             ok = verify_pin(s, actor, str(value or ""))
         if ok:
-            return {"pin": "ok", "pin_verified": True}
-        attempts = int(tracker.get_slot("pin_attempts") or 0) + 1
+            return {slots.PIN: "ok", slots.PIN_VERIFIED: True}
+        attempts = int(tracker.get_slot(slots.PIN_ATTEMPTS) or 0) + 1
         if attempts >= MAX_PIN_ATTEMPTS:
-            return {"pin": "failed", "pin_verified": False, "pin_attempts": attempts}
-        dispatcher.utter_message(text="密码不对，请再说一遍。")
-        return {"pin": None, "pin_attempts": attempts}
+            return {slots.PIN: "failed", slots.PIN_VERIFIED: False, slots.PIN_ATTEMPTS: attempts}
+        dispatcher.utter_message(response="utter_pin_wrong")
+        return {slots.PIN: None, slots.PIN_ATTEMPTS: attempts}
 
 
 class ActionResumeAfterPin(XiangyinAction):
@@ -162,34 +144,34 @@ class ActionResumeAfterPin(XiangyinAction):
 
     action_name = "action_resume_after_pin"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        pending = tracker.get_slot("pending_query")
-        events = [SlotSet("pin", None), SlotSet("pending_query", None)]
-        if not tracker.get_slot("pin_verified"):
-            dispatcher.utter_message(text="密码不对，户里的信息不能读。请找村委会重置密码。")
+    def handle(self, turn: Turn) -> List[EventType]:
+        pending = turn.slot(slots.PENDING_QUERY)
+        events: List[EventType] = [SlotSet(slots.PIN, None), SlotSet(slots.PENDING_QUERY, None)]
+        if not turn.slot(slots.PIN_VERIFIED):
+            turn.say("utter_pin_failed")
             return events
         if not pending:
-            dispatcher.utter_message(text="确认好了。您要查哪一户？")
+            turn.say("utter_pin_ok_ask_household")
             return events
-        return events + answer_query(dispatcher, actor, Query(**pending))
+        return events + answer_query(turn, Query(**pending))
 
 
-@pending_handler("visit")
-def confirm_visit(dispatcher, tracker, actor, pending):
-    with session_scope(write=True) as s:
-        households.log_visit(s, actor, int(pending["household_id"]), pending["note"])
-    dispatcher.utter_message(text="走访记好了。")
+def confirm_visit(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """对 after a visit log's read-back: saved; a problem in it is offered for filing."""
+    with turn.session(write=True) as s:
+        households.log_visit(s, turn.actor, int(pending["household_id"]), pending["note"])
+    turn.say("utter_visit_logged")
     if households.reports_problem(pending["note"]):
-        return propose_write(dispatcher, "visit_grievance",
-                             f"记录里提到“{pending['note']}”。要我帮{pending['head']}家反映这个问题，",
-                             household_id=pending["household_id"], note=pending["note"])
+        return propose_write(turn, slots.WRITE_VISIT_GRIEVANCE,
+                             {"household_id": pending["household_id"], "note": pending["note"]},
+                             "utter_confirm_visit_grievance", note=pending["note"], head=pending["head"])
     return []
 
 
-@pending_handler("visit_grievance")
-def confirm_visit_grievance(dispatcher, tracker, actor, pending):
-    with session_scope(write=True) as s:
-        g = grievances.file(s, actor, grievances.infer_category(pending["note"]) or "其他", pending["note"],
+def confirm_visit_grievance(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """对 after "要我帮他们反映吗": the grievance is filed for the household."""
+    with turn.session(write=True) as s:
+        g = grievances.file(s, turn.actor, grievances.infer_category(pending["note"]) or OTHER_CATEGORY, pending["note"],
                             household_id=int(pending["household_id"]))
-    dispatcher.utter_message(text=f"已经帮他们反映了，编号是{g.ticket_no}。")
+    turn.say("utter_visit_grievance_filed", ticket=g.ticket_no)
     return []

@@ -3,171 +3,154 @@ read-back and confirmation)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import List, Optional
 
-from actions.common import (
-    NOT_LINKED_REPLY,
-    XiangyinAction,
-    entity,
-    latest_text,
-    pending_handler,
-    propose_write,
-    read_list,
-)
+from rasa_sdk.events import EventType
+
+from actions import parsing, phrases, slots
+from actions.common import Turn, XiangyinAction
+from actions.pending import PendingWrite, propose_write, read_list
 from bot import points
-from bot.db import session_scope
-from bot.households import parse_number
 from bot.models import utcnow
 
 
-ALREADY_APPEALED = "这笔扣分已经在申诉了，网格员核实后会告诉您结果。"
+def _needs_household(turn: Turn) -> bool:
+    """Points belong to a household: an unlinked sender is told how to link (and True)."""
+    if turn.actor.household_id is None:
+        turn.say("utter_not_linked")
+        return True
+    return False
 
 
-def _spoken_date(at: dt.datetime) -> str:
-    return f"{at.month}月{at.day}日"
-
-
-def _signed(delta: int) -> str:
-    return f"加{delta}分" if delta >= 0 else f"扣{-delta}分"
+def _start_of_last_month(now: dt.datetime) -> dt.datetime:
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first - dt.timedelta(days=1)).replace(day=1)
 
 
 class ActionPointsBalance(XiangyinAction):
     action_name = "action_points_balance"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if actor.household_id is None:
-            dispatcher.utter_message(text=NOT_LINKED_REPLY)
+    def handle(self, turn: Turn) -> List[EventType]:
+        if _needs_household(turn):
             return []
-        with session_scope() as s:
-            info = points.summary(s, actor)
-        whose, unit = ("您", "人") if info.per_person else ("您家", "户")
-        text = f"{whose}现在有{info.balance}分。"
-        if info.change_this_month:
-            text += f"这个月{_signed(info.change_this_month)}。"
-        if info.rank is not None:
-            text += f"在全村{info.out_of}{unit}里排第{info.rank}名。"
-        dispatcher.utter_message(text=text)
+        with turn.session() as s:
+            info = points.summary(s, turn.actor)
+        turn.say("utter_points_balance", owner=phrases.points_owner(info.per_person), balance=info.balance,
+                 month=phrases.month_change(info.change_this_month),
+                 rank=phrases.village_rank(info.rank, info.out_of, phrases.points_unit(info.per_person)))
         return []
 
 
 class ActionPointsHistory(XiangyinAction):
+    """Recent points, three at a time; asked about deductions, the latest one is explained
+    and an appeal offered."""
+
     action_name = "action_points_history"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if actor.household_id is None:
-            dispatcher.utter_message(text=NOT_LINKED_REPLY)
+    def handle(self, turn: Turn) -> List[EventType]:
+        if _needs_household(turn):
             return []
-        text = latest_text(tracker)
-        deductions = "扣" in text
-        since = None
-        if "上个月" in text or "上月" in text:
-            first = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            since = (first - dt.timedelta(days=1)).replace(day=1)
-        with session_scope() as s:
-            lines = points.history(s, actor, limit=3 if deductions else 9, only_deductions=deductions, since=since)
+        text = turn.text
+        deductions = parsing.asks_for_deductions(text)
+        since: Optional[dt.datetime] = _start_of_last_month(utcnow()) if parsing.asks_for_last_month(text) else None
+        with turn.session() as s:
+            lines = points.history(s, turn.actor, limit=3 if deductions else 9, only_deductions=deductions,
+                                   since=since)
         if not lines:
-            dispatcher.utter_message(text="这段时间没有扣分。" if deductions else "还没有积分记录。")
+            turn.say("utter_no_deductions" if deductions else "utter_no_points_history")
             return []
-        spoken = [f"{_spoken_date(l.at)}，{l.reason}，{_signed(l.delta)}" for l in lines]
+        spoken = [phrases.history_line(line.at, line.reason, line.delta) for line in lines]
         if not deductions:
-            return read_list(dispatcher, "最近的积分记录是：", spoken)
-        dispatcher.utter_message(text=f"最近的扣分是：{'；'.join(spoken)}。")
+            return read_list(turn, "utter_points_history", spoken)
+        turn.say("utter_points_deductions", items=phrases.series(spoken, phrases.LIST_SEPARATOR))
         # Explain the most recent deduction's rule, and offer to appeal that one.
         latest = lines[0]
         if latest.rule_description:
-            dispatcher.utter_message(text=f"村里的规定是：{latest.rule_description}。")
+            turn.say("utter_points_rule_explained", rule=latest.rule_description)
         if latest.appealable:
-            return propose_write(
-                dispatcher, "points_appeal",
-                f"觉得扣得不对可以申诉。要帮您申诉{_spoken_date(latest.at)}扣的{-latest.delta}分，",
-                entry_id=latest.entry_id, question=text,
-            )
+            return propose_write(turn, slots.WRITE_POINTS_APPEAL, {"entry_id": latest.entry_id, "question": text},
+                                 "utter_confirm_points_appeal", date=phrases.spoken_date(latest.at),
+                                 points=-latest.delta)
         if latest.appeal_open:
-            dispatcher.utter_message(text=f"{_spoken_date(latest.at)}{ALREADY_APPEALED}")
+            turn.say("utter_appeal_already_open", date=phrases.spoken_date(latest.at))
         return []
 
 
 class ActionPointsRules(XiangyinAction):
     action_name = "action_points_rules"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        activity = entity(tracker, "activity")
-        with session_scope() as s:
-            rules = points.rules(s, actor.village_id, activity)
+    def handle(self, turn: Turn) -> List[EventType]:
+        activity = turn.entity(slots.ENTITY_ACTIVITY)
+        with turn.session() as s:
+            rules = points.rules(s, turn.actor.village_id, activity)
         if activity and rules:
-            rule = rules[0]
-            dispatcher.utter_message(text=f"{rule.description}。")
+            turn.say("utter_points_rule", rule=rules[0].description)
             return []
-        earn = [r for r in rules if r.points > 0][:3]
-        lose = [r for r in rules if r.points < 0][:2]
-        text = "挣积分的办法有：" + "，".join(f"{r.name}{_signed(r.points)}" for r in earn) + "。"
+        earn = phrases.series(phrases.rule_line(r.name, r.points) for r in [r for r in rules if r.points > 0][:3])
+        lose = phrases.series(phrases.rule_line(r.name, r.points) for r in [r for r in rules if r.points < 0][:2])
         if lose:
-            text += "要扣分的有：" + "，".join(f"{r.name}{_signed(r.points)}" for r in lose) + "。"
-        dispatcher.utter_message(text=text)
+            turn.say("utter_points_rules_earn_and_lose", earn=earn, lose=lose)
+        else:
+            turn.say("utter_points_rules_earn", earn=earn)
         return []
 
 
 class ActionRedeemPoints(XiangyinAction):
+    """'我想换块肥皂': checks item, stock and balance, then reads the exchange back."""
+
     action_name = "action_redeem_points"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        if actor.household_id is None:
-            dispatcher.utter_message(text=NOT_LINKED_REPLY)
+    def handle(self, turn: Turn) -> List[EventType]:
+        if _needs_household(turn):
             return []
-        item_text = entity(tracker, "item") or latest_text(tracker)
-        quantity = parse_number(entity(tracker, "number") or "") or 1
-        with session_scope() as s:
+        item_text = turn.entity(slots.ENTITY_ITEM) or turn.text
+        quantity = parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "") or 1
+        with turn.session() as s:
             try:
-                item = points.find_item(s, actor.village_id, item_text)
+                item = points.find_item(s, turn.actor.village_id, item_text)
             except points.UnknownItem as exc:
-                dispatcher.utter_message(text=f"积分超市没找到这个东西。现在有{'、'.join(exc.suggestions)}等。")
+                turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
                 return []
-            balance = points.spendable(s, actor)
+            balance = points.spendable(s, turn.actor)
         cost = item.price * quantity
         if item.stock < quantity:
-            dispatcher.utter_message(text=f"{item.name}现在没货了，过几天再来看看。")
+            turn.say("utter_shop_out_of_stock", item=item.name)
             return []
         if balance < cost:
-            dispatcher.utter_message(text=f"{item.name}要{cost}分，您家有{balance}分，还差{cost - balance}分。")
+            turn.say("utter_redeem_short", item=item.name, cost=cost, balance=balance, shortfall=cost - balance)
             return []
-        return propose_write(
-            dispatcher, "redeem",
-            f"用{cost}分换{quantity}{item.unit}{item.name}，换完还剩{balance - cost}分。",
-            item=item.name, quantity=quantity,
-        )
+        return propose_write(turn, slots.WRITE_REDEEM, {"item": item.name, "quantity": quantity},
+                             "utter_confirm_redeem", cost=cost, quantity=quantity, unit=item.unit, item=item.name,
+                             left=balance - cost)
 
 
-@pending_handler("redeem")
-def confirm_redeem(dispatcher, tracker, actor, pending):
+def confirm_redeem(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """对 after a redemption's read-back: points spent, a pickup code given."""
     try:
-        with session_scope(write=True) as s:
-            result = points.redeem(s, actor, pending["item"], int(pending["quantity"]), pending["key"])
+        with turn.session(write=True) as s:
+            result = points.redeem(s, turn.actor, pending["item"], int(pending["quantity"]), pending["key"])
     except points.InsufficientPoints as exc:
-        alt = f"您可以换{'、'.join(exc.affordable)}。" if exc.affordable else ""
-        dispatcher.utter_message(text=f"积分不够，还差{exc.shortfall}分。{alt}")
+        turn.say("utter_redeem_insufficient", shortfall=exc.shortfall,
+                 affordable=phrases.affordable_clause(exc.affordable))
         return []
     except points.OutOfStock as exc:
-        alt = f"可以看看{'、'.join(exc.alternatives)}。" if exc.alternatives else ""
-        dispatcher.utter_message(text=f"{exc.item}刚好没货了。{alt}")
+        turn.say("utter_redeem_sold_out", item=exc.item, alternatives=phrases.alternatives_clause(exc.alternatives))
         return []
-    dispatcher.utter_message(
-        text=f"换好了。取货码是{result.pickup_code}，拿着去村里积分超市领{result.quantity}{result.unit}"
-             f"{result.item}。还剩{result.balance_after}分。")
+    turn.say("utter_redeemed", code=result.pickup_code, quantity=result.quantity, unit=result.unit, item=result.item,
+             balance=result.balance_after)
     return []
 
 
-@pending_handler("points_appeal")
-def confirm_points_appeal(dispatcher, tracker, actor, pending):
-    # One open appeal per entry makes a repeated 对 harmless: it finds the first appeal.
-    question = pending.get("question") or ""
+def confirm_points_appeal(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """对 after the appeal offer. One open appeal per entry makes a repeated 对 harmless."""
     try:
-        with session_scope(write=True) as s:
-            points.appeal(s, actor, int(pending["entry_id"]),
-                          f"村民对这笔扣分有异议（原话：{question}）" if question else "村民对这笔扣分有异议")
+        with turn.session(write=True) as s:
+            points.appeal(s, turn.actor, int(pending["entry_id"]), phrases.appeal_reason(pending.get("question") or ""))
     except points.AppealAlreadyOpen:
-        dispatcher.utter_message(text=ALREADY_APPEALED)
+        turn.say("utter_appeal_already_open", date="")
         return []
     except points.NotAppealable:
-        dispatcher.utter_message(text="这笔扣分已经更正过了，不用再申诉。")
+        turn.say("utter_appeal_not_needed")
         return []
-    dispatcher.utter_message(text="申诉交上去了。网格员会来核实，有结果会告诉您。")
+    turn.say("utter_appeal_filed")
     return []

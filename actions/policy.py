@@ -1,90 +1,102 @@
 """Policy and service questions answered from the knowledge base, with sources."""
 from __future__ import annotations
 
-from rasa_sdk.events import SlotSet
+from typing import List
 
-from actions.common import XiangyinAction, entity, latest_text
-from bot.config import load_settings
-from bot.db import session_scope
+from rasa_sdk.events import EventType, SlotSet
+
+from actions import phrases, slots
+from actions.common import Turn, XiangyinAction, clear_choices
 from bot.households import grid_area_name
-from knowledge.retriever import default_kb, spoken_summary
+from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_summary
 
-HANDOFF = "要不要我请网格员联系您？要就说“找网格员”。"
-
-
-def knowledge():
-    return default_kb(load_settings().knowledge_dir)
+MAX_OPTIONS = 2  # "did you mean …": at most this many entries, then 找网格员
 
 
-def answer_entry(dispatcher, tracker, actor, entry_id: str):
-    entry = knowledge().by_id.get(entry_id)
+def knowledge(turn: Turn) -> KnowledgeBase:
+    """The knowledge base of the configured folders (reloaded when the index changes)."""
+    return default_kb(turn.settings.paths.knowledge_dir, var_dir=turn.settings.paths.var_dir)
+
+
+def answer_entry(turn: Turn, entry_id: str) -> List[EventType]:
+    """Say one entry; text channels also show its citation (data, so not a channel variant)."""
+    entry = knowledge(turn).by_id.get(entry_id)
     if entry is None:
-        dispatcher.utter_message(text="这个我不太清楚。" + HANDOFF)
+        turn.say("utter_kb_entry_missing")
         return []
-    dispatcher.utter_message(text=spoken_summary(entry))
-    if actor.channel != "voice":
-        dispatcher.utter_message(text=entry.citation)
-    return [SlotSet("kb_entry", entry.id), SlotSet("topic", entry.topic),
-            SlotSet("choices", None), SlotSet("choice_kind", None)]
+    turn.show(spoken_summary(entry))
+    if not turn.on_voice:
+        turn.show(entry.citation)
+    return [SlotSet(slots.KB_ENTRY, entry.id), SlotSet(slots.TOPIC, entry.topic), *clear_choices()]
+
+
+def _search(turn: Turn, question: str, topic: str | None = None) -> Answer:
+    with turn.session() as s:
+        grid = grid_area_name(s, turn.actor.household_id)
+    return knowledge(turn).answer(question, topic=topic, village_grid=grid)
+
+
+def _options(result: Answer) -> List[Entry]:
+    """The best entry and the alternatives, without repeats, at most :data:`MAX_OPTIONS`."""
+    options: List[Entry] = []
+    for entry in ([result.entry] if result.entry else []) + list(result.alternatives):
+        if entry.id not in {o.id for o in options}:
+            options.append(entry)
+    return options[:MAX_OPTIONS]
 
 
 class ActionPolicyAnswer(XiangyinAction):
+    """A confident answer, else "did you mean" with the closest entries, else a person."""
+
     action_name = "action_policy_answer"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        question = latest_text(tracker)
+    def handle(self, turn: Turn) -> List[EventType]:
+        question = turn.text
         # A follow-up without its own topic ("那要带什么材料?") stays on the last topic: the
         # topic word is added to the query, as the person would have said in full.
-        topic = entity(tracker, "topic")
-        if topic is None and tracker.get_slot("topic"):
-            topic = tracker.get_slot("topic")
+        topic = turn.entity(slots.ENTITY_TOPIC)
+        if topic is None and turn.slot(slots.TOPIC):
+            topic = turn.slot(slots.TOPIC)
             question = f"{topic} {question}"
-        with session_scope() as s:
-            grid = grid_area_name(s, actor.household_id)
-        result = knowledge().answer(question, topic=topic, village_grid=grid)
+        result = _search(turn, question, topic)
         if result.entry is not None and result.confident:
-            return answer_entry(dispatcher, tracker, actor, result.entry.id)
-        options = ([result.entry] if result.entry else []) + list(result.alternatives)
-        options = [e for i, e in enumerate(options) if e.id not in {o.id for o in options[:i]}][:2]
+            return answer_entry(turn, result.entry.id)
+        options = _options(result)
         if not options:
-            dispatcher.utter_message(text="这个问题我不知道，不敢乱说。" + HANDOFF)
+            turn.say("utter_kb_no_answer")
             return []
-        if actor.channel == "voice":
-            listing = "，".join(f"{'一二'[i]}是{e.title}" for i, e in enumerate(options))
-            dispatcher.utter_message(text=f"这个我不太确定。您是想问：{listing}？请说第几个，或者说“找网格员”。")
-        else:
-            dispatcher.utter_message(
-                text="这个我不太确定。您是想问下面哪一个？也可以找网格员。",
-                buttons=[{"title": e.title, "payload": f'/choose_option{{"number":"{i + 1}"}}'}
-                         for i, e in enumerate(options)]
-                + [{"title": "找网格员", "payload": "/request_human"}])
-        return [SlotSet("choices", [e.id for e in options]), SlotSet("choice_kind", "kb")]
+        # Voice lists the options in words (the channel variant); text channels get buttons.
+        buttons = [] if turn.on_voice else (
+            [{"title": e.title, "payload": f'/choose_option{{"number":"{i + 1}"}}'} for i, e in enumerate(options)]
+            + [{"title": phrases.HUMAN_BUTTON, "payload": "/request_human"}])
+        turn.say("utter_kb_which", buttons=buttons,
+                 options=phrases.series(phrases.spoken_option(i, e.title) for i, e in enumerate(options)))
+        return [SlotSet(slots.CHOICES, [e.id for e in options]), SlotSet(slots.CHOICE_KIND, slots.OFFERED_KB)]
 
 
-class ActionKnowledgeFallback(ActionPolicyAnswer):
+class ActionKnowledgeFallback(XiangyinAction):
     """NLU was not sure what was meant: a confident answer from the knowledge base (say a
     village notice added last week) is still given; otherwise ask to rephrase."""
 
     action_name = "action_knowledge_fallback"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        with session_scope() as s:
-            grid = grid_area_name(s, actor.household_id)
-        result = knowledge().answer(latest_text(tracker), village_grid=grid)
+    def handle(self, turn: Turn) -> List[EventType]:
+        result = _search(turn, turn.text)
         if result.entry is not None and result.confident:
-            return answer_entry(dispatcher, tracker, actor, result.entry.id)
-        dispatcher.utter_message(response="utter_ask_rephrase")
+            return answer_entry(turn, result.entry.id)
+        turn.say("utter_ask_rephrase")
         return []
 
 
 class ActionPolicySource(XiangyinAction):
+    """'这是哪个文件说的': the issuer, title and date of the entry last quoted."""
+
     action_name = "action_policy_source"
 
-    def handle(self, dispatcher, tracker, actor, domain):
-        entry = knowledge().by_id.get(tracker.get_slot("kb_entry") or "")
+    def handle(self, turn: Turn) -> List[EventType]:
+        entry = knowledge(turn).by_id.get(turn.slot(slots.KB_ENTRY) or "")
         if entry is None:
-            dispatcher.utter_message(text="我刚才没有引用文件。您想问哪方面的政策？")
+            turn.say("utter_kb_no_source")
             return []
-        dispatcher.utter_message(text=f"这是{entry.issuer}的《{entry.title}》里说的，时间是{entry.date}。"
-                                      f"具体标准以本县公布为准。")
+        turn.say("utter_kb_source", issuer=entry.issuer, title=entry.title, date=entry.date)
         return []

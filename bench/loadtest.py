@@ -12,9 +12,10 @@ throughput, p50/p95/p99 latency and the error rate (non-200, connection error or
 slower than the 60 s client timeout). Loopback only; each level is bounded by its duration
 plus one client timeout.
 
-Scale-out needs PostgreSQL and Redis (XIANGYIN_TEST_PG_URL, default
-postgresql://postgres@127.0.0.1:5432/test, where a scratch database xiangyin_load_<random>
-is created and dropped; XIANGYIN_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and nginx.
+Scale-out needs PostgreSQL and Redis (XIANGYIN_TEST_POSTGRES_URL, default
+postgresql+psycopg2://postgres@127.0.0.1:5432/postgres, where a scratch database
+xiangyin_load_<random> is created and dropped; XIANGYIN_TEST_REDIS_URL, default
+redis://127.0.0.1:6379/0) and nginx.
 `python -m bench.loadtest [--modes embedded scale-out] [--seconds 60] [--levels 20 50 100]`.
 """
 from __future__ import annotations
@@ -28,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from bench.http import REST_WEBHOOK, post_turn
 from bench.stats import pct
+from bot.config import Settings, load_settings, quiet_libraries
 from bot.ops.databases import scratch_postgres
 from bot.ops.runtime import embedded_stack, free_ports
 
@@ -62,7 +65,7 @@ async def run_level(base_url: str, users: int, seconds: float) -> dict:
     import aiohttp
 
 
-    url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
+    url = f"{base_url.rstrip('/')}{REST_WEBHOOK}"
     latencies: list[float] = []
     errors: list[float] = []
     connector = aiohttp.TCPConnector(limit=users, force_close=False)
@@ -83,15 +86,8 @@ async def run_level(base_url: str, users: int, seconds: float) -> dict:
 
 def warm_up(base_url: str, n: int = 3) -> None:
     """A few sequential turns so the first level does not pay for lazy initialisation."""
-    import json
-    import urllib.request
-
     for i in range(n):
-        body = json.dumps({"sender": sender_for(i), "message": TURNS[i % len(TURNS)]}).encode()
-        request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
+        post_turn(base_url, sender_for(i), TURNS[i % len(TURNS)])
 
 
 def format_row(mode: str, r: dict) -> str:
@@ -106,17 +102,19 @@ HEADER = ("load     mode       users   turns   turns/s  p50 ms  p95 ms  p99 ms  
 # --- the stacks ----------------------------------------------------------------------
 
 @contextlib.contextmanager
-def cluster_stack(rasa_replicas: int = 2, action_replicas: int = 2, quiet: bool = True) -> Iterator[str]:
+def cluster_stack(rasa_replicas: int = 2, action_replicas: int = 2, quiet: bool = True,
+                  settings: Settings | None = None) -> Iterator[str]:
     """The scale-out mode (bot/cluster.py) on a scratch PostgreSQL database; yields the
     load balancer's URL."""
     from bot.ops.cluster import Cluster, load_cluster_config
 
+    settings = settings or load_settings()
     scratch = Path(tempfile.mkdtemp(prefix="xiangyin-load-cluster-"))
     ports = free_ports(2 + rasa_replicas + action_replicas)
-    with scratch_postgres("xiangyin_load") as url:
+    with scratch_postgres("xiangyin_load", settings.test.postgres_url) as url:
         cfg = load_cluster_config(
             {}, database_url=url, tracker_store_url=url,
-            lock_store_url=os.environ.get("XIANGYIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            lock_store_url=settings.test.redis_url,
             rasa_replicas=rasa_replicas, action_replicas=action_replicas, lb_port=ports[0], action_lb_port=ports[1],
             rasa_ports=tuple(ports[2:2 + rasa_replicas]), action_ports=tuple(ports[2 + rasa_replicas:]),
             var_dir=scratch, lock_key_prefix=f"xyload{os.getpid()}", scheduler=False)
@@ -124,18 +122,20 @@ def cluster_stack(rasa_replicas: int = 2, action_replicas: int = 2, quiet: bool 
             yield cluster.cfg.lb_url
 
 
-STACKS = {"embedded": embedded_stack, "scale-out": cluster_stack}
+STACKS = {"embedded": lambda settings: embedded_stack(), "scale-out": lambda settings: cluster_stack(settings=settings)}
 
 
-def run(modes: list[str] | None = None, levels: list[int] | None = None, seconds: float | None = None) -> dict:
-    seconds = seconds if seconds is not None else float(os.environ.get("XIANGYIN_LOAD_SECONDS") or 60)
-    levels = levels or [int(x) for x in (os.environ.get("XIANGYIN_LOAD_LEVELS") or "20,50,100").split(",")]
+def run(modes: list[str] | None = None, levels: list[int] | None = None, seconds: float | None = None,
+        settings: Settings | None = None) -> dict:
+    settings = settings or load_settings()
+    seconds = seconds if seconds is not None else settings.bench.load_seconds
+    levels = levels or list(settings.bench.load_levels)
     modes = modes or list(STACKS)
     results: dict[str, list[dict]] = {}
     for mode in modes:
         print(f"load     {mode}: starting ({'1 Rasa + 1 action server, SQLite' if mode == 'embedded' else '2 Rasa + 2 action servers behind nginx, PostgreSQL + Redis'}) ...", flush=True)
         try:
-            with STACKS[mode]() as base_url:
+            with STACKS[mode](settings) as base_url:
                 warm_up(base_url)
                 results[mode] = []
                 for users in levels:
@@ -154,12 +154,12 @@ def run(modes: list[str] | None = None, levels: list[int] | None = None, seconds
     return results
 
 
-def bench_load() -> None:
+def bench_load(settings: Settings | None = None) -> None:
     """`make bench` section "load"."""
     from bot.ops.runtime import train_if_needed
 
     train_if_needed(quiet=True)
-    run()
+    run(settings=settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", nargs="*", type=int)
     parser.add_argument("--seconds", type=float)
     args = parser.parse_args(argv)
-    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-    run(args.modes, args.levels, args.seconds)
+    quiet_libraries()
+    run(args.modes, args.levels, args.seconds, load_settings())
     return 0
 
 

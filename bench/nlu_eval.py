@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
+from bot.text import toneless_pinyin
 
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
 
@@ -21,26 +22,23 @@ def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
 def _homophones() -> dict[str, list[str]]:
     """Common characters grouped by toneless pinyin, from Jieba's frequency dictionary."""
     import jieba
-    from pypinyin import lazy_pinyin
 
     dictionary = Path(jieba.__file__).parent / "dict.txt"
     by_sound: dict[str, list[str]] = {}
     for line in dictionary.read_text(encoding="utf-8").splitlines():
         word, freq, *_ = line.split(" ")
         if len(word) == 1 and "\u4e00" <= word <= "\u9fff" and int(freq) >= 2000:
-            by_sound.setdefault(lazy_pinyin(word)[0], []).append(word)
+            by_sound.setdefault(toneless_pinyin(word), []).append(word)
     return by_sound
 
 
 def noise(text: str, rate: float, rng: random.Random) -> str:
     """Replace each Chinese character, with probability ``rate``, by a common homophone."""
-    from pypinyin import lazy_pinyin
-
     by_sound = _homophones()
     out = []
     for char in text:
         if "\u4e00" <= char <= "\u9fff" and rng.random() < rate:
-            choices = [c for c in by_sound.get(lazy_pinyin(char)[0], []) if c != char]
+            choices = [c for c in by_sound.get(toneless_pinyin(char), []) if c != char]
             out.append(rng.choice(choices) if choices else char)
         else:
             out.append(char)

@@ -14,44 +14,38 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.http import post_turn, post_voice
 from bench.stats import ms, pct, rss_mb
-from bot.config import PROJECT_ROOT, load_settings
+from bot.config import DEFAULT_VOSK_MODEL_NAME, PROJECT_ROOT, Settings, load_settings, process_environment
 
 
-def bench_train() -> None:
+def bench_train(settings: Settings) -> None:
     from bot.ops.runtime import train_if_needed
 
     with tempfile.TemporaryDirectory() as scratch:
         # A scratch model folder and an empty Rasa training cache: nothing is reused.
-        os.environ["XIANGYIN_MODELS_DIR"] = scratch
-        os.environ["RASA_CACHE_DIRECTORY"] = str(Path(scratch) / "cache")
-        try:
+        with process_environment({"XIANGYIN_MODELS_DIR": scratch, "RASA_CACHE_DIRECTORY": str(Path(scratch) / "cache")}):
             started = time.monotonic()
             train_if_needed(force=True, quiet=True)
             print(f"train    full training (NLU + dialogue): {time.monotonic() - started:.0f} s")
-        finally:
-            del os.environ["XIANGYIN_MODELS_DIR"], os.environ["RASA_CACHE_DIRECTORY"]
 
 
-def _no_pinyin_config() -> str:
+def _no_pinyin_config(settings: Settings) -> str:
     text = (PROJECT_ROOT / "config.yml").read_text(encoding="utf-8")
     kept = [line for line in text.splitlines() if "PinyinFeaturizer" not in line]
-    path = load_settings().var_dir / "config-nopinyin.yml"
+    path = settings.var_dir / "config-nopinyin.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(kept) + "\n", encoding="utf-8")
     return str(path)
 
 
-def bench_nlu() -> None:
+def bench_nlu(settings: Settings) -> None:
     from rasa.core.agent import load_agent
 
     from bench.nlu_eval import evaluate_agent, load_heldout, noised
@@ -72,7 +66,7 @@ def bench_nlu() -> None:
     print(f"nlu      parse latency over {len(latencies)} parses: p50 {ms(pct(latencies, 50))}, "
           f"p99 {ms(pct(latencies, 99))}")
     with_pinyin = (evaluate_agent(agent, loop, heldout), evaluate_agent(agent, loop, noisy))
-    alt_model = train_if_needed(config=_no_pinyin_config(), quiet=True)
+    alt_model = train_if_needed(config=_no_pinyin_config(settings), quiet=True)
     alt_agent = loop.run_until_complete(load_agent(model_path=str(alt_model)))
     without = (evaluate_agent(alt_agent, loop, heldout), evaluate_agent(alt_agent, loop, noisy))
     print(f"nlu      held-out set: {len(heldout)} examples; noised copy: 30% of characters -> common homophones")
@@ -83,57 +77,41 @@ def bench_nlu() -> None:
     loop.close()
 
 
-def _post(url: str, sender: str, text: str) -> float:
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
-        json.loads(response.read())
-    return time.perf_counter() - started
-
-
-def _post_voice(url: str, device_id: str, wav: bytes) -> float:
-    request = urllib.request.Request(f"{url}?device_id={device_id}", data=wav,
-                                     headers={"Content-Type": "audio/wav", "X-Device-Id": device_id})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
-        json.loads(response.read())
-    return time.perf_counter() - started
-
-
 TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "我上次反映的那件事咋样了", "谢谢"]
 
 
-def bench_turns() -> None:
+def bench_turns(settings: Settings) -> None:
     from bot.ops.runtime import embedded_stack, train_if_needed
     from speech.model import korean_test_model_path
 
     train_if_needed(quiet=True)
     # The Chinese Vosk model cannot be downloaded here: the Korean one makes recognition cost real.
-    env = {"XIANGYIN_VOSK_MODEL": os.environ.get("XIANGYIN_VOSK_MODEL") or str(korean_test_model_path())}
+    # An explicitly configured model (XIANGYIN_VOSK_MODEL) is used as it is.
+    configured = settings.speech.vosk_model
+    explicit = configured != settings.var_dir / "models" / DEFAULT_VOSK_MODEL_NAME
+    env = {"XIANGYIN_VOSK_MODEL": str(configured if explicit else korean_test_model_path())}
     pids: dict = {}
     with embedded_stack(env, pids) as base_url:
-        webhook = f"{base_url}/webhooks/rest/webhook"
-        _post(webhook, "cli:wangjianguo", "你好")  # warm-up
+        post_turn(base_url, "cli:wangjianguo", "你好")  # warm-up
         for users in (1, 20):
             rounds = 5 if users == 1 else 2
             jobs = [(f"cli:hh{(u % 60) + 3:03d}", text) for _ in range(rounds) for u in range(users) for text in TURNS]
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=users) as pool:
-                latencies = list(pool.map(lambda job: _post(webhook, *job), jobs))
+                latencies = list(pool.map(lambda job: post_turn(base_url, *job), jobs))
             elapsed = time.perf_counter() - started
             print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
                   f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
         recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],
                                    check=True, capture_output=True).stdout
-        latencies = [_post_voice(f"{base_url}/webhooks/voice/webhook", "device-001", recording) for _ in range(10)]
+        latencies = [post_voice(base_url, "device-001", recording) for _ in range(10)]
         print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
               f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
         print(f"turns    server memory (RSS): Rasa {rss_mb(pids['rasa']):.0f} MB, "
               f"actions {rss_mb(pids['actions']):.0f} MB")
 
 
-def bench_kb() -> None:
+def bench_kb(settings: Settings) -> None:
     try:
         from knowledge.retriever import KnowledgeBase, evaluate
     except ImportError:
@@ -144,24 +122,24 @@ def bench_kb() -> None:
     print("kb       " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
 
 
-def bench_load() -> None:
+def bench_load(settings: Settings) -> None:
     from bench.loadtest import bench_load as load
 
-    load()
+    load(settings)
 
 
-def bench_fuzz() -> None:
+def bench_fuzz(settings: Settings) -> None:
     from bench.fuzz import bench_fuzz as fuzz
 
     fuzz()
 
-def bench_points() -> None:
+def bench_points(settings: Settings) -> None:
     from bench.points import main as points_main
 
     points_main()
 
 
-def bench_speech() -> None:
+def bench_speech(settings: Settings) -> None:
     from bench.speech import main as speech_main
 
     speech_main([])
@@ -171,10 +149,11 @@ SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": 
             "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz}
 
 
-def main(only: list[str] | None = None) -> int:
+def main(only: list[str] | None = None, settings: Settings | None = None) -> int:
+    settings = settings or load_settings()
     for name, section in SECTIONS.items():
         if only and name not in only:
             continue
         print(f"\n=== {name} ===", flush=True)
-        section()
+        section(settings)
     return 0

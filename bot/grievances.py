@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.identity import AccessDenied, Actor, audit, require_staff
+from bot.identity import AccessDenied, Actor, audit, require_staff, village_admin_id
 from bot.outbox import notify
 from bot.models import (
     GRIEVANCE_STATE_NAMES,
@@ -27,7 +27,6 @@ from bot.models import (
     GrievanceState,
     Household,
     Role,
-    User,
     Village,
     utcnow,
 )
@@ -107,9 +106,7 @@ def _grid_leader_for(s: Session, household: Household | None, village_id: int, l
         if grid is not None:
             return grid.leader_id
     if level >= 2:
-        return s.execute(
-            select(User.id).where(User.village_id == village_id, User.role == Role.admin).order_by(User.id)
-        ).scalars().first()
+        return village_admin_id(s, village_id)
     return None
 
 
@@ -185,6 +182,26 @@ def file(s: Session, actor: Actor, category: str, description: str, place: str =
     audit(s, actor, "write", "grievance", g.id, f"filed {category}", household_id=g.household_id)
     return g
 
+
+def latest_filed_since(s: Session, actor: Actor, since: dt.datetime) -> int | None:
+    """The id of the newest grievance the actor filed at or after ``since``, or None."""
+    if actor.user_id is None:
+        return None
+    return s.execute(select(Grievance.id).where(Grievance.reporter_id == actor.user_id, Grievance.created_at >= since)
+                     .order_by(Grievance.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def attach_photos(s: Session, actor: Actor, grievance_id: int, paths: list[str]) -> str:
+    """Records photos (paths relative to the var folder) on a grievance the actor filed, one
+    ``photo`` event each; returns the ticket number."""
+    g = s.get(Grievance, grievance_id)
+    if g is None or actor.user_id is None or g.reporter_id != actor.user_id:
+        audit(s, actor, "refused", "grievance", grievance_id, "photos")
+        raise AccessDenied(f"{actor.sender_id} may not add photos to grievance {grievance_id}")
+    for path in paths:
+        s.add(GrievanceEvent(grievance_id=g.id, actor_id=actor.user_id, kind="photo", note=path))
+    audit(s, actor, "write", "grievance", g.id, f"{len(paths)} photo(s)")
+    return g.ticket_no
 
 def get_by_ticket(s: Session, ticket_no: str) -> Grievance:
     g = s.execute(select(Grievance).where(Grievance.ticket_no == str(ticket_no).strip())).scalar_one_or_none()

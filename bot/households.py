@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from pypinyin import lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,30 +18,7 @@ from bot.identity import AccessDenied, Actor, audit, require_household, require_
 from bot.models import CARE_COLOUR_NAMES, AuditLog, Grid, Grievance, Household, Resident, Role, VisitLog, utcnow
 from bot.points import balance_of
 from bot.grievances import OPEN_STATES, infer_category
-
-CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def parse_number(text: str) -> int | None:
-    """'12', '十二', '二十三', '一百零五' → int."""
-    text = (text or "").strip()
-    digits = re.search(r"\d+", text)
-    if digits:
-        return int(digits.group())
-    chars = "".join(c for c in text if c in CN_DIGITS or c in "十百")
-    if not chars:
-        return None
-    total, current = 0, 0
-    for c in chars:
-        if c == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif c == "十":
-            total += (current or 1) * 10
-            current = 0
-        else:
-            current = CN_DIGITS[c]
-    return total + current
+from bot.text import parse_number, toneless_pinyin
 
 
 @dataclass(frozen=True)
@@ -59,10 +35,6 @@ class HouseholdSummary:
     open_grievances: int
     points: int
     sensitive_note: str
-
-
-def _pinyin(text: str) -> str:
-    return " ".join(lazy_pinyin(text))
 
 
 def _visible(s: Session, actor: Actor):
@@ -98,8 +70,8 @@ def find_households(s: Session, actor: Actor, name: str | None = None, number: s
         lambda h: head(h) == name,
         lambda h: any(r.name == name for r in h.residents),
         lambda h: len(name) >= 2 and (head(h).endswith(name) or head(h).startswith(name)),
-        lambda h: _pinyin(head(h)) == _pinyin(name),
-        lambda h: len(name) >= 2 and _pinyin(head(h)).endswith(_pinyin(name[-2:])) and head(h)[0] == name[0],
+        lambda h: toneless_pinyin(head(h)) == toneless_pinyin(name),
+        lambda h: len(name) >= 2 and toneless_pinyin(head(h)).endswith(toneless_pinyin(name[-2:])) and head(h)[0] == name[0],
     ):
         hits = [h for h in households if matcher(h)]
         if hits:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditLog, ChannelIdentity, Grid, GridAssignment, Household, Role, User, Village
+from bot.text import spoken_digits
 
 
 class AccessDenied(Exception):
@@ -69,11 +70,49 @@ def default_village_id(s: Session) -> int | None:
     return s.execute(select(Village.id).order_by(Village.id).limit(1)).scalar_one_or_none()
 
 
+def village_admin(s: Session, village_id: int | None) -> User | None:
+    """The village's administrator (the longest-standing one when there are several), or None."""
+    return s.execute(select(User).where(User.village_id == village_id, User.role == Role.admin)
+                     .order_by(User.id).limit(1)).scalars().first()
+
+
+def village_admin_id(s: Session, village_id: int | None) -> int | None:
+    """The id of :func:`village_admin`."""
+    admin = village_admin(s, village_id)
+    return admin.id if admin is not None else None
+
+
+def channel_identity(s: Session, channel: str, external_id: str | int) -> ChannelIdentity | None:
+    """The identity row of one sender on one channel (``telegram``/``12345``), or None."""
+    return s.execute(select(ChannelIdentity).where(
+        ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(external_id))).scalar_one_or_none()
+
+
+def user_for_channel(s: Session, channel: str, external_id: str | int) -> User | None:
+    """The user linked to a sender on a channel, or None (unknown sender, or a household-only device)."""
+    ident = channel_identity(s, channel, external_id)
+    return ident.user if ident is not None else None
+
+
+def identity_settings(s: Session, channel: str, external_id: str | int) -> dict:
+    """A sender's per-account settings on a channel (``speech_rate``, ``voice_reply``, ...);
+    empty for an unknown sender."""
+    ident = channel_identity(s, channel, external_id)
+    return dict(ident.settings or {}) if ident is not None else {}
+
+
+def update_identity_settings(s: Session, channel: str, external_id: str | int, **changes) -> dict | None:
+    """Merges ``changes`` into a sender's settings and returns them; None for an unknown sender."""
+    ident = channel_identity(s, channel, external_id)
+    if ident is None:
+        return None
+    ident.settings = {**(ident.settings or {}), **changes}  # a new dict, so the JSON column is saved
+    return dict(ident.settings)
+
+
 def resolve_actor(s: Session, sender_id: str) -> Actor:
     channel, external = split_sender(sender_id)
-    ident = s.execute(
-        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external)
-    ).scalar_one_or_none()
+    ident = channel_identity(s, channel, external)
     if ident is None:
         return Actor(channel=channel, external_id=external, village_id=default_village_id(s))
     user: User | None = ident.user
@@ -125,17 +164,8 @@ def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: in
                    channel=actor.channel, detail=detail[:1000], household_id=household_id))
 
 
-SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
-                 "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
-
-
 def pin_hash(pin: str, login: str) -> str:
     return hashlib.sha256(f"xiangyin:{login}:{pin}".encode()).hexdigest()
-
-
-def spoken_digits(text: str) -> str:
-    """'一二三四' / '幺两三四' / '1 2 3 4' → '1234'."""
-    return "".join(SPOKEN_DIGITS.get(c, c) for c in text if c.isdigit() or c in SPOKEN_DIGITS)
 
 
 def verify_pin(s: Session, actor: Actor, spoken: str) -> bool:

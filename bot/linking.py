@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.households import resident_by_phone
-from bot.identity import AccessDenied, Actor, audit, can_read_household, require_staff
+from bot.identity import AccessDenied, Actor, audit, can_read_household, channel_identity, require_staff
 from bot.models import AuditLog, ChannelIdentity, LinkCode, Role, User, utcnow
 
 CODE_DIGITS = 6
@@ -101,9 +101,7 @@ def _failed_attempts(s: Session, channel: str, external_id: str, now: dt.datetim
 def bind(s: Session, channel: str, external_id: str, user: User) -> ChannelIdentity:
     """Create or re-point the channel identity. Re-binding to another user restarts the
     identity's ``created_at`` (notifications older than the binding are not pushed)."""
-    ident = s.execute(
-        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-    ).scalar_one_or_none()
+    ident = channel_identity(s, channel, external_id)
     if ident is None:
         ident = ChannelIdentity(channel=channel, external_id=external_id, user_id=user.id, settings={})
         s.add(ident)
@@ -111,6 +109,13 @@ def bind(s: Session, channel: str, external_id: str, user: User) -> ChannelIdent
         ident.user_id, ident.household_id, ident.created_at = user.id, None, utcnow()
     s.flush()
     return ident
+
+
+def _link(s: Session, channel: str, external_id: str, user: User, how: str) -> None:
+    """Bind, and record in the audit log who was linked to whom and how."""
+    bind(s, channel, external_id, user)
+    audit(s, _actor_for(channel, external_id, user), "write", "channel_identity", user.id,
+          f"{external_id} linked to {user.login} {how}")
 
 
 def link_with_code(s: Session, channel: str, external_id: str, code: str,
@@ -140,9 +145,7 @@ def link_with_code(s: Session, channel: str, external_id: str, code: str,
         audit(s, refused, "refused", "link_code", row.id if row else None, f"{external_id} {reason}")
         raise LinkError(reason)
     user = s.get(User, row.user_id)
-    bind(s, channel, external_id, user)
-    audit(s, _actor_for(channel, external_id, user), "write", "channel_identity", user.id,
-          f"{external_id} linked to {user.login} with code")
+    _link(s, channel, external_id, user, "with code")
     return user
 
 
@@ -159,7 +162,5 @@ def link_by_phone(s: Session, channel: str, external_id: str, phone: str) -> Use
         audit(s, _actor_for(channel, external_id, None), "refused", "channel_identity", None,
               f"{external_id} phone not in register")
         return None
-    bind(s, channel, external_id, user)
-    audit(s, _actor_for(channel, external_id, user), "write", "channel_identity", user.id,
-          f"{external_id} linked to {user.login} by phone")
+    _link(s, channel, external_id, user, "by phone")
     return user

@@ -1,16 +1,61 @@
 """The notification outbox: domain code records messages here, delivery adapters send them.
 
 Domain code never talks to a channel. It calls :func:`notify` inside its own transaction, so a
-notification exists exactly when the change that caused it was committed. Delivery adapters
-(Telegram today; voice devices, the web console and WeChat are further adapters) claim pending
-rows for the users they can reach, send them, and mark them delivered.
+notification exists exactly when the change that caused it was committed.
+
+Delivery goes through one interface, in the style of cosmicpython's
+``adapters/notifications.py``: a :class:`DeliveryAdapter` knows one channel (Telegram today;
+voice devices, the web console and WeChat are further adapters) — whom it can reach
+(:meth:`~DeliveryAdapter.recipients`) and how to send one message
+(:meth:`~DeliveryAdapter.send`). A :class:`Deliverer` runs it: it *claims* due rows
+(:func:`claim`), has the adapter send them, and marks them :func:`delivered` or, after a
+permanent refusal, :func:`give_up`.
+
+Guarantees (tests/test_telegram.py checks them end to end):
+
+* **claim before send**: a claim increments ``attempts`` with a compare-and-set on the value
+  read, committed in its own transaction, before anything is sent; two workers never claim the
+  same attempt.
+* **delivered after accept**: ``delivered_at`` is committed right after the channel accepted
+  the message; delivered rows are never selected again, so a restart sends no duplicates of
+  finished deliveries.
+* **retries with backoff**: a claimed row that was not delivered (sending failed, or the
+  process died) is sent again later, after an exponential backoff (kept in memory: a restart
+  retries at once) or the delay the channel asked for; after :data:`MAX_ATTEMPTS` attempts, or
+  when every recipient refused it for good (blocked the bot, chat gone), it is not retried.
+* only what happened after an account was linked is pushed to it.
+
+The remaining edge: if the process dies (or the database write fails, or the channel's answer
+is lost after it delivered) between the channel accepting a message and the ``delivered_at``
+commit, that one notification is sent once more after the restart — the price of never losing
+one, since chat APIs such as Telegram's sendMessage take no idempotency key. Run one delivery
+worker per channel and database: a second worker would treat a row in flight elsewhere as failed
+and retry it. A row for a user with several linked accounts counts as delivered when at least
+one of them received it.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+import abc
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import OutboxMessage
+from bot.db import session_scope
+from bot.models import ChannelIdentity, OutboxMessage, utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 5.0  # seconds before the second attempt; doubled per failed attempt
+BACKOFF_MAX = 3600.0
+BATCH = 50  # rows claimed per run
 
 
 def notify(s: Session, user_id: int | None, kind: str, text: str, dedupe_key: str,
@@ -26,3 +71,185 @@ def notify(s: Session, user_id: int | None, kind: str, text: str, dedupe_key: st
     if not exists:
         s.add(OutboxMessage(user_id=user_id, household_id=household_id, kind=kind, text=text,
                             payload=payload or {}, dedupe_key=dedupe_key))
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str  # where the adapter sends: a Telegram chat id, a device id, ...
+    since: dt.datetime  # when the account was linked; older messages are not pushed to it
+
+
+@dataclass
+class Recipients:
+    """Whom one channel can reach: addresses per user, and per household (a message for a
+    household goes to every linked account of the people who live there)."""
+
+    users: dict[int, list[Recipient]] = field(default_factory=lambda: defaultdict(list))
+    households: dict[int, list[Recipient]] = field(default_factory=lambda: defaultdict(list))
+
+    def addresses(self, row: OutboxMessage) -> tuple[str, ...]:
+        targets = self.users.get(row.user_id, []) if row.user_id is not None \
+            else self.households.get(row.household_id, [])
+        return tuple(dict.fromkeys(r.address for r in targets if r.since <= row.created_at))
+
+
+def linked_recipients(s: Session, channel: str, accepts: Callable[[str], bool] = lambda external_id: True
+                      ) -> Recipients:
+    """Every account on ``channel`` linked to a user (whose ``external_id`` the adapter
+    ``accepts`` as an address), by user and by the user's household."""
+    found = Recipients()
+    idents = s.execute(select(ChannelIdentity).where(ChannelIdentity.channel == channel,
+                                                     ChannelIdentity.user_id.is_not(None))).scalars()
+    for ident in idents:
+        if not accepts(ident.external_id):
+            continue
+        recipient = Recipient(ident.external_id, ident.created_at)
+        found.users[ident.user_id].append(recipient)
+        resident = ident.user.resident
+        household_id = ident.household_id or (resident.household_id if resident else None)
+        if household_id:
+            found.households[household_id].append(recipient)
+    return found
+
+
+@dataclass(frozen=True)
+class Claim:
+    outbox_id: int
+    text: str
+    addresses: tuple[str, ...]
+    attempt: int  # 1 for the first try
+    kind: str = ""
+    payload: dict = field(default_factory=dict)
+
+
+def claim(s: Session, recipients: Recipients, limit: int = BATCH,
+          skip: Callable[[int], bool] = lambda outbox_id: False) -> list[Claim]:
+    """Claims up to ``limit`` undelivered rows the recipients can receive (oldest first,
+    except those ``skip`` names). Each claim is a compare-and-set ``attempts + 1``; commit the
+    session before sending anything."""
+    if not recipients.users:
+        return []
+    households = list(recipients.households) or [-1]
+    rows = s.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.delivered_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
+            OutboxMessage.user_id.in_(list(recipients.users))
+            | (OutboxMessage.user_id.is_(None) & OutboxMessage.household_id.in_(households)))
+        .order_by(OutboxMessage.id).limit(limit)
+    ).scalars().all()
+    claims = []
+    for row in rows:
+        addresses = recipients.addresses(row)
+        if skip(row.id) or not addresses:
+            continue
+        won = s.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id == row.id, OutboxMessage.delivered_at.is_(None),
+                               OutboxMessage.attempts == row.attempts)
+                        .values(attempts=row.attempts + 1)
+                        .execution_options(synchronize_session=False)).rowcount
+        if won == 1:
+            claims.append(Claim(row.id, row.text, addresses, row.attempts + 1, row.kind, dict(row.payload or {})))
+    return claims
+
+
+def _finish(s: Session, outbox_id: int, **values) -> None:
+    s.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.delivered_at.is_(None))
+              .values(**values).execution_options(synchronize_session=False))
+
+
+def delivered(s: Session, outbox_id: int, now: dt.datetime | None = None) -> None:
+    """The channel accepted the message: it is never sent again."""
+    _finish(s, outbox_id, delivered_at=now or utcnow())
+
+
+def give_up(s: Session, outbox_id: int) -> None:
+    """Every recipient refused the message for good: it is not retried."""
+    _finish(s, outbox_id, attempts=MAX_ATTEMPTS)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt``."""
+    return min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_MAX)
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened when an adapter sent one claimed message to its addresses."""
+
+    delivered: bool = False  # at least one address accepted it
+    refused: bool = False  # every address refused it for good
+    retry_in: float | None = None  # the channel asked for this delay; None: the usual backoff
+    pause: bool = False  # the channel asked us to slow down: send nothing more in this run
+
+
+class DeliveryAdapter(abc.ABC):
+    """One channel's way of pushing outbox messages."""
+
+    channel: str
+
+    @abc.abstractmethod
+    def recipients(self, s: Session) -> Recipients:
+        """Whom this channel can reach (runs in a worker thread, inside a transaction)."""
+
+    @abc.abstractmethod
+    async def send(self, claim: Claim) -> SendResult:
+        """Sends one claimed message to ``claim.addresses``; never raises for a refusal."""
+
+
+class Deliverer:
+    """Runs one adapter: claim due rows, send them, record the outcome (see the module
+    docstring for the guarantees). ``clock`` drives the retry backoff."""
+
+    def __init__(self, adapter: DeliveryAdapter, db_url: str | None = None,
+                 clock: Callable[[], float] = time.monotonic, batch: int = BATCH):
+        self.adapter, self.db_url, self.clock, self.batch = adapter, db_url, clock, batch
+        self._next_try: dict[int, float] = {}  # outbox id → earliest clock() for the next attempt
+        self._inflight: set[int] = set()
+
+    def _waiting(self, outbox_id: int, now: float) -> bool:
+        return outbox_id in self._inflight or self._next_try.get(outbox_id, 0) > now
+
+    def claim_due(self) -> list[Claim]:
+        """Claims (and commits) the rows due now; they are in flight until finished."""
+        now = self.clock()
+        with session_scope(write=True, url=self.db_url) as s:
+            claims = claim(s, self.adapter.recipients(s), self.batch, lambda outbox_id: self._waiting(outbox_id, now))
+        self._inflight.update(c.outbox_id for c in claims)
+        return claims
+
+    def _record(self, finish: Callable[[Session, int], None], outbox_id: int) -> None:
+        with session_scope(write=True, url=self.db_url) as s:
+            finish(s, outbox_id)
+
+    async def deliver_once(self) -> int:
+        """One run; returns how many messages were delivered."""
+        count = 0
+        for item in await asyncio.to_thread(self.claim_due):
+            try:
+                result = await self.adapter.send(item)
+                await self._settle(item, result)
+            finally:
+                self._inflight.discard(item.outbox_id)
+            if result.pause:
+                break
+            count += result.delivered
+        return count
+
+    async def _settle(self, item: Claim, result: SendResult) -> None:
+        if result.delivered:
+            await asyncio.to_thread(self._record, delivered, item.outbox_id)
+            self._next_try.pop(item.outbox_id, None)
+        elif result.refused:
+            await asyncio.to_thread(self._record, give_up, item.outbox_id)
+        else:
+            delay = result.retry_in if result.retry_in is not None else backoff(item.attempt)
+            self._next_try[item.outbox_id] = self.clock() + delay
+            logger.info("outbox %s (%s): attempt %s failed, next in %.0f s",
+                        item.outbox_id, self.adapter.channel, item.attempt, delay)
+

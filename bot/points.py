@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot.outbox import notify
 from bot.identity import Actor, AccessDenied, audit, require_household, require_staff
+from bot.text import month_day
 from bot.models import (
     AppealState,
     Household,
@@ -148,10 +149,6 @@ class AppealView:
     delta: int
     reason: str
     created_at: dt.datetime
-
-
-def _spoken_date(at: dt.datetime) -> str:
-    return f"{at.month}月{at.day}日"
 
 
 # --- whose points --------------------------------------------------------------------
@@ -523,7 +520,7 @@ def appeal(s: Session, actor: Actor, entry_id: int, reason: str) -> PointsAppeal
             raise
         raise AppealAlreadyOpen(found.id) from None
     notify(s, household.contact_user_id, "points_appeal",
-           f"{household.number}号户（{household.address}）对{_spoken_date(entry.at)}的扣分"
+           f"{household.number}号户（{household.address}）对{month_day(entry.at)}的扣分"
            f"“{entry.reason}”（{-entry.delta}分）提出申诉，申诉编号{new.id}。"
            f"理由：{new.reason or '没有说明'}。请核实后维持或撤销。",
            f"points_appeal:{new.id}", payload={"appeal_id": new.id, "entry_id": entry.id})
@@ -555,10 +552,10 @@ def decide_appeal(s: Session, staff_actor: Actor, appeal_id: int, overturn: bool
         _reverse_entry(s, staff_actor, household, entry, f"申诉成立，撤销扣分：{note or entry.reason}",
                        f"appeal:{found.id}:overturn")
         found.state = AppealState.overturned
-        text = f"您家对{_spoken_date(entry.at)}扣分的申诉，核实后已经撤销，{-entry.delta}分退回来了。"
+        text = f"您家对{month_day(entry.at)}扣分的申诉，核实后已经撤销，{-entry.delta}分退回来了。"
     else:
         found.state = AppealState.upheld
-        text = f"您家对{_spoken_date(entry.at)}扣分的申诉，核实后维持原来的扣分。" + (f"说明：{note}。" if note else "")
+        text = f"您家对{month_day(entry.at)}扣分的申诉，核实后维持原来的扣分。" + (f"说明：{note}。" if note else "")
     found.decided_by = staff_actor.user_id
     found.decided_at = now or utcnow()
     found.decision_note = note

@@ -26,7 +26,7 @@ threshold ``CONFIDENCE_THRESHOLD`` was calibrated on ``knowledge/eval`` with
 
 The index (tokenised passages plus entry metadata) is persisted as JSON under
 ``<var>/knowledge-index/index.json``; ``<var>`` is the ``var_dir`` argument, else the
-``XIANGYIN_VAR_DIR`` environment variable, else ``var``.
+configured one (``bot.config``: ``XIANGYIN_VAR_DIR``, else ``<project>/var``).
 """
 from __future__ import annotations
 
@@ -46,14 +46,24 @@ from typing import Iterable, Sequence
 
 import yaml
 
+from bot.config import PROJECT_ROOT, load_settings
+from bot.text import INDEX_CONFUSIONS, fold_syllable, pinyin_syllables, toneless_pinyin
+from knowledge import clarify as _clarify
+from knowledge import evidence as _evidence
+from knowledge import spoken as _spoken
+
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 USERDICT_PATH = PROJECT_ROOT / "nlu_data" / "jieba" / "userdict.txt"
 INDEX_DIRNAME = "knowledge-index"
 INDEX_FILENAME = "index.json"
 INDEX_FORMAT = 1
-TOKENIZER_VERSION = "jieba-search+pinyin-fuzzy-bigram-v2"
+TOKENIZER_VERSION = "spoken-norm+jieba-search-nohmm+pinyin-fuzzy-bigram+syn-v3"
+#: jieba's HMM guesses new words for unknown character runs, which glues dialect to content
+#: ("俺儿", "能告"); without it unknown runs fall apart into characters.
+_JIEBA_HMM = False
+_SINGLE = "all"
+_BREAK_RUNS = False
 
 #: Ratio of top score to the query's self score above which an answer is "confident".
 #: Calibrated with ``calibrate()`` on knowledge/eval (see module docstring).
@@ -62,8 +72,16 @@ CONFIDENCE_THRESHOLD = 0.45
 TOPIC_BOOST = 1.25
 # The top entry must beat the runner-up by this factor to be answered without asking back.
 CLEAR_LEAD = 1.04
-#: Score multiplier for entries whose grid equals the user's grid.
+#: Score multiplier for grid notices of the user's grid, or of the grid the question names.
 GRID_BOOST = 1.5
+#: A village notice within this factor of a general entry on the same topic is preferred.
+VILLAGE_TIE = 1.15
+#: Not sure, but ratio >= threshold * CLARIFY_RATIO and the runner-up within CLARIFY_LEAD of
+#: the top: ask one clarifying question instead of reading out options.
+CLARIFY_RATIO = 0.5
+CLARIFY_LEAD = 1.6
+#: How many times a synonym-group token of the question counts (see query_tokens).
+SYN_QUERY_WEIGHT = 1
 #: At most this many characters in a spoken answer (sentences are never cut in half,
 #: but at least one sentence is always kept).
 MAX_ANSWER_CHARS = 90
@@ -105,15 +123,26 @@ _SENT_RE = re.compile(r"[^。！？!?；;]*[。！？!?；;]?")
 # Words that carry no retrieval signal in villagers' questions.
 _STOPWORDS = set(
     """
-    的 了 吗 呢 吧 啊 呀 哦 嘛 么 哈 啦 嗯 噢 哎 诶 喂 呐 咧 哩 滴 地 得 着 过
+    的 了 吗 呢 吧 啊 呀 哦 嘛 么 哈 啦 嗯 噢 哎 诶 喂 呐 咧 哩 滴 得 着 过 被 把 让 叫
+    撒 噻 啵 咯 哒 嗦 儿 咋地 啥时 时候 不咧 中不 能中 俩 仨
     我 你 您 他 她 它 我们 你们 他们 咱 咱们 俺 俺们 俺家 我家 人家 自己 大家 谁家
     是 有 在 和 与 跟 或 及 也 都 就 还 又 再 才 要 想 能 会 可 可以 能不能 可不可以 行不行
     这 那 这个 那个 这些 那些 这样 那样 这里 那里 这儿 那儿 哪 哪儿 哪里 哪个 哪些
     什么 啥 啥子 咋 咋样 咋办 怎 怎么 怎么样 怎样 怎么办 如何 为什么 为啥 多少 几 多
-    请问 问 问问 问一下 一下 想问 打听 知道 告诉 说说 讲讲 帮 帮忙 麻烦 谢谢 你好 您好 老师 同志
+    家 上 下 里 去 来 到 说 人 请问 问 问问 问一下 一下 想问 打听 知道 告诉 说说 讲讲 帮 帮忙 麻烦 谢谢 你好 您好 老师 同志
     个 一 一个 些 点 一点 得了 不 没 没有 呗 嘞 哇 哟 么样 咋个 咋整 啷个 么子 晓得 弄 搞 办 给
     吗啊 呢啊 的话 就是 然后 那么 那就 还是 或者 因为 所以 如果 但是 现在 今年 去年
+    多长时间 长时间 多长 算不算 不算 一回 那么些 到底 上哪 上哪儿 去哪 去哪儿 哪天 几号 行不行
     """.split()
+)
+
+#: Single characters that are words of their own in villagers' questions (land, money,
+#: house, illness, kin, farm animals, what one does with a benefit ...). Other lone
+#: characters, mostly what jieba leaves of unknown words, are not indexed as words.
+_CONTENT_CHARS = set(
+    "地田亩钱款账税费房屋墙梁病药伤残瘫聋哑瞎疼车证卡火电水路灯井粮米油面"
+    "爹娘妈爸儿女哥姐弟妹孙叔伯婆媳夫妻娃村镇县乡岁学考婚丧葬死"
+    "猪羊牛鸡鸭狗树草分查换补退扣罚告借欠贷租卖买拆修盖建漏裂塌烧偷打骂吵闹养种交领报批"
 )
 
 
@@ -144,6 +173,11 @@ class Entry:
     body: str
     path: str
     grid: str | None = None
+    #: How villagers ask for this entry (optional ``asks:`` list in the header), written from
+    #: the entry's content; indexed as extra passages.
+    asks: list[str] = field(default_factory=list)
+    #: Short speakable name (optional ``label:``), used in clarifying questions.
+    label: str = ""
 
     @property
     def paragraphs(self) -> list[str]:
@@ -158,7 +192,7 @@ class Entry:
             "id": self.id, "title": self.title, "issuer": self.issuer, "date": self.date,
             "region": self.region, "topic": self.topic, "source": self.source,
             "keywords": list(self.keywords), "body": self.body, "path": self.path,
-            "grid": self.grid,
+            "grid": self.grid, "asks": list(self.asks), "label": self.label,
         }
 
 
@@ -168,6 +202,7 @@ class Hit:
     score: float
     passage: str
     ratio: float = 0.0  # top-passage score / query self score, in [0, 1]
+    village_tie: bool = False  # moved first: the village's own notice in a near tie
 
 
 @dataclass
@@ -179,6 +214,13 @@ class Answer:
     citation: str = ""
     score: float = 0.0
     ratio: float = 0.0
+    #: Not sure but two close candidates: one short spoken question that tells them apart
+    #: ("您问的是种地的补贴，还是养猪的补贴？"); ``candidates`` are their ids, in the order
+    #: the question names them. Resolve the reply with ``knowledge.clarify.pick``.
+    clarify: str = ""
+    candidates: list[str] = field(default_factory=list)
+    #: Why (not) confident: anchor words, look-alike nouns, places elsewhere, lead.
+    why: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -240,13 +282,18 @@ def load_entry(path: str | os.PathLike) -> Entry:
         keywords = [k for k in re.split(r"[,，、\s]+", keywords) if k]
     if not isinstance(keywords, list) or not all(isinstance(k, (str, int)) for k in keywords):
         raise KnowledgeFormatError(f"{p}: field 'keywords' must be a list like [低保, 申请条件]")
-    for name in ("title", "issuer", "region", "topic", "source"):
+    for name in ("title", "issuer", "region", "topic", "source") + (("label",) if meta.get("label") else ()):
         if not isinstance(meta[name], (str, int, float)):
             raise KnowledgeFormatError(f"{p}: field '{name}' must be a single line of text")
     body = body.strip()
     if not body:
         raise KnowledgeFormatError(f"{p}: empty body (write at least one answer paragraph after the header)")
     grid = meta.get("grid")
+    asks = meta.get("asks") or []
+    if isinstance(asks, str):
+        asks = [a for a in re.split(r"[;；\n]+", asks) if a.strip()]
+    if not isinstance(asks, list) or not all(isinstance(a, (str, int)) for a in asks):
+        raise KnowledgeFormatError(f"{p}: field 'asks' must be a list of questions like [低保咋申请, 低保去哪办]")
     return Entry(
         id=entry_id,
         title=str(meta["title"]).strip(),
@@ -259,6 +306,8 @@ def load_entry(path: str | os.PathLike) -> Entry:
         body=body,
         path=str(p),
         grid=str(grid).strip() if grid not in (None, "") else None,
+        asks=[str(a).strip() for a in asks if str(a).strip()],
+        label=str(meta.get("label") or "").strip(),
     )
 
 
@@ -288,7 +337,6 @@ def load_entries(root: str | os.PathLike = "knowledge") -> list[Entry]:
 # ------------------------------------------------------------------------- tokenising
 
 _jieba_ready = False
-_pinyin_cache: dict[str, str] = {}
 
 # Domain words jieba's default dictionary splits badly; harmless for other users of jieba.
 _DOMAIN_WORDS = (
@@ -325,31 +373,13 @@ def _userdict_fingerprint() -> str:
 
 
 def _pinyin(text: str) -> str:
-    cached = _pinyin_cache.get(text)
-    if cached is None:
-        from pypinyin import Style, lazy_pinyin
-
-        cached = "".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
-        if len(_pinyin_cache) < 200_000:
-            _pinyin_cache[text] = cached
-    return cached
-
-
-# Fuzzy pinyin for the bigram tokens: merge sounds that many rural speakers (and ASR
-# models listening to them) confuse: -n/-ng finals, zh/z ch/c sh/s, and n/l initials.
-_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+    return toneless_pinyin(text, sep="", keep_other=False)
 
 
 def _fuzzy(syllable: str) -> str:
-    for a, b in _FUZZY_INITIALS:
-        if syllable.startswith(a):
-            syllable = b + syllable[len(a):]
-            break
-    if syllable.startswith("n") and syllable != "ng":
-        syllable = "l" + syllable[1:]
-    if syllable.endswith("ng") and len(syllable) > 2:
-        syllable = syllable[:-1]
-    return syllable
+    """Fuzzy pinyin for the bigram tokens: merge sounds that many rural speakers (and ASR
+    models listening to them) confuse: -n/-ng finals, zh/z ch/c sh/s, and n/l initials."""
+    return fold_syllable(syllable, INDEX_CONFUSIONS)
 
 
 def normalise(text: str) -> str:
@@ -357,26 +387,60 @@ def normalise(text: str) -> str:
     return text.lower()
 
 
+def _fuzzy_pinyin(text: str) -> str:
+    """Fuzzy toneless pinyin of the Chinese characters of text, syllables joined by '_'
+    (with leading/trailing '_', so that a substring test matches whole syllables)."""
+    syl = [s for run in _HAN_RE.findall(text) for s in _run_syllables(run)]
+    return "_" + "_".join(s for s in syl if s) + "_" if syl else ""
+
+
+def _run_syllables(run: str) -> list[str]:
+    """Fuzzy pinyin of each character of a run of Chinese characters, read in context."""
+    syl = list(pinyin_syllables(run, keep_other=False))
+    if len(syl) != len(run):  # not expected for a pure Han run; be safe
+        syl = [_pinyin(c) for c in run]
+    return [_fuzzy(x) for x in syl]
+
+
 def tokenize(text: str) -> list[str]:
-    """Tokens for BM25: jieba words, 'py:'+toneless pinyin of words, 'pb:' pinyin bigrams."""
+    """Tokens for BM25: jieba words, 'py:'+toneless pinyin of words, 'pb:' pinyin bigrams,
+    'syn:' synonym groups (knowledge/synonyms.yml).
+
+    The text is first put into standard forms (dialect and fillers, :mod:`knowledge.spoken`).
+    "地" is a content word here (land), not the adverb particle."""
     jieba = _ensure_jieba()
-    text = normalise(text)
+    text = _spoken.normalise_spoken(normalise(text))
     tokens: list[str] = []
-    for w in jieba.lcut_for_search(text):
+    words = [w.strip() for w in jieba.lcut(text, HMM=_JIEBA_HMM)]
+    tokens.extend(_spoken.synonym_tokens(text, words))
+    for w in jieba.lcut_for_search(text, HMM=_JIEBA_HMM):
         w = w.strip()
         if not w or w in _STOPWORDS:
             continue
         if not (_HAN_RE.search(w) or w.isalnum()):
             continue  # punctuation
+        if _SINGLE == "whitelist" and len(w) == 1 and _HAN_RE.fullmatch(w) and w not in _CONTENT_CHARS:
+            continue  # a lone character (炕上 -> 上) says little; it still counts in bigrams
         tokens.append(w)
         if _HAN_RE.fullmatch(w):
             tokens.append("py:" + _pinyin(w))
-    # Pinyin of adjacent-character pairs over the content words (stopwords removed),
-    # independent of word segmentation, so that a homophone slip segmented differently
-    # (地保 vs 低保) still shares tokens with the right entry.
-    content = [w for w in jieba.lcut(text) if w.strip() and w not in _STOPWORDS]
-    for run in _HAN_RE.findall("".join(c if _HAN_RE.fullmatch(c) else " " for c in content)):
-        syl = [_fuzzy(_pinyin(c)) for c in run]
+    # Pinyin of adjacent-character pairs, independent of word segmentation, so that a
+    # homophone slip segmented differently (底保 -> 底/保 vs 低保) still shares tokens with the
+    # right entry. Runs break at stopwords and punctuation (never pairs across them).
+    runs, cur = [], ""
+    for w in words:
+        if w and w not in _STOPWORDS and _HAN_RE.fullmatch(w):
+            cur += w
+        elif w in _STOPWORDS and not _BREAK_RUNS:
+            continue
+        else:
+            runs.append(cur)
+            cur = ""
+    runs.append(cur)
+    for run in runs:
+        if len(run) < 2:
+            continue
+        syl = _run_syllables(run)  # read in context: 调解 -> tiao jie, not diao jie
         for i in range(len(run) - 1):
             if syl[i] and syl[i + 1]:
                 tokens.append(f"pb:{syl[i]}_{syl[i + 1]}")
@@ -395,7 +459,7 @@ def _resolve_root(root: str | os.PathLike) -> Path:
 
 def _resolve_var(var_dir: str | os.PathLike | None) -> Path:
     if var_dir is None:
-        var_dir = os.environ.get("XIANGYIN_VAR_DIR") or "var"
+        return load_settings().var_dir
     p = Path(var_dir)
     if not p.is_absolute() and not Path.cwd().joinpath(p).exists() and PROJECT_ROOT.joinpath(p).exists():
         return PROJECT_ROOT / p
@@ -410,6 +474,7 @@ def _corpus_fingerprint(files: Sequence[Path]) -> str:
     h = hashlib.sha1()
     h.update(TOKENIZER_VERSION.encode())
     h.update(_userdict_fingerprint().encode())
+    h.update(_spoken.fingerprint().encode())
     for f in files:
         h.update(str(f.name).encode())
         h.update(hashlib.sha1(f.read_bytes()).digest())
@@ -424,6 +489,9 @@ def _passages_for(entry: Entry) -> list[tuple[str, str]]:
     out = [(entry.title, head + " " + head)]  # title/keyword passage, weighted twice
     for para in entry.paragraphs:
         out.append((para, head + "\n" + para))
+    # How villagers ask for it: one short passage per question, with the title for context.
+    for ask in entry.asks:
+        out.append((entry.title, f"{entry.title} {ask}"))
     return out
 
 
@@ -512,10 +580,45 @@ class KnowledgeBase:
         # BM25 that is sum(idf) (tf=1, dl=avgdl). Unknown tokens get the largest idf.
         return sum(self.bm25.idf.get(t, self._oov_idf) or 0.0 for t in q_tokens) or 1.0
 
+    def _grid_handles(self) -> dict[str, list[tuple[str, str]]]:
+        """Per grid-specific entry: the words that name it and no other grid entry (grid
+        name, worker's name, area), each with its fuzzy pinyin for ASR slips (张立华)."""
+        cached = getattr(self, "_handles", None)
+        if cached is not None:
+            return cached
+        grid_entries = [e for e in self.entries if e.grid]
+        handles: dict[str, list[tuple[str, str]]] = {}
+        for e in grid_entries:
+            others = {k for o in grid_entries if o.id != e.id for k in o.keywords + [o.grid or ""]}
+            words = {e.grid or ""} | {k for k in e.keywords if len(k) >= 2 and k not in others}
+            words = {w for w in words if w and not _spoken.is_generic(w)}
+            handles[e.id] = sorted((w, _fuzzy_pinyin(w)) for w in words)
+        self._handles = handles
+        return handles
+
+    def _names_grid(self, entry: Entry, query: str) -> bool:
+        q = normalise(query)
+        qpy = None
+        for word, py in self._grid_handles().get(entry.id, ()):
+            if word in q:
+                return True
+            if len(word) >= 3:
+                qpy = qpy if qpy is not None else _fuzzy_pinyin(q)
+                if py and py in qpy:
+                    return True
+        return False
+
+    def query_tokens(self, query: str) -> list[str]:
+        """Tokens of a question; a synonym-group match counts SYN_QUERY_WEIGHT times, as much
+        as a word matched exactly (word + pinyin), so that 礼拜 finds 星期 as well as 星期 does."""
+        tokens = tokenize(query)
+        extra = [t for t in tokens if t.startswith("syn:")] * (SYN_QUERY_WEIGHT - 1)
+        return tokens + extra
+
     def search(self, query: str, topic: str | None = None, k: int = 3,
                village_grid: str | None = None, topic_mode: str = "boost") -> list[Hit]:
         """Top-k entries for query. topic: NLU topic hint ('boost' or 'filter' via topic_mode)."""
-        q_tokens = tokenize(query)
+        q_tokens = self.query_tokens(query)
         if not q_tokens:
             return []
         scores = self.bm25.get_scores(q_tokens)
@@ -532,14 +635,15 @@ class KnowledgeBase:
             e = self.entries[ei]
             if topic and topic_mode == "filter" and e.topic != topic:
                 continue
-            if e.grid and e.grid != village_grid and e.grid not in query:
-                # Grid-specific notices are for people in that grid (or who name it);
-                # everybody else is served by the village-wide entry.
+            if e.grid and e.grid != village_grid and not self._names_grid(e, query):
+                # Grid-specific notices are for people in that grid, or for whoever names
+                # the grid, its worker or its area (王秀兰, 村东片) from anywhere in the
+                # village; everybody else is served by the village-wide entry.
                 continue
             ratio = min(1.0, s / self_score)
             if topic and e.topic == topic:
                 s *= TOPIC_BOOST
-            if village_grid and e.grid == village_grid:
+            if e.grid and (e.grid == village_grid or self._names_grid(e, query)):
                 s *= GRID_BOOST
             hits.append(Hit(entry=e, score=s, passage=self.passage_text[pi], ratio=ratio))
         hits.sort(key=lambda h: (-h.score, h.entry.id))
@@ -549,26 +653,83 @@ class KnowledgeBase:
                topic_mode: str = "boost") -> Answer:
         """Best entry for a question. ``topic_mode="filter"`` keeps a follow-up ("那要带什么
         材料?") on the topic of the previous answer. Confident needs a high enough ratio and
-        a clear lead over the runner-up: near ties are offered back as choices."""
-        hits = self.search(question, topic=topic, k=4, village_grid=village_grid, topic_mode=topic_mode)
+        a clear lead over the runner-up, and the evidence check (knowledge/evidence.py): the
+        question names the entry's subject (anchor) and holds no noun that is something else
+        (医保卡 for 医保) or a place elsewhere. A near tie between a general entry and the
+        village's own entry on the same topic is answered from the village entry. When not
+        sure between two close candidates, ``Answer.clarify`` holds one short question."""
+        hits = self.search(question, topic=topic, k=5, village_grid=village_grid, topic_mode=topic_mode)
         if not hits:
             return Answer(DONT_KNOW_TEXT, None, False, [], "")
+        hits = _prefer_village(hits)
         top = hits[0]
-        clear_lead = (len(hits) == 1 or top.score >= hits[1].score * CLEAR_LEAD
-                      or (village_grid is not None and top.entry.grid == village_grid))
-        if top.ratio >= self.threshold and clear_lead:
+        runner = hits[1] if len(hits) > 1 else None
+        lead = top.score / runner.score if runner and runner.score > 0 else float("inf")
+        own_grid = village_grid is not None and top.entry.grid == village_grid
+        named_grid = bool(top.entry.grid) and self._names_grid(top.entry, question)
+        ev = self.evidence.check(question, top.entry.id, self.query_tokens(question))
+        anchored = ev.anchored or named_grid or own_grid or (topic is not None and top.entry.topic == topic
+                                                            and topic_mode == "filter")
+        clear_lead = lead >= CLEAR_LEAD or own_grid or named_grid or getattr(top, "village_tie", False)
+        why = {"ratio": round(top.ratio, 3), "lead": round(min(lead, 99.0), 3), "anchors": ev.anchors,
+               "lookalikes": ev.lookalikes, "elsewhere": ev.elsewhere, "uncovered": ev.uncovered}
+        if top.ratio >= self.threshold and clear_lead and anchored and not ev.vetoed:
             return Answer(
                 text=spoken_summary(top.entry),
                 entry=top.entry,
                 confident=True,
-                alternatives=[h.entry for h in hits[1:]],
+                alternatives=[h.entry for h in hits[1:4]],
                 citation=top.entry.citation,
                 score=top.score,
                 ratio=top.ratio,
+                why=why,
             )
-        # Not sure: say so, and offer the closest entries so the dialogue can ask back.
-        return Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",
-                      score=top.score, ratio=top.ratio)
+        # Not sure: say so, and offer the closest entries so the dialogue can ask back; when
+        # two candidates are close and both plausible, one short question tells them apart.
+        answer = Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",
+                        score=top.score, ratio=top.ratio, why=why)
+        if runner is not None and not ev.vetoed and anchored and top.ratio >= self.threshold * CLARIFY_RATIO \
+                and lead < CLARIFY_LEAD:
+            text, ids = _clarify.question(top.entry, runner.entry)
+            if text:
+                answer.clarify, answer.candidates = text, ids
+        return answer
+
+    @property
+    def evidence(self) -> _evidence.EvidenceModel:
+        model = getattr(self, "_evidence_model", None)
+        if model is None:
+            handles = {eid: [w for w, _ in hs] for eid, hs in self._grid_handles().items()}
+            model = _evidence.EvidenceModel(self.entries, tokenize, _fuzzy_pinyin, normalise, _STOPWORDS,
+                                            extra_handles=handles)
+            self._evidence_model = model
+        return model
+
+    def pick(self, reply: str, candidates: Sequence[str]) -> str | None:
+        """Which of the candidates of a clarifying question the villager's reply means (by
+        number, "第一个/前面那个", or by a word that tells them apart); None if unclear."""
+        return _clarify.pick(reply, [self.by_id[c] for c in candidates if c in self.by_id], tokenize)
+
+
+def _is_village(entry: Entry) -> bool:
+    return "/village/" in entry.path.replace("\\", "/") or (entry.region != "通用" and not entry.grid)
+
+
+def _prefer_village(hits: list[Hit]) -> list[Hit]:
+    """A near tie between a general entry and the village's own notice on the same topic is
+    answered from the village notice (it is the local, more specific rule). The village hit
+    moves first and is marked ``village_tie`` (its lead counts as clear)."""
+    if len(hits) < 2:
+        return hits
+    a, b = hits[0], hits[1]
+    if (not _is_village(a.entry) and _is_village(b.entry) and a.entry.topic == b.entry.topic
+            and b.score * VILLAGE_TIE >= a.score):
+        b.village_tie = True
+        return [b, a] + hits[2:]
+    if _is_village(a.entry) and not _is_village(b.entry) and a.entry.topic == b.entry.topic \
+            and a.score <= b.score * VILLAGE_TIE:
+        a.village_tie = True
+    return hits
 
 
 def spoken_summary(entry: Entry, max_chars: int = MAX_ANSWER_CHARS,

@@ -6,10 +6,10 @@ Public API (synchronous; call it off the event loop, e.g. ``loop.run_in_executor
                      snap_phrases=None, snap_threshold=0.78)
     t = rec.transcribe(audio_bytes)          # any container; or is_pcm=True for 16 kHz s16le
     t.text, t.confidence, t.words            # Word(word, conf, start, end)
-    rec = Recognizer.from_env(grammar=..., snap_phrases=...)
+    rec = Recognizer.from_settings(settings, grammar=..., snap_phrases=...)
 
-* ``model_path`` defaults to env ``XIANGYIN_VOSK_MODEL`` or
-  ``<var>/models/vosk-model-small-cn-0.22`` (see :func:`default_model_path`).  The model
+* ``model_path`` defaults to ``settings.speech.vosk_model`` (env ``XIANGYIN_VOSK_MODEL``, else
+  ``<var>/models/vosk-model-small-cn-0.22``; see :func:`default_model_path`).  The model
   is loaded once per path (thread-safe cache, :func:`load_model`) and shared by all
   recognisers; a missing model raises :class:`ModelNotFoundError` telling how to install it.
 * ``grammar``: phrases to restrict recognition to.  :func:`build_grammar` keeps only the
@@ -25,42 +25,35 @@ Public API (synchronous; call it off the event loop, e.g. ``loop.run_in_executor
 """
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from bot import text as text_helpers
+from bot.config import DEFAULT_VOSK_MODEL_NAME, Settings, SpeechSettings, load_settings
 
 from . import audio
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "vosk-model-small-cn-0.22"
+DEFAULT_MODEL_NAME = DEFAULT_VOSK_MODEL_NAME
 UNK = "[unk]"
 CHUNK_BYTES = 8000  # 0.25 s of 16 kHz s16le
-DEFAULT_SNAP_THRESHOLD = 0.78
-
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SNAP_THRESHOLD = SpeechSettings.asr_snap_threshold  # 0.78
 
 
 class ModelNotFoundError(FileNotFoundError):
     """The Vosk model directory is missing or unusable."""
 
 
-def var_dir() -> Path:
-    """Project state folder (env XIANGYIN_VAR_DIR, default <project>/var)."""
-    return Path(os.environ.get("XIANGYIN_VAR_DIR") or (_PROJECT_ROOT / "var"))
-
-
-def default_model_path() -> Path:
-    """Env XIANGYIN_VOSK_MODEL, else <var>/models/vosk-model-small-cn-0.22."""
-    env = os.environ.get("XIANGYIN_VOSK_MODEL")
-    return Path(env) if env else var_dir() / "models" / DEFAULT_MODEL_NAME
+def default_model_path(settings: Settings | None = None) -> Path:
+    """``settings.speech.vosk_model``: env XIANGYIN_VOSK_MODEL, else <var>/models/vosk-model-small-cn-0.22."""
+    return (settings or load_settings()).speech.vosk_model
 
 
 # --------------------------------------------------------------------------- data
@@ -92,20 +85,19 @@ _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _vosk():
+def _vosk(log_level: int = -1):
     import vosk
 
-    level = os.environ.get("XIANGYIN_VOSK_LOG_LEVEL", "-1")
-    try:
-        vosk.SetLogLevel(int(level))
-    except ValueError:
-        vosk.SetLogLevel(-1)
+    vosk.SetLogLevel(log_level)
     return vosk
 
 
-def load_model(model_path: str | os.PathLike | None = None):
-    """Return the ``vosk.Model`` for ``model_path``, loading it at most once per path."""
-    path = Path(model_path) if model_path else default_model_path()
+def load_model(model_path: str | os.PathLike | None = None, settings: Settings | None = None):
+    """Return the ``vosk.Model`` for ``model_path`` (default: the configured one), loading it at
+    most once per path."""
+    if not model_path:
+        settings = settings or load_settings()
+    path = Path(model_path) if model_path else default_model_path(settings)
     key = str(path.resolve())
     with _MODELS_LOCK:
         model = _MODELS.get(key)
@@ -116,7 +108,7 @@ def load_model(model_path: str | os.PathLike | None = None):
                 f"Vosk model not found at {path}. Install it with "
                 f"'python -m speech.model' (or set XIANGYIN_VOSK_MODEL)."
             )
-        vosk = _vosk()
+        vosk = _vosk((settings or load_settings()).speech.vosk_log_level)
         try:
             model = vosk.Model(str(path))
         except Exception as exc:  # vosk raises a bare Exception
@@ -137,7 +129,7 @@ def model_knows(model, word: str) -> bool:
 
 # --------------------------------------------------------------------------- text joining
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN = text_helpers.HAN_CHARS
 _HAN_SPACE = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
 _IS_HAN = re.compile(rf"[{_HAN}]")
 
@@ -208,44 +200,14 @@ def build_grammar(phrases: Iterable[str], model=None) -> list[str]:
 
 # --------------------------------------------------------------------------- snapping
 
-# Confusions typical of southern and rural Mandarin accents, folded before comparing.
-_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("r", "n"), ("f", "h"))
-_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("uan", "uan"))
-
-
-@lru_cache(maxsize=8192)
 def _syllable(ch: str) -> str:
-    if not _IS_HAN.match(ch):
-        return ch.lower()
-    from pypinyin import lazy_pinyin
-
-    py = lazy_pinyin(ch)[0]
-    for a, b in _FUZZY_INITIALS:
-        if py.startswith(a):
-            py = b + py[len(a):]
-            break
-    for a, b in _FUZZY_FINALS:
-        if py.endswith(a):
-            py = py[: -len(a)] + b
-            break
-    return py
-
-
-def _syllables(text: str) -> list[str]:
-    return [_syllable(c) for c in text if not c.isspace()]
+    return text_helpers.sound_of(ch, text_helpers.ASR_CONFUSIONS)
 
 
 def similarity(a: str, b: str) -> float:
-    """0..1 similarity of two strings: mostly sound (fuzzy pinyin), partly characters."""
-    a = "".join(a.split())
-    b = "".join(b.split())
-    if not a or not b:
-        return 0.0
-    if a == b:
-        return 1.0
-    chars = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-    sounds = difflib.SequenceMatcher(None, _syllables(a), _syllables(b), autojunk=False).ratio()
-    return 0.7 * sounds + 0.3 * chars
+    """0..1 similarity of two strings: mostly sound (fuzzy pinyin), partly characters
+    (:func:`bot.text.sound_similarity` with the southern-accent confusions)."""
+    return text_helpers.sound_similarity(a, b, text_helpers.ASR_CONFUSIONS)
 
 
 def best_match(text: str, known_phrases: Iterable[str]) -> tuple[str, float] | None:
@@ -311,13 +273,6 @@ def snap(text: str, known_phrases: Sequence[str], threshold: float = DEFAULT_SNA
 # --------------------------------------------------------------------------- recogniser
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 class Recognizer:
     """Vosk recogniser bound to one model; one KaldiRecognizer per utterance."""
 
@@ -343,23 +298,31 @@ class Recognizer:
             self.set_grammar(grammar)
 
     @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        grammar: list[str] | None = None,
+        snap_phrases: Sequence[str] | None = None,
+    ) -> "Recognizer":
+        """Configured by ``settings.speech``: ``vosk_model``, ``asr_grammar`` (default off:
+        ``grammar`` is ignored unless enabled), ``asr_snap`` (default on) and
+        ``asr_snap_threshold`` (default 0.78)."""
+        speech = (settings or load_settings()).speech
+        return cls(
+            speech.vosk_model,
+            grammar=grammar if speech.asr_grammar else None,
+            snap_phrases=snap_phrases if speech.asr_snap else None,
+            snap_threshold=speech.asr_snap_threshold,
+        )
+
+    @classmethod
     def from_env(
         cls,
         grammar: list[str] | None = None,
         snap_phrases: Sequence[str] | None = None,
     ) -> "Recognizer":
-        """Configured from env: XIANGYIN_VOSK_MODEL, XIANGYIN_ASR_GRAMMAR (0/1, default 0:
-        ``grammar`` is ignored unless enabled), XIANGYIN_ASR_SNAP (0/1, default 1) and
-        XIANGYIN_ASR_SNAP_THRESHOLD (default 0.78)."""
-        use_grammar = _env_flag("XIANGYIN_ASR_GRAMMAR", False)
-        use_snap = _env_flag("XIANGYIN_ASR_SNAP", True)
-        threshold = float(os.environ.get("XIANGYIN_ASR_SNAP_THRESHOLD") or DEFAULT_SNAP_THRESHOLD)
-        return cls(
-            None,
-            grammar=grammar if use_grammar else None,
-            snap_phrases=snap_phrases if use_snap else None,
-            snap_threshold=threshold,
-        )
+        """``from_settings(load_settings(), ...)``, for callers that have no settings at hand."""
+        return cls.from_settings(None, grammar=grammar, snap_phrases=snap_phrases)
 
     def set_grammar(self, phrases: list[str] | None) -> list[str] | None:
         """Restrict recognition to ``phrases`` (None: free recognition).

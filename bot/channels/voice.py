@@ -37,16 +37,13 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.emergency import is_emergency
-from bot.channels.rest import TURN_FAILED
+from bot.channels import turn
 
 log = logging.getLogger(__name__)
 
 NOT_HEARD = "没听清，请再说一遍。"
 ASR_DOWN = "我现在听不了语音，请稍后再试，或者找网格员帮忙。"
-BUSY = "系统有点忙，请稍后再说一遍。"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-LIST_CHUNK = 3
 
 
 def spoken_texts(messages: list[dict]) -> list[str]:
@@ -59,8 +56,8 @@ def spoken_texts(messages: list[dict]) -> list[str]:
         if buttons:
             numbers = "一二三四五六七八九十"
             options = [f"第{numbers[i] if i < 10 else i + 1}个，{b.get('title', '')}" for i, b in enumerate(buttons)]
-            texts.append("；".join(options[:LIST_CHUNK]) + "。")
-            if len(options) > LIST_CHUNK:
+            texts.append("；".join(options[:turn.LIST_CHUNK]) + "。")
+            if len(options) > turn.LIST_CHUNK:
                 texts.append("还有别的选项，要听就说“还要听”。")
     return texts
 
@@ -88,6 +85,15 @@ def device_rate(device_id: str) -> str:
         settings = s.execute(select(ChannelIdentity.settings).where(
             ChannelIdentity.channel == "voice", ChannelIdentity.external_id == device_id)).scalar_one_or_none()
     return (settings or {}).get("speech_rate", "normal")
+
+
+class VoiceOutput(CollectingOutputChannel):
+    """Collects the turn's replies. Named "voice" because Rasa picks a response's variant by
+    the output channel's name: domain.yml's ``channel: voice`` variants are what devices say."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "voice"
 
 
 class VoiceInput(InputChannel):
@@ -143,6 +149,7 @@ class VoiceInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         voice = Blueprint("voice_webhook", __name__)
+        handle = turn.pipeline(on_new_message)
 
         @voice.route("/", methods=["GET"])
         async def health(_: Request):
@@ -170,16 +177,14 @@ class VoiceInput(InputChannel):
                 return await self._reply(request, "", [ASR_DOWN], rate)
             if not text:
                 return await self._reply(request, "", [NOT_HEARD], rate)
-            collector = CollectingOutputChannel()
-            # Emergency words go straight to the emergency action, whatever NLU would make of them.
-            message_text = "/emergency" if is_emergency(text) else text
-            try:
-                await on_new_message(UserMessage(message_text, collector, sender_id=f"voice:{device_id}",
-                                                 input_channel=self.name(), metadata={"transcript": text}))
+            collector = VoiceOutput()
+            try:  # the turn pipeline: input limits, then emergency words straight to the emergency action
+                await handle(UserMessage(text, collector, sender_id=f"voice:{device_id}",
+                                         input_channel=self.name(), metadata={"transcript": text}))
             except Exception:  # noqa: BLE001
                 log.exception("dialogue failed for device %s", device_id)
-                return await self._reply(request, text, [BUSY], rate)
-            texts = spoken_texts(collector.messages) or [TURN_FAILED]  # the turn broke off
+                return await self._reply(request, text, [turn.BUSY], rate)
+            texts = spoken_texts(collector.messages) or [turn.TURN_FAILED]  # the turn broke off
             return await self._reply(request, text, texts, rate)
 
         return voice

@@ -159,7 +159,7 @@ def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> I
     rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
                              scratch / "rasa.log", env=env)
     if pids is not None:
-        pids.update(rasa=rasa.pid, actions=actions.pid)
+        pids.update(rasa=rasa.pid, actions=actions.pid, database_url=url)
     try:
         wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
         wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 400, rasa)

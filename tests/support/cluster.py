@@ -6,20 +6,31 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("XIANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("XIANGYIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CLIENT_RETRY_TEXT = "请稍后再试"
+
+
+def postgres_admin_url() -> str:
+    """XIANGYIN_TEST_POSTGRES_URL: where scratch databases are created (bot.config)."""
+    from bot.config import load_settings
+
+    return load_settings().test.postgres_url
+
+
+def redis_url() -> str:
+    """XIANGYIN_TEST_REDIS_URL: the Redis the cluster's lock store uses (bot.config)."""
+    from bot.config import load_settings
+
+    return load_settings().test.redis_url
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -34,41 +45,32 @@ def _reachable(url: str, default_port: int) -> bool:
 def require_services() -> None:
     """PostgreSQL and Redis must answer. Under CI=true a missing service fails the test
     (the scale-out proof must not silently vanish); elsewhere the test is skipped."""
-    missing = [name for name, url, port in (("PostgreSQL", PG_ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379))
-               if not _reachable(url, port)]
+    from bot.ops.databases import postgres_reachable
+
+    missing = []
+    if not postgres_reachable(postgres_admin_url()):
+        missing.append("PostgreSQL")
+    if not _reachable(redis_url(), 6379):
+        missing.append("Redis")
     if not missing:
         return
-    message = f"{' and '.join(missing)} not reachable ({PG_ADMIN_URL}, {REDIS_URL})"
+    message = f"{' and '.join(missing)} not reachable (XIANGYIN_TEST_POSTGRES_URL, XIANGYIN_TEST_REDIS_URL)"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true: scale-out tests must run, but {message}")
     pytest.skip(message)
 
 
-def _with_db(url: str, db: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
 @contextlib.contextmanager
 def fresh_pg_database(prefix: str = "xiangyin") -> Iterator[str]:
-    """CREATE DATABASE xiangyin_<random>; yields its URL; drops it afterwards."""
-    from sqlalchemy import create_engine, text
-
+    """CREATE DATABASE <prefix>_<random>; yields its URL; drops it afterwards."""
     from bot.db import dispose_engines
+    from bot.ops.databases import scratch_postgres
 
-    name = f"{prefix}_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield _with_db(PG_ADMIN_URL, name)
+        with scratch_postgres(prefix, admin_url=postgres_admin_url()) as url:
+            yield url
     finally:
         dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 
 
 @dataclass
@@ -108,7 +110,9 @@ def say(base_url: str, sender: str, text: str, timeout: float = 120) -> Turn:
 
 
 def drive_grievance_to_readback(base_url: str, sender: str, first: str) -> list[Turn]:
-    """File a grievance up to the read-back question (对吗), answering the form's questions."""
+    """File a grievance up to the read-back question (对吗), answering the form's questions.
+    A driver for load under fire, not an assertion: which questions come depends on what the
+    earlier rounds filed (a similar open ticket is offered first), so it answers whichever."""
     turns = [say(base_url, sender, first)]
     for _ in range(6):
         reply = turns[-1].reply

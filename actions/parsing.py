@@ -1,0 +1,197 @@
+"""Free-text parsers the actions use: what a villager or a grid worker said, turned into values.
+
+Pure functions of strings (no Rasa, no database), tested in ``tests/actions/test_parsing.py``.
+Numerals are read by :mod:`bot.text`, the project's one copy of the Chinese text helpers.
+What a value *means* (categories, urgency levels, satisfaction answers) stays in the domain
+modules; these functions only find it in the words.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from bot import text as cn
+
+URGENT = "紧急"
+NORMAL = "一般"
+
+_TICKET = re.compile(r"\d{6}")
+_URGENT_WORDS = ("着火", "危险", "马上", "赶紧", "很急", "紧急", "塌了", "漏电")
+_CALM_WORDS = ("不急", "不着急")
+_GENERIC_REQUESTS = ("反映", "投诉", "举报", "诉求", "问题", "报告")
+_FILING_PREAMBLE = re.compile(r"^(我要|俺要|我想|俺想|帮我|给我)?(反映|投诉|举报|报告)(一下|个)?(问题|事儿|事)?")
+_PLACE_PREFIX = re.compile(r"^(在|就在|地点是|地方是)")
+_NEGATION = re.compile(r"^(不对|不是|错了)[，,\s]*")
+
+
+# --- numbers and choices -------------------------------------------------------------------
+
+def parse_choice(text: str) -> Optional[int]:
+    """Which of the offered options: '第二个' / '选2' / '二号' → 2."""
+    return cn.parse_ordinal(text or "")
+
+
+def parse_quantity(text: str) -> Optional[int]:
+    """How many: '3' / '三' / '十二' → the number, or None when none is said."""
+    return cn.parse_number(text or "")
+
+
+def ticket_in(text: str) -> Optional[str]:
+    """A six-digit grievance ticket number said anywhere in the text."""
+    match = _TICKET.search(text or "")
+    return match.group() if match else None
+
+
+# --- filing a grievance --------------------------------------------------------------------
+
+def strip_filing_request(text: str) -> str:
+    """'我要反映一下问题村口路灯坏了' → '村口路灯坏了': the words that only ask to file."""
+    return _FILING_PREAMBLE.sub("", (text or "").strip()).strip()
+
+
+def describes_problem(content: str, category: Optional[str]) -> bool:
+    """Whether what is left after :func:`strip_filing_request` already says what is wrong
+    (rather than only '我要反映个问题')."""
+    if len(content) < 4:
+        return False
+    generic = category is None and any(word in content for word in _GENERIC_REQUESTS)
+    return not (generic and len(content) < 8)
+
+
+def urgency_in(text: str) -> Optional[str]:
+    """'不急' → 一般, '着火了' / '很急' / '急' → 紧急, otherwise None (not said)."""
+    text = text or ""
+    if any(word in text for word in _CALM_WORDS):
+        return NORMAL
+    if any(word in text for word in _URGENT_WORDS) or text in ("急", "急的"):
+        return URGENT
+    return None
+
+
+def strip_place_prefix(text: str) -> str:
+    """'就在村委会门口' → '村委会门口'."""
+    return _PLACE_PREFIX.sub("", (text or "")).strip()
+
+
+def anonymity_in(text: str) -> Optional[bool]:
+    """The answer to 'keep your name from the neighbours?': '不要'/'不用' → False,
+    '要'/'保密'/'匿名' → True, anything else → None."""
+    text = text or ""
+    if "不" in text:
+        return False
+    if "要" in text or "保密" in text or "匿名" in text:
+        return True
+    return None
+
+
+def strip_negation(text: str) -> str:
+    """'不对，地点是小学门口' → '地点是小学门口': the correction said with the 不对."""
+    return _NEGATION.sub("", text or "")
+
+
+#: Fields a read-back correction can name explicitly.
+PLACE, CATEGORY, DESCRIPTION = "place", "category", "description"
+
+
+def named_correction(text: str) -> Optional[Tuple[str, str]]:
+    """A correction that names its field: '地点是三组小卖部门口' → ('place', '三组小卖部门口'),
+    '类别算噪音' → ('category', '噪音'), '内容是水管爆了' → ('description', '水管爆了')."""
+    if re.match(r"^(地点|地方|位置|在)", text):
+        return PLACE, re.sub(r"^(地点|地方|位置)(是|在)?|^在", "", text).strip()
+    if re.match(r"^(类别|类型|分类)", text):
+        return CATEGORY, re.sub(r"^(类别|类型|分类)(是|算)?", "", text).strip()
+    if re.match(r"^(内容|事情|问题)", text):
+        return DESCRIPTION, re.sub(r"^(内容|事情|问题)(是)?", "", text).strip()
+    return None
+
+
+# --- after a grievance ------------------------------------------------------------------------
+
+def satisfaction_in(text: str, answers: Tuple[str, ...]) -> Optional[str]:
+    """Which of ``answers`` (满意, 基本满意, 不满意) was said; the longest match wins, so
+    '不满意' is not read as '满意'."""
+    for answer in sorted(answers, key=len, reverse=True):
+        if answer in (text or ""):
+            return answer
+    return None
+
+
+def refers_to_last(text: str) -> bool:
+    """'我上次反映的那件事' points at the latest grievance rather than asking for all of them."""
+    return "上次" in text or "那件" in text
+
+
+# --- staff commands -------------------------------------------------------------------------
+
+# Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order: "不受理"
+# must be read as a rejection before "受理" is read as accepting.
+STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
+    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报")),
+    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好")),
+    ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
+    ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
+)
+
+
+def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
+    """'260101办结了 路灯已经换好了' → ('resolve', '路灯已经换好了'); no verb → (None, '')."""
+    for action, verbs in STAFF_VERBS:
+        for verb in verbs:
+            if verb in text:
+                note = text.split(verb, 1)[1]
+                note = re.sub(r"^[了吧一下\s，,。:：]*", "", note)
+                note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
+                return action, note
+    return None, ""
+
+
+# --- households -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HouseholdRef:
+    """Which household a grid worker means: a head's name, a house number, a group."""
+
+    name: Optional[str] = None
+    number: Optional[str] = None
+    group: Optional[str] = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.name and not self.number
+
+
+def household_reference(text: str, name: Optional[str] = None, number: Optional[str] = None) -> HouseholdRef:
+    """'查一下三组12号' → number '12', group '三组'; '看看李桂芳家' → name '李桂芳'.
+    ``name`` and ``number`` are what NLU already found; the text fills in what it missed."""
+    if not number:
+        match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", text)
+        number = match.group(1) if match else None
+    group = re.search(r"([一二三四五六])组", text)
+    if not name and not number:
+        match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", text)
+        name = match.group(1) if match else None
+    return HouseholdRef(name, number, group.group(0) if group else None)
+
+
+def visit_note(text: str, head: str) -> str:
+    """What a visit log says after the household is named: '记录走访 李桂芳家 屋顶漏雨' → '屋顶漏雨'
+    ('' when nothing is said about the visit)."""
+    note = text
+    for marker in (f"{head}家", head):
+        if marker and marker in note:
+            note = note.split(marker, 1)[1]
+            break
+    return re.sub(r"^[\s，,。]*|记一下$|记下来$", "", note).strip()
+
+
+# --- points ---------------------------------------------------------------------------------
+
+def asks_for_deductions(text: str) -> bool:
+    """'为啥扣我分' asks about deductions only."""
+    return "扣" in text
+
+
+def asks_for_last_month(text: str) -> bool:
+    return "上个月" in text or "上月" in text

@@ -1,0 +1,54 @@
+"""Telegram as an outbox delivery adapter (:class:`bot.outbox.DeliveryAdapter`): pushes the
+notifications the domain recorded to every linked Telegram account of their recipient.
+
+The claim/deliver/retry bookkeeping and its guarantees live in :mod:`bot.outbox`; the
+application runs :meth:`bot.outbox.Deliverer.deliver_once` as a repeating JobQueue job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import Session
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.channels.telegram.accounts import CHANNEL
+from bot.channels.telegram.keyboards import quick_reply_keyboard
+from bot.outbox import Claim, DeliveryAdapter, Recipients, SendResult, linked_recipients
+
+logger = logging.getLogger(__name__)
+
+
+def is_chat_id(external_id: str) -> bool:
+    return external_id.lstrip("-").isdigit()
+
+
+def seconds(value: float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class TelegramDelivery(DeliveryAdapter):
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot | None = None):
+        self.bot = bot  # set when the application starts; claiming works without it
+
+    def recipients(self, s: Session) -> Recipients:
+        return linked_recipients(s, CHANNEL, accepts=is_chat_id)
+
+    async def send(self, claim: Claim) -> SendResult:
+        sent = refused = 0
+        markup = quick_reply_keyboard(claim.text)  # e.g. the satisfaction survey's three answers
+        for chat_id in claim.addresses:
+            try:
+                await self.bot.send_message(int(chat_id), claim.text, reply_markup=markup)
+                sent += 1
+            except RetryAfter as exc:  # flood control: wait as long as Telegram asks, send nothing else
+                return SendResult(delivered=bool(sent), retry_in=seconds(exc.retry_after), pause=True)
+            except (Forbidden, BadRequest) as exc:  # blocked the bot, chat gone
+                logger.info("outbox %s: chat refused (%s)", claim.outbox_id, type(exc).__name__)
+                refused += 1
+            except TelegramError as exc:
+                logger.info("outbox %s: attempt %s failed (%s)", claim.outbox_id, claim.attempt, type(exc).__name__)
+        return SendResult(delivered=bool(sent), refused=refused == len(claim.addresses))

@@ -1,0 +1,81 @@
+"""A rule-based dialogue policy that runs before all others: the way out, and read-backs.
+
+Two things must not depend on what the learned policies happen to predict:
+
+- **Stop anywhere.** While a form is active or a write waits for a yes, a reply that means
+  "stop" ("算了", "不报了", "先不弄了", the ``stop`` intent) leads to ``action_stop``, which
+  leaves the form, drops the pending write and says what was dropped.
+- **Every reply to a read-back is interpreted in context.** While a write waits for a yes
+  (slot ``awaiting_confirmation``), the next action is always ``action_resolve_pending``: it
+  performs the write only on an explicit yes to that write (:mod:`bot.replies`), asks again
+  when the reply is unclear, and otherwise drops the pending write and hands the turn back to
+  the other policies (``ActionExecutionRejected``), so a new request is answered as usual.
+
+Emergencies are left to the rules (they interrupt everything). The policy has nothing to
+train; it predicts with confidence 1 and a priority above the RulePolicy, or abstains.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.replies import is_stop
+
+STOP_ACTION = "action_stop"
+RESOLVE_ACTION = "action_resolve_pending"
+STOP_INTENT = "stop"
+EMERGENCY_INTENT = "emergency"
+# The stop intent alone is trusted above this confidence; the lexicon needs no confidence.
+STOP_INTENT_CONFIDENCE = 0.8
+# Form questions that are themselves yes/no questions: there "不用了" answers, it does not stop.
+YES_NO_SLOTS = frozenset({"grievance_anonymous"})
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class DialogueControlPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": 7}  # above RulePolicy (4), Memoization (3) and TED (1)
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
+              **kwargs: Any) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
+                                     rule_only_data: Optional[Dict[Text, Any]] = None,
+                                     **kwargs: Any) -> PolicyPrediction:
+        action = self.next_action(tracker)
+        probabilities = self._default_predictions(domain)
+        if action is not None and action in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    @staticmethod
+    def next_action(tracker: DialogueStateTracker) -> Optional[str]:
+        """The action this policy insists on, or None to let the others decide."""
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            return None  # only right after the user spoke
+        message = tracker.latest_message
+        if message is None or not (message.text or message.intent):
+            return None
+        intent = (message.intent or {}).get("name")
+        if intent == EMERGENCY_INTENT:
+            return None
+        pending = bool(tracker.get_slot("awaiting_confirmation"))
+        busy = pending or bool(tracker.active_loop_name)
+        soft = pending or tracker.get_slot("requested_slot") not in YES_NO_SLOTS
+        if busy and (is_stop(message.text or "", soft=soft) or (
+                intent == STOP_INTENT and (message.intent or {}).get("confidence", 0) >= STOP_INTENT_CONFIDENCE)):
+            return STOP_ACTION
+        if pending:
+            return RESOLVE_ACTION
+        return None

@@ -1,0 +1,162 @@
+"""What a short reply means when the assistant has just asked something: yes, no, stop, say
+it again, unclear, or something else entirely.
+
+The language model is good at whole requests but not at one-word answers in dialect, and a
+misheard "no" must never become a write. So replies to a read-back are interpreted here, by
+rules that are easy to read and to test, against the question that was asked:
+
+- **yes** takes an explicit agreement: 对/是/行/中/成/好/可以/要得/得行/没问题/就这个 …, or
+  the offer's own verb ("换吧", "报上去吧", "那就记上") — never a bare "嗯" or "啊", which are
+  fillers or a request to hear it again;
+- any sign of refusal (不/别/没 + verb, 算了, 拉倒, 取消 …, homophone slips such as 不四/布是
+  for 不是 included) outweighs every sign of agreement: "行吧…算了不换了" is a stop;
+- **stop** leaves the whole flow ("算了", "不报了", "先不弄了", "回头再说"); **no** only says
+  the read-back is wrong ("不对", "不是", "错了"), which a form may take as a correction;
+- a reply with none of these signals is **unclear** when it is short (ask again) and
+  **other** when it is a sentence of its own (a new request: drop the pending write).
+"""
+from __future__ import annotations
+
+import enum
+import re
+from functools import lru_cache
+
+from pypinyin import lazy_pinyin
+
+
+class Reply(str, enum.Enum):
+    YES = "yes"
+    NO = "no"
+    STOP = "stop"
+    REPEAT = "repeat"
+    UNCLEAR = "unclear"
+    OTHER = "other"
+
+
+# Agreement that contains a negation character but means yes.
+YES_WITH_NEGATION = ("没有问题", "没啥问题", "没什么问题", "没问题", "没错", "不错", "可不是", "可不咋的",
+                     "不就是", "错不了", "没毛病", "那还用说")
+
+YES_WORDS = (
+    "对", "是", "是的", "对的", "对头", "对着呢", "没错", "正确", "确认", "确定",
+    "行", "行啊", "行吧", "中", "中中", "成", "好", "好的", "好嘞", "好咧", "好啊", "好吧", "好滴", "可以", "可",
+    "要", "要得", "得行", "没问题", "妥", "妥了", "ok", "OK", "嗯嗯", "嗯呐", "嗯哪", "就这个", "就这样", "就它",
+    "就是", "就是这个", "就这么办", "办吧", "弄吧", "那就这样", "没毛病", "可不是", "当然", "那当然", "肯定",
+    "同意", "照办", "整吧", "来吧", "搞吧", "干吧", "那就办", "那就弄", "好好好", "行行行", "对对对", "是是是",
+    "可以可以", "这么着", "就这么着", "就这么定", "定了",
+)
+# Leaving the flow altogether.
+STOP_PATTERNS = (
+    "算了", "蒜了", "算啦", "拉倒", "取消", "不说了", "不弄了", "不办了", "不报了", "不换了", "不要了", "不申诉了",
+    "不记了", "不反映了", "不查了", "别弄了", "别办了", "别报了", "别换了", "别记了", "甭弄了",
+    "甭管了", "先不", "回头再说", "以后再说", "改天再说", "下回再说", "过两天再说", "再说吧", "没事了", "退出",
+    "不想弄了", "不想报了", "不想换了", "不整了", "不搞了", "打住", "罢了", "作罢",
+)
+# "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
+SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了")
+NO_PATTERNS = (
+    "不对", "不是", "不行", "不中", "不成", "不可以", "不要", "不用", "不同意", "错了", "不太对", "有错", "说错",
+    "弄错", "搞错", "没说对", "没有", "不好", "不了",
+)
+REPEAT_PATTERNS = (
+    "再说一遍", "再说一次", "再念一遍", "再讲一遍", "没听清", "没听见", "你说啥", "你说什么", "说的啥", "啥意思",
+    "什么意思", "重复一遍", "重说", "慢点说", "大点声",
+)
+FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢"
+# Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
+# characters (不四 / 布是 / 部队 …) still read as a refusal.
+_NEGATED = {"dui", "shi", "si", "xing", "zhong", "cheng", "yao", "yong", "hao", "ke", "neng", "huan", "bao",
+            "ban", "nong", "ji", "shen", "suan", "gan", "zuo", "qu"}
+_NEGATORS = {"bu", "bie", "beng", "mei"}
+_PUNCTUATION = re.compile(r"[\s，,。.!！?？、…~～;；:：\"“”'‘’()（）]+")
+
+
+def normalise(text: str) -> str:
+    return _PUNCTUATION.sub("", text or "").strip()
+
+
+def _core(text: str) -> str:
+    """The reply without fillers at either end ("嗯，行吧" → "行")."""
+    core = normalise(text)
+    while core and core[0] in FILLERS:
+        core = core[1:]
+    while core and core[-1] in FILLERS:
+        core = core[:-1]
+    return core
+
+
+@lru_cache(maxsize=4096)
+def _syllables(text: str) -> tuple[str, ...]:
+    return tuple(s for s in lazy_pinyin(text, errors="ignore") if s)
+
+
+def _negated_in_pinyin(text: str) -> bool:
+    """不/别/没 (or a homophone of them) directly before a verb of answering."""
+    syllables = _syllables(text)
+    return any(a in _NEGATORS and b in _NEGATED for a, b in zip(syllables, syllables[1:]))
+
+
+def _has_any(text: str, patterns) -> bool:
+    return any(p in text for p in patterns)
+
+
+def refuses(text: str) -> bool:
+    """Any sign of refusal, after removing the agreements that contain a negation."""
+    flat = normalise(text)
+    for phrase in YES_WITH_NEGATION:
+        flat = flat.replace(phrase, "")
+    if not flat:
+        return False
+    return (_has_any(flat, STOP_PATTERNS) or _has_any(flat, NO_PATTERNS) or _negated_in_pinyin(flat)
+            or flat in ("不", "布", "部", "步", "没", "别", "否", "甭"))
+
+
+def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
+    """The user wants out of whatever is going on. ``soft=False`` when the question just asked
+    was itself a yes/no question, where "不用了" is an answer rather than a way out."""
+    flat = normalise(text)
+    if _has_any(flat, STOP_PATTERNS) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
+        return True
+    return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
+
+
+# Words that may stand around an agreement without changing it ("那就给我换了吧").
+GLUE = ("那就", "那你", "给我", "帮我", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢", "你", "我", "给", "帮",
+        "就", "快", "上", "去", "了", "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "那", "的", "也", "都", "先")
+
+
+def _agrees(core: str, verbs: tuple[str, ...]) -> bool:
+    """Every part of the reply is an agreement, the offer's verb, or glue around them."""
+    if core.lower() in ("ok", "okay", "yes"):
+        return True
+    rest, hit = core, False
+    for word in sorted({*YES_WORDS, *YES_WITH_NEGATION, *(v for v in verbs if v)}, key=len, reverse=True):
+        if word in rest:
+            rest, hit = rest.replace(word, ""), True
+    if not hit:
+        return False
+    for glue in sorted(GLUE, key=len, reverse=True):
+        rest = rest.replace(glue, "")
+    return rest == ""
+
+
+def interpret(text: str, verbs: tuple[str, ...] = ()) -> Reply:
+    """Interpret a reply to a yes/no question about a write. ``verbs`` are the offer's own
+    verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated."""
+    flat = normalise(text)
+    if not flat:
+        return Reply.UNCLEAR
+    if _has_any(flat, REPEAT_PATTERNS):
+        return Reply.REPEAT
+    if is_stop(flat, verbs):
+        return Reply.STOP
+    if refuses(flat):
+        return Reply.NO
+    core = _core(flat)
+    if not core:
+        return Reply.UNCLEAR  # only fillers: "嗯…", "啊？"
+    if _agrees(flat, verbs):
+        return Reply.YES
+    if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
+        return Reply.UNCLEAR
+    return Reply.OTHER

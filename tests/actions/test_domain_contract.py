@@ -1,0 +1,64 @@
+"""The actions and domain.yml agree: every response an action names exists (Rasa would drop
+the message silently otherwise), every response is used, every slot has its constant, every
+action in the domain is served by the action server and the other way round."""
+from __future__ import annotations
+
+import re
+
+from rasa_sdk.executor import ActionExecutor
+
+from actions import slots
+from bot.config import PROJECT_ROOT
+
+ACTIONS_DIR = PROJECT_ROOT / "actions"
+RESPONSE_NAME = re.compile(r"[\"'](utter_\w+)[\"']")
+RASA_DEFAULTS = {"utter_default"}  # uttered by Rasa's own action_default_fallback
+
+
+def _used_in_actions() -> set[str]:
+    return {name for path in ACTIONS_DIR.glob("*.py") for name in RESPONSE_NAME.findall(path.read_text("utf-8"))}
+
+
+def _used_in_dialogues() -> set[str]:
+    return {name for path in (PROJECT_ROOT / "nlu_data").glob("*.yml")
+            for name in re.findall(r"\b(utter_\w+)", path.read_text("utf-8"))}
+
+
+def test_every_response_an_action_names_is_in_the_domain(domain):
+    assert _used_in_actions() - set(domain["responses"]) == set()
+
+
+def test_every_response_in_the_domain_is_used(domain):
+    asked_by_forms = {f"utter_ask_{slot}" for form in domain["forms"].values() for slot in form["required_slots"]}
+    used = _used_in_actions() | _used_in_dialogues() | asked_by_forms | RASA_DEFAULTS
+    assert set(domain["responses"]) - used == set()
+
+
+def test_every_response_has_a_default_variant(domain):
+    """A channel variant only replaces the text for that channel; every other channel needs one."""
+    for name, variants in domain["responses"].items():
+        assert any("channel" not in v for v in variants), name
+
+
+def test_slot_names_are_the_domains():
+    import yaml
+
+    domain_slots = set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))["slots"])
+    constants = {value for name, value in vars(slots).items()
+                 if name.isupper() and isinstance(value, str) and not name.startswith(
+                     ("ENTITY_", "INTENT_", "OFFERED_", "DUPLICATE_", "WRITE_")) and not name.endswith("_FORM")}
+    assert constants - {slots.REQUESTED_SLOT} == domain_slots
+    assert set(slots.GRIEVANCE_FORM_SLOTS) <= domain_slots
+
+
+def test_entity_and_form_names_are_the_domains(domain):
+    entities = {value for name, value in vars(slots).items() if name.startswith("ENTITY_")}
+    assert entities == set(domain["entities"])
+    assert {slots.PIN_FORM, slots.GRIEVANCE_FORM} == set(domain["forms"])
+
+
+def test_the_action_server_serves_exactly_the_domains_actions(domain):
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    served = {name for name in executor.actions if not name.startswith("action_test_")}
+    assert served == set(domain["actions"])

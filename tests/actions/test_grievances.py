@@ -1,0 +1,221 @@
+"""Grievances: the form prefilled from the first sentence, each slot's validation, the
+read-back with corrections and duplicates, filing, status, staff commands, 回访."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pytest
+from sqlalchemy import select
+
+from actions import slots
+from actions.basics import ActionCancelWrite, ActionChooseOption, ActionConfirmWrite, ActionSessionStart
+from actions.grievances import (
+    ActionAskGrievanceConfirmed,
+    ActionGrievanceStatus,
+    ActionHandleGrievance,
+    ActionMyQueue,
+    ActionStartGrievance,
+    ActionSubmitGrievance,
+    ValidateGrievanceForm,
+)
+from bot.db import session_scope
+from bot.models import Grievance, GrievanceEvent, GrievanceState
+from tests.actions.harness import CONFIRM
+
+FORM = {slots.GRIEVANCE_DESCRIPTION: "村口的路灯坏了三天了", slots.GRIEVANCE_CATEGORY: "道路交通",
+        slots.GRIEVANCE_PLACE: "村口", slots.GRIEVANCE_URGENCY: "一般", slots.GRIEVANCE_ANONYMOUS: False}
+
+
+def _validate(runner, slot: str, value: Any, text: Optional[str] = None, intent: Optional[str] = None,
+              entities: Optional[Dict[str, str]] = None, filled: Optional[Dict[str, Any]] = None):
+    """Rasa extracted ``value`` for ``slot`` in the grievance form; validate_grievance_form runs."""
+    text = str(value) if text is None else text
+    events = [{"event": "user", "text": text}, {"event": "slot", "name": slot, "value": value}]
+    tracker = runner.tracker("cli:hh007", text, intent=intent, entities=entities or {}, events=events,
+                             slots={**(filled or {}), slot: value, slots.REQUESTED_SLOT: slot},
+                             active_loop=slots.GRIEVANCE_FORM)
+    return runner.run(ValidateGrievanceForm(), "cli:hh007", tracker=tracker)
+
+
+def test_the_first_sentence_prefills_the_form(runner):
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh007", "村口的路灯坏了三天了",
+                      intent="file_grievance", entities={"place": "村口"})
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) == "村口的路灯坏了三天了"
+    assert said.slot(slots.GRIEVANCE_CATEGORY) == "道路交通"
+    assert said.slot(slots.GRIEVANCE_PLACE) == "村口"
+    assert said.slot(slots.GRIEVANCE_URGENCY) == "一般"
+    assert said.slot(slots.GRIEVANCE_CONFIRMED) is None and said.slot(slots.GRIEVANCE_DUPLICATE) is None
+
+
+def test_a_bare_request_to_file_prefills_nothing_but_urgency(runner):
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh007", "我要反映个问题", intent="file_grievance")
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) is None and said.slot(slots.GRIEVANCE_PLACE) is None
+    assert said.slot(slots.GRIEVANCE_CATEGORY) is None and said.slot(slots.GRIEVANCE_URGENCY) == "一般"
+
+
+def test_without_a_place_the_households_address_is_assumed(runner):
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh007", "着火了 快来人", intent="file_grievance")
+    assert said.slot(slots.GRIEVANCE_PLACE) and said.slot(slots.GRIEVANCE_URGENCY) == "紧急"
+
+
+def test_description_is_validated(runner):
+    short = _validate(runner, slots.GRIEVANCE_DESCRIPTION, "啊")
+    assert short.slot(slots.GRIEVANCE_DESCRIPTION) is None and short.texts == ["请再说具体一点，是什么问题？"]
+    ok = _validate(runner, slots.GRIEVANCE_DESCRIPTION, "家门口的水管爆了")
+    assert ok.slot(slots.GRIEVANCE_DESCRIPTION) == "家门口的水管爆了" and ok.texts == []
+    assert ok.slot(slots.GRIEVANCE_CATEGORY) == "水电气"  # inferred while the category is still open
+    known = _validate(runner, slots.GRIEVANCE_DESCRIPTION, "家门口的水管爆了", filled={slots.GRIEVANCE_CATEGORY: "其他"})
+    assert not known.sets(slots.GRIEVANCE_CATEGORY)
+    assert len(_validate(runner, slots.GRIEVANCE_DESCRIPTION, "长" * 600).slot(slots.GRIEVANCE_DESCRIPTION)) == 500
+
+
+@pytest.mark.parametrize("said,category", [("噪音", "噪音"), ("邻居家的狗天天叫", "动物"), ("说不上来", "其他")])
+def test_category_is_validated(runner, said, category):
+    assert _validate(runner, slots.GRIEVANCE_CATEGORY, said).slot(slots.GRIEVANCE_CATEGORY) == category
+
+
+def test_place_is_validated(runner):
+    assert _validate(runner, slots.GRIEVANCE_PLACE, "就在村委会门口").slot(slots.GRIEVANCE_PLACE) == "村委会门口"
+    missing = _validate(runner, slots.GRIEVANCE_PLACE, "在")
+    assert missing.slot(slots.GRIEVANCE_PLACE) is None and missing.texts == ["请说一下问题在什么地方。"]
+
+
+@pytest.mark.parametrize("said,urgency", [("紧急", "紧急"), ("很急", "紧急"), ("不急", "一般"), ("随便", "一般")])
+def test_urgency_is_validated(runner, said, urgency):
+    assert _validate(runner, slots.GRIEVANCE_URGENCY, said).slot(slots.GRIEVANCE_URGENCY) == urgency
+
+
+@pytest.mark.parametrize("value,anonymous", [(True, True), (False, False), ("不用", False), ("要保密", True)])
+def test_anonymity_is_validated(runner, value, anonymous):
+    said = _validate(runner, slots.GRIEVANCE_ANONYMOUS, value, text="要" if value is True else str(value))
+    assert said.slot(slots.GRIEVANCE_ANONYMOUS) is anonymous and said.texts == []
+
+
+def test_an_unclear_anonymity_answer_is_asked_again(runner):
+    said = _validate(runner, slots.GRIEVANCE_ANONYMOUS, "嗯")
+    assert said.slot(slots.GRIEVANCE_ANONYMOUS) is None and said.texts == ["要保密就说“要”，不用就说“不要”。"]
+
+
+def test_confirmation_yes_no_and_corrections(runner):
+    yes = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对", intent="affirm", filled=FORM)
+    assert yes.slot(slots.GRIEVANCE_CONFIRMED) is True
+    no = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对", intent="deny", filled=FORM)
+    assert no.slot(slots.GRIEVANCE_CONFIRMED) is None
+    assert no.texts == ["哪里不对？直接说对的就行，比如“地点是小学门口”。"]
+    place = _validate(runner, slots.GRIEVANCE_CONFIRMED, "地点是三组小卖部门口", intent="inform", filled=FORM)
+    assert place.slot(slots.GRIEVANCE_PLACE) == "三组小卖部门口" and place.slot(slots.GRIEVANCE_CONFIRMED) is None
+    category = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对，类别算噪音", intent="deny", filled=FORM)
+    assert category.slot(slots.GRIEVANCE_CATEGORY) == "噪音"
+    entity = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对 在小学门口", intent="deny", filled=FORM,
+                       entities={"place": "小学门口"})
+    assert entity.slot(slots.GRIEVANCE_PLACE) == "小学门口"
+    urgent = _validate(runner, slots.GRIEVANCE_CONFIRMED, "很急", intent="inform", filled=FORM)
+    assert urgent.slot(slots.GRIEVANCE_URGENCY) == "紧急"
+    content = _validate(runner, slots.GRIEVANCE_CONFIRMED, "路灯一闪一闪的", intent="inform", filled=FORM)
+    assert content.slot(slots.GRIEVANCE_DESCRIPTION) == "路灯一闪一闪的"
+
+
+def test_a_duplicate_offer_is_joined_or_declined(runner):
+    offered = {**FORM, slots.GRIEVANCE_DUPLICATE: "offer:260102"}
+    join = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对", intent="affirm", filled=offered)
+    assert join.slot(slots.GRIEVANCE_CONFIRMED) is True and join.slot(slots.GRIEVANCE_DUPLICATE) == "join:260102"
+    decline = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不是", intent="deny", filled=offered)
+    assert decline.slot(slots.GRIEVANCE_CONFIRMED) is None
+    assert decline.slot(slots.GRIEVANCE_DUPLICATE) == "declined"
+
+
+def test_the_form_is_read_back_before_filing(runner):
+    filled = {**FORM, slots.GRIEVANCE_DESCRIPTION: "家门口的水管爆了 水流了一地", slots.GRIEVANCE_CATEGORY: "水电气",
+              slots.GRIEVANCE_PLACE: "三组小卖部门口", slots.GRIEVANCE_URGENCY: "紧急",
+              slots.GRIEVANCE_ANONYMOUS: True}
+    said = runner.run(ActionAskGrievanceConfirmed(runner.settings), "cli:hh015", "要", slots=filled)
+    assert said.texts == [f"我念一遍：三组小卖部门口，家门口的水管爆了 水流了一地，属于水电气，比较急，对邻居保密。{CONFIRM}"]
+
+
+def test_an_open_ticket_on_the_same_problem_is_offered(runner):
+    filled = {**FORM, slots.GRIEVANCE_DESCRIPTION: "三组垃圾桶满了没人清", slots.GRIEVANCE_CATEGORY: "环境卫生",
+              slots.GRIEVANCE_PLACE: "三组"}
+    said = runner.run(ActionAskGrievanceConfirmed(runner.settings), "cli:hh016", "不用", slots=filled)
+    assert said.text.startswith("已经有人反映过类似的事：260102号，") and said.text.endswith("要就说“对”。")
+    assert said.slot(slots.GRIEVANCE_DUPLICATE) == "offer:260102"
+    declined = runner.run(ActionAskGrievanceConfirmed(runner.settings), "cli:hh016", "不是",
+                          slots={**filled, slots.GRIEVANCE_DUPLICATE: "declined"})
+    assert declined.text.startswith("我念一遍：三组，三组垃圾桶满了没人清，属于环境卫生，不算急，不用保密。")
+
+
+def test_filing_is_acknowledged_with_a_ticket(runner):
+    said = runner.run(ActionSubmitGrievance(runner.settings), "cli:hh007", "对",
+                      slots={**FORM, slots.GRIEVANCE_CONFIRMED: True})
+    ticket = said.slot(slots.TICKET)
+    assert said.text.startswith(f"记下了，编号是{ticket}。") and said.text.endswith("会在8个小时内联系您。")
+    assert all(said.slot(name) is None for name in slots.GRIEVANCE_FORM_SLOTS)
+    with session_scope(url=runner.settings.database.url) as s:
+        g = s.execute(select(Grievance).where(Grievance.ticket_no == ticket)).scalar_one()
+        assert g.category == "道路交通" and g.reporter.login == "hh007" and g.state == GrievanceState.accepted
+
+
+def test_joining_a_duplicate_and_not_filing(runner):
+    joined = runner.run(ActionSubmitGrievance(runner.settings), "cli:hh016", "对",
+                        slots={**FORM, slots.GRIEVANCE_CONFIRMED: True, slots.GRIEVANCE_DUPLICATE: "join:260102"})
+    assert joined.texts == ["好的，已经把您的意见加到260102号里，一起办。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        kinds = s.execute(select(GrievanceEvent.kind).join(Grievance).where(Grievance.ticket_no == "260102")
+                          ).scalars().all()
+        assert "joined" in kinds
+    dropped = runner.run(ActionSubmitGrievance(runner.settings), "cli:hh007", "算了", slots=FORM)
+    assert dropped.texts == ["好的，这件事先不记了。"] and not dropped.sets(slots.TICKET)
+
+
+def test_status_of_one_and_of_all(runner):
+    status = ActionGrievanceStatus(runner.settings)
+    last = runner.run(status, "cli:liguifang", "我上次反映的那件事咋样了", intent="check_grievance_status")
+    assert last.text.startswith(("260101号，", "260102号，")) and "现在" in last.text
+    listing = runner.run(status, "cli:liguifang", "我反映的事都办得怎么样了", intent="check_grievance_status")
+    assert listing.text.startswith("您有2件还在办：") and "260101号" in listing.text and "260102号" in listing.text
+    missing = runner.run(status, "cli:liguifang", "999999号怎么样了", intent="check_grievance_status")
+    assert missing.texts == ["没查到999999号，请再核对一下编号。"]
+    none = runner.run(status, "cli:hh040", "我反映的事怎么样了", intent="check_grievance_status")
+    assert none.texts == ["您还没有反映过问题。要反映的话，直接说遇到了什么事。"]
+
+
+def test_staff_work_the_queue_with_read_back(runner):
+    queue = runner.run(ActionMyQueue(runner.settings), "cli:zhouchunmei", "我的待办", intent="my_queue")
+    assert queue.text.startswith("一共") and "260104号" in queue.text
+    handle = ActionHandleGrievance(runner.settings)
+    said = runner.run(handle, "cli:zhouchunmei", "受理260104 我下午去看", intent="handle_grievance")
+    assert said.text.startswith("把260104号“") and said.text.endswith(f"”开始办理，我下午去看。{CONFIRM}")
+    done = runner.run(ActionConfirmWrite(runner.settings), "cli:zhouchunmei", "对", intent="affirm",
+                      slots={slots.PENDING_WRITE: said.slot(slots.PENDING_WRITE)})
+    assert done.texts == ["好了，260104号现在正在办理，已经通知反映人。"]
+    assert runner.run(handle, "cli:zhouchunmei", "260104办结了", intent="handle_grievance").texts == \
+        ["请把结果或者原因也说一下。"]
+    assert runner.run(handle, "cli:zhouchunmei", "办结了", intent="handle_grievance").texts == \
+        ["请说编号和要做的事，比如“260101办结了，路灯换好了”。"]
+
+
+def test_villagers_cannot_work_the_queue(runner):
+    for action in (ActionMyQueue(runner.settings), ActionHandleGrievance(runner.settings)):
+        assert runner.run(action, "cli:hh020", "260101办结了 路灯好了").texts == ["这个只有网格员和村干部能办。"]
+
+
+def test_after_resolution_the_reporter_is_asked_and_unsatisfied_reopens(runner):
+    start = runner.run(ActionSessionStart(runner.settings), "cli:hh003", "")
+    assert start.text.startswith("先问您一下：您反映的260103号“") and "您满意吗？" in start.text
+    assert start.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION and start.slot(slots.TICKET) == "260103"
+    asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION,
+             slots.CHOICES: ["满意", "基本满意", "不满意"]}
+    unclear = runner.run(ActionChooseOption(runner.settings), "cli:hh003", "还行吧", intent="satisfaction", slots=asked)
+    assert unclear.texts == ["请说满意、基本满意或不满意。"]
+    said = runner.run(ActionChooseOption(runner.settings), "cli:hh003", "不满意 还在漏", intent="satisfaction",
+                      slots=asked)
+    assert said.texts == ["对不起没让您满意，已经重新交给网格员办理。"] and said.slot(slots.CHOICE_KIND) is None
+    with session_scope(url=runner.settings.database.url) as s:
+        g = s.execute(select(Grievance).where(Grievance.ticket_no == "260103")).scalar_one()
+        assert g.state == GrievanceState.in_progress and g.satisfaction == "不满意"
+
+
+@pytest.mark.parametrize("action", [ActionConfirmWrite, ActionCancelWrite])
+def test_yes_or_no_to_the_satisfaction_question(runner, action):
+    asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION}
+    yes = runner.run(action(runner.settings), "cli:hh003", "对", intent="affirm", slots=asked)
+    assert yes.texts == ["谢谢您的评价。"]

@@ -1,0 +1,123 @@
+"""Household lookup and visit logs: staff only, grid boundaries, the spoken PIN on voice
+devices, confidential notes kept off the voice channel, visits read back before saving."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actions import slots
+from actions.basics import ActionChooseOption, ActionConfirmWrite
+from actions.households import ActionHouseholdSummary, ActionLogVisit, ActionResumeAfterPin, ValidatePinForm
+from bot.db import session_scope
+from bot.models import Household, VisitLog
+from tests.actions.harness import CONFIRM, VOICE_CHANNEL
+
+DENIED = ["这户的信息您没有权限查看，或者查不到这户。"]
+
+
+def _sensitive_household(runner) -> tuple[int, str]:
+    """A household of 第一网格 (王秀兰's) with a confidential note in the seed."""
+    with session_scope(url=runner.settings.database.url) as s:
+        return s.execute(select(Household.number, Household.sensitive_note)
+                         .where(Household.sensitive_note != "", Household.number <= 22)
+                         .order_by(Household.number)).first()
+
+
+def test_grid_worker_gets_a_household_summary(runner):
+    said = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
+                      intent="query_household", entities={"person": "李桂芳"})
+    assert said.texts[0].startswith("李桂芳家，一组2号，") and "口人" in said.texts[0]
+    assert said.texts[1].startswith("三线联系人是") and "件诉求在办，积分" in said.texts[1]
+
+
+def test_villagers_may_not_look_up_households(runner):
+    said = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangjianguo", "查一下李桂芳家",
+                      intent="query_household", entities={"person": "李桂芳"})
+    assert said.texts == ["这个只有网格员和村干部能查。"]
+
+
+def test_outside_the_grid_is_answered_like_a_missing_household(runner):
+    lookup = ActionHouseholdSummary(runner.settings)
+    outside = runner.run(lookup, "cli:wangxiulan", "查一下40号户", intent="query_household")  # 第二网格
+    missing = runner.run(lookup, "cli:wangxiulan", "查一下99号户", intent="query_household")
+    assert outside.texts == missing.texts == DENIED
+
+
+def test_an_unnamed_household_is_asked_for(runner):
+    said = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下", intent="query_household")
+    assert said.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
+    said = runner.run(ActionLogVisit(runner.settings), "cli:wangxiulan", "记录走访", intent="log_visit")
+    assert said.texts == ["记录哪一户的走访？请说户主名字，再说情况。"]
+
+
+def test_confidential_notes_are_shown_on_text_only(runner):
+    number, note = _sensitive_household(runner)
+    said = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", f"查一下{number}号户",
+                      intent="query_household")
+    assert said.texts[-1] == f"注意（内部信息）：{note}"
+
+
+def test_voice_staff_say_their_pin_first_and_notes_are_not_read_out(runner):
+    number, note = _sensitive_household(runner)
+    staff = "voice:staff-wangxiulan"
+    asked = runner.run(ActionHouseholdSummary(runner.settings), staff, f"查一下{number}号户", intent="query_household",
+                       channel=VOICE_CHANNEL)
+    assert asked.texts == [] and {"event": "followup", "name": slots.PIN_FORM} in [
+        {k: e.get(k) for k in ("event", "name")} for e in asked.events]
+    query = asked.slot(slots.PENDING_QUERY)
+    assert query["kind"] == "summary" and asked.slot(slots.PIN_ATTEMPTS) == 0
+
+    pin = _say_pin(runner, staff, "一二三四")
+    assert pin.slot(slots.PIN_VERIFIED) is True and pin.texts == []
+
+    resumed = runner.run(ActionResumeAfterPin(runner.settings), staff, "一二三四", channel=VOICE_CHANNEL,
+                         slots={slots.PENDING_QUERY: query, slots.PIN_VERIFIED: True})
+    assert "口人" in resumed.text and note not in resumed.text
+    assert resumed.texts[-1] == "还有些情况不方便说出来，请在电报或工作台里看。"
+    assert resumed.slot(slots.PENDING_QUERY) is None
+
+    again = runner.run(ActionHouseholdSummary(runner.settings), staff, "查一下12号户", intent="query_household",
+                       slots={slots.PIN_VERIFIED: True}, channel=VOICE_CHANNEL)
+    assert "口人" in again.text and not again.sets(slots.PENDING_QUERY)  # verified for the session
+
+
+def _say_pin(runner, sender: str, said: str, attempts: int = 0):
+    events = [{"event": "user", "text": said}, {"event": "slot", "name": slots.PIN, "value": said}]
+    tracker = runner.tracker(sender, said, events=events, active_loop=slots.PIN_FORM,
+                             slots={slots.PIN: said, slots.REQUESTED_SLOT: slots.PIN, slots.PIN_ATTEMPTS: attempts})
+    return runner.run(ValidatePinForm(runner.settings), sender, tracker=tracker, channel=VOICE_CHANNEL)
+
+
+def test_three_wrong_pins_read_nothing(runner):
+    staff = "voice:staff-liguoqiang"
+    first = _say_pin(runner, staff, "九九九九")
+    assert first.texts == ["密码不对，请再说一遍。"] and first.slot(slots.PIN) is None
+    assert first.slot(slots.PIN_ATTEMPTS) == 1
+    third = _say_pin(runner, staff, "七七七七", attempts=2)
+    assert third.texts == [] and third.slot(slots.PIN) == "failed" and third.slot(slots.PIN_VERIFIED) is False
+    refused = runner.run(ActionResumeAfterPin(runner.settings), staff, "七七七七", channel=VOICE_CHANNEL,
+                         slots={slots.PENDING_QUERY: {"kind": "summary", "text": "查一下30号户"},
+                                slots.PIN_VERIFIED: False})
+    assert refused.texts == ["密码不对，户里的信息不能读。请找村委会重置密码。"]
+
+
+def test_a_visit_is_read_back_saved_and_its_problem_offered_for_filing(runner):
+    said = runner.run(ActionLogVisit(runner.settings), "cli:wangxiulan", "记录走访 李桂芳家 老人身体还行 屋顶漏雨",
+                      intent="log_visit", entities={"person": "李桂芳"})
+    assert said.texts == [f"给李桂芳家记一条走访：老人身体还行 屋顶漏雨。{CONFIRM}"]
+    saved = runner.run(ActionConfirmWrite(runner.settings), "cli:wangxiulan", "对", intent="affirm",
+                       slots={slots.PENDING_WRITE: said.slot(slots.PENDING_WRITE)})
+    assert saved.texts == ["走访记好了。", f"记录里提到“老人身体还行 屋顶漏雨”。要我帮李桂芳家反映这个问题，{CONFIRM}"]
+    with session_scope(url=runner.settings.database.url) as s:
+        visit = s.execute(select(VisitLog).order_by(VisitLog.id.desc())).scalars().first()
+        assert visit.note == "老人身体还行 屋顶漏雨" and visit.worker.login == "wangxiulan"
+    filed = runner.run(ActionConfirmWrite(runner.settings), "cli:wangxiulan", "对", intent="affirm",
+                       slots={slots.PENDING_WRITE: saved.slot(slots.PENDING_WRITE)})
+    assert filed.text.startswith("已经帮他们反映了，编号是")
+
+
+def test_a_household_offered_by_number_is_summarised(runner):
+    with session_scope(url=runner.settings.database.url) as s:
+        household_id = s.execute(select(Household.id).where(Household.number == 2)).scalar_one()
+    said = runner.run(ActionChooseOption(runner.settings), "cli:wangxiulan", "第一个", intent="choose_option",
+                      slots={slots.CHOICES: [household_id], slots.CHOICE_KIND: slots.OFFERED_HOUSEHOLD})
+    assert "口人" in said.texts[0] and said.slot(slots.CHOICE_KIND) is None

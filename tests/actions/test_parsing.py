@@ -1,0 +1,152 @@
+"""The free-text parsers of actions/parsing.py: what people say, turned into values."""
+from __future__ import annotations
+
+import pytest
+
+from actions import parsing
+
+
+@pytest.mark.parametrize("said,choice", [
+    ("第二个", 2), ("选2", 2), ("二号", 2), ("两个", 2), ("第3个", 3), ("就第一个吧", 1), ("好的", None), ("", None),
+])
+def test_parse_choice(said, choice):
+    assert parsing.parse_choice(said) == choice
+
+
+@pytest.mark.parametrize("said,number", [("3", 3), ("三", 3), ("十二", 12), ("两", 2), ("", None), ("肥皂", None)])
+def test_parse_quantity(said, number):
+    assert parsing.parse_quantity(said) == number
+
+
+@pytest.mark.parametrize("said,ticket", [
+    ("260101号办得怎么样了", "260101"), ("受理260104 我下午去看", "260104"), ("12345号", None), ("我上次反映的", None),
+])
+def test_ticket_in(said, ticket):
+    assert parsing.ticket_in(said) == ticket
+
+
+@pytest.mark.parametrize("said,content", [
+    ("我要反映一下问题村口路灯坏了", "村口路灯坏了"),
+    ("投诉 三组垃圾桶满了", "三组垃圾桶满了"),
+    ("俺想举报个事儿", ""),
+    ("村口的路灯坏了三天了", "村口的路灯坏了三天了"),
+])
+def test_strip_filing_request(said, content):
+    assert parsing.strip_filing_request(said) == content
+
+
+@pytest.mark.parametrize("content,category,substantive", [
+    ("村口路灯坏了", "道路交通", True),
+    ("路灯坏了", None, True),
+    ("路灯坏", None, False),  # too short
+    ("有个问题", None, False),  # too short
+    ("我有个问题要说", None, False),  # only asks to file
+    ("我有个问题要说一下吧啊", None, True),  # long enough to be the content
+    ("问题是水管爆了", "水电气", True),  # a category makes it a problem
+])
+def test_describes_problem(content, category, substantive):
+    assert parsing.describes_problem(content, category) is substantive
+
+
+@pytest.mark.parametrize("said,urgency", [
+    ("不急", "一般"), ("不着急，慢慢来", "一般"), ("很急", "紧急"), ("着火了", "紧急"), ("急", "紧急"),
+    ("急的", "紧急"), ("还行吧", None), ("", None),
+])
+def test_urgency_in(said, urgency):
+    assert parsing.urgency_in(said) == urgency
+
+
+@pytest.mark.parametrize("said,place", [("就在村委会门口", "村委会门口"), ("地点是小学门口", "小学门口"),
+                                        ("三组小卖部", "三组小卖部"), ("在", "")])
+def test_strip_place_prefix(said, place):
+    assert parsing.strip_place_prefix(said) == place
+
+
+@pytest.mark.parametrize("said,anonymous", [
+    ("不用", False), ("不要", False), ("不需要保密", False), ("要", True), ("保密", True), ("匿名吧", True),
+    ("嗯", None),
+])
+def test_anonymity_in(said, anonymous):
+    assert parsing.anonymity_in(said) is anonymous
+
+
+@pytest.mark.parametrize("said,rest", [("不对，地点是小学门口", "地点是小学门口"), ("错了 是噪音", "是噪音"),
+                                       ("不对", ""), ("地点是小学", "地点是小学")])
+def test_strip_negation(said, rest):
+    assert parsing.strip_negation(said) == rest
+
+
+@pytest.mark.parametrize("said,correction", [
+    ("地点是三组小卖部门口", ("place", "三组小卖部门口")),
+    ("地方在村口", ("place", "村口")),
+    ("在小学门口", ("place", "小学门口")),
+    ("类别算噪音", ("category", "噪音")),
+    ("分类是动物", ("category", "动物")),
+    ("内容是水管爆了", ("description", "水管爆了")),
+    ("问题是路灯不亮", ("description", "路灯不亮")),
+    ("很急", None),
+    ("水管爆了", None),
+])
+def test_named_correction(said, correction):
+    assert parsing.named_correction(said) == correction
+
+
+@pytest.mark.parametrize("said,answer", [
+    ("满意", "满意"), ("基本满意吧", "基本满意"), ("不满意 还在漏", "不满意"), ("还行", None),
+])
+def test_satisfaction_in(said, answer):
+    assert parsing.satisfaction_in(said, ("满意", "基本满意", "不满意")) == answer
+
+
+@pytest.mark.parametrize("said,last", [("我上次反映的那件事咋样了", True), ("那件事呢", True),
+                                       ("我反映的事都办得怎么样了", False)])
+def test_refers_to_last(said, last):
+    assert parsing.refers_to_last(said) is last
+
+
+@pytest.mark.parametrize("said,command", [
+    ("260101办结了 路灯已经换好了", ("resolve", "路灯已经换好了")),
+    ("受理260104 我下午去看", ("accept", "我下午去看")),
+    ("260104不受理，不归村里管", ("reject", "不归村里管")),  # not read as 受理
+    ("260102上报给镇里", ("escalate", "给镇里")),
+    ("260103备注：已经联系电工", ("note", "已经联系电工")),
+    ("260101办结了", ("resolve", "")),
+    ("260101怎么样了", (None, "")),
+])
+def test_parse_staff_command(said, command):
+    assert parsing.parse_staff_command(said) == command
+
+
+@pytest.mark.parametrize("said,name,number,ref", [
+    ("查一下李桂芳家", None, None, parsing.HouseholdRef(name="李桂芳")),
+    ("查一下40号户", None, None, parsing.HouseholdRef(number="40")),
+    ("看看三组十二号", None, None, parsing.HouseholdRef(number="十二", group="三组")),
+    ("查一下", None, None, parsing.HouseholdRef()),
+    ("记录走访 李桂芳家 屋顶漏雨", "李桂芳", None, parsing.HouseholdRef(name="李桂芳")),  # NLU's entity wins
+    ("查一下12号", None, "7", parsing.HouseholdRef(number="7")),
+])
+def test_household_reference(said, name, number, ref):
+    assert parsing.household_reference(said, name, number) == ref
+
+
+def test_a_household_reference_without_name_or_number_is_empty():
+    assert parsing.HouseholdRef(group="三组").empty
+    assert not parsing.HouseholdRef(name="李桂芳").empty
+
+
+@pytest.mark.parametrize("said,head,note", [
+    ("记录走访 李桂芳家 老人身体还行 屋顶漏雨", "李桂芳", "老人身体还行 屋顶漏雨"),
+    ("走访了李桂芳，一切正常记一下", "李桂芳", "一切正常"),
+    ("记录走访 李桂芳家", "李桂芳", ""),
+])
+def test_visit_note(said, head, note):
+    assert parsing.visit_note(said, head) == note
+
+
+@pytest.mark.parametrize("said,deductions,last_month", [
+    ("为啥扣我分", True, False), ("上个月积分咋变的", False, True), ("上月扣了多少", True, True),
+    ("最近积分咋变的", False, False),
+])
+def test_points_history_questions(said, deductions, last_month):
+    assert parsing.asks_for_deductions(said) is deductions
+    assert parsing.asks_for_last_month(said) is last_month

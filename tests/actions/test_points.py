@@ -1,0 +1,128 @@
+"""Points: balance, history three at a time, rules, redemption with read-back and 对, and a
+deduction appeal (offered, filed once)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actions import slots
+from actions.basics import ActionConfirmWrite
+from actions.points import ActionPointsBalance, ActionPointsHistory, ActionPointsRules, ActionRedeemPoints
+from bot import points
+from bot.db import session_scope
+from bot.identity import resolve_actor
+from bot.models import PointsAppeal
+from tests.actions.harness import CONFIRM
+
+
+
+def _balance(runner, sender: str) -> int:
+    with session_scope(url=runner.settings.database.url) as s:
+        return points.balance_of(s, resolve_actor(s, sender).household_id)
+
+
+def _confirm(runner, sender: str, pending):
+    """The user says 对 to what is pending."""
+    return runner.run(ActionConfirmWrite(runner.settings), sender, "对", intent="affirm",
+                      slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+
+
+def test_points_balance_comes_from_the_ledger(runner):
+    balance = _balance(runner, "cli:liguifang")
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:liguifang", "俺家积分还有多少", intent="check_points")
+    assert said.text.startswith(f"您家现在有{balance}分。")
+    assert "在全村66户里排第" in said.text
+
+
+def test_an_unlinked_sender_is_told_how_to_link(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "telegram:999000111", "我有多少积分",
+                      intent="check_points")
+    assert said.texts == ["这个要先绑定身份才能查。请找村委会要个绑定码，在电报里发“/link 绑定码”。"]
+
+
+def test_history_is_read_three_at_a_time(runner):
+    said = runner.run(ActionPointsHistory(runner.settings), "cli:hh008", "最近积分咋变的", intent="points_history")
+    first = said.texts[0]
+    assert first.startswith("最近的积分记录是：") and first.count("；") == 2 and first.endswith("分。")
+    assert said.texts[1].startswith("还有") and said.texts[1].endswith("还要听吗？要听就说“要”。")
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending["kind"] == slots.WRITE_LIST_MORE and said.slot(slots.AWAITING_CONFIRMATION) is True
+    more = _confirm(runner, "cli:hh008", pending)
+    assert "月" in more.texts[0] and more.texts[0].endswith("分。")
+
+
+def _deduct(runner, sender: str, key: str) -> int:
+    with session_scope(write=True, url=runner.settings.database.url) as s:
+        household_id = resolve_actor(s, sender).household_id
+        worker = resolve_actor(s, "cli:wangxiulan")
+        points.award(s, worker, household_id, "义务清扫", "", f"{key}-topup")
+        return points.award(s, worker, household_id, "乱倒垃圾", "门口堆了垃圾", key).id
+
+
+def test_a_deduction_is_explained_and_an_appeal_filed_once(runner):
+    entry_id = _deduct(runner, "voice:device-003", "deduct-3")
+    history = ActionPointsHistory(runner.settings)
+    said = runner.run(history, "voice:device-003", "为啥扣我分", intent="points_history")
+    assert "乱倒垃圾" in said.texts[0] and "扣5分" in said.texts[0]
+    assert said.texts[1].startswith("村里的规定是：乱倒垃圾")
+    assert "要帮您申诉" in said.texts[2] and "扣的5分" in said.texts[2] and said.texts[2].endswith(CONFIRM)
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending["kind"] == slots.WRITE_POINTS_APPEAL and pending["entry_id"] == entry_id
+
+    assert _confirm(runner, "voice:device-003", pending).texts == ["申诉交上去了。网格员会来核实，有结果会告诉您。"]
+    again = _confirm(runner, "voice:device-003", pending)  # 对 said twice
+    assert again.texts == ["这笔扣分已经在申诉了，网格员核实后会告诉您结果。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        appeal = s.execute(select(PointsAppeal)).scalar_one()
+        assert appeal.entry_id == entry_id and "为啥扣我分" in appeal.reason
+
+    asked_again = runner.run(history, "voice:device-003", "为啥扣我分", intent="points_history")
+    assert not asked_again.sets(slots.PENDING_WRITE)  # no second offer for the same deduction
+    assert asked_again.texts[-1].endswith("这笔扣分已经在申诉了，网格员核实后会告诉您结果。")
+
+
+def test_points_rules_come_from_the_village_table(runner):
+    rules = ActionPointsRules(runner.settings)
+    one = runner.run(rules, "cli:hh009", "志愿服务加几分", intent="ask_points_rules", entities={"activity": "志愿服务"})
+    assert one.texts == ["每次参加村里组织的志愿服务，每半天加5分。"]
+    all_rules = runner.run(rules, "cli:hh009", "怎么挣积分", intent="ask_points_rules")
+    assert all_rules.texts == ["挣积分的办法有：见义勇为加50分，移风易俗加20分，帮助调解矛盾加10分。"
+                               "要扣分的有：乱倒垃圾扣5分，焚烧秸秆扣10分。"]
+
+
+def test_redeem_reads_back_then_a_yes_gives_a_pickup_code_once(runner):
+    before = _balance(runner, "cli:hh011")
+    said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh011", "我想换块肥皂", intent="redeem_points",
+                      entities={"item": "肥皂"})
+    assert said.texts == [f"用5分换1块肥皂，换完还剩{before - 5}分。{CONFIRM}"]
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending["kind"] == slots.WRITE_REDEEM and pending["item"] == "肥皂" and pending["quantity"] == 1
+    assert _balance(runner, "cli:hh011") == before  # nothing written before the 对
+
+    done = _confirm(runner, "cli:hh011", pending)
+    assert done.text.startswith("换好了。取货码是") and f"领1块肥皂。还剩{before - 5}分。" in done.text
+    assert done.slot(slots.PENDING_WRITE) is None
+    replay = _confirm(runner, "cli:hh011", pending)  # a retried 对 carries the same key
+    assert replay.text == done.text and _balance(runner, "cli:hh011") == before - 5
+
+
+def test_redeem_refusals(runner):
+    redeem = ActionRedeemPoints(runner.settings)
+    balance = _balance(runner, "cli:hh011")
+    assert runner.run(redeem, "cli:hh011", "换一盒鸡蛋", entities={"item": "鸡蛋"}).texts == \
+        ["鸡蛋现在没货了，过几天再来看看。"]
+    assert runner.run(redeem, "cli:hh011", "换个拖拉机", entities={"item": "拖拉机"}).text.startswith(
+        "积分超市没找到这个东西。现在有大米、食用油、洗衣粉等。")
+    assert balance < 500
+    short = runner.run(redeem, "cli:hh011", "换十袋大米", entities={"item": "大米", "number": "十"})
+    assert short.texts == [f"大米要500分，您家有{balance}分，还差{500 - balance}分。"]
+
+
+def test_a_yes_that_can_no_longer_be_honoured_says_why(runner):
+    """Between the read-back and the 对 the balance or the stock may have changed."""
+    balance = _balance(runner, "cli:hh011")
+    short = _confirm(runner, "cli:hh011", {"kind": slots.WRITE_REDEEM, "key": "k1", "item": "大米", "quantity": 10})
+    assert short.text.startswith(f"积分不够，还差{500 - balance}分。")
+    assert "{" not in short.text and short.slot(slots.PENDING_WRITE) is None
+    sold_out = _confirm(runner, "cli:hh011", {"kind": slots.WRITE_REDEEM, "key": "k2", "item": "鸡蛋", "quantity": 1})
+    assert sold_out.text.startswith("鸡蛋刚好没货了。")
+    assert _balance(runner, "cli:hh011") == balance

@@ -1,0 +1,140 @@
+"""Policy answers from the knowledge base: a confident answer with its source, the honest
+"not sure" with options (buttons on text, read out on voice), and the source on request.
+
+What the retriever answers for a given question is the knowledge tests' business (its tuning
+changes); here a fake knowledge base gives the actions a confident, an unsure or an empty
+result. Looking an entry up by id (choosing an option, asking for the source) uses the real
+one, from the configured folders."""
+from __future__ import annotations
+
+import pytest
+
+from actions import policy, slots
+from actions.basics import ActionChooseOption
+from actions.policy import ActionKnowledgeFallback, ActionPolicyAnswer, ActionPolicySource
+from knowledge.retriever import Answer, Entry, spoken_summary
+from tests.actions.harness import VOICE_CHANNEL
+
+UNKNOWN = "护照过期了怎么续"  # a policy question the corpus does not cover
+
+
+class FakeKnowledge:
+    """A knowledge base that gives one prepared answer: what the actions do with an unsure
+    or empty result, whatever the retriever's tuning does with a particular question."""
+
+    def __init__(self, answer: Answer):
+        self.result = answer
+        self.by_id = {e.id: e for e in [answer.entry, *answer.alternatives] if e is not None}
+        self.asked: list[tuple] = []
+
+    def answer(self, question: str, topic=None, village_grid=None) -> Answer:
+        self.asked.append((question, topic, village_grid))
+        return self.result
+
+
+def _entry(entry_id: str, title: str, body: str = "正文。") -> Entry:
+    return Entry(entry_id, title, "青山县民政局", "2024-01-01", "青山县", "低保", "公告", [], body, f"{entry_id}.md")
+
+
+DIBAO = _entry("dibao-process", "低保申请流程", "先到村委会提出申请，填写申请表。村里评议后报镇里审核。")
+
+
+@pytest.fixture()
+def confident(monkeypatch) -> FakeKnowledge:
+    """The knowledge base is sure: the 低保 application entry."""
+    kb = FakeKnowledge(Answer("", DIBAO, True))
+    monkeypatch.setattr(policy, "knowledge", lambda turn: kb)
+    return kb
+
+
+def test_a_confident_answer_with_its_citation_on_text(runner, confident):
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "低保怎么申请", intent="ask_policy",
+                      entities={"topic": "低保"})
+    assert said.texts == [spoken_summary(DIBAO), "来源：青山县民政局《低保申请流程》（2024-01-01）"]
+    assert said.slot(slots.KB_ENTRY) == "dibao-process" and said.slot(slots.TOPIC) == "低保"
+    assert confident.asked[0][:2] == ("低保怎么申请", "低保")
+
+
+def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
+    runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
+               slots={slots.TOPIC: "低保"})
+    assert confident.asked[0][:2] == ("低保 那要带什么材料", "低保")
+
+
+def test_voice_gets_the_answer_without_the_citation(runner, confident):
+    said = runner.run(ActionPolicyAnswer(runner.settings), "voice:device-010", "低保怎么申请", intent="ask_policy",
+                      channel=VOICE_CHANNEL)
+    assert said.texts == [spoken_summary(DIBAO)] and said.slot(slots.KB_ENTRY) == "dibao-process"
+
+
+@pytest.fixture()
+def unsure(monkeypatch):
+    """The knowledge base is not sure: two candidate entries."""
+    answer = Answer("", _entry("a", "低保怎么申请"), False, [_entry("b", "低保要带什么材料")])
+    monkeypatch.setattr(policy, "knowledge", lambda turn: FakeKnowledge(answer))
+
+
+def test_an_unsure_answer_offers_the_closest_entries_as_buttons(runner, unsure):
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", UNKNOWN, intent="ask_policy")
+    assert not said.sets(slots.KB_ENTRY)
+    assert said.texts == ["这个我不太确定。您是想问下面哪一个？也可以找网格员。"]
+    assert said.messages[0]["buttons"] == [
+        {"title": "低保怎么申请", "payload": '/choose_option{"number":"1"}'},
+        {"title": "低保要带什么材料", "payload": '/choose_option{"number":"2"}'},
+        {"title": "找网格员", "payload": "/request_human"}]
+    assert said.slot(slots.CHOICES) == ["a", "b"] and said.slot(slots.CHOICE_KIND) == slots.OFFERED_KB
+
+
+def test_on_voice_the_options_are_read_out_instead_of_shown(runner, unsure):
+    said = runner.run(ActionPolicyAnswer(runner.settings), "voice:device-010", UNKNOWN, intent="ask_policy",
+                      channel=VOICE_CHANNEL)
+    assert said.texts == ["这个我不太确定。您是想问：一是低保怎么申请，二是低保要带什么材料？请说第几个，或者说“找网格员”。"]
+    assert said.messages[0]["buttons"] == []
+
+
+def test_no_candidate_at_all_is_said_honestly(runner, monkeypatch):
+    monkeypatch.setattr(policy, "knowledge", lambda turn: FakeKnowledge(Answer("", None, False)))
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", UNKNOWN, intent="ask_policy")
+    assert said.texts == ["这个问题我不知道，不敢乱说。要不要我请网格员联系您？要就说“找网格员”。"]
+    assert not said.sets(slots.CHOICES)
+
+
+def test_an_offered_entry_is_chosen_by_number(runner, unsure):
+    said = runner.run(ActionChooseOption(runner.settings), "cli:hh010", "第二个", intent="choose_option",
+                      slots={slots.CHOICES: ["a", "b"], slots.CHOICE_KIND: slots.OFFERED_KB})
+    assert said.slot(slots.KB_ENTRY) == "b" and said.slot(slots.CHOICE_KIND) is None
+    assert said.texts[0] == spoken_summary(_entry("b", "低保要带什么材料"))
+
+
+def test_the_source_of_the_last_answer(runner, confident):
+    source = ActionPolicySource(runner.settings)
+    said = runner.run(source, "cli:hh010", "这是哪个文件说的", intent="ask_source",
+                      slots={slots.KB_ENTRY: "dibao-process"})
+    assert said.texts == ["这是青山县民政局的《低保申请流程》里说的，时间是2024-01-01。具体标准以本县公布为准。"]
+    nothing = runner.run(source, "cli:hh010", "这是哪个文件说的", intent="ask_source")
+    assert nothing.texts == ["我刚才没有引用文件。您想问哪方面的政策？"]
+
+
+def test_an_entry_that_is_gone_is_not_guessed_at(runner, confident):
+    said = runner.run(ActionChooseOption(runner.settings), "cli:hh010", "第一个", intent="choose_option",
+                      slots={slots.CHOICES: ["removed-notice"], slots.CHOICE_KIND: slots.OFFERED_KB})
+    assert said.texts == ["这个我不太清楚。要不要我请网格员联系您？要就说“找网格员”。"]
+
+
+def test_the_knowledge_base_is_the_configured_one(runner, monkeypatch):
+    opened = []
+    monkeypatch.setattr(policy, "default_kb", lambda root, var_dir: opened.append((root, var_dir)) or FakeKnowledge(
+        Answer("", None, False)))
+    runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "低保怎么申请", intent="ask_policy")
+    assert opened == [(runner.settings.paths.knowledge_dir, runner.settings.paths.var_dir)]
+
+
+def test_an_unsure_parse_still_gets_a_confident_answer(runner, confident):
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "低保怎么申请", intent="nlu_fallback")
+    assert said.slot(slots.KB_ENTRY) == "dibao-process"
+
+
+
+def test_an_unsure_parse_without_a_confident_answer_is_asked_again(runner, unsure):
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "嗯那个啥", intent="nlu_fallback")
+    assert said.texts == ["不好意思，我没太听懂，您能换个说法再说一遍吗？"]

@@ -1,0 +1,82 @@
+"""Replies to a read-back: every way of saying yes, no and stop, and the asymmetry that a
+misheard or unclear no never reads as yes."""
+from __future__ import annotations
+
+import pytest
+
+from bot.replies import Reply, interpret, is_stop, refuses
+
+YES = ["对", "对的", "是", "是的", "行", "中", "中中中", "成", "好", "好的", "好嘞", "可以", "可以，办吧", "嗯，就这个",
+       "要得", "得行", "没问题", "没有问题", "没错", "妥了", "OK", "嗯嗯，对", "好的好的谢谢", "对，就这样", "就这么着"]
+STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取消吧", "拉倒吧", "不弄了", "不办了", "就这样吧不申诉了",
+        "行吧…算了不换了", "回头再说吧", "以后再说", "不用了", "不要了", "蒜了", "甭管了"]
+NO = ["不对", "不是", "不行", "不中", "错了", "不", "对，不对不对", "不是这个", "地点说错了",
+      # ASR slips of 不是 / 不对 / 不办了
+      "不四", "布什", "布是", "不队", "不搬了"]
+UNCLEAR = ["", "嗯", "嗯…", "啊？", "哦", "满意", "咋", "什么"]
+REPEAT = ["再说一遍", "你说啥", "没听清", "你说什么，再念一遍"]
+OTHER = ["俺家这个月加了几分", "低保要带啥材料", "我要反映个事"]
+
+
+@pytest.mark.parametrize("text", YES)
+def test_yes(text):
+    assert interpret(text) is Reply.YES
+
+
+@pytest.mark.parametrize("text", STOP)
+def test_stop(text):
+    assert interpret(text) is Reply.STOP
+
+
+@pytest.mark.parametrize("text", NO)
+def test_no(text):
+    assert interpret(text) is Reply.NO
+
+
+@pytest.mark.parametrize("text", UNCLEAR)
+def test_unclear_is_asked_again(text):
+    assert interpret(text) is Reply.UNCLEAR
+
+
+@pytest.mark.parametrize("text", REPEAT)
+def test_repeat(text):
+    assert interpret(text) is Reply.REPEAT
+
+
+@pytest.mark.parametrize("text", OTHER)
+def test_a_new_request_is_other(text):
+    assert interpret(text) is Reply.OTHER
+
+
+@pytest.mark.parametrize("text,verbs", [("换吧", ("换", "兑")), ("那就换呗", ("换",)), ("报上去吧", ("报", "反映")),
+                                        ("给报一下", ("报",)), ("那就记上", ("记",)), ("申诉吧", ("申诉",))])
+def test_the_offers_own_verb_is_yes(text, verbs):
+    assert interpret(text, verbs) is Reply.YES
+    assert interpret(text) is not Reply.YES  # without the offer, the same words are no yes
+
+
+@pytest.mark.parametrize("text,verbs", [("不换了", ("换",)), ("先不报", ("报",)), ("别记了", ("记",))])
+def test_the_offers_verb_negated_is_stop(text, verbs):
+    assert interpret(text, verbs) is Reply.STOP
+
+
+def test_refusal_outweighs_agreement():
+    for text in ["行吧…算了", "好，不对，等一下", "对不对啊", "是不是要扣分", "可以不换吗"]:
+        assert interpret(text, ("换",)) is not Reply.YES, text
+        assert refuses(text), text
+
+
+def test_agreement_containing_a_negation_is_no_refusal():
+    for text in ["没问题", "没错", "不错", "可不是"]:
+        assert not refuses(text), text
+
+
+def test_no_need_answers_a_yes_no_question_but_stops_a_read_back():
+    assert is_stop("不用了")
+    assert not is_stop("不用了", soft=False)
+    assert is_stop("算了", soft=False)
+
+
+def test_ordinary_reports_are_not_stops():
+    for text in ["俺家那片这礼拜停了三回电了", "村口路灯坏了三天了", "不用保密", "要保密", "地点是三组小卖部门口"]:
+        assert not is_stop(text), text
