@@ -1,14 +1,21 @@
 # 乡音 Xiangyin — `make run` to try it, `make test` to test it. Both install what is missing.
+# `make test-fast` runs the tiers that need no model (unit, domain, actions, speech) in under a minute.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 REQS := requirements/rasa.txt requirements/app.txt requirements/dev.txt
-STAMP := $(VENV)/.installed-$(shell cat $(REQS) pyproject.toml | sha1sum | cut -c1-12)
+# The stamp is named by a hash of what install reads (the requirements and pyproject.toml minus
+# its [tool.pytest...] section, so editing test settings does not reinstall).
+STAMP := $(VENV)/.installed-$(shell { cat $(REQS); awk '/^\[/{skip = /^\[tool\.pytest/} !skip' pyproject.toml; } | sha1sum | cut -c1-12)
+# Test tiers (docs/architecture.md); PYTEST_ARGS adds options, e.g. make test-fast PYTEST_ARGS="-k ledger -x".
+FAST_TIERS := $(wildcard tests/unit tests/domain tests/actions tests/speech)
+PYTEST_ARGS ?=
+VALIDATE := $(PY) -m rasa data validate --domain domain.yml --data nlu_data --config config.yml
 SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2 nginx-light
 
-.PHONY: install system-deps run serve chat train seed test bench model clean run-cluster
+.PHONY: install system-deps run serve chat train seed test test-fast validate bench model clean run-cluster
 
 install: system-deps $(STAMP)
 
@@ -25,7 +32,7 @@ system-deps:
 	  fi; \
 	fi
 
-$(STAMP): $(REQS) pyproject.toml
+$(STAMP):
 	@echo "==> Python environment in $(VENV) (first time: several minutes, Rasa and TensorFlow are large)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade "pip<25" wheel
@@ -51,7 +58,7 @@ serve: install
 chat: install
 	@$(PY) -m bot chat
 
-# Scale-out mode (bot/cluster.py): PostgreSQL + Redis, XIANGYIN_RASA_REPLICAS Rasa servers and
+# Scale-out mode (bot/ops/cluster.py): PostgreSQL + Redis, XIANGYIN_RASA_REPLICAS Rasa servers and
 # XIANGYIN_ACTION_REPLICAS action servers behind nginx on :5080. Needs XIANGYIN_DATABASE_URL
 # (or XIANGYIN_DATABASE_URL_FILE) = postgresql://...; Ctrl-C stops everything.
 run-cluster: install
@@ -65,9 +72,23 @@ run-cluster: install
 model: install
 	@$(PY) -m speech.model $(if $(FROM),--from $(FROM),)
 
+# Everything CI runs (.ci/run): the training data validated, the model trained (or reused when
+# up to date), then every tier, fast ones first (pyproject's testpaths), e2e and scaleout last.
 test: install
+	@echo "==> Validating the training data (rasa data validate: errors fail, warnings are counted)"
+	@log=$$(mktemp); if $(VALIDATE) >"$$log" 2>&1; then \
+	  echo "    valid; $$(grep -c 'UserWarning' "$$log") warnings (\`make validate\` lists them)"; rm -f "$$log"; \
+	else cat "$$log"; rm -f "$$log"; echo "rasa data validate found errors in domain.yml, nlu_data/ or config.yml"; exit 1; fi
 	@$(PY) -m bot train
-	@$(PY) -m pytest
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tiers that need no trained model and no servers: no training, under a minute.
+test-fast: install
+	@$(PY) -m pytest -m fast $(FAST_TIERS) $(PYTEST_ARGS)
+
+# The training data checked on its own, every warning shown.
+validate: install
+	@$(VALIDATE)
 
 bench: install
 	@$(PY) -m bot train

@@ -6,16 +6,18 @@ import logging
 from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import grievances as grievance_actions
 from actions import households as household_actions
+from actions import staff as staff_actions
 from actions import parsing, phrases, points as points_actions, policy, slots
-from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, clear_pending, latest_text
+from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, clear_pending, forget, latest_text
 from actions.pending import ConfirmWrite, read_more
 from bot import grievances, identity, outbox
+from bot.replies import Reply, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -28,7 +30,33 @@ CONFIRM: Dict[str, ConfirmWrite] = {
     slots.WRITE_GRIEVANCE_TRANSITION: grievance_actions.confirm_transition,
     slots.WRITE_VISIT: household_actions.confirm_visit,
     slots.WRITE_VISIT_GRIEVANCE: household_actions.confirm_visit_grievance,
+    slots.WRITE_AWARD: staff_actions.confirm_award,
     slots.WRITE_LIST_MORE: read_more,
+    slots.WRITE_REPORT_OFFER: policy.start_report,
+}
+
+#: The offer's own verbs: repeating one of them is a yes to that offer ("换吧", "报上去吧").
+OFFER_VERBS: Dict[str, tuple] = {
+    slots.WRITE_REDEEM: ("换", "兑"),
+    slots.WRITE_POINTS_APPEAL: ("申诉", "申", "诉"),
+    slots.WRITE_GRIEVANCE_TRANSITION: ("办", "受理", "接", "报", "退"),
+    slots.WRITE_VISIT: ("记",),
+    slots.WRITE_VISIT_GRIEVANCE: ("报", "反映"),
+    slots.WRITE_AWARD: ("记", "加", "扣"),
+    slots.WRITE_LIST_MORE: ("要", "听", "念", "说"),
+    slots.WRITE_REPORT_OFFER: ("报", "反映", "要"),
+}
+
+#: What is said when a pending write is dropped: what did not happen.
+DROPPED: Dict[str, str] = {
+    slots.WRITE_REDEEM: "utter_dropped_redeem",
+    slots.WRITE_POINTS_APPEAL: "utter_dropped_appeal",
+    slots.WRITE_GRIEVANCE_TRANSITION: "utter_dropped_transition",
+    slots.WRITE_VISIT: "utter_dropped_visit",
+    slots.WRITE_VISIT_GRIEVANCE: "utter_dropped_visit_grievance",
+    slots.WRITE_AWARD: "utter_dropped_award",
+    slots.WRITE_LIST_MORE: "utter_ok",
+    slots.WRITE_REPORT_OFFER: "utter_dropped_report_offer",
 }
 
 
@@ -131,10 +159,76 @@ class ActionConfirmWrite(XiangyinAction):
         if not pending:
             if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
                 return grievance_actions.answer_satisfaction(turn)
+            if staff_actions.acknowledges(turn.text):  # "收到" to an open alert
+                acknowledged = staff_actions.acknowledge_open_alert(turn)
+                if acknowledged is not None:
+                    return acknowledged
             turn.say("utter_anything_else")
             return []
         # Clear first: a confirm function may propose a follow-up write of its own.
         return [*clear_pending(), *CONFIRM[pending["kind"]](turn, pending)]
+
+
+def _last_bot_texts(turn: Turn) -> List[str]:
+    """What the bot said in its last turn (the read-back that is waiting for an answer)."""
+    events = list(turn.tracker.events)
+    user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(user_turns) < 2:
+        return []
+    start, end = user_turns[-2], user_turns[-1]
+    return [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+
+
+class ActionResolvePending(XiangyinAction):
+    """Every reply to a read-back comes here (see ``bot/nlu/dialogue_control.py``).
+
+    Only an explicit yes to this write performs it. "再说一遍" and unclear replies ("嗯…",
+    "啊？") hear the read-back again; a no or a stop drops the write and says so; anything
+    else is a new request: the write is dropped and the turn goes back to the other policies.
+    """
+
+    action_name = "action_resolve_pending"
+
+    def handle(self, turn: Turn) -> List[EventType]:
+        pending = turn.slot(slots.PENDING_WRITE)
+        if not pending:
+            return [*clear_pending(), ActionExecutionRejected(self.name())]
+        kind = pending.get("kind")
+        reply = interpret(turn.text, OFFER_VERBS.get(kind, ()))
+        if reply is Reply.YES:
+            return [*clear_pending(), *CONFIRM[kind](turn, pending)]
+        if reply in (Reply.REPEAT, Reply.UNCLEAR):
+            turn.say("utter_confirm_again" if reply is Reply.UNCLEAR else "utter_repeat_read_back")
+            for text in _last_bot_texts(turn):
+                turn.show(text)
+            return []
+        if kind == slots.WRITE_LIST_MORE and reply is Reply.OTHER:
+            return [*clear_pending(), ActionExecutionRejected(self.name())]
+        turn.say(DROPPED.get(kind, "utter_write_cancelled"))
+        if reply is Reply.OTHER:
+            return [*clear_pending(), ActionExecutionRejected(self.name())]
+        return clear_pending()
+
+
+class ActionStop(XiangyinAction):
+    """"算了" / "不报了" anywhere: leave the form or the pending write, write nothing, and
+    say what was dropped."""
+
+    action_name = "action_stop"
+
+    def handle(self, turn: Turn) -> List[EventType]:
+        loop = (turn.tracker.active_loop or {}).get("name")
+        pending = turn.slot(slots.PENDING_WRITE)
+        if loop == slots.GRIEVANCE_FORM:
+            turn.say("utter_dropped_grievance")
+        elif loop:
+            turn.say("utter_ok")
+        elif pending:
+            turn.say(DROPPED.get(pending.get("kind"), "utter_write_cancelled"))
+        else:
+            turn.say("utter_anything_else")
+        return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *forget(*slots.GRIEVANCE_FORM_SLOTS),
+                *clear_pending(), *clear_choices()]
 
 
 class ActionCancelWrite(XiangyinAction):
@@ -161,6 +255,8 @@ class ActionChooseOption(XiangyinAction):
             return grievance_actions.answer_satisfaction(turn)
         choices = turn.slot(slots.CHOICES) or []
         index = parsing.parse_choice(turn.text)
+        if not choices and turn.actor.is_staff and parsing.house_number_in(turn.text):
+            return household_actions.staff_query(turn, household_actions.SUMMARY)  # staff: "8号" is a household
         if not choices or index is None or not 1 <= index <= len(choices):
             turn.say("utter_default")
             return []

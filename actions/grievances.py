@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -15,8 +15,11 @@ from actions.pending import PendingWrite, propose_write, read_list
 from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState, Household
+from bot.replies import Reply, interpret
 
 OTHER_CATEGORY = "其他"
+#: Repeating one of these at the read-back is a yes to filing ("报上去吧", "给反映一下").
+FILING_VERBS = ("报", "反映", "提交", "记", "登记")
 
 
 def _category(text: str) -> str:
@@ -31,21 +34,26 @@ class ActionStartGrievance(XiangyinAction):
     action_name = "action_start_grievance"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        text = turn.text
-        category = turn.entity(slots.ENTITY_CATEGORY) or infer_category(text)
-        content = parsing.strip_filing_request(text)
-        has_content = parsing.describes_problem(content, category)
-        place = turn.entity(slots.ENTITY_PLACE)
-        if not place and turn.actor.household_id and has_content:
-            with turn.session() as s:
-                place = s.get(Household, turn.actor.household_id).address
-        urgency = turn.entity(slots.ENTITY_URGENCY) or parsing.urgency_in(text) or parsing.NORMAL
-        return forget(*slots.GRIEVANCE_FORM_SLOTS) + [
-            SlotSet(slots.GRIEVANCE_DESCRIPTION, content if has_content else None),
-            SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),
-            SlotSet(slots.GRIEVANCE_PLACE, place),
-            SlotSet(slots.GRIEVANCE_URGENCY, urgency),
-        ]
+        return prefill_from(turn, turn.text, turn.entity(slots.ENTITY_CATEGORY), turn.entity(slots.ENTITY_PLACE),
+                            turn.entity(slots.ENTITY_URGENCY))
+
+
+def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: Optional[str] = None,
+                 urgency: Optional[str] = None) -> List[EventType]:
+    """The grievance form's slots as far as ``text`` already says them."""
+    category = category or infer_category(text)
+    content = parsing.strip_filing_request(text)
+    has_content = parsing.describes_problem(content, category)
+    if not place and turn.actor.household_id and has_content:
+        with turn.session() as s:
+            place = s.get(Household, turn.actor.household_id).address
+    urgency = urgency or parsing.urgency_in(text) or parsing.NORMAL
+    return forget(*slots.GRIEVANCE_FORM_SLOTS) + [
+        SlotSet(slots.GRIEVANCE_DESCRIPTION, content if has_content else None),
+        SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),
+        SlotSet(slots.GRIEVANCE_PLACE, place),
+        SlotSet(slots.GRIEVANCE_URGENCY, urgency),
+    ]
 
 
 class ValidateGrievanceForm(FormValidationAction):
@@ -94,16 +102,26 @@ class ValidateGrievanceForm(FormValidationAction):
 
     def validate_grievance_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> Dict[Text, Any]:
+        """The answer to the read-back (or to the offer to join an open ticket). Only an
+        explicit yes files; an unclear answer hears the question again; a no corrects."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        reply = interpret(latest_text(tracker), FILING_VERBS)
         duplicate = tracker.get_slot(slots.GRIEVANCE_DUPLICATE)
         if duplicate and duplicate.startswith(slots.DUPLICATE_OFFER):
-            if intent == slots.INTENT_AFFIRM:
+            if reply is Reply.YES:
                 ticket = duplicate[len(slots.DUPLICATE_OFFER):]
                 return {slots.GRIEVANCE_CONFIRMED: True, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_JOIN + ticket}
+            if reply in (Reply.UNCLEAR, Reply.REPEAT):
+                dispatcher.utter_message(response="utter_confirm_again")
+                return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: None}  # offered again
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_DECLINED}
-        if intent == slots.INTENT_AFFIRM:
+        if reply is Reply.YES:
             return {slots.GRIEVANCE_CONFIRMED: True}
-        corrections = _corrections(tracker, intent)
+        if reply in (Reply.UNCLEAR, Reply.REPEAT):
+            dispatcher.utter_message(response="utter_confirm_again")
+            return {slots.GRIEVANCE_CONFIRMED: None}
+        # A plain no ("不对", or a misheard "不四") is no new content: only named fields count.
+        corrections = _corrections(tracker, slots.INTENT_DENY if reply is Reply.NO else intent)
         if not corrections:
             dispatcher.utter_message(response="utter_grievance_what_is_wrong")
         return {slots.GRIEVANCE_CONFIRMED: None, **corrections}
@@ -195,6 +213,8 @@ class ActionGrievanceStatus(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         text = turn.text
         ticket = turn.entity(slots.ENTITY_TICKET) or parsing.ticket_in(text)
+        if not ticket and turn.actor.is_staff and parsing.house_number_in(text):
+            return [FollowupAction("action_household_summary")]  # staff: "8号户" is a household
         with turn.session() as s:
             try:
                 views = grievances.status(s, turn.actor, ticket)

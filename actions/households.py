@@ -8,7 +8,7 @@ talking, not by the reply's channel variant.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
@@ -31,14 +31,51 @@ SUMMARY, VISIT = "summary", "visit"
 class Query:
     """What a staff member asked about a household: kept across the PIN step."""
 
-    kind: str  # SUMMARY | VISIT
+    kind: str  # SUMMARY | VISIT, or a kind registered in ANSWERS (actions/staff.py)
     text: str
     person: Optional[str] = None
     number: Optional[str] = None
+    activity: Optional[str] = None
+    amount: Optional[str] = None  # the ``number`` entity: points, a quantity
 
     @classmethod
     def from_turn(cls, kind: str, turn: Turn) -> "Query":
-        return cls(kind, turn.text, turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO))
+        return cls(kind, turn.text, turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO),
+                   turn.entity(slots.ENTITY_ACTIVITY), turn.entity(slots.ENTITY_NUMBER))
+
+
+#: Follow-up questions about the household talked about last ("那他家几口人"): what is asked,
+#: by the words that ask it, and how the answer is said from a summary.
+FOLLOW_UPS = (
+    (("几口人", "几个人", "几口", "多少人", "多少口", "都有谁", "有谁"), lambda s: f"{s.members}口人"),
+    (("联系人", "三线", "谁联系", "谁管"), lambda s: f"三线联系人是{s.contact or phrases.NO_CONTACT}"),
+    (("走访",), lambda s: phrases.last_visit(s.last_visit)),
+    (("诉求", "反映", "投诉"), lambda s: f"有{s.open_grievances}件诉求在办"),
+    (("积分", "多少分", "几分"), lambda s: f"积分{s.points}分"),
+    (("什么户", "啥户", "哪种户", "颜色", "连心", "关心", "放心", "红", "黄", "绿"),
+     lambda s: f"是{s.colour}，{s.care_reason}"),
+)
+#: Words that point back at the household talked about last.
+REFERS_BACK = ("他家", "她家", "他们家", "她们家", "这户", "那户", "这家", "那家", "这一户", "那一户", "他", "她")
+
+
+def refers_back(text: str) -> bool:
+    """'那他家几口人' / '这户电话多少' / '那几口人呢' is about the household talked about last."""
+    text = (text or "").strip()
+    return any(word in text for word in REFERS_BACK) or text.startswith("那")
+
+
+def answer_follow_up(turn: Turn, household_id: int, text: str) -> List[EventType]:
+    """The one thing asked about the household talked about last; the whole summary when the
+    question names nothing in particular."""
+    for words, answer in FOLLOW_UPS:
+        if any(word in text for word in words):
+            with turn.session(write=True) as s:
+                summary = households.summarise(s, turn.actor, household_id)
+            turn.say("utter_household_follow_up", household=phrases.household_label(summary.head, summary.number),
+                     answer=answer(summary))
+            return [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
+    return summarise_for(turn, household_id)
 
 
 def summarise_for(turn: Turn, household_id: int) -> List[EventType]:
@@ -56,7 +93,7 @@ def summarise_for(turn: Turn, household_id: int) -> List[EventType]:
             turn.say("utter_household_sensitive_withheld")
         else:
             turn.say("utter_household_sensitive_note", note=summary.sensitive_note)
-    return clear_choices()
+    return clear_choices() + [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
 
 
 def _head(household: Household) -> str:
@@ -74,6 +111,12 @@ def _ask_which(turn: Turn, found: Sequence[Household]) -> List[EventType]:
 def answer_query(turn: Turn, query: Query) -> List[EventType]:
     """Run a household query for staff whose identity is established."""
     ref = parsing.household_reference(query.text, query.person, query.number)
+    last = turn.slot(slots.LAST_HOUSEHOLD)
+    pronoun = not ref.number and (ref.empty or any(word in (ref.name or "") for word in "他她这那"))
+    if query.kind == SUMMARY and pronoun and refers_back(query.text):
+        if last:
+            return answer_follow_up(turn, int(last), query.text)
+        ref = parsing.HouseholdRef()  # "那他家…" with nobody talked about yet: ask which
     with turn.session() as s:
         found = None if ref.empty else households.find_households(s, turn.actor, name=ref.name, number=ref.number,
                                                                     group=ref.group)
@@ -93,6 +136,15 @@ def answer_query(turn: Turn, query: Query) -> List[EventType]:
                          "utter_confirm_visit", head=head, note=note)
 
 
+#: How each kind of staff question is answered once the asker is known to be staff (and, on a
+#: voice device, has said the PIN). Other modules register their kinds (actions/staff.py).
+ANSWERS: Dict[str, Callable[[Turn, Query], List[EventType]]] = {SUMMARY: answer_query, VISIT: answer_query}
+
+
+def run_query(turn: Turn, query: Query) -> List[EventType]:
+    return ANSWERS.get(query.kind, answer_query)(turn, query)
+
+
 def staff_query(turn: Turn, kind: str) -> List[EventType]:
     """Staff only; on a voice device the PIN is asked first and the question kept."""
     if not turn.actor.is_staff:
@@ -102,7 +154,7 @@ def staff_query(turn: Turn, kind: str) -> List[EventType]:
     if turn.on_voice and not turn.slot(slots.PIN_VERIFIED):
         return [SlotSet(slots.PENDING_QUERY, asdict(query)), SlotSet(slots.PIN_ATTEMPTS, 0),
                 FollowupAction(slots.PIN_FORM)]
-    return answer_query(turn, query)
+    return run_query(turn, query)
 
 
 class ActionHouseholdSummary(XiangyinAction):
@@ -153,7 +205,7 @@ class ActionResumeAfterPin(XiangyinAction):
         if not pending:
             turn.say("utter_pin_ok_ask_household")
             return events
-        return events + answer_query(turn, Query(**pending))
+        return events + run_query(turn, Query(**pending))
 
 
 def confirm_visit(turn: Turn, pending: PendingWrite) -> List[EventType]:

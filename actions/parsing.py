@@ -37,6 +37,16 @@ def parse_quantity(text: str) -> Optional[int]:
     return cn.parse_number(text or "")
 
 
+_HOUSE_NUMBER = re.compile(rf"(?<!\d)(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号(?!码)")
+
+
+def house_number_in(text: str) -> Optional[str]:
+    """A house number said anywhere in the text ('8号户', '查一下8号' → '8'); a six-digit
+    grievance ticket is not one."""
+    match = _HOUSE_NUMBER.search(text or "")
+    return match.group(1) if match and not ticket_in(text) else None
+
+
 def ticket_in(text: str) -> Optional[str]:
     """A six-digit grievance ticket number said anywhere in the text."""
     match = _TICKET.search(text or "")
@@ -57,6 +67,18 @@ def describes_problem(content: str, category: Optional[str]) -> bool:
         return False
     generic = category is None and any(word in content for word in _GENERIC_REQUESTS)
     return not (generic and len(content) < 8)
+
+
+# Words that say something is wrong (broken, leaking, blocked, unfair …): a question that
+# also contains one of these describes a problem the person may want to report.
+_TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
+                  "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔")
+
+
+def reports_problem(text: str) -> bool:
+    """'房子漏得厉害，这个改造补助怎么申请' reports a problem as well as asking; '低保怎么申请'
+    does not. Used to offer filing a grievance after answering the question."""
+    return any(word in (text or "") for word in _TROUBLE_WORDS)
 
 
 def urgency_in(text: str) -> Optional[str]:

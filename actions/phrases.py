@@ -49,14 +49,17 @@ def points_unit(per_person: bool) -> str:
     return "人" if per_person else "户"
 
 
-def month_change(delta: int) -> str:
-    """The optional clause of the balance: '这个月加10分。' ('' when nothing changed)."""
-    return f"这个月{signed_points(delta)}。" if delta else ""
+def month_change(earned: int, deducted: int = 0, spent: int = 0) -> str:
+    """The optional clause of the balance: '这个月挣了25分，扣了5分，兑换花了20分。' — spending
+    in the points shop is never called a deduction (扣分 means a penalty to villagers)."""
+    parts = [f"{verb}{points}分" for verb, points in (("挣了", earned), ("扣了", deducted), ("兑换花了", spent))
+             if points]
+    return f"这个月{'，'.join(parts)}。" if parts else ""
 
 
 def village_rank(rank: Optional[int], out_of: int, unit: str) -> str:
-    """The optional clause of the balance: '在全村66户里排第3名。' ('' without a rank)."""
-    return f"在全村{out_of}{unit}里排第{rank}名。" if rank is not None else ""
+    """The optional clause of the balance: '今年挣的积分在全村66户里排第3名。' ('' without a rank)."""
+    return f"今年挣的积分在全村{out_of}{unit}里排第{rank}名。" if rank is not None else ""
 
 
 def history_line(at: dt.date, reason: str, delta: int) -> str:
@@ -153,3 +156,40 @@ SOMEONE = "一位村民"  # a caller the system cannot name
 def callback_request(name: Optional[str]) -> str:
     """The notification a contact person gets when a villager asks for a human."""
     return f"{name or SOMEONE}想找人说话，请回个电话。"
+
+
+# --- staff in the field: lists, awards, emergencies ---------------------------------------
+
+def household_label(head: str, number: int) -> str:
+    """How staff hear a household named: '赵丽华家（8号）'."""
+    return f"{head}家（{number}号）" if head else f"{number}号户"
+
+
+def household_line(head: str, number: int, detail: str) -> str:
+    """One household of a list: '杨金凤家，5号，独居高龄老人'."""
+    return f"{head}家，{number}号" + (f"，{detail}" if detail else "")
+
+
+def award_points(delta: int) -> str:
+    """How an award is read back: 5 → '记5分', -10 → '扣10分'."""
+    return f"记{delta}分" if delta >= 0 else f"扣{-delta}分"
+
+
+def visit_status(last_visit: Optional[dt.date], due_on: dt.date, today: dt.date) -> str:
+    """Where a household stands in the visit schedule: '还没走访过' / '超期3天' / '今天到期' / '11月30日到期'."""
+    if last_visit is None:
+        return "还没走访过"
+    if due_on < today:
+        return f"超期{(today - due_on).days}天"
+    if due_on == today:
+        return "今天到期"
+    return f"{spoken_date(due_on)}到期"
+
+
+def clock_time(at: dt.datetime, today: dt.date) -> str:
+    """When something happened (local time): '今天9点05分' / '11月28日21点30分'."""
+    day = "今天" if at.date() == today else spoken_date(at.date())
+    return f"{day}{at.hour}点{at.minute:02d}分"
+
+
+UNLINKED_CALLER = "一位未绑定的用户"  # an emergency from a sender linked to no household

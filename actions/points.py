@@ -11,7 +11,7 @@ from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
 from actions.pending import PendingWrite, propose_write, read_list
 from bot import points
-from bot.models import utcnow
+from bot.models import Household, utcnow
 
 
 def _needs_household(turn: Turn) -> bool:
@@ -20,6 +20,21 @@ def _needs_household(turn: Turn) -> bool:
         turn.say("utter_not_linked")
         return True
     return False
+
+
+def _asks_about_another_household(turn: Turn) -> bool:
+    """"王建军家积分多少" from a villager of another household: a name or house number in the
+    question that is not their own."""
+    person, number = turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO)
+    if not person and not number:
+        return False
+    with turn.session() as s:
+        household = s.get(Household, turn.actor.household_id)
+        own_names = {r.name for r in household.residents}
+        own_number = str(household.number)
+    if number and parsing.parse_quantity(number) is not None and str(parsing.parse_quantity(number)) != own_number:
+        return True
+    return bool(person) and not any(person in name or name in person for name in own_names)
 
 
 def _start_of_last_month(now: dt.datetime) -> dt.datetime:
@@ -33,10 +48,13 @@ class ActionPointsBalance(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         if _needs_household(turn):
             return []
+        if _asks_about_another_household(turn):
+            turn.say("utter_points_only_own")
         with turn.session() as s:
             info = points.summary(s, turn.actor)
         turn.say("utter_points_balance", owner=phrases.points_owner(info.per_person), balance=info.balance,
-                 month=phrases.month_change(info.change_this_month),
+                 month=phrases.month_change(info.earned_this_month, info.deducted_this_month,
+                                                 info.spent_this_month),
                  rank=phrases.village_rank(info.rank, info.out_of, phrases.points_unit(info.per_person)))
         return []
 

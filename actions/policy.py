@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import List
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 
-from actions import phrases, slots
+from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices
+from actions.pending import PendingWrite, propose_write
 from bot.households import grid_area_name
 from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_summary
 
@@ -60,7 +61,11 @@ class ActionPolicyAnswer(XiangyinAction):
             question = f"{topic} {question}"
         result = _search(turn, question, topic)
         if result.entry is not None and result.confident:
-            return answer_entry(turn, result.entry.id)
+            events = answer_entry(turn, result.entry.id)
+            if parsing.reports_problem(turn.text):
+                # "房子漏得厉害，改造补助怎么申请": the question first, then offer to report.
+                events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
+            return events
         options = _options(result)
         if not options:
             turn.say("utter_kb_no_answer")
@@ -100,3 +105,10 @@ class ActionPolicySource(XiangyinAction):
             return []
         turn.say("utter_kb_source", issuer=entry.issuer, title=entry.title, date=entry.date)
         return []
+
+
+def start_report(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """The yes to "要帮您把这个问题报上去吗": the grievance form, prefilled from what was said."""
+    from actions.grievances import prefill_from
+
+    return [*prefill_from(turn, pending["text"]), FollowupAction(slots.GRIEVANCE_FORM)]

@@ -7,6 +7,8 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   turns   full text turns (REST → dialogue → action server → database → reply) with
           1 and 20 concurrent users, p50/p99 and throughput, plus server memory
   kb      knowledge-base retrieval accuracy (when the evaluation set is present)
+  dialogues  the held-out multi-turn dialogues (tests/data/dialogues): pass rate per category
+          and half, and the count of writes without an explicit yes (bench/dialogues.py)
   load    concurrent users (20/50/100, XIANGYIN_LOAD_SECONDS each) through the load balancer,
           embedded vs scale-out mode side by side (bot/loadtest.py)
   fuzz    REST and voice endpoints under hostile input: counts per category (bot/fuzz.py)
@@ -113,13 +115,14 @@ def bench_turns(settings: Settings) -> None:
 
 def bench_kb(settings: Settings) -> None:
     try:
-        from knowledge.retriever import KnowledgeBase, evaluate
+        from knowledge.evaluation import report
+        from knowledge.retriever import KnowledgeBase
     except ImportError:
         print("kb       skipped: no knowledge base module")
         return
     kb = KnowledgeBase.load(PROJECT_ROOT / "knowledge")
-    result = evaluate(kb, PROJECT_ROOT / "knowledge/eval/questions.yml", PROJECT_ROOT / "knowledge/eval/out_of_corpus.yml")
-    print("kb       " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    for line in report(kb, PROJECT_ROOT / "knowledge"):  # original set, villager dev and held-out halves, per kind
+        print("kb       " + line)
 
 
 def bench_load(settings: Settings) -> None:
@@ -139,6 +142,12 @@ def bench_points(settings: Settings) -> None:
     points_main()
 
 
+def bench_dialogues(settings: Settings) -> None:
+    from bench.dialogues import main as dialogues_main
+
+    dialogues_main([])
+
+
 def bench_speech(settings: Settings) -> None:
     from bench.speech import main as speech_main
 
@@ -146,7 +155,7 @@ def bench_speech(settings: Settings) -> None:
 
 
 SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "points": bench_points,
-            "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz}
+            "dialogues": bench_dialogues, "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz}
 
 
 def main(only: list[str] | None = None, settings: Settings | None = None) -> int:

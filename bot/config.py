@@ -21,8 +21,12 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
                          _TTS_CACHE, _FFMPEG, _DEVICE_ID
     settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
                          _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
-    settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES
+    settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES, _TOWNSHIP_MINUTES, _TARGET_MINUTES
+    settings.loops       XIANGYIN_FOLLOWUP_DAYS, _TOWNSHIP_HOURS, _CARE_REMINDER_AT, _SUGGESTION_WORKING_DAYS
     settings.bench       XIANGYIN_LOAD_SECONDS, _LOAD_LEVELS
+    settings.backup      XIANGYIN_BACKUP_DIR, _BACKUP_COPY_TO, _BACKUP_KEEP_DAILY, _BACKUP_KEEP_WEEKLY,
+                         _BACKUP_KEEP_MONTHLY, _BACKUP_AT, _BACKUP_FREE_FACTOR, _BACKUP_PG_DUMP,
+                         _LOG_MAX_BYTES, _LOG_KEEP, _MOVE_BATCH, _MOVE_PAUSE
     settings.demo        XIANGYIN_DEMO_USER
     settings.test        XIANGYIN_TEST_POSTGRES_URL (alias XIANGYIN_TEST_PG_URL), _TEST_REDIS_URL,
                          _TEST_TRANSCRIPTS, _CRASH_ACTION_ITERATIONS, _CRASH_RASA_ITERATIONS
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -239,8 +244,43 @@ class TelegramSettings:
 
 @dataclass(frozen=True)
 class EmergencySettings:
+    """The escalation chain of an emergency alert: the household's grid worker at once, then
+    (step 1) the group leader and the village admin, then (step 2) the township duty officer;
+    each step is taken once, and none once somebody has acknowledged."""
+
     ack_minutes: int = 5
-    """XIANGYIN_EMERGENCY_ACK_MINUTES: an unacknowledged emergency alert goes to the admin after this."""
+    """XIANGYIN_EMERGENCY_ACK_MINUTES: minutes after the alert after which an unacknowledged
+    emergency also goes to the group leader and the village admin (step 1)."""
+
+    township_minutes: int = 15
+    """XIANGYIN_EMERGENCY_TOWNSHIP_MINUTES: minutes after the alert after which a still
+    unacknowledged emergency also goes to the township duty officer (step 2). Counted from the
+    alert, like ack_minutes; a value not above ack_minutes makes both steps fall due together."""
+
+    target_minutes: int = 30
+    """XIANGYIN_EMERGENCY_TARGET_MINUTES: the response target of the response-time report: from
+    the alert to a responder on site (the seeds' 30 minutes instead of 4 hours)."""
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Time limits of the village's other closed loops (回访, 镇, care visits, suggestions)."""
+
+    followup_days: int = 3
+    """XIANGYIN_FOLLOWUP_DAYS: a 回访 question the reporter has not answered after this many days
+    becomes a task for the grid worker (a phone call or a visit)."""
+
+    township_hours: int = 72
+    """XIANGYIN_TOWNSHIP_HOURS: time limit of a grievance escalated to the township (镇), for
+    urgency 一般; 紧急 ones get the shorter of this and 24 hours. Overdue ones are reminded once."""
+
+    care_reminder_at: str = "07:30"
+    """XIANGYIN_CARE_REMINDER_AT: local time (HH:MM, XIANGYIN_TIMEZONE) from which the scheduler
+    sends each grid worker the day's care-visit reminder ("今天该去谁家"), once a day."""
+
+    suggestion_working_days: int = 10
+    """XIANGYIN_SUGGESTION_WORKING_DAYS: working days (Saturdays and Sundays skipped) within which
+    a villager's or 乡贤's suggestion gets a written answer (the seeds' 10 working days)."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +290,53 @@ class BenchSettings:
 
     load_levels: tuple[int, ...] = (20, 50, 100)
     """XIANGYIN_LOAD_LEVELS: comma-separated numbers of concurrent users, one level each."""
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    dir: Path = PROJECT_ROOT / "var" / "backups"
+    """XIANGYIN_BACKUP_DIR: where `python -m bot backup` and the nightly job write backups.
+    Default <var_dir>/backups."""
+
+    copy_to: Path | None = None
+    """XIANGYIN_BACKUP_COPY_TO: a second folder (USB stick, second disk) that gets a copy of each
+    backup. It must exist already: a missing folder (stick not plugged in) is a warning, never
+    created, so a copy cannot land on the main disk by mistake. Unset: no second copy."""
+
+    keep_daily: int = 7
+    """XIANGYIN_BACKUP_KEEP_DAILY: days for which the newest backup of the day is kept."""
+
+    keep_weekly: int = 4
+    """XIANGYIN_BACKUP_KEEP_WEEKLY: weeks for which the newest backup of the week is kept."""
+
+    keep_monthly: int = 12
+    """XIANGYIN_BACKUP_KEEP_MONTHLY: months for which the newest backup of the month is kept."""
+
+    at: str | None = "02:30"
+    """XIANGYIN_BACKUP_AT: local time (HH:MM, XIANGYIN_TIMEZONE) after which the scheduler makes
+    the day's backup; "off" disables the nightly backup."""
+
+    free_factor: float = 3.0
+    """XIANGYIN_BACKUP_FREE_FACTOR: warn when a backup folder (or the database's disk) has less
+    free space than this many times the last backup (the database)."""
+
+    pg_dump: str | None = None
+    """XIANGYIN_BACKUP_PG_DUMP: path of pg_dump (pg_restore is looked for beside it); unset: the
+    one on PATH."""
+
+    log_max_bytes: int = 10_000_000
+    """XIANGYIN_LOG_MAX_BYTES: a log file in <var_dir>/logs larger than this is rotated at start-up
+    and by the nightly job."""
+
+    log_keep: int = 5
+    """XIANGYIN_LOG_KEEP: rotated generations kept per log file (name.log.1 … name.log.N)."""
+
+    move_batch: int = 500
+    """XIANGYIN_MOVE_BATCH: rows per transaction of `python -m bot migrate-data`."""
+
+    move_pause: float = 0.0
+    """XIANGYIN_MOVE_PAUSE: seconds `migrate-data` waits after each committed batch (spares a busy
+    county server; tests use it to interrupt a move half-way)."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +382,9 @@ class Settings:
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     emergency: EmergencySettings = field(default_factory=EmergencySettings)
+    loops: LoopSettings = field(default_factory=LoopSettings)
     bench: BenchSettings = field(default_factory=BenchSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     test: TestSettings = field(default_factory=TestSettings)
 
@@ -362,6 +451,12 @@ class _Reader:
         return Path(self.str(name) or default).resolve()
 
 
+def _is_clock_time(value: str) -> bool:
+    hours, sep, minutes = value.partition(":")
+    return bool(sep) and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 \
+        and 0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings from ``env`` (default: the process environment). The only reader of it:
     call once at start-up and pass the result in."""
@@ -373,6 +468,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     vosk_model = r.str("XIANGYIN_VOSK_MODEL")
     transcripts = r.str("XIANGYIN_TEST_TRANSCRIPTS")
     levels = r.str("XIANGYIN_LOAD_LEVELS", "20,50,100")
+    care_reminder_at = r.str("XIANGYIN_CARE_REMINDER_AT", LoopSettings.care_reminder_at)
+    if not _is_clock_time(care_reminder_at):
+        raise SettingsError(f"XIANGYIN_CARE_REMINDER_AT must be HH:MM (got {care_reminder_at!r})")
+    backup_at = r.str("XIANGYIN_BACKUP_AT", "02:30")
+    if backup_at.lower() in ("off", "no", "0", "none"):
+        backup_at = None
+    elif not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", backup_at):
+        raise SettingsError(f"XIANGYIN_BACKUP_AT must be HH:MM or off (got {backup_at!r})")
+    copy_to = r.str("XIANGYIN_BACKUP_COPY_TO")
     try:
         load_levels = tuple(int(x) for x in levels.split(",") if x.strip())
     except ValueError:
@@ -432,10 +536,34 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             webhook_port=r.number("XIANGYIN_TELEGRAM_WEBHOOK_PORT", 8443),
             rate_limit=r.number("XIANGYIN_TELEGRAM_RATE_LIMIT", 20),
         ),
-        emergency=EmergencySettings(ack_minutes=r.number("XIANGYIN_EMERGENCY_ACK_MINUTES", 5)),
+        emergency=EmergencySettings(
+            ack_minutes=r.number("XIANGYIN_EMERGENCY_ACK_MINUTES", 5),
+            township_minutes=r.number("XIANGYIN_EMERGENCY_TOWNSHIP_MINUTES", 15),
+            target_minutes=r.number("XIANGYIN_EMERGENCY_TARGET_MINUTES", 30),
+        ),
+        loops=LoopSettings(
+            followup_days=r.number("XIANGYIN_FOLLOWUP_DAYS", 3),
+            township_hours=r.number("XIANGYIN_TOWNSHIP_HOURS", 72),
+            care_reminder_at=care_reminder_at,
+            suggestion_working_days=r.number("XIANGYIN_SUGGESTION_WORKING_DAYS", 10),
+        ),
         bench=BenchSettings(
             load_seconds=r.number("XIANGYIN_LOAD_SECONDS", 60.0, float),
             load_levels=load_levels,
+        ),
+        backup=BackupSettings(
+            dir=r.path("XIANGYIN_BACKUP_DIR", var_dir / "backups"),
+            copy_to=Path(copy_to).resolve() if copy_to else None,
+            keep_daily=r.number("XIANGYIN_BACKUP_KEEP_DAILY", 7),
+            keep_weekly=r.number("XIANGYIN_BACKUP_KEEP_WEEKLY", 4),
+            keep_monthly=r.number("XIANGYIN_BACKUP_KEEP_MONTHLY", 12),
+            at=backup_at,
+            free_factor=r.number("XIANGYIN_BACKUP_FREE_FACTOR", 3.0, float),
+            pg_dump=r.str("XIANGYIN_BACKUP_PG_DUMP"),
+            log_max_bytes=r.number("XIANGYIN_LOG_MAX_BYTES", 10_000_000),
+            log_keep=r.number("XIANGYIN_LOG_KEEP", 5),
+            move_batch=r.number("XIANGYIN_MOVE_BATCH", 500),
+            move_pause=r.number("XIANGYIN_MOVE_PAUSE", 0.0, float),
         ),
         demo=DemoSettings(user=r.str("XIANGYIN_DEMO_USER", "wangjianguo")),
         test=TestSettings(

@@ -1,23 +1,55 @@
-"""Emergencies (救命, 摔倒了, 着火了): handled before anything else.
+"""Emergencies (救命, 摔倒了, 着火了): handled before anything else, and followed to the end.
 
-``raise_alarm`` records the event and puts an alert for the household's grid worker
-(its 三线 contact, else its grid leader) in the outbox at once. ``escalate_unacknowledged``
-is a scheduler job: an alert nobody acknowledged in time goes to the village admin.
+The response loop: **alert → acknowledged → on site → closed**, each step with when and who
+(columns on :class:`~bot.models.EmergencyEvent`).
+
+* :func:`raise_alarm` records the event and alerts the household's first responder at once (its
+  三线 contact, else its grid leader, else the village admin), and every relative linked to the
+  household (子女在外).
+* :func:`acknowledge` — any responsible person (the alerted one, a grid worker or group leader of
+  the household's grid, the village admin, the township's staff) takes charge. The first one
+  wins (a conditional UPDATE); the caller's household is told at once who is coming ("王秀兰已经
+  收到，正在赶过去", outbox kind ``caller_update``), relatives are told, and the others who were
+  alerted hear that somebody has it.
+* :func:`arrive` (on site) and :func:`close` complete it; relatives are told each time.
+* :func:`escalate_unacknowledged` (scheduler job) is the escalation chain: after
+  ``settings.emergency.ack_minutes`` the group leader and the village admin are alerted too (step 1),
+  after ``township_minutes`` the township duty officer (step 2). Each step is taken once, however
+  many schedulers run: rows are locked FOR UPDATE SKIP LOCKED and every step is a conditional
+  UPDATE on ``escalation_step``.
+* :func:`response_report` — response times against the 30-minute target per grid and month.
 """
 from __future__ import annotations
 
 import datetime as dt
+import statistics
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import local_date
 from bot.config import EmergencySettings, load_settings
-from bot.identity import Actor, audit, require_staff, village_admin_id
-from bot.models import EmergencyEvent, Household, utcnow
+from bot.identity import (
+    AccessDenied,
+    Actor,
+    audit,
+    relative_household_ids,
+    relatives_of,
+    serves_township_of,
+    system_actor,
+    township_duty,
+    village_admin_id,
+)
+from bot.models import EmergencyEvent, Grid, Household, OutboxMessage, Role, User, utcnow
 from bot.outbox import notify
 
 #: The default of ``settings.emergency.ack_minutes`` (XIANGYIN_EMERGENCY_ACK_MINUTES).
 ACK_MINUTES = EmergencySettings.ack_minutes
+#: The default of ``settings.emergency.township_minutes``.
+TOWNSHIP_MINUTES = EmergencySettings.township_minutes
+#: The default of ``settings.emergency.target_minutes``: alert to responder on site.
+TARGET_MINUTES = EmergencySettings.target_minutes
 
 # Words that always mean an emergency, whatever the language model makes of the sentence.
 EMERGENCY_WORDS = ("救命", "摔倒", "摔了一跤", "着火", "失火", "起火", "晕倒", "昏过去", "喘不上气", "喘不过气",
@@ -28,7 +60,48 @@ def is_emergency(text: str) -> bool:
     return any(word in (text or "") for word in EMERGENCY_WORDS)
 
 
-def _responsible_worker(s: Session, household: Household | None) -> int | None:
+class EmergencyClosed(Exception):
+    """The emergency was closed already; nothing more can happen to it."""
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    """Response times of one grid (第一网格 …) in one local month."""
+
+    grid: str
+    month: str  # "2026-11"
+    alerts: int
+    acknowledged: int
+    on_site: int
+    within_target: int  # on site within the target minutes of the alert
+    escalated: int  # needed at least one escalation step
+    median_ack_minutes: float | None
+    median_on_site_minutes: float | None
+    max_on_site_minutes: float | None
+    target_minutes: int = TARGET_MINUTES
+
+    @property
+    def target_rate(self) -> float:
+        return self.within_target / self.alerts if self.alerts else 0.0
+
+
+# --------------------------------------------------------------------------- who
+
+
+def _head_name(household: Household | None) -> str:
+    if household is None or not household.residents:
+        return ""
+    return next((r.name for r in household.residents if r.is_head), household.residents[0].name)
+
+
+def _head_phone(household: Household | None) -> str:
+    if household is None:
+        return ""
+    return next((r.phone for r in household.residents if r.is_head and r.phone), "")
+
+
+def _first_responder(s: Session, household: Household | None) -> int | None:
+    """The household's 三线 contact, else the leader of the nearest grid that has one."""
     if household is None:
         return None
     if household.contact_user_id:
@@ -41,54 +114,360 @@ def _responsible_worker(s: Session, household: Household | None) -> int | None:
     return None
 
 
+def _group_leader(s: Session, household: Household | None) -> int | None:
+    """The leader of the household's own (lowest) grid: the 组长 of a third-level grid."""
+    grid = household.grid if household is not None else None
+    while grid is not None and grid.leader_id is None:
+        grid = grid.parent
+    return grid.leader_id if grid is not None else None
+
+
+def _where(household: Household | None, event: EmergencyEvent) -> str:
+    if household is None:
+        return f"未绑定的{event.channel}用户"
+    head = _head_name(household)
+    phone = _head_phone(household)
+    return f"{household.address}（{head}家{('，电话' + phone) if phone else ''}）"
+
+
+def _name(s: Session, user_id: int | None) -> str:
+    user = s.get(User, user_id) if user_id else None
+    return user.display_name if user is not None else "工作人员"
+
+
+def may_respond(s: Session, actor: Actor, event: EmergencyEvent) -> bool:
+    """Whether the actor is one of the people responsible for this emergency."""
+    if actor.user_id is None:
+        return False
+    if actor.user_id == event.alerted_user_id:
+        return True
+    household = event.household
+    village_id = event.village_id or (household.village_id if household else None)
+    if actor.role == Role.admin:
+        return village_id is None or actor.village_id == village_id
+    if actor.role == Role.grid_worker:
+        if household is None:
+            return actor.village_id == village_id
+        return household.grid_id in actor.grid_ids or household.contact_user_id == actor.user_id
+    if actor.role == Role.township:
+        return serves_township_of(s, actor, village_id)
+    return False
+
+
+def _require_responder(s: Session, actor: Actor, event: EmergencyEvent, purpose: str) -> None:
+    if not may_respond(s, actor, event):
+        audit(s, actor, "refused", "emergency", event.id, purpose, household_id=event.household_id)
+        raise AccessDenied(f"{actor.sender_id} may not {purpose} emergency {event.id}")
+
+
+def _get(s: Session, emergency_id: int) -> EmergencyEvent:
+    event = s.get(EmergencyEvent, emergency_id)
+    if event is None:
+        raise LookupError(f"no emergency {emergency_id}")
+    return event
+
+
+def _tell_relatives(s: Session, event: EmergencyEvent, stage: str, text: str) -> None:
+    for relative in relatives_of(s, event.household_id):
+        notify(s, relative.id, "emergency_relative", text, f"emergency:{event.id}:relative:{relative.id}:{stage}",
+               payload={"emergency_id": event.id, "household_id": event.household_id, "state": stage})
+
+
+# --------------------------------------------------------------------------- the loop
+
+
 def raise_alarm(s: Session, actor: Actor, text: str, now: dt.datetime | None = None) -> EmergencyEvent:
+    """Records the emergency and alerts the first responder and the household's relatives."""
+    now = now or utcnow()
     household = s.get(Household, actor.household_id) if actor.household_id else None
-    worker_id = _responsible_worker(s, household) or village_admin_id(s, actor.village_id)
-    event = EmergencyEvent(household_id=household.id if household else None, user_id=actor.user_id,
-                           channel=actor.channel, text=text[:500], at=now or utcnow(), alerted_user_id=worker_id)
+    village_id = household.village_id if household is not None else actor.village_id
+    worker_id = _first_responder(s, household) or village_admin_id(s, village_id)
+    event = EmergencyEvent(village_id=village_id, household_id=household.id if household else None,
+                           user_id=actor.user_id, channel=actor.channel, text=(text or "")[:500], at=now,
+                           alerted_user_id=worker_id, escalation_step=0)
     s.add(event)
     s.flush()
-    who = f"{household.address}（{household.residents[0].name if household.residents else ''}家）" if household \
-        else f"未绑定用户{actor.sender_id}"
-    notify(s, worker_id, "emergency", f"紧急求助：{who}说“{text[:60]}”，请马上联系！",
-           f"emergency:{event.id}:worker", payload={"emergency_id": event.id, "household_id": event.household_id})
-    audit(s, actor, "write", "emergency", event.id, text[:200], household_id=event.household_id)
+    who = _where(household, event) if household else f"未绑定用户{actor.sender_id}"
+    notify(s, worker_id, "emergency", f"紧急求助：{who}说“{event.text[:60]}”，请马上联系！回复“收到”表示您去处理。",
+           f"emergency:{event.id}:worker",
+           payload={"emergency_id": event.id, "household_id": event.household_id, "step": 0,
+                    "expects": "acknowledge"})
+    if household is not None:
+        _tell_relatives(s, event, "alert",
+                        f"{household.address}{_head_name(household)}家刚才紧急求助：“{event.text[:40]}”。"
+                        f"已经通知{_name(s, worker_id)}，有人响应后会马上告诉您。")
+    audit(s, actor, "write", "emergency", event.id, event.text[:200], household_id=event.household_id)
     return event
 
 
 def acknowledge(s: Session, actor: Actor, emergency_id: int, now: dt.datetime | None = None) -> EmergencyEvent:
-    """A staff member has taken charge: the alert will not be escalated to the admin."""
-    require_staff(actor, "acknowledge emergency")
-    event = s.get(EmergencyEvent, emergency_id)
-    if event is None:
-        raise LookupError(f"no emergency {emergency_id}")
-    if event.acknowledged_at is None:
-        event.acknowledged_at = now or utcnow()
-        audit(s, actor, "write", "emergency", event.id, "acknowledged", household_id=event.household_id)
+    """A responsible person takes charge; the escalation chain stops. The first one wins: when
+    somebody else acknowledged first, the event is returned unchanged (``acknowledged_by`` says
+    who). The caller hears who is coming, relatives are told, the other alerted people too."""
+    event = _get(s, emergency_id)
+    _require_responder(s, actor, event, "acknowledge")
+    now = now or utcnow()
+    won = s.execute(
+        update(EmergencyEvent)
+        .where(EmergencyEvent.id == event.id, EmergencyEvent.acknowledged_at.is_(None),
+               EmergencyEvent.closed_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=actor.user_id)
+        .execution_options(synchronize_session=False)).rowcount
+    s.refresh(event)
+    if won != 1:
+        return event
+    name = actor.display_name or _name(s, actor.user_id)
+    notify(s, event.user_id, "caller_update", f"{name}已经收到，正在赶过去。", f"emergency:{event.id}:caller_update",
+           household_id=event.household_id, payload={"emergency_id": event.id, "state": "acknowledged",
+                                                     "responder": name})
+    household = event.household
+    _tell_relatives(s, event, "acknowledged",
+                    f"{name}已经收到{_head_name(household)}家的求助，正在赶过去。")
+    alerted = set(s.execute(select(OutboxMessage.user_id).where(
+        OutboxMessage.kind == "emergency", OutboxMessage.dedupe_key.like(f"emergency:{event.id}:%"),
+        OutboxMessage.user_id.is_not(None))).scalars())
+    for user_id in sorted(alerted - {actor.user_id}):
+        notify(s, user_id, "emergency_taken", f"{_where(household, event)}的紧急求助，{name}已经接手处理。",
+               f"emergency:{event.id}:taken:{user_id}", payload={"emergency_id": event.id})
+    audit(s, actor, "write", "emergency", event.id, "acknowledged", household_id=event.household_id)
     return event
 
 
-def open_emergencies(s: Session, village_id: int | None) -> list[EmergencyEvent]:
-    query = select(EmergencyEvent).where(EmergencyEvent.acknowledged_at.is_(None)).order_by(EmergencyEvent.at)
-    return [e for e in s.execute(query).scalars()
-            if e.household is None or village_id is None or e.household.village_id == village_id]
-
-
-def escalate_unacknowledged(s: Session, now: dt.datetime | None = None, ack_minutes: int | None = None) -> list[int]:
-    """Alerts older than ``ack_minutes`` (default: ``settings.emergency.ack_minutes``) that nobody
-    acknowledged go to the village admin, once."""
+def arrive(s: Session, actor: Actor, emergency_id: int, now: dt.datetime | None = None) -> EmergencyEvent:
+    """The responder is on site (acknowledging too, if nobody had)."""
+    event = _get(s, emergency_id)
+    _require_responder(s, actor, event, "arrive at")
+    if event.closed_at is not None:
+        raise EmergencyClosed(f"emergency {event.id} is closed")
     now = now or utcnow()
-    if ack_minutes is None:
-        ack_minutes = load_settings().emergency.ack_minutes
-    limit = now - dt.timedelta(minutes=ack_minutes)
-    rows = s.execute(
-        select(EmergencyEvent).where(EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.escalated_at.is_(None),
-                                     EmergencyEvent.at < limit).with_for_update(skip_locked=True)
-    ).scalars().all()
+    if event.acknowledged_at is None:
+        acknowledge(s, actor, emergency_id, now)
+    won = s.execute(
+        update(EmergencyEvent).where(EmergencyEvent.id == event.id, EmergencyEvent.on_site_at.is_(None))
+        .values(on_site_at=now, on_site_by=actor.user_id).execution_options(synchronize_session=False)).rowcount
+    s.refresh(event)
+    if won == 1:
+        _tell_relatives(s, event, "on_site",
+                        f"{actor.display_name or _name(s, actor.user_id)}已经到了{_head_name(event.household)}家。")
+        audit(s, actor, "write", "emergency", event.id, "on site", household_id=event.household_id)
+    return event
+
+
+def close(s: Session, actor: Actor, emergency_id: int, note: str, now: dt.datetime | None = None) -> EmergencyEvent:
+    """The emergency is handled (``note``: what happened, e.g. 已送镇卫生院 / 误按). Closing an
+    unacknowledged one acknowledges it first. Closing twice changes nothing."""
+    event = _get(s, emergency_id)
+    _require_responder(s, actor, event, "close")
+    note = (note or "").strip()[:500]
+    if not note:
+        raise ValueError("a note on how the emergency was handled is required")
+    now = now or utcnow()
+    if event.acknowledged_at is None:
+        acknowledge(s, actor, emergency_id, now)
+    won = s.execute(
+        update(EmergencyEvent).where(EmergencyEvent.id == event.id, EmergencyEvent.closed_at.is_(None))
+        .values(closed_at=now, closed_by=actor.user_id, close_note=note)
+        .execution_options(synchronize_session=False)).rowcount
+    s.refresh(event)
+    if won == 1:
+        _tell_relatives(s, event, "closed", f"{_head_name(event.household)}家的紧急求助已经处理好了：{note}")
+        audit(s, actor, "write", "emergency", event.id, f"closed: {note[:100]}", household_id=event.household_id)
+    return event
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def open_emergencies(s: Session, village_id: int | None) -> list[EmergencyEvent]:
+    """Alerts nobody has acknowledged yet (oldest first)."""
+    query = (select(EmergencyEvent)
+             .where(EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.closed_at.is_(None))
+             .order_by(EmergencyEvent.at))
+    return [e for e in s.execute(query).scalars()
+            if village_id is None or (e.village_id or (e.household.village_id if e.household else None))
+            in (None, village_id)]
+
+
+def active_emergencies(s: Session, actor: Actor) -> list[EmergencyEvent]:
+    """Emergencies not closed yet that the actor may respond to (oldest first)."""
+    query = select(EmergencyEvent).where(EmergencyEvent.closed_at.is_(None)).order_by(EmergencyEvent.at)
+    events = [e for e in s.execute(query).scalars() if may_respond(s, actor, e)]
+    for e in events:
+        audit(s, actor, "read", "emergency", e.id, "active list", household_id=e.household_id)
+    return events
+
+
+def staff_overview(s: Session, actor: Actor, since: dt.datetime) -> list[EmergencyEvent]:
+    """What a staff member hears when asking "今天有没有紧急求助": every emergency they may respond
+    to that is still open, and those raised since ``since`` whatever their state (newest first).
+    A query: it never raises anything. Audited per household."""
+    if not actor.is_staff:
+        raise AccessDenied(f"{actor.sender_id} may not list emergencies")
+    query = (select(EmergencyEvent)
+             .where((EmergencyEvent.closed_at.is_(None)) | (EmergencyEvent.at >= since))
+             .order_by(EmergencyEvent.at.desc(), EmergencyEvent.id.desc()))
+    rows = [e for e in s.execute(query).scalars() if may_respond(s, actor, e)]
     for event in rows:
-        household = s.get(Household, event.household_id) if event.household_id else None
-        admin_id = village_admin_id(s, household.village_id if household else None)
-        event.escalated_at = now
-        notify(s, admin_id, "emergency", f"紧急求助{ack_minutes}分钟无人响应：{event.text[:60]}，请马上处理！",
-               f"emergency:{event.id}:admin", payload={"emergency_id": event.id})
-    return [e.id for e in rows]
+        audit(s, actor, "read", "emergency", event.id, "staff overview", household_id=event.household_id)
+    return rows
+
+
+def pending_alert_for(s: Session, actor: Actor) -> EmergencyEvent | None:
+    """The newest unacknowledged emergency the actor was alerted about: what "收到" / "我去处理"
+    refers to in a conversation. None when there is none."""
+    if actor.user_id is None:
+        return None
+    rows = s.execute(select(OutboxMessage.payload).where(
+        OutboxMessage.user_id == actor.user_id, OutboxMessage.kind == "emergency")
+        .order_by(OutboxMessage.id.desc()).limit(20)).scalars()
+    for payload in rows:
+        event = s.get(EmergencyEvent, (payload or {}).get("emergency_id") or -1)
+        if event is not None and event.acknowledged_at is None and event.closed_at is None:
+            return event
+    return None
+
+
+def for_relative(s: Session, actor: Actor, limit: int = 5) -> list[EmergencyEvent]:
+    """A relative's view: the latest emergencies of the households they are linked to, with
+    their state (``event.state``, ``EMERGENCY_STATE_NAMES``)."""
+    household_ids = relative_household_ids(s, actor.user_id) if actor.role == Role.relative else []
+    if not household_ids:
+        return []
+    rows = list(s.execute(select(EmergencyEvent).where(EmergencyEvent.household_id.in_(household_ids))
+                          .order_by(EmergencyEvent.at.desc(), EmergencyEvent.id.desc()).limit(limit)).scalars())
+    for household_id in household_ids:
+        audit(s, actor, "read", "emergency", None, "relative view", household_id=household_id)
+    return rows
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def _take_step(s: Session, event: EmergencyEvent, step: int, now: dt.datetime) -> bool:
+    """Moves the event from step - 1 to ``step``, once (a conditional UPDATE)."""
+    won = s.execute(
+        update(EmergencyEvent)
+        .where(EmergencyEvent.id == event.id, EmergencyEvent.escalation_step == step - 1,
+               EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.closed_at.is_(None))
+        .values(escalation_step=step, escalated_at=now).execution_options(synchronize_session=False)).rowcount
+    s.refresh(event)
+    return won == 1
+
+
+def _notify_step(s: Session, event: EmergencyEvent, step: int, minutes: int) -> None:
+    household = event.household
+    village_id = event.village_id or (household.village_id if household else None)
+    who = _where(household, event)
+    payload = {"emergency_id": event.id, "household_id": event.household_id, "step": step, "expects": "acknowledge"}
+    text = f"紧急求助{minutes}分钟无人响应：{who}说“{event.text[:60]}”，请马上处理！回复“收到”表示您去处理。"
+    if step == 1:
+        leader_id = _group_leader(s, household)
+        admin_id = village_admin_id(s, village_id)
+        if leader_id and leader_id != event.alerted_user_id:
+            notify(s, leader_id, "emergency", text, f"emergency:{event.id}:leader", payload=payload)
+        # The admin always hears of it (a reminder, when they were the first responder).
+        notify(s, admin_id, "emergency", text, f"emergency:{event.id}:admin", payload=payload)
+    else:
+        duty = township_duty(s, village_id)
+        if duty is not None:
+            notify(s, duty.id, "emergency", f"（村里{minutes}分钟无人响应，请镇里协调）{text}",
+                   f"emergency:{event.id}:township", payload=payload)
+        else:
+            admin_id = village_admin_id(s, village_id)
+            notify(s, admin_id, "emergency",
+                   f"紧急求助{minutes}分钟仍无人响应，镇里没有值班账号，请马上打镇值班电话：{who}说“{event.text[:60]}”。",
+                   f"emergency:{event.id}:township-missing", payload=payload)
+    audit(s, system_actor(village_id), "write", "emergency", event.id, f"escalation step {step}",
+          household_id=event.household_id)
+
+
+def escalate_unacknowledged(s: Session, now: dt.datetime | None = None, ack_minutes: int | None = None,
+                            township_minutes: int | None = None) -> list[int]:
+    """Scheduler job: the escalation chain. Alerts unacknowledged for ``ack_minutes`` (default:
+    ``settings.emergency.ack_minutes``) go to the group leader and the village admin (step 1),
+    those unacknowledged for ``township_minutes`` to the township duty officer (step 2); a
+    scheduler that was down takes the due steps in order. Returns the ids that moved."""
+    now = now or utcnow()
+    if ack_minutes is None or township_minutes is None:
+        configured = load_settings().emergency
+        ack_minutes = configured.ack_minutes if ack_minutes is None else ack_minutes
+        township_minutes = configured.township_minutes if township_minutes is None else township_minutes
+    township_minutes = max(township_minutes, ack_minutes)
+    step_one = now - dt.timedelta(minutes=ack_minutes)
+    step_two = now - dt.timedelta(minutes=township_minutes)
+    rows = s.execute(
+        select(EmergencyEvent)
+        .where(EmergencyEvent.acknowledged_at.is_(None), EmergencyEvent.closed_at.is_(None),
+               ((EmergencyEvent.escalation_step < 1) & (EmergencyEvent.at < step_one))
+               | ((EmergencyEvent.escalation_step < 2) & (EmergencyEvent.at < step_two)))
+        .order_by(EmergencyEvent.id)
+        .with_for_update(skip_locked=True)
+    ).scalars().all()
+    moved = []
+    for event in rows:
+        due = 2 if event.at < step_two else 1
+        for step in range(event.escalation_step + 1, due + 1):
+            if not _take_step(s, event, step, now):
+                break
+            _notify_step(s, event, step, ack_minutes if step == 1 else township_minutes)
+            if event.id not in moved:
+                moved.append(event.id)
+    return moved
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _grid_area(household: Household | None) -> str:
+    grid: Grid | None = household.grid if household is not None else None
+    while grid is not None and grid.level > 2:
+        grid = grid.parent
+    return grid.name if grid is not None else "未绑定住户"
+
+
+def _minutes(start: dt.datetime, end: dt.datetime | None) -> float | None:
+    return None if end is None else round((end - start).total_seconds() / 60, 1)
+
+
+def response_report(s: Session, actor: Actor, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                    target_minutes: int | None = None, tz: str | None = None) -> list[ResponseRow]:
+    """Response times per grid (第一网格 …) and local month against the target (alert → on
+    site within ``target_minutes``, default ``settings.emergency.target_minutes``). Admins and
+    township staff see every grid of their village(s), a grid worker the grids they serve."""
+    if actor.role not in (Role.admin, Role.township, Role.grid_worker) or actor.user_id is None:
+        raise AccessDenied(f"{actor.sender_id} may not read the emergency report")
+    if target_minutes is None:
+        target_minutes = load_settings().emergency.target_minutes
+    query = select(EmergencyEvent).order_by(EmergencyEvent.at)
+    if since is not None:
+        query = query.where(EmergencyEvent.at >= since)
+    if until is not None:
+        query = query.where(EmergencyEvent.at < until)
+    groups: dict[tuple[str, str], list[EmergencyEvent]] = {}
+    for event in s.execute(query).scalars():
+        household = event.household
+        village_id = event.village_id or (household.village_id if household else None)
+        if actor.role == Role.township:
+            if not serves_township_of(s, actor, village_id):
+                continue
+        elif village_id != actor.village_id:
+            continue
+        if actor.role == Role.grid_worker and (household is None or household.grid_id not in actor.grid_ids):
+            continue
+        month = local_date(event.at, tz).strftime("%Y-%m")
+        groups.setdefault((_grid_area(household), month), []).append(event)
+    rows = []
+    for (grid, month), events in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        ack = [m for m in (_minutes(e.at, e.acknowledged_at) for e in events) if m is not None]
+        site = [m for m in (_minutes(e.at, e.on_site_at) for e in events) if m is not None]
+        rows.append(ResponseRow(
+            grid=grid, month=month, alerts=len(events), acknowledged=len(ack), on_site=len(site),
+            within_target=sum(1 for m in site if m <= target_minutes),
+            escalated=sum(1 for e in events if e.escalation_step > 0),
+            median_ack_minutes=statistics.median(ack) if ack else None,
+            median_on_site_minutes=statistics.median(site) if site else None,
+            max_on_site_minutes=max(site) if site else None, target_minutes=target_minutes,
+        ))
+    audit(s, actor, "read", "emergency_report", None, f"{len(rows)} rows")
+    return rows
+

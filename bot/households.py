@@ -15,7 +15,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.identity import AccessDenied, Actor, audit, require_household, require_staff
-from bot.models import CARE_COLOUR_NAMES, AuditLog, Grid, Grievance, Household, Resident, Role, VisitLog, utcnow
+from bot.models import (
+    CARE_COLOUR_NAMES,
+    AuditLog,
+    CareColour,
+    Grid,
+    Grievance,
+    Household,
+    Resident,
+    Role,
+    VisitLog,
+    utcnow,
+)
 from bot.points import balance_of
 from bot.grievances import OPEN_STATES, infer_category
 from bot.text import parse_number, toneless_pinyin
@@ -142,3 +153,109 @@ def resident_by_phone(s: Session, phone: str) -> Resident | None:
     if not digits:
         return None
     return s.execute(select(Resident).where(Resident.phone == digits)).scalars().first()
+
+
+# --- lists for staff: by colour, group, living alone (visits due: bot/care.py) --------------
+
+#: From this age a resident counts as elderly (独居老人: a household of one such resident).
+ELDERLY_AGE = 60
+
+
+@dataclass(frozen=True)
+class HouseholdLine:
+    """One household in a staff list."""
+
+    household_id: int
+    number: int
+    head: str
+    colour: CareColour
+    care_reason: str
+    group: str
+    residents: int
+    oldest_age: int | None
+    last_visit: dt.date | None
+
+    @property
+    def colour_name(self) -> str:
+        return CARE_COLOUR_NAMES[self.colour]
+
+
+@dataclass(frozen=True)
+class HouseholdFilter:
+    """What a staff list asks for; every field left empty matches every household."""
+
+    colour: CareColour | None = None
+    group: str | None = None  # a grid by name: 三组, or 第一网格 with every grid below it
+    living_alone: bool = False  # one resident, aged ELDERLY_AGE or more
+    elderly_only: bool = False  # every resident aged ELDERLY_AGE or more (空巢)
+    min_age: int | None = None  # someone in the household is at least this old
+
+    def describe(self) -> str:
+        parts = [f"colour={self.colour.value}" if self.colour else "", f"group={self.group}" if self.group else "",
+                 "alone" if self.living_alone else "", "elderly" if self.elderly_only else "",
+                 f"age>={self.min_age}" if self.min_age else ""]
+        return " ".join(p for p in parts if p) or "all"
+
+
+def _age(resident: Resident, year: int) -> int:
+    return year - resident.birth_year
+
+
+def lives_alone(household: Household, year: int) -> bool:
+    """独居: one resident, aged ``ELDERLY_AGE`` or more in ``year``."""
+    return len(household.residents) == 1 and _age(household.residents[0], year) >= ELDERLY_AGE
+
+
+def _grid_ids_named(s: Session, village_id: int | None, name: str) -> set[int]:
+    """The grid called ``name`` in the village and every grid below it."""
+    roots = set(s.execute(select(Grid.id).where(Grid.village_id == village_id, Grid.name == name)).scalars())
+    found, frontier = set(roots), set(roots)
+    while frontier:
+        frontier = set(s.execute(select(Grid.id).where(Grid.parent_id.in_(frontier))).scalars()) - found
+        found |= frontier
+    return found
+
+
+def _last_visits(s: Session, household_ids: list[int]) -> dict[int, dt.date]:
+    rows = s.execute(select(VisitLog.household_id, func.max(VisitLog.at))
+                     .where(VisitLog.household_id.in_(household_ids or [-1])).group_by(VisitLog.household_id))
+    return {household_id: at.date() for household_id, at in rows if at is not None}
+
+
+def _line(h: Household, year: int, last_visit: dt.date | None) -> HouseholdLine:
+    ages = [_age(r, year) for r in h.residents]
+    return HouseholdLine(household_id=h.id, number=h.number, head=next((r.name for r in h.residents if r.is_head), ""),
+                         colour=h.care_colour, care_reason=h.care_reason, group=h.grid.name if h.grid else "",
+                         residents=len(h.residents), oldest_age=max(ages) if ages else None,
+                         last_visit=last_visit)
+
+
+def _matching(s: Session, actor: Actor, wanted: HouseholdFilter, year: int) -> list[Household]:
+    query = _visible(s, actor)
+    if wanted.colour is not None:
+        query = query.where(Household.care_colour == wanted.colour)
+    if wanted.group:
+        query = query.where(Household.grid_id.in_(_grid_ids_named(s, actor.village_id, wanted.group) or {-1}))
+    found = []
+    for h in s.execute(query.order_by(Household.number)).scalars():
+        ages = [_age(r, year) for r in h.residents]
+        if wanted.living_alone and not lives_alone(h, year):
+            continue
+        if wanted.elderly_only and not (ages and min(ages) >= ELDERLY_AGE):
+            continue
+        if wanted.min_age is not None and not (ages and max(ages) >= wanted.min_age):
+            continue
+        found.append(h)
+    return found
+
+
+def list_households(s: Session, actor: Actor, wanted: HouseholdFilter, today: dt.date | None = None) -> list[HouseholdLine]:
+    """The households the staff member may see (their grids; an admin: the village) that match
+    ``wanted``, by house number. Each listed household's audit trail records the listing."""
+    require_staff(actor, "household list")
+    today = today or utcnow().date()
+    found = _matching(s, actor, wanted, today.year)
+    visits = _last_visits(s, [h.id for h in found])
+    for h in found:
+        audit(s, actor, "read", "household", h.id, f"list: {wanted.describe()}")
+    return [_line(h, today.year, visits.get(h.id)) for h in found]

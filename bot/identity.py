@@ -7,6 +7,7 @@ place where role boundaries are decided, and every domain read/write goes throug
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -14,7 +15,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditLog, ChannelIdentity, Grid, GridAssignment, Household, Role, User, Village
+from bot.models import (
+    AuditLog,
+    ChannelIdentity,
+    Grid,
+    GridAssignment,
+    Household,
+    HouseholdRelative,
+    Role,
+    User,
+    Village,
+    utcnow,
+)
 from bot.text import spoken_digits
 
 
@@ -40,7 +52,21 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
+        """Village staff (grid workers, group leaders, admins). Township staff, relatives and the
+        shop keeper are not: they have their own, narrower rights (``require_role``)."""
         return self.role in (Role.grid_worker, Role.admin)
+
+    @property
+    def is_township(self) -> bool:
+        return self.role == Role.township
+
+    @property
+    def is_relative(self) -> bool:
+        return self.role == Role.relative
+
+    @property
+    def is_shopkeeper(self) -> bool:
+        return self.role == Role.shopkeeper
 
     @property
     def sender_id(self) -> str:
@@ -64,6 +90,11 @@ def _served_grid_ids(s: Session, user_id: int) -> frozenset[int]:
         frontier = children - result
         result |= children
     return frozenset(result)
+
+
+def served_grid_ids(s: Session, user_id: int) -> frozenset[int]:
+    """The grids a staff member serves, with every grid below them."""
+    return _served_grid_ids(s, user_id)
 
 
 def default_village_id(s: Session) -> int | None:
@@ -154,6 +185,94 @@ def require_household(s: Session, actor: Actor, household_id: int, purpose: str)
 def require_staff(actor: Actor, purpose: str) -> None:
     if not actor.is_staff:
         raise AccessDenied(f"{actor.sender_id} is not staff ({purpose})")
+
+
+def require_role(actor: Actor, roles, purpose: str) -> None:
+    """The actor has one of ``roles`` (a Role or an iterable of them)."""
+    allowed = {roles} if isinstance(roles, Role) else set(roles)
+    if actor.user_id is None or actor.role not in allowed:
+        raise AccessDenied(f"{actor.sender_id} ({actor.role.value if actor.role else 'unlinked'}) "
+                           f"may not {purpose}")
+
+
+#: The scheduler acts as nobody in particular; its writes are audited under the channel "jobs".
+def system_actor(village_id: int | None = None) -> Actor:
+    return Actor(channel="jobs", external_id="scheduler", village_id=village_id)
+
+
+# --- the township ----------------------------------------------------------------------
+
+def township_of(s: Session, village_id: int | None) -> str | None:
+    """The name of the township (镇) a village belongs to."""
+    village = s.get(Village, village_id) if village_id else None
+    return village.township if village is not None else None
+
+
+def township_staff(s: Session, village_id: int | None) -> list[User]:
+    """Township staff of the village's township (users with role ``township`` registered in any
+    village of the same township), the duty officer first (the longest-standing one)."""
+    township = township_of(s, village_id)
+    if township is None:
+        return []
+    return list(s.execute(
+        select(User).join(Village, Village.id == User.village_id)
+        .where(User.role == Role.township, Village.township == township).order_by(User.id)).scalars())
+
+
+def township_duty(s: Session, village_id: int | None) -> User | None:
+    """Who receives what the village escalates to the township: its duty officer, or None when
+    the township has no account (then nothing may be said to have gone there)."""
+    staff = township_staff(s, village_id)
+    return staff[0] if staff else None
+
+
+def serves_township_of(s: Session, actor: Actor, village_id: int | None) -> bool:
+    """The actor is township staff of the township ``village_id`` belongs to."""
+    return (actor.role == Role.township and village_id is not None
+            and township_of(s, actor.village_id) == township_of(s, village_id))
+
+
+# --- relatives (子女在外) ----------------------------------------------------------------
+
+def relatives_of(s: Session, household_id: int | None) -> list[User]:
+    """Relatives living elsewhere who are linked to the household."""
+    if household_id is None:
+        return []
+    return list(s.execute(
+        select(User).join(HouseholdRelative, HouseholdRelative.user_id == User.id)
+        .where(HouseholdRelative.household_id == household_id).order_by(User.id)).scalars())
+
+
+def relative_household_ids(s: Session, user_id: int | None) -> list[int]:
+    """The households a relative is linked to."""
+    if user_id is None:
+        return []
+    return list(s.execute(select(HouseholdRelative.household_id).where(HouseholdRelative.user_id == user_id)
+                          .order_by(HouseholdRelative.household_id)).scalars())
+
+
+def link_relative(s: Session, actor: Actor, login: str, household_id: int, relation: str = "子女",
+                  now: dt.datetime | None = None) -> HouseholdRelative:
+    """Staff who may see the household link a relative's account (role ``relative``) to it.
+    Idempotent: linking again returns the existing link. The relative links their own Telegram
+    account with a one-time code (``bot.linking.issue_link_code``, issued by the admin)."""
+    require_staff(actor, "link a relative")
+    household = require_household(s, actor, household_id, "link a relative")
+    user = s.execute(select(User).where(User.login == login)).scalar_one_or_none()
+    if user is None or user.role != Role.relative or user.village_id != household.village_id:
+        audit(s, actor, "refused", "household_relative", None, f"{login} is not a relative account",
+              household_id=household.id)
+        raise AccessDenied(f"{login!r} is not a relative account of this village")
+    link = s.execute(select(HouseholdRelative).where(HouseholdRelative.household_id == household.id,
+                                                     HouseholdRelative.user_id == user.id)).scalar_one_or_none()
+    if link is None:
+        link = HouseholdRelative(household_id=household.id, user_id=user.id, relation=(relation or "子女")[:16],
+                                 created_at=now or utcnow())
+        s.add(link)
+        s.flush()
+        audit(s, actor, "write", "household_relative", link.id, f"{login} ({link.relation})",
+              household_id=household.id)
+    return link
 
 
 def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: int | None, detail: str = "",

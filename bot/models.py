@@ -2,9 +2,12 @@
 
 Conventions
 - Times are stored as naive UTC datetimes (``utcnow()``); dates as plain dates.
-- History tables (grievance events, ledger entries, visit logs, audit log, outbox)
-  are append-only: rows are inserted, never updated, except delivery bookkeeping
-  columns on the outbox.
+- History tables (grievance events, ledger entries, visit logs, care colour changes, stock
+  receipts, audit log, outbox) are append-only: rows are inserted, never updated, except
+  delivery bookkeeping columns on the outbox.
+- Loops with a state (emergencies, follow-ups, points applications, suggestions, notice
+  receipts) move forward only, each step stamped with when and who, by conditional UPDATEs
+  where two people or two schedulers may race.
 """
 from __future__ import annotations
 
@@ -40,6 +43,19 @@ class Role(str, enum.Enum):
     villager = "villager"
     grid_worker = "grid_worker"
     admin = "admin"
+    township = "township"  # 镇 staff: the township duty officer, receives what is escalated to 镇
+    relative = "relative"  # 子女在外: family living elsewhere, linked to a household (HouseholdRelative)
+    shopkeeper = "shopkeeper"  # 积分超市/小卖部: hands out redeemed goods and restocks, nothing else
+
+
+ROLE_NAMES = {
+    Role.villager: "村民",
+    Role.grid_worker: "网格员",
+    Role.admin: "村干部",
+    Role.township: "镇干部",
+    Role.relative: "家属",
+    Role.shopkeeper: "积分超市店主",
+}
 
 
 class CareColour(str, enum.Enum):
@@ -272,6 +288,14 @@ class PointsRule(Base):
     activity = Column(String(32), nullable=False)  # canonical NLU `activity` value
     points = Column(Integer, nullable=False)  # positive: earn, negative: deduction
     description = Column(String(256), nullable=False, default="")
+    # Rules by quantity (recyclables): ``points`` for every ``per_quantity`` ``unit``
+    # (塑料瓶: 10 个 = 1 分; 废纸: 1 公斤 = 2 分). Both NULL for a rule counted per deed.
+    unit = Column(String(8), nullable=True)
+    per_quantity = Column(Integer, nullable=True)
+
+    @property
+    def by_quantity(self) -> bool:
+        return bool(self.unit and self.per_quantity)
 
 
 class PointsEntry(Base):
@@ -337,6 +361,25 @@ class Redemption(Base):
     actor_id = Column(ForeignKey("users.id"), nullable=True)
     at = Column(DateTime, nullable=False, default=utcnow)
     picked_up_at = Column(DateTime, nullable=True)
+    picked_up_by = Column(ForeignKey("users.id", name="fk_redemptions_picked_up_by"), nullable=True)  # who handed it out
+
+    item = relationship("ShopItem")
+    household = relationship("Household")
+
+
+class StockReceipt(Base):
+    """Goods delivered to the points shop (补货): who added how many, once per key."""
+
+    __tablename__ = "stock_receipts"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_stock_receipt_positive"),)
+
+    id = Column(Integer, primary_key=True)
+    item_id = Column(ForeignKey("shop_items.id"), nullable=False, index=True)
+    quantity = Column(Integer, nullable=False)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+    note = Column(String(256), nullable=False, default="")
+    idempotency_key = Column(String(64), unique=True, nullable=False)
 
     item = relationship("ShopItem")
 
@@ -390,10 +433,31 @@ class OutboxMessage(Base):
     acknowledged_at = Column(DateTime, nullable=True)
 
 
+class EmergencyState(str, enum.Enum):
+    alert = "alert"  # raised, nobody has taken charge yet
+    acknowledged = "acknowledged"  # a responder said 收到 and is on the way
+    on_site = "on_site"  # a responder is there
+    closed = "closed"  # handled
+
+
+EMERGENCY_STATE_NAMES = {
+    EmergencyState.alert: "等待响应",
+    EmergencyState.acknowledged: "已有人响应，正在赶过去",
+    EmergencyState.on_site: "已经到现场",
+    EmergencyState.closed: "已经处理完",
+}
+
+
 class EmergencyEvent(Base):
+    """One emergency and its response: alert → acknowledged → on site → closed, each with
+    when and who. ``escalation_step`` is how far the chain went (0: the first responder only,
+    1: also the group leader and the admin, 2: also the township duty officer); each step is
+    taken once, by a conditional UPDATE."""
+
     __tablename__ = "emergency_events"
 
     id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id", name="fk_emergency_events_village_id"), nullable=True, index=True)
     household_id = Column(ForeignKey("households.id"), nullable=True)
     user_id = Column(ForeignKey("users.id"), nullable=True)
     channel = Column(String(16), nullable=False)
@@ -401,9 +465,48 @@ class EmergencyEvent(Base):
     at = Column(DateTime, nullable=False, default=utcnow)
     alerted_user_id = Column(ForeignKey("users.id"), nullable=True)
     acknowledged_at = Column(DateTime, nullable=True)
-    escalated_at = Column(DateTime, nullable=True)
+    acknowledged_by = Column(ForeignKey("users.id", name="fk_emergency_events_acknowledged_by"), nullable=True)
+    on_site_at = Column(DateTime, nullable=True)
+    on_site_by = Column(ForeignKey("users.id", name="fk_emergency_events_on_site_by"), nullable=True)
+    closed_at = Column(DateTime, nullable=True)
+    closed_by = Column(ForeignKey("users.id", name="fk_emergency_events_closed_by"), nullable=True)
+    close_note = Column(Text, nullable=True)
+    escalated_at = Column(DateTime, nullable=True)  # when the latest escalation step was taken
+    escalation_step = Column(Integer, nullable=False, default=0, server_default=sql_text("0"))
 
     household = relationship("Household")
+    caller = relationship("User", foreign_keys=[user_id])
+    alerted = relationship("User", foreign_keys=[alerted_user_id])
+    acknowledger = relationship("User", foreign_keys=[acknowledged_by])
+    on_site_user = relationship("User", foreign_keys=[on_site_by])
+    closer = relationship("User", foreign_keys=[closed_by])
+
+    @property
+    def state(self) -> EmergencyState:
+        if self.closed_at is not None:
+            return EmergencyState.closed
+        if self.on_site_at is not None:
+            return EmergencyState.on_site
+        if self.acknowledged_at is not None:
+            return EmergencyState.acknowledged
+        return EmergencyState.alert
+
+
+class HouseholdRelative(Base):
+    """A relative living elsewhere (子女在外, role ``relative``) linked to a household: alerted at
+    once when the household calls for help, and told when it is handled."""
+
+    __tablename__ = "household_relatives"
+    __table_args__ = (UniqueConstraint("household_id", "user_id", name="uq_household_relative"),)
+
+    id = Column(Integer, primary_key=True)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    user_id = Column(ForeignKey("users.id"), nullable=False, index=True)
+    relation = Column(String(16), nullable=False, default="子女")  # 儿子, 女儿, 侄子 ...
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    household = relationship("Household")
+    user = relationship("User")
 
 
 class AppealState(str, enum.Enum):
@@ -436,3 +539,173 @@ class PointsAppeal(Base):
     entry = relationship("PointsEntry")
     household = relationship("Household")
     decider = relationship("User")
+
+
+class ApplicationState(str, enum.Enum):
+    pending = "pending"  # 待审核
+    approved = "approved"  # 已加分
+    rejected = "rejected"  # 未通过
+
+
+class PointsApplication(Base):
+    """A household applies for points for a deed (我昨天参加了修路); staff approve (the entry is
+    booked once, keyed by the application) or reject with a reason."""
+
+    __tablename__ = "points_applications"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    applicant_id = Column(ForeignKey("users.id"), nullable=True)  # None: a household device
+    rule_id = Column(ForeignKey("points_rules.id"), nullable=True)
+    description = Column(Text, nullable=False)
+    deed_on = Column(Date, nullable=True)
+    state = Column(Enum(ApplicationState, native_enum=False, length=16), nullable=False,
+                   default=ApplicationState.pending)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    decided_by = Column(ForeignKey("users.id"), nullable=True)
+    decided_at = Column(DateTime, nullable=True)
+    decision_note = Column(Text, nullable=True)
+    entry_id = Column(ForeignKey("points_entries.id"), nullable=True)
+
+    household = relationship("Household")
+    rule = relationship("PointsRule")
+    entry = relationship("PointsEntry")
+
+
+class FollowupState(str, enum.Enum):
+    asked = "asked"  # the reporter was asked on their channel
+    task = "task"  # unanswered in time: the grid worker phones or visits
+    answered = "answered"
+
+
+class Followup(Base):
+    """回访 of one resolution of a grievance: asked on the reporter's channel, chased by the
+    grid worker when unanswered, and the answer recorded with who, when and how."""
+
+    __tablename__ = "followups"
+
+    id = Column(Integer, primary_key=True)
+    grievance_id = Column(ForeignKey("grievances.id"), nullable=False, index=True)
+    # The 办结 event this asks about: one follow-up per resolution (a reopened case that is
+    # resolved again is asked again).
+    resolved_event_id = Column(ForeignKey("grievance_events.id"), nullable=False, unique=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    reporter_id = Column(ForeignKey("users.id"), nullable=True)
+    state = Column(Enum(FollowupState, native_enum=False, length=16), nullable=False, default=FollowupState.asked)
+    asked_at = Column(DateTime, nullable=False, default=utcnow)
+    worker_id = Column(ForeignKey("users.id"), nullable=True)  # the task's grid worker
+    task_at = Column(DateTime, nullable=True)
+    answer = Column(String(8), nullable=True)  # 满意 | 基本满意 | 不满意
+    answered_at = Column(DateTime, nullable=True)
+    answered_by = Column(ForeignKey("users.id"), nullable=True)
+    answered_via = Column(String(16), nullable=True)  # telegram | voice | cli | phone | visit ...
+    note = Column(Text, nullable=True)
+
+    grievance = relationship("Grievance")
+    worker = relationship("User", foreign_keys=[worker_id])
+
+
+class CarePolicy(Base):
+    """Three-colour care per village: how often a household of each colour is visited, and
+    the criteria for the colour (defaults in ``bot.care``: 红 7 days, 黄 14, 绿 30)."""
+
+    __tablename__ = "care_policies"
+    __table_args__ = (
+        UniqueConstraint("village_id", "colour", name="uq_care_policy_colour"),
+        CheckConstraint("visit_days > 0", name="ck_care_policy_days"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False)
+    colour = Column(Enum(CareColour, native_enum=False, length=16), nullable=False)
+    visit_days = Column(Integer, nullable=False)
+    criteria = Column(Text, nullable=False, default="")
+
+
+class CareColourChange(Base):
+    """History of a household's care colour: every change with its reason, who and when."""
+
+    __tablename__ = "care_colour_changes"
+
+    id = Column(Integer, primary_key=True)
+    household_id = Column(ForeignKey("households.id"), nullable=False, index=True)
+    from_colour = Column(Enum(CareColour, native_enum=False, length=16), nullable=True)
+    to_colour = Column(Enum(CareColour, native_enum=False, length=16), nullable=False)
+    reason = Column(Text, nullable=False)
+    actor_id = Column(ForeignKey("users.id"), nullable=True)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+    actor = relationship("User")
+
+
+class Notice(Base):
+    """村务公开: a notice published to the whole village (``grid_id`` NULL) or to one grid."""
+
+    __tablename__ = "notices"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    grid_id = Column(ForeignKey("grids.id"), nullable=True)
+    title = Column(String(64), nullable=False)
+    body = Column(Text, nullable=False)
+    deadline = Column(Date, nullable=True)
+    published_by = Column(ForeignKey("users.id"), nullable=True)
+    published_at = Column(DateTime, nullable=False, default=utcnow)
+    entry_id = Column(String(64), nullable=False)  # its knowledge entry id (notice-<id>)
+
+    grid = relationship("Grid")
+    publisher = relationship("User")
+
+
+class NoticeReceipt(Base):
+    """One recipient of a notice: a linked user, or a household with a voice device. Received
+    = its outbox row was delivered; heard = the person said so (``mark_heard``)."""
+
+    __tablename__ = "notice_receipts"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "user_id", name="uq_notice_receipt_user"),
+        UniqueConstraint("notice_id", "household_id", name="uq_notice_receipt_household"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    notice_id = Column(ForeignKey("notices.id"), nullable=False, index=True)
+    user_id = Column(ForeignKey("users.id"), nullable=True)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    outbox_id = Column(ForeignKey("outbox.id"), nullable=True)
+    heard_at = Column(DateTime, nullable=True)
+    heard_channel = Column(String(16), nullable=True)
+
+    notice = relationship("Notice")
+    user = relationship("User")
+    household = relationship("Household")
+    outbox = relationship("OutboxMessage")
+
+
+class SuggestionState(str, enum.Enum):
+    received = "received"  # 已收到
+    answered = "answered"  # 已答复
+
+
+class Suggestion(Base):
+    """村民/乡贤建议: its own kind, separate from grievances; answered in writing within
+    ``due_on`` (10 working days by default)."""
+
+    __tablename__ = "suggestions"
+
+    id = Column(Integer, primary_key=True)
+    village_id = Column(ForeignKey("villages.id"), nullable=False, index=True)
+    author_id = Column(ForeignKey("users.id"), nullable=True)
+    household_id = Column(ForeignKey("households.id"), nullable=True)
+    author_name = Column(String(32), nullable=False, default="")
+    kind = Column(String(8), nullable=False, default="村民")  # 村民 | 乡贤
+    text = Column(Text, nullable=False)
+    state = Column(Enum(SuggestionState, native_enum=False, length=16), nullable=False,
+                   default=SuggestionState.received)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    due_on = Column(Date, nullable=False)
+    answered_at = Column(DateTime, nullable=True)
+    answered_by = Column(ForeignKey("users.id"), nullable=True)
+    answer = Column(Text, nullable=True)
+    adopted = Column(Boolean, nullable=True)

@@ -228,17 +228,21 @@ class Deliverer:
             finish(s, outbox_id)
 
     async def deliver_once(self) -> int:
-        """One run; returns how many messages were delivered."""
+        """One run; returns how many messages were delivered. When the channel asks for a pause,
+        the rest of the batch waits as long as the message that was paused."""
         count = 0
-        for item in await asyncio.to_thread(self.claim_due):
-            try:
+        claims = await asyncio.to_thread(self.claim_due)
+        try:
+            for n, item in enumerate(claims):
                 result = await self.adapter.send(item)
                 await self._settle(item, result)
-            finally:
-                self._inflight.discard(item.outbox_id)
-            if result.pause:
-                break
-            count += result.delivered
+                count += result.delivered
+                if result.pause:
+                    resume = self.clock() + (result.retry_in or 0)
+                    self._next_try.update((rest.outbox_id, resume) for rest in claims[n + 1:])
+                    break
+        finally:  # finished, paused, or the adapter failed: no claim stays in flight
+            self._inflight.difference_update(c.outbox_id for c in claims)
         return count
 
     async def _settle(self, item: Claim, result: SendResult) -> None:

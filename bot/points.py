@@ -19,26 +19,48 @@ to a resident (the household head unless another member is named); summary, hist
 redemption then speak about the asking person's own points. The household row still holds
 the household total, and its lock still serialises every writer.
 
-Lock order, everywhere: household balance row, then the appeal or shop item row.
+Where points are earned: staff award by rule for one household (:func:`award`), by quantity
+for recyclables (:func:`award_by_quantity`: "王大娘送来30个塑料瓶" → 3 分 under 塑料瓶 10个=1分), or
+for many households at once (:func:`award_bulk`, idempotent per household and event key).
+Villagers apply for points for a deed (:func:`apply_for_points`); staff approve (the entry is
+booked once, keyed by the application) or reject with a reason (:func:`decide_application`).
+
+The shop keeper (role ``shopkeeper``) may do exactly two things: hand out a redemption by its
+pickup code (:func:`collect_pickup`) and book delivered stock (:func:`replenish_stock`).
+
+Lock order, everywhere: household balance rows (ascending household id when there are several),
+then the appeal, application or shop item row.
 """
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import secrets
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.outbox import notify
-from bot.identity import Actor, AccessDenied, audit, require_household, require_staff
+from bot.identity import (
+    Actor,
+    AccessDenied,
+    audit,
+    require_household,
+    require_role,
+    require_staff,
+    village_admin_id,
+)
 from bot.text import month_day
 from bot.models import (
     AppealState,
+    ApplicationState,
     Household,
     PointsAppeal,
+    PointsApplication,
     PointsBalance,
     PointsEntry,
     PointsRule,
@@ -46,6 +68,7 @@ from bot.models import (
     Resident,
     Role,
     ShopItem,
+    StockReceipt,
     User,
     utcnow,
 )
@@ -114,6 +137,10 @@ class BalanceSummary:
     rank: int | None
     out_of: int  # households ranked, or residents when the village counts per person
     per_person: bool = False
+    earned_this_month: int = 0
+    deducted_this_month: int = 0  # penalties by rule (扣分), as a positive number
+    spent_this_month: int = 0  # spent in the points shop (兑换), as a positive number
+    earned_this_year: int = 0  # what the rank is based on
 
 
 @dataclass(frozen=True)
@@ -209,42 +236,55 @@ def ledger_sum(s: Session, household_id: int) -> int:
 
 # --- reading ---------------------------------------------------------------------------
 
+IS_DEDUCTION = (PointsEntry.delta < 0) & (PointsEntry.rule_id.is_not(None) | PointsEntry.reverses_id.is_not(None))
+#: Points spent in the shop (a redemption's entry): neither a penalty nor a loss of standing.
+IS_SPENDING = (PointsEntry.delta < 0) & PointsEntry.rule_id.is_(None) & PointsEntry.reverses_id.is_(None)
+
+
 def summary(s: Session, actor: Actor, now: dt.datetime | None = None) -> BalanceSummary:
+    """The balance, this month's points earned / deducted (penalties) / spent in the shop
+    separately, and the rank by points *earned* this year (spending in the points shop must
+    not lower anyone's standing)."""
     household, person = _subject(s, actor)
     now = now or utcnow()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year_start = month_start.replace(month=1)
     balance = balance_of(s, household.id, person)
     mine = PointsEntry.resident_id == person if person else PointsEntry.household_id == household.id
-    change = s.execute(
-        select(func.coalesce(func.sum(PointsEntry.delta), 0)).where(mine, PointsEntry.at >= month_start)
-    ).scalar_one()
+    earned, deducted, spent = s.execute(
+        select(func.coalesce(func.sum(case((PointsEntry.delta > 0, PointsEntry.delta), else_=0)), 0),
+               func.coalesce(func.sum(case((IS_DEDUCTION, -PointsEntry.delta), else_=0)), 0),
+               func.coalesce(func.sum(case((IS_SPENDING, -PointsEntry.delta), else_=0)), 0))
+        .where(mine, PointsEntry.at >= month_start)
+    ).one()
     village_id = household.village_id
+    subject = PointsEntry.resident_id if person else PointsEntry.household_id
+    earned_this_year = (
+        select(subject.label("who"), func.sum(PointsEntry.delta).label("earned"))
+        .where(PointsEntry.village_id == village_id, PointsEntry.at >= year_start, ~IS_SPENDING,
+               subject.is_not(None))
+        .group_by(subject)
+        .subquery()
+    )
+    mine_this_year = s.execute(
+        select(func.coalesce(func.sum(PointsEntry.delta), 0))
+        .where(mine, PointsEntry.at >= year_start, ~IS_SPENDING)
+    ).scalar_one()
     if person:
         out_of = s.execute(
             select(func.count(Resident.id)).join(Household).where(Household.village_id == village_id)
         ).scalar_one()
-        per_resident = (
-            select(PointsEntry.resident_id)
-            .where(PointsEntry.village_id == village_id, PointsEntry.resident_id.is_not(None))
-            .group_by(PointsEntry.resident_id)
-            .having(func.sum(PointsEntry.delta) > balance)
-            .subquery()
-        )
-        higher = select(func.count()).select_from(per_resident)
     else:
         out_of = s.execute(
             select(func.count(Household.id)).where(Household.village_id == village_id)
         ).scalar_one()
-        higher = (
-            select(func.count(PointsBalance.household_id))
-            .join(Household, Household.id == PointsBalance.household_id)
-            .where(Household.village_id == village_id, PointsBalance.balance > balance)
-        )
+    higher = select(func.count()).select_from(earned_this_year).where(earned_this_year.c.earned > mine_this_year)
     rank = s.execute(higher).scalar_one() + 1 if household.village.publish_ranking else None
     audit(s, actor, "read", "points_balance", household.id, f"resident {person}" if person else "",
           household_id=household.id)
-    return BalanceSummary(balance=balance, change_this_month=change, rank=rank, out_of=out_of,
-                          per_person=person is not None)
+    return BalanceSummary(balance=balance, change_this_month=earned - deducted - spent, rank=rank, out_of=out_of,
+                          per_person=person is not None, earned_this_month=earned,
+                          deducted_this_month=deducted, spent_this_month=spent, earned_this_year=mine_this_year)
 
 
 def _is_deduction(entry: PointsEntry) -> bool:
@@ -252,7 +292,6 @@ def _is_deduction(entry: PointsEntry) -> bool:
     return entry.delta < 0 and (entry.rule_id is not None or entry.reverses_id is not None)
 
 
-IS_DEDUCTION = (PointsEntry.delta < 0) & (PointsEntry.rule_id.is_not(None) | PointsEntry.reverses_id.is_not(None))
 
 
 def history(s: Session, actor: Actor, limit: int = 5, only_deductions: bool = False,
@@ -346,7 +385,7 @@ def _replay(existing: PointsEntry, household: Household) -> PointsEntry:
 
 def post_entry(s: Session, actor: Actor, household: Household, delta: int, reason: str, key: str,
                rule: PointsRule | None = None, reverses_id: int | None = None,
-               resident_id: int | None = None) -> PointsEntry:
+               resident_id: int | None = None, at: dt.datetime | None = None) -> PointsEntry:
     """Append one ledger entry and move the balance, under the household's row lock.
 
     Replays the entry already written under ``key``. A concurrent duplicate that slips
@@ -364,7 +403,7 @@ def post_entry(s: Session, actor: Actor, household: Household, delta: int, reaso
     entry = PointsEntry(
         village_id=household.village_id, household_id=household.id, resident_id=resident_id,
         rule_id=rule.id if rule else None, delta=delta, reason=reason, actor_id=actor.user_id,
-        idempotency_key=key, reverses_id=reverses_id,
+        idempotency_key=key, reverses_id=reverses_id, at=at or utcnow(),
     )
     try:
         with s.begin_nested():
@@ -584,3 +623,354 @@ def open_appeals(s: Session, staff_actor: Actor) -> list[AppealView]:
                    delta=e.delta, reason=a.reason, created_at=a.created_at)
         for a, h, e in s.execute(query).all()
     ]
+
+
+# --- points where they are earned -------------------------------------------------------
+
+class NotByQuantity(PointsError):
+    """The rule is counted per deed, not by a quantity."""
+
+
+@dataclass(frozen=True)
+class QuantityPoints:
+    """What a quantity is worth under a rule: whole blocks of ``per_quantity`` count."""
+
+    points: int
+    counted: Decimal  # the part of the quantity that earned points
+    leftover: Decimal  # the rest (短 a whole block)
+    unit: str
+
+
+@dataclass(frozen=True)
+class QuantityAward:
+    points: int
+    counted: Decimal
+    leftover: Decimal
+    unit: str
+    rule: str
+    entry_id: int | None  # None: not enough for one block, nothing was booked
+    balance_after: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class BulkLine:
+    household_id: int
+    number: int
+    entry_id: int
+    replayed: bool  # booked by an earlier call with the same event key
+
+
+def _quantity(value) -> Decimal:
+    try:
+        quantity = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise PointsError(f"not a quantity: {value!r}") from None
+    if not quantity.is_finite() or quantity <= 0 or quantity > 100000:
+        raise PointsError(f"quantity out of range: {value!r}")
+    return quantity
+
+
+def points_for_quantity(rule: PointsRule, quantity) -> QuantityPoints:
+    """The points a quantity earns under a rule by quantity: every whole ``per_quantity``
+    ``unit`` earns ``rule.points`` (30个塑料瓶 under 10个=1分 → 3 分; 35个 → 3 分, 5个 left)."""
+    if not rule.by_quantity:
+        raise NotByQuantity(rule.name)
+    quantity = _quantity(quantity)
+    blocks = (quantity / rule.per_quantity).to_integral_value(rounding=ROUND_FLOOR)
+    counted = blocks * rule.per_quantity
+    return QuantityPoints(points=int(blocks) * rule.points, counted=counted, leftover=quantity - counted,
+                          unit=rule.unit)
+
+
+def _amount(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def award_by_quantity(s: Session, actor: Actor, household_id: int, rule_text: str, quantity, key: str,
+                      reason: str = "", now: dt.datetime | None = None) -> QuantityAward:
+    """Staff book recyclables brought in ("王大娘送来30个塑料瓶"): the rule's rate decides the
+    points. Idempotent by ``key``. Less than one block books nothing (``entry_id`` None)."""
+    require_staff(actor, "award points by quantity")
+    household = require_household(s, actor, household_id, "award points by quantity")
+    rule = find_rule(s, household.village_id, rule_text)
+    worth = points_for_quantity(rule, quantity)
+    if worth.points == 0:
+        return QuantityAward(0, worth.counted, worth.leftover, worth.unit, rule.name, None,
+                             balance_of(s, household.id))
+    replayed = _existing_entry(s, key) is not None
+    text = f"{rule.name}：{_amount(worth.counted)}{worth.unit}" + (f"，{reason}" if reason else "")
+    entry = post_entry(s, actor, household, worth.points, text[:256], key, rule=rule,
+                       resident_id=_credited_resident(household, None), at=now)
+    if not replayed:
+        audit(s, actor, "write", "points_entry", entry.id,
+              f"{rule.code} {_amount(worth.counted)}{worth.unit} {worth.points:+d}", household_id=household.id)
+    return QuantityAward(entry.delta, worth.counted, worth.leftover, worth.unit, rule.name, entry.id,
+                         balance_of(s, household.id), replayed=replayed)
+
+
+def _bulk_key(event_key: str, household_id: int) -> str:
+    key = f"bulk:{event_key}:{household_id}"
+    if len(key) <= 64:
+        return key
+    digest = hashlib.sha1(event_key.encode("utf-8")).hexdigest()[:24]
+    return f"bulk:{digest}:{household_id}"
+
+
+def award_bulk(s: Session, actor: Actor, household_ids, rule_text: str, event_key: str,
+               reason: str = "", now: dt.datetime | None = None) -> list[BulkLine]:
+    """Award one rule to many households for one event (义务清扫 on 11月5日 for these 12
+    households). Idempotent per household and ``event_key``: calling again, with the same or a
+    longer list, books only the households not booked yet. Every household must be visible to
+    the actor (all or nothing); balance rows are locked in ascending id order."""
+    require_staff(actor, "award points in bulk")
+    event_key = (event_key or "").strip()
+    if not event_key:
+        raise PointsError("an event key is required for a bulk award")
+    ids = sorted({int(h) for h in household_ids})
+    if not ids:
+        return []
+    households = [require_household(s, actor, household_id, "award points in bulk") for household_id in ids]
+    rule = find_rule(s, households[0].village_id, rule_text)
+    lines = []
+    for household in households:
+        if household.village_id != rule.village_id:
+            raise AccessDenied(f"household {household.id} is in another village")
+        key = _bulk_key(event_key, household.id)
+        _lock_balance(s, household.id)
+        replayed = _existing_entry(s, key) is not None
+        entry = post_entry(s, actor, household, rule.points, f"{rule.name}：{reason}" if reason else rule.name,
+                           key, rule=rule, resident_id=_credited_resident(household, None), at=now)
+        if not replayed:
+            audit(s, actor, "write", "points_entry", entry.id, f"bulk {event_key}: {rule.code} {rule.points:+d}",
+                  household_id=household.id)
+        lines.append(BulkLine(household.id, household.number, entry.id, replayed))
+    return lines
+
+
+# --- applications for points (村民申请加分) ----------------------------------------------
+
+class ApplicationClosed(PointsError):
+    """The application was decided already."""
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    id: int
+    household_number: int
+    description: str
+    rule: str | None
+    state: ApplicationState
+    created_at: dt.datetime
+    decision_note: str | None
+    points: int | None
+
+
+def _application_view(a: PointsApplication) -> ApplicationView:
+    return ApplicationView(id=a.id, household_number=a.household.number, description=a.description,
+                           rule=a.rule.name if a.rule else None, state=a.state, created_at=a.created_at,
+                           decision_note=a.decision_note, points=a.entry.delta if a.entry else None)
+
+
+def apply_for_points(s: Session, actor: Actor, description: str, rule_text: str | None = None,
+                     deed_on: dt.date | None = None, now: dt.datetime | None = None) -> PointsApplication:
+    """A household applies for points for a deed ("我昨天参加了修路"); its contact grid worker is
+    notified. ``rule_text`` is the rule the applicant names, if any (staff may pick another)."""
+    household = _own_household(s, actor)
+    description = (description or "").strip()[:1000]
+    if not description:
+        raise PointsError("describe the deed")
+    rule = None
+    if rule_text:
+        try:
+            rule = find_rule(s, household.village_id, rule_text)
+        except UnknownRule:
+            rule = None
+    application = PointsApplication(village_id=household.village_id, household_id=household.id,
+                                    applicant_id=actor.user_id, rule_id=rule.id if rule else None,
+                                    description=description, deed_on=deed_on, state=ApplicationState.pending,
+                                    created_at=now or utcnow())
+    s.add(application)
+    s.flush()
+    reviewer = household.contact_user_id
+    if reviewer is None:
+        reviewer = village_admin_id(s, household.village_id)
+    notify(s, reviewer, "points_application",
+           f"{household.number}号户（{household.address}）申请加分：{description[:60]}"
+           + (f"（按“{rule.name}”）" if rule else "") + f"，申请编号{application.id}。请核实后同意或不同意。",
+           f"points_application:{application.id}",
+           payload={"application_id": application.id, "household_id": household.id, "expects": "decision"})
+    audit(s, actor, "write", "points_application", application.id, description[:200], household_id=household.id)
+    return application
+
+
+def decide_application(s: Session, staff_actor: Actor, application_id: int, approve: bool, note: str = "",
+                       rule_text: str | None = None, now: dt.datetime | None = None) -> PointsApplication:
+    """Staff approve (by the applicant's rule or ``rule_text``; the entry is booked once, keyed by
+    the application) or reject (a reason is required). The household is told either way."""
+    require_staff(staff_actor, "decide a points application")
+    application = s.get(PointsApplication, application_id)
+    if application is None:
+        raise AccessDenied(f"no application {application_id}")
+    household = require_household(s, staff_actor, application.household_id, "decide a points application")
+    _lock_balance(s, household.id)
+    s.refresh(application)
+    if application.state != ApplicationState.pending:
+        raise ApplicationClosed(f"application {application_id} is {application.state.value}")
+    note = (note or "").strip()[:1000]
+    now = now or utcnow()
+    if approve:
+        rule = find_rule(s, household.village_id, rule_text) if rule_text else application.rule
+        if rule is None:
+            raise UnknownRule(rule_text or "", [r.activity for r in rules(s, household.village_id)][:3])
+        if rule.points <= 0 or rule.by_quantity:
+            raise PointsError(f"rule {rule.name} cannot approve a deed")
+        entry = post_entry(s, staff_actor, household, rule.points,
+                           f"{rule.name}：{application.description[:80]}（申请{application.id}）",
+                           f"application:{application.id}", rule=rule,
+                           resident_id=_credited_resident(household, None), at=now)
+        application.rule_id, application.entry_id = rule.id, entry.id
+        application.state = ApplicationState.approved
+        text = f"您家的加分申请（{application.description[:30]}）已经通过，加了{rule.points}分。"
+    else:
+        if not note:
+            raise PointsError("a reason is required to reject an application")
+        application.state = ApplicationState.rejected
+        text = f"您家的加分申请（{application.description[:30]}）没有通过，原因是：{note}。"
+    application.decided_by, application.decided_at, application.decision_note = staff_actor.user_id, now, note or None
+    s.flush()
+    notify(s, application.applicant_id, "points_application_decided", text,
+           f"points_application:{application.id}:decided", household_id=household.id,
+           payload={"application_id": application.id, "state": application.state.value})
+    audit(s, staff_actor, "write", "points_application", application.id,
+          f"{application.state.value}: {note}", household_id=household.id)
+    return application
+
+
+def open_applications(s: Session, staff_actor: Actor) -> list[ApplicationView]:
+    """Pending applications the staff member may decide (their grids; an admin: the village)."""
+    require_staff(staff_actor, "list points applications")
+    query = (select(PointsApplication).join(Household, Household.id == PointsApplication.household_id)
+             .where(PointsApplication.state == ApplicationState.pending,
+                    Household.village_id == staff_actor.village_id)
+             .order_by(PointsApplication.created_at, PointsApplication.id))
+    if staff_actor.role != Role.admin:
+        query = query.where(Household.grid_id.in_(staff_actor.grid_ids or {-1}))
+    rows = list(s.execute(query).scalars())
+    for a in rows:
+        audit(s, staff_actor, "read", "points_application", a.id, "open list", household_id=a.household_id)
+    return [_application_view(a) for a in rows]
+
+
+def my_applications(s: Session, actor: Actor, limit: int = 5) -> list[ApplicationView]:
+    """The household's own applications, newest first."""
+    household = _own_household(s, actor)
+    rows = list(s.execute(select(PointsApplication).where(PointsApplication.household_id == household.id)
+                          .order_by(PointsApplication.id.desc()).limit(limit)).scalars())
+    audit(s, actor, "read", "points_application", None, "own list", household_id=household.id)
+    return [_application_view(a) for a in rows]
+
+
+# --- the shop keeper ---------------------------------------------------------------------
+
+SHOP_ROLES = (Role.shopkeeper, Role.admin)
+
+
+class UnknownPickup(PointsError):
+    """No redemption with that pickup code in this village."""
+
+
+@dataclass
+class AlreadyCollected(PointsError):
+    code: str
+    at: dt.datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class PickupView:
+    code: str
+    item: str
+    unit: str
+    quantity: int
+    household_number: int
+    redeemed_at: dt.datetime
+    picked_up_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class StockResult:
+    item: str
+    unit: str
+    added: int
+    stock: int
+    replayed: bool = False
+
+
+def _pickup_view(r: Redemption) -> PickupView:
+    return PickupView(code=r.pickup_code, item=r.item.name, unit=r.item.unit, quantity=r.quantity,
+                      household_number=r.household.number, redeemed_at=r.at, picked_up_at=r.picked_up_at)
+
+
+def collect_pickup(s: Session, actor: Actor, pickup_code: str, now: dt.datetime | None = None) -> PickupView:
+    """The shop hands out a redemption: marked collected once (a conditional UPDATE); a second
+    scan raises :class:`AlreadyCollected` with when and by whom."""
+    require_role(actor, SHOP_ROLES, "hand out a redemption")
+    code = "".join(ch for ch in str(pickup_code or "") if ch.isdigit())
+    red = s.execute(select(Redemption).where(Redemption.pickup_code == code,
+                                             Redemption.village_id == actor.village_id)).scalar_one_or_none()
+    if red is None:
+        audit(s, actor, "refused", "redemption", None, f"unknown pickup code {code}")
+        raise UnknownPickup(code)
+    now = now or utcnow()
+    won = s.execute(update(Redemption).where(Redemption.id == red.id, Redemption.picked_up_at.is_(None))
+                    .values(picked_up_at=now, picked_up_by=actor.user_id)
+                    .execution_options(synchronize_session=False)).rowcount
+    s.refresh(red)
+    if won != 1:
+        by = s.get(User, red.picked_up_by) if red.picked_up_by else None
+        raise AlreadyCollected(code, red.picked_up_at, by.display_name if by else "")
+    notify(s, None, "pickup_collected", f"您家兑换的{red.item.name}{red.quantity}{red.item.unit}已经领走了（取货码{code}）。",
+           f"redemption:{red.id}:collected", household_id=red.household_id, payload={"redemption_id": red.id})
+    audit(s, actor, "write", "redemption", red.id, f"collected {code}", household_id=red.household_id)
+    return _pickup_view(red)
+
+
+def pending_pickups(s: Session, actor: Actor) -> list[PickupView]:
+    """Redemptions of the village not collected yet, oldest first (for the shop)."""
+    require_role(actor, SHOP_ROLES, "list pickups")
+    rows = list(s.execute(select(Redemption).where(Redemption.village_id == actor.village_id,
+                                                   Redemption.picked_up_at.is_(None))
+                          .order_by(Redemption.at, Redemption.id)).scalars())
+    audit(s, actor, "read", "redemption", None, f"{len(rows)} pending pickups")
+    return [_pickup_view(r) for r in rows]
+
+
+def replenish_stock(s: Session, actor: Actor, item_text: str, quantity: int, key: str | None = None,
+                    note: str = "", now: dt.datetime | None = None) -> StockResult:
+    """Book goods delivered to the shop: the stock grows by ``quantity`` once per ``key`` (a
+    retried request replays). Recorded in :class:`~bot.models.StockReceipt` and the audit log."""
+    require_role(actor, SHOP_ROLES, "replenish stock")
+    quantity = int(quantity)
+    if not 1 <= quantity <= 10000:
+        raise PointsError("quantity")
+    item = find_item(s, actor.village_id, item_text)
+    key = key or f"stock:{secrets.token_hex(8)}"
+    existing = s.execute(select(StockReceipt).where(StockReceipt.idempotency_key == key)).scalar_one_or_none()
+    if existing is not None:
+        s.refresh(item)
+        return StockResult(existing.item.name, existing.item.unit, existing.quantity, existing.item.stock, True)
+    receipt = StockReceipt(item_id=item.id, quantity=quantity, actor_id=actor.user_id, at=now or utcnow(),
+                           note=(note or "")[:256], idempotency_key=key)
+    try:
+        with s.begin_nested():
+            s.add(receipt)
+    except IntegrityError:  # a concurrent copy of this request won
+        existing = s.execute(select(StockReceipt).where(StockReceipt.idempotency_key == key)).scalar_one()
+        s.refresh(item)
+        return StockResult(item.name, item.unit, existing.quantity, item.stock, True)
+    s.execute(update(ShopItem).where(ShopItem.id == item.id).values(stock=ShopItem.stock + quantity)
+              .execution_options(synchronize_session=False))
+    s.refresh(item)
+    audit(s, actor, "write", "shop_item", item.id, f"+{quantity} {item.unit} ({note})"[:200])
+    return StockResult(item.name, item.unit, quantity, item.stock)

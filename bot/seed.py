@@ -4,6 +4,13 @@ Three second-level grids (第一/第二/第三网格) of 22 households each, spl
 third-level grids (组) of 11; all three care colours; residents; grid workers, group
 leaders and an admin; a points rule table, a shop, six months of points history and
 a few grievances in different states. Running it twice changes nothing.
+
+The loops of issue 14 (:func:`seed_loops`; a village seeded before them is left as it is, call
+``seed_loops`` explicitly to add the demo's share to it): the
+township duty officer ``liujianhua`` (刘建华, 青山镇综治中心), the shop keeper ``xiaomaibu``
+(孙玉梅, 村口小卖部 / 积分超市), a relative ``limingliang`` (李明亮, 李桂芳's son working in
+杭州) linked to household 2, the care policy per colour, recyclables rules by quantity
+(塑料瓶 10个 = 1分, 废纸 1公斤 = 2分) and recent care visits, so that "今天该去谁家" has answers.
 """
 from __future__ import annotations
 
@@ -16,10 +23,12 @@ from bot.db import session_scope
 from bot.identity import pin_hash
 from bot.models import (
     CareColour,
+    CarePolicy,
     ChannelIdentity,
     Grid,
     GridAssignment,
     Household,
+    HouseholdRelative,
     PointsBalance,
     PointsEntry,
     PointsRule,
@@ -28,6 +37,7 @@ from bot.models import (
     ShopItem,
     User,
     Village,
+    VisitLog,
     utcnow,
 )
 
@@ -44,6 +54,15 @@ GROUP_LEADERS = [
 ]
 ADMIN = ("chenzhiming", "陈志明")
 DEMO_PIN = "1234"
+TOWNSHIP_DUTY = ("liujianhua", "刘建华", "13900000301")  # 青山镇综治中心值班员
+SHOPKEEPER = ("xiaomaibu", "孙玉梅", "13900000401")  # 村口小卖部, the points shop's counter
+RELATIVE = ("limingliang", "李明亮", "13900000501", 2, "儿子")  # 李桂芳's son, works in 杭州
+
+# Rules by quantity (recyclables exchange): code, name, activity, points, description, unit, per quantity.
+QUANTITY_RULES = [
+    ("bottles", "回收塑料瓶", "塑料瓶", 1, "塑料瓶每10个兑换1分，送到村口小卖部称数", "个", 10),
+    ("paper", "回收废纸", "废纸", 2, "废纸纸箱每公斤2分，送到村口小卖部过秤", "公斤", 1),
+]
 
 POINTS_RULES = [
     ("volunteer", "参加志愿服务", "志愿服务", 5, "每次参加村里组织的志愿服务，每半天加5分"),
@@ -97,7 +116,7 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
     rng = random.Random(20241103)
     with session_scope(write=True, url=url) as s:
         if s.execute(select(Village).where(Village.code == VILLAGE_CODE)).scalar_one_or_none():
-            return False
+            return False  # an existing village is never changed (upgrades keep every row as it was)
         village = Village(
             code=VILLAGE_CODE, name="杏花村", township="青山镇", county="平安县",
             office_phone="0571-0000000", points_per_person=False, publish_ranking=True,
@@ -201,10 +220,72 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
                     household_index += 1
                 group_index += 1
         s.flush()
+        seed_loops(s, village, today)
     from bot.grievances import seed_demo_grievances
 
     seed_demo_grievances(url=url)
     return True
+
+
+def seed_loops(s, village: Village, today: dt.date) -> None:
+    """The demo's part of the village loops; adds only what is missing (idempotent)."""
+    from bot.care import DEFAULT_CRITERIA, DEFAULT_VISIT_DAYS
+
+    def user(login, name, role, phone):
+        found = s.execute(select(User).where(User.login == login)).scalar_one_or_none()
+        if found is None:
+            found = User(village_id=village.id, login=login, display_name=name, role=role, phone=phone,
+                         pin_hash=pin_hash(DEMO_PIN, login))
+            s.add(found)
+            s.flush()
+            s.add(ChannelIdentity(channel="cli", external_id=login, user_id=found.id))
+        return found
+
+    user(TOWNSHIP_DUTY[0], TOWNSHIP_DUTY[1], Role.township, TOWNSHIP_DUTY[2])
+    user(SHOPKEEPER[0], SHOPKEEPER[1], Role.shopkeeper, SHOPKEEPER[2])
+    relative = user(RELATIVE[0], RELATIVE[1], Role.relative, RELATIVE[2])
+    household = s.execute(select(Household).where(Household.village_id == village.id,
+                                                  Household.number == RELATIVE[3])).scalar_one_or_none()
+    if household is not None and not s.execute(select(HouseholdRelative.id).where(
+            HouseholdRelative.household_id == household.id, HouseholdRelative.user_id == relative.id)).first():
+        s.add(HouseholdRelative(household_id=household.id, user_id=relative.id, relation=RELATIVE[4]))
+
+    codes = set(s.execute(select(PointsRule.code).where(PointsRule.village_id == village.id)).scalars())
+    for code, name, activity, points, desc, unit, per in QUANTITY_RULES:
+        if code not in codes:
+            s.add(PointsRule(village_id=village.id, code=code, name=name, activity=activity, points=points,
+                             description=desc, unit=unit, per_quantity=per))
+
+    colours = set(s.execute(select(CarePolicy.colour).where(CarePolicy.village_id == village.id)).scalars())
+    for colour in (CareColour.red, CareColour.yellow, CareColour.green):
+        if colour not in colours:
+            s.add(CarePolicy(village_id=village.id, colour=colour, visit_days=DEFAULT_VISIT_DAYS[colour],
+                             criteria=DEFAULT_CRITERIA[colour]))
+    s.flush()
+    _seed_visits(s, village, today)
+
+
+def _seed_visits(s, village: Village, today: dt.date) -> None:
+    """Recent care visits by each household's contact worker: the last one between a day and a
+    little more than the colour's interval ago, so that some households are due and a few overdue.
+    Its own random generator: the rest of the demo village stays exactly as before."""
+    households = list(s.execute(select(Household).where(Household.village_id == village.id)
+                                .order_by(Household.number)).scalars())
+    if not households or s.execute(select(VisitLog.id).join(Household, Household.id == VisitLog.household_id)
+                                   .where(Household.village_id == village.id).limit(1)).first():
+        return
+    rng = random.Random(20261129)
+    interval = {CareColour.red: 7, CareColour.yellow: 14, CareColour.green: 30}
+    for household in households:
+        if household.contact_user_id is None:
+            continue
+        days = interval[household.care_colour]
+        last = 1 + rng.randrange(days + 4)  # days ago; up to 3 days overdue
+        for back in (last + days, last):
+            day = today - dt.timedelta(days=back)
+            s.add(VisitLog(household_id=household.id, worker_id=household.contact_user_id,
+                           at=dt.datetime.combine(day, dt.time(2 + rng.randrange(6))),  # 10:00-15:00 local
+                           note="例行走访，情况正常", channel="seed"))
 
 
 def _seed_points(s, rng, village, household, rules, today, worker) -> None:

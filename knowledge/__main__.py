@@ -1,9 +1,14 @@
-"""CLI: python -m knowledge {ingest PATH... | search "问题" | eval | calibrate | build}."""
+"""CLI: python -m knowledge {ingest PATH... | search "问题" | eval | calibrate | build}.
+
+    python -m knowledge eval --file knowledge/eval/villager_questions.yml --split dev --curve
+    python -m knowledge calibrate --file knowledge/eval/villager_questions.yml --split dev
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from knowledge import evaluation
 from knowledge import retriever as kbm
 
 
@@ -19,9 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     p_s.add_argument("--topic", default=None)
     p_s.add_argument("--grid", default=None)
     p_s.add_argument("-k", type=int, default=3)
-    p_e = sub.add_parser("eval", help="run knowledge/eval and print the metrics")
-    p_e.add_argument("--details", action="store_true", help="also list misses")
-    sub.add_parser("calibrate", help="sweep confidence thresholds on knowledge/eval")
+    p_e = sub.add_parser("eval", help="run an evaluation set and print the metrics per kind")
+    p_e.add_argument("--file", default=None,
+                     help="villager question file with kind/split fields (e.g. knowledge/eval/villager_questions.yml); "
+                          "default: the original knowledge/eval/questions.yml + out_of_corpus.yml")
+    p_e.add_argument("--split", default="all", choices=evaluation.SPLITS,
+                     help="dev | heldout | all (with --file; report heldout only once the change is final)")
+    p_e.add_argument("--details", action="store_true", help="also list the failures (dev split / original set only)")
+    p_e.add_argument("--curve", action="store_true", help="also print the threshold trade-off curve")
+    p_c = sub.add_parser("calibrate", help="threshold trade-off curve: confident share vs confidently wrong")
+    p_c.add_argument("--file", default=None, help="villager question file (default: the original set)")
+    p_c.add_argument("--split", default="dev", choices=evaluation.SPLITS, help="tune on dev only (default)")
     sub.add_parser("build", help="validate all entries and rebuild the index")
     args = parser.parse_args(argv)
 
@@ -42,28 +55,36 @@ def main(argv: list[str] | None = None) -> int:
             print(a.text)
             if a.citation:
                 print(a.citation)
+            if a.clarify:
+                print(f"【反问】{a.clarify}  {a.candidates}")
+            if a.why:
+                print("  why:", {k: v for k, v in a.why.items() if v not in ([], None)})
             for h in kb.search(args.question, topic=args.topic, k=args.k, village_grid=args.grid):
                 print(f"  {h.score:7.2f}  {h.ratio:.2f}  {h.entry.id}  {h.entry.title}")
             return 0
         root = kbm._resolve_root(args.root)
         qpath, opath = root / "eval" / "questions.yml", root / "eval" / "out_of_corpus.yml"
+        if args.file:
+            items = evaluation.load_questions(args.file, args.split)
+            title = f"{args.file} [{args.split}]"
+        else:
+            items = evaluation.load_legacy(qpath, opath)
+            title = "knowledge/eval/questions.yml + out_of_corpus.yml"
         if args.cmd == "eval":
-            r = kbm.evaluate(kb, qpath, opath, details=args.details)
-            for key in ("n_questions", "n_out_of_corpus", "threshold", "top1", "top3", "top1_with_topic_hint",
-                        "ooc_correct_dont_know", "in_corpus_confident", "in_corpus_confident_wrong"):
-                v = r[key]
-                print(f"{key:28s} {v:.3f}" if isinstance(v, float) else f"{key:28s} {v}")
-            if args.details:
-                for m in r["misses"]:
-                    print("MISS", m)
-                for m in r["ooc_confident"]:
-                    print("OOC-CONFIDENT", m)
+            details = args.details
+            if details and args.file and args.split != "dev":
+                print("--details is for the dev split only (the held-out half is for reporting).", file=sys.stderr)
+                return 2
+            r = evaluation.evaluate_items(kb, items, details=details)
+            print(evaluation.format_table(r, f"{title}  (threshold {r['threshold']:.2f})"))
+            if details:
+                for f in r["failures"]:
+                    print("FAIL", f)
+            if args.curve:
+                print(evaluation.format_tradeoff(evaluation.tradeoff(kb, items), "trade-off"))
             return 0
         if args.cmd == "calibrate":
-            print("threshold  top1   ooc_dont_know  in_conf  in_conf_wrong  balanced")
-            for r in kbm.calibrate(kb, qpath, opath):
-                print(f"{r['threshold']:.2f}      {r['top1']:.3f}  {r['ooc_correct_dont_know']:.3f}          "
-                      f"{r['in_corpus_confident']:.3f}    {r['in_corpus_confident_wrong']:.3f}          {r['balanced']:.3f}")
+            print(evaluation.format_tradeoff(evaluation.tradeoff(kb, items), f"trade-off on {title}"))
             return 0
     except kbm.KnowledgeFormatError as exc:
         print(f"知识文件格式有误，未做任何改动。/ Bad knowledge file, nothing was changed.\n{exc}", file=sys.stderr)

@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 import yaml
 
 SPLITS = ("dev", "heldout", "all")
-DEFAULT_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
+DEFAULT_THRESHOLDS = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.60)
 
 
 def _read(path: str | os.PathLike) -> list:
@@ -152,8 +152,8 @@ def tradeoff(kb, items: Sequence[dict], thresholds: Iterable[float] = DEFAULT_TH
 
 def format_table(result: dict, title: str = "") -> str:
     cols = ("n_in", "n_ooc", "top1", "top3", "confident", "confident_right", "confident_wrong",
-            "clarify", "abstain")
-    heads = ("in", "ooc", "top1", "top3", "conf", "conf_ok", "conf_wrong", "clarify", "abstain")
+            "clarify", "clarify_hit", "abstain")
+    heads = ("in", "ooc", "top1", "top3", "conf", "conf_ok", "conf_wrong", "clarify", "clar_hit", "abstain")
     lines = []
     if title:
         lines.append(title)
@@ -175,3 +175,20 @@ def format_tradeoff(rows: Sequence[dict], title: str = "") -> str:
         lines.append(f"  {r['threshold']:9.2f}  {f(r['confident'])}   {f(r['confident_right'])}      "
                      f"{f(r['confident_wrong'])}    {f(r['abstain'])}  {f(r['top1'])}")
     return "\n".join(lines)
+
+
+def report(kb, root: str | os.PathLike = "knowledge") -> list[str]:
+    """Lines for ``make bench``: the original set and both halves of the villager set, per kind."""
+    root = Path(root)
+    lines = []
+    sets = [("original", load_legacy(root / "eval" / "questions.yml", root / "eval" / "out_of_corpus.yml"))]
+    villager = root / "eval" / "villager_questions.yml"
+    if villager.is_file():
+        sets += [(f"villager-{split}", load_questions(villager, split)) for split in ("dev", "heldout")]
+    for name, items in sets:
+        r = evaluate_items(kb, items)
+        for kind, m in r["by_kind"].items():
+            cells = [f"{k} {m[k]:.3f}" for k in ("top1", "top3", "confident", "confident_right", "confident_wrong",
+                                                 "abstain") if m.get(k) is not None]
+            lines.append(f"{name}/{kind} (n={m['n_in'] + m['n_ooc']}): " + ", ".join(cells))
+    return lines

@@ -36,7 +36,7 @@ GENERIC_ANCHORS = frozenset(
     "情况 电话 钱 金额 发放 到账 多少 本人 老人 家庭 农村 本村 村里 村委会 乡镇 县里 怎么办 "
     "什么 谁 哪里 身份证 户口本 户口 银行卡 一卡通 证明 到期 丢了 补办 变更 查询 申请条件 "
     "每月 每年 一次 公示 审核 审批 通知 服务 保障 帮扶 家里 费用 保险 反映问题 反映 换证 迁移 找谁 "
-    "在哪办 怎么申请 多少钱 谁能领 能领 不发 没到账 多大 时间 几点 开放时间 办公时间 值班 本村 杏花村 "
+    "手机 微信 手机交 网上 星期 女儿 孩子 老伴 一卡通 停发 值班 存款 车辆 公开 多久 多久公开 在哪办 怎么申请 多少钱 谁能领 能领 不发 没到账 多大 时间 几点 开放时间 办公时间 值班 本村 杏花村 "
     "我的网格员 名单 要点 禁止 免费 免费咨询 处理 处理流程 办理流程 申请流程 结果 办理结果".split()
 )
 #: Nouns of time and quantity are story context, never the thing asked about.
@@ -54,6 +54,9 @@ class Evidence:
     lookalikes: list[str] = field(default_factory=list)  # question nouns that are "something else"
     elsewhere: list[str] = field(default_factory=list)   # places the entry does not cover
     uncovered: list[str] = field(default_factory=list)   # question nouns the entry lacks (info)
+    strong: bool = False  # an anchor is the entry's subject itself (topic-level word), not a detail
+    unknown: list[str] = field(default_factory=list)     # question words no entry has (驾照, 换届)
+    concepts: int = 0  # distinct things the anchors name
 
     @property
     def anchored(self) -> bool:
@@ -86,22 +89,35 @@ class EvidenceModel:
         self._generic_tokens = set(generic) | {f"syn:{k}" for k in table.groups if k.split("@")[0] in generic}
         for w in generic:
             self._generic_tokens |= {t for t in tokenize(w) if t.startswith("py:") and len(w) >= 2}
+            if len(w) == 2:
+                self._generic_tokens |= {t for t in tokenize(w) if t.startswith("pb:")}
         self.anchor_tokens: dict[str, set[str]] = {}
+        self.strong_tokens: dict[str, set[str]] = {}  # from the entry's subject (topic-level words)
         self.anchor_words: dict[str, set[str]] = {}
         self.text: dict[str, tuple[str, str]] = {}
         for e in entries:
             siblings = by_topic[e.topic]
-            words = {e.topic, *e.keywords}
-            words |= {w for w in self._nouns(e.title)}
-            words |= set((extra_handles or {}).get(e.id, ()))
-            words = {w for w in words if w and w not in GENERIC_ANCHORS}
+            shared = {k for k in e.keywords if sum(k in o.keywords for o in siblings) >= 2}
+            handles = set((extra_handles or {}).get(e.id, ()))
+            # the entry's declared subject (its topic, first keyword) anchors even when it is an
+            # everyday word elsewhere (村委会 is the subject of the office-hours notice)
+            declared = {w for w in {e.topic, *e.keywords[:1]} if w}
+            subject = declared | {w for w in {*shared, *handles} if w and w not in generic}
+            words = subject | {w for w in {*e.keywords, *self._nouns(e.title)} if w and w not in generic}
             self.anchor_words[e.id] = words
-            toks = set()
+            toks, strong = set(), set()
             for w in words:
-                toks |= self._anchor_tokens_of(w)
+                got = self._anchor_tokens_of(w, sound=w in subject)
+                toks |= got
+                if w in subject:
+                    strong |= got
             toks |= topic_syn.get(e.topic, set())
-            toks -= self._generic_tokens
-            self.anchor_tokens[e.id] = toks
+            strong |= topic_syn.get(e.topic, set())
+            keep = set()
+            for w in declared & generic:
+                keep |= self._anchor_tokens_of(w, sound=True)
+            self.anchor_tokens[e.id] = (toks - self._generic_tokens) | keep
+            self.strong_tokens[e.id] = (strong - self._generic_tokens) | keep
             full = " ".join([e.title, " ".join(e.keywords), e.topic, e.body, " ".join(getattr(e, "asks", []))])
             full = _spoken.normalise_spoken(self._norm(full))
             self.text[e.id] = (full, self._py(full))
@@ -111,37 +127,31 @@ class EvidenceModel:
 
     # -- words ----------------------------------------------------------------
 
-    def _anchor_tokens_of(self, word: str) -> set[str]:
-        """Word-level tokens of a term (no lone characters), their pinyin, synonym groups and
-        the sound of each two-character sub-word (so 条解 finds 调解)."""
+    def _anchor_tokens_of(self, word: str, sound: bool) -> set[str]:
+        """Word-level tokens of a term (words of two or more characters, their pinyin, and the
+        synonym groups filed under a topic); with ``sound`` also the pinyin of each
+        two-character sub-word, so that an ASR slip (条解) still names the subject (调解)."""
         out = set()
         for t in self._tokenize(word):
             if t.startswith("syn:"):
+                out.add(t)  # generic groups (钱, 补贴, 申请 ...) are removed by the caller
+            elif not t.startswith(("py:", "pb:", "int:")) and len(t) >= 2 and _HAN.fullmatch(t):
                 out.add(t)
-            elif t.startswith("py:"):
-                if len(t) > 5:
-                    out.add(t)
-            elif t.startswith("pb:"):
-                continue
-            elif len(t) >= 2:
-                out.add(t)
-        for sub in _HAN.findall(word):
-            if len(sub) == 2:
-                out |= {t for t in self._tokenize(sub) if t.startswith("pb:")}
-        import jieba
-        for sub in jieba.lcut_for_search(word, HMM=False):
-            if len(sub) == 2 and _HAN.fullmatch(sub):
-                out |= {t for t in self._tokenize(sub) if t.startswith("pb:")}
+                out |= {x for x in self._tokenize(t) if x.startswith("py:")}
+        if sound:
+            for run in _HAN.findall(word):
+                for i in range(len(run) - 1):
+                    out |= {t for t in self._tokenize(run[i:i + 2]) if t.startswith("pb:")}
         return out
 
-    def _nouns(self, text: str) -> list[str]:
+    def _nouns(self, text: str, flags: tuple[str, ...] = _NOUN_FLAGS) -> list[str]:
         import jieba.posseg as pseg
 
         text = _spoken.normalise_spoken(self._norm(text))
         out = []
         for p in pseg.lcut(text):
             w = p.word.strip()
-            if (len(w) >= 2 and _HAN.fullmatch(w) and p.flag.startswith(_NOUN_FLAGS)
+            if (len(w) >= 2 and _HAN.fullmatch(w) and p.flag.startswith(flags)
                     and w not in self._stop and w not in _TIME_WORDS and not _spoken.is_generic(w)
                     and not _NUMERAL.search(w)):
                 out.append(w)
@@ -167,6 +177,8 @@ class EvidenceModel:
         q_tokens = set(q_tokens if q_tokens is not None else self._tokenize(question))
         anchors = self.anchor_tokens.get(entry_id, set())
         ev.anchors = sorted(t for t in q_tokens if t in anchors)
+        strong = self.strong_tokens.get(entry_id, set())
+        ev.strong = any(t in strong for t in ev.anchors)
         norm_q = _spoken.normalise_spoken(self._norm(question))
         anchor_words = self.anchor_words.get(entry_id, set())
         for noun in self._nouns(question):
@@ -174,11 +186,19 @@ class EvidenceModel:
                 continue
             ev.uncovered.append(noun)
             # a question noun built on the entry's subject but naming something else
-            if len(noun) >= 3 and any(a in noun and a != noun for a in anchor_words | _subject_words(anchors)):
+            if len(noun) >= 3 and any(a in noun and a != noun for a in anchor_words | _subject_words(anchors)
+                                      | _group_words(ev.anchors)):
                 ev.lookalikes.append(noun)
             elif len(noun) >= 3 and self.known(noun):
                 # another entry talks about exactly this thing; this one does not
                 ev.lookalikes.append(noun)
+        # words of the question (things and doings) that no entry has at all
+        ev.unknown = [w for w in self._nouns(question, _NOUN_FLAGS + ("v",)) if not self.known(w)]
+        concepts = {t for t in ev.anchors if t.startswith("syn:")}
+        grouped = set().union(*(set(_spoken.table().groups.get(t[4:], ())) for t in concepts)) if concepts else set()
+        concepts |= {t for t in ev.anchors if not t.startswith(("py:", "pb:", "syn:")) and t not in grouped
+                     and not any(t in g or g in t for g in grouped)}
+        ev.concepts = len(concepts) or (1 if ev.anchors else 0)
         for place in self._elsewhere:
             if place in norm_q and not self.covers(entry_id, "外地"):
                 ev.elsewhere.append(place)
@@ -187,3 +207,9 @@ class EvidenceModel:
 
 def _subject_words(anchor_tokens: set[str]) -> set[str]:
     return {t for t in anchor_tokens if not t.startswith(("py:", "pb:", "syn:")) and len(t) >= 2}
+
+
+def _group_words(anchor_tokens: Iterable[str]) -> set[str]:
+    """Every word of the synonym groups among the anchors (社保 for syn:养老保险)."""
+    groups = _spoken.table().groups
+    return {w for t in anchor_tokens if t.startswith("syn:") for w in groups.get(t[4:], ()) if len(w) >= 2}

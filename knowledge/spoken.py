@@ -1,7 +1,7 @@
 """Spoken rural Mandarin -> text the retriever can match.
 
 Villagers ask in dialect and with fillers ("额家那个啥，俺闺女上学咋整"); entries are written in
-standard document Chinese.  Three things bridge them, all driven by ``knowledge/synonyms.yml``
+standard document Chinese.  These bridge them, all driven by ``knowledge/synonyms.yml``
 (curated by hand, never from evaluation questions):
 
 * :func:`normalise_spoken` rewrites dialect and colloquial forms to standard ones (俺/咱/额 -> 我,
@@ -10,6 +10,9 @@ standard document Chinese.  Three things bridge them, all driven by ``knowledge/
 * :func:`synonym_tokens` adds one shared token per synonym group found in a text (``syn:补贴``
   for 补贴/补助/津贴 ...), for questions and entries alike, so everyday words meet document
   words without changing either;
+* :func:`intent_tokens` adds ``int:<kind>`` for the kind of answer a text asks for or offers
+  (who may / where to apply / how much / when / what to bring / the whole list / after a
+  death), because the question words that say it (谁, 哪, 多少, 几号) are stopwords;
 * :func:`related_words` lists every word a key word may appear as in an entry (its synonym
   group), for the retriever's "key noun not covered" check; :func:`is_generic` tells everyday
   nouns that never make a question about something else (家里, 老人, 钱 ...).
@@ -37,6 +40,7 @@ class SpokenTable:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group key -> words
     topic_of: dict[str, str] = field(default_factory=dict)      # group key -> topic
     generic: frozenset[str] = frozenset()
+    intents: list[tuple[str, re.Pattern]] = field(default_factory=list)
     fingerprint: str = "none"
 
 
@@ -69,6 +73,8 @@ def load_table(path: str | Path = TABLE_PATH) -> SpokenTable:
             for w in words:
                 (t.multi if len(w) > 1 else t.single).setdefault(w, []).append(key)
     t.generic = frozenset(str(w) for w in data.get("generic") or [])
+    for name, patterns in (data.get("intents") or {}).items():
+        t.intents.append((str(name), re.compile("|".join(f"(?:{p})" for p in patterns))))
     return t
 
 
@@ -116,6 +122,13 @@ def synonym_tokens(text: str, words: list[str], t: SpokenTable | None = None) ->
         for k in t.single.get(w, ()):
             out.append(f"syn:{k}")
     return out
+
+
+def intent_tokens(text: str, t: SpokenTable | None = None) -> list[str]:
+    """``int:<name>`` for each kind of answer the (normalised) text asks for or offers."""
+    t = t or table()
+    text = re.sub(r"\s+", "", text)
+    return [f"int:{name}" for name, rx in t.intents if rx.search(text)]
 
 
 def related_words(word: str, t: SpokenTable | None = None) -> set[str]:

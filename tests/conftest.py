@@ -3,8 +3,10 @@ databases. Importing this file changes nothing; everything happens in hooks and 
 
 Tiers are folders (docs/architecture.md): unit, domain, actions and speech are the fast tier
 (`make test-fast`, no model); e2e needs the trained model and real servers; scaleout needs
-PostgreSQL and Redis. Each test is marked with its folder's name, and the fast tiers also
-with ``fast``, so ``pytest -m fast`` or ``pytest -m "not scaleout"`` select by tier too.
+PostgreSQL and Redis. Each test is marked with its folder's name, and the tests of the fast
+tiers also with ``fast`` unless they are marked ``slow`` (recognition with a real speech
+model, many concurrent processes: `make test` runs them), so ``pytest -m fast`` is what
+`make test-fast` runs and ``pytest -m "not scaleout"`` works too.
 End-to-end fixtures (model, servers, conversations) live in tests/e2e/conftest.py.
 """
 from __future__ import annotations
@@ -26,8 +28,6 @@ TIERS = FAST_TIERS + ("e2e", "scaleout")
 KEPT_VARIABLES = ("XIANGYIN_MODELS_DIR", "XIANGYIN_MODEL")
 KEPT_PREFIXES = ("XIANGYIN_TEST_", "XIANGYIN_CRASH_")
 
-__all__ = ["require_postgres"]  # kept importable from here for tests that already do
-
 
 def tier_of(path: Path) -> str | None:
     try:
@@ -38,13 +38,14 @@ def tier_of(path: Path) -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Marks each test with its tier (the folder it is in), and the fast tiers with ``fast``."""
+    """Marks each test with its tier (the folder it is in), and the fast tiers' tests that are
+    not ``slow`` with ``fast``."""
     for item in items:
         tier = tier_of(item.path)
         if tier is None:
             continue
         item.add_marker(tier)
-        if tier in FAST_TIERS:
+        if tier in FAST_TIERS and item.get_closest_marker("slow") is None:
             item.add_marker("fast")
 
 

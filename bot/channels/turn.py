@@ -11,7 +11,13 @@ straight to Rasa's ``on_new_message``:
    whatever the language model would make of it: the message is given Rasa's ``parse_data``
    (intent ``emergency``, confidence 1), so Rasa 3.6 skips NLU for it and records the user's
    own words as the utterance text; ``action_emergency`` reads them from the tracker.
-   Rasa commands (``/intent{...}``, i.e. button payloads) are left alone.
+   Rasa commands (``/intent{...}``, i.e. button payloads) are left alone. One exception,
+   narrow on purpose: village **staff asking about** emergencies ("今天有没有人喊救命",
+   "求救记录查一下") are not in danger themselves, so a question form from a staff sender
+   (:func:`asks_about_emergencies`, with no sign of distress) goes to the model like any other
+   message. Whether the sender is staff is looked up only for such questions; a villager's
+   message with an emergency word always raises the alarm, and so does any message when the
+   lookup fails.
 3. Rasa runs the turn.
 
 Channels outside the server (the terminal chat, Telegram text and voice notes) send their
@@ -25,9 +31,14 @@ Nothing here imports Rasa: a message is anything with ``text``, ``sender_id``,
 """
 from __future__ import annotations
 
+import functools
+import logging
+import re
 from typing import Any, Awaitable, Callable
 
 from bot.emergency import is_emergency
+
+logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
 COMMAND_PREFIX = "/"  # Rasa's intent-trigger syntax: /intent{"entity": "value"}
@@ -50,27 +61,75 @@ def refusal(text: str | None, max_chars: int = MAX_CHARS) -> str | None:
     return None
 
 
-def emergency_parse_data(text: str | None) -> dict[str, Any] | None:
+# A question about emergencies, as staff ask it: "有没有人喊救命", "今天几起求救", "查一下求救记录".
+# It needs a question form, and words that point at reports or records rather than at what is
+# happening: a reporting verb before the emergency word, a count, a record, a period of time.
+_QUESTION = re.compile(r"有没有|有没|有无|几个|几起|几次|几回|多少|记录|查一下|查查|查询|列一下|谁家|哪家|哪户|哪些"
+                       r"|[吗没][？?]?$|了没|完没")
+_ABOUT_REPORTS = re.compile(r"(喊|叫|报|打|求)(了|过)?(个|声|一声)?(救命|快来人)|求助|求救|报警|记录|紧急|几个|几起|几次|几回"
+                            r"|多少|谁家|哪家|哪户|哪些|今天|昨天|这周|这礼拜|这星期|本周|最近|这个月|本月")
+# Signs that the speaker needs help themselves, which no question form outweighs.
+_DISTRESS = re.compile(r"^\W*(救命|快来人|救救)|救命[啊呀哇哪！!]|快来|快救|救救|帮帮|赶紧来|马上来|来人[啊呀]"
+                       r"|(我|俺|咱)(家|家里|这儿|这里)?(的人|老伴|老头|老婆|孩子)?(摔|晕|昏|着火|起火|失火|喘|胸口|心脏|中风|流血)")
+
+
+def asks_about_emergencies(text: str | None) -> bool:
+    """Whether ``text`` asks about emergencies (has there been one? how many?) rather than calls
+    or reports one: a question form about reports or records, and no sign of distress. Only
+    ever applied to staff senders."""
+    text = (text or "").strip()
+    return bool(_QUESTION.search(text) and _ABOUT_REPORTS.search(text)) and not _DISTRESS.search(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _database_url() -> str:
+    from bot.config import load_settings
+
+    return load_settings().database.url
+
+
+def sender_is_staff(sender_id: str) -> bool:
+    """Whether the sender is village staff (a grid worker or an admin). False when it cannot be
+    told: the emergency override then fires, as it does for everybody else."""
+    try:
+        from bot.db import session_scope
+        from bot.identity import resolve_actor
+
+        with session_scope(url=_database_url()) as s:
+            return resolve_actor(s, sender_id).is_staff
+    except Exception:  # noqa: BLE001 - on any doubt, the alarm is raised
+        logger.exception("could not tell whether %s is staff; treating the message as an emergency", sender_id)
+        return False
+
+
+def emergency_parse_data(text: str | None, staff_asking: bool = False) -> dict[str, Any] | None:
     """Rasa parse data that routes ``text`` to the emergency intent, or None when the text has
-    no emergency word (or is a Rasa command, such as a button payload)."""
+    no emergency word, is a Rasa command (such as a button payload), or is a staff member's
+    question about emergencies (``staff_asking``: the sender is staff and
+    :func:`asks_about_emergencies` holds)."""
     text = (text or "").strip()
     if text.startswith(COMMAND_PREFIX) or not is_emergency(text):
+        return None
+    if staff_asking and asks_about_emergencies(text):
         return None
     intent = {"name": EMERGENCY_INTENT, "confidence": 1.0}
     return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
 
 
-def route(message: Any) -> Any:
-    """Applies the emergency override to a Rasa ``UserMessage`` in place; returns it."""
-    parse_data = emergency_parse_data(message.text)
+def route(message: Any, is_staff: Callable[[str], bool] = sender_is_staff) -> Any:
+    """Applies the emergency override to a Rasa ``UserMessage`` in place; returns it.
+    ``is_staff(sender_id)`` is asked only for a question about emergencies."""
+    text = message.text or ""
+    staff_asking = is_emergency(text) and asks_about_emergencies(text) and is_staff(message.sender_id)
+    parse_data = emergency_parse_data(text, staff_asking=staff_asking)
     if parse_data is not None:
         message.parse_data = parse_data
         message.metadata = {**(message.metadata or {}), "override": EMERGENCY_INTENT}
     return message
 
 
-def pipeline(on_new_message: Callable[[Any], Awaitable[Any]],
-             max_chars: int = MAX_CHARS) -> Callable[[Any], Awaitable[Any]]:
+def pipeline(on_new_message: Callable[[Any], Awaitable[Any]], max_chars: int = MAX_CHARS,
+             is_staff: Callable[[str], bool] = sender_is_staff) -> Callable[[Any], Awaitable[Any]]:
     """Wraps Rasa's ``on_new_message`` so every message goes through the steps above."""
 
     async def handle(message: Any) -> Any:
@@ -78,6 +137,6 @@ def pipeline(on_new_message: Callable[[Any], Awaitable[Any]],
         if problem is not None:
             await message.output_channel.send_text_message(message.sender_id, problem)
             return None
-        return await on_new_message(route(message))
+        return await on_new_message(route(message, is_staff))
 
     return handle

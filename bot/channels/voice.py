@@ -17,18 +17,19 @@ with a Chinese message. Recognition and synthesis run in a thread pool, off the 
 Configure in ``credentials.yml``::
 
     bot.channels.voice.VoiceInput:
-      recognizer: null      # null: env XIANGYIN_ASR_FACTORY ("module:factory"), else Vosk
-                            # from XIANGYIN_VOSK_MODEL
+      recognizer: null      # "module:factory"; null: settings.speech.asr_factory (env
+                            # XIANGYIN_ASR_FACTORY), else Vosk (settings.speech.vosk_model)
       max_upload_mb: 10
+
+Rasa builds the channel with :meth:`VoiceInput.from_credentials`, which reads the settings
+(:func:`bot.config.load_settings`) once; the database, recogniser and synthesiser come from them.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import json
 import logging
-import os
 import re
 import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -38,12 +39,17 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels import turn
+from bot.channels.recognition import recognizer_factory
+from bot.config import Settings, load_settings
+from bot.text import number_to_chinese
 
 log = logging.getLogger(__name__)
 
 NOT_HEARD = "没听清，请再说一遍。"
 ASR_DOWN = "我现在听不了语音，请稍后再试，或者找网格员帮忙。"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+CHANNEL = "voice"
+MAX_UPLOAD_MB = 10.0
 
 
 def spoken_texts(messages: list[dict]) -> list[str]:
@@ -54,37 +60,20 @@ def spoken_texts(messages: list[dict]) -> list[str]:
             texts.append(message["text"])
         buttons = message.get("buttons") or []
         if buttons:
-            numbers = "一二三四五六七八九十"
-            options = [f"第{numbers[i] if i < 10 else i + 1}个，{b.get('title', '')}" for i, b in enumerate(buttons)]
+            options = [f"第{number_to_chinese(n)}个，{b.get('title', '')}" for n, b in enumerate(buttons, start=1)]
             texts.append("；".join(options[:turn.LIST_CHUNK]) + "。")
             if len(options) > turn.LIST_CHUNK:
                 texts.append("还有别的选项，要听就说“还要听”。")
     return texts
 
 
-def _load_factory(spec: Optional[str]) -> Callable[[], Any]:
-    if not spec:
-        def vosk_recognizer():
-            from speech.asr import Recognizer
-
-            return Recognizer.from_env()
-
-        return vosk_recognizer
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def device_rate(device_id: str) -> str:
+def device_rate(device_id: str, db_url: str | None = None) -> str:
     """'slow' once the user said 慢一点 on this device (stored by action_slow_down)."""
-    from sqlalchemy import select
-
     from bot.db import session_scope
-    from bot.models import ChannelIdentity
+    from bot.identity import identity_settings
 
-    with session_scope() as s:
-        settings = s.execute(select(ChannelIdentity.settings).where(
-            ChannelIdentity.channel == "voice", ChannelIdentity.external_id == device_id)).scalar_one_or_none()
-    return (settings or {}).get("speech_rate", "normal")
+    with session_scope(url=db_url) as s:
+        return identity_settings(s, CHANNEL, device_id).get("speech_rate", "normal")
 
 
 class VoiceOutput(CollectingOutputChannel):
@@ -93,22 +82,24 @@ class VoiceOutput(CollectingOutputChannel):
 
     @classmethod
     def name(cls) -> Text:
-        return "voice"
+        return CHANNEL
 
 
 class VoiceInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
-        return "voice"
+        return CHANNEL
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "VoiceInput":
-        credentials = credentials or {}
-        recognizer = credentials.get("recognizer") or os.environ.get("XIANGYIN_ASR_FACTORY")
-        return cls(recognizer, float(credentials.get("max_upload_mb") or 10))
+        credentials, settings = credentials or {}, load_settings()
+        return cls(credentials.get("recognizer") or settings.speech.asr_factory,
+                   float(credentials.get("max_upload_mb") or MAX_UPLOAD_MB), settings)
 
-    def __init__(self, recognizer: Optional[str] = None, max_upload_mb: float = 10) -> None:
-        self._factory = _load_factory(recognizer)
+    def __init__(self, recognizer: Optional[str] = None, max_upload_mb: float = MAX_UPLOAD_MB,
+                 settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._factory = recognizer_factory(recognizer, self.settings)
         self._recognizer = None
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
 
@@ -127,11 +118,10 @@ class VoiceInput(InputChannel):
             return ""
         return (transcript.text or "").strip()
 
-    @staticmethod
-    def _synthesize(texts: list[str], rate: str) -> bytes:
+    def _synthesize(self, texts: list[str], rate: str) -> bytes:
         from speech.tts import get_synthesizer
 
-        return get_synthesizer().synthesize_many(texts, rate=rate)
+        return get_synthesizer(settings=self.settings).synthesize_many(texts, rate=rate)
 
     async def _reply(self, request: Request, transcript: str, texts: list[str], rate: str):
         loop = asyncio.get_running_loop()
@@ -166,7 +156,7 @@ class VoiceInput(InputChannel):
                 return response.json({"error": "没有收到录音。"}, status=400)
             loop = asyncio.get_running_loop()
             try:
-                rate = await loop.run_in_executor(None, device_rate, device_id)
+                rate = await loop.run_in_executor(None, device_rate, device_id, self.settings.database.url)
             except Exception:  # noqa: BLE001
                 log.exception("reading device settings failed")
                 rate = "normal"
@@ -179,7 +169,7 @@ class VoiceInput(InputChannel):
                 return await self._reply(request, "", [NOT_HEARD], rate)
             collector = VoiceOutput()
             try:  # the turn pipeline: input limits, then emergency words straight to the emergency action
-                await handle(UserMessage(text, collector, sender_id=f"voice:{device_id}",
+                await handle(UserMessage(text, collector, sender_id=f"{CHANNEL}:{device_id}",
                                          input_channel=self.name(), metadata={"transcript": text}))
             except Exception:  # noqa: BLE001
                 log.exception("dialogue failed for device %s", device_id)

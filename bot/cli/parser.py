@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import grievances, points, servers, staff
+from bot.cli import grievances, ops, points, servers, staff
 
 
 def _as_staff(p: argparse.ArgumentParser, help: str | None = "staff login") -> None:
@@ -86,4 +86,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=servers.cmd_bench)
     sub.add_parser("cluster", help="scale-out mode: migrate once, N Rasa + M action replicas, scheduler, nginx"
                    ).set_defaults(func=servers.cmd_cluster)
+    _add_ops_commands(sub)
     return parser
+
+
+def _add_ops_commands(sub) -> None:
+    """Operations (bot/cli/ops.py): backup, restore, migrate-data, migrate, verify, health."""
+    p = sub.add_parser("backup", help="consistent online backup (SQLite backup API / pg_dump), checksum, retention")
+    p.add_argument("--to", metavar="DIR", help="backup folder (default: XIANGYIN_BACKUP_DIR or var/backups)")
+    p.add_argument("--list", action="store_true", help="list the backups and what retention keeps")
+    p.add_argument("--no-prune", action="store_true", help="keep every older backup this time")
+    p.add_argument("--no-copy", action="store_true", help="no second copy to XIANGYIN_BACKUP_COPY_TO this time")
+    p.set_defaults(func=ops.cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup: checksum, schema version, migrations, ledger checks")
+    p.add_argument("file", help="the backup (.sqlite.gz / .pgdump) or its .json manifest")
+    p.add_argument("--to", metavar="URL", help="database URL to restore into (default: XIANGYIN_DATABASE_URL)")
+    p.add_argument("--force", action="store_true", help="overwrite a database that holds data (saved first)")
+    p.set_defaults(func=ops.cmd_restore)
+    p = sub.add_parser("migrate-data", help="move a village's database into a county (PostgreSQL) database")
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the village's database, sqlite:///…")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="the county database, postgresql://…")
+    p.add_argument("--dry-run", action="store_true", help="do it all in one transaction, report, roll back")
+    p.add_argument("--batch-size", type=int, default=None, help="rows per transaction (default: XIANGYIN_MOVE_BATCH)")
+    p.add_argument("--pause", type=float, default=None, help="seconds between batches (default: XIANGYIN_MOVE_PAUSE)")
+    p.add_argument("--report", metavar="FILE", help="write the full report as JSON")
+    p.set_defaults(func=ops.cmd_migrate_data)
+    p = sub.add_parser("migrate", help="bring the database schema to this code's version (alembic upgrade head)")
+    p.add_argument("--url", help="database URL (default: XIANGYIN_DATABASE_URL)")
+    p.set_defaults(func=ops.cmd_migrate)
+    p = sub.add_parser("verify", help="check every balance against its ledger and grievance states against events")
+    p.add_argument("--url", help="database URL (default: XIANGYIN_DATABASE_URL)")
+    p.set_defaults(func=ops.cmd_verify)
+    p = sub.add_parser("health", help="model, database, outbox backlog, disk and backups as JSON (exit 1: failing)")
+    p.add_argument("--no-servers", action="store_true", help="do not probe the Rasa and action servers")
+    p.set_defaults(func=ops.cmd_health)

@@ -37,6 +37,9 @@ def _start_servers(settings: Settings, log_dir):
     if not model.exists():
         raise SystemExit(f"No trained model at {model}. Run `make train` first.")
     log_dir.mkdir(parents=True, exist_ok=True)
+    from bot.ops.logs import rotate_logs
+
+    rotate_logs(log_dir, settings.backup.log_max_bytes, settings.backup.log_keep)  # before the servers open them
     print(f"==> Starting the action server on :{settings.action_port} (log: {log_dir / 'actions.log'})")
     actions = start_action_server(settings.action_port, log_dir / "actions.log")
     print(f"==> Starting the Rasa server on :{settings.rasa_port} (log: {log_dir / 'rasa.log'}); loading the model ...")
@@ -47,6 +50,9 @@ def _start_servers(settings: Settings, log_dir):
         wait_for_http(f"{settings.rasa_url}/status", 300, rasa)
         print(f"==> Scheduler: grievance time limits and emergency escalation (log: {log_dir / 'jobs.log'})")
         procs.append(spawn([sys.executable, "-m", "bot", "jobs", "--loop"], log_dir / "jobs.log"))
+        from bot.cli.ops import backup_location
+
+        print(f"==> {backup_location(settings)}")
         if settings.telegram.token:
             print(f"==> Telegram bot (log: {log_dir / 'telegram.log'})")
             procs.append(spawn([sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log"))
@@ -120,9 +126,9 @@ def cmd_jobs(args, settings: Settings) -> int:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        run_jobs_forever(args.interval if args.interval is not None else settings.cluster.jobs_interval)
+        run_jobs_forever(args.interval if args.interval is not None else settings.cluster.jobs_interval, settings)
     else:
-        print(run_jobs_once(url=settings.database_url))
+        print(run_jobs_once(settings=settings))
     return 0
 
 
@@ -141,4 +147,4 @@ def cmd_bench(args, settings: Settings) -> int:
 def cmd_cluster(args, settings: Settings) -> int:
     from bot.ops.cluster import run_cluster
 
-    return run_cluster()
+    return run_cluster(settings)

@@ -11,6 +11,8 @@ Two things must not depend on what the learned policies happen to predict:
   when the reply is unclear, and otherwise drops the pending write and hands the turn back to
   the other policies (``ActionExecutionRejected``), so a new request is answered as usual.
 
+After either action the bot listens: nothing a learned policy might add follows a way out.
+
 Emergencies are left to the rules (they interrupt everything). The policy has nothing to
 train; it predicts with confidence 1 and a priority above the RulePolicy, or abstains.
 """
@@ -55,15 +57,21 @@ class DialogueControlPolicy(Policy):
                                      **kwargs: Any) -> PolicyPrediction:
         action = self.next_action(tracker)
         probabilities = self._default_predictions(domain)
-        if action is not None and action in domain.action_names_or_texts:
-            probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
+        if action is None or action not in domain.action_names_or_texts:
+            return self._prediction(probabilities)
+        probabilities[domain.index_for_action(action)] = 1.0
+        # Marked like the RulePolicy's "continue the active form" prediction, which otherwise
+        # overrules every prediction based on the user's words: among such predictions the
+        # higher priority wins, and this policy's is the highest.
+        return self._prediction(probabilities, is_no_user_prediction=True)
 
     @staticmethod
     def next_action(tracker: DialogueStateTracker) -> Optional[str]:
         """The action this policy insists on, or None to let the others decide."""
+        if tracker.latest_action_name in (STOP_ACTION, RESOLVE_ACTION):
+            return ACTION_LISTEN_NAME  # both end the bot's turn
         if tracker.latest_action_name != ACTION_LISTEN_NAME:
-            return None  # only right after the user spoke
+            return None  # otherwise only right after the user spoke
         message = tracker.latest_message
         if message is None or not (message.text or message.intent):
             return None
@@ -72,9 +80,12 @@ class DialogueControlPolicy(Policy):
             return None
         pending = bool(tracker.get_slot("awaiting_confirmation"))
         busy = pending or bool(tracker.active_loop_name)
-        soft = pending or tracker.get_slot("requested_slot") not in YES_NO_SLOTS
-        if busy and (is_stop(message.text or "", soft=soft) or (
-                intent == STOP_INTENT and (message.intent or {}).get("confidence", 0) >= STOP_INTENT_CONFIDENCE)):
+        # At a yes/no question of a form ("要不要保密？"), "不用了" / "不用保密" answer it: only
+        # the unmistakable stop words leave, and the stop intent is not trusted there.
+        yes_no_question = not pending and tracker.get_slot("requested_slot") in YES_NO_SLOTS
+        confident_stop = intent == STOP_INTENT and (message.intent or {}).get("confidence", 0) >= STOP_INTENT_CONFIDENCE
+        if busy and (is_stop(message.text or "", soft=not yes_no_question)
+                     or (confident_stop and not yes_no_question)):
             return STOP_ACTION
         if pending:
             return RESOLVE_ACTION

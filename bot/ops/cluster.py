@@ -43,10 +43,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from bot.config import PROJECT_ROOT, SecretError, load_settings, secret
+from bot.config import PROJECT_ROOT, Settings, SettingsError, child_environment, load_settings
 
 REST_MAX_BODY = "32k"  # nginx answers 413 above this on the REST webhook (voice uploads: 12m)
 PASSWORD_ENV = {"tracker": "XIANGYIN_TRACKER_STORE_PASSWORD", "lock": "XIANGYIN_LOCK_STORE_PASSWORD"}
@@ -71,15 +71,6 @@ def mask_url(url: str | None) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = (parts.username or "")
     return url.replace(parts.netloc, f"{user}:***@{netloc[-1]}", 1)
-
-
-def database_url_from_env(env: dict | None = None) -> str | None:
-    """XIANGYIN_DATABASE_URL, else the contents of XIANGYIN_DATABASE_URL_FILE (a file
-    outside the repository, so a password never ends up committed)."""
-    try:
-        return secret("XIANGYIN_DATABASE_URL", env)
-    except SecretError as exc:
-        raise ClusterConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -137,33 +128,23 @@ class ClusterConfig:
                 f"{self.action_replicas} action replicas, clients on {self.lb_url}")
 
 
-def load_cluster_config(env: dict | None = None, **overrides) -> ClusterConfig:
-    env = os.environ if env is None else env
-
-    def num(name: str, default: int) -> int:
-        value = (env.get(name) or "").strip()
-        try:
-            return int(value) if value else default
-        except ValueError:
-            raise ClusterConfigError(f"{name} must be a number") from None
-
-    database_url = overrides.get("database_url") or database_url_from_env(env)
-    if not database_url:
-        raise ClusterConfigError("cluster mode needs XIANGYIN_DATABASE_URL (or XIANGYIN_DATABASE_URL_FILE) "
-                                 "= postgresql://user@host/db")
-    rasa_n, action_n = num("XIANGYIN_RASA_REPLICAS", 2), num("XIANGYIN_ACTION_REPLICAS", 2)
-    rasa_base, action_base = num("XIANGYIN_CLUSTER_RASA_BASE_PORT", 5101), num("XIANGYIN_CLUSTER_ACTION_BASE_PORT", 5201)
+def cluster_config(settings: Settings, **overrides) -> ClusterConfig:
+    """The scale-out configuration from ``settings`` (sections ``cluster``, ``rasa``, ``database``,
+    ``paths``), with ``overrides`` for any field (tests and the load test use scratch services)."""
+    c = settings.cluster
+    rasa_base, action_base = c.rasa_base_port, c.action_base_port
+    database_url = overrides.get("database_url") or settings.database.url
     values = dict(
         database_url=database_url,
-        tracker_store_url=(env.get("XIANGYIN_TRACKER_STORE_URL") or "").strip() or database_url,
-        lock_store_url=(env.get("XIANGYIN_LOCK_STORE_URL") or "").strip() or "redis://127.0.0.1:6379/0",
-        rasa_replicas=rasa_n, action_replicas=action_n,
-        listen=(env.get("XIANGYIN_CLUSTER_LISTEN") or "127.0.0.1").strip(),
-        lb_port=num("XIANGYIN_CLUSTER_PORT", 5080), action_lb_port=num("XIANGYIN_CLUSTER_ACTION_PORT", 5081),
-        rasa_ports=tuple(range(rasa_base, rasa_base + rasa_n)),
-        action_ports=tuple(range(action_base, action_base + action_n)),
-        lock_key_prefix=(env.get("XIANGYIN_LOCK_KEY_PREFIX") or "").strip() or None,
-        jobs_interval=float(env.get("XIANGYIN_JOBS_INTERVAL") or 60),
+        tracker_store_url=settings.rasa.tracker_store_url or database_url,
+        lock_store_url=settings.rasa.lock_store_url,
+        rasa_replicas=c.rasa_replicas, action_replicas=c.action_replicas,
+        listen=c.listen, lb_port=c.port, action_lb_port=c.action_port,
+        rasa_ports=tuple(range(rasa_base, rasa_base + c.rasa_replicas)),
+        action_ports=tuple(range(action_base, action_base + c.action_replicas)),
+        var_dir=settings.paths.var_dir,
+        lock_key_prefix=settings.rasa.lock_key_prefix,
+        jobs_interval=c.jobs_interval,
     )
     values.update(overrides)
     if "rasa_replicas" in overrides and "rasa_ports" not in overrides:
@@ -171,6 +152,16 @@ def load_cluster_config(env: dict | None = None, **overrides) -> ClusterConfig:
     if "action_replicas" in overrides and "action_ports" not in overrides:
         values["action_ports"] = tuple(range(action_base, action_base + values["action_replicas"]))
     return ClusterConfig(**values)
+
+
+def load_cluster_config(env: Mapping[str, str] | None = None, **overrides) -> ClusterConfig:
+    """:func:`cluster_config` for the settings read from ``env`` (a mapping of ``XIANGYIN_*``
+    variables; default: this process's environment, see :func:`bot.config.load_settings`)."""
+    try:
+        settings = load_settings(env)
+    except SettingsError as exc:  # a database URL file inside the repository, a port that is no number
+        raise ClusterConfigError(str(exc)) from None
+    return cluster_config(settings, **overrides)
 
 
 # --- generated configuration ---------------------------------------------------------
@@ -378,11 +369,9 @@ class Cluster:
         self.log(f"==> Generated {self.endpoints} and {self.nginx_conf}")
 
     def _spawn(self, cmd: list[str], log_name: str) -> subprocess.Popen:
-        from bot.ops.runtime import child_env
-
         out = open(self.cfg.log_dir / log_name, "ab")
         try:
-            return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env(self.child_env()), stdout=out,
+            return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(self.child_env()), stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             out.close()
@@ -481,10 +470,10 @@ def _raise_interrupt(signum, _frame):
     raise KeyboardInterrupt
 
 
-def run_cluster(env: dict | None = None) -> int:
+def run_cluster(settings: Settings | None = None) -> int:
     """``python -m bot cluster``: start everything, supervise, stop on Ctrl-C / SIGTERM."""
     try:
-        cfg = load_cluster_config(env)
+        cfg = cluster_config(settings) if settings is not None else load_cluster_config()
     except ClusterConfigError as exc:
         print(f"cluster: {exc}", file=sys.stderr)
         return 2

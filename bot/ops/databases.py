@@ -3,7 +3,6 @@ dropped around a block, or a SQLite file in a temporary folder."""
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -13,15 +12,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bot.config import Settings, load_settings
 from bot.db import get_engine
 
-POSTGRES_ADMIN_ENV = "XIANGYIN_TEST_POSTGRES_URL"
-DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
-
-def postgres_admin_url() -> str:
-    """A URL to the server's maintenance database (``postgres``), used to create scratch databases."""
-    return os.environ.get(POSTGRES_ADMIN_ENV) or DEFAULT_POSTGRES_ADMIN_URL
+def postgres_admin_url(settings: Settings | None = None) -> str:
+    """A URL to the server's maintenance database (``postgres``), used to create scratch databases:
+    ``settings.test.postgres_url`` (XIANGYIN_TEST_POSTGRES_URL)."""
+    return (settings or load_settings()).test.postgres_url
 
 
 def postgres_reachable(admin_url: str | None = None) -> bool:

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.config import PROJECT_ROOT, Settings, child_environment, load_settings
 
 TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu/pinyin_featurizer.py"]
 
@@ -44,9 +44,10 @@ def model_path(settings: Settings | None = None, config: str = "config.yml") -> 
     return settings.models_dir / f"{name}-{fingerprint(inputs=inputs)}.tar.gz"
 
 
-def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool = False) -> Path:
+def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool = False,
+                    settings: Settings | None = None) -> Path:
     """Train a model unless one with the same fingerprint exists; returns its path."""
-    settings = load_settings()
+    settings = settings or load_settings()
     target = model_path(settings, config)
     if target.exists() and not force:
         if not quiet:
@@ -58,20 +59,9 @@ def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool
     cmd = [sys.executable, "-m", "rasa", "train", "--config", str(PROJECT_ROOT / config),
            "--domain", str(PROJECT_ROOT / "domain.yml"), "--data", str(PROJECT_ROOT / "nlu_data"),
            "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
-    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_env())
+    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_environment(settings=settings))
     print(f"==> Trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
     return target
-
-
-def child_env(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    settings = load_settings()
-    env.setdefault("XIANGYIN_ACTION_URL", settings.action_url)
-    env.update(extra or {})
-    return env
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -104,7 +94,7 @@ def start_rasa_server(model: Path, port: int, action_url: str, log_path: Path | 
 def spawn(cmd: list[str], log_path: Path | None, env: dict | None = None) -> subprocess.Popen:
     """A child process in its own session (Ctrl-C in the terminal reaches only us), logging to a file."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env(env), stdout=out, stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(env), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 

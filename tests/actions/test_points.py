@@ -30,7 +30,21 @@ def test_points_balance_comes_from_the_ledger(runner):
     balance = _balance(runner, "cli:liguifang")
     said = runner.run(ActionPointsBalance(runner.settings), "cli:liguifang", "俺家积分还有多少", intent="check_points")
     assert said.text.startswith(f"您家现在有{balance}分。")
-    assert "在全村66户里排第" in said.text
+    assert "今年挣的积分在全村66户里排第" in said.text
+
+
+def test_spending_in_the_shop_is_not_called_a_deduction_and_keeps_the_rank(runner):
+    sender = "cli:hh030"
+    before = runner.run(ActionPointsBalance(runner.settings), sender, "我家多少分", intent="check_points").text
+    with session_scope(write=True, url=runner.settings.database.url) as s:
+        actor = resolve_actor(s, sender)
+        points.award(s, resolve_actor(s, "cli:chenzhiming"), actor.household_id, "义务清扫", "", "t-spend-topup")
+        points.redeem(s, actor, "肥皂", 1, "t-spend-soap")
+    after = runner.run(ActionPointsBalance(runner.settings), sender, "我家多少分", intent="check_points").text
+    assert "兑换花了5分" in after and "扣了5分" not in after
+    rank = lambda text: text[text.index("排第"):]  # noqa: E731
+    # The award raised this year's earnings; the purchase took nothing from the standing.
+    assert int(rank(after)[2:-2]) <= int(rank(before)[2:-2])
 
 
 def test_an_unlinked_sender_is_told_how_to_link(runner):

@@ -23,7 +23,7 @@ def test_seed_builds_a_whole_village(fresh_db):
         levels = dict(s.execute(select(Grid.level, func.count(Grid.id)).group_by(Grid.level)).all())
         assert levels[1] == 1 and levels[2] >= 3 and levels[3] >= 3
         roles = set(s.execute(select(User.role)).scalars())
-        assert roles == {Role.villager, Role.grid_worker, Role.admin}
+        assert roles == {Role.villager, Role.grid_worker, Role.admin, Role.township, Role.shopkeeper, Role.relative}
         states = set(s.execute(select(Grievance.state)).scalars())
         assert len(states) >= 3
         assert s.execute(select(func.count(PointsEntry.id))).scalar_one() > 100

@@ -130,7 +130,9 @@ def servers(trained_model, village, e2e_environment):
         _wait(f"http://127.0.0.1:{rasa_port}/status", SERVER_START_SECONDS["rasa"], rasa, logs / "rasa.log")
         base = f"http://127.0.0.1:{rasa_port}"
         # The first turn of a cold stack is slow (graph warm-up, first action call): take it here.
-        Conversation(base, "cli:wangjianguo").restart().say("你好")
+        warm_up = Conversation(base, "cli:wangjianguo").restart()
+        warm_up.say("你好")
+        warm_up.restart().close()
         yield {"actions": Server(action_url, actions.pid, logs / "actions.log"),
                "rasa": Server(base, rasa.pid, logs / "rasa.log")}
     finally:

@@ -17,18 +17,18 @@ from sqlalchemy import select
 from bot.channels.terminal import repl
 from bot.db import session_scope
 from bot.models import EmergencyEvent
-from tests.e2e.test_telegram import (
+from tests.support.fake_telegram import (
     ScriptedRecognizer,
     TgUser,
-    _espeak_ogg,
-    _voice,
+    espeak_ogg,
+    voice_note,
     code_for,
     contains,
     new_tg_id,
     telegram,
     texts,
 )
-from tests.e2e.test_voice_channel import espeak_wav, post_voice
+from tests.support.voice import espeak_wav, post_voice
 from tests.support.asr_double import register
 from tests.support.conversation import parse_intents
 
@@ -92,13 +92,13 @@ def test_telegram_text(rasa_server, saying):
 
 
 def test_telegram_voice_note(rasa_server, saying, tmp_path):
-    ogg, tg = _espeak_ogg(saying, tmp_path), new_tg_id()
+    ogg, tg = espeak_ogg(saying, tmp_path), new_tg_id()
 
     async def scenario():
         async with telegram(rasa_server, recognizer=ScriptedRecognizer(saying)) as (fake, _):
             me = TgUser(fake, tg)
             await me.say(f"/link {code_for('hh023')}")
-            return await me.send(voice=_voice(fake, ogg), until=contains(ALERTED))
+            return await me.send(voice=voice_note(fake, ogg), until=contains(ALERTED))
 
     answer = asyncio.run(scenario())
     assert answer[0]["text"] == f"我听到的是：{saying}"

@@ -108,7 +108,8 @@ def test_grid_worker_household_lookup_and_visit_log(talk, seeded_db):
 def test_villager_cannot_look_up_a_neighbour(talk):
     chat = talk("cli:wangjianguo")
     reply = chat.say("查一下李桂芳家")
-    assert "李桂芳" not in reply or "口人" not in reply
+    assert "只有网格员" in reply  # refused, and nothing of the household is said
+    assert "李桂芳" not in reply and "口人" not in reply
 
 
 def test_redeem_needs_confirmation_and_gives_pickup_code(talk, seeded_db):

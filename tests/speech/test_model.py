@@ -61,7 +61,7 @@ def test_model_zip_sha_mismatch_is_refused(tmp_path, capsys):
     code = model_mod.main(["--from", str(fake), "--models-dir", str(tmp_path / "models")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "size" in err or "sha256 mismatch" in err
+    assert f"expected {model_mod.MODEL_SIZE} bytes" in err  # the official size is checked before the hash
     code = model_mod.main(["--from", str(fake), "--models-dir", str(tmp_path / "models"),
                            "--sha256", "0" * 64])
     assert code == 2 and "sha256 mismatch" in capsys.readouterr().err

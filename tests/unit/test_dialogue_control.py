@@ -44,6 +44,11 @@ def test_stop_intent_counts_only_when_confident():
 def test_no_need_answers_the_anonymity_question():
     assert DialogueControlPolicy.next_action(tracker("不用了", loop="grievance_form",
                                                      requested="grievance_anonymous")) is None
+    # even when the language model calls it a stop
+    assert DialogueControlPolicy.next_action(tracker("不用保密", "stop", 0.97, loop="grievance_form",
+                                                     requested="grievance_anonymous")) is None
+    assert DialogueControlPolicy.next_action(tracker("算了不报了", "stop", 0.97, loop="grievance_form",
+                                                     requested="grievance_anonymous")) == STOP_ACTION
     assert DialogueControlPolicy.next_action(tracker("不用了", pending=True)) == STOP_ACTION
 
 
@@ -56,4 +61,11 @@ def test_it_abstains_otherwise():
     assert DialogueControlPolicy.next_action(tracker("算了")) is None  # nothing to leave
     assert DialogueControlPolicy.next_action(tracker("对")) is None
     assert DialogueControlPolicy.next_action(tracker("对", pending=True, after_user=False)) is None
+
+
+def test_the_bot_listens_after_a_way_out():
+    events = [ActionExecuted("action_listen"), UserUttered("算了", {"name": "inform", "confidence": 0.5}),
+              ActionExecuted(STOP_ACTION)]
+    assert DialogueControlPolicy.next_action(
+        DialogueStateTracker.from_events("cli:t", events, slots=DOMAIN.slots)) == "action_listen"
     assert DialogueControlPolicy.next_action(tracker("救命 算了", "emergency", pending=True)) is None

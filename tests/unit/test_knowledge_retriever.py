@@ -274,6 +274,7 @@ def test_eval_set_sizes_and_ids(kb):
             assert eid in kb.by_id, eid
 
 
+@pytest.mark.slow  # answers the whole evaluation set (seconds of CPU): `make test` runs it, test-fast does not
 def test_eval_accuracy_floor(kb):
     r = kbm.evaluate(kb, KNOWLEDGE / "eval" / "questions.yml", KNOWLEDGE / "eval" / "out_of_corpus.yml")
     # Measured at commit time: top1 0.857, top3 0.976, ooc 0.971 (threshold 0.45).

@@ -9,10 +9,7 @@ unreachable, and never when CI=true.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
-import subprocess
-import sys
 import threading
 import traceback
 from collections import Counter
@@ -30,10 +27,9 @@ from bot.models import (
     Redemption, Resident, Role, ShopItem, User, Village,
 )
 from bench.points import Workload, mixed_writer, run_in_processes
-from bot.config import PROJECT_ROOT
 from bot.ops.databases import scratch_postgres
 from bot.seed import seed_demo_village
-from tests.support.databases import require_postgres
+from tests.support.databases import copy_database, require_postgres, sqlite_url
 
 SCARCE_ITEM, SCARCE_STOCK, SCARCE_PRICE = "红灯笼", 10, 10
 DEVICES = ("device-001", "device-002", "device-003", "device-004")  # 第一网格, wangxiulan's
@@ -41,16 +37,15 @@ WORKERS, OPS = 8, 50
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_db(request, tmp_path):
+def ledger_db(request, tmp_path, seeded_template, settings):
     """A freshly migrated and seeded demo village on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-        migrate(url)
-        seed_demo_village(url)
-        yield url
+        path = tmp_path / "ledger.db"
+        copy_database(seeded_template, path)  # the run's seeded village (tests/conftest.py)
+        yield sqlite_url(path)
         return
     require_postgres()
-    with scratch_postgres("xiangyin_test") as url:
+    with scratch_postgres("xiangyin_test", admin_url=settings.test.postgres_url) as url:
         migrate(url)
         seed_demo_village(url)
         yield url
@@ -246,6 +241,7 @@ def test_concurrent_writers_in_threads_keep_the_ledger_exact(ledger_db):
     report_duplicates(ledger_db, "threads", results, resubmit_booked_requests(ledger_db, in_threads))
 
 
+@pytest.mark.slow  # ~20 s of CPU per backend in worker processes: `make test` runs it, test-fast does not
 def test_concurrent_writers_in_processes_keep_the_ledger_exact(ledger_db):
     prepare_contention(ledger_db)
     results = run_in_processes(mixed_writer, [(workload(ledger_db), w) for w in range(WORKERS)])
@@ -482,13 +478,8 @@ def test_per_person_village_counts_each_resident(fresh_db):
 # tests/actions/test_points.py::test_a_deduction_is_explained_and_an_appeal_filed_once.
 
 
-def run_cli(*args, url: str):
-    env = {**os.environ, "XIANGYIN_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_cli_lists_decides_and_reverses(fresh_db):
+def test_cli_lists_decides_and_reverses(fresh_db, cli):
+    run_cli = cli  # `python -m bot ...` through its main(), tests/domain/conftest.py
     entry_id = _deduct(fresh_db, "device-004", "deduct-4")
     with session_scope(write=True, url=fresh_db) as s:
         appeal_id = points.appeal(s, actor(s, "voice:device-004"), entry_id, "那天下雨没出门").id

@@ -1,0 +1,357 @@
+"""Staff in the field (actions/staff.py), without a model: household lists by colour, group and
+独居, visits due, a bare house number and follow-up questions, points awarded by rule (read
+back, booked once on the yes, nothing on a no), emergencies queried (never raised) and
+acknowledged. Through the trained model: tests/e2e/test_staff_conversations.py."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from actions import slots
+from actions.basics import ActionCancelWrite, ActionChooseOption, ActionConfirmWrite, ActionResolvePending
+from actions.grievances import ActionGrievanceStatus
+from actions.households import ActionHouseholdSummary, ActionResumeAfterPin
+from actions.staff import (
+    ActionAckEmergency,
+    ActionAwardPoints,
+    ActionListHouseholds,
+    ActionQueryEmergencies,
+    award_request,
+    list_request,
+)
+from bot import emergency, households, points
+from bot.db import session_scope
+from bot.identity import resolve_actor
+from bot.models import AuditLog, CareColour, EmergencyEvent, Household, PointsEntry, utcnow
+from tests.actions.harness import CONFIRM, VOICE_CHANNEL
+
+WORKER = "cli:wangxiulan"  # 第一网格: 一组 and 二组, households 1-22
+ADMIN = "cli:chenzhiming"
+VILLAGER = "cli:wangjianguo"
+YEAR = utcnow().year
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _households(runner, **where) -> list[Household]:
+    with session_scope(url=runner.settings.database.url) as s:
+        rows = list(s.execute(select(Household).filter_by(**where).order_by(Household.number)).scalars())
+        for h in rows:
+            _ = [r.name for r in h.residents], h.grid.name  # loaded while the session is open
+        return rows
+
+
+def _head(h: Household) -> str:
+    return next(r.name for r in h.residents if r.is_head)
+
+
+def _entries(runner) -> int:
+    with session_scope(url=runner.settings.database.url) as s:
+        return s.execute(select(func.count(PointsEntry.id))).scalar_one()
+
+
+def _emergencies(runner) -> int:
+    with session_scope(url=runner.settings.database.url) as s:
+        return s.execute(select(func.count(EmergencyEvent.id))).scalar_one()
+
+
+def _raise(runner, house: int, text: str = "救命，我摔倒了") -> int:
+    with session_scope(write=True, url=runner.settings.database.url) as s:
+        return emergency.raise_alarm(s, resolve_actor(s, f"voice:device-{house:03d}"), text).id
+
+
+def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
+    return runner.run(action_class(runner.settings), sender, text, intent=intent, **kwargs)
+
+
+# --- what was asked for ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, colour, group, alone, due", [
+    ("我网格里的连心户有哪些", CareColour.red, None, False, None),
+    ("二组的关心户都有谁", CareColour.yellow, "二组", False, None),
+    ("3组放心户名单", CareColour.green, "三组", False, None),
+    ("三组独居的老人都有谁", None, "三组", True, None),
+    ("这周该去谁家走访", None, None, False, "week"),
+    ("今天该去谁家", None, None, False, "today"),
+    ("哪些红色户好久没去了", CareColour.red, None, False, "today"),
+    ("第二网格的连心户", CareColour.red, "第二网格", False, None),
+])
+def test_what_a_list_asks_for(text, colour, group, alone, due):
+    request = list_request(text)
+    assert (request.wanted.colour, request.wanted.group, request.wanted.living_alone, request.due) == (
+        colour, group, alone, due)
+
+
+def test_age_words_in_a_list():
+    assert list_request("八十岁以上的老人有谁").wanted.min_age == 80
+    assert list_request("二组的老人都有谁家").wanted.min_age == households.ELDERLY_AGE
+    assert list_request("空巢老人有谁").wanted.elderly_only
+
+
+@pytest.mark.parametrize("text, name, number, said, reason", [
+    ("给8号户加5分，义务清扫", None, "8", 5, True),
+    ("给王建国家加2分 垃圾分类", "王建国", None, 2, True),
+    ("给王芳家加2分", "王芳", None, 2, False),
+    ("给7号户扣5分 乱倒垃圾", None, "7", -5, True),
+    ("给十二号户记上五分", None, "十二", 5, False),
+    ("给5号加5分", None, "5", 5, False),
+])
+def test_what_an_award_says(text, name, number, said, reason):
+    request = award_request(text)
+    assert (request.name, request.number, request.points, request.reason_said) == (name, number, said, reason)
+
+
+# --- lists ----------------------------------------------------------------------------------------
+
+def test_a_grid_worker_lists_the_red_households_of_their_grid_three_at_a_time(runner):
+    red = [h for h in _households(runner, care_colour=CareColour.red) if h.number <= 22]
+    said = _say(runner, ActionListHouseholds, WORKER, "我网格里的连心户有哪些", "list_households")
+    first = said.texts[0]
+    assert first.startswith(f"您网格里的红色连心户有{len(red)}户：")
+    for h in red[:3]:
+        assert f"{_head(h)}家，{h.number}号，{h.care_reason}" in first
+    assert not any(f"{_head(h)}家" in said.text for h in _households(runner, care_colour=CareColour.red)
+                   if h.number > 22)  # only their own grid
+    if len(red) > 3:
+        assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_LIST_MORE
+
+
+def test_a_list_by_group_and_colour(runner):
+    yellow = [h for h in _households(runner, care_colour=CareColour.yellow) if 12 <= h.number <= 22]
+    said = _say(runner, ActionListHouseholds, WORKER, "二组的关心户都有谁", "list_households")
+    assert said.texts[0].startswith(f"二组的黄色关心户有{len(yellow)}户：")
+    assert all(f"{_head(h)}家" in said.text for h in yellow[:3])
+
+
+def test_living_alone_means_one_resident_aged_sixty_or_more(runner):
+    alone = [h for h in _households(runner) if h.grid.name == "三组" and len(h.residents) == 1
+             and YEAR - h.residents[0].birth_year >= 60]
+    assert alone, "the seed has an elderly person living alone in 三组"
+    said = _say(runner, ActionListHouseholds, ADMIN, "三组独居的老人都有谁", "list_households")
+    assert said.texts[0].startswith(f"三组的独居老人有{len(alone)}户：")
+    for h in alone[:3]:
+        assert f"{_head(h)}家，{h.number}号，{YEAR - h.residents[0].birth_year}岁" in said.texts[0]
+    if len(alone) == 1:
+        assert said.slot(slots.LAST_HOUSEHOLD) == alone[0].id  # "那他家…" is about it
+
+
+def test_another_grid_is_not_listed_and_lists_are_audited(runner):
+    said = _say(runner, ActionListHouseholds, WORKER, "三组独居的老人都有谁", "list_households")
+    assert said.texts == ["三组的独居老人一户也没有。"]  # 三组 is not in 王秀兰's grid
+    _say(runner, ActionListHouseholds, WORKER, "我网格里的连心户有哪些", "list_households")
+    with session_scope(url=runner.settings.database.url) as s:
+        listed = set(s.execute(select(AuditLog.household_id).where(AuditLog.detail.like("list:%"))).scalars())
+    assert listed == {h.id for h in _households(runner, care_colour=CareColour.red) if h.number <= 22}
+
+
+def test_villagers_may_not_list_households(runner):
+    said = _say(runner, ActionListHouseholds, VILLAGER, "我网格里的连心户有哪些", "list_households")
+    assert said.texts == ["这个只有网格员和村干部能查。"]
+
+
+def test_visits_due_come_from_the_care_schedule_and_leave_out_a_household_visited_today(runner):
+    from bot import care
+    from bot.clock import local_date
+
+    today = local_date(utcnow(), runner.settings.timezone)
+    sunday = today + dt.timedelta(days=6 - today.weekday())
+    with session_scope(write=True, url=runner.settings.database.url) as s:
+        worker = resolve_actor(s, WORKER)
+        due_today = care.visits_due(s, worker, on=today, tz=runner.settings.timezone)
+        assert due_today, "the seed leaves some of 王秀兰's households due"
+        visited = due_today[0]
+        households.log_visit(s, worker, visited.household_id, "老人身体还行")
+        expected = {when: [d for d in care.visits_due(s, worker, on=on, tz=runner.settings.timezone)]
+                    for when, on in (("今天", today), ("这周", sunday))}
+    for text, when in (("今天该去谁家", "今天"), ("这周该去谁家走访", "这周")):
+        said = _say(runner, ActionListHouseholds, WORKER, text, "list_households")
+        due = expected[when]
+        assert said.texts[0].startswith(f"{when}该走访的有{len(due)}户，超期最久的先说：")
+        assert f"{visited.head}家" not in said.text
+        for d in due[:3]:
+            assert f"{d.head}家，{d.number}号，{d.colour_name}，" in said.texts[0]
+
+
+def test_voice_staff_say_their_pin_before_a_list(runner):
+    staff = "voice:staff-wangxiulan"
+    asked = _say(runner, ActionListHouseholds, staff, "我网格里的连心户有哪些", "list_households", channel=VOICE_CHANNEL)
+    assert asked.texts == [] and asked.slot(slots.PENDING_QUERY)["kind"] == "list"
+    resumed = runner.run(ActionResumeAfterPin(runner.settings), staff, "一二三四", channel=VOICE_CHANNEL,
+                         slots={slots.PENDING_QUERY: asked.slot(slots.PENDING_QUERY), slots.PIN_VERIFIED: True})
+    assert resumed.texts[0].startswith("您网格里的红色连心户有")
+
+
+# --- a household by number, and follow-up questions -----------------------------------------------
+
+def test_a_bare_house_number_from_staff_is_a_household_not_a_ticket(runner):
+    said = _say(runner, ActionGrievanceStatus, WORKER, "8号户", "check_grievance_status")
+    assert {"event": "followup", "name": "action_household_summary"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in said.events]
+    said = _say(runner, ActionChooseOption, WORKER, "查一下8号", "choose_option")
+    assert said.texts[0].startswith("赵丽华家，一组8号，") and said.slot(slots.LAST_HOUSEHOLD) is not None
+    villager = _say(runner, ActionGrievanceStatus, VILLAGER, "8号户", "check_grievance_status")
+    assert not any(e.get("event") == "followup" for e in villager.events)
+
+
+def test_a_follow_up_question_is_about_the_household_looked_up_last(runner):
+    lookup = _say(runner, ActionHouseholdSummary, WORKER, "查一下8号", "query_household")
+    household_id = lookup.slot(slots.LAST_HOUSEHOLD)
+    members = len(_households(runner, number=8)[0].residents)
+    said = _say(runner, ActionHouseholdSummary, WORKER, "那他家几口人", "query_household",
+                slots={slots.LAST_HOUSEHOLD: household_id})
+    assert said.texts == [f"赵丽华家（8号）{members}口人。"]
+    said = _say(runner, ActionHouseholdSummary, WORKER, "他家上次走访是啥时候", "query_household",
+                slots={slots.LAST_HOUSEHOLD: household_id})
+    assert len(said.texts) == 1 and said.texts[0].startswith("赵丽华家（8号）")
+    assert "上次走访是" in said.texts[0] or "还没有走访记录" in said.texts[0]
+    # Without a household talked about, it is asked for, as before.
+    said = _say(runner, ActionHouseholdSummary, WORKER, "那他家几口人", "query_household")
+    assert said.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
+
+
+# --- points awards ------------------------------------------------------------------------------
+
+def _award(runner, text: str, sender: str = WORKER, **entities):
+    return _say(runner, ActionAwardPoints, sender, text, "award_points", entities=entities)
+
+
+def _yes(runner, pending, sender: str = WORKER, text: str = "对"):
+    return runner.run(ActionResolvePending(runner.settings), sender, text, intent="affirm",
+                      slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+
+
+def test_an_award_is_read_back_and_booked_once_on_the_yes(runner):
+    before = _entries(runner)
+    said = _award(runner, "给8号户加5分，义务清扫", household_no="8", number="5", activity="义务清扫")
+    assert said.texts == [f"给赵丽华家（8号）记5分：义务清扫，{CONFIRM}"]
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending["kind"] == slots.WRITE_AWARD and said.slot(slots.AWAITING_CONFIRMATION) is True
+    assert _entries(runner) == before  # nothing booked before the yes
+
+    booked = _yes(runner, pending, text="记上吧")  # the offer's own verb is a yes
+    assert booked.texts[0].startswith("记好了：赵丽华家（8号）记5分，义务清扫。现在一共")
+    assert _entries(runner) == before + 1
+    again = _yes(runner, pending)  # a retried yes replays the same entry
+    assert _entries(runner) == before + 1 and again.texts[0].startswith("记好了")
+    with session_scope(url=runner.settings.database.url) as s:
+        entry = s.execute(select(PointsEntry).where(PointsEntry.idempotency_key == pending["key"])).scalar_one()
+        assert (entry.delta, entry.rule.code, entry.household_id) == (5, "cleanup", pending["household_id"])
+        assert entry.actor_id == resolve_actor(s, WORKER).user_id
+
+
+@pytest.mark.parametrize("reply, action_class", [
+    ("算了", ActionResolvePending), ("不记了", ActionResolvePending), ("不对", ActionResolvePending),
+    ("嗯…等下", ActionResolvePending), ("不对", ActionCancelWrite),
+])
+def test_anything_but_a_yes_books_nothing(runner, reply, action_class):
+    before = _entries(runner)
+    pending = _award(runner, "给8号户加5分，义务清扫").slot(slots.PENDING_WRITE)
+    said = runner.run(action_class(runner.settings), WORKER, reply,
+                      slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+    assert _entries(runner) == before
+    if reply == "嗯…等下":  # unclear: asked again, still pending
+        assert said.texts[0].startswith("没听清您的意思") and not said.sets(slots.PENDING_WRITE)
+    else:
+        assert said.slot(slots.PENDING_WRITE) is None
+    if reply in ("算了", "不记了"):
+        assert said.texts == ["好的，这次不记分，积分一分没动。"]
+
+
+def test_an_award_by_the_head_of_household_name(runner):
+    said = _award(runner, "给王建国家加2分 垃圾分类", person="王建国", number="2", activity="垃圾分类")
+    assert said.texts == [f"给王建国家（1号）记2分：垃圾分类，{CONFIRM}"]  # 王秀兰 sees household 1 only
+
+
+def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):
+    said = _award(runner, "给8号户加3分，义务清扫")
+    assert said.texts == ["按村里的规定，义务清扫是加5分，不是3分。", f"给赵丽华家（8号）记5分：义务清扫，{CONFIRM}"]
+    assert said.slot(slots.PENDING_WRITE)["points"] == 5
+
+
+def test_a_deduction_by_rule(runner):
+    said = _award(runner, "给7号户扣5分 乱倒垃圾")
+    assert said.texts == [f"给周国强家（7号）扣5分：乱倒垃圾，{CONFIRM}"]
+    booked = _yes(runner, said.slot(slots.PENDING_WRITE))
+    assert booked.texts[0].startswith("记好了：周国强家（7号）扣5分，乱倒垃圾。")
+
+
+def test_an_award_without_a_known_rule_is_not_read_back(runner):
+    unknown = _award(runner, "给8号户加5分 帮邻居收麦子")
+    assert unknown.texts[0].startswith("村里的积分规定里没找到这一条。能记分的有：")
+    assert not unknown.sets(slots.PENDING_WRITE)
+    bare = _award(runner, "给8号加5分")
+    assert bare.texts == ["给赵丽华家（8号）记分是因为啥？请连户一起再说一遍，比如“给8号户加5分，义务清扫”。"]
+    nobody = _award(runner, "加5分 义务清扫")
+    assert nobody.texts[0].startswith("给哪一户记分？") and not nobody.sets(slots.PENDING_WRITE)
+
+
+def test_awards_are_for_staff_and_their_own_grids(runner):
+    villager = _award(runner, "给8号户加5分，义务清扫", sender=VILLAGER)
+    assert villager.texts == ["记分要由网格员或村干部来记。您做了好事，可以跟网格员说一声。"]
+    assert not villager.sets(slots.PENDING_WRITE)
+    outside = _award(runner, "给40号户加5分，义务清扫")  # 第二网格
+    assert outside.texts == ["这户的信息您没有权限查看，或者查不到这户。"]
+
+
+def test_two_households_with_the_same_head_are_asked_apart(runner):
+    said = _award(runner, "给王建国家加2分 垃圾分类", sender=ADMIN, person="王建国")
+    assert said.texts[0].startswith("有2户叫王建国：") and not said.sets(slots.PENDING_WRITE)
+
+
+# --- emergencies ---------------------------------------------------------------------------------
+
+def test_a_staff_query_about_emergencies_lists_them_and_raises_none(runner):
+    none = _say(runner, ActionQueryEmergencies, WORKER, "今天有没有紧急求助", "query_emergencies")
+    assert none.texts == ["今天没有紧急求助，也没有没处理完的。"]
+    _raise(runner, 8, "救命，我摔倒了")
+    before = _emergencies(runner)
+    said = _say(runner, ActionQueryEmergencies, WORKER, "有没有人喊救命", "query_emergencies")
+    assert said.texts[0].startswith("有1起紧急求助：赵丽华家（8号），今天") and "等待响应" in said.texts[0]
+    assert _emergencies(runner) == before  # a query never raises one
+    outside = _say(runner, ActionQueryEmergencies, "cli:zhanglihua", "今天有没有紧急求助", "query_emergencies")
+    assert outside.texts == ["今天没有紧急求助，也没有没处理完的。"]  # another grid's
+
+
+def test_villagers_asking_are_told_who_can_look_and_their_emergency_words_raise_the_alarm(runner):
+    before = _emergencies(runner)
+    said = _say(runner, ActionQueryEmergencies, VILLAGER, "今天有没有紧急求助", "query_emergencies")
+    assert said.texts[0].startswith("这个只有网格员和村干部能查。") and _emergencies(runner) == before
+    said = _say(runner, ActionQueryEmergencies, VILLAGER, "有没有人 救命", "query_emergencies")
+    assert said.texts[0].startswith("别着急") and _emergencies(runner) == before + 1
+
+
+def test_received_acknowledges_the_alert_open_for_the_staff_member(runner):
+    event_id = _raise(runner, 8)
+    said = _say(runner, ActionAckEmergency, WORKER, "收到，我这就过去", "ack_emergency")
+    assert said.texts == ["好的，已记下您去处理赵丽华家（8号）的求助。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        event = s.get(EmergencyEvent, event_id)
+        assert event.acknowledged_at is not None and event.acknowledged_by == resolve_actor(s, WORKER).user_id
+    # Nothing open any more: "收到" is just an acknowledgement.
+    assert _say(runner, ActionAckEmergency, WORKER, "收到", "ack_emergency").texts == ["好的。"]
+
+
+def test_the_newest_open_alert_is_acknowledged_first(runner):
+    older, newer = _raise(runner, 3), _raise(runner, 8)
+    said = _say(runner, ActionAckEmergency, WORKER, "我去处理", "ack_emergency")
+    assert said.texts == ["好的，已记下您去处理赵丽华家（8号）的求助。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        assert s.get(EmergencyEvent, newer).acknowledged_at is not None
+        assert s.get(EmergencyEvent, older).acknowledged_at is None
+
+
+def test_received_said_without_an_alert_or_by_a_villager_acknowledges_nothing(runner):
+    assert _say(runner, ActionAckEmergency, WORKER, "收到", "ack_emergency").texts == ["好的。"]
+    event_id = _raise(runner, 8)
+    assert _say(runner, ActionAckEmergency, VILLAGER, "收到", "ack_emergency").texts == ["好的。"]
+    assert _say(runner, ActionAckEmergency, "cli:zhanglihua", "收到", "ack_emergency").texts == ["好的。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        assert s.get(EmergencyEvent, event_id).acknowledged_at is None
+
+
+def test_received_read_as_a_yes_still_acknowledges_an_open_alert(runner):
+    _raise(runner, 8)
+    said = _say(runner, ActionConfirmWrite, WORKER, "收到", "affirm")
+    assert said.texts == ["好的，已记下您去处理赵丽华家（8号）的求助。"]

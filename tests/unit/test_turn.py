@@ -1,0 +1,124 @@
+"""The turn pipeline (bot/channels/turn.py) on its own: input limits and the emergency override,
+on a stand-in for Rasa's UserMessage. Through the running server and every channel:
+tests/e2e/test_channels_emergency.py."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from bot.channels import turn
+
+
+@dataclass
+class Collector:
+    messages: list = field(default_factory=list)
+
+    async def send_text_message(self, recipient_id, text):
+        self.messages.append({"recipient_id": recipient_id, "text": text})
+
+
+@dataclass
+class Message:  # the attributes of rasa.core.channels.channel.UserMessage the pipeline uses
+    text: str
+    sender_id: str = "cli:hh001"
+    output_channel: Collector = field(default_factory=Collector)
+    parse_data: dict | None = None
+    metadata: dict | None = None
+
+
+STAFF = {"cli:wangxiulan", "voice:staff-wangxiulan"}
+
+
+def through_pipeline(text: str, max_chars: int = turn.MAX_CHARS, sender: str = "cli:hh001",
+                     asked: list | None = None) -> tuple[list, Message]:
+    reached: list = []
+
+    async def on_new_message(message):
+        reached.append(message)
+
+    def is_staff(sender_id: str) -> bool:  # stands in for the database lookup
+        if asked is not None:
+            asked.append(sender_id)
+        return sender_id in STAFF
+
+    message = Message(text, sender_id=sender)
+    asyncio.run(turn.pipeline(on_new_message, max_chars, is_staff=is_staff)(message))
+    return reached, message
+
+
+def test_emergency_words_go_to_the_emergency_intent_with_the_words_kept():
+    reached, message = through_pipeline("我家的积分怎么扣了，隔壁老王刚才喊救命")
+    assert reached == [message]
+    assert message.text == "我家的积分怎么扣了，隔壁老王刚才喊救命"  # what the tracker records
+    assert message.parse_data["intent"] == {"name": "emergency", "confidence": 1.0}
+    assert message.parse_data["text"] == message.text and message.parse_data["entities"] == []
+    assert message.metadata == {"override": "emergency"}
+
+
+def test_other_messages_and_rasa_commands_are_left_to_the_model():
+    for text in ("我有多少积分", '/inform{"note": "救命"}', "/emergency"):
+        reached, message = through_pipeline(text)
+        assert reached == [message] and message.parse_data is None and message.metadata is None
+
+
+def test_blank_and_over_long_messages_are_answered_without_the_model():
+    for text, reply in (("", turn.EMPTY), ("  \n\t", turn.EMPTY), ("路" * 11, turn.TOO_LONG.format(limit=10))):
+        reached, message = through_pipeline(text, max_chars=10)
+        assert reached == [] and message.output_channel.messages == [{"recipient_id": "cli:hh001", "text": reply}]
+
+
+def test_refusal():
+    assert turn.refusal("你好") is None
+    assert turn.refusal(None) == turn.EMPTY
+    assert "500" in turn.refusal("啊" * 501, 500)
+
+
+STAFF_QUESTIONS = ("今天有没有人喊救命", "有没有人喊救命", "这礼拜有几个喊救命的", "刚才谁家喊救命了？",
+                   "今天有人喊救命吗", "查一下今天喊救命的记录", "俺网格里今天有没有着火的")
+
+
+def test_staff_asking_about_emergencies_reach_the_model():
+    for text in STAFF_QUESTIONS:
+        for sender in STAFF:
+            reached, message = through_pipeline(text, sender=sender)
+            assert reached == [message] and message.parse_data is None and message.metadata is None, (text, sender)
+
+
+def test_a_villager_asking_the_same_raises_the_alarm():
+    for text in STAFF_QUESTIONS:
+        reached, message = through_pipeline(text, sender="voice:device-008")
+        assert message.parse_data["intent"]["name"] == "emergency", text
+
+
+def test_staff_in_danger_or_reporting_one_raise_the_alarm():
+    for text in ("救命", "救命啊 有没有人", "快来人啊，有没有人", "我摔倒了，有没有人", "我家着火了 有没有人来",
+                 "老王摔倒了，有没有人管", "三组着火了", "隔壁喊救命 快来", "救救我 胸口疼"):
+        reached, message = through_pipeline(text, sender="cli:wangxiulan")
+        assert message.parse_data["intent"]["name"] == "emergency", text
+
+
+def test_whether_the_sender_is_staff_is_looked_up_only_for_questions_about_emergencies():
+    asked: list = []
+    for text in ("救命", "我摔倒了", "我有多少积分", "今天有没有紧急求助"):
+        through_pipeline(text, sender="cli:wangxiulan", asked=asked)
+    assert asked == []
+    through_pipeline("今天有没有人喊救命", sender="cli:wangxiulan", asked=asked)
+    assert asked == ["cli:wangxiulan"]
+
+
+def test_when_staff_cannot_be_told_the_alarm_is_raised(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(turn, "_database_url", broken)
+    assert turn.sender_is_staff("cli:wangxiulan") is False
+    message = Message("今天有没有人喊救命", sender_id="cli:wangxiulan")
+    turn.route(message)
+    assert message.parse_data["intent"]["name"] == "emergency"
+
+
+def test_asks_about_emergencies():
+    assert all(turn.asks_about_emergencies(t) for t in STAFF_QUESTIONS)
+    for text in ("救命", "救命啊有没有人", "快来人", "我摔倒了有没有人", "老王摔倒了有没有人管", "我老伴晕倒了 咋办",
+                 "隔壁着火了", "俺家起火了吗没人来"):
+        assert not turn.asks_about_emergencies(text), text
