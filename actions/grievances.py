@@ -117,6 +117,11 @@ class ValidateGrievanceForm(FormValidationAction):
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_DECLINED}
         if reply is Reply.YES:
             return {slots.GRIEVANCE_CONFIRMED: True}
+        if reply is Reply.UNCLEAR:
+            # A short correction ("很急", "噪音", an entity) is no yes either, but it is clear.
+            named = _corrections(tracker, intent)
+            if named and set(named) != {slots.GRIEVANCE_DESCRIPTION}:
+                return {slots.GRIEVANCE_CONFIRMED: None, **named}
         if reply in (Reply.UNCLEAR, Reply.REPEAT):
             dispatcher.utter_message(response="utter_confirm_again")
             return {slots.GRIEVANCE_CONFIRMED: None}

@@ -113,20 +113,17 @@ def list_request(text: str) -> ListRequest:
 
 
 def describe(wanted: households.HouseholdFilter, actor_role: Optional[Role]) -> str:
-    """How the list is named in the answer: '三组的独居老人', '您网格里的红色连心户'."""
+    """How the list is named in the answer ('{what}有3户'): '三组的独居老人', '您网格里的红色连心户',
+    '四组有老人的人家'."""
     scope = wanted.group or ("全村" if actor_role == Role.admin else "您网格里")
-    if wanted.living_alone:
-        who = "独居老人"
-    elif wanted.elderly_only:
-        who = "空巢老人"
-    elif wanted.min_age:
-        who = f"有{wanted.min_age}岁以上老人的户"
-    else:
-        who = ""
-    if wanted.colour is not None:
-        colour = CARE_COLOUR_NAMES[wanted.colour]
-        who = f"{colour}里的{who}" if who else colour
-    return f"{scope}的{who or '住户'}"
+    colour = CARE_COLOUR_NAMES[wanted.colour] if wanted.colour is not None else ""
+    if wanted.living_alone or wanted.elderly_only:
+        who = "独居老人" if wanted.living_alone else "空巢老人"
+        return f"{scope}的{colour}里的{who}" if colour else f"{scope}的{who}"
+    if wanted.min_age:
+        old = "老人" if wanted.min_age == households.ELDERLY_AGE else f"{wanted.min_age}岁以上老人"
+        return f"{scope}的{colour}里有{old}的人家" if colour else f"{scope}有{old}的人家"
+    return f"{scope}的{colour or '住户'}"
 
 
 def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFilter) -> str:

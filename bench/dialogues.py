@@ -66,7 +66,11 @@ class State:
         """A write is read back and waits for a yes: a pending write, or a form's final
         confirmation question (its requested slot ends in ``_confirmed``)."""
         confirming = bool(self.active_loop) and str(self.slots.get("requested_slot") or "").endswith("_confirmed")
-        return bool(self.slots.get("pending_write")) or bool(self.slots.get("awaiting_confirmation")) or confirming
+        pending = self.slots.get("pending_write")
+        # "还要听吗" keeps the rest of a list the same way, but nothing is written on its yes.
+        if isinstance(pending, dict) and pending.get("kind") == "list_more":
+            return confirming
+        return bool(pending) or confirming
 
 
 @dataclasses.dataclass

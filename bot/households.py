@@ -249,7 +249,8 @@ def _matching(s: Session, actor: Actor, wanted: HouseholdFilter, year: int) -> l
     return found
 
 
-def list_households(s: Session, actor: Actor, wanted: HouseholdFilter, today: dt.date | None = None) -> list[HouseholdLine]:
+def list_households(s: Session, actor: Actor, wanted: HouseholdFilter,
+                    today: dt.date | None = None) -> list[HouseholdLine]:
     """The households the staff member may see (their grids; an admin: the village) that match
     ``wanted``, by house number. Each listed household's audit trail records the listing."""
     require_staff(actor, "household list")

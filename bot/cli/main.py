@@ -17,6 +17,9 @@
     bench      print benchmark figures
     cluster    scale-out mode: PostgreSQL + Redis, several Rasa and action replicas behind nginx
                (XIANGYIN_MODE=cluster; see bot/ops/cluster.py)
+    backup / restore / migrate-data / migrate / verify / health
+               operations (bot/cli/ops.py): backups that restore, moving a village to the county
+               database, the schema, the ledger checks, a health report (README "Operations")
 
 The parser is in :mod:`bot.cli.parser`; the commands, thin over the domain, in
 :mod:`bot.cli.servers`, :mod:`bot.cli.grievances`, :mod:`bot.cli.points` and :mod:`bot.cli.staff`.

@@ -40,7 +40,7 @@ def cmd_backup(args, settings: Settings) -> int:
         print(f"{len(backups)} backup(s) in {folder}")
         return 0
     try:
-        result = backup(settings, to=folder, prune_old=not args.no_prune, copy=not args.no_copy)
+        result = backup(settings, to=args.to, prune_old=not args.no_prune, copy=not args.no_copy)
     except BackupError as exc:
         _err(f"备份失败 / backup failed: {exc}")
         return 1
@@ -100,9 +100,9 @@ def cmd_migrate_data(args, settings: Settings) -> int:
     village = report.village or {}
     title = "试运行（已回滚，什么都没改）/ DRY RUN (rolled back)" if report.dry_run else "搬迁 / move"
     print(f"==> {title}: {village.get('township', '')}{village.get('name', '')} → {report.target}")
-    print(f"    {'table':<20}{'source':>8}{'before':>8}{'inserted':>10}{'adopted':>9}")
+    print(f"    {'table':<20}{'source':>8}{'before':>8}{'inserted':>10}{'adopted':>9}{'updated':>9}")
     for name, t in report.tables.items():
-        print(f"    {name:<20}{t.source:>8}{t.already:>8}{t.inserted:>10}{t.adopted:>9}")
+        print(f"    {name:<20}{t.source:>8}{t.already:>8}{t.inserted:>10}{t.adopted:>9}{t.refreshed:>9}")
     if report.renamed:
         print(f"==> {len(report.renamed)} 个值与县里其他村重复，已改名 / values renamed (taken by another village):")
         by_kind: dict[tuple, list] = {}

@@ -122,9 +122,14 @@ def sha256_file(path: Path) -> str:
 
 
 def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (a rename), to the disk; a file system that cannot
+    sync a folder (some USB sticks) is let off."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError:
+        if not Path(path).is_dir():
+            raise
     finally:
         os.close(fd)
 
@@ -467,6 +472,8 @@ def _backup(settings: Settings, to, url, tag, now, prune_old, copy) -> BackupRes
     started = time.monotonic()
     url = url or settings.database.url
     folder = Path(to or settings.backup.dir)
+    if to is not None and not folder.parent.is_dir():  # --to /media/usb/x with the stick not mounted
+        raise BackupError(f"{folder.parent} 不存在（U盘没插？）/ {folder.parent} does not exist (USB stick not mounted?)")
     folder.mkdir(parents=True, exist_ok=True)
     _clean_stale_temp(folder)
     created = _aware(now)

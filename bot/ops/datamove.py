@@ -8,9 +8,9 @@ so tables added by later migrations move too.
 How a row moves
   The source is first copied (SQLite backup API: a consistent snapshot even while the village
   server runs) and that copy migrated to this code's schema; the target must be at the same
-  revision (an empty target gets the schema). Rows are inserted **without their ids**; the
-  target assigns new ones, and every foreign key is rewritten through the map old id → new id
-  of its table. Ids that live outside foreign keys are rewritten too: ``audit_log.household_id``
+  revision (an empty target gets the schema). Rows never keep their ids: new ones are drawn
+  from the target's own sequences (``nextval``, one call per batch, so a batch is one multi-row
+  INSERT), and every foreign key is rewritten through the map old id → new id of its table. Ids that live outside foreign keys are rewritten too: ``audit_log.household_id``
   and ``audit_log.object_id`` (by ``object_type``), the ids inside outbox dedupe keys
   (``grievance:12:event:40`` → the new ids, so the county's ``notify()`` recognises messages
   already sent) and in outbox payloads. Cyclic references (``users.resident_id``) are
@@ -49,7 +49,16 @@ Transactional batches
 
 Dry run
   ``--dry-run`` does the whole move and its verification inside one transaction and rolls it
-  back: the report shows exactly what a real run would insert, rename and verify.
+  back: the report shows exactly what a real run would insert, rename and verify (sequence
+  values it drew stay used: gaps in ids, nothing else). An empty target is refused: create
+  its schema first (``python -m bot migrate --url …``).
+
+Moving while the village still works
+  A re-run moves the rows added since; within a ledger or a grievance it also brings the rows
+  moved earlier up to date (a household with new entries gets its current balance, a grievance
+  with new events its current state), so the invariants hold. Other rows changed after they were
+  moved are not copied again: stop the village's assistant for the final run. Files (grievance
+  photos in ``var/uploads``) are not in the database: copy the folder.
 
 Verification
   Per table: source rows = map entries = target rows that exist. For the village in the target:
@@ -270,12 +279,14 @@ def plan_tables(metadata=Base.metadata) -> tuple[list[TablePlan], list[Reference
 @dataclass
 class TableReport:
     source: int = 0
-    already: int = 0
+    already: int = 0  # moved by earlier runs
     inserted: int = 0
     adopted: int = 0
+    refreshed: int = 0  # moved earlier, brought up to date with the source in this run
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "already": self.already, "inserted": self.inserted, "adopted": self.adopted}
+        return {"source": self.source, "already": self.already, "inserted": self.inserted, "adopted": self.adopted,
+                "refreshed": self.refreshed}
 
 
 @dataclass
@@ -535,9 +546,10 @@ class Mover:
                 if ref.target == plan.name:
                     self._fill_deferred(ref)
             moved = self.report.tables[plan.name]
-            if moved.inserted or moved.adopted:
+            if moved.inserted or moved.adopted or moved.refreshed:
                 self.log(f"  {plan.name}: {moved.inserted} 行写入 / rows inserted" +
-                         (f", {moved.adopted} adopted" if moved.adopted else ""))
+                         (f", {moved.adopted} adopted" if moved.adopted else "") +
+                         (f", {moved.refreshed} 行更新 / brought up to date" if moved.refreshed else ""))
 
     def _aggregate_usable(self, aggregate: Aggregate) -> bool:
         names = [p.name for p in self.plans]
@@ -611,32 +623,45 @@ class Mover:
                 by_value.setdefault(row[-1], []).append(row[: len(companion.pk)])
             companion_rows[table] = by_value
         parts: dict[str, list] = {}
+        refresh: dict[str, list] = {}
         size = 0
         for value, members in groups.items():
-            todo = [m for m in members if _key(m) not in self.map[plan.name]]
-            parts.setdefault(plan.name, []).extend(todo)
-            size += len(todo)
-            for table, by_value in companion_rows.items():
-                pending = [m for m in by_value.get(value, []) if _key(m) not in self.map[table]]
-                parts.setdefault(table, []).extend(pending)
-                size += len(pending)
+            group = [(plan.name, members)] + [(t, by_value.get(value, [])) for t, by_value in companion_rows.items()]
+            new = {t: [m for m in keys if _key(m) not in self.map[t]] for t, keys in group}
+            if not any(new.values()):
+                continue
+            for table, keys in group:
+                parts.setdefault(table, []).extend(new[table])
+                size += len(new[table])
+                # Rows of the group moved by an earlier run follow the source again (the balance
+                # after new entries, the grievance after new events): the invariant holds.
+                moved = [m for m in keys if _key(m) in self.map[table] and _key(m) not in self.adopted[table]]
+                refresh.setdefault(table, []).extend(moved)
+                size += len(moved)
             if size >= self.batch:
-                self._batch([(self.by_name[t], self._self_ordered(self.by_name[t], k)) for t, k in parts.items()])
-                parts, size = {}, 0
+                self._batch([(self.by_name[t], self._self_ordered(self.by_name[t], k)) for t, k in parts.items()],
+                            [(self.by_name[t], k) for t, k in refresh.items()])
+                parts, refresh, size = {}, {}, 0
         if size:
-            self._batch([(self.by_name[t], self._self_ordered(self.by_name[t], k)) for t, k in parts.items()])
+            self._batch([(self.by_name[t], self._self_ordered(self.by_name[t], k)) for t, k in parts.items()],
+                        [(self.by_name[t], k) for t, k in refresh.items()])
 
-    def _batch(self, parts: list[tuple[TablePlan, list[tuple]]]) -> None:
-        """One transaction: the rows, their map entries and the run's progress."""
+    def _batch(self, parts: list[tuple[TablePlan, list[tuple]]],
+               refresh: list[tuple[TablePlan, list[tuple]]] | None = None) -> None:
+        """One transaction: the rows, their map entries, rows to bring up to date, the run's progress."""
         parts = [(plan, keys) for plan, keys in parts if keys]
-        if not parts:
+        refresh = [(plan, keys) for plan, keys in refresh or [] if keys]
+        if not parts and not refresh:
             return
         pending: dict[str, dict[str, str]] = {}
         new_map_rows: list[dict] = []
         with self._tx():
             for plan, keys in parts:
                 self._insert_rows(plan, keys, pending, new_map_rows)
-            self.conn.execute(datamove_map.insert(), new_map_rows)
+            for plan, keys in refresh:
+                self._refresh_rows(plan, keys, pending)
+            if new_map_rows:
+                self.conn.execute(datamove_map.insert(), new_map_rows)
             self.conn.execute(update(datamove_runs).where(datamove_runs.c.id == self.run_id)
                               .values(rows_moved=datamove_runs.c.rows_moved + len(new_map_rows)))
         for row in new_map_rows:  # committed: from now on the map says so
@@ -696,6 +721,27 @@ class Mover:
         report.inserted += len(inserts)
         new_map_rows.extend({"source_id": self.source_id, "table_name": name, "old_id": old_key,
                              "new_id": pending[name][old_key], "how": "inserted"} for old_key, _ in inserts)
+
+    def _refresh_rows(self, plan: TablePlan, keys: list[tuple], pending: dict) -> None:
+        """Update rows moved by an earlier run with the source's current values (not their ids,
+        unique values — perhaps renamed — or cyclic references, which stay as moved)."""
+        table, pk = plan.table, plan.pk
+        report = self.report.tables[plan.name]
+        if len(pk) != 1:
+            return  # (no such table takes part in an aggregate)
+        condition = table.c[pk[0]].in_([k[0] for k in keys])
+        fixed = set(pk) | set(plan.deferred) | {c for columns in plan.uniques for c in columns}
+        for row in self.src.execute(select(table).where(condition)).mappings():
+            old_key = _key(row[c] for c in pk)
+            values = self._rewrite(plan, dict(row), pending)
+            for column in plan.self_refs:
+                values[column] = self._lookup(plan.name, values[column], pending, f"{plan.name} {old_key}.{column}")
+            where = table.c[pk[0]] == int(self.map[plan.name][old_key])
+            current = self.conn.execute(select(table).where(where)).mappings().first()
+            changes = {c: v for c, v in values.items() if c not in fixed and current is not None and current[c] != v}
+            if changes:
+                self.conn.execute(update(table).where(where).values(**changes))
+                report.refreshed += 1
 
     def _allocate(self, plan: TablePlan, count: int) -> list[int] | None:
         """``count`` new ids for the table: from its PostgreSQL sequence, or after the largest id

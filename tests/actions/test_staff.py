@@ -84,6 +84,19 @@ def test_what_a_list_asks_for(text, colour, group, alone, due):
         colour, group, alone, due)
 
 
+@pytest.mark.parametrize("text, what", [
+    ("我网格里的连心户有哪些", "您网格里的红色连心户"),
+    ("三组独居的老人都有谁", "三组的独居老人"),
+    ("四组的老人有哪些", "四组有老人的人家"),
+    ("八十岁以上的老人有谁", "您网格里有80岁以上老人的人家"),
+    ("一组的户都有谁", "一组的住户"),
+])
+def test_how_a_list_is_named(text, what):
+    from actions.staff import describe
+
+    assert describe(list_request(text).wanted, None) == what
+
+
 def test_age_words_in_a_list():
     assert list_request("八十岁以上的老人有谁").wanted.min_age == 80
     assert list_request("二组的老人都有谁家").wanted.min_age == households.ELDERLY_AGE

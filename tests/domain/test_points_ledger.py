@@ -226,6 +226,7 @@ def report_duplicates(url: str, writers: str, results: list[dict], replays: Coun
           f"({dict(sorted(replays.items()))}), nothing booked twice")
 
 
+@pytest.mark.slow  # 8 writers x 50 operations, then every duplicate re-sent: `make test` runs it
 def test_concurrent_writers_in_threads_keep_the_ledger_exact(ledger_db):
     prepare_contention(ledger_db)
     work = workload(ledger_db)
@@ -241,7 +242,7 @@ def test_concurrent_writers_in_threads_keep_the_ledger_exact(ledger_db):
     report_duplicates(ledger_db, "threads", results, resubmit_booked_requests(ledger_db, in_threads))
 
 
-@pytest.mark.slow  # ~20 s of CPU per backend in worker processes: `make test` runs it, test-fast does not
+@pytest.mark.slow  # the same in worker processes (~20 s of CPU per backend): `make test` runs it
 def test_concurrent_writers_in_processes_keep_the_ledger_exact(ledger_db):
     prepare_contention(ledger_db)
     results = run_in_processes(mixed_writer, [(workload(ledger_db), w) for w in range(WORKERS)])

@@ -279,3 +279,25 @@ def test_the_county_database_backs_up_with_pg_dump_and_restores(villages, scratc
         get_engine(other).dispose()
     with pytest.raises(BackupError, match="pg_dump not found"):
         find_tool("pg_dump", ops, path=str(tmp_path), versioned=tmp_path)
+
+
+def test_a_rehearsal_then_the_final_move_brings_ledgers_and_grievances_up_to_date(villages, scratch_pg_url, settings):
+    from bot import grievances, points
+    from bot.db import session_scope
+    from bot.identity import resolve_actor
+
+    _, taohua = villages
+    assert migrate_data(taohua, scratch_pg_url, settings, log=quiet).ok  # the rehearsal
+    with session_scope(write=True, url=taohua) as s:  # the village keeps working
+        staff = resolve_actor(s, "cli:th_wangxiulan")
+        villager = resolve_actor(s, "cli:th_wangjianguo")
+        points.award(s, staff, villager.household_id, "义务清扫", "", "after-rehearsal:1")
+        grievances.transition(s, resolve_actor(s, "cli:th_zhaodefu"), "260101", "accept", "下午去看")
+    get_engine(taohua).dispose()
+    final = migrate_data(taohua, scratch_pg_url, settings, log=quiet)
+    assert final.ok, final.verification["problems"]
+    assert final.tables["points_entries"].inserted == 1 and final.tables["points_balances"].refreshed == 1
+    assert final.tables["grievance_events"].inserted == 1 and final.tables["grievances"].refreshed == 1
+    assert village_state(scratch_pg_url, "桃花村")["figures"] == village_state(taohua, "桃花村")["figures"]
+    again = migrate_data(taohua, scratch_pg_url, settings, log=quiet)
+    assert again.ok and again.rows_moved == 0 and sum(t.refreshed for t in again.tables.values()) == 0
