@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from bot.clock import local_date, parse_clock, to_local
 from bot.config import load_settings
-from bot.identity import AccessDenied, Actor, audit, require_household, require_staff, system_actor
+from bot.identity import (AccessDenied, Actor, audit, require_household, require_staff,
+                          responsible_worker_id, system_actor)
 from bot.models import (
     CARE_COLOUR_NAMES,
     CareColour,
@@ -133,18 +134,6 @@ def set_policy(s: Session, actor: Actor, colour: CareColour | str, visit_days: i
 
 
 # --------------------------------------------------------------------------- schedule
-
-
-def responsible_worker_id(household: Household) -> int | None:
-    """Whose job the household's visits are: its 三线 contact, else the nearest grid leader."""
-    if household.contact_user_id:
-        return household.contact_user_id
-    grid = household.grid
-    while grid is not None:
-        if grid.leader_id:
-            return grid.leader_id
-        grid = grid.parent
-    return None
 
 
 def _last_visits(s: Session, household_ids: list[int]) -> dict[int, dt.datetime]:

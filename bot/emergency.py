@@ -32,6 +32,7 @@ from bot.clock import local_date
 from bot.config import EmergencySettings, load_settings
 from bot.identity import (
     AccessDenied,
+    area_name,
     Actor,
     audit,
     relative_household_ids,
@@ -40,8 +41,9 @@ from bot.identity import (
     system_actor,
     township_duty,
     village_admin_id,
+    responsible_worker_id,
 )
-from bot.models import EmergencyEvent, Grid, Household, OutboxMessage, Role, User, utcnow
+from bot.models import EmergencyEvent, Household, OutboxMessage, Role, User, utcnow
 from bot.outbox import notify
 
 #: The default of ``settings.emergency.ack_minutes`` (XIANGYIN_EMERGENCY_ACK_MINUTES).
@@ -101,17 +103,8 @@ def _head_phone(household: Household | None) -> str:
 
 
 def _first_responder(s: Session, household: Household | None) -> int | None:
-    """The household's 三线 contact, else the leader of the nearest grid that has one."""
-    if household is None:
-        return None
-    if household.contact_user_id:
-        return household.contact_user_id
-    grid = household.grid
-    while grid is not None:
-        if grid.leader_id:
-            return grid.leader_id
-        grid = grid.parent
-    return None
+    """Who answers the household's alarm first: the worker responsible for its care."""
+    return responsible_worker_id(household) if household is not None else None
 
 
 def _group_leader(s: Session, household: Household | None) -> int | None:
@@ -418,11 +411,6 @@ def escalate_unacknowledged(s: Session, now: dt.datetime | None = None, ack_minu
 # --------------------------------------------------------------------------- report
 
 
-def _grid_area(household: Household | None) -> str:
-    grid: Grid | None = household.grid if household is not None else None
-    while grid is not None and grid.level > 2:
-        grid = grid.parent
-    return grid.name if grid is not None else "未绑定住户"
 
 
 def _minutes(start: dt.datetime, end: dt.datetime | None) -> float | None:
@@ -455,7 +443,7 @@ def response_report(s: Session, actor: Actor, since: dt.datetime | None = None, 
         if actor.role == Role.grid_worker and (household is None or household.grid_id not in actor.grid_ids):
             continue
         month = local_date(event.at, tz).strftime("%Y-%m")
-        groups.setdefault((_grid_area(household), month), []).append(event)
+        groups.setdefault((area_name(household), month), []).append(event)
     rows = []
     for (grid, month), events in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
         ack = [m for m in (_minutes(e.at, e.acknowledged_at) for e in events) if m is not None]

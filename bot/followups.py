@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from bot import grievances
 from bot.config import load_settings
-from bot.identity import AccessDenied, Actor, audit, require_staff, serves_township_of, system_actor
-from bot.models import Followup, FollowupState, Grid, Grievance, GrievanceEvent, GrievanceState, Household, Role, utcnow
+from bot.identity import AccessDenied, Actor, area_name, audit, require_staff, serves_township_of, system_actor
+from bot.models import Followup, FollowupState, Grievance, GrievanceEvent, GrievanceState, Household, Role, utcnow
 from bot.outbox import notify
 
 METHODS = {"phone": "电话", "visit": "上门"}
@@ -172,11 +172,6 @@ def answer_task(s: Session, actor: Actor, followup_id: int, answer: str, method:
     return followup
 
 
-def _grid_area(household: Household | None) -> str:
-    grid: Grid | None = household.grid if household is not None else None
-    while grid is not None and grid.level > 2:
-        grid = grid.parent
-    return grid.name if grid is not None else "未绑定住户"
 
 
 def satisfaction_report(s: Session, actor: Actor, since: dt.datetime | None = None,
@@ -201,7 +196,7 @@ def satisfaction_report(s: Session, actor: Actor, since: dt.datetime | None = No
         household = g.household
         if actor.role == Role.grid_worker and (household is None or household.grid_id not in actor.grid_ids):
             continue
-        row = counts.setdefault((_grid_area(household), g.category), dict.fromkeys(
+        row = counts.setdefault((area_name(household), g.category), dict.fromkeys(
             ("asked", "answered", "满意", "基本满意", "不满意", "by_worker", "waiting"), 0))
         row["asked"] += 1
         if followup.state == FollowupState.answered:

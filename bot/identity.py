@@ -294,3 +294,23 @@ def verify_pin(s: Session, actor: Actor, spoken: str) -> bool:
         user.pin_hash, pin_hash(spoken_digits(spoken), user.login)))
     audit(s, actor, "pin_ok" if ok else "pin_failed", "user", actor.user_id)
     return ok
+
+
+def responsible_worker_id(household: Household) -> int | None:
+    """Whose job the household's visits are: its 三线 contact, else the nearest grid leader."""
+    if household.contact_user_id:
+        return household.contact_user_id
+    grid = household.grid
+    while grid is not None:
+        if grid.leader_id:
+            return grid.leader_id
+        grid = grid.parent
+    return None
+
+
+def area_name(household: Household | None) -> str:
+    """The household's second-level grid (第一网格 …), the unit reports are grouped by."""
+    grid: Grid | None = household.grid if household is not None else None
+    while grid is not None and grid.level > 2:
+        grid = grid.parent
+    return grid.name if grid is not None else "未绑定住户"

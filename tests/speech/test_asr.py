@@ -11,13 +11,11 @@ import re
 import shutil
 import subprocess
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from speech import asr, audio
-from speech.model import ModelError, korean_test_model_path
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 SENTENCE = "안녕하세요 감사합니다"
@@ -30,12 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ko_model_path() -> Path:
-    try:
-        return korean_test_model_path()
-    except ModelError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

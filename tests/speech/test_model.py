@@ -11,15 +11,9 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from speech import model as model_mod
-from speech.model import ModelError, korean_test_model_path
 
 
-@pytest.fixture(scope="module")
-def ko_model_path() -> Path:
-    try:
-        return korean_test_model_path()
-    except ModelError as exc:
-        pytest.skip(str(exc))
+
 
 
 
