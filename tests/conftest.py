@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import copy_database, require_postgres, seed_village, sqlite_url
+from tests.support.databases import (
+    copy_database,
+    postgres_copy,
+    require_postgres,
+    seed_postgres,
+    seed_village,
+    sqlite_url,
+)
 
 TESTS_DIR = Path(__file__).resolve().parent
 FAST_TIERS = ("unit", "domain", "actions", "speech")
@@ -111,3 +118,22 @@ def scratch_pg_url(settings):
     require_postgres()
     with scratch_postgres("xiangyin_test", admin_url=settings.test.postgres_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def seeded_pg_template(settings):
+    """The demo village seeded once per run into a scratch PostgreSQL database (dropped at the
+    end), the template of every seeded_pg_url. Skips (fails under CI=true) without PostgreSQL."""
+    from bot.ops.databases import scratch_postgres
+
+    require_postgres()
+    with scratch_postgres("xiangyin_template", admin_url=settings.test.postgres_url) as url:
+        yield seed_postgres(url)
+
+
+@pytest.fixture()
+def seeded_pg_url(seeded_pg_template, settings):
+    """A private, freshly seeded PostgreSQL database for one test (a copy of the template)."""
+    with postgres_copy(seeded_pg_template, settings.test.postgres_url) as url:
+        yield url
+

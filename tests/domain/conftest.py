@@ -1,4 +1,5 @@
-"""Domain-tier fixtures. The seeded databases (fresh_db, scratch_pg_url) are in tests/conftest.py."""
+"""Domain-tier fixtures. The seeded databases they build on (fresh_db, seeded_pg_url,
+scratch_pg_url) are in tests/conftest.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,3 +35,11 @@ def cli(capsys, tmp_path):
         return Result(code, out, err + message)
 
     return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request):
+    """The seeded village on SQLite (a fresh copy) and on PostgreSQL (a fresh copy)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("fresh_db")
+    return request.getfixturevalue("seeded_pg_url")

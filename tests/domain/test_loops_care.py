@@ -14,7 +14,7 @@ from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import AuditLog, CareColour, Household, User
 from bot.ops.scheduler import run_jobs_once
-from tests.domain.loops_support import outbox
+from tests.support.loops import outbox
 
 VISITED = dt.date(2027, 1, 4)  # after every visit the seed made
 

@@ -12,7 +12,7 @@ from bot import emergency
 from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import EmergencyEvent, EmergencyState, OutboxMessage, User
-from tests.domain.loops_support import MONDAY, any_db, outbox, seeded_pg_url, together  # noqa: F401 (fixtures)
+from tests.support.loops import MONDAY, outbox, together
 
 T0 = MONDAY + dt.timedelta(hours=11)  # 20:00 in the village
 

@@ -13,7 +13,7 @@ from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import Followup, FollowupState, GrievanceState, User
 from bot.ops.scheduler import run_jobs_once
-from tests.domain.loops_support import MONDAY, outbox
+from tests.support.loops import MONDAY, outbox
 
 DAY = dt.timedelta(days=1)
 

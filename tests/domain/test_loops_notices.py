@@ -16,7 +16,7 @@ from bot.identity import AccessDenied, resolve_actor
 from bot.linking import bind
 from bot.models import ChannelIdentity, Grid, Notice, NoticeReceipt, OutboxMessage, User
 from bot.config import PROJECT_ROOT
-from tests.domain.loops_support import MONDAY
+from tests.support.loops import MONDAY
 
 TITLE = "十二月三日全村停水通知"
 BODY = "因为自来水主管道检修，12月3日上午8点到下午5点全村停水，请大家提前储水。"

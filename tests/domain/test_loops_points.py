@@ -13,7 +13,7 @@ from bot import care, emergency, followups, grievances, households, notices, poi
 from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import ApplicationState, Household, OutboxMessage, PointsEntry, Redemption, StockReceipt
-from tests.domain.loops_support import MONDAY, any_db, outbox, seeded_pg_url, together  # noqa: F401 (fixtures)
+from tests.support.loops import MONDAY, outbox, together
 
 
 def _household_id(s, number: int) -> int:

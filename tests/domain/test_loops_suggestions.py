@@ -12,7 +12,7 @@ from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import Grievance, SuggestionState
 from bot.ops.scheduler import run_jobs_once
-from tests.domain.loops_support import MONDAY, outbox
+from tests.support.loops import MONDAY, outbox
 
 
 def test_working_days_skip_the_weekend():

@@ -2,8 +2,8 @@
 staff command line, against real SQLite and PostgreSQL databases.
 
 PostgreSQL tests use a scratch database (CREATE DATABASE xiangyin_test_<random> on the
-server named by XIANGYIN_TEST_POSTGRES_URL, default postgres@127.0.0.1:5432), migrated
-and seeded like production, and dropped afterwards. They skip only when PostgreSQL is
+server named by XIANGYIN_TEST_POSTGRES_URL, default postgres@127.0.0.1:5432), a copy of one
+migrated and seeded like production once per run, dropped afterwards. They skip only when PostgreSQL is
 unreachable, and never when CI=true.
 """
 from __future__ import annotations
@@ -20,16 +20,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import points
-from bot.db import migrate, session_scope
+from bot.db import session_scope
 from bot.identity import AccessDenied, resolve_actor
 from bot.models import (
     AppealState, AuditLog, ChannelIdentity, Household, OutboxMessage, PointsBalance, PointsEntry,
     Redemption, Resident, Role, ShopItem, User, Village,
 )
 from bench.points import Workload, mixed_writer, run_in_processes
-from bot.ops.databases import scratch_postgres
-from bot.seed import seed_demo_village
-from tests.support.databases import copy_database, require_postgres, sqlite_url
 
 SCARCE_ITEM, SCARCE_STOCK, SCARCE_PRICE = "红灯笼", 10, 10
 DEVICES = ("device-001", "device-002", "device-003", "device-004")  # 第一网格, wangxiulan's
@@ -37,18 +34,10 @@ WORKERS, OPS = 8, 50
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_db(request, tmp_path, seeded_template, settings):
-    """A freshly migrated and seeded demo village on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "ledger.db"
-        copy_database(seeded_template, path)  # the run's seeded village (tests/conftest.py)
-        yield sqlite_url(path)
-        return
-    require_postgres()
-    with scratch_postgres("xiangyin_test", admin_url=settings.test.postgres_url) as url:
-        migrate(url)
-        seed_demo_village(url)
-        yield url
+def ledger_db(request):
+    """A freshly migrated and seeded demo village on each backend (private copies of the run's
+    seeded village: fresh_db and seeded_pg_url, tests/conftest.py)."""
+    return request.getfixturevalue("fresh_db" if request.param == "sqlite" else "seeded_pg_url")
 
 
 def actor(s, sender: str):

@@ -4,12 +4,16 @@ between end-to-end tests, and the PostgreSQL server that the PostgreSQL tests ne
 SQLite copies go through SQLite's backup API, which copies a consistent snapshot even while
 the source is in WAL mode, and which may write into a database that other processes (the
 action server, the Rasa server) hold open: they see the restored content on their next
-transaction."""
+transaction. PostgreSQL copies are ``CREATE DATABASE ... TEMPLATE`` of a database seeded once
+per run (a file copy on the server: a fraction of migrating and seeding again)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -33,6 +37,43 @@ def seed_village(path: Path) -> str:
     seed_demo_village(url)
     get_engine(url).dispose()
     return url
+
+
+def seed_postgres(url: str) -> str:
+    """Migrate and seed the demo village into the (empty) PostgreSQL database at ``url``."""
+    from bot.db import get_engine, migrate
+    from bot.seed import seed_demo_village
+
+    migrate(url)
+    seed_demo_village(url)
+    get_engine(url).dispose()  # a template database must have no open connections
+    return url
+
+
+@contextlib.contextmanager
+def postgres_copy(template_url: str, admin_url: str, prefix: str = "xiangyin_test") -> Iterator[str]:
+    """A new PostgreSQL database copied from the one at ``template_url``; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from bot.db import get_engine
+
+    template = make_url(template_url).database
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            yield url
+        finally:
+            get_engine(url).dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def copy_database(source: Path, target: Path) -> None:

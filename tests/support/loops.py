@@ -1,38 +1,19 @@
-"""Helpers shared by the village-loop tests (tests/domain/test_loops_*.py): a seeded PostgreSQL
-village, a start line for concurrent workers, outbox look-ups and a controllable clock."""
+"""Helpers shared by the village-loop tests (tests/domain/test_loops_*.py): a start line for
+concurrent workers, outbox look-ups and a Monday morning to start the clock at. (Their seeded
+databases, ``any_db`` and ``seeded_pg_url``, are fixtures in tests/domain/conftest.py and
+tests/conftest.py.)"""
 from __future__ import annotations
 
 import datetime as dt
 import threading
 from typing import Callable
 
-import pytest
 from sqlalchemy import select
 
 from bot.models import OutboxMessage
 
 #: A Monday morning in the village (UTC; 09:00 in Asia/Shanghai).
 MONDAY = dt.datetime(2026, 11, 2, 1, 0)
-
-
-@pytest.fixture()
-def seeded_pg_url(scratch_pg_url):
-    """The demo village, migrated and seeded into a scratch PostgreSQL database."""
-    from bot.db import get_engine, migrate
-    from bot.seed import seed_demo_village
-
-    migrate(scratch_pg_url)
-    seed_demo_village(scratch_pg_url)
-    yield scratch_pg_url
-    get_engine(scratch_pg_url).dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request):
-    """The seeded village on SQLite (a fresh copy) and on PostgreSQL."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("fresh_db")
-    return request.getfixturevalue("seeded_pg_url")
 
 
 def together(worker: Callable[[int], object], n: int = 4) -> list:
