@@ -95,19 +95,24 @@ class ActionEmergency(UsesSettings, Action):
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
 
 
+def _last_bot_texts(turn: Turn) -> List[str]:
+    """What the bot said in its previous turn: the messages between the last two user turns
+    (the answer to repeat, or the read-back that is waiting for an answer)."""
+    events = list(turn.tracker.events)
+    user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(user_turns) < 2:
+        return []
+    start, end = user_turns[-2], user_turns[-1]
+    return [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+
+
 class ActionRepeat(XiangyinAction):
     """Repeat the bot's last answer: every message after the previous user turn."""
 
     action_name = "action_repeat"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        events = list(turn.tracker.events)
-        # Skip the current "再说一遍" turn, then collect the previous bot messages.
-        user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
-        texts: List[str] = []
-        if len(user_turns) >= 2:
-            start, end = user_turns[-2], user_turns[-1]
-            texts = [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+        texts = _last_bot_texts(turn)
         if not texts:
             turn.say("utter_nothing_to_repeat")
         for text in texts:
@@ -167,16 +172,6 @@ class ActionConfirmWrite(XiangyinAction):
             return []
         # Clear first: a confirm function may propose a follow-up write of its own.
         return [*clear_pending(), *CONFIRM[pending["kind"]](turn, pending)]
-
-
-def _last_bot_texts(turn: Turn) -> List[str]:
-    """What the bot said in its last turn (the read-back that is waiting for an answer)."""
-    events = list(turn.tracker.events)
-    user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    if len(user_turns) < 2:
-        return []
-    start, end = user_turns[-2], user_turns[-1]
-    return [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
 
 
 class ActionResolvePending(XiangyinAction):
