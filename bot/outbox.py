@@ -11,7 +11,7 @@ voice devices, the web console and WeChat are further adapters) — whom it can 
 (:func:`claim`), has the adapter send them, and marks them :func:`delivered` or, after a
 permanent refusal, :func:`give_up`.
 
-Guarantees (tests/test_telegram.py checks them end to end):
+Guarantees (tests/e2e/test_telegram.py checks them end to end):
 
 * **claim before send**: a claim increments ``attempts`` with a compare-and-set on the value
   read, committed in its own transaction, before anything is sent; two workers never claim the
