@@ -10,8 +10,8 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   dialogues  the held-out multi-turn dialogues (tests/data/dialogues): pass rate per category
           and half, and the count of writes without an explicit yes (bench/dialogues.py)
   load    concurrent users (20/50/100, XIANGYIN_LOAD_SECONDS each) through the load balancer,
-          embedded vs scale-out mode side by side (bot/loadtest.py)
-  fuzz    REST and voice endpoints under hostile input: counts per category (bot/fuzz.py)
+          embedded vs scale-out mode side by side (bench/loadtest.py)
+  fuzz    REST and voice endpoints under hostile input: counts per category (bench/fuzz.py)
 """
 from __future__ import annotations
 
