@@ -23,21 +23,11 @@ from typing import Any, Dict, List, Optional, Text
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.replies import is_stop
-
-STOP_ACTION = "action_stop"
-RESOLVE_ACTION = "action_resolve_pending"
-STOP_INTENT = "stop"
-EMERGENCY_INTENT = "emergency"
-# The stop intent alone is trusted above this confidence; the lexicon needs no confidence.
-STOP_INTENT_CONFIDENCE = 0.8
-# Form questions that are themselves yes/no questions: there "不用了" answers, it does not stop.
-YES_NO_SLOTS = frozenset({"grievance_anonymous"})
+from bot.nlu.control import RESOLVE_ACTION, STOP_ACTION, Turn, decide  # noqa: F401 - re-exported
 
 
 @DefaultV1Recipe.register(
@@ -68,25 +58,13 @@ class DialogueControlPolicy(Policy):
     @staticmethod
     def next_action(tracker: DialogueStateTracker) -> Optional[str]:
         """The action this policy insists on, or None to let the others decide."""
-        if tracker.latest_action_name in (STOP_ACTION, RESOLVE_ACTION):
-            return ACTION_LISTEN_NAME  # both end the bot's turn
-        if tracker.latest_action_name != ACTION_LISTEN_NAME:
-            return None  # otherwise only right after the user spoke
         message = tracker.latest_message
-        if message is None or not (message.text or message.intent):
-            return None
-        intent = (message.intent or {}).get("name")
-        if intent == EMERGENCY_INTENT:
-            return None
-        pending = bool(tracker.get_slot("awaiting_confirmation"))
-        busy = pending or bool(tracker.active_loop_name)
-        # At a yes/no question of a form ("要不要保密？"), "不用了" / "不用保密" answer it: only
-        # the unmistakable stop words leave, and the stop intent is not trusted there.
-        yes_no_question = not pending and tracker.get_slot("requested_slot") in YES_NO_SLOTS
-        confident_stop = intent == STOP_INTENT and (message.intent or {}).get("confidence", 0) >= STOP_INTENT_CONFIDENCE
-        if busy and (is_stop(message.text or "", soft=not yes_no_question)
-                     or (confident_stop and not yes_no_question)):
-            return STOP_ACTION
-        if pending:
-            return RESOLVE_ACTION
-        return None
+        return decide(Turn(
+            latest_action=tracker.latest_action_name,
+            text=(message.text or "") if message else "",
+            intent=((message.intent or {}).get("name") if message else None),
+            confidence=float((message.intent or {}).get("confidence") or 0) if message else 0.0,
+            awaiting_confirmation=bool(tracker.get_slot("awaiting_confirmation")),
+            active_loop=tracker.active_loop_name,
+            requested_slot=tracker.get_slot("requested_slot"),
+        ))
