@@ -36,13 +36,16 @@ def postgres_reachable(admin_url: str | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def scratch_postgres(prefix: str = "xiangyin_test", admin_url: str | None = None) -> Iterator[str]:
-    """CREATE DATABASE <prefix>_<random>, yield its URL, DROP it afterwards."""
+def scratch_postgres(prefix: str = "xiangyin_test", admin_url: str | None = None,
+                     template_url: str | None = None) -> Iterator[str]:
+    """CREATE DATABASE <prefix>_<random> (a copy of the database at ``template_url`` when
+    given), yield its URL, DROP it afterwards."""
     admin_url = admin_url or postgres_admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    template = f' TEMPLATE "{make_url(template_url).database}"' if template_url else ""
     admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

@@ -8,12 +8,9 @@ transaction. PostgreSQL copies are ``CREATE DATABASE ... TEMPLATE`` of a databas
 per run (a file copy on the server: a fraction of migrating and seeding again)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-import uuid
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -50,30 +47,11 @@ def seed_postgres(url: str) -> str:
     return url
 
 
-@contextlib.contextmanager
-def postgres_copy(template_url: str, admin_url: str, prefix: str = "xiangyin_test") -> Iterator[str]:
+def postgres_copy(template_url: str, admin_url: str, prefix: str = "xiangyin_test"):
     """A new PostgreSQL database copied from the one at ``template_url``; dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
+    from bot.ops.databases import scratch_postgres
 
-    from bot.db import get_engine
-
-    template = make_url(template_url).database
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        try:
-            yield url
-        finally:
-            get_engine(url).dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    return scratch_postgres(prefix, admin_url, template_url=template_url)
 
 
 def copy_database(source: Path, target: Path) -> None:
