@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.http import bearer_header
 from bench.stats import rss_mb
 
 MEMORY_BOUND_MB = 400  # growth allowed over the whole run (caches, allocator, JIT): generous
@@ -138,6 +139,16 @@ def voice_cases(reduced: bool) -> dict[str, list[tuple[dict, bytes]]]:
 
 # --- the client ----------------------------------------------------------------------
 
+FUZZ_DEVICE = "device-002"
+
+
+def device_headers(device_id: str, body: bytes) -> dict[str, str]:
+    from bot.config import load_settings
+    from bot.security.devices import device_key, signed_headers
+
+    return signed_headers(device_id, device_key(load_settings(), device_id, 1), "POST", "/webhooks/voice/webhook", body)
+
+
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, bytes, dict]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -228,12 +239,16 @@ def run_fuzz(base_url: str, pid: int | None = None, reduced: bool = False, timeo
         if not wanted(f"REST {category}"):
             continue
         for n, item in enumerate(bodies):
+            # Every case is authenticated (the fuzz is about what comes after the credential check):
+            # the raw bodies as fuzz:1, the others as their own sender.
             if isinstance(item, bytes):
-                body = item
+                body, sender = item, "fuzz:1"
             else:
-                body = json.dumps({"sender": f"fuzz:{category[:8]}-{n}", "message": item}, ensure_ascii=False).encode()
+                sender = f"fuzz:{category[:8]}-{n}"
+                body = json.dumps({"message": item}, ensure_ascii=False).encode()
             t0 = time.monotonic()
-            status, reply, _ = _post(rest_url, body, {"Content-Type": "application/json"}, timeout)
+            status, reply, _ = _post(rest_url, body, {"Content-Type": "application/json", **bearer_header(sender)},
+                                     timeout)
             timings[f"REST {category}"] += time.monotonic() - t0
             outcome = classify_rest(status, reply)
             counts[f"REST {category}"][outcome] += 1
@@ -243,6 +258,8 @@ def run_fuzz(base_url: str, pid: int | None = None, reduced: bool = False, timeo
         if not wanted(f"voice {category}"):
             continue
         for n, (headers, body) in enumerate(requests):
+            if category != "bad device id":  # signed by a provisioned demo device; those stay unsigned
+                headers = {**headers, **device_headers(FUZZ_DEVICE, body)}
             t0 = time.monotonic()
             status, reply, reply_headers = _post(voice_url, body, headers, timeout)
             timings[f"voice {category}"] += time.monotonic() - t0

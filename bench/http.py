@@ -2,6 +2,7 @@
 connection per turn): the REST webhook and the voice webhook."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
@@ -19,14 +20,33 @@ def _timed(request: urllib.request.Request, timeout: float) -> float:
     return time.perf_counter() - started
 
 
+@functools.lru_cache(maxsize=1)
+def _credentials():
+    """Token minter and device keys from this process's settings: the stacks the bench starts
+    share its server secret (bot.ops.runtime.embedded_stack)."""
+    from bot.config import load_settings
+    from bot.security.tokens import Minter
+
+    settings = load_settings()
+    return settings, Minter(settings)
+
+
+def bearer_header(sender: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_credentials()[1](sender)}"}
+
+
 def post_turn(base_url: str, sender: str, text: str, timeout: float = TIMEOUT) -> float:
-    """One text turn through the REST webhook; its latency in seconds."""
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    return _timed(urllib.request.Request(f"{base_url}{REST_WEBHOOK}", data=body,
-                                         headers={"Content-Type": "application/json"}), timeout)
+    """One text turn through the REST webhook (with the sender's token); its latency in seconds."""
+    body = json.dumps({"message": text}).encode()
+    return _timed(urllib.request.Request(f"{base_url}{REST_WEBHOOK}", data=body, headers={
+        "Content-Type": "application/json", **bearer_header(sender)}), timeout)
 
 
 def post_voice(base_url: str, device_id: str, wav: bytes, timeout: float = TIMEOUT) -> float:
     """One recording through the voice webhook; its latency in seconds."""
-    return _timed(urllib.request.Request(f"{base_url}{VOICE_WEBHOOK}?device_id={device_id}", data=wav,
-                                         headers={"Content-Type": "audio/wav", "X-Device-Id": device_id}), timeout)
+    from bot.security.devices import device_key, signed_headers
+
+    key = device_key(_credentials()[0], device_id, 1)  # a seeded demo device
+    headers = signed_headers(device_id, key, "POST", VOICE_WEBHOOK, wav)
+    return _timed(urllib.request.Request(f"{base_url}{VOICE_WEBHOOK}", data=wav,
+                                         headers={"Content-Type": "audio/wav", **headers}), timeout)

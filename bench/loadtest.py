@@ -47,13 +47,16 @@ def sender_for(user: int) -> str:
 # --- the client ----------------------------------------------------------------------
 
 async def _user(session, url: str, user: int, deadline: float, latencies: list, errors: list) -> None:
+    from bench.http import bearer_header
+
     sender, n = sender_for(user), user  # users start at different points of the script
+    headers = bearer_header(sender)
     while time.monotonic() < deadline:
         text = TURNS[n % len(TURNS)]
         n += 1
         started = time.perf_counter()
         try:
-            async with session.post(url, json={"sender": sender, "message": text}) as response:
+            async with session.post(url, json={"message": text}, headers=headers) as response:
                 await response.read()
                 ok = response.status == 200
         except (asyncio.TimeoutError, OSError, Exception):  # noqa: BLE001 - counted as an error

@@ -18,7 +18,7 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
                          _CLUSTER_RASA_BASE_PORT, _CLUSTER_ACTION_BASE_PORT, _CLUSTER_LISTEN, _JOBS_INTERVAL
     settings.speech      XIANGYIN_VOSK_MODEL, _VOSK_LOG_LEVEL, _ASR_GRAMMAR, _ASR_SNAP,
                          _ASR_SNAP_THRESHOLD, _ASR_FACTORY, _TTS_ENGINE, _TTS_VOICE, _TTS_RATE,
-                         _TTS_CACHE, _FFMPEG, _DEVICE_ID
+                         _TTS_CACHE, _FFMPEG, _DEVICE_ID, _DEVICE_KEY_FILE
     settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
                          _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
     settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES, _TOWNSHIP_MINUTES, _TARGET_MINUTES
@@ -27,6 +27,9 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
     settings.backup      XIANGYIN_BACKUP_DIR, _BACKUP_COPY_TO, _BACKUP_KEEP_DAILY, _BACKUP_KEEP_WEEKLY,
                          _BACKUP_KEEP_MONTHLY, _BACKUP_AT, _BACKUP_FREE_FACTOR, _BACKUP_PG_DUMP,
                          _LOG_MAX_BYTES, _LOG_KEEP, _MOVE_BATCH, _MOVE_PAUSE
+    settings.security    XIANGYIN_BIND, _SECRET_KEY (or _FILE), _TOKEN_HOURS, _REPLAY_SECONDS,
+                         _PIN_MAX_FAILURES, _PIN_LOCK_MINUTES, _RASA_API
+    settings.console     XIANGYIN_CONSOLE_PORT, _CONSOLE_URL
     settings.demo        XIANGYIN_DEMO_USER
     settings.test        XIANGYIN_TEST_POSTGRES_URL (alias XIANGYIN_TEST_PG_URL), _TEST_REDIS_URL,
                          _TEST_TRANSCRIPTS, _CRASH_ACTION_ITERATIONS, _CRASH_RASA_ITERATIONS
@@ -215,6 +218,10 @@ class SpeechSettings:
     device_id: str | None = None
     """XIANGYIN_DEVICE_ID: the push-to-talk device's id; unset: the host name."""
 
+    device_key_file: Path = PROJECT_ROOT / "var" / "device.key"
+    """XIANGYIN_DEVICE_KEY_FILE: the push-to-talk device's key (mode 0600, written when the device
+    is provisioned); it signs every request. Default <var_dir>/device.key."""
+
 
 @dataclass(frozen=True)
 class TelegramSettings:
@@ -340,6 +347,47 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    bind: str = "127.0.0.1"
+    """XIANGYIN_BIND: the address every server of ours listens on (Rasa, action server, console,
+    Telegram webhook). Default loopback only; set 0.0.0.0 (or one interface's address) only
+    behind a firewall or the cluster's nginx."""
+
+    secret_key: str | None = field(default=None, repr=False)
+    """XIANGYIN_SECRET_KEY, else the contents of XIANGYIN_SECRET_KEY_FILE: the server secret that
+    session tokens, device keys, the Rasa API token and the action-server token derive from.
+    Unset: <var_dir>/secrets/server.key, created with mode 0600 on first use. Not in repr()."""
+
+    token_hours: int = 12
+    """XIANGYIN_TOKEN_HOURS: lifetime of a REST session token issued at login."""
+
+    replay_seconds: int = 300
+    """XIANGYIN_REPLAY_SECONDS: how far a signed device request's timestamp may be from the
+    server's clock; nonces are remembered this long, so a replay inside it is refused too."""
+
+    pin_max_failures: int = 5
+    """XIANGYIN_PIN_MAX_FAILURES: wrong PINs or passwords in a row before the login is locked."""
+
+    pin_lock_minutes: int = 15
+    """XIANGYIN_PIN_LOCK_MINUTES: how long a locked login stays locked."""
+
+    rasa_api: bool = True
+    """XIANGYIN_RASA_API: start Rasa's HTTP API (trackers, events, model). Always behind a
+    token derived from the server secret; 0 turns it off altogether."""
+
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    port: int = 5090
+    """XIANGYIN_CONSOLE_PORT: the staff web console's port."""
+
+    url: str = "http://127.0.0.1:5090"
+    """XIANGYIN_CONSOLE_URL: where staff open the console (printed by `make run`). Default
+    http://127.0.0.1:<console_port>."""
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     user: str = "wangjianguo"
     """XIANGYIN_DEMO_USER: the demo login the terminal chat speaks as."""
@@ -385,6 +433,8 @@ class Settings:
     loops: LoopSettings = field(default_factory=LoopSettings)
     bench: BenchSettings = field(default_factory=BenchSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     test: TestSettings = field(default_factory=TestSettings)
 
@@ -465,6 +515,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     var_dir = r.path("XIANGYIN_VAR_DIR", PROJECT_ROOT / "var")
     rasa_port = r.number("XIANGYIN_RASA_PORT", 5005)
     action_port = r.number("XIANGYIN_ACTION_PORT", 5055)
+    console_port = r.number("XIANGYIN_CONSOLE_PORT", 5090)
     vosk_model = r.str("XIANGYIN_VOSK_MODEL")
     transcripts = r.str("XIANGYIN_TEST_TRANSCRIPTS")
     levels = r.str("XIANGYIN_LOAD_LEVELS", "20,50,100")
@@ -526,6 +577,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             tts_cache=r.number("XIANGYIN_TTS_CACHE", 256, lenient=True),
             ffmpeg=r.str("XIANGYIN_FFMPEG"),
             device_id=r.str("XIANGYIN_DEVICE_ID"),
+            device_key_file=r.path("XIANGYIN_DEVICE_KEY_FILE", var_dir / "device.key"),
         ),
         telegram=TelegramSettings(
             token=secret("XIANGYIN_TELEGRAM_TOKEN", env),
@@ -564,6 +616,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             log_keep=r.number("XIANGYIN_LOG_KEEP", 5),
             move_batch=r.number("XIANGYIN_MOVE_BATCH", 500),
             move_pause=r.number("XIANGYIN_MOVE_PAUSE", 0.0, float),
+        ),
+        security=SecuritySettings(
+            bind=r.str("XIANGYIN_BIND", "127.0.0.1"),
+            secret_key=secret("XIANGYIN_SECRET_KEY", env),
+            token_hours=r.number("XIANGYIN_TOKEN_HOURS", 12),
+            replay_seconds=r.number("XIANGYIN_REPLAY_SECONDS", 300),
+            pin_max_failures=r.number("XIANGYIN_PIN_MAX_FAILURES", 5),
+            pin_lock_minutes=r.number("XIANGYIN_PIN_LOCK_MINUTES", 15),
+            rasa_api=r.flag("XIANGYIN_RASA_API", True),
+        ),
+        console=ConsoleSettings(
+            port=console_port,
+            url=r.str("XIANGYIN_CONSOLE_URL", f"http://127.0.0.1:{console_port}"),
         ),
         demo=DemoSettings(user=r.str("XIANGYIN_DEMO_USER", "wangjianguo")),
         test=TestSettings(

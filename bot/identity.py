@@ -8,8 +8,6 @@ place where role boundaries are decided, and every domain read/write goes throug
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -27,7 +25,8 @@ from bot.models import (
     Village,
     utcnow,
 )
-from bot.text import spoken_digits
+from bot.config import SecuritySettings
+from bot.security import logins
 
 
 class AccessDenied(Exception):
@@ -164,6 +163,62 @@ def resolve_actor(s: Session, sender_id: str) -> Actor:
     )
 
 
+def actor_for_user(s: Session, user_id: int | None, channel: str) -> Actor | None:
+    """The actor of a user who proved who they are with a credential on ``channel`` (the staff
+    console's signed session names the user id it logged in); None for an unknown user. Same
+    rights as :func:`resolve_actor` gives the user on any other channel."""
+    user = s.get(User, user_id) if user_id else None
+    if user is None:
+        return None
+    household_id = user.resident.household_id if user.resident is not None else None
+    return Actor(
+        channel=channel, external_id=user.login, village_id=user.village_id, user_id=user.id, role=user.role,
+        display_name=user.display_name, household_id=household_id,
+        grid_ids=_served_grid_ids(s, user.id) if user.role != Role.villager else frozenset(),
+    )
+
+
+def may_see_sensitive(s: Session, actor: Actor, household: Household) -> bool:
+    """Health, custody and allowance details (``Household.sensitive_note``) are for the village
+    admin and the worker responsible for the household's care (its 三线 contact, else its
+    nearest grid leader); other staff who may see the household do not see them."""
+    if not can_read_household(actor, household) or actor.user_id is None:
+        return False
+    return actor.role == Role.admin or responsible_worker_id(household) == actor.user_id
+
+
+def read_audit(s: Session, actor: Actor, *, user_id: int | None = None, household_id: int | None = None,
+               limit: int = 200) -> list[AuditLog]:
+    """The audit log, newest first, of one user's actions and/or one household (admins only,
+    their own village's users and households). Reading it is audited too."""
+    if actor.role != Role.admin or actor.user_id is None:
+        audit(s, actor, "refused", "audit_log", None, "read audit log")
+        raise AccessDenied(f"{actor.sender_id} may not read the audit log")
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(max(1, min(int(limit), 1000)))
+    village_users = select(User.id).where(User.village_id == actor.village_id)
+    village_households = select(Household.id).where(Household.village_id == actor.village_id)
+    query = query.where((AuditLog.actor_id.in_(village_users)) | (AuditLog.household_id.in_(village_households))
+                        | (AuditLog.actor_id.is_(None) & AuditLog.household_id.is_(None)))
+    if user_id is not None:
+        query = query.where(AuditLog.actor_id == user_id)
+    if household_id is not None:
+        query = query.where(AuditLog.household_id == household_id)
+    rows = list(s.execute(query).scalars())
+    audit(s, actor, "read", "audit_log", None, f"user={user_id} household={household_id}: {len(rows)} rows",
+          household_id=household_id)
+    return rows
+
+
+def village_users(s: Session, actor: Actor) -> list[User]:
+    """The accounts of the actor's village, staff first (admins only: for the audit page)."""
+    if actor.role != Role.admin:
+        audit(s, actor, "refused", "audit_log", None, "list the village's accounts")
+        raise AccessDenied(f"{actor.sender_id} may not list the village's accounts")
+    order = {Role.admin: 0, Role.grid_worker: 1, Role.township: 2, Role.shopkeeper: 3}
+    users = s.execute(select(User).where(User.village_id == actor.village_id).order_by(User.id)).scalars()
+    return sorted(users, key=lambda u: (order.get(u.role, 9), u.id))
+
+
 def can_read_household(actor: Actor, household: Household) -> bool:
     if actor.village_id != household.village_id:
         return False
@@ -283,17 +338,13 @@ def audit(s: Session, actor: Actor, action: str, object_type: str, object_id: in
                    channel=actor.channel, detail=detail[:1000], household_id=household_id))
 
 
-def pin_hash(pin: str, login: str) -> str:
-    return hashlib.sha256(f"xiangyin:{login}:{pin}".encode()).hexdigest()
-
-
-def verify_pin(s: Session, actor: Actor, spoken: str) -> bool:
-    """Staff on a shared voice device confirm themselves with their short PIN."""
+def verify_pin(s: Session, actor: Actor, spoken: str, security: SecuritySettings | None = None) -> bool:
+    """Staff on a shared voice device confirm themselves with their own short PIN (said digit
+    by digit). Failures count towards the login's lockout (bot/security/logins.py); every
+    attempt is audited."""
     user = s.get(User, actor.user_id) if actor.user_id else None
-    ok = bool(user and user.pin_hash and hmac.compare_digest(
-        user.pin_hash, pin_hash(spoken_digits(spoken), user.login)))
-    audit(s, actor, "pin_ok" if ok else "pin_failed", "user", actor.user_id)
-    return ok
+    outcome = logins.check(s, user, spoken, kind=logins.Kind.pin, channel=actor.channel, security=security)
+    return outcome is logins.Outcome.ok
 
 
 def responsible_worker_id(household: Household) -> int | None:

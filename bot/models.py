@@ -180,8 +180,14 @@ class User(Base):
     role = Column(Enum(Role, native_enum=False, length=16), nullable=False)
     resident_id = Column(ForeignKey("residents.id"), nullable=True)
     phone = Column(String(20), nullable=True)
-    # Hash of the short spoken PIN that staff say before household data is read out.
-    pin_hash = Column(String(128), nullable=True)
+    # Salted scrypt hash (bot/security/passwords.py) of the short spoken PIN that staff say
+    # before household data is read out, and which logs in to the REST channel.
+    pin_hash = Column(String(160), nullable=True)
+    # Salted scrypt hash of the staff web console password.
+    password_hash = Column(String(160), nullable=True)
+    # Wrong PINs/passwords in a row, and until when the login is locked after too many.
+    login_failures = Column(Integer, nullable=False, default=0, server_default="0")
+    locked_until = Column(DateTime, nullable=True)
 
     resident = relationship("Resident")
     identities = relationship("ChannelIdentity", back_populates="user")
@@ -216,9 +222,26 @@ class ChannelIdentity(Base):
     household_id = Column(ForeignKey("households.id"), nullable=True)
     settings = Column(JSON, nullable=False, default=dict)  # e.g. {"speech_rate": "slow"}
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    # Voice devices: the version of the device key (bot/security/devices.py) the device holds;
+    # 0 = never provisioned (its requests are refused). Re-provisioning bumps it, so an old key
+    # stops working. A revoked device is refused until provisioned again.
+    key_version = Column(Integer, nullable=False, default=0, server_default="0")
+    revoked_at = Column(DateTime, nullable=True)
 
     user = relationship("User", back_populates="identities")
     household = relationship("Household")
+
+
+class RequestNonce(Base):
+    """A signed device request's nonce, remembered for the replay window (bot/security/devices.py)."""
+
+    __tablename__ = "request_nonces"
+    __table_args__ = (UniqueConstraint("device_id", "nonce", name="uq_request_nonce"),)
+
+    id = Column(Integer, primary_key=True)
+    device_id = Column(String(64), nullable=False)
+    nonce = Column(String(64), nullable=False)
+    seen_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 class LinkCode(Base):

@@ -15,12 +15,13 @@ township duty officer ``liujianhua`` (刘建华, 青山镇综治中心), the sho
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 
 from sqlalchemy import func, select
 
 from bot.db import session_scope
-from bot.identity import pin_hash
+from bot.security.passwords import hash_secret
 from bot.models import (
     CareColour,
     CarePolicy,
@@ -53,7 +54,36 @@ GROUP_LEADERS = [
     ("wuyuzhen", "吴玉珍"), ("huangmancang", "黄满仓"), ("chenshulin", "陈树林"),
 ]
 ADMIN = ("chenzhiming", "陈志明")
-DEMO_PIN = "1234"
+# Demo credentials, one per person (README "Demo logins"). A real village sets its own with
+# `python -m bot staff set-pin LOGIN` / `set-password LOGIN`; hashes only are stored.
+DEMO_PINS = {
+    "chenzhiming": "8080", "wangxiulan": "1234", "liguoqiang": "2468", "zhanglihua": "1357",
+    "zhaodefu": "2301", "zhouchunmei": "2302", "yangchangsheng": "2303", "wuyuzhen": "2304",
+    "huangmancang": "2305", "chenshulin": "2306", "liujianhua": "3100", "xiaomaibu": "4100",
+    "limingliang": "5100",
+}
+DEMO_PASSWORD_PREFIX = "xinghua-"  # console password of a demo login: xinghua-<login>
+
+
+def demo_pin(login: str) -> str:
+    return DEMO_PINS[login]
+
+
+def demo_password(login: str) -> str:
+    return DEMO_PASSWORD_PREFIX + login
+
+
+@functools.lru_cache(maxsize=None)
+def _hashed(login: str) -> tuple[str, str]:
+    return hash_secret(demo_pin(login)), hash_secret(demo_password(login))
+
+
+def _credentials(login: str) -> dict:
+    """Hashed demo PIN and console password of a demo login. scrypt costs ~40 ms a hash, so one
+    process hashes each login once (tests seed many scratch villages)."""
+    pin, password = _hashed(login)
+    return {"pin_hash": pin, "password_hash": password}
+
 TOWNSHIP_DUTY = ("liujianhua", "刘建华", "13900000301")  # 青山镇综治中心值班员
 SHOPKEEPER = ("xiaomaibu", "孙玉梅", "13900000401")  # 村口小卖部, the points shop's counter
 RELATIVE = ("limingliang", "李明亮", "13900000501", 2, "儿子")  # 李桂芳's son, works in 杭州
@@ -124,18 +154,18 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
         s.add(village)
         s.flush()
 
-        def add_user(login, name, role, resident=None, phone=None, pin=None):
+        def add_user(login, name, role, resident=None, phone=None, staff=False):
             user = User(
                 village_id=village.id, login=login, display_name=name, role=role,
                 resident_id=resident.id if resident else None, phone=phone,
-                pin_hash=pin_hash(pin, login) if pin else None,
+                **(_credentials(login) if staff else {}),
             )
             s.add(user)
             s.flush()
             s.add(ChannelIdentity(channel="cli", external_id=login, user_id=user.id))
             return user
 
-        admin = add_user(ADMIN[0], ADMIN[1], Role.admin, phone="13900000001", pin=DEMO_PIN)
+        admin = add_user(ADMIN[0], ADMIN[1], Role.admin, phone="13900000001", staff=True)
         top = Grid(village_id=village.id, level=1, name="杏花村网格", leader_id=admin.id)
         s.add(top)
         s.flush()
@@ -157,17 +187,17 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
         demo_heads = {0: ("王", "建国", "男"), 1: ("李", "桂芳", "女"), 12: ("王", "建军", "男"), 23: ("王", "建国", "男")}
         for grid_no, grid_name in enumerate(GRID_NAMES):
             login, name = GRID_WORKERS[grid_no]
-            worker = add_user(login, name, Role.grid_worker, phone=f"1390000010{grid_no}", pin=DEMO_PIN)
+            worker = add_user(login, name, Role.grid_worker, phone=f"1390000010{grid_no}", staff=True)
             grid2 = Grid(village_id=village.id, level=2, name=grid_name, parent_id=top.id, leader_id=worker.id)
             s.add(grid2)
             s.flush()
             s.add(GridAssignment(user_id=worker.id, grid_id=grid2.id))
             # The grid worker's own voice device: household data only after the spoken PIN.
-            s.add(ChannelIdentity(channel="voice", external_id=f"staff-{login}", user_id=worker.id))
+            s.add(ChannelIdentity(channel="voice", external_id=f"staff-{login}", user_id=worker.id, key_version=1))
             for _ in range(2):
                 leader_login, leader_name = GROUP_LEADERS[group_index]
                 leader = add_user(leader_login, leader_name, Role.grid_worker,
-                                  phone=f"1390000020{group_index}", pin=DEMO_PIN)
+                                  phone=f"1390000020{group_index}", staff=True)
                 grid3 = Grid(village_id=village.id, level=3, name=GROUP_NAMES[group_index],
                              parent_id=grid2.id, leader_id=leader.id)
                 s.add(grid3)
@@ -214,8 +244,10 @@ def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> b
                     elif household_index == 1:
                         login_name = "liguifang"
                     add_user(login_name, head.name, Role.villager, resident=head, phone=head.phone)
+                    # Demo devices come provisioned (key version 1); `python -m bot device keys`
+                    # writes their keys for the device client (bot/security/devices.py).
                     s.add(ChannelIdentity(channel="voice", external_id=f"device-{number:03d}",
-                                          household_id=household.id))
+                                          household_id=household.id, key_version=1))
                     _seed_points(s, rng, village, household, rules, today, worker)
                     household_index += 1
                 group_index += 1
@@ -235,7 +267,7 @@ def seed_loops(s, village: Village, today: dt.date) -> None:
         found = s.execute(select(User).where(User.login == login)).scalar_one_or_none()
         if found is None:
             found = User(village_id=village.id, login=login, display_name=name, role=role, phone=phone,
-                         pin_hash=pin_hash(DEMO_PIN, login))
+                         **_credentials(login))
             s.add(found)
             s.flush()
             s.add(ChannelIdentity(channel="cli", external_id=login, user_id=found.id))

@@ -12,6 +12,7 @@ End-to-end fixtures (model, servers, conversations) live in tests/e2e/conftest.p
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from tests.support.databases import (
 
 TESTS_DIR = Path(__file__).resolve().parent
 FAST_TIERS = ("unit", "domain", "actions", "speech")
-TIERS = FAST_TIERS + ("e2e", "scaleout")
+TIERS = FAST_TIERS + ("console", "e2e", "scaleout")
 
 # Variables the developer's shell may set that tests keep: where trained models are, and the
 # knobs of the test suite itself. Every other XIANGYIN_* variable is removed for the run, so a
@@ -67,6 +68,9 @@ def test_environment(tmp_path_factory) -> dict[str, str]:
         "XIANGYIN_DATABASE_URL": sqlite_url(run_dir / "xiangyin.db"),
         # No Chinese Vosk model in the run's folder: recognition is a test double or absent.
         "XIANGYIN_VOSK_MODEL": str(run_dir / "models" / "no-vosk-model"),
+        # The run's server secret: servers started by tests inherit it, and the tests mint the
+        # same credentials (tokens, device keys, Rasa's API token) from it.
+        "XIANGYIN_SECRET_KEY": secrets.token_hex(32),
     }
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):

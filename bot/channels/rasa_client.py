@@ -6,12 +6,17 @@ The terminal chat and the Telegram bot send every turn as ``POST /webhooks/rest/
 ``GET /conversations/<sender>/tracker``. Both clients map every failure — connection refused,
 timeout, 5xx, a 4xx refusal, a body that is not JSON — to one exception, :class:`RasaError`.
 
+Identity travels as a credential: ``bearer(sender)`` gives the ``Authorization: Bearer`` token
+of each turn (the REST channel speaks as the token's sender), and ``api_token`` is passed as
+``?token=`` to Rasa's HTTP API. Processes of ours get both from
+:func:`bot.security.tokens.trusted_client_credentials`; a remote client logs in instead.
+
 Use :class:`RasaClient` from synchronous code and :class:`AsyncRasaClient` from asyncio code;
 both are context managers that own their HTTP connection pool.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +43,17 @@ def _tracker_path(sender: str) -> str:
 
 def _turn_body(sender: str, text: str) -> dict[str, str]:
     return {"sender": sender, "message": text}
+
+
+class _Credentials:
+    def __init__(self, bearer: Callable[[str], str] | None, api_token: str | None):
+        self.bearer, self.api_token = bearer, api_token
+
+    def turn_headers(self, sender: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.bearer(sender)}"} if self.bearer else {}
+
+    def api_params(self, **params: str) -> dict[str, str]:
+        return {**params, "token": self.api_token} if self.api_token else params
 
 
 def _json(response: httpx.Response) -> Any:
@@ -69,8 +85,10 @@ def _active_loop(tracker: Any) -> str | None:
 class RasaClient:
     """Synchronous client (the terminal chat, scripts)."""
 
-    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None):
+    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None,
+                 bearer: Callable[[str], str] | None = None, api_token: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self._credentials = _Credentials(bearer, api_token)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def __enter__(self) -> "RasaClient":
@@ -90,10 +108,11 @@ class RasaClient:
 
     def send(self, sender: str, text: str) -> list[dict]:
         """One turn: the bot's messages (``text``, ``buttons``, ``image``, ...)."""
-        return _replies(self._call("POST", REST_WEBHOOK, json=_turn_body(sender, text)))
+        return _replies(self._call("POST", REST_WEBHOOK, json=_turn_body(sender, text),
+                                   headers=self._credentials.turn_headers(sender)))
 
     def tracker(self, sender: str) -> dict:
-        return self._call("GET", _tracker_path(sender), params={"include_events": "NONE"}) or {}
+        return self._call("GET", _tracker_path(sender), params=self._credentials.api_params(include_events="NONE")) or {}
 
     def active_loop(self, sender: str) -> str | None:
         """The form the conversation is in (``grievance_form``, ...), or None."""
@@ -104,8 +123,10 @@ class AsyncRasaClient:
     """Asyncio client (the Telegram bot)."""
 
     def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 bearer: Callable[[str], str] | None = None, api_token: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self._credentials = _Credentials(bearer, api_token)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def __aenter__(self) -> "AsyncRasaClient":
@@ -125,10 +146,11 @@ class AsyncRasaClient:
 
     async def send(self, sender: str, text: str) -> list[dict]:
         """One turn: the bot's messages (``text``, ``buttons``, ``image``, ...)."""
-        return _replies(await self._call("POST", REST_WEBHOOK, json=_turn_body(sender, text)))
+        return _replies(await self._call("POST", REST_WEBHOOK, json=_turn_body(sender, text),
+                                         headers=self._credentials.turn_headers(sender)))
 
     async def tracker(self, sender: str) -> dict:
-        return await self._call("GET", _tracker_path(sender), params={"include_events": "NONE"}) or {}
+        return await self._call("GET", _tracker_path(sender), params=self._credentials.api_params(include_events="NONE")) or {}
 
     async def active_loop(self, sender: str) -> str | None:
         """The form the conversation is in (``grievance_form``, ...), or None."""

@@ -1,7 +1,13 @@
-"""Interactive terminal chat over Rasa's REST channel, as one demo user."""
+"""Interactive terminal chat over Rasa's REST channel, as one demo user.
+
+The terminal is the operator's: it signs its turns with a token minted from the server secret
+(``var/secrets/server.key``, readable only by the user who started the servers), so only that
+user can chat as a given login from this machine. Remote clients log in with a PIN instead
+(``POST /webhooks/rest/login``)."""
 from __future__ import annotations
 
 from bot.channels.rasa_client import RasaClient, RasaError
+from bot.config import Settings, load_settings
 
 BOT = "乡音"
 UNREACHABLE = "服务暂时连不上，请稍后再试。"
@@ -18,11 +24,19 @@ def render(messages: list[dict]) -> list[str]:
     return lines
 
 
-def repl(rasa_url: str, login: str) -> None:
+def repl(rasa_url: str, login: str, settings: Settings | None = None) -> None:
+    from bot.security.keys import SecretKeyError
+    from bot.security.tokens import trusted_client_credentials
+
     sender = f"cli:{login}"
+    try:
+        credentials = trusted_client_credentials(settings or load_settings())
+    except (OSError, SecretKeyError) as exc:
+        print(f"不能读取服务器密钥，无法以 {login} 的身份聊天：{exc}")
+        return
     print(f"\n已连接乡音小助手，当前身份：{login}。输入“再见”或按 Ctrl-C 退出。\n")
     last_buttons: list[dict] = []
-    with RasaClient(rasa_url) as rasa:
+    with RasaClient(rasa_url, **credentials) as rasa:
         while True:
             try:
                 text = input("您：").strip()

@@ -1,8 +1,11 @@
 """Rasa input channel for the one-button device: ``POST /webhooks/voice/webhook``.
 
-Request: ``multipart/form-data`` with fields ``device_id`` and ``audio`` (a file: WAV, OGG,
-MP3, … any rate and channel count), or a raw audio body with the device id in the
-``X-Device-Id`` header (or ``?device_id=``).
+Request: ``multipart/form-data`` with a field ``audio`` (a file: WAV, OGG, MP3, … any rate and
+channel count), or a raw audio body. Every request is signed by the device with its own key
+(:mod:`bot.security.devices`: ``X-Xiangyin-Device``/``-Time``/``-Nonce``/``-Signature`` over the
+exact body); the device — and so the household or person the turn speaks for — comes from that
+signature only. Unsigned, forged, replayed, unknown or revoked requests get 401 and an audit row.
+A ``device_id`` form field, if sent, must name the same device.
 
 Response (200, ``application/json``)::
 
@@ -30,7 +33,6 @@ import asyncio
 import base64
 import json
 import logging
-import re
 import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -47,8 +49,8 @@ log = logging.getLogger(__name__)
 
 NOT_HEARD = "没听清，请再说一遍。"
 ASR_DOWN = "我现在听不了语音，请稍后再试，或者找网格员帮忙。"
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 CHANNEL = "voice"
+UNAUTHORIZED = "这台设备还没有登记，请找村里帮忙设置。"
 MAX_UPLOAD_MB = 10.0
 
 
@@ -74,6 +76,19 @@ def device_rate(device_id: str, db_url: str | None = None) -> str:
 
     with session_scope(url=db_url) as s:
         return identity_settings(s, CHANNEL, device_id).get("speech_rate", "normal")
+
+
+def authenticated_device(settings: Settings, method: str, path: str, headers: dict, body: bytes) -> str | None:
+    """The device id a signed request comes from, else None (the refusal is logged and audited)."""
+    from bot.db import session_scope
+    from bot.security.devices import DeviceAuthError, authenticate
+
+    with session_scope(write=True, url=settings.database.url) as s:
+        try:
+            return authenticate(s, settings, method, path, headers, body).external_id
+        except DeviceAuthError as exc:  # committed with its audit row
+            log.warning("voice request refused (%s): %s", exc.device_id or "?", exc.reason)
+            return None
 
 
 class VoiceOutput(CollectingOutputChannel):
@@ -149,12 +164,18 @@ class VoiceInput(InputChannel):
         async def receive(request: Request):
             if len(request.body or b"") > self.max_upload_bytes:
                 return response.json({"error": "录音太长了，请说短一点。"}, status=413)
-            device_id, audio_bytes = self._parse(request)
-            if not device_id or not DEVICE_ID.match(device_id):
-                return response.json({"error": "缺少设备编号。"}, status=400)
+            loop = asyncio.get_running_loop()
+            device_id = await loop.run_in_executor(
+                None, authenticated_device, self.settings, request.method, request.path,
+                dict(request.headers), request.body or b"")
+            if device_id is None:
+                return response.json({"error": UNAUTHORIZED}, status=401)
+            claimed, audio_bytes = self._parse(request)
+            if claimed and claimed != device_id:
+                log.warning("device %s sent device_id=%r; refused", device_id, claimed[:64])
+                return response.json({"error": UNAUTHORIZED}, status=403)
             if not audio_bytes:
                 return response.json({"error": "没有收到录音。"}, status=400)
-            loop = asyncio.get_running_loop()
             try:
                 rate = await loop.run_in_executor(None, device_rate, device_id, self.settings.database.url)
             except Exception:  # noqa: BLE001
@@ -181,6 +202,7 @@ class VoiceInput(InputChannel):
 
     @staticmethod
     def _parse(request: Request) -> tuple[str, bytes]:
+        """(the device id the body claims, if any; the audio)."""
         content_type = request.headers.get("content-type") or ""
         if content_type.startswith("multipart/form-data"):
             try:
@@ -190,5 +212,4 @@ class VoiceInput(InputChannel):
             device_id = (form.get("device_id") or "").strip()
             upload = files.get("audio") if files else None
             return device_id, (upload.body if upload else b"")
-        device_id = (request.headers.get("x-device-id") or request.args.get("device_id") or "").strip()
-        return device_id, request.body or b""
+        return "", request.body or b""

@@ -21,7 +21,7 @@ def test_pin_check_and_its_audit(fresh_db):
         villager = resolve_actor(s, "voice:device-001")  # a household device, no staff user
         assert not verify_pin(s, villager, "一二三四")
         actions = s.execute(select(AuditLog.action).where(AuditLog.actor_id == worker.user_id)).scalars().all()
-        assert actions.count("pin_ok") == 1 and actions.count("pin_failed") == 1
+        assert actions.count("login_ok") == 1 and actions.count("login_failed") == 1
 
 
 def test_only_admins_list_the_audit_trail(fresh_db):

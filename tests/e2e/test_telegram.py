@@ -29,6 +29,7 @@ from bot.channels.telegram.texts import (
     RATE_LIMITED,
     VOICE_ON,
 )
+from tests.support.conversation import bearer_header
 from tests.support.fake_telegram import (
     TOKEN,
     FakeTelegram,
@@ -50,7 +51,7 @@ from tests.support.fake_telegram import (
 @pytest.fixture(scope="module")
 def rasa(rasa_server) -> str:
     """The real Rasa server, warmed up: its first answer (model and action server cold) may be slow."""
-    httpx.post(f"{rasa_server}/webhooks/rest/webhook", json={"sender": "telegram:1", "message": "你好"},
+    httpx.post(f"{rasa_server}/webhooks/rest/webhook", json={"message": "你好"}, headers=bearer_header("telegram:1"),
                timeout=600).raise_for_status()
     return rasa_server
 

@@ -41,9 +41,9 @@ def test_unintelligible_audio_is_asked_again(rasa_server, audio):
     assert json.loads(body)["texts"] == ["没听清，请再说一遍。"]
 
 
-def test_missing_device_or_audio_is_a_polite_4xx(rasa_server):
+def test_unsigned_request_or_missing_audio_is_a_polite_4xx(rasa_server):
     status, _, body = post_voice(rasa_server, None, espeak_wav("你好"))
-    assert status == 400 and "设备" in json.loads(body)["error"]
+    assert status == 401 and "设备" in json.loads(body)["error"]
     status, _, _ = post_voice(rasa_server, "device-006", b"")
     assert status == 400
 

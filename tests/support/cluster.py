@@ -93,9 +93,11 @@ class Turn:
 
 
 def say(base_url: str, sender: str, text: str, timeout: float = 120) -> Turn:
-    body = json.dumps({"sender": sender, "message": text}).encode()
+    from tests.support.conversation import bearer_header
+
+    body = json.dumps({"message": text}).encode()
     request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", data=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **bearer_header(sender)})
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

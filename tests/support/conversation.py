@@ -9,6 +9,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.channels.rasa_client import RasaClient
+from bot.config import load_settings
+from bot.security.keys import rasa_api_token
+from bot.security.tokens import trusted_client_credentials
 
 TIMEOUT = 180.0  # upper bound for one turn; a turn returns as soon as it is answered
 
@@ -18,7 +21,7 @@ class Conversation:
 
     def __init__(self, base_url: str, sender: str, timeout: float = TIMEOUT):
         self.base_url, self.sender = base_url.rstrip("/"), sender
-        self.client = RasaClient(self.base_url, timeout=timeout)
+        self.client = RasaClient(self.base_url, timeout=timeout, **trusted_client_credentials(load_settings()))
         self.replies: list[dict] = []
 
     def restart(self) -> "Conversation":
@@ -45,10 +48,23 @@ class Conversation:
         self.client.close()
 
 
+def api_params() -> dict[str, str]:
+    """``?token=`` for Rasa's HTTP API (the servers and this process share the run's secret)."""
+    return {"token": rasa_api_token(load_settings())}
+
+
+def bearer_header(sender: str) -> dict[str, str]:
+    """``Authorization: Bearer`` for one sender, minted from the run's secret as our own
+    processes (terminal chat, Telegram bridge) do."""
+    from bot.security.tokens import issue
+
+    return {"Authorization": f"Bearer {issue(load_settings(), sender)}"}
+
+
 def forget_sender(base_url: str, sender: str) -> None:
     """Replaces the sender's tracker with an empty one (Rasa's ``PUT .../tracker/events``)."""
     url = f"{base_url.rstrip('/')}/conversations/{quote(sender, safe=':')}/tracker/events"
-    httpx.put(url, json=[], timeout=60).raise_for_status()
+    httpx.put(url, json=[], params=api_params(), timeout=60).raise_for_status()
 
 
 def parse_intents(base_url: str, texts: list[str]) -> list[str]:
@@ -56,7 +72,7 @@ def parse_intents(base_url: str, texts: list[str]) -> list[str]:
     with httpx.Client(base_url=base_url.rstrip("/"), timeout=60) as http:
         intents = []
         for text in texts:
-            response = http.post("/model/parse", json={"text": text})
+            response = http.post("/model/parse", json={"text": text}, params=api_params())
             response.raise_for_status()
             intents.append(response.json()["intent"]["name"])
         return intents

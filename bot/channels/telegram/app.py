@@ -128,7 +128,10 @@ class TelegramChannel:
     async def running(self):
         """Start the bot (polling or webhook) and the outbox job; stop them on exit."""
         config = self.config
-        async with AsyncRasaClient(config.rasa_url, config.rasa_timeout) as rasa:
+        from bot.security.tokens import trusted_client_credentials
+
+        credentials = trusted_client_credentials(self.settings or load_settings())  # sender = the verified Telegram user
+        async with AsyncRasaClient(config.rasa_url, config.rasa_timeout, **credentials) as rasa:
             app = self.build_application(rasa)
             async with app:
                 if config.webhook_url:
