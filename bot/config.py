@@ -37,7 +37,8 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
     settings.timezone    XIANGYIN_TIMEZONE
 
 Variables the code *writes* for its children (not settings): ``XIANGYIN_TRACKER_STORE_PASSWORD``
-and ``XIANGYIN_LOCK_STORE_PASSWORD`` (cluster endpoints file), and the library defaults in
+and ``XIANGYIN_LOCK_STORE_PASSWORD`` (cluster endpoints file), ``XIANGYIN_ACTION_TOKEN`` (the
+action server's token in endpoints.yml), and the library defaults in
 :data:`LIBRARY_ENV`. :func:`child_environment` builds a child process's environment.
 """
 from __future__ import annotations

@@ -182,9 +182,9 @@ class User(Base):
     phone = Column(String(20), nullable=True)
     # Salted scrypt hash (bot/security/passwords.py) of the short spoken PIN that staff say
     # before household data is read out, and which logs in to the REST channel.
-    pin_hash = Column(String(160), nullable=True)
+    pin_hash = Column(String(128), nullable=True)
     # Salted scrypt hash of the staff web console password.
-    password_hash = Column(String(160), nullable=True)
+    password_hash = Column(String(128), nullable=True)
     # Wrong PINs/passwords in a row, and until when the login is locked after too many.
     login_failures = Column(Integer, nullable=False, default=0, server_default="0")
     locked_until = Column(DateTime, nullable=True)

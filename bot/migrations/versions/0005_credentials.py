@@ -1,4 +1,5 @@
-"""credentials (issue 13): salted PIN/password hashes with a persistent lockout, device key
+"""credentials (issue 13): salted PIN/password hashes (an scrypt hash is ~85 characters:
+pin_hash keeps its 128) with a persistent lockout, device key
 versions and revocation, and the nonces of signed device requests
 
 Revision ID: 0005
@@ -15,8 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
-        batch.alter_column("pin_hash", type_=sa.String(160), existing_type=sa.String(128), existing_nullable=True)
-        batch.add_column(sa.Column("password_hash", sa.String(160), nullable=True))
+        batch.add_column(sa.Column("password_hash", sa.String(128), nullable=True))
         batch.add_column(sa.Column("login_failures", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("locked_until", sa.DateTime(), nullable=True))
     with op.batch_alter_table("channel_identities") as batch:
@@ -44,4 +44,3 @@ def downgrade() -> None:
         batch.drop_column("locked_until")
         batch.drop_column("login_failures")
         batch.drop_column("password_hash")
-        batch.alter_column("pin_hash", type_=sa.String(128), existing_type=sa.String(160), existing_nullable=True)
