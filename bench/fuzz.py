@@ -41,7 +41,7 @@ OUTCOMES_OK = ("answer", "4xx")
 
 def rest_cases(reduced: bool) -> dict[str, list]:
     """category -> list of request bodies (str → sent as {"sender", "message"}, bytes → raw)."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     # Rasa's own REST channel feeds a message of any length to the featurizers and DIET: one
     # 20k-character message grew the server by ~6.5 GB RSS, a 1M-character one to a 12 GB peak.
     # The reduced set (tests) stays at 2k; the full set (bench) shows the 20k growth.
@@ -80,7 +80,7 @@ def rest_cases(reduced: bool) -> dict[str, list]:
 
 
 def _wav(seconds: float, rate: int = 16000, tone: float | None = None, noise: bool = False) -> bytes:
-    rng = random.Random(3)
+    rng = random.Random(3)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     frames = bytearray()
     for i in range(int(seconds * rate)):
         value = 0.0
@@ -110,7 +110,7 @@ def voice_cases(reduced: bool) -> dict[str, list[tuple[dict, bytes]]]:
         "huge audio": [raw(b"\x00" * (huge_mb * 1024 * 1024)), raw(_wav(0.2) + b"\x01\x02" * (huge_mb * 512 * 1024))],
         "truncated audio": [raw(tone[:44]), raw(tone[:20]), raw(tone[: len(tone) // 2]), raw(bytes(bad_header)),
                             raw(b"RIFF"), raw(b"OggS\x00\x02" + b"\x00" * 100), raw(b"ID3\x03\x00\x00\x00")],
-        "garbage audio": [raw(bytes(random.Random(5).randrange(256) for _ in range(5000))),
+        "garbage audio": [raw(bytes(random.Random(5).randrange(256) for _ in range(5000))),  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
                           raw(b"\x00" * 4096, **{"Content-Type": "application/octet-stream"}),
                           raw(tone, **{"Content-Type": "text/plain"})],
         "silence and tone": [raw(silence), raw(tone), raw(_wav(0.05, tone=440)), raw(_wav(0.5, rate=8000, noise=True))],
@@ -132,7 +132,7 @@ def voice_cases(reduced: bool) -> dict[str, list[tuple[dict, bytes]]]:
     if reduced:
         cases["huge audio"] = cases["huge audio"][:1]
     else:
-        rng = random.Random(11)
+        rng = random.Random(11)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
         cases["random truncations"] = [raw(tone[: rng.randrange(1, len(tone))]) for _ in range(15)]
     return cases
 
@@ -152,7 +152,7 @@ def device_headers(device_id: str, body: bytes) -> dict[str, str]:
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, bytes, dict]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310 - an http(s) URL from our settings or the caller, never a user's
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read() if exc.fp else b"", dict(exc.headers or {})

@@ -12,10 +12,32 @@ from bot.text import toneless_pinyin
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
 
 
-def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
+#: The held-out set was labelled with the 26 intents of its time. Issue 18 gave two meanings an
+#: intent of their own: leaving a flow ("算了", "取消", "别弄了") is ``stop``, no longer ``deny``,
+#: and a list of households is ``list_households``, no longer ``query_household``. An example
+#: whose meaning moved is scored against the intent that now has it; its text is untouched:
+#: a ``deny`` that the way-out lexicon (:func:`bot.replies.is_stop`) reads as leaving, and the
+#: one ``query_household`` example that asks for a list (named here, so the change is visible).
+LISTS_NOW_THEIR_OWN_INTENT = frozenset({"六组都有哪些关心户"})
+
+
+def current_label(text: str, intent: str) -> str:
+    """The intent an example of the held-out set has in today's label set."""
+    from bot.replies import is_stop
+
+    if intent == "deny" and is_stop(text):
+        return "stop"
+    if intent == "query_household" and text in LISTS_NOW_THEIR_OWN_INTENT:
+        return "list_households"
+    return intent
+
+
+def load_heldout(path: Path = HELDOUT, relabel: bool = True) -> list[tuple[str, str]]:
+    """(text, intent) pairs; ``relabel=False`` keeps the labels the set was written with."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    return [(m.get("text"), m.get("intent")) for m in load_data(str(path)).intent_examples]
+    examples = [(m.get("text"), m.get("intent")) for m in load_data(str(path)).intent_examples]
+    return [(text, current_label(text, intent) if relabel else intent) for text, intent in examples]
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +68,7 @@ def noise(text: str, rate: float, rng: random.Random) -> str:
 
 
 def noised(examples: list[tuple[str, str]], rate: float = 0.3, seed: int = 7) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     return [(noise(text, rate, rng), intent) for text, intent in examples]
 
 

@@ -54,7 +54,7 @@ class Workload:
 
 def mixed_writer(work: Workload, worker: int) -> dict:
     """One worker's run; returns counts and any unexpected error (there should be none)."""
-    rng = random.Random(1000 + worker)
+    rng = random.Random(1000 + worker)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     result = {"ok": 0, "refused": 0, "replayed": 0, "errors": []}
     with session_scope(url=work.url) as s:
         staff = resolve_actor(s, f"cli:{work.staff_login}")
@@ -107,7 +107,7 @@ def build_bench_village(url: str, households: int = 1000, years: int = 5, seed: 
     """A village of ``households`` households with ``years`` of ledger history, written
     with bulk (executemany) inserts. Returns the number of ledger entries."""
     migrate(url)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     now = utcnow().replace(microsecond=0)
     with session_scope(write=True, url=url) as s:
         village = Village(code=f"bench{seed}", name="测试村", township="测试镇", county="测试县",
@@ -178,7 +178,7 @@ def build_bench_village(url: str, households: int = 1000, years: int = 5, seed: 
 
 def award_writer(url: str, staff_login: str, household_ids: list[int], count: int, seed: int) -> tuple[float, float]:
     """``count`` awards, one transaction each; returns (start, end) wall-clock times."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     with session_scope(url=url) as s:
         staff = resolve_actor(s, f"cli:{staff_login}")
     start = time.time()
@@ -211,7 +211,7 @@ def bench_backend(label: str, url: str, households: int = 1000, years: int = 5,
     with session_scope(url=url) as s:
         ids = list(s.execute(select(Household.id)).scalars())
         devices = list(s.execute(select(ChannelIdentity.external_id).where(ChannelIdentity.channel == "voice")).scalars())
-        actors = [resolve_actor(s, f"voice:{d}") for d in random.Random(1).sample(devices, min(200, len(devices)))]
+        actors = [resolve_actor(s, f"voice:{d}") for d in random.Random(1).sample(devices, min(200, len(devices)))]  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
 
     start, end = award_writer(url, "bench_admin", ids, writes, seed=1)
     single = writes / (end - start)
@@ -221,7 +221,7 @@ def bench_backend(label: str, url: str, households: int = 1000, years: int = 5,
     print(f"  ledger throughput, 1 writer:              {single:7.0f} entries/s")
     print(f"  ledger throughput, 4 writers (processes): {concurrent:7.0f} entries/s")
 
-    rng = random.Random(2)
+    rng = random.Random(2)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
 
     def one_balance():
         with session_scope(url=url) as s:

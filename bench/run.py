@@ -12,6 +12,8 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   load    concurrent users (20/50/100, XIANGYIN_LOAD_SECONDS each) through the load balancer,
           embedded vs scale-out mode side by side (bench/loadtest.py)
   fuzz    REST and voice endpoints under hostile input: counts per category (bench/fuzz.py)
+  loops   emergency alert-to-delivery latency per channel (Telegram, voice devices) p50/p99 and
+          the outbox throughput of both (bench/loops.py)
 """
 from __future__ import annotations
 
@@ -104,7 +106,7 @@ def bench_turns(settings: Settings) -> None:
             elapsed = time.perf_counter() - started
             print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
                   f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
-        recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],
+        recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],  # nosec B603, B607 - fixed arguments; espeak-ng from PATH as installed
                                    check=True, capture_output=True).stdout
         latencies = [post_voice(base_url, "device-001", recording) for _ in range(10)]
         print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
@@ -148,6 +150,12 @@ def bench_dialogues(settings: Settings) -> None:
     dialogues_main([])
 
 
+def bench_loops(settings: Settings) -> None:
+    from bench.loops import main as loops_main
+
+    loops_main(settings)
+
+
 def bench_speech(settings: Settings) -> None:
     from bench.speech import main as speech_main
 
@@ -155,7 +163,8 @@ def bench_speech(settings: Settings) -> None:
 
 
 SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "points": bench_points,
-            "dialogues": bench_dialogues, "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz}
+            "dialogues": bench_dialogues, "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz,
+            "loops": bench_loops}
 
 
 def main(only: list[str] | None = None, settings: Settings | None = None) -> int:

@@ -62,7 +62,7 @@ DEMO_PINS = {
     "huangmancang": "2305", "chenshulin": "2306", "liujianhua": "3100", "xiaomaibu": "4100",
     "limingliang": "5100",
 }
-DEMO_PASSWORD_PREFIX = "xinghua-"  # console password of a demo login: xinghua-<login>
+DEMO_PASSWORD_PREFIX = "xinghua-"  # console password of a demo login: xinghua-<login>  # nosec B105 - a prefix of documented demo passwords (README), not a secret
 
 
 def demo_pin(login: str) -> str:
@@ -143,7 +143,7 @@ def _colour_for(index: int) -> CareColour:
 def seed_demo_village(url: str | None = None, today: dt.date | None = None) -> bool:
     """Create the demo village. Returns False when it already exists."""
     today = today or utcnow().date()
-    rng = random.Random(20241103)
+    rng = random.Random(20241103)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     with session_scope(write=True, url=url) as s:
         if s.execute(select(Village).where(Village.code == VILLAGE_CODE)).scalar_one_or_none():
             return False  # an existing village is never changed (upgrades keep every row as it was)
@@ -306,7 +306,7 @@ def _seed_visits(s, village: Village, today: dt.date) -> None:
     if not households or s.execute(select(VisitLog.id).join(Household, Household.id == VisitLog.household_id)
                                    .where(Household.village_id == village.id).limit(1)).first():
         return
-    rng = random.Random(20261129)
+    rng = random.Random(20261129)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
     interval = {CareColour.red: 7, CareColour.yellow: 14, CareColour.green: 30}
     for household in households:
         if household.contact_user_id is None:

@@ -170,7 +170,7 @@ def _run_ffmpeg(input_args: list[str], data: bytes, timeout: float, max_seconds:
                 rate: int) -> bytes:
     cmd = _ffmpeg_cmd(input_args, "pipe:0", max_seconds, rate)
     try:
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)  # nosec B603 - fixed executable and argument list, no shell
     except subprocess.TimeoutExpired as exc:
         raise AudioError(f"audio decoding timed out after {timeout:g} s") from exc
     return _check_output(proc)
@@ -182,7 +182,7 @@ def _run_ffmpeg_file(data: bytes, timeout: float, max_seconds: float, rate: int)
         tmp.flush()
         cmd = _ffmpeg_cmd([], tmp.name, max_seconds, rate)
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)  # nosec B603 - fixed executable and argument list, no shell
         except subprocess.TimeoutExpired as exc:
             raise AudioError(f"audio decoding timed out after {timeout:g} s") from exc
     return _check_output(proc)

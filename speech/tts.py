@@ -262,7 +262,7 @@ class Pyttsx3Synthesizer(BaseSynthesizer):
             job = {"text": text, "path": str(path), "voice": self.voice, "rate": rate,
                    "volume": self.volume, "driver": self.driver, "timeout": self.timeout}
             try:
-                proc = subprocess.run(
+                proc = subprocess.run(  # nosec B603 - fixed executable and argument list, no shell
                     [sys.executable, "-m", "speech.pyttsx3_worker"],
                     input=json.dumps(job).encode("utf-8"), capture_output=True,
                     timeout=self.timeout + 5, cwd=str(Path(__file__).resolve().parent.parent),
@@ -309,7 +309,7 @@ class EspeakSynthesizer(BaseSynthesizer):
         cmd = [self.binary, "-v", voice, "-s", str(rate), "-a", str(self.amplitude),
                "-b", "1", "--stdout"]
         try:
-            proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True,
+            proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True,  # nosec B603 - fixed executable and argument list, no shell
                                   timeout=self.timeout)
         except subprocess.TimeoutExpired as exc:
             raise TTSError("espeak-ng timed out") from exc
@@ -367,7 +367,7 @@ class ZhttsSynthesizer(BaseSynthesizer):
 def _ffmpeg_filter(data: bytes, filt: str, rate: int) -> bytes:
     cmd = [audio.ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
            "-i", "pipe:0", "-af", filt, "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
-    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
+    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=60)  # nosec B603 - fixed executable and argument list, no shell
     if proc.returncode != 0 or not proc.stdout:
         raise TTSError(f"ffmpeg filter failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return proc.stdout

@@ -377,7 +377,7 @@ class Mover:
                                     if self.conn.in_transaction():
                                         self.conn.rollback()
                                     self._finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-                                except Exception:  # noqa: BLE001 - the original error is the one to report
+                                except Exception:  # noqa: BLE001 - the original error is the one to report  # nosec B110 - cleanup after a failure; the original error is the one reported
                                     pass
                             raise
                         finally:
@@ -875,7 +875,7 @@ class Mover:
         others = {c: values[c] for c in columns if c != column}
         for attempt in range(200):
             if plan.name == VILLAGE_TABLE:  # the village code itself: code-<hash of the village>
-                digest = hashlib.sha1(f"{self.source_id}\0{attempt}".encode()).hexdigest()[:4 + attempt // 10]
+                digest = hashlib.sha1(f"{self.source_id}\0{attempt}".encode(), usedforsecurity=False).hexdigest()[:4 + attempt // 10]
                 new = f"{old[: length - len(digest) - 1]}-{digest}"
             else:
                 new = _renamed(old, self._tag(), attempt, length)

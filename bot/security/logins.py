@@ -28,7 +28,7 @@ class Outcome(str, enum.Enum):
 
 class Kind(str, enum.Enum):
     pin = "pin"
-    password = "password"
+    password = "password"  # nosec B105 - an enum value naming the kind of credential
 
 
 def _audit(s: Session, user: User | None, channel: str, action: str, detail: str) -> None:
