@@ -15,9 +15,9 @@ PYTEST_ARGS ?=
 VALIDATE := $(PY) -m rasa data validate --domain domain.yml --data nlu_data --config config.yml
 SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2 nginx-light
 
-.PHONY: install system-deps run serve chat train seed test test-fast validate bench model clean run-cluster
+.PHONY: install system-deps browser-deps run serve chat train seed test test-fast validate bench model clean run-cluster
 
-install: system-deps $(STAMP)
+install: system-deps browser-deps $(STAMP)
 
 system-deps:
 	@missing=""; \
@@ -29,6 +29,19 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  else \
 	    echo "Missing system packages:$$missing. Install them with: sudo apt-get install $(SYSTEM_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+# The console tier's browser (tests/console): Debian's Chromium (Playwright's own download does not
+# work offline) and a Chinese font for its screenshots. Installed when run as root; otherwise a
+# hint, and the console tests are skipped.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> Installing Chromium and a Chinese font for the console tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else \
+	    echo "Note: the console tests need Chromium: sudo apt-get install chromium fonts-wqy-microhei"; \
 	  fi; \
 	fi
 
@@ -49,6 +62,10 @@ train: install
 seed: install
 	@$(PY) -m bot seed
 
+# `run` and `serve` own their servers (bot/ops/processes.py): one process group, recorded in
+# var/run/xiangyin.pid, stopped together on Ctrl-C, SIGTERM, SIGHUP (terminal closed) or when one
+# of them exits; taken ports stop the start with the name of what holds them. Loopback only
+# unless XIANGYIN_BIND says otherwise (docs/operations-processes.md).
 run: install
 	@$(PY) -m bot run
 

@@ -619,3 +619,268 @@ def seed_demo_grievances(url: str | None = None) -> None:
         transition(s, leader, "260102", "accept", "已联系保洁员", now=now - dt.timedelta(days=2))
         transition(s, leader, "260103", "accept", "", now=now - dt.timedelta(days=9))
         transition(s, leader, "260103", "resolve", "水管已经修好了", now=now - dt.timedelta(days=8))
+
+
+# --- case handling in the staff console (list, case file, internal notes, 代为登记, report) ---
+
+@dataclass(frozen=True)
+class GrievanceQuery:
+    """Filters of the staff list; every field left empty matches every grievance."""
+
+    state: GrievanceState | None = None
+    open_only: bool = False  # 受理 / 办理中 / 上报, whatever the state filter
+    category: str | None = None
+    grid_id: int | None = None  # the household's grid or any grid below it
+    level: int | None = None  # 3 组, 2 村, 1 镇
+    overdue: bool = False
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    text: str = ""  # ticket number, a resident's or reporter's name, words of the text or place
+    limit: int = 50
+    offset: int = 0
+
+    def describe(self) -> str:
+        parts = [f"state={self.state.value}" if self.state else "", "open" if self.open_only else "",
+                 f"category={self.category}" if self.category else "", f"grid={self.grid_id}" if self.grid_id else "",
+                 f"level={self.level}" if self.level else "", "overdue" if self.overdue else "",
+                 f"since={self.since:%Y-%m-%d}" if self.since else "", f"until={self.until:%Y-%m-%d}" if self.until else "",
+                 f"text={self.text[:20]}" if self.text else ""]
+        return " ".join(p for p in parts if p) or "all"
+
+
+STAFF_CASE_ROLES = (Role.admin, Role.grid_worker, Role.township)
+
+
+def _visible_to(s: Session, actor: Actor):
+    """The grievances a staff member may handle, as a WHERE clause: the admin their village; a grid
+    worker what is assigned to them or concerns a household of their grids; township staff what
+    was escalated to their township or assigned to them (the rules of :func:`_may_view`)."""
+    require_role(actor, STAFF_CASE_ROLES, "list grievances")
+    if actor.role == Role.admin:
+        return Grievance.village_id == actor.village_id
+    if actor.role == Role.township:
+        villages = select(Village.id).where(Village.township == township_of(s, actor.village_id))
+        return (Grievance.assignee_id == actor.user_id) | ((Grievance.level == 1) & Grievance.village_id.in_(villages))
+    households = select(Household.id).where(Household.grid_id.in_(actor.grid_ids or {-1}))
+    return (Grievance.assignee_id == actor.user_id) | Grievance.household_id.in_(households)
+
+
+def _grid_and_below(s: Session, grid_id: int) -> set[int]:
+    found, frontier = {grid_id}, {grid_id}
+    while frontier:
+        frontier = set(s.execute(select(Grid.id).where(Grid.parent_id.in_(frontier))).scalars()) - found
+        found |= frontier
+    return found
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search(s: Session, actor: Actor, wanted: GrievanceQuery = GrievanceQuery(),
+           now: dt.datetime | None = None) -> tuple[int, list[Grievance]]:
+    """The staff list: grievances the actor may handle that match ``wanted``, newest first, one
+    page of ``wanted.limit`` from ``wanted.offset``; returns (how many match, the page). The
+    search itself is audited once (the rows are listed, not opened)."""
+    from sqlalchemy import func, or_
+
+    from bot.models import Resident, User
+
+    now = now or utcnow()
+    query = select(Grievance).where(_visible_to(s, actor))
+    if wanted.state is not None:
+        query = query.where(Grievance.state == wanted.state)
+    if wanted.open_only:
+        query = query.where(Grievance.state.in_(OPEN_STATES))
+    if wanted.category:
+        query = query.where(Grievance.category == wanted.category)
+    if wanted.grid_id is not None:
+        households = select(Household.id).where(Household.grid_id.in_(_grid_and_below(s, wanted.grid_id)))
+        query = query.where(Grievance.household_id.in_(households))
+    if wanted.level is not None:
+        query = query.where(Grievance.level == wanted.level)
+    if wanted.overdue:
+        query = query.where(Grievance.state.in_(OPEN_STATES), Grievance.due_at.is_not(None), Grievance.due_at < now)
+    if wanted.since is not None:
+        query = query.where(Grievance.created_at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(Grievance.created_at < wanted.until)
+    text = (wanted.text or "").strip()[:40]
+    if text:
+        pattern = _like(text)
+        by_resident = select(Resident.household_id).where(Resident.name.like(pattern, escape="\\"))
+        by_reporter = select(User.id).where(User.display_name.like(pattern, escape="\\"))
+        query = query.where(or_(Grievance.ticket_no == text, Grievance.description.like(pattern, escape="\\"),
+                                Grievance.place.like(pattern, escape="\\"), Grievance.household_id.in_(by_resident),
+                                Grievance.reporter_id.in_(by_reporter)))
+    total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    limit = max(1, min(int(wanted.limit), 500))
+    from sqlalchemy.orm import selectinload  # the page's rows with what a view of each reads
+
+    page = (query.order_by(Grievance.created_at.desc(), Grievance.id.desc()).limit(limit)
+            .offset(max(0, int(wanted.offset)))
+            .options(selectinload(Grievance.events), selectinload(Grievance.assignee),
+                     selectinload(Grievance.household).selectinload(Household.grid)))
+    rows = list(s.execute(page).scalars())
+    audit(s, actor, "read", "grievance", None, f"list {wanted.describe()}: {total}")
+    return total, rows
+
+
+def case_file(s: Session, actor: Actor, ticket_no: str) -> Grievance:
+    """One grievance with its whole history, for staff who may handle it (audited). A ticket
+    the actor may not see is answered like a missing one (:class:`TicketNotFound`), and the
+    attempt is audited."""
+    require_role(actor, STAFF_CASE_ROLES, "open a grievance")
+    g = get_by_ticket(s, ticket_no)
+    if not _may_view(actor, g, s):
+        audit(s, actor, "refused", "grievance", g.id, "case file", household_id=g.household_id)
+        raise TicketNotFound(ticket_no)
+    audit(s, actor, "read", "grievance", g.id, "case file", household_id=g.household_id)
+    return g
+
+
+#: Event kinds the reporter never hears of: staff-only notes.
+INTERNAL_KINDS = ("internal",)
+
+
+def add_internal_note(s: Session, actor: Actor, ticket_no: str, note: str,
+                      now: dt.datetime | None = None) -> GrievanceEvent:
+    """A staff-only note on the case (FixMyStreet's internal notes): in the timeline for staff,
+    never sent to the reporter, never in what the resident is told. Any state."""
+    g = _staff_grievance(s, actor, ticket_no)
+    note = (note or "").strip()[:2000]
+    if not note:
+        raise GrievanceError("an internal note needs a text")
+    event = GrievanceEvent(grievance_id=g.id, at=now or utcnow(), actor_id=actor.user_id, kind="internal",
+                           from_state=None, to_state=None, note=note)
+    s.add(event)
+    s.flush()
+    audit(s, actor, "write", "grievance", g.id, "internal note", household_id=g.household_id)
+    return event
+
+
+ENTRY_WAYS = ("电话", "来访", "走访")
+
+
+def file_on_behalf(s: Session, actor: Actor, household_id: int, category: str, description: str,
+                   place: str = "", urgency: str = "一般", resident_id: int | None = None, via: str = "电话",
+                   now: dt.datetime | None = None) -> Grievance:
+    """代为登记: staff enter a grievance for a villager who phoned or came in. The household must
+    be one the staff member may see. The reporter is the resident who asked (``resident_id``, one
+    of the household's) through their own account when they have one, so they follow it on their
+    own channel; otherwise the household is (its voice device hears the updates and the 回访).
+    The filing event records who entered it, how, and for whom."""
+    require_staff(actor, "file on behalf of a villager")
+    from bot.identity import require_household
+    from bot.models import Resident, User
+
+    household = require_household(s, actor, household_id, "file on behalf of a villager")
+    resident, reporter = None, None
+    if resident_id is not None:
+        resident = s.get(Resident, resident_id)
+        if resident is None or resident.household_id != household.id:
+            raise GrievanceError(f"resident {resident_id} is not in household {household.id}")
+        reporter = s.execute(select(User).where(User.resident_id == resident.id, User.role == Role.villager)
+                             .order_by(User.id).limit(1)).scalar_one_or_none()
+    description = (description or "").strip()[:2000]
+    if not description:
+        raise GrievanceError("empty description")
+    if category not in CATEGORIES:
+        category = infer_category(description) or "其他"
+    if urgency not in FIRST_RESPONSE_HOURS:
+        urgency = "一般"
+    via = via if via in ENTRY_WAYS else "电话"
+    now = now or utcnow()
+    g = Grievance(
+        village_id=household.village_id, ticket_no=_new_ticket_no(s), reporter_id=reporter.id if reporter else None,
+        household_id=household.id, category=category, description=description,
+        place=((place or "").strip() or household.address)[:128], urgency=urgency, anonymous=False,
+        state=GrievanceState.accepted, level=3, assignee_id=_grid_leader_for(s, household, household.village_id, 3),
+        due_at=now + dt.timedelta(hours=FIRST_RESPONSE_HOURS[urgency]), created_at=now, updated_at=now,
+    )
+    s.add(g)
+    s.flush()
+    event = _add_event(s, g, actor.user_id, "filed", GrievanceState.accepted,
+                       f"{actor.display_name or '工作人员'}代为登记（{via}"
+                       + (f"，反映人{resident.name}）" if resident is not None else "）"), now, first=True)
+    notify(s, g.assignee_id, "grievance_assigned",
+           f"新诉求{g.ticket_no}：{g.category}，{g.place}，{g.description[:40]}",
+           f"grievance:{g.id}:assigned:{g.assignee_id}", payload={"ticket_no": g.ticket_no})
+    _notify_reporter(s, g, event, f"您反映的问题已经登记，编号{g.ticket_no}，{where_text(s, g)}。")
+    audit(s, actor, "write", "grievance", g.id, f"filed {category} on behalf ({via})", household_id=g.household_id)
+    return g
+
+
+@dataclass(frozen=True)
+class GrievanceMonthRow:
+    """Grievances of one grid (第一网格 …) filed in one local month."""
+
+    grid: str
+    month: str  # "2026-11"
+    filed: int
+    responded: int  # had a first response (受理, a note, 办结, 退回 or a 上报 by a person)
+    responded_in_time: int  # within the first-response limit (8 hours; 2 when urgent)
+    median_response_hours: float | None
+    closed: int  # 办结 or 回访
+    rejected: int
+    open_overdue: int  # still open and past the limit now
+
+    @property
+    def closure_rate(self) -> float:
+        handled = self.filed - self.rejected
+        return self.closed / handled if handled > 0 else 0.0
+
+    @property
+    def in_time_rate(self) -> float:
+        return self.responded_in_time / self.filed if self.filed else 0.0
+
+
+def _first_response(g: Grievance) -> GrievanceEvent | None:
+    for event in g.events:
+        if event.kind in ("accepted", "note", "resolved", "rejected") or (
+                event.kind == "escalated" and event.actor_id is not None):
+            return event
+    return None
+
+
+def monthly_report(s: Session, actor: Actor, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                   now: dt.datetime | None = None, tz: str | None = None) -> list[GrievanceMonthRow]:
+    """Per grid and local month of filing: how many were filed, answered within the
+    first-response limit (and the median hours), closed, rejected, and open past their limit.
+    Same visibility as the staff list (:func:`search`)."""
+    import statistics
+
+    from sqlalchemy.orm import selectinload
+
+    from bot.clock import local_date
+    from bot.identity import area_name
+
+    now = now or utcnow()
+    query = select(Grievance).where(_visible_to(s, actor)).options(selectinload(Grievance.events))
+    if since is not None:
+        query = query.where(Grievance.created_at >= since)
+    if until is not None:
+        query = query.where(Grievance.created_at < until)
+    groups: dict[tuple[str, str], list[Grievance]] = {}
+    for g in s.execute(query.order_by(Grievance.created_at)).scalars():
+        month = local_date(g.created_at, tz).strftime("%Y-%m")
+        groups.setdefault((area_name(g.household), month), []).append(g)
+    rows = []
+    for (grid, month), items in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        hours, in_time = [], 0
+        for g in items:
+            first = _first_response(g)
+            if first is None:
+                continue
+            taken = (first.at - g.created_at).total_seconds() / 3600
+            hours.append(taken)
+            in_time += taken <= FIRST_RESPONSE_HOURS.get(g.urgency, 8)
+        rows.append(GrievanceMonthRow(
+            grid=grid, month=month, filed=len(items), responded=len(hours), responded_in_time=in_time,
+            median_response_hours=round(statistics.median(hours), 1) if hours else None,
+            closed=sum(g.state in (GrievanceState.resolved, GrievanceState.followed_up) for g in items),
+            rejected=sum(g.state == GrievanceState.rejected for g in items),
+            open_overdue=sum(g.state in OPEN_STATES and g.due_at is not None and g.due_at < now for g in items)))
+    audit(s, actor, "read", "grievance_report", None, f"{len(rows)} rows")
+    return rows

@@ -260,3 +260,83 @@ def list_households(s: Session, actor: Actor, wanted: HouseholdFilter,
     for h in found:
         audit(s, actor, "read", "household", h.id, f"list: {wanted.describe()}")
     return [_line(h, today.year, visits.get(h.id)) for h in found]
+
+
+# --- the staff console: the register, one household's file, the grids -----------------------
+
+def sensitive_note(s: Session, actor: Actor, household_id: int) -> str | None:
+    """The household's health, custody and allowance details for those allowed to see them
+    (``identity.may_see_sensitive``: the admin and the worker responsible for its care), audited;
+    None for other staff (nothing is read)."""
+    from bot.identity import may_see_sensitive
+
+    household = require_household(s, actor, household_id, "sensitive details")
+    if not may_see_sensitive(s, actor, household):
+        return None
+    audit(s, actor, "read", "household", household.id, "sensitive details")
+    return household.sensitive_note
+
+
+def household_file(s: Session, actor: Actor, household_id: int, visits: int = 20) -> tuple[Household, list[VisitLog]]:
+    """A household with its residents and latest visits, for staff who may see it (audited; a
+    household they may not see is refused and the refusal audited)."""
+    require_staff(actor, "household file")
+    household = require_household(s, actor, household_id, "household file")
+    rows = list(s.execute(select(VisitLog).where(VisitLog.household_id == household.id)
+                          .order_by(VisitLog.at.desc(), VisitLog.id.desc()).limit(visits)).scalars())
+    audit(s, actor, "read", "household", household.id, "household file")
+    return household, rows
+
+
+def grievances_of(s: Session, actor: Actor, household_id: int, limit: int = 20) -> list[Grievance]:
+    """The household's grievances, newest first (staff who may see the household)."""
+    require_staff(actor, "household grievances")
+    household = require_household(s, actor, household_id, "household grievances")
+    return list(s.execute(select(Grievance).where(Grievance.household_id == household.id)
+                          .order_by(Grievance.created_at.desc(), Grievance.id.desc()).limit(limit)).scalars())
+
+
+def grids_for(s: Session, actor: Actor) -> list[Grid]:
+    """The grids a staff member works in (an admin: every grid of the village), by level and name:
+    what the register and the grievance list filter by, and where a worker may publish."""
+    require_staff(actor, "grid list")
+    query = select(Grid).where(Grid.village_id == actor.village_id)
+    if actor.role != Role.admin:
+        query = query.where(Grid.id.in_(actor.grid_ids or {-1}))
+    return list(s.execute(query.order_by(Grid.level, Grid.id)).scalars())
+
+
+def register(s: Session, actor: Actor, wanted: HouseholdFilter = HouseholdFilter(), text: str = "",
+             limit: int = 100, offset: int = 0, today: dt.date | None = None) -> tuple[int, list[HouseholdLine]]:
+    """The household register, one page at a time, by house number: the households the staff
+    member may see (their grids; an admin: the village) matching the colour, the grid (by name,
+    with every grid below it), living alone, and ``text`` (a house number or part of a
+    resident's name). Returns (how many match, the page); each household on the page is audited
+    as listed. Filters by age other than living alone are for :func:`list_households`."""
+    from sqlalchemy.orm import selectinload
+
+    require_staff(actor, "household register")
+    today = today or utcnow().date()
+    query = _visible(s, actor)
+    if wanted.colour is not None:
+        query = query.where(Household.care_colour == wanted.colour)
+    if wanted.group:
+        query = query.where(Household.grid_id.in_(_grid_ids_named(s, actor.village_id, wanted.group) or {-1}))
+    if wanted.living_alone:
+        alone = (select(Resident.household_id).group_by(Resident.household_id)
+                 .having(func.count(Resident.id) == 1, func.min(Resident.birth_year) <= today.year - ELDERLY_AGE))
+        query = query.where(Household.id.in_(alone))
+    text = (text or "").strip()[:20]
+    if text:
+        bare = text.removesuffix("号户").removesuffix("户").removesuffix("号")
+        number = parse_number(bare) if bare.isdigit() or bare != text else None
+        named = select(Resident.household_id).where(Resident.name.like(f"%{text}%"))
+        query = query.where((Household.number == number) if number is not None else Household.id.in_(named))
+    total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    page = list(s.execute(query.options(selectinload(Household.residents), selectinload(Household.grid))
+                          .order_by(Household.number).limit(max(1, min(int(limit), 500)))
+                          .offset(max(0, int(offset)))).scalars())
+    visits = _last_visits(s, [h.id for h in page])
+    for h in page:
+        audit(s, actor, "read", "household", h.id, f"register: {wanted.describe()}")
+    return total, [_line(h, today.year, visits.get(h.id)) for h in page]

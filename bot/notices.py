@@ -402,3 +402,13 @@ def receipts(s: Session, actor: Actor, notice_id: int) -> list[ReceiptView]:
                                  heard_at=r.heard_at, heard_channel=r.heard_channel))
     audit(s, actor, "read", "notice", notice.id, f"receipts: {len(views)}")
     return views
+
+
+def get_notice(s: Session, actor: Actor, notice_id: int) -> Notice:
+    """One notice for staff who may see it (the staff console's notice page and print page);
+    LookupError otherwise, so a notice outside the actor's scope reads like a missing one."""
+    require_staff(actor, "read a notice")
+    notice = s.get(Notice, notice_id)
+    if notice is None or not _in_scope(s, actor, notice):
+        raise LookupError(f"no notice {notice_id} for {actor.sender_id}")
+    return notice

@@ -974,3 +974,79 @@ def replenish_stock(s: Session, actor: Actor, item_text: str, quantity: int, key
     s.refresh(item)
     audit(s, actor, "write", "shop_item", item.id, f"+{quantity} {item.unit} ({note})"[:200])
     return StockResult(item.name, item.unit, quantity, item.stock)
+
+
+# --- the staff console: a household's ledger, the shop's goods, the monthly figures ----------
+
+def household_ledger(s: Session, staff_actor: Actor, household_id: int, limit: int = 30) -> list[LedgerLine]:
+    """A household's ledger for staff who may see the household, newest first (corrections are
+    their own lines: the ledger is append-only). Audited."""
+    require_staff(staff_actor, "read a household's points")
+    household = require_household(s, staff_actor, household_id, "read a household's points")
+    rows = list(s.execute(select(PointsEntry).where(PointsEntry.household_id == household.id)
+                          .order_by(PointsEntry.at.desc(), PointsEntry.id.desc()).limit(limit)).scalars())
+    ids = [e.id for e in rows]
+    reversed_ids = set(s.execute(select(PointsEntry.reverses_id).where(PointsEntry.reverses_id.in_(ids or [-1]))).scalars())
+    appealed = set(s.execute(select(PointsAppeal.entry_id).where(
+        PointsAppeal.entry_id.in_(ids or [-1]), PointsAppeal.state == AppealState.open)).scalars())
+    audit(s, staff_actor, "read", "points_balance", household.id, "ledger", household_id=household.id)
+    return [LedgerLine(entry_id=e.id, at=e.at, delta=e.delta, reason=e.reason, rule=e.rule.name if e.rule else None,
+                       rule_description=e.rule.description if e.rule else None,
+                       appealable=_is_deduction(e) and e.id not in reversed_ids and e.id not in appealed,
+                       appeal_open=e.id in appealed)
+            for e in rows]
+
+
+def shop_items(s: Session, actor: Actor) -> list[ShopItem]:
+    """The points shop's goods with price and stock (staff and the shop keeper)."""
+    if not actor.is_staff:
+        require_role(actor, SHOP_ROLES, "list the shop's goods")
+    return list(s.execute(select(ShopItem).where(ShopItem.village_id == actor.village_id)
+                          .order_by(ShopItem.price, ShopItem.id)).scalars())
+
+
+@dataclass(frozen=True)
+class PointsMonthRow:
+    """Points of one grid (第一网格 …) in one local month."""
+
+    grid: str
+    month: str
+    earned: int  # awarded (positive entries, corrections excluded)
+    deducted: int  # penalties by rule and corrections that took points away, as a positive number
+    redeemed: int  # spent in the points shop, as a positive number
+    households: int  # households with at least one entry
+
+
+def monthly_report(s: Session, actor: Actor, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                   tz: str | None = None) -> list[PointsMonthRow]:
+    """Points earned, deducted and redeemed per grid and local month: the admin's whole village,
+    a grid worker's own grids."""
+    from bot.clock import local_date
+    from bot.identity import area_name
+
+    require_staff(actor, "points report")
+    query = (select(PointsEntry, Household).join(Household, Household.id == PointsEntry.household_id)
+             .where(Household.village_id == actor.village_id))
+    if actor.role != Role.admin:
+        query = query.where(Household.grid_id.in_(actor.grid_ids or {-1}))
+    if since is not None:
+        query = query.where(PointsEntry.at >= since)
+    if until is not None:
+        query = query.where(PointsEntry.at < until)
+    groups: dict[tuple[str, str], dict] = {}
+    areas: dict[int, str] = {}
+    for entry, household in s.execute(query.order_by(PointsEntry.at)).all():
+        area = areas.get(household.id) or areas.setdefault(household.id, area_name(household))
+        row = groups.setdefault((area, local_date(entry.at, tz).strftime("%Y-%m")),
+                                {"earned": 0, "deducted": 0, "redeemed": 0, "households": set()})
+        if entry.delta > 0 and entry.reverses_id is None:
+            row["earned"] += entry.delta
+        elif _is_deduction(entry):
+            row["deducted"] -= entry.delta
+        elif entry.delta < 0:
+            row["redeemed"] -= entry.delta
+        row["households"].add(household.id)
+    audit(s, actor, "read", "points_report", None, f"{len(groups)} rows")
+    return [PointsMonthRow(grid=grid, month=month, earned=r["earned"], deducted=r["deducted"], redeemed=r["redeemed"],
+                           households=len(r["households"]))
+            for (grid, month), r in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0]))]
