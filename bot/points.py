@@ -713,7 +713,7 @@ def _bulk_key(event_key: str, household_id: int) -> str:
     key = f"bulk:{event_key}:{household_id}"
     if len(key) <= 64:
         return key
-    digest = hashlib.sha1(event_key.encode("utf-8")).hexdigest()[:24]
+    digest = hashlib.sha1(event_key.encode("utf-8"), usedforsecurity=False).hexdigest()[:24]
     return f"bulk:{digest}:{household_id}"
 
 
