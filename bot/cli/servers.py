@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from bot.config import Settings
 
@@ -23,100 +22,192 @@ def cmd_seed(args, settings: Settings) -> int:
 def cmd_train(args, settings: Settings) -> int:
     from bot.ops.runtime import train_if_needed
 
-    train_if_needed(config=args.config, force=args.force)
+    train_if_needed(config=args.config, force=args.force, settings=settings)
     return 0
 
 
-def _start_servers(settings: Settings, log_dir):
-    """Action server, Rasa server, the scheduler and (when a token is configured) the
-    Telegram bot, as child processes; returns them for ``stop``."""
+def _default_url(port: int, path: str = "") -> str:
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def _urls(settings: Settings) -> tuple[str, str]:
+    """(Rasa base URL, action server webhook URL) where the servers we start can be reached:
+    the configured ones, unless they are the defaults and XIANGYIN_BIND names another address."""
+    from bot.ops.runtime import server_url
+
+    rasa = settings.rasa_url
+    if rasa == _default_url(settings.rasa_port):
+        rasa = server_url(settings, settings.rasa_port)
+    action = settings.action_url
+    if action == _default_url(settings.action_port, "/webhook"):
+        action = f"{server_url(settings, settings.action_port)}/webhook"
+    return rasa, action
+
+
+def _plan(settings: Settings, console: bool, telegram_webhook: bool = True):
+    """The ports `serve` needs: Rasa, the action server, the console, the Telegram webhook."""
+    from bot.ops.processes import Plan
+
+    plan = Plan()
+    plan.add(settings.rasa_port, "Rasa server")
+    plan.add(settings.action_port, "action server")
+    if console:
+        plan.add(settings.console.port, "staff web console")
+    if telegram_webhook and settings.telegram.token and settings.telegram.webhook_url:
+        plan.add(settings.telegram.webhook_port, "Telegram webhook")
+    return plan
+
+
+def _start_servers(settings: Settings, log_dir, group) -> str:
+    """Action server, Rasa server, the scheduler, the staff web console (when bot/console is
+    there) and (when a token is configured) the Telegram bot, as members of ``group``; returns
+    the Rasa server's URL. Ports are checked first (a stale run of this folder is stopped);
+    "Ready" is printed only when every child is alive, owns its port and Rasa runs this model."""
     from bot.channels.telegram.texts import NO_TOKEN_HELP
-    from bot.ops.runtime import model_path, spawn, start_action_server, start_rasa_server, stop, wait_for_http
+    from bot.ops.processes import StartError, claim_ports, is_loopback, ownership_problems, say
+    from bot.ops.runtime import (console_available, model_path, model_problems, server_url, start_action_server,
+                                 start_console, start_rasa_server, wait_for_http)
 
     model = model_path(settings)
     if not model.exists():
-        raise SystemExit(f"No trained model at {model}. Run `make train` first.")
+        raise StartError(f"No trained model at {model}. Run `make train` first "
+                         "(or set XIANGYIN_MODEL to a model file in models/).")
+    console = console_available()
+    plan = _plan(settings, console)
+    claim_ports(plan, group.pid_file, settings.security.bind)
     log_dir.mkdir(parents=True, exist_ok=True)
     from bot.ops.logs import rotate_logs
 
     rotate_logs(log_dir, settings.backup.log_max_bytes, settings.backup.log_keep)  # before the servers open them
-    print(f"==> Starting the action server on :{settings.action_port} (log: {log_dir / 'actions.log'})")
-    actions = start_action_server(settings.action_port, log_dir / "actions.log")
-    print(f"==> Starting the Rasa server on :{settings.rasa_port} (log: {log_dir / 'rasa.log'}); loading the model ...")
-    rasa = start_rasa_server(model, settings.rasa_port, settings.action_url, log_dir / "rasa.log")
-    procs = [rasa, actions]
-    try:
-        wait_for_http(settings.action_url.rsplit("/", 1)[0] + "/health", 120, actions)
-        wait_for_http(f"{settings.rasa_url}/status", 300, rasa)
-        print(f"==> Scheduler: grievance time limits and emergency escalation (log: {log_dir / 'jobs.log'})")
-        procs.append(spawn([sys.executable, "-m", "bot", "jobs", "--loop"], log_dir / "jobs.log"))
-        from bot.cli.ops import backup_location
+    rasa_url, action_url = _urls(settings)
+    children_env = {"XIANGYIN_RASA_URL": rasa_url, "XIANGYIN_ACTION_URL": action_url}
+    bind = settings.security.bind
+    say(f"==> Starting the action server on {bind}:{settings.action_port} (log: {log_dir / 'actions.log'})")
+    actions = start_action_server(settings.action_port, log_dir / "actions.log", env=children_env, group=group)
+    api = "HTTP API with a token" if settings.security.rasa_api else "no HTTP API"
+    say(f"==> Starting the Rasa server on {bind}:{settings.rasa_port}, {api} (log: {log_dir / 'rasa.log'}); "
+        f"loading {model.name} ...")
+    rasa = start_rasa_server(model, settings.rasa_port, action_url, log_dir / "rasa.log", env=children_env,
+                             group=group)
+    wait_for_http(f"{server_url(settings, settings.action_port)}/health", 120, actions)
+    wait_for_http(f"{server_url(settings, settings.rasa_port)}/", 400, rasa)
+    say(f"==> Scheduler: grievance time limits and emergency escalation (log: {log_dir / 'jobs.log'})")
+    group.spawn("scheduler", [sys.executable, "-m", "bot", "jobs", "--loop"], log_dir / "jobs.log", children_env)
+    from bot.cli.ops import backup_location
 
-        print(f"==> {backup_location(settings)}")
-        if settings.telegram.token:
-            print(f"==> Telegram bot (log: {log_dir / 'telegram.log'})")
-            procs.append(spawn([sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log"))
-        else:
-            print("==> " + NO_TOKEN_HELP.splitlines()[0] + " 设置 XIANGYIN_TELEGRAM_TOKEN 即可启用。")
-        print(f"==> Voice device endpoint: POST {settings.rasa_url}/webhooks/voice/webhook")
-    except BaseException:
-        stop(*procs)
-        raise
-    print("==> Ready.")
-    return procs
+    say(f"==> {backup_location(settings)}")
+    if console:
+        say(f"==> Staff web console on {bind}:{settings.console.port} (log: {log_dir / 'console.log'})")
+        proc = start_console(log_dir / "console.log", env=children_env, group=group)
+        wait_for_http(f"{server_url(settings, settings.console.port)}/", 120, proc)
+    if settings.telegram.token:
+        say(f"==> Telegram bot (log: {log_dir / 'telegram.log'})")
+        group.spawn("telegram", [sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log", children_env)
+    else:
+        say("==> " + NO_TOKEN_HELP.splitlines()[0] + " 设置 XIANGYIN_TELEGRAM_TOKEN 即可启用。")
+    problems = ownership_problems(group, _plan(settings, console, telegram_webhook=False).ports)
+    problems += model_problems(server_url(settings, settings.rasa_port), settings, model)
+    if problems:
+        raise StartError("Not ready: the servers that answer are not the ones just started:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
+    listening = sorted({(s.port, f"{s.address}:{s.port} ({name})") for s, name in group.listening()})
+    exposed = [text for _, text in listening if not is_loopback(text.rsplit(":", 1)[0])]
+    say("==> Listening on " + ", ".join(text for _, text in listening)
+        + (f" — reachable from other machines (XIANGYIN_BIND={bind})" if exposed else " (this machine only)"))
+    say(f"==> Voice device endpoint: POST {rasa_url}/webhooks/voice/webhook")
+    if console:
+        say(f"==> Staff web console: {settings.console.url} (demo logins: README.md)")
+    say(f"==> Processes: {group.pid_file} (Ctrl-C stops them all)")
+    say(f"==> Ready: {model.name}.")
+    return rasa_url
 
 
-def _serve_until_a_server_exits(procs) -> None:
-    while all(p.poll() is None for p in procs[:2]):  # the Rasa and action servers
-        time.sleep(1)
+def _ended(exc) -> int:
+    """The message for a run that ended by a signal or a child's exit; the exit code."""
+    from bot.ops.processes import say
+
+    if exc.child is not None:
+        say(f"\n==> {exc.reason}. Stopping everything.", sys.stderr)
+    else:
+        say(f"\n==> {exc.reason[:1].upper()}{exc.reason[1:]}: stopping.")
+    return exc.code
+
+
+def _owned_run(settings: Settings, body) -> int:
+    """``body(group)`` with the servers' process group: signals and a child's exit end it, and
+    every child is stopped whatever happens."""
+    from bot.ops.processes import ProcessGroup, Shutdown, StartError, owner_signals, pid_file_path, say
+
+    group = ProcessGroup(pid_file_path(settings.var_dir), label="serve")
+    with owner_signals(group):
+        try:
+            return body(group)
+        except Shutdown as exc:
+            return _ended(exc)
+        except KeyboardInterrupt:
+            say()
+            return 0
+        except StartError as exc:
+            say(str(exc), sys.stderr)
+            return 1
+        except (RuntimeError, TimeoutError) as exc:  # a server that did not come up
+            say(f"Cannot start: {exc}. Logs: {settings.var_dir / 'logs'}", sys.stderr)
+            return 1
+        finally:
+            if group.children:
+                say("==> Stopping the servers ...")
+            group.stop()
+            if group.children:
+                say("==> Stopped.")
 
 
 def cmd_serve(args, settings: Settings) -> int:
-    from bot.ops.runtime import stop
+    from bot.ops.processes import supervise
 
     if settings.is_cluster:
         return cmd_cluster(args, settings)
-    procs = _start_servers(settings, settings.var_dir / "logs")
-    try:
-        _serve_until_a_server_exits(procs)
-        print("A server process exited; see var/logs.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\n==> Stopping ...")
-        return 0
-    finally:
-        stop(*procs)
+
+    def body(group) -> int:
+        _start_servers(settings, settings.var_dir / "logs", group)
+        supervise(group)
+        return 0  # not reached: supervise ends with Shutdown
+
+    return _owned_run(settings, body)
 
 
 def cmd_chat(args, settings: Settings) -> int:
     from bot.channels.terminal import repl
 
-    repl(settings.rasa_url, args.user or settings.demo_user)
+    repl(settings.rasa_url, args.user or settings.demo_user, settings)
     return 0
 
 
 def cmd_run(args, settings: Settings) -> int:
     from bot.channels.terminal import repl
-    from bot.ops.runtime import stop, train_if_needed
+    from bot.ops.processes import StartError, pid_file_path, say, stop_stale_run, supervise
+    from bot.ops.runtime import train_if_needed
 
-    train_if_needed()
+    if not settings.is_cluster:  # another run of this folder: say so now, not after training
+        try:
+            stop_stale_run(pid_file_path(settings.var_dir))
+        except StartError as exc:
+            say(str(exc), sys.stderr)
+            return 1
+    train_if_needed(settings=settings)
     if settings.is_cluster:  # migrations, seed, replicas and the load balancer: bot/ops/cluster.py
         return cmd_cluster(args, settings)
     cmd_seed(args, settings)
-    procs = _start_servers(settings, settings.var_dir / "logs")
-    try:
+
+    def body(group) -> int:
+        rasa_url = _start_servers(settings, settings.var_dir / "logs", group)
         if sys.stdin.isatty() and not args.no_chat:
-            repl(settings.rasa_url, args.user or settings.demo_user)
+            repl(rasa_url, args.user or settings.demo_user, settings)
         else:
-            print("No terminal attached: serving until Ctrl-C (REST: POST /webhooks/rest/webhook).")
-            _serve_until_a_server_exits(procs)
-    except KeyboardInterrupt:
-        print()
-    finally:
-        print("==> Stopping the servers ...")
-        stop(*procs)
-        print("==> Stopped.")
-    return 0
+            say("No terminal attached: serving until Ctrl-C (REST: POST /webhooks/rest/webhook).")
+            supervise(group)
+        return 0
+
+    return _owned_run(settings, body)
 
 
 def cmd_jobs(args, settings: Settings) -> int:

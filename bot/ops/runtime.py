@@ -2,11 +2,24 @@
 
 The model's file name carries a fingerprint of everything that shapes it, so
 ``train_if_needed`` is a no-op when an up-to-date model exists.
+
+Servers (each binds ``settings.security.bind``, loopback unless ``XIANGYIN_BIND`` says otherwise):
+
+* the action server, ``python -m bot.ops.action_server --port P`` (rasa_sdk behind a token check);
+* the Rasa server, ``python -m bot.ops.rasa_server ...`` (``rasa run -i <bind>``; its HTTP API
+  only with ``--auth-token``, or off), with ``XIANGYIN_ACTION_TOKEN`` in its environment for the
+  ``token:`` of endpoints.yml;
+* the staff web console ``python -m bot.console`` when that package exists.
+
+Started through a :class:`bot.ops.processes.ProcessGroup` (one process group, a pid file, ports
+checked before and owners verified after: see that module), or on their own (``group=None``,
+each in its own session, stopped with :func:`stop`) by callers that own them otherwise.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -14,11 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 from bot.config import PROJECT_ROOT, Settings, child_environment, load_settings
+from bot.ops.processes import ProcessGroup, local_host, pid_file_path
 
 TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu/pinyin_featurizer.py"]
 
@@ -59,43 +75,123 @@ def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool
     cmd = [sys.executable, "-m", "rasa", "train", "--config", str(PROJECT_ROOT / config),
            "--domain", str(PROJECT_ROOT / "domain.yml"), "--data", str(PROJECT_ROOT / "nlu_data"),
            "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
-    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_environment(settings=settings))
+    subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_environment(settings=settings))  # nosec B603 - this interpreter, fixed arguments, no shell
     print(f"==> Trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
     return target
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Until ``url`` answers with any status below 500 (a 401 or 404 is an answer: the server is
+    up); RuntimeError when ``proc`` exits first, TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310 - http URLs of our own servers, built by the callers
                 if response.status < 500:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+            time.sleep(0.5)
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def start_action_server(port: int, log_path: Path | None = None, env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    return spawn(cmd, log_path, env)
+def child_settings(env: dict | None = None) -> Settings:
+    """The settings a child started with ``env`` on top of this process's environment reads."""
+    return load_settings(child_environment(env))
+
+
+def server_url(settings: Settings, port: int) -> str:
+    """Where this machine reaches a server of ours on ``port`` (bound to settings.security.bind)."""
+    return f"http://{local_host(settings.security.bind)}:{port}"
+
+
+def _start(cmd: list[str], name: str, port: int, log_path: Path | None, env: dict | None,
+           group: ProcessGroup | None) -> subprocess.Popen:
+    if group is None:
+        return spawn(cmd, log_path, env)
+    return group.spawn(name, cmd, log_path, env, ports=(port,)).proc
+
+
+def start_action_server(port: int, log_path: Path | None = None, env: dict | None = None,
+                        group: ProcessGroup | None = None, name: str = "actions") -> subprocess.Popen:
+    """rasa_sdk's server behind our launcher: binds settings.security.bind, requires Rasa's token."""
+    cmd = [sys.executable, "-m", "bot.ops.action_server", "--port", str(port)]
+    return _start(cmd, name, port, log_path, env, group)
 
 
 def start_rasa_server(model: Path, port: int, action_url: str, log_path: Path | None = None,
                       endpoints: str = "endpoints.yml", credentials: str = "credentials.yml",
-                      env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model), "--port", str(port),
+                      env: dict | None = None, group: ProcessGroup | None = None,
+                      name: str = "rasa") -> subprocess.Popen:
+    """Rasa on settings.security.bind, its HTTP API on only with the token derived from the
+    server secret (or off: XIANGYIN_RASA_API=0), both added by :mod:`bot.ops.rasa_server`; the
+    action server's token in its environment for endpoints.yml."""
+    from bot.security.keys import action_server_token
+
+    settings = child_settings(env)
+    cmd = [sys.executable, "-m", "bot.ops.rasa_server", "--model", str(model), "--port", str(port),
            "--endpoints", str(PROJECT_ROOT / endpoints), "--credentials", str(PROJECT_ROOT / credentials)]
-    return spawn(cmd, log_path, {"XIANGYIN_ACTION_URL": action_url, **(env or {})})
+    return _start(cmd, name, port, log_path,
+                  {"XIANGYIN_ACTION_URL": action_url, "XIANGYIN_ACTION_TOKEN": action_server_token(settings),
+                   **(env or {})}, group)
+
+
+CONSOLE_MAIN = PROJECT_ROOT / "bot" / "console" / "__main__.py"
+
+
+def console_available() -> bool:
+    """The staff web console is started when its package is there (``python -m bot.console``)."""
+    return CONSOLE_MAIN.is_file()
+
+
+def start_console(log_path: Path | None = None, env: dict | None = None, group: ProcessGroup | None = None,
+                  port: int | None = None) -> subprocess.Popen:
+    """``python -m bot.console``: settings.console.port on settings.security.bind."""
+    settings = child_settings(env)
+    return _start([sys.executable, "-m", "bot.console"], "console", port or settings.console.port, log_path,
+                  env, group)
+
+
+def rasa_status(base_url: str, token: str, timeout: float = 10) -> dict:
+    """Rasa's ``GET /status`` (needs the API token): ``model_file``, ``model_id``, ..."""
+    url = f"{base_url.rstrip('/')}/status?" + urllib.parse.urlencode({"token": token})
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310 - http URL of our own Rasa server
+        return json.loads(response.read().decode("utf-8"))
+
+
+def model_problems(base_url: str, settings: Settings, model: Path) -> list[str]:
+    """Whether the Rasa server at ``base_url`` runs ``model`` (asked with the API token; with the
+    API off there is nothing to ask, and the port's owner — our child, started with that model —
+    is the proof)."""
+    if not settings.security.rasa_api:
+        return []
+    from bot.security.keys import rasa_api_token
+
+    try:
+        status = rasa_status(base_url, rasa_api_token(settings))
+    except (OSError, ValueError) as exc:
+        return [f"the Rasa server at {base_url} does not say which model it runs ({exc})"]
+    loaded = Path(str(status.get("model_file") or "")).name
+    if loaded != model.name:
+        return [f"the Rasa server at {base_url} runs model {loaded or '?'}, not {model.name}"]
+    return []
 
 
 def spawn(cmd: list[str], log_path: Path | None, env: dict | None = None) -> subprocess.Popen:
-    """A child process in its own session (Ctrl-C in the terminal reaches only us), logging to a file."""
+    """A child process in its own session (for callers that own it outside a ProcessGroup),
+    stdin from /dev/null, logging to a file."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(env), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    try:
+        return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(env), stdin=subprocess.DEVNULL,  # nosec B603 - our own commands as argument lists, no shell
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if log_path:
+            out.close()
 
 
 def stop(*procs: subprocess.Popen, timeout: float = 15) -> None:
@@ -134,25 +230,31 @@ def free_ports(n: int) -> list[int]:
 
 @contextlib.contextmanager
 def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> Iterator[str]:
-    """1 action server + 1 Rasa server on a scratch, seeded SQLite database; yields the Rasa
-    base URL. ``pids``, when given, receives the two servers' process ids (for memory figures)."""
+    """1 action server + 1 Rasa server on a scratch, seeded SQLite database, in one process
+    group; yields the Rasa base URL. The stack shares this process's server secret, so the
+    caller mints tokens and device keys (and Rasa's API token) from its own settings. ``pids``,
+    when given, receives the two servers' process ids (for memory figures) and the database URL."""
     from bot.db import migrate
+    from bot.security.keys import master_key
     from bot.seed import seed_demo_village
 
     scratch = Path(tempfile.mkdtemp(prefix="xiangyin-stack-"))
     url = f"sqlite:///{scratch / 'stack.db'}"
     migrate(url)
     seed_demo_village(url)
-    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch), **(env_extra or {})}
+    env = {"XIANGYIN_DATABASE_URL": url, "XIANGYIN_VAR_DIR": str(scratch),
+           "XIANGYIN_SECRET_KEY": master_key(load_settings()).decode(), **(env_extra or {})}
+    settings = child_settings(env)
     action_port, rasa_port = free_ports(2)
-    actions = start_action_server(action_port, scratch / "actions.log", env=env)
-    rasa = start_rasa_server(model_path(), rasa_port, f"http://127.0.0.1:{action_port}/webhook",
-                             scratch / "rasa.log", env=env)
-    if pids is not None:
-        pids.update(rasa=rasa.pid, actions=actions.pid, database_url=url)
+    group = ProcessGroup(pid_file_path(scratch), label="stack", log=lambda line: None)
     try:
-        wait_for_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-        wait_for_http(f"http://127.0.0.1:{rasa_port}/status", 400, rasa)
-        yield f"http://127.0.0.1:{rasa_port}"
+        actions = start_action_server(action_port, scratch / "actions.log", env=env, group=group)
+        rasa = start_rasa_server(model_path(settings), rasa_port, f"{server_url(settings, action_port)}/webhook",
+                                 scratch / "rasa.log", env=env, group=group)
+        if pids is not None:
+            pids.update(rasa=rasa.pid, actions=actions.pid, database_url=url)
+        wait_for_http(f"{server_url(settings, action_port)}/health", 120, actions)
+        wait_for_http(f"{server_url(settings, rasa_port)}/", 400, rasa)
+        yield server_url(settings, rasa_port)
     finally:
-        stop(rasa, actions)
+        group.stop()
