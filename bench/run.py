@@ -14,6 +14,8 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   fuzz    REST and voice endpoints under hostile input: counts per category (bench/fuzz.py)
   loops   emergency alert-to-delivery latency per channel (Telegram, voice devices) p50/p99 and
           the outbox throughput of both (bench/loops.py)
+  console the staff console's page render p50/p99: the grievance list with 10,000 grievances and the
+          household register with 5,000 more households, on SQLite and PostgreSQL (bench/console.py)
 """
 from __future__ import annotations
 
@@ -156,6 +158,12 @@ def bench_loops(settings: Settings) -> None:
     loops_main(settings)
 
 
+def bench_console(settings: Settings) -> None:
+    from bench.console import main as console_main
+
+    console_main(settings)
+
+
 def bench_speech(settings: Settings) -> None:
     from bench.speech import main as speech_main
 
@@ -164,7 +172,7 @@ def bench_speech(settings: Settings) -> None:
 
 SECTIONS = {"train": bench_train, "nlu": bench_nlu, "turns": bench_turns, "kb": bench_kb, "points": bench_points,
             "dialogues": bench_dialogues, "speech": bench_speech, "load": bench_load, "fuzz": bench_fuzz,
-            "loops": bench_loops}
+            "loops": bench_loops, "console": bench_console}
 
 
 def main(only: list[str] | None = None, settings: Settings | None = None) -> int:

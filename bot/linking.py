@@ -2,14 +2,19 @@
 
 Two ways, both channel-agnostic and both audited:
 
-* a one-time **link code**: the village office (an admin, or a grid worker for villagers in
-  the grids they serve) issues a 6-digit code with :func:`issue_link_code`; the person sends
-  it from their phone and :func:`link_with_code` binds the account. Codes expire (72 hours by
-  default) and work once.
+* a one-time **link code**: the village office (an admin, or a grid worker for villagers — and
+  relatives of households — in the grids they serve) issues a 6-digit code with
+  :func:`issue_link_code`; the person sends it from their phone and :func:`link_with_code`
+  binds the account. Codes expire (72 hours by default) and work once.
 * the **phone number** in the household register: :func:`link_by_phone` binds the account
   of a villager whose registered phone matches a contact the chat platform vouches for
   (Telegram: a contact shared with the "share my number" button, checked to be the
   sender's own).
+
+Relatives living elsewhere (子女在外) have an account of their own with the role ``relative``:
+:func:`register_relative` creates it (or finds it) and links it to the household, and the
+relative links their Telegram account with a code like anyone else; from then on they hear of
+the household's emergencies (bot/emergency.py).
 
 Wrong codes are audited as ``refused``; after :data:`MAX_FAILED_ATTEMPTS` wrong codes in
 :data:`FAILED_WINDOW` the account may not try again until the window has passed. The
@@ -19,16 +24,28 @@ caller that wants failures counted catches ``LinkError`` inside its transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.households import resident_by_phone
-from bot.identity import AccessDenied, Actor, audit, can_read_household, channel_identity, require_staff
-from bot.models import AuditLog, ChannelIdentity, LinkCode, Role, User, utcnow
+from bot.identity import (
+    AccessDenied,
+    Actor,
+    audit,
+    can_read_household,
+    channel_identity,
+    link_relative,
+    relative_household_ids,
+    require_household,
+    require_staff,
+)
+from bot.models import AuditLog, ChannelIdentity, Household, LinkCode, Role, User, utcnow
 
 CODE_DIGITS = 6
+LOGIN = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
 MAX_FAILED_ATTEMPTS = 5
 FAILED_WINDOW = dt.timedelta(hours=24)
 
@@ -69,8 +86,8 @@ def issue_link_code(s: Session, admin_actor: Actor, login: str, ttl_hours: float
     """A one-time code that links a chat account to ``login``.
 
     Admins may issue codes for anyone in their village; grid workers only for villagers
-    whose household is in a grid they serve. Raises AccessDenied otherwise and LookupError
-    for an unknown login."""
+    whose household is in a grid they serve, and for relatives of such households. Raises
+    AccessDenied otherwise and LookupError for an unknown login."""
     require_staff(admin_actor, "issue link code")
     user = s.execute(select(User).where(User.login == login)).scalar_one_or_none()
     if user is None:
@@ -78,7 +95,10 @@ def issue_link_code(s: Session, admin_actor: Actor, login: str, ttl_hours: float
     allowed = user.village_id == admin_actor.village_id and (
         admin_actor.role == Role.admin
         or (user.role == Role.villager and user.resident is not None
-            and can_read_household(admin_actor, user.resident.household)))
+            and can_read_household(admin_actor, user.resident.household))
+        or (user.role == Role.relative and any(
+            can_read_household(admin_actor, s.get(Household, household_id))
+            for household_id in relative_household_ids(s, user.id))))
     if not allowed:
         audit(s, admin_actor, "refused", "link_code", user.id, f"code for {login}")
         raise AccessDenied(f"{admin_actor.sender_id} may not issue a link code for {login}")
@@ -88,6 +108,31 @@ def issue_link_code(s: Session, admin_actor: Actor, login: str, ttl_hours: float
     s.flush()
     audit(s, admin_actor, "write", "link_code", code.id, f"issued for {login}, valid {ttl_hours:g} h")
     return code.code
+
+
+def register_relative(s: Session, actor: Actor, login: str, name: str, household_id: int,
+                      relation: str = "子女", phone: str | None = None) -> User:
+    """A relative living elsewhere, linked to a household: staff who may see the household
+    create the account (role ``relative``, no household of its own) or find the existing one,
+    and link it (idempotent). Then :func:`issue_link_code` lets them link their Telegram.
+    Raises ValueError for a malformed login or name, AccessDenied when ``login`` belongs to
+    somebody who is not a relative, or the household is not the actor's to see."""
+    require_staff(actor, "register a relative")
+    household = require_household(s, actor, household_id, "register a relative")
+    login, name = (login or "").strip().lower(), " ".join((name or "").split())[:32]
+    if not LOGIN.match(login):
+        raise ValueError("登录名用小写字母开头，只能有小写字母、数字和下划线，3到32个字符。")
+    if not name:
+        raise ValueError("请写上亲属的名字。")
+    user = s.execute(select(User).where(User.login == login)).scalar_one_or_none()
+    if user is None:
+        user = User(village_id=household.village_id, login=login, display_name=name, role=Role.relative,
+                    phone=(phone or "").strip()[:20] or None)
+        s.add(user)
+        s.flush()
+        audit(s, actor, "write", "user", user.id, f"relative account {login} ({name})", household_id=household.id)
+    link_relative(s, actor, login, household.id, relation)
+    return user
 
 
 def _failed_attempts(s: Session, channel: str, external_id: str, now: dt.datetime) -> int:

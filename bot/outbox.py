@@ -4,12 +4,20 @@ Domain code never talks to a channel. It calls :func:`notify` inside its own tra
 notification exists exactly when the change that caused it was committed.
 
 Delivery goes through one interface, in the style of cosmicpython's
-``adapters/notifications.py``: a :class:`DeliveryAdapter` knows one channel (Telegram today;
-voice devices, the web console and WeChat are further adapters) — whom it can reach
+``adapters/notifications.py``: a :class:`DeliveryAdapter` knows one channel that *pushes*
+(Telegram today; the web console and WeChat are further adapters) — whom it can reach
 (:meth:`~DeliveryAdapter.recipients`) and how to send one message
 (:meth:`~DeliveryAdapter.send`). A :class:`Deliverer` runs it: it *claims* due rows
 (:func:`claim`), has the adapter send them, and marks them :func:`delivered` or, after a
 permanent refusal, :func:`give_up`.
+
+Channels that *pull* — the one-button voice device asks the server between button presses —
+use a :class:`Mailbox` instead: :func:`pending` lists what the device may play (oldest first)
+and :func:`confirm` marks what it played as delivered (bot/channels/voice_inbox.py).
+
+A message may name the only channels that deliver it in its payload (``{"channels":
+["voice"]}``: the notice offer "村里有一条新通知，要听吗？" is for a device to play); both sides
+honour it (:func:`for_channel`).
 
 Guarantees (tests/e2e/test_telegram.py checks them end to end):
 
@@ -125,33 +133,50 @@ class Claim:
     payload: dict = field(default_factory=dict)
 
 
+def for_channel(payload: dict | None, channel: str | None) -> bool:
+    """Whether a message may go out on ``channel``: its payload may name the only channels that
+    deliver it (``{"channels": ["voice"]}``); without that list, any channel may."""
+    channels = (payload or {}).get("channels")
+    return channel is None or not channels or channel in channels
+
+
 def claim(s: Session, recipients: Recipients, limit: int = BATCH,
-          skip: Callable[[int], bool] = lambda outbox_id: False) -> list[Claim]:
-    """Claims up to ``limit`` undelivered rows the recipients can receive (oldest first,
-    except those ``skip`` names). Each claim is a compare-and-set ``attempts + 1``; commit the
-    session before sending anything."""
+          skip: Callable[[int], bool] = lambda outbox_id: False, channel: str | None = None) -> list[Claim]:
+    """Claims up to ``limit`` undelivered rows the recipients can receive on ``channel`` (oldest
+    first, except those ``skip`` names). Each claim is a compare-and-set ``attempts + 1``; commit
+    the session before sending anything. Rows that cannot be claimed now (meant for another
+    channel, older than the account, waiting for a retry) are read past, page by page, so they
+    never hold up the rows behind them."""
     if not recipients.users:
         return []
     households = list(recipients.households) or [-1]
-    rows = s.execute(
-        select(OutboxMessage).where(
-            OutboxMessage.delivered_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
-            OutboxMessage.user_id.in_(list(recipients.users))
-            | (OutboxMessage.user_id.is_(None) & OutboxMessage.household_id.in_(households)))
-        .order_by(OutboxMessage.id).limit(limit)
-    ).scalars().all()
-    claims = []
-    for row in rows:
-        addresses = recipients.addresses(row)
-        if skip(row.id) or not addresses:
-            continue
-        won = s.execute(update(OutboxMessage)
-                        .where(OutboxMessage.id == row.id, OutboxMessage.delivered_at.is_(None),
-                               OutboxMessage.attempts == row.attempts)
-                        .values(attempts=row.attempts + 1)
-                        .execution_options(synchronize_session=False)).rowcount
-        if won == 1:
-            claims.append(Claim(row.id, row.text, addresses, row.attempts + 1, row.kind, dict(row.payload or {})))
+    claims: list[Claim] = []
+    after = 0
+    while len(claims) < limit:
+        rows = s.execute(
+            select(OutboxMessage).where(
+                OutboxMessage.id > after, OutboxMessage.delivered_at.is_(None),
+                OutboxMessage.attempts < MAX_ATTEMPTS,
+                OutboxMessage.user_id.in_(list(recipients.users))
+                | (OutboxMessage.user_id.is_(None) & OutboxMessage.household_id.in_(households)))
+            .order_by(OutboxMessage.id).limit(limit)
+        ).scalars().all()
+        for row in rows:
+            after = row.id
+            addresses = recipients.addresses(row)
+            if skip(row.id) or not addresses or not for_channel(row.payload, channel):
+                continue
+            won = s.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id == row.id, OutboxMessage.delivered_at.is_(None),
+                                   OutboxMessage.attempts == row.attempts)
+                            .values(attempts=row.attempts + 1)
+                            .execution_options(synchronize_session=False)).rowcount
+            if won == 1:
+                claims.append(Claim(row.id, row.text, addresses, row.attempts + 1, row.kind, dict(row.payload or {})))
+                if len(claims) >= limit:
+                    break
+        if len(rows) < limit:
+            break
     return claims
 
 
@@ -173,6 +198,77 @@ def give_up(s: Session, outbox_id: int) -> None:
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt``."""
     return min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_MAX)
+
+
+# --------------------------------------------------------------------------- pulling channels
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """What one pulling device answers for: its staff member (``user_id``), or the household it
+    belongs to (``household_id``: messages for the household that name no user), from the moment
+    it was registered (``since``)."""
+
+    channel: str
+    user_id: int | None
+    household_id: int | None
+    since: dt.datetime
+
+    @classmethod
+    def of(cls, ident: ChannelIdentity) -> "Mailbox":
+        household_id = None if ident.user_id is not None else ident.household_id
+        return cls(ident.channel, ident.user_id, household_id, ident.created_at)
+
+    def _mine(self):
+        if self.user_id is not None:
+            return OutboxMessage.user_id == self.user_id
+        if self.household_id is not None:
+            return OutboxMessage.user_id.is_(None) & (OutboxMessage.household_id == self.household_id)
+        return None
+
+
+def pending(s: Session, box: Mailbox, limit: int = BATCH) -> list[OutboxMessage]:
+    """Undelivered messages the device may play, oldest first (a read: nothing is claimed; a
+    message counts as delivered only when the device :func:`confirm` s it). A push channel's
+    failed attempts do not count here: a message Telegram gave up on still reaches the device."""
+    mine = box._mine()
+    if mine is None:
+        return []
+    found: list[OutboxMessage] = []
+    after = 0
+    while len(found) < limit:
+        rows = s.execute(select(OutboxMessage).where(
+            mine, OutboxMessage.id > after, OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.created_at >= box.since).order_by(OutboxMessage.id).limit(limit)).scalars().all()
+        found += [row for row in rows if for_channel(row.payload, box.channel)]
+        if len(rows) < limit:
+            break
+        after = rows[-1].id
+    return found[:limit]
+
+
+def confirm(s: Session, box: Mailbox, outbox_ids: list[int], now: dt.datetime | None = None
+            ) -> tuple[list[OutboxMessage], list[int]]:
+    """The device played these messages: each becomes delivered, once. Returns (the messages
+    this call delivered, in id order; the ids it did not: somebody else's, unknown, or delivered
+    already — a repeated confirmation changes nothing)."""
+    mine = box._mine()
+    ids = sorted({int(i) for i in outbox_ids})
+    if mine is None or not ids:
+        return [], ids
+    now = now or utcnow()
+    done = []
+    for row in s.execute(select(OutboxMessage).where(mine, OutboxMessage.id.in_(ids),
+                                                     OutboxMessage.created_at >= box.since)
+                         .order_by(OutboxMessage.id)).scalars().all():
+        if not for_channel(row.payload, box.channel):
+            continue
+        won = s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.delivered_at.is_(None))
+                        .values(delivered_at=now).execution_options(synchronize_session=False)).rowcount
+        if won == 1:
+            done.append(row)
+    delivered_ids = {row.id for row in done}
+    return done, [i for i in ids if i not in delivered_ids]
 
 
 # --------------------------------------------------------------------------- adapters
@@ -219,7 +315,8 @@ class Deliverer:
         """Claims (and commits) the rows due now; they are in flight until finished."""
         now = self.clock()
         with session_scope(write=True, url=self.db_url) as s:
-            claims = claim(s, self.adapter.recipients(s), self.batch, lambda outbox_id: self._waiting(outbox_id, now))
+            claims = claim(s, self.adapter.recipients(s), self.batch, lambda outbox_id: self._waiting(outbox_id, now),
+                           channel=self.adapter.channel)
         self._inflight.update(c.outbox_id for c in claims)
         return claims
 

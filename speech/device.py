@@ -12,6 +12,18 @@ Each recording is POSTed to ``--server`` (default
 ``device_id`` and ``audio`` (a WAV file); the answer is JSON
 ``{"transcript": str, "texts": [str, ...], "audio_wav_base64": str}``.
 
+Every request is signed with the device's own key (:func:`bot.security.signing.signed_headers`
+over the exact bytes sent), read from ``--key-file`` (default ``XIANGYIN_DEVICE_KEY_FILE`` or
+``<var>/device.key``, mode 0600, written when the device is provisioned). Without a key file
+requests go unsigned, and a server that requires signatures refuses them.
+
+Messages for the household (or, on a staff member's device, for that person) wait on the server
+— "王秀兰已经收到，正在赶过去", the 回访 question, "村里有一条新通知，要听吗" — and the device
+fetches them between button presses (every ``--poll`` seconds) and on each press, from
+``--inbox`` (default: the server's ``/webhooks/voice_inbox``): it plays a chime and each message,
+then confirms them. It stops after a message that asks something: the next press answers it
+(the server has opened that conversation). ``--inbox-only`` fetches and plays once and exits.
+
 When the server cannot be reached (connection refused, timeout, 5xx) the recording is kept
 in ``<var>/device-queue/`` (``--queue-dir``), the user hears (or, without a speaker, the
 console shows) "网络不太好，我稍后再帮您发送", and queued recordings are sent again, oldest
@@ -25,8 +37,9 @@ button is pressed again (keyboard) / released (GPIO, needs ``gpiozero``).
 Exit codes (``--wav``/``--flush-queue``): 0 answered, 3 queued because the server is
 unreachable, 4 the server rejected the request, 1 any other error.
 
-Python API: :class:`VoiceClient` (``send``, ``enqueue``, ``flush``, ``submit``),
-:class:`Reply`, :class:`EndpointDetector`, :func:`tone`, :func:`play_wav`.
+Python API: :class:`VoiceClient` (``send``, ``enqueue``, ``flush``, ``submit``, ``poll``,
+``ack``), :class:`DeviceInbox` (``check``: fetch, play, confirm), :class:`Reply`,
+:class:`EndpointDetector`, :func:`tone`, :func:`play_wav`.
 """
 from __future__ import annotations
 
@@ -47,6 +60,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -64,6 +78,8 @@ MSG_NETWORK = "网络不太好，我稍后再帮您发送。"
 MSG_QUEUED_REPLY = "刚才没发出去的问题，现在有回复了。"
 MSG_NOT_HEARD = "我没有听清，请按住按钮再说一遍。"
 MSG_REJECTED = "这句话没有处理好，请再说一遍。"
+MSG_NOT_REGISTERED = "这台设备还没有登记，请找村里帮忙设置。"
+INBOX_PATH = "/webhooks/voice_inbox"
 
 EXIT_OK, EXIT_ERROR, EXIT_QUEUED, EXIT_REJECTED = 0, 1, 3, 4
 
@@ -78,6 +94,42 @@ class ServerUnavailable(Exception):
 
 class RequestRejected(ValueError):
     """The server answered 4xx or with unusable JSON: retrying will not help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def inbox_url_for(server: str) -> str:
+    """The voice inbox next to a voice webhook URL (same scheme, host and port)."""
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, INBOX_PATH, "", ""))
+
+
+def load_key(path: str | os.PathLike | None) -> str | None:
+    """The device key in ``path`` (hex), or None when there is no such file."""
+    if not path:
+        return None
+    from bot.security.signing import read_key_file
+
+    try:
+        return read_key_file(Path(path))
+    except FileNotFoundError:
+        return None
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body built here, so that the bytes signed are the bytes sent;
+    returns (body, content type)."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+                     + value.encode("utf-8") + b"\r\n")
+    for name, (filename, data, content_type) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 @dataclass
@@ -106,6 +158,21 @@ class Reply:
                 "audio_wav_bytes": len(self.audio_wav)}
 
 
+@dataclass(frozen=True)
+class InboxMessage:
+    """A message waiting on the server for this device."""
+
+    id: int
+    kind: str
+    text: str
+    expects: str | None = None  # it asks something: the next press answers it
+
+    @classmethod
+    def from_json(cls, data: dict) -> "InboxMessage":
+        return cls(int(data["id"]), str(data.get("kind") or ""), str(data.get("text") or ""),
+                   data.get("expects") or None)
+
+
 @dataclass
 class QueueItem:
     audio_path: Path
@@ -127,10 +194,13 @@ class VoiceClient:
                  queue_dir: str | os.PathLike | None = None, timeout: float = 30.0,
                  connect_timeout: float = 5.0, backoff_base: float = 5.0,
                  backoff_max: float = 300.0, max_queue: int = 50,
-                 max_age_s: float = 24 * 3600, settings: Settings | None = None) -> None:
+                 max_age_s: float = 24 * 3600, settings: Settings | None = None,
+                 key: str | None = None, inbox_url: str | None = None) -> None:
         if not (device_id and queue_dir):
             settings = settings or load_settings()
         self.server = server
+        self.key = key  # hex; None: requests go unsigned
+        self.inbox_url = (inbox_url or inbox_url_for(server)).rstrip("/")
         self.device_id = device_id or settings.speech.device_id or socket.gethostname()
         self.queue_dir = Path(queue_dir) if queue_dir else default_queue_dir(settings)
         self.timeout = timeout
@@ -141,31 +211,53 @@ class VoiceClient:
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
 
-    # -- sending
+    # -- signed requests
 
-    def send(self, data: bytes, filename: str = "speech.wav",
-             content_type: str = "audio/wav") -> Reply:
+    def _request(self, method: str, url: str, body: bytes = b"", content_type: str | None = None) -> dict:
+        """One signed request; the JSON answer. ServerUnavailable / RequestRejected otherwise."""
         import httpx
 
+        headers = {"Content-Type": content_type} if content_type else {}
+        if self.key:
+            from bot.security.signing import signed_headers
+
+            headers.update(signed_headers(self.device_id, self.key, method, urlsplit(url).path, body))
         timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
         try:
-            resp = httpx.post(
-                self.server,
-                data={"device_id": self.device_id},
-                files={"audio": (filename, data, content_type)},
-                timeout=timeout,
-            )
+            resp = httpx.request(method, url, content=body if method != "GET" else None, headers=headers,
+                                 timeout=timeout)
         except (httpx.TransportError, OSError) as exc:  # connect/read errors and timeouts
             raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             raise ServerUnavailable(f"HTTP {resp.status_code}")
         if resp.status_code >= 400:
-            raise RequestRejected(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            raise RequestRejected(f"HTTP {resp.status_code}: {resp.text[:200]}", resp.status_code)
         try:
-            payload = resp.json()
+            return resp.json()
         except ValueError as exc:
             raise RequestRejected(f"server answer is not JSON: {resp.text[:200]!r}") from exc
-        return Reply.from_json(payload)
+
+    # -- sending
+
+    def send(self, data: bytes, filename: str = "speech.wav",
+             content_type: str = "audio/wav") -> Reply:
+        body, form_type = multipart({"device_id": self.device_id}, {"audio": (filename, data, content_type)})
+        return Reply.from_json(self._request("POST", self.server, body, form_type))
+
+    # -- the inbox: messages waiting on the server for this device
+
+    def poll(self) -> list[InboxMessage]:
+        """What is waiting, oldest first (nothing is marked delivered until :meth:`ack`)."""
+        answer = self._request("GET", f"{self.inbox_url}/messages")
+        try:
+            return [InboxMessage.from_json(m) for m in answer.get("messages") or []]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RequestRejected(f"unusable inbox answer: {exc}") from exc
+
+    def ack(self, ids: list[int]) -> dict:
+        """These messages were played: the server marks them delivered."""
+        body = json.dumps({"ids": list(ids)}).encode()
+        return self._request("POST", f"{self.inbox_url}/ack", body, "application/json")
 
     # -- queue
 
@@ -275,6 +367,47 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# --------------------------------------------------------------------------- inbox
+
+
+class DeviceInbox:
+    """Fetches what waits for the device, plays it, confirms it (see the module docstring)."""
+
+    REMEMBERED = 200  # ids of played messages kept, so a lost confirmation never replays one
+
+    def __init__(self, client: VoiceClient, speaker: "Speaker") -> None:
+        self.client, self.speaker = client, speaker
+        self.played: list[int] = []
+        self.error: Exception | None = None  # why the last check could not fetch anything
+
+    def check(self) -> InboxMessage | None:
+        """One round: play every new message (a chime before each) up to and including the first
+        that asks something, and confirm them. Returns that question, else None. A server that
+        cannot be reached, or has no inbox, only means nothing is played now."""
+        self.error = None
+        try:
+            waiting = self.client.poll()
+        except (ServerUnavailable, RequestRejected) as exc:
+            log.info("inbox not checked: %s", exc)
+            self.error = exc
+            return None
+        done, question = [], None
+        for message in waiting:
+            if message.id not in self.played:
+                self.speaker.message(message.text)
+                self.played = (self.played + [message.id])[-self.REMEMBERED:]
+            done.append(message.id)
+            if message.expects:
+                question = message
+                break
+        if done:
+            try:
+                self.client.ack(done)
+            except (ServerUnavailable, RequestRejected) as exc:  # played; confirmed on the next round
+                log.info("inbox confirmation failed: %s", exc)
+        return question
+
+
 # --------------------------------------------------------------------------- sound
 
 
@@ -298,6 +431,7 @@ def tone(freqs: list[float], seconds: float = 0.12, rate: int = RATE,
 
 START_CHIME = tone([660.0, 880.0])
 STOP_CHIME = tone([880.0, 660.0])
+MESSAGE_CHIME = tone([523.0, 659.0, 784.0], 0.15)  # "a message for you": three rising notes
 
 
 def play_pcm(pcm: bytes, rate: int = RATE) -> None:
@@ -315,7 +449,7 @@ def play_pcm(pcm: bytes, rate: int = RATE) -> None:
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
         tmp.write(audio.pcm_to_wav(pcm, rate))
         tmp.flush()
-        subprocess.run([player, "-q", tmp.name], check=True, timeout=120)
+        subprocess.run([player, "-q", tmp.name], check=True, timeout=120)  # nosec B603 - aplay on our own temp file
 
 
 def play_wav(wav: bytes) -> None:
@@ -350,6 +484,11 @@ class Speaker:
             play_wav(tts.get_synthesizer().synthesize(text, rate="slow"))
         except Exception as exc:
             log.debug("local message not spoken: %s", exc)
+
+    def message(self, text: str) -> None:
+        """A message from the server (the inbox): a chime, then the text in the offline voice."""
+        self.chime(MESSAGE_CHIME)
+        self.say(text)
 
     def reply(self, reply: Reply) -> None:
         if reply.transcript:
@@ -514,7 +653,11 @@ def _reply_sink(args, speaker: Speaker) -> Callable[[Reply, QueueItem], None]:
     return deliver
 
 
-def run_wav(args, client: VoiceClient, speaker: Speaker) -> int:
+def _rejected(exc: RequestRejected) -> str:
+    return MSG_NOT_REGISTERED if exc.status == 401 else MSG_REJECTED
+
+
+def run_wav(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInbox | None = None) -> int:
     path = Path(args.wav)
     try:
         data = path.read_bytes()
@@ -522,6 +665,8 @@ def run_wav(args, client: VoiceClient, speaker: Speaker) -> int:
         print(f"error: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     client.flush(force=args.retry_now, on_reply=_reply_sink(args, speaker))
+    if inbox is not None:  # a press: what is waiting is played first
+        inbox.check()
     try:
         reply = client.send(data, path.name, _content_type(path))
     except ServerUnavailable as exc:
@@ -531,7 +676,7 @@ def run_wav(args, client: VoiceClient, speaker: Speaker) -> int:
         return EXIT_QUEUED
     except RequestRejected as exc:
         print(f"error: {exc}", file=sys.stderr)
-        speaker.say(MSG_REJECTED)
+        speaker.say(_rejected(exc))
         return EXIT_REJECTED
     if args.json:
         print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
@@ -547,12 +692,28 @@ def run_flush(args, client: VoiceClient, speaker: Speaker) -> int:
     return EXIT_OK if left == 0 else EXIT_QUEUED
 
 
-def run_microphone(args, client: VoiceClient, speaker: Speaker) -> int:
+def run_inbox(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInbox) -> int:
+    """``--inbox-only``: fetch, play and confirm what is waiting, once."""
+    inbox.check()
+    if isinstance(inbox.error, ServerUnavailable):
+        return EXIT_QUEUED
+    if isinstance(inbox.error, RequestRejected):
+        print(f"error: {inbox.error}", file=sys.stderr)
+        speaker.say(_rejected(inbox.error))
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def run_microphone(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInbox | None = None) -> int:
     button = GpioButton(args.gpio_pin) if args.button == "gpio" else KeyboardButton()
     hint = "按住按钮说话" if button.hold_to_talk else "按回车键开始说话，说完会自动结束"
     print(hint, flush=True)
-    idle_poll = 5.0
+    idle_poll = min(5.0, args.poll) if inbox is not None else 5.0
+    next_check = 0.0
     while True:
+        if inbox is not None and time.monotonic() >= next_check:  # between presses
+            inbox.check()
+            next_check = time.monotonic() + args.poll
         try:
             pressed = button.wait_for_press(timeout=idle_poll)
         except (EOFError, KeyboardInterrupt):
@@ -561,6 +722,8 @@ def run_microphone(args, client: VoiceClient, speaker: Speaker) -> int:
             client.flush(on_reply=_reply_sink(args, speaker))  # idle: retry with backoff
             continue
         client.flush(on_reply=_reply_sink(args, speaker))
+        if inbox is not None and inbox.check() is not None and button.hold_to_talk and button.pressed_again():
+            continue  # a question was played and the button let go: the next press answers it
         speaker.chime(START_CHIME)
         detector = EndpointDetector(silence_s=args.silence, max_seconds=args.max_seconds)
         try:
@@ -578,7 +741,7 @@ def run_microphone(args, client: VoiceClient, speaker: Speaker) -> int:
             reply = client.submit(audio.pcm_to_wav(pcm))
         except RequestRejected as exc:
             log.warning("server rejected the recording: %s", exc)
-            speaker.say(MSG_REJECTED)
+            speaker.say(_rejected(exc))
             continue
         if reply is None:
             speaker.say(MSG_NETWORK)
@@ -593,6 +756,12 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--server", default=settings.servers.voice_url,
                    help="voice webhook (default: XIANGYIN_VOICE_URL or %(default)s)")
     p.add_argument("--device-id", default=None, help="default: env XIANGYIN_DEVICE_ID or hostname")
+    p.add_argument("--key-file", default=str(settings.speech.device_key_file),
+                   help="the device key that signs every request (default: XIANGYIN_DEVICE_KEY_FILE or %(default)s)")
+    p.add_argument("--inbox", default=None, help="voice inbox URL (default: the server's /webhooks/voice_inbox)")
+    p.add_argument("--poll", type=float, default=10.0, help="seconds between inbox checks while idle")
+    p.add_argument("--no-inbox", action="store_true", help="never fetch messages waiting on the server")
+    p.add_argument("--inbox-only", action="store_true", help="play what is waiting on the server once and exit")
     p.add_argument("--wav", help="send this audio file instead of using the microphone")
     p.add_argument("--out", help="save the answer's WAV here instead of playing it")
     p.add_argument("--reply-dir", help="also save answers to queued recordings here")
@@ -620,15 +789,25 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(settings).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    try:
+        key = load_key(args.key_file)
+    except (OSError, ValueError) as exc:  # readable by others, unreadable: refuse to use it
+        print(f"error: device key {args.key_file}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if key is None:
+        log.warning("no device key at %s: requests go unsigned (provision the device first)", args.key_file)
     client = VoiceClient(args.server, args.device_id, queue_dir=args.queue_dir,
                          timeout=args.timeout, connect_timeout=args.connect_timeout,
-                         backoff_base=args.backoff, settings=settings)
+                         backoff_base=args.backoff, settings=settings, key=key, inbox_url=args.inbox)
     speaker = Speaker(enabled=not args.no_play)
+    inbox = None if args.no_inbox else DeviceInbox(client, speaker)
     if args.flush_queue:
         return run_flush(args, client, speaker)
+    if args.inbox_only:
+        return run_inbox(args, client, speaker, inbox or DeviceInbox(client, speaker))
     if args.wav:
-        return run_wav(args, client, speaker)
-    return run_microphone(args, client, speaker)
+        return run_wav(args, client, speaker, inbox)
+    return run_microphone(args, client, speaker, inbox)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@
     points-appeals / points-decide / points-reverse
                staff: open points appeals, decide one, correct a ledger entry
     audit      admins: the audit trail of one household
-    emergency  staff: unacknowledged emergencies, or --ack ID
+    emergency  staff: open emergencies; ack / arrive / close ID; report (response times per grid
+               and month against the 30-minute target)
+    township   township staff: the queue of grievances escalated to 镇
+    relative   staff: a relative living elsewhere (account, household link, Telegram link code)
+    outbox     notifications: status (backlog and who can receive it), deliver (Telegram, once)
     bench      print benchmark figures
     cluster    scale-out mode: PostgreSQL + Redis, several Rasa and action replicas behind nginx
                (XIANGYIN_MODE=cluster; see bot/ops/cluster.py)
@@ -22,7 +26,9 @@
                database, the schema, the ledger checks, a health report (README "Operations")
 
 The parser is in :mod:`bot.cli.parser`; the commands, thin over the domain, in
-:mod:`bot.cli.servers`, :mod:`bot.cli.grievances`, :mod:`bot.cli.points` and :mod:`bot.cli.staff`.
+:mod:`bot.cli.servers`, :mod:`bot.cli.grievances`, :mod:`bot.cli.points`, :mod:`bot.cli.staff`,
+and for the village loops :mod:`bot.cli.emergencies`, :mod:`bot.cli.township`,
+:mod:`bot.cli.relatives` and :mod:`bot.cli.delivery` (each registers its own subcommand).
 The settings are read once here and passed to the command.
 """
 from __future__ import annotations

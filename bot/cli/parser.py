@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import grievances, ops, points, servers, staff
+from bot.cli import credentials, delivery, emergencies, grievances, ops, points, relatives, servers, staff, township
 
 
 def _as_staff(p: argparse.ArgumentParser, help: str | None = "staff login") -> None:
@@ -71,10 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("household", type=int, help="house number")
     _as_staff(p, help=None)
     p.set_defaults(func=staff.cmd_audit)
-    p = sub.add_parser("emergency", help="list unacknowledged emergencies, or --ack ID to take charge")
-    p.add_argument("--ack", type=int, metavar="ID")
-    _as_staff(p, help=None)
-    p.set_defaults(func=staff.cmd_emergency)
+    for loop_commands in (emergencies, township, relatives, delivery):  # the village loops
+        loop_commands.register(sub)
+    credentials.register(sub)  # devices, PINs, console passwords
 
     p = sub.add_parser("jobs", help="scheduled jobs")
     p.add_argument("--loop", action="store_true")

@@ -1,4 +1,4 @@
-"""Other staff commands: Telegram link codes, a household's audit trail, emergencies."""
+"""Other staff commands: Telegram link codes, a household's audit trail (emergencies: emergencies.py)."""
 from __future__ import annotations
 
 from bot.cli.common import actor_for
@@ -40,18 +40,3 @@ def cmd_audit(args, settings: Settings) -> int:
             print(f"{row.at:%Y-%m-%d %H:%M:%S}  user {who}  {row.channel:<8} {row.action:<8} {row.detail}")
     return 0
 
-
-def cmd_emergency(args, settings: Settings) -> int:
-    from bot import emergency
-    from bot.db import session_scope
-
-    actor = actor_for(args.as_user, settings)
-    with session_scope(write=bool(args.ack), url=settings.database_url) as s:
-        if args.ack:
-            event = emergency.acknowledge(s, actor, args.ack)
-            print(f"emergency {event.id} acknowledged at {event.acknowledged_at:%H:%M}")
-            return 0
-        for e in emergency.open_emergencies(s, actor.village_id):
-            where = e.household.address if e.household else e.channel
-            print(f"{e.id}  {e.at:%m-%d %H:%M}  {where}  “{e.text}”  {'已上报村里' if e.escalated_at else ''}")
-    return 0

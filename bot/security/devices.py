@@ -18,18 +18,15 @@ The server (:func:`authenticate`) refuses a request whose time is more than
 (nonces are kept in the database, so every Rasa replica sees them), whose device is unknown,
 unprovisioned or revoked, or whose signature does not match; each refusal writes an audit row.
 
-The device keeps its key in a file readable only by its user (0600): :func:`write_key_file`.
+The device keeps its key in a file readable only by its user (0600). The device side (signing,
+key files) is :mod:`bot.security.signing`, free of database imports.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import os
 import re
-import secrets
 import time
-from pathlib import Path
 from typing import Mapping
 
 from sqlalchemy import delete, select
@@ -39,12 +36,19 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.models import AuditLog, ChannelIdentity, Household, RequestNonce, User, utcnow
 from bot.security.keys import derive
+from bot.security.signing import (  # noqa: F401 - the device side, re-exported for servers and tests
+    HEADER_DEVICE,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIME,
+    read_key_file,
+    sign,
+    signed_headers,
+    string_to_sign,
+    write_key_file,
+)
 
 CHANNEL = "voice"
-HEADER_DEVICE = "X-Xiangyin-Device"
-HEADER_TIME = "X-Xiangyin-Time"
-HEADER_NONCE = "X-Xiangyin-Nonce"
-HEADER_SIGNATURE = "X-Xiangyin-Signature"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 NONCE = re.compile(r"^[0-9a-f]{16,64}$")
 
@@ -58,47 +62,6 @@ class DeviceAuthError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.device_id = device_id
-
-
-# --- the device side (pure: no settings, no database) ---------------------------------
-
-def string_to_sign(method: str, path: str, device_id: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join([method.upper(), path, device_id, timestamp, nonce,
-                      hashlib.sha256(body or b"").hexdigest()]).encode("utf-8")
-
-
-def sign(key: bytes | str, method: str, path: str, device_id: str, timestamp: str, nonce: str,
-         body: bytes) -> str:
-    key_bytes = bytes.fromhex(key) if isinstance(key, str) else key
-    return hmac.new(key_bytes, string_to_sign(method, path, device_id, timestamp, nonce, body),
-                    hashlib.sha256).hexdigest()
-
-
-def signed_headers(device_id: str, key: bytes | str, method: str, path: str, body: bytes = b"",
-                   now: float | None = None) -> dict[str, str]:
-    """The headers that authenticate one request of a device (``path`` without the query)."""
-    timestamp = str(int(now if now is not None else time.time()))
-    nonce = secrets.token_hex(16)
-    return {HEADER_DEVICE: device_id, HEADER_TIME: timestamp, HEADER_NONCE: nonce,
-            HEADER_SIGNATURE: sign(key, method, path, device_id, timestamp, nonce, body)}
-
-
-def write_key_file(path: Path, key_hex: str) -> None:
-    """Stores a device key readable only by the device's user (mode 0600, created atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key_hex.strip() + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def read_key_file(path: Path) -> str:
-    """A device key written by :func:`write_key_file`; refuses a file others can read."""
-    if path.stat().st_mode & 0o077:
-        raise PermissionError(f"{path} is readable by other users; run: chmod 600 {path}")
-    return path.read_text(encoding="ascii").strip()
 
 
 # --- the server side -------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A local fake of the Telegram Bot API and a person chatting with the bot through it, for the
 Telegram channel's end-to-end tests: python-telegram-bot talks real HTTP to :class:`FakeTelegram`
-(getMe, getUpdates long-poll, sendMessage, answerCallbackQuery, getFile, file downloads,
-sendVoice, setWebhook/deleteWebhook), and :func:`telegram` runs our bot against it.
+(getMe, getUpdates long-poll, sendMessage, answerCallbackQuery, editMessageReplyMarkup, getFile,
+file downloads, sendVoice, setWebhook/deleteWebhook), and :func:`telegram` runs our bot against it.
 
 Nothing waits for a fixed time: every step waits for the message it expects (with a generous
 upper bound so a broken bot fails instead of hanging)."""
@@ -41,6 +41,7 @@ class FakeTelegram:
         self.message_ids = itertools.count(1000)
         self.calls: list[tuple[str, dict]] = []
         self.sent: list[dict] = []  # sendMessage / sendVoice, in order
+        self.edits: list[dict] = []  # editMessageReplyMarkup (a pressed alert loses its button)
         self.files: dict[str, tuple[str, bytes]] = {}
         self.fail_sends: dict[int, int] = {}  # chat id → how many sendMessage calls fail with 500
         self.webhook: dict = {}
@@ -145,6 +146,11 @@ class FakeTelegram:
                                                      "duration": 1, "mime_type": "audio/ogg"}))
 
     async def m_answerCallbackQuery(self, params):
+        return self.ok(True)
+
+    async def m_editMessageReplyMarkup(self, params):
+        self.edits.append({"chat_id": int(params.get("chat_id") or 0), "message_id": params.get("message_id"),
+                           "markup": json.loads(params["reply_markup"]) if params.get("reply_markup") else None})
         return self.ok(True)
 
     async def m_getFile(self, params):

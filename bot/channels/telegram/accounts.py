@@ -1,6 +1,7 @@
-"""What a Telegram user is to the domain: linking, per-account settings, the staff queue and
-photos on grievances. Each function is one transaction through a domain module (blocking:
-call it with ``asyncio.to_thread``); the handlers never touch the database themselves."""
+"""What a Telegram user is to the domain: linking, per-account settings, the staff and township
+queues, taking charge of an emergency, and photos on grievances. Each function is one
+transaction through a domain module (blocking: call it with ``asyncio.to_thread``); the
+handlers never touch the database themselves."""
 from __future__ import annotations
 
 import contextlib
@@ -9,12 +10,21 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import grievances
+from sqlalchemy import select
+
+from bot import emergency, grievances
 from bot.channels.telegram import texts
 from bot.db import session_scope
-from bot.identity import Actor, identity_settings, resolve_actor, update_identity_settings, user_for_channel
+from bot.identity import (
+    AccessDenied,
+    Actor,
+    identity_settings,
+    resolve_actor,
+    update_identity_settings,
+    user_for_channel,
+)
 from bot.linking import LinkError, link_by_phone, link_with_code
-from bot.models import utcnow
+from bot.models import EmergencyEvent, Grievance, Village, utcnow
 
 CHANNEL = "telegram"
 QUEUE_SHOWN = 10  # queue items listed by /myqueue
@@ -25,6 +35,16 @@ UPLOADS = "uploads"
 
 def sender_id(user_id: int) -> str:
     return f"{CHANNEL}:{user_id}"
+
+
+def _caller(event: EmergencyEvent) -> str:
+    """Who asked for help, as the responder knows them: "2号李桂芳家"."""
+    household = event.household
+    if household is None:
+        return "求助的人"
+    head = next((r.name for r in household.residents if r.is_head), household.residents[0].name
+                if household.residents else "")
+    return f"{household.number}号{head}家"
 
 
 @dataclass(frozen=True)
@@ -77,9 +97,12 @@ class Accounts:
     # ------------------------------------------------------------------ staff
 
     def staff_queue(self, user_id: int) -> str:
-        """The answer to ``/myqueue``."""
-        with self._db() as s:
+        """The answer to ``/myqueue``: a grid worker's open grievances; for township staff, the
+        grievances the villages escalated to the township."""
+        with self._db(write=True) as s:  # reading the queue is audited
             actor = resolve_actor(s, sender_id(user_id))
+            if actor.is_township:
+                return self._township_queue(s, actor)
             if not actor.is_staff:
                 return texts.STAFF_ONLY
             views = grievances.open_queue(s, actor)
@@ -89,6 +112,45 @@ class Accounts:
                                          description=v.description[:QUEUE_DESCRIPTION_CHARS])
                  for v in views[:QUEUE_SHOWN]]
         return texts.QUEUE.format(count=len(views), lines="\n".join(lines))
+
+    @staticmethod
+    def _township_queue(s, actor: Actor) -> str:
+        views = grievances.township_queue(s, actor)
+        if not views:
+            return texts.TOWNSHIP_QUEUE_EMPTY
+        villages = dict(s.execute(
+            select(Grievance.ticket_no, Village.name).join(Village, Village.id == Grievance.village_id)
+            .where(Grievance.ticket_no.in_([v.ticket_no for v in views]))).all())
+        lines = [texts.TOWNSHIP_QUEUE_LINE.format(
+            ticket=v.ticket_no, village=villages.get(v.ticket_no, ""), category=v.category, place=v.place,
+            description=v.description[:QUEUE_DESCRIPTION_CHARS], overdue=texts.OVERDUE if v.overdue else "")
+            for v in views[:QUEUE_SHOWN]]
+        return texts.TOWNSHIP_QUEUE.format(count=len(views), lines="\n".join(lines))
+
+    # ------------------------------------------------------------------ emergencies
+
+    def acknowledge_emergency(self, user_id: int, emergency_id: int) -> str:
+        """The answer to an alert's "收到，我去处理" button: the presser takes charge (the first
+        responsible person to do so wins); the caller and the relatives are told who is coming."""
+        with self._db(write=True) as s:
+            actor = resolve_actor(s, sender_id(user_id))
+            if actor.user_id is None:
+                return texts.NEED_LINK
+            prior = s.get(EmergencyEvent, emergency_id)
+            had = prior.acknowledged_by if prior is not None else None
+            try:  # inside the transaction, so a refusal stays in the audit log
+                event = emergency.acknowledge(s, actor, emergency_id)
+            except AccessDenied:
+                return texts.ACK_NOT_YOURS
+            except LookupError:
+                return texts.ACK_UNKNOWN
+            if event.closed_at is not None:
+                return texts.ACK_CLOSED
+            if had == actor.user_id:
+                return texts.ACK_ALREADY_YOURS
+            if event.acknowledged_by == actor.user_id:
+                return texts.ACK_DONE.format(caller=_caller(event))
+            return texts.ACK_TAKEN.format(name=event.acknowledger.display_name if event.acknowledger else "别人")
 
     # ------------------------------------------------------------------ photos
 

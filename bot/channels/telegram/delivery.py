@@ -1,5 +1,9 @@
 """Telegram as an outbox delivery adapter (:class:`bot.outbox.DeliveryAdapter`): pushes the
-notifications the domain recorded to every linked Telegram account of their recipient.
+notifications the domain recorded to every linked Telegram account of their recipient (staff,
+villagers, township staff, relatives living elsewhere). Messages meant for voice devices only
+(payload ``channels: ["voice"]``, such as the notice offer "要听吗") are left to them. An
+emergency alert carries the button "收到，我去处理" (:func:`~.keyboards.ack_keyboard`), which takes
+charge of it; a question carries its quick replies (the 回访's 满意/基本满意/不满意).
 
 The claim/deliver/retry bookkeeping and its guarantees live in :mod:`bot.outbox`; the
 application runs :meth:`bot.outbox.Deliverer.deliver_once` as a repeating JobQueue job.
@@ -14,7 +18,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.channels.telegram.accounts import CHANNEL
-from bot.channels.telegram.keyboards import quick_reply_keyboard
+from bot.channels.telegram.keyboards import ack_keyboard, quick_reply_keyboard
 from bot.outbox import Claim, DeliveryAdapter, Recipients, SendResult, linked_recipients
 
 logger = logging.getLogger(__name__)
@@ -28,6 +32,15 @@ def seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+def markup_for(claim: Claim):
+    """The buttons a pushed message carries: "收到，我去处理" on an alert that waits for somebody
+    to take charge, else the question's quick replies, else none."""
+    emergency_id = claim.payload.get("emergency_id")
+    if claim.kind == "emergency" and claim.payload.get("expects") == "acknowledge" and emergency_id:
+        return ack_keyboard(int(emergency_id))
+    return quick_reply_keyboard(claim.text)  # e.g. the satisfaction survey's three answers
+
+
 class TelegramDelivery(DeliveryAdapter):
     channel = CHANNEL
 
@@ -39,7 +52,7 @@ class TelegramDelivery(DeliveryAdapter):
 
     async def send(self, claim: Claim) -> SendResult:
         sent = refused = 0
-        markup = quick_reply_keyboard(claim.text)  # e.g. the satisfaction survey's three answers
+        markup = markup_for(claim)
         for chat_id in claim.addresses:
             try:
                 await self.bot.send_message(int(chat_id), claim.text, reply_markup=markup)

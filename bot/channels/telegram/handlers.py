@@ -42,7 +42,7 @@ from bot.channels.telegram import texts
 from bot.channels.telegram.accounts import Accounts, sender_id
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.telegram.delivery import seconds
-from bot.channels.telegram.keyboards import keyboard, typed_answer
+from bot.channels.telegram.keyboards import acknowledged_emergency, keyboard, typed_answer
 from bot.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ def wav_to_ogg_opus(wav: bytes, timeout: float = 30.0) -> bytes:
     """Telegram plays voice messages only as OGG/Opus."""
     from speech.audio import ffmpeg_binary
 
-    proc = subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
-                           "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", "pipe:1"],
-                          input=wav, capture_output=True, timeout=timeout, check=True)
+    command = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+               "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", "pipe:1"]
+    proc = subprocess.run(command, input=wav, capture_output=True, timeout=timeout, check=True)  # nosec B603 - ffmpeg, fixed arguments
     return proc.stdout
 
 
@@ -272,6 +272,24 @@ async def on_unknown_button(update: Update, context: Context) -> None:
         await converse(context, _chat_of(query), query.from_user.id, answer)
 
 
+async def on_ack_button(update: Update, context: Context) -> None:
+    """"收到，我去处理" on an emergency alert: the presser takes charge through the domain, and
+    the answer says whether they did (or who was quicker). The button goes away once pressed."""
+    query = update.callback_query
+    await query.answer()
+    emergency_id = acknowledged_emergency(query.data)
+    answer = await asyncio.to_thread(context.services.accounts.acknowledge_emergency, query.from_user.id,
+                                     emergency_id)
+    if query.message is not None:
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(reply_markup=None)
+    await context.bot.send_message(_chat_of(query), answer)
+
+
+def is_ack_button(data: object) -> bool:
+    return acknowledged_emergency(data) is not None
+
+
 def _chat_of(query) -> int:
     return query.message.chat.id if query.message is not None else query.from_user.id
 
@@ -376,6 +394,7 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(filters.PHOTO, on_photo))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     app.add_handler(MessageHandler(filters.COMMAND, cmd_help))
+    app.add_handler(CallbackQueryHandler(on_ack_button, pattern=is_ack_button))  # also with an expired cache
     app.add_handler(CallbackQueryHandler(on_button, pattern=str))
     app.add_handler(CallbackQueryHandler(on_unknown_button))
     app.add_handler(MessageHandler(filters.ALL, on_other))

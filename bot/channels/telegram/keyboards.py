@@ -12,11 +12,15 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.channels.telegram.texts import NO, SATISFACTION, SATISFACTION_QUESTION, YES
+from bot.channels.telegram.texts import ACK_BUTTON, NO, SATISFACTION, SATISFACTION_QUESTION, YES
 from bot.channels.turn import COMMAND_PREFIX
 
 MAX_QUICK_REPLY = 6  # characters: quick replies are single words such as 对 / 不要 / 基本满意
 QUOTED_OPTION = re.compile(rf"“([^”/]{{1,{MAX_QUICK_REPLY}}})”")
+#: The data of an emergency alert's button. A plain string the bot can read without its button
+#: cache (an alert sent by ``python -m bot outbox deliver`` or before a restart still works); it
+#: is no secret: pressing it only does what typing "收到" does, for whoever is linked.
+ACK_DATA = re.compile(r"^ack-emergency:(\d{1,12})$")
 
 
 def quick_replies(text: str) -> list[str]:
@@ -55,3 +59,16 @@ def keyboard(reply: dict) -> InlineKeyboardMarkup | None:
     if buttons:
         return InlineKeyboardMarkup(buttons)
     return quick_reply_keyboard(reply.get("text") or "")
+
+
+def ack_keyboard(emergency_id: int) -> InlineKeyboardMarkup:
+    """The button on an emergency alert: "收到，我去处理"."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(ACK_BUTTON, callback_data=f"ack-emergency:{emergency_id}")]])
+
+
+def acknowledged_emergency(data: object) -> int | None:
+    """The emergency a pressed button takes charge of (its data, resolved by PTB or not), else None."""
+    raw = getattr(data, "callback_data", data)  # InvalidCallbackData keeps what Telegram sent
+    found = ACK_DATA.match(raw) if isinstance(raw, str) else None
+    return int(found.group(1)) if found else None
+
