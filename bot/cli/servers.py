@@ -16,7 +16,25 @@ def cmd_seed(args, settings: Settings) -> int:
     summary = demo_summary(settings.database_url)
     print(f"==> Demo village {'created' if created else 'already present'}: "
           f"{summary['households']} households, {summary['residents']} residents, {summary['users']} users")
+    _demo_device_key(settings)
     return 0
+
+
+def _demo_device_key(settings: Settings, device_id: str = "device-001") -> None:
+    """The demo's push-to-talk client on this machine speaks as device-001: write its key
+    (mode 0600) where the client looks, unless a key is already there."""
+    from bot.db import session_scope
+    from bot.security.devices import current_key, write_key_file
+
+    target = settings.speech.device_key_file
+    if target.exists():
+        return
+    with session_scope(url=settings.database_url) as s:
+        key = current_key(s, settings, device_id)
+    if key is not None:
+        write_key_file(target, key)
+        print(f"==> Demo voice device {device_id}: key in {target} "
+              f"(python -m speech.device --device-id {device_id})")
 
 
 def cmd_train(args, settings: Settings) -> int:

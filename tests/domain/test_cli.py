@@ -22,6 +22,8 @@ def test_seed_then_staff_commands(cli, tmp_path):
     first = cli("seed", url=url)
     assert first.returncode == 0, first.stderr
     assert "66 households" in first.stdout
+    key_file = tmp_path / "var" / "device.key"  # the demo device client's key, private
+    assert "device-001" in first.stdout and oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert "already present" in cli("seed", url=url).stdout
     queue = cli("grievance", "list", "--as", "zhaodefu", url=url)
     assert queue.returncode == 0 and "260101" in queue.stdout
