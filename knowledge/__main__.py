@@ -32,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="dev | heldout | all (with --file; report heldout only once the change is final)")
     p_e.add_argument("--details", action="store_true", help="also list the failures (dev split / original set only)")
     p_e.add_argument("--curve", action="store_true", help="also print the threshold trade-off curve")
+    p_e.add_argument("--stress", default=None, choices=evaluation.STRESS,
+                     help="noise: questions with 15%% homophone slips (3 seeds); noasks: entries without their asks")
     p_c = sub.add_parser("calibrate", help="threshold trade-off curve: confident share vs confidently wrong")
     p_c.add_argument("--file", default=None, help="villager question file (default: the original set)")
     p_c.add_argument("--split", default="dev", choices=evaluation.SPLITS, help="tune on dev only (default)")
+    p_c.add_argument("--stress", default=None, choices=evaluation.STRESS, help="as for eval")
     sub.add_parser("build", help="validate all entries and rebuild the index")
     args = parser.parse_args(argv)
 
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             items = evaluation.load_legacy(qpath, opath)
             title = "knowledge/eval/questions.yml + out_of_corpus.yml"
+        if args.stress:
+            kb, items = evaluation.stressed(kb, items, args.stress)
+            title += f" stress={args.stress}"
         if args.cmd == "eval":
             details = args.details
             if details and args.file and args.split != "dev":

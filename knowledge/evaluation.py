@@ -18,6 +18,12 @@ Metrics, per kind and overall (in-corpus = an expected id; out-of-corpus = ``id:
 ``clarify_hit``           ... of which the clarifying question offers the expected entry
 ``abstain``               share of out-of-corpus questions *not* answered confidently
 
+Stress tests (``--stress``, for tuning confidence without a fresh question set): the dev
+questions with a share of their characters swapped for common homophones (``noise``: what a
+small recogniser does to them), and the corpus without the entries' ``asks`` (``noasks``: how
+villagers ask when nobody foresaw the phrasing).  A confidence rule tuned on dev alone fits
+dev's phrasing; one that stays right under these stays right on new questions more often.
+
 Honesty: the held-out half is for reporting only.  ``details`` (the questions that failed) is
 refused for it, so that nobody tunes on held-out text by accident.
 """
@@ -67,6 +73,70 @@ def load_legacy(questions_path: str | os.PathLike, ooc_path: str | os.PathLike) 
         q = raw["q"] if isinstance(raw, dict) else str(raw)
         items.append({"q": q, "id": None, "kind": "ooc"})
     return items
+
+
+def _homophones() -> dict[str, list[str]]:
+    """Common characters grouped by toneless pinyin, from jieba's frequency dictionary."""
+    global _HOMOPHONES
+    if _HOMOPHONES is None:
+        import jieba
+
+        from bot.text import toneless_pinyin
+
+        by_sound: dict[str, list[str]] = {}
+        for line in (Path(jieba.__file__).parent / "dict.txt").read_text(encoding="utf-8").splitlines():
+            word, freq, *_ = line.split(" ")
+            if len(word) == 1 and "\u4e00" <= word <= "\u9fff" and int(freq) >= 2000:
+                by_sound.setdefault(toneless_pinyin(word), []).append(word)
+        _HOMOPHONES = by_sound
+    return _HOMOPHONES
+
+
+_HOMOPHONES: dict[str, list[str]] | None = None
+
+
+def homophone_noise(items: Sequence[dict], rate: float = 0.15, seeds: Sequence[int] = (1, 2, 3)) -> list[dict]:
+    """Copies of the items (one per seed) with each Chinese character swapped, with
+    probability ``rate``, for a common homophone: a recogniser's slips on the same questions."""
+    import random
+
+    from bot.text import toneless_pinyin
+
+    by_sound = _homophones()
+    out = []
+    for seed in seeds:
+        rng = random.Random(seed)  # nosec B311 - seeded generator for reproducible demo or benchmark data, not for secrets
+        for item in items:
+            chars = []
+            for ch in item["q"]:
+                if "\u4e00" <= ch <= "\u9fff" and rng.random() < rate:
+                    choices = [c for c in by_sound.get(toneless_pinyin(ch), []) if c != ch]
+                    chars.append(rng.choice(choices) if choices else ch)
+                else:
+                    chars.append(ch)
+            out.append(dict(item, q="".join(chars)))
+    return out
+
+
+def without_asks(kb):
+    """The same knowledge base built from entries without their ``asks`` (example questions)."""
+    import dataclasses
+
+    return type(kb)([dataclasses.replace(e, asks=[]) for e in kb.entries], fingerprint="stress-noasks")
+
+
+STRESS = ("noise", "noasks")
+
+
+def stressed(kb, items: Sequence[dict], stress: str | None):
+    """(knowledge base, items) for one stress test (see the module docstring), or unchanged."""
+    if not stress:
+        return kb, list(items)
+    if stress == "noise":
+        return kb, homophone_noise(items)
+    if stress == "noasks":
+        return without_asks(kb), list(items)
+    raise ValueError(f"stress must be one of {STRESS}, not {stress!r}")
 
 
 def _blank() -> dict:

@@ -55,7 +55,7 @@ def load_table(path: str | Path = TABLE_PATH) -> SpokenTable:
     except OSError:
         return SpokenTable()
     data = yaml.safe_load(raw.decode("utf-8")) or {}
-    t = SpokenTable(fingerprint=hashlib.sha1(raw).hexdigest()[:12])
+    t = SpokenTable(fingerprint=hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:12])
     for pair in data.get("dialect") or []:
         pattern, repl = pair
         t.rules.append((re.compile(pattern), str(repl)))

@@ -72,6 +72,7 @@ from bot.ops.integrity import (
     known_revisions,
     row_counts,
     schema_revision,
+    sqlite_file_check,
 )
 
 logger = logging.getLogger(__name__)
@@ -396,10 +397,10 @@ def _snapshot_sqlite(db_path: Path, staging: Path) -> tuple[Path, dict]:
     try:
         source.backup(target)  # pages=-1: all pages in one step, one read transaction
         target.execute("PRAGMA journal_mode=DELETE")  # a self-contained file
-        verdict = target.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         target.close()
         source.close()
+    verdict = sqlite_file_check(snapshot)
     if verdict != "ok":
         raise BackupError(f"数据库自检失败，备份没有做 / the database failed its integrity check: {verdict}")
     engine = _plain_engine(f"sqlite:///{snapshot}")
@@ -433,7 +434,7 @@ def _dump_postgres(url: str, part: Path, settings: Settings) -> dict:
                 facts["database_bytes"] = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
                 cmd = [pg_dump, "--format=custom", f"--snapshot={snapshot}", "--no-password",
                        "--file", str(part), "--dbname", libpq]
-                done = subprocess.run(cmd, env=child_environment(secret_env, settings), capture_output=True,
+                done = subprocess.run(cmd, env=child_environment(secret_env, settings), capture_output=True,  # nosec B603 - pg_dump from the settings with a fixed argument list, no shell
                                       text=True)
     finally:
         engine.dispose()
@@ -633,13 +634,7 @@ def _stage_sqlite(data: Path, staged: Path, manifest: dict) -> None:
             shutil.copyfileobj(packed, out, 1 << 20)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise RestoreRefused(f"备份文件解压失败 / cannot decompress {data.name}: {exc}") from None
-    conn = sqlite3.connect(str(staged))
-    try:
-        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        verdict = str(exc)
-    finally:
-        conn.close()
+    verdict = sqlite_file_check(staged)
     if verdict != "ok":
         raise RestoreRefused(f"备份里的数据库自检失败 / the backed-up database fails its integrity check: {verdict}")
     engine = _plain_engine(f"sqlite:///{staged}")
@@ -727,7 +722,7 @@ def _restore(settings: Settings, file: Path | str, url: str | None, force: bool,
         get_engine(url).dispose()
         _drop_known_tables(url)
         libpq, secret_env = _libpq(url)
-        done = subprocess.run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+        done = subprocess.run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",  # nosec B603 - pg_restore from the settings with a fixed argument list, no shell
                                "--no-password", "--dbname", libpq, str(data)],
                               env=child_environment(secret_env, settings), capture_output=True, text=True)
         if done.returncode != 0:

@@ -5,6 +5,8 @@ and the schema facts the operations tools share.
   ledger (the :mod:`bot.points` invariant: ``balance_of`` reads the row, ``ledger_sum`` the
   entries), and every grievance's ``state`` equals the ``to_state`` of its last state-changing
   event (notes and photos carry no state). Optionally for one village only.
+* :func:`sqlite_file_check` — SQLite's own check of a database file (``PRAGMA
+  integrity_check``), for a snapshot before it is kept and a backup before it is restored.
 * :func:`row_counts` — rows per table, in insert order; tables the models do not know (an older
   or newer schema) are counted too.
 * :func:`schema_revision`, :func:`known_revisions`, :func:`head_revision` — Alembic's view.
@@ -15,7 +17,9 @@ and the schema facts the operations tools share.
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Table, func, inspect, select, text
 from sqlalchemy.engine import Connection
@@ -141,6 +145,18 @@ def head_revision() -> str:
 
 
 # --- invariants ---------------------------------------------------------------------------
+
+
+def sqlite_file_check(path: Path | str) -> str:
+    """SQLite's own check of a database file: "ok", or what is wrong with it (also when the
+    file is not a database at all)."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
 
 
 @dataclass

@@ -217,40 +217,19 @@ def test_to_spoken(text, expected):
 
 def test_yao_is_optional():
     assert spoken.to_spoken("工单号482913", yao=False) == "工单号四八二九一三"
-    assert spoken.digits_to_chinese("482913") == "四八二九一三"
-    assert spoken.digits_to_chinese("482913", yao=True) == "四八二九幺三"
 
 
 def test_year_reading_rules():
     assert spoken.to_spoken("2024-11-03", today=TODAY, read_year=True) == "二零二四年十一月三日"
-    assert spoken.date_to_chinese(2025, 1, 2, today=TODAY) == "二零二五年一月二日"
-    assert spoken.date_to_chinese(2024, 1, 2, today=TODAY) == "一月二日"
+    assert spoken.to_spoken("2025-01-02", today=TODAY) == "二零二五年一月二日"  # another year: said
 
 
-@pytest.mark.parametrize("n, expected", [
-    (0, "零"), (7, "七"), (10, "十"), (15, "十五"), (20, "二十"), (105, "一百零五"),
-    (110, "一百一十"), (1000, "一千"), (1001, "一千零一"), (1250, "一千二百五十"),
-    (10000, "一万"), (100000001, "一亿零一"), (1000000, "一百万"), (30020, "三万零二十"),
-    ("-3.14", "负三点一四"),
-])
-def test_number_to_chinese(n, expected):
-    assert spoken.number_to_chinese(n) == expected
+def test_numbers_dates_and_times_are_read_by_the_one_copy_in_bot_text():
+    # Their readings are tested once, in tests/unit/test_text.py; speech.spoken re-exports them.
+    from bot import text
 
-
-def test_number_liang():
-    assert spoken.number_to_chinese(2, liang=True) == "两"
-    assert spoken.number_to_chinese(2000, liang=True) == "两千"
-    assert spoken.number_to_chinese(12000, liang=True) == "一万两千"
-    assert spoken.number_to_chinese(120000, liang=True) == "十二万"
-    with pytest.raises(ValueError):
-        spoken.number_to_chinese("12a")
-
-
-def test_time_and_phone_helpers():
-    assert spoken.time_to_chinese(0, 15) == "凌晨零点十五分"
-    assert spoken.time_to_chinese(19, 0) == "晚上七点"
-    assert spoken.time_to_chinese(14, 30, period=False) == "两点半"
-    assert spoken.phone_to_chinese("138-1234-5678", yao=False) == "一三八、一二三四、五六七八"
+    for name in ("number_to_chinese", "digits_to_chinese", "phone_to_chinese", "date_to_chinese", "time_to_chinese"):
+        assert getattr(spoken, name) is getattr(text, name), name
 
 
 def test_split_long_answers_into_short_sentences():

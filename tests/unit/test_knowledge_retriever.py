@@ -92,6 +92,11 @@ def test_specific_questions(kb, question, expected):
     hits = kb.search(question, k=3)
     assert hits and hits[0].entry.id == expected, [h.entry.id for h in hits]
     a = kb.answer(question)
+    if "地保" in question:
+        # The words say 地 (land), the sounds say 低保: not said outright, asked back with the
+        # right entry named first.
+        assert (a.confident and a.entry.id == expected) or a.candidates[:1] == [expected], a.why
+        return
     assert a.confident and a.entry is not None and a.entry.id == expected
     assert a.citation.startswith("来源：") and a.entry.title in a.citation
     assert len(a.text) <= 100
@@ -277,7 +282,8 @@ def test_eval_set_sizes_and_ids(kb):
 @pytest.mark.slow  # answers the whole evaluation set (seconds of CPU): `make test` runs it, test-fast does not
 def test_eval_accuracy_floor(kb):
     r = kbm.evaluate(kb, KNOWLEDGE / "eval" / "questions.yml", KNOWLEDGE / "eval" / "out_of_corpus.yml")
-    # Measured at commit time: top1 0.857, top3 0.976, ooc 0.971 (threshold 0.45).
+    # Measured at commit time: top1 0.952, top3 1.000, ooc 1.000, confident 0.774 (threshold 0.35,
+    # lead 1.1, words and sounds agreeing).
     # Floors leave room for corpus edits without hiding a real regression.
     assert r["top3"] >= 0.90
     assert r["top1"] >= 0.75
