@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = ["rasa", *rasa_arguments(settings, args)]
     from rasa.__main__ import main as rasa_main
 
+    from bot.ops.rasa_patches import apply as apply_patches
+
+    apply_patches()  # measured per-turn costs of Rasa 3.6 itself (bot/ops/rasa_patches.py)
+
     rasa_main()
     return 0
 
