@@ -24,7 +24,7 @@ import difflib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.config import load_settings
@@ -544,10 +544,15 @@ def record_satisfaction(s: Session, actor: Actor, ticket_no: str, answer: str,
 
 
 def pending_followups(s: Session, actor: Actor) -> list[Grievance]:
-    """Resolved grievances waiting for this reporter's 回访 answer: the ones they filed, or for a
-    household device, the household's (whoever filed them)."""
+    """Resolved grievances waiting for this reporter's 回访 answer: the ones they filed; for a
+    household device, the household's (whoever filed them); and for a member of a household,
+    also what the household's device filed (its 回访 question may reach them on their own
+    channel first, and their answer must count)."""
+    household_filed = and_(Grievance.household_id == actor.household_id, Grievance.reporter_id.is_(None))
     if actor.user_id is not None:
         mine = Grievance.reporter_id == actor.user_id
+        if actor.household_id is not None:
+            mine = or_(mine, household_filed)
     elif actor.household_id is not None:
         mine = Grievance.household_id == actor.household_id
     else:

@@ -82,6 +82,22 @@ def test_a_voice_device_household_is_asked_on_the_household_and_answers_by_voice
         assert grievances.pending_followups(s, device) == []
 
 
+def test_a_household_member_can_answer_what_the_household_device_filed(fresh_db):
+    """The device's 回访 question may reach a household member's own account first (Telegram):
+    their answer counts; a neighbour's does not, nor does it show what another member filed."""
+    with session_scope(write=True, url=fresh_db) as s:
+        g = _resolved(s, "voice:device-001", "水管漏水")  # 王建国's household device
+        member = resolve_actor(s, "cli:wangjianguo")
+        own = _resolved(s, "cli:liguifang", "路面坑洼")  # another household's own account
+        assert member.household_id == g.household_id and g.reporter_id is None
+        assert [p.ticket_no for p in grievances.pending_followups(s, member)] == [g.ticket_no]
+        neighbour = resolve_actor(s, "cli:liguifang")
+        assert g.ticket_no not in [p.ticket_no for p in grievances.pending_followups(s, neighbour)]
+        assert [p.ticket_no for p in grievances.pending_followups(s, neighbour)] == [own.ticket_no]
+        grievances.record_satisfaction(s, member, g.ticket_no, "满意", now=MONDAY + 2 * DAY)
+        assert grievances.pending_followups(s, member) == []
+
+
 def test_dissatisfied_reopens_and_the_next_resolution_is_asked_again(fresh_db):
     with session_scope(write=True, url=fresh_db) as s:
         g = _resolved(s, "cli:wangjianguo", "排水沟堵了")
