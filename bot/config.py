@@ -21,6 +21,9 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
                          _TTS_CACHE, _FFMPEG, _DEVICE_ID, _DEVICE_KEY_FILE
     settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
                          _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
+    settings.wechat      XIANGYIN_WECHAT_APP_ID, _TOKEN (or _FILE), _AES_KEY (or _FILE), _APP_SECRET (or _FILE),
+                         _API_URL, _PORT, _RATE_LIMIT, _WORK_CORP_ID, _WORK_AGENT_ID, _WORK_TOKEN (or _FILE),
+                         _WORK_AES_KEY (or _FILE), _WORK_SECRET (or _FILE), _WORK_API_URL, _WORK_PORT
     settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES, _TOWNSHIP_MINUTES, _TARGET_MINUTES
     settings.loops       XIANGYIN_FOLLOWUP_DAYS, _TOWNSHIP_HOURS, _CARE_REMINDER_AT, _SUGGESTION_WORKING_DAYS
     settings.bench       XIANGYIN_LOAD_SECONDS, _LOAD_LEVELS
@@ -251,6 +254,56 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class WeChatSettings:
+    app_id: str | None = None
+    """XIANGYIN_WECHAT_APP_ID: the Official Account's AppID (wx…); unset: the WeChat channel is off."""
+
+    token: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_TOKEN (or _FILE): the Token of the account's server configuration
+    (服务器配置); every callback is signed with it. Not in repr()."""
+
+    aes_key: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_AES_KEY (or _FILE): the EncodingAESKey (43 characters) for 安全模式 and
+    兼容模式; unset: plain mode only (encrypted callbacks are refused). Not in repr()."""
+
+    app_secret: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_APP_SECRET (or _FILE): the AppSecret, for the access token of the
+    customer-service message API (客服消息). Not in repr()."""
+
+    api_url: str = "https://api.weixin.qq.com"
+    """XIANGYIN_WECHAT_API_URL: WeChat API root (tests point it at a local fake); no trailing slash."""
+
+    port: int = 5091
+    """XIANGYIN_WECHAT_PORT: local port of the callback server (on ``security.bind``; the public
+    URL WeChat calls is port 80/443 of a reverse proxy in front of it)."""
+
+    rate_limit: int = 20
+    """XIANGYIN_WECHAT_RATE_LIMIT: messages per user per minute."""
+
+    work_corp_id: str | None = None
+    """XIANGYIN_WECHAT_WORK_CORP_ID: the WeCom (企业微信) CorpID, for the staff's self-built app;
+    unset: the WeCom app is off."""
+
+    work_agent_id: int = 0
+    """XIANGYIN_WECHAT_WORK_AGENT_ID: the app's AgentId."""
+
+    work_token: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_WORK_TOKEN (or _FILE): the Token of the app's 接收消息 settings. Not in repr()."""
+
+    work_aes_key: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_WORK_AES_KEY (or _FILE): the app's EncodingAESKey (WeCom always encrypts). Not in repr()."""
+
+    work_secret: str | None = field(default=None, repr=False)
+    """XIANGYIN_WECHAT_WORK_SECRET (or _FILE): the app's Secret, for sending messages. Not in repr()."""
+
+    work_api_url: str = "https://qyapi.weixin.qq.com"
+    """XIANGYIN_WECHAT_WORK_API_URL: WeCom API root (tests point it at a local fake)."""
+
+    work_port: int = 5092
+    """XIANGYIN_WECHAT_WORK_PORT: local port of the WeCom app's callback server (on ``security.bind``)."""
+
+
+@dataclass(frozen=True)
 class EmergencySettings:
     """The escalation chain of an emergency alert: the household's grid worker at once, then
     (step 1) the group leader and the village admin, then (step 2) the township duty officer;
@@ -430,6 +483,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
     emergency: EmergencySettings = field(default_factory=EmergencySettings)
     loops: LoopSettings = field(default_factory=LoopSettings)
     bench: BenchSettings = field(default_factory=BenchSettings)
@@ -588,6 +642,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             webhook_listen=r.str("XIANGYIN_TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1"),
             webhook_port=r.number("XIANGYIN_TELEGRAM_WEBHOOK_PORT", 8443),
             rate_limit=r.number("XIANGYIN_TELEGRAM_RATE_LIMIT", 20),
+        ),
+        wechat=WeChatSettings(
+            app_id=r.str("XIANGYIN_WECHAT_APP_ID"),
+            token=secret("XIANGYIN_WECHAT_TOKEN", env),
+            aes_key=secret("XIANGYIN_WECHAT_AES_KEY", env),
+            app_secret=secret("XIANGYIN_WECHAT_APP_SECRET", env),
+            api_url=r.str("XIANGYIN_WECHAT_API_URL", WeChatSettings.api_url).rstrip("/"),
+            port=r.number("XIANGYIN_WECHAT_PORT", 5091),
+            rate_limit=r.number("XIANGYIN_WECHAT_RATE_LIMIT", 20),
+            work_corp_id=r.str("XIANGYIN_WECHAT_WORK_CORP_ID"),
+            work_agent_id=r.number("XIANGYIN_WECHAT_WORK_AGENT_ID", 0),
+            work_token=secret("XIANGYIN_WECHAT_WORK_TOKEN", env),
+            work_aes_key=secret("XIANGYIN_WECHAT_WORK_AES_KEY", env),
+            work_secret=secret("XIANGYIN_WECHAT_WORK_SECRET", env),
+            work_api_url=r.str("XIANGYIN_WECHAT_WORK_API_URL", WeChatSettings.work_api_url).rstrip("/"),
+            work_port=r.number("XIANGYIN_WECHAT_WORK_PORT", 5092),
         ),
         emergency=EmergencySettings(
             ack_minutes=r.number("XIANGYIN_EMERGENCY_ACK_MINUTES", 5),

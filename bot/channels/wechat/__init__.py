@@ -1,0 +1,24 @@
+"""The WeChat channel: an Official Account (公众号) for residents, a small service in front of
+the Rasa server like the Telegram channel.
+
+    python -m bot.channels.wechat
+
+* :mod:`.protocol` — URL verification, signed and encrypted (安全模式) callbacks, passive
+  replies (wechatpy: ``check_signature``, ``WeChatCrypto``, ``parse_message``, ``create_reply``);
+* :mod:`.server` — the Starlette callback app and the 5-second rule (answer in the response when
+  the turn is quick, else ``success`` at once and a customer-service message later; a retried
+  ``MsgId`` never runs twice);
+* :mod:`.handlers` — text, voice (WeChat's transcript, else ffmpeg + the Vosk recogniser), menu
+  clicks, subscribe events, linking, photos for a grievance being filed, polite answers to
+  locations and stickers; turns go to Rasa as ``wechat:<openid>`` through
+  :mod:`bot.channels.rasa_client`;
+* :mod:`.api` — access token, customer-service messages (客服消息), media downloads;
+* :mod:`.delivery` — the outbox delivery adapter (客服消息, within WeChat's 48-hour window);
+* :mod:`.wecom` — the same for staff on a WeCom (企业微信) self-built app, with alert cards whose
+  button takes charge of an emergency;
+* :mod:`.accounts`, :mod:`.render`, :mod:`.limits`, :mod:`.config`, :mod:`.texts`;
+* :mod:`.app` — the channel (uvicorn on ``settings.security.bind``:``settings.wechat.port``);
+  ``__main__`` starts it and/or the WeCom app, whichever is configured.
+
+Configuration: the ``settings.wechat`` section of :mod:`bot.config`.
+"""
