@@ -73,12 +73,29 @@ def _plan(settings: Settings, console: bool, telegram_webhook: bool = True):
         plan.add(settings.console.port, "staff web console")
     if telegram_webhook and settings.telegram.token and settings.telegram.webhook_url:
         plan.add(settings.telegram.webhook_port, "Telegram webhook")
+    wechat, wecom = _wechat_configured(settings)
+    if wechat:
+        plan.add(settings.wechat.port, "WeChat callback")
+    if wecom:
+        plan.add(settings.wechat.work_port, "WeCom callback")
     return plan
+
+
+def _wechat_configured(settings: Settings) -> tuple[bool, bool]:
+    """Whether the WeChat Official Account and the WeCom app are configured."""
+    from bot.channels.wechat.config import ConfigError, WeChatConfig
+    from bot.channels.wechat.wecom import WeComConfig
+    from bot.ops.processes import StartError
+
+    try:
+        return WeChatConfig.from_settings(settings) is not None, WeComConfig.from_settings(settings) is not None
+    except ConfigError as exc:  # a wrong value: say which, before anything starts
+        raise StartError(str(exc)) from None
 
 
 def _start_servers(settings: Settings, log_dir, group) -> str:
     """Action server, Rasa server, the scheduler, the staff web console (when bot/console is
-    there) and (when a token is configured) the Telegram bot, as members of ``group``; returns
+    there) and (when configured) the Telegram bot and the WeChat/WeCom callbacks, as members of ``group``; returns
     the Rasa server's URL. Ports are checked first (a stale run of this folder is stopped);
     "Ready" is printed only when every child is alive, owns its port and Rasa runs this model."""
     from bot.channels.telegram.texts import NO_TOKEN_HELP
@@ -123,6 +140,18 @@ def _start_servers(settings: Settings, log_dir, group) -> str:
         group.spawn("telegram", [sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log", children_env)
     else:
         say("==> " + NO_TOKEN_HELP.splitlines()[0] + " 设置 XIANGYIN_TELEGRAM_TOKEN 即可启用。")
+    wechat, wecom = _wechat_configured(settings)
+    if wechat or wecom:
+        ports = [p for on, p in ((wechat, settings.wechat.port), (wecom, settings.wechat.work_port)) if on]
+        say(f"==> WeChat / WeCom callbacks on {bind}:{', '.join(map(str, ports))} (log: {log_dir / 'wechat.log'})")
+        child = group.spawn("wechat", [sys.executable, "-m", "bot.channels.wechat"], log_dir / "wechat.log",
+                            children_env, ports=ports)
+        for port in ports:  # an unsigned GET is refused (403): that answer means it is up
+            wait_for_http(f"{server_url(settings, port)}/", 120, child.proc)
+    else:
+        from bot.channels.wechat.texts import NOT_CONFIGURED_HELP
+
+        say("==> " + NOT_CONFIGURED_HELP.splitlines()[0] + " 设置 XIANGYIN_WECHAT_APP_ID 和 XIANGYIN_WECHAT_TOKEN 即可启用。")
     problems = ownership_problems(group, _plan(settings, console, telegram_webhook=False).ports)
     problems += model_problems(server_url(settings, settings.rasa_port), settings, model)
     if problems:

@@ -377,3 +377,19 @@ def test_children_outlive_no_owner_even_killed_with_sigkill(tmp_path):
     _wait_until(lambda: os_view.group(record["pgid"]) == [], "the children to exit")
     # and the next start finds their record stale and nothing to stop
     assert P.stop_stale_run(tmp_path / "run" / "xiangyin.pid", lambda line: None) == []
+
+
+def test_the_plan_claims_the_wechat_ports_only_when_configured():
+    from bot.cli.servers import _plan
+    from bot.config import load_settings
+    from bot.ops.processes import StartError
+
+    assert set(_plan(load_settings({}), console=True).ports) == {5005, 5055, 5090}
+    both = load_settings({"XIANGYIN_WECHAT_APP_ID": "wx1", "XIANGYIN_WECHAT_TOKEN": "token123",
+                          "XIANGYIN_WECHAT_WORK_CORP_ID": "ww1", "XIANGYIN_WECHAT_WORK_TOKEN": "token456",
+                          "XIANGYIN_WECHAT_WORK_AES_KEY": "a" * 43, "XIANGYIN_WECHAT_WORK_AGENT_ID": "1000002",
+                          "XIANGYIN_WECHAT_WORK_SECRET": "s3cret"})
+    ports = _plan(both, console=False).ports
+    assert ports[5091] == "WeChat callback" and ports[5092] == "WeCom callback"
+    with pytest.raises(StartError, match="XIANGYIN_WECHAT_TOKEN"):
+        _plan(load_settings({"XIANGYIN_WECHAT_APP_ID": "wx1", "XIANGYIN_WECHAT_TOKEN": "t"}), console=False)
