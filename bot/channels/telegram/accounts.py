@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot import emergency, grievances
+from bot import grievances
+from bot.channels.alerts import take_charge
 from bot.channels.telegram import texts
 from bot.db import session_scope
 from bot.identity import (
-    AccessDenied,
     Actor,
     identity_settings,
     resolve_actor,
@@ -24,7 +24,7 @@ from bot.identity import (
     user_for_channel,
 )
 from bot.linking import LinkError, link_by_phone, link_with_code
-from bot.models import EmergencyEvent, Grievance, Village, utcnow
+from bot.models import Grievance, Village, utcnow
 
 CHANNEL = "telegram"
 QUEUE_SHOWN = 10  # queue items listed by /myqueue
@@ -37,14 +37,6 @@ def sender_id(user_id: int) -> str:
     return f"{CHANNEL}:{user_id}"
 
 
-def _caller(event: EmergencyEvent) -> str:
-    """Who asked for help, as the responder knows them: "2号李桂芳家"."""
-    household = event.household
-    if household is None:
-        return "求助的人"
-    head = next((r.name for r in household.residents if r.is_head), household.residents[0].name
-                if household.residents else "")
-    return f"{household.number}号{head}家"
 
 
 @dataclass(frozen=True)
@@ -136,21 +128,7 @@ class Accounts:
             actor = resolve_actor(s, sender_id(user_id))
             if actor.user_id is None:
                 return texts.NEED_LINK
-            prior = s.get(EmergencyEvent, emergency_id)
-            had = prior.acknowledged_by if prior is not None else None
-            try:  # inside the transaction, so a refusal stays in the audit log
-                event = emergency.acknowledge(s, actor, emergency_id)
-            except AccessDenied:
-                return texts.ACK_NOT_YOURS
-            except LookupError:
-                return texts.ACK_UNKNOWN
-            if event.closed_at is not None:
-                return texts.ACK_CLOSED
-            if had == actor.user_id:
-                return texts.ACK_ALREADY_YOURS
-            if event.acknowledged_by == actor.user_id:
-                return texts.ACK_DONE.format(caller=_caller(event))
-            return texts.ACK_TAKEN.format(name=event.acknowledger.display_name if event.acknowledger else "别人")
+            return take_charge(s, actor, emergency_id)  # inside the transaction: refusals stay audited
 
     # ------------------------------------------------------------------ photos
 

@@ -15,8 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import subprocess
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -37,6 +36,7 @@ from telegram.ext import (
 )
 
 from bot.channels import turn
+from bot.channels.limits import RateLimiter
 from bot.channels.rasa_client import AsyncRasaClient, RasaError
 from bot.channels.telegram import texts
 from bot.channels.telegram.accounts import Accounts, sender_id
@@ -50,33 +50,6 @@ logger = logging.getLogger(__name__)
 MAX_VOICE_SECONDS = 60
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 PENDING_PHOTOS = "pending_photos"  # user_data key: [(path, received at)] while a form is open
-
-
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (sliding window, in memory)."""
-
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._events: dict[Any, deque] = defaultdict(deque)
-        self._warned: dict[Any, float] = {}
-
-    def allow(self, key: Any) -> bool:
-        now = self.clock()
-        events = self._events[key]
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if len(events) >= self.limit:
-            return False
-        events.append(now)
-        return True
-
-    def should_warn(self, key: Any) -> bool:
-        """True once per window for a key that is over its limit (we answer floods once)."""
-        now = self.clock()
-        if now - self._warned.get(key, -1e18) >= self.window:
-            self._warned[key] = now
-            return True
-        return False
 
 
 def wav_to_ogg_opus(wav: bytes, timeout: float = 30.0) -> bytes:

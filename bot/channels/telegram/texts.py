@@ -5,6 +5,16 @@ The replies every channel shares — busy, failed turn, too long, empty — are 
 """
 from __future__ import annotations
 
+from bot.channels.alerts import (  # noqa: F401 - what every channel says when an alert is taken
+    ACK_ALREADY_YOURS,
+    ACK_BUTTON,
+    ACK_CLOSED,
+    ACK_DONE,
+    ACK_NOT_YOURS,
+    ACK_TAKEN,
+    ACK_UNKNOWN,
+)
+
 WELCOME = "您好，我是乡音村务助手。查积分、反映问题、问政策，直接打字或者发语音就行。"
 GREETING = "{name}，您好！{welcome}\n{help}"
 HOW_TO_LINK = ("先绑定身份：点下面的“分享我的手机号”按钮；"
@@ -36,13 +46,6 @@ PHOTO_NOT_NEEDED = "照片我看不懂。要反映问题的话，先打字或发
 BUTTON_EXPIRED = "这个按钮已经过期了，请重新问一遍。"
 
 # Emergency alerts carry a button; pressing it takes charge (bot/emergency.py: acknowledge).
-ACK_BUTTON = "收到，我去处理"
-ACK_DONE = "好的，已经告诉{caller}您正在赶过去。请尽快联系。"
-ACK_ALREADY_YOURS = "这次求助您已经接手了，请尽快赶过去。"
-ACK_TAKEN = "这次求助{name}已经接手了。"
-ACK_CLOSED = "这次求助已经处理好了。"
-ACK_NOT_YOURS = "这条求助不归您处理。有疑问请联系村委会。"
-ACK_UNKNOWN = "没有找到这条求助，请直接联系村委会。"
 TOWNSHIP_QUEUE_EMPTY = "镇里现在没有待办的上报诉求。"
 TOWNSHIP_QUEUE = "镇里有{count}件上报的诉求：\n{lines}"
 TOWNSHIP_QUEUE_LINE = "{ticket}号 {village}{category} {place}：{description}{overdue}"

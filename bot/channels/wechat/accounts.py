@@ -10,12 +10,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import emergency, grievances
+from bot import grievances
+from bot.channels.alerts import take_charge
 from bot.channels.wechat import texts
 from bot.db import session_scope
-from bot.identity import AccessDenied, resolve_actor
+from bot.identity import resolve_actor
 from bot.linking import LinkError, link_with_code
-from bot.models import EmergencyEvent, utcnow
+from bot.models import utcnow
 
 CHANNEL = "wechat"
 RECENT_FILING = dt.timedelta(minutes=30)  # a photo sent this soon after filing joins the grievance
@@ -73,21 +74,7 @@ class Accounts:
             actor = resolve_actor(s, self.sender(user))
             if actor.user_id is None:
                 return texts.NEED_LINK
-            prior = s.get(EmergencyEvent, emergency_id)
-            had = prior.acknowledged_by if prior is not None else None
-            try:  # inside the transaction, so a refusal stays in the audit log
-                event = emergency.acknowledge(s, actor, emergency_id)
-            except AccessDenied:
-                return texts.ACK_NOT_YOURS
-            except LookupError:
-                return texts.ACK_UNKNOWN
-            if event.closed_at is not None:
-                return texts.ACK_CLOSED
-            if had == actor.user_id:
-                return texts.ACK_ALREADY_YOURS
-            if event.acknowledged_by == actor.user_id:
-                return texts.ACK_DONE.format(caller=caller(event))
-            return texts.ACK_TAKEN.format(name=event.acknowledger.display_name if event.acknowledger else "别人")
+            return take_charge(s, actor, emergency_id)  # inside the transaction: refusals stay audited
 
 
     # ------------------------------------------------------------------ photos
@@ -118,11 +105,3 @@ class Accounts:
         return texts.PHOTO_ATTACHED.format(ticket=ticket)
 
 
-def caller(event: EmergencyEvent) -> str:
-    """Who asked for help, as the responder knows them: "2号李桂芳家"."""
-    household = event.household
-    if household is None:
-        return "求助的人"
-    head = next((r.name for r in household.residents if r.is_head),
-                household.residents[0].name if household.residents else "")
-    return f"{household.number}号{head}家"

@@ -5,6 +5,16 @@ The replies every channel shares — busy, failed turn, too long, empty — are 
 """
 from __future__ import annotations
 
+from bot.channels.alerts import (  # noqa: F401 - what every channel says when an alert is taken
+    ACK_ALREADY_YOURS,
+    ACK_BUTTON,
+    ACK_CLOSED,
+    ACK_DONE,
+    ACK_NOT_YOURS,
+    ACK_TAKEN,
+    ACK_UNKNOWN,
+)
+
 WELCOME = "您好，我是乡音村务助手。查积分、反映问题、问政策，直接打字跟我说就行。"
 GREETING = "{name}，您好！{welcome}\n{help}"
 HOW_TO_LINK = "先绑定身份：找村委会要个绑定码，然后发“绑定 绑定码”，比如“绑定 123456”。"
@@ -27,15 +37,8 @@ CHOICES = "可以回复：{options}"
 CHOICE_SEPARATOR = "、"
 
 # Emergency alerts on WeCom carry a button; pressing it takes charge (bot/emergency.py: acknowledge).
-ACK_BUTTON = "收到，我去处理"
 ALERT_TITLE = "紧急求助"
 ACK_PRESSED = "已处理"  # what the button turns into once pressed
-ACK_DONE = "好的，已经告诉{caller}您正在赶过去。请尽快联系。"
-ACK_ALREADY_YOURS = "这次求助您已经接手了，请尽快赶过去。"
-ACK_TAKEN = "这次求助{name}已经接手了。"
-ACK_CLOSED = "这次求助已经处理好了。"
-ACK_NOT_YOURS = "这条求助不归您处理。有疑问请联系村委会。"
-ACK_UNKNOWN = "没有找到这条求助，请直接联系村委会。"
 NEED_LINK = "请先绑定身份。" + HOW_TO_LINK
 
 # What the menu buttons say on the user's behalf (menu keys: see bot/channels/wechat/handlers.py).
