@@ -1,5 +1,5 @@
-"""Greeting, emergencies, repeat, slower speech, hand-off, 对/不对 for pending writes, and the
-choice among offered options."""
+"""Greeting, emergencies, repeat, slower speech, hand-off, replies to read-backs (and yes/no
+when none is open), the way out, and the choice among offered options."""
 from __future__ import annotations
 
 import logging
@@ -23,7 +23,7 @@ from bot.models import Household
 
 logger = logging.getLogger(__name__)
 
-#: How each kind of pending write is committed when the user says 对.
+#: How each kind of pending write is committed on an explicit yes (:class:`ActionResolvePending`).
 CONFIRM: Dict[str, ConfirmWrite] = {
     slots.WRITE_REDEEM: points_actions.confirm_redeem,
     slots.WRITE_POINTS_APPEAL: points_actions.confirm_points_appeal,
@@ -33,6 +33,7 @@ CONFIRM: Dict[str, ConfirmWrite] = {
     slots.WRITE_AWARD: staff_actions.confirm_award,
     slots.WRITE_LIST_MORE: read_more,
     slots.WRITE_REPORT_OFFER: policy.start_report,
+    slots.WRITE_FORWARD_QUESTION: policy.forward_question,
 }
 
 #: The offer's own verbs: repeating one of them is a yes to that offer ("换吧", "报上去吧").
@@ -45,6 +46,7 @@ OFFER_VERBS: Dict[str, tuple] = {
     slots.WRITE_AWARD: ("记", "加", "扣"),
     slots.WRITE_LIST_MORE: ("要", "听", "念", "说"),
     slots.WRITE_REPORT_OFFER: ("报", "反映", "要"),
+    slots.WRITE_FORWARD_QUESTION: ("转", "要"),
 }
 
 #: What is said when a pending write is dropped: what did not happen.
@@ -57,6 +59,8 @@ DROPPED: Dict[str, str] = {
     slots.WRITE_AWARD: "utter_dropped_award",
     slots.WRITE_LIST_MORE: "utter_ok",
     slots.WRITE_REPORT_OFFER: "utter_dropped_report_offer",
+    slots.WRITE_CLARIFY: "utter_ok",
+    slots.WRITE_FORWARD_QUESTION: "utter_kb_forward_dropped",
 }
 
 
@@ -154,24 +158,21 @@ class ActionRequestHuman(XiangyinAction):
         return []
 
 
-class ActionConfirmWrite(XiangyinAction):
-    """对: commit the pending write (or, after 回访, it means 满意)."""
+class ActionAffirm(XiangyinAction):
+    """A yes when no read-back is open (every reply to a read-back goes to
+    :class:`ActionResolvePending`): after 回访 it means 满意; "收到" takes charge of an open alert."""
 
-    action_name = "action_confirm_write"
+    action_name = "action_affirm"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        pending = turn.slot(slots.PENDING_WRITE)
-        if not pending:
-            if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
-                return grievance_actions.answer_satisfaction(turn)
-            if staff_actions.acknowledges(turn.text):  # "收到" to an open alert
-                acknowledged = staff_actions.acknowledge_open_alert(turn)
-                if acknowledged is not None:
-                    return acknowledged
-            turn.say("utter_anything_else")
-            return []
-        # Clear first: a confirm function may propose a follow-up write of its own.
-        return [*clear_pending(), *CONFIRM[pending["kind"]](turn, pending)]
+        if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
+            return grievance_actions.answer_satisfaction(turn)
+        if staff_actions.acknowledges(turn.text):  # "收到" to an open alert
+            acknowledged = staff_actions.acknowledge_open_alert(turn)
+            if acknowledged is not None:
+                return acknowledged
+        turn.say("utter_anything_else")
+        return []
 
 
 class ActionResolvePending(XiangyinAction):
@@ -189,6 +190,8 @@ class ActionResolvePending(XiangyinAction):
         if not pending:
             return [*clear_pending(), ActionExecutionRejected(self.name())]
         kind = pending.get("kind")
+        if kind == slots.WRITE_CLARIFY:  # "您问的是A，还是B？": the reply picks one (actions/policy.py)
+            return policy.resolve_clarify(turn, pending, self.name())
         reply = interpret(turn.text, OFFER_VERBS.get(kind, ()))
         if reply is Reply.YES:
             return [*clear_pending(), *CONFIRM[kind](turn, pending)]
@@ -226,17 +229,16 @@ class ActionStop(XiangyinAction):
                 *clear_pending(), *clear_choices()]
 
 
-class ActionCancelWrite(XiangyinAction):
-    """不对: drop the pending write (or, after 回访, it is an answer to 满意吗)."""
+class ActionDeny(XiangyinAction):
+    """A no when no read-back is open: after 回访 it is an answer to 满意吗 (asked again)."""
 
-    action_name = "action_cancel_write"
+    action_name = "action_deny"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        pending = turn.slot(slots.PENDING_WRITE)
-        if not pending and turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
+        if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
             return grievance_actions.answer_satisfaction(turn)
-        turn.say("utter_write_cancelled" if pending else "utter_anything_else")
-        return clear_pending()
+        turn.say("utter_anything_else")
+        return []
 
 
 class ActionChooseOption(XiangyinAction):

@@ -34,16 +34,31 @@ class ActionStartGrievance(XiangyinAction):
     action_name = "action_start_grievance"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        return prefill_from(turn, turn.text, turn.entity(slots.ENTITY_CATEGORY), turn.entity(slots.ENTITY_PLACE),
+        text = turn.text
+        category = turn.entity(slots.ENTITY_CATEGORY) or infer_category(text)
+        content = parsing.strip_filing_request(text)
+        if not parsing.describes_problem(content, category) or parsing.only_asks_to_file(content):
+            # "那你给报一下吧" right after "俺家墙裂了一条大缝…": the problem is the one just described.
+            earlier = previous_user_text(turn.tracker)
+            if parsing.reports_problem(earlier):
+                return prefill_from(turn, earlier)
+        return prefill_from(turn, text, turn.entity(slots.ENTITY_CATEGORY), turn.entity(slots.ENTITY_PLACE),
                             turn.entity(slots.ENTITY_URGENCY))
+
+
+def previous_user_text(tracker: Tracker) -> str:
+    """What the user said in the turn before this one ('' if nothing)."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return said[-2].strip() if len(said) >= 2 else ""
 
 
 def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: Optional[str] = None,
                  urgency: Optional[str] = None) -> List[EventType]:
-    """The grievance form's slots as far as ``text`` already says them."""
+    """The grievance form's slots as far as ``text`` already says them (and the request itself,
+    ``turn.text``, says about keeping the name private: "那你给报一下吧，名字不用保密")."""
     category = category or infer_category(text)
     content = parsing.strip_filing_request(text)
-    has_content = parsing.describes_problem(content, category)
+    has_content = parsing.describes_problem(content, category) and not parsing.only_asks_to_file(content)
     if not place and turn.actor.household_id and has_content:
         with turn.session() as s:
             place = s.get(Household, turn.actor.household_id).address
@@ -53,6 +68,7 @@ def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: O
         SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),
         SlotSet(slots.GRIEVANCE_PLACE, place),
         SlotSet(slots.GRIEVANCE_URGENCY, urgency),
+        SlotSet(slots.GRIEVANCE_ANONYMOUS, parsing.anonymity_said(turn.text)),
     ]
 
 

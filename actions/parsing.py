@@ -37,6 +37,16 @@ def parse_quantity(text: str) -> Optional[int]:
     return cn.parse_number(text or "")
 
 
+# A count said with its measure word: "两袋洗衣粉", "3块肥皂", "一提卫生纸".
+_COUNTED = re.compile(rf"(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,3}})\s*(袋|块|瓶|包|桶|条|卷|提|盒|个|把|斤|支|双|箱|份|件|只|板)")
+
+
+def counted_quantity(text: str) -> Optional[int]:
+    """How many of a thing: '换两袋洗衣粉' → 2, '3块肥皂' → 3; None when no count is said."""
+    match = _COUNTED.search(text or "")
+    return cn.parse_number(match.group(1)) if match else None
+
+
 _HOUSE_NUMBER = re.compile(rf"(?<!\d)(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号(?!码)")
 
 
@@ -69,16 +79,40 @@ def describes_problem(content: str, category: Optional[str]) -> bool:
     return not (generic and len(content) < 8)
 
 
+# Words that only ask for a report to be made, and details of it that describe no problem.
+_REQUEST_ONLY = re.compile(
+    r"名字不用保密|名字要保密|不用保密|要保密|保密|匿名|名字写上|写上名字|"
+    r"报上去|报一下|报给|报个|上报|反映一下|反映反映|反映|登记一下|登记|记一下|记下来|投诉|举报|报修|报告|诉求|"
+    r"那你|那就|你给|给俺|给我|帮俺|帮我|麻烦|赶紧|快点|一下|这个|那个|这事|那事|事儿|事情|问题|情况|"
+    r"我要|俺要|我想|俺想|想|要|你|俺|我|给|帮|报|就|吧|呗|啊|了|的|个|去|上|事|呀|哈|嗯|那|这")
+_PUNCT = re.compile(r"[\s，,。.!！?？、…~～;；:：]+")
+
+
+def only_asks_to_file(text: str) -> bool:
+    """'那你给报一下吧，名字不用保密' asks for a report but says no problem; '路灯坏了' says one."""
+    return len(_REQUEST_ONLY.sub("", _PUNCT.sub("", text or ""))) < 2
+
+
 # Words that say something is wrong (broken, leaking, blocked, unfair …): a question that
 # also contains one of these describes a problem the person may want to report.
 _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
-                  "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔")
+                  "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
+                  "天天烧", "乱烧", "乱堆", "乱搭")
 
 
 def reports_problem(text: str) -> bool:
     """'房子漏得厉害，这个改造补助怎么申请' reports a problem as well as asking; '低保怎么申请'
     does not. Used to offer filing a grievance after answering the question."""
     return any(word in (text or "") for word in _TROUBLE_WORDS)
+
+
+_QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
+                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
+
+
+def asks_question(text: str) -> bool:
+    """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
+    return bool(_QUESTION.search((text or "").strip()))
 
 
 def urgency_in(text: str) -> Optional[str]:
@@ -105,6 +139,14 @@ def anonymity_in(text: str) -> Optional[bool]:
     if "要" in text or "保密" in text or "匿名" in text:
         return True
     return None
+
+
+def anonymity_said(text: str) -> Optional[bool]:
+    """Whether a request to file already says it ("名字不用保密" → False, "给俺保密" → True);
+    None when it does not talk about the name being kept private."""
+    if not any(word in (text or "") for word in ("保密", "匿名")):
+        return None
+    return anonymity_in(text)
 
 
 def strip_negation(text: str) -> str:

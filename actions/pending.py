@@ -1,10 +1,10 @@
 """Writes that wait for 对/不对, and long lists read a few items at a time.
 
 An action proposes a write: it reads the write back (a response that ends with the question)
-and keeps it in the ``pending_write`` slot. ``action_confirm_write`` then commits it with the
-confirm function registered for its kind (see ``actions/basics.py``), and
-``action_cancel_write`` drops it. The idempotency key is chosen when the write is proposed,
-so a confirmation that is retried cannot write twice.
+and keeps it in the ``pending_write`` slot. Every reply to it goes to ``action_resolve_pending``
+(bot/nlu/dialogue_control.py): an explicit yes commits it with the confirm function registered
+for its kind (see ``actions/basics.py``); anything else drops it or asks again. The idempotency
+key is chosen when the write is proposed, so a confirmation that is retried cannot write twice.
 """
 from __future__ import annotations
 

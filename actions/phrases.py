@@ -158,6 +158,11 @@ def callback_request(name: Optional[str]) -> str:
     return f"{name or SOMEONE}想找人说话，请回个电话。"
 
 
+def forwarded_question(name: Optional[str], question: str) -> str:
+    """The notification the village office gets when a policy question could not be answered."""
+    return f"{name or SOMEONE}问：“{question}”。系统答不准，请给回个话。"
+
+
 # --- staff in the field: lists, awards, emergencies ---------------------------------------
 
 def household_label(head: str, number: int) -> str:

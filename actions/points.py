@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
 from actions.pending import PendingWrite, propose_write, read_list
+from actions.point_rules import match_rule, rule_words
 from bot import points
 from bot.models import Household, utcnow
 
@@ -98,19 +99,36 @@ class ActionPointsRules(XiangyinAction):
     action_name = "action_points_rules"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        activity = turn.entity(slots.ENTITY_ACTIVITY)
-        with turn.session() as s:
-            rules = points.rules(s, turn.actor.village_id, activity)
-        if activity and rules:
-            turn.say("utter_points_rule", rule=rules[0].description)
-            return []
-        earn = phrases.series(phrases.rule_line(r.name, r.points) for r in [r for r in rules if r.points > 0][:3])
-        lose = phrases.series(phrases.rule_line(r.name, r.points) for r in [r for r in rules if r.points < 0][:2])
-        if lose:
-            turn.say("utter_points_rules_earn_and_lose", earn=earn, lose=lose)
-        else:
-            turn.say("utter_points_rules_earn", earn=earn)
-        return []
+        return answer_rules(turn)
+
+
+def answer_rules(turn: Turn) -> List[EventType]:
+    """The rule the question names ("烧秸秆要扣多少分"), else the ways to earn and lose points.
+    A question that also describes a problem ("隔壁天天烧秸秆，呛得人…这不是要扣分吗") is
+    answered first; then the assistant offers to report the problem."""
+    activity = turn.entity(slots.ENTITY_ACTIVITY)
+    with turn.session() as s:
+        every_rule = points.rules(s, turn.actor.village_id)
+        by_activity = points.rules(s, turn.actor.village_id, activity) if activity else []
+        named = by_activity[0] if by_activity else match_rule(every_rule, turn.text)
+        described = turn.text
+        if named is not None:
+            said = named.description or phrases.rule_line(named.name, named.points)
+            # The deed the rule names is no problem described ("乱倒垃圾要扣几分"); anything
+            # besides it may be ("呛得人直咳嗽").
+            for word in sorted(rule_words(named), key=len, reverse=True):
+                described = described.replace(word, "") if word else described
+        earn = [phrases.rule_line(r.name, r.points) for r in every_rule if r.points > 0][:3]
+        lose = [phrases.rule_line(r.name, r.points) for r in every_rule if r.points < 0][:2]
+    if named is not None:
+        turn.say("utter_points_rule", rule=said)
+    elif lose:
+        turn.say("utter_points_rules_earn_and_lose", earn=phrases.series(earn), lose=phrases.series(lose))
+    else:
+        turn.say("utter_points_rules_earn", earn=phrases.series(earn))
+    if parsing.reports_problem(described) and turn.actor.household_id is not None:
+        return propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
+    return []
 
 
 class ActionRedeemPoints(XiangyinAction):
@@ -122,7 +140,8 @@ class ActionRedeemPoints(XiangyinAction):
         if _needs_household(turn):
             return []
         item_text = turn.entity(slots.ENTITY_ITEM) or turn.text
-        quantity = parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "") or 1
+        quantity = (parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "")
+                    or parsing.counted_quantity(turn.text) or 1)
         with turn.session() as s:
             try:
                 item = points.find_item(s, turn.actor.village_id, item_text)

@@ -1,17 +1,52 @@
-"""Policy and service questions answered from the knowledge base, with sources."""
+"""Policy and service questions answered from the knowledge base, with sources.
+
+A confident answer is said at once. When the retriever is not sure but has one to three
+plausible entries, the villager hears one short question naming them ("您问的是低保，还是临时
+救助？", or "您问的是临时救助吗？" for one) instead of a list of titles; text channels also get
+the names and "都不是" as buttons. The question waits in ``pending_write`` (kind
+``clarify``; not a write), so every reply comes back to :func:`resolve_clarify` through
+``action_resolve_pending`` whatever the NLU makes of it:
+
+* a name, a word only one of them has, or "第一个 / 前面那个 / 最后那个" (a yes, for one
+  entry): that entry is answered; a whole question the retriever is sure of by itself
+  ("临时救助要带啥材料") is answered as asked;
+* "都不是" / "不是": the offer to pass the question to the village office (a pending
+  ``forward_question``; only a yes sends it);
+* "啊？" / "再说一遍": the question once more, then the offer;
+* anything else is a new request: the question is dropped and the turn goes back to the
+  other policies.
+
+When there is nothing plausible to name, text channels get the closest titles as buttons and
+voice reads them out (``utter_kb_which``), or the honest "不知道" with a person to ask.
+"""
 from __future__ import annotations
 
-from typing import List
+import re
+from typing import List, Sequence
 
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, FollowupAction, SlotSet
 
 from actions import parsing, phrases, slots
-from actions.common import Turn, XiangyinAction, clear_choices
+from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
 from actions.pending import PendingWrite, propose_write
+from bot import identity, outbox
 from bot.households import grid_area_name
+from bot.models import Household
+from bot.replies import Reply, interpret
+from knowledge import clarify
 from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_summary
 
 MAX_OPTIONS = 2  # "did you mean …": at most this many entries, then 找网格员
+NEITHER_BUTTON = "都不是"
+#: How many times an unclear reply hears the clarifying question again before the offer.
+MAX_CLARIFY_REPEATS = 1
+#: A "不是" followed by at least this many characters of its own is a new question
+#: ("不是，我问的是临时救助"), not a "none of them".
+_NEW_QUESTION_CHARS = 3
+_NO_WORDS = re.compile(r"(都不是|都不对|哪个也不是|哪个都不是|不是|不对|我问的是|我说的是|问的是|说的是|我是问|那个|这个)")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+#: A reply of at least this many characters may be a whole question of its own.
+_OWN_QUESTION_CHARS = 6
 
 
 def knowledge(turn: Turn) -> KnowledgeBase:
@@ -31,6 +66,15 @@ def answer_entry(turn: Turn, entry_id: str) -> List[EventType]:
     return [SlotSet(slots.KB_ENTRY, entry.id), SlotSet(slots.TOPIC, entry.topic), *clear_choices()]
 
 
+def answer_and_offer_report(turn: Turn, entry_id: str, said: str) -> List[EventType]:
+    """The entry; when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"),
+    the question first, then the offer to report it."""
+    events = answer_entry(turn, entry_id)
+    if parsing.reports_problem(said):
+        events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": said}, "utter_offer_report")
+    return events
+
+
 def _search(turn: Turn, question: str, topic: str | None = None) -> Answer:
     with turn.session() as s:
         grid = grid_area_name(s, turn.actor.household_id)
@@ -46,8 +90,113 @@ def _options(result: Answer) -> List[Entry]:
     return options[:MAX_OPTIONS]
 
 
+# --------------------------------------------------------------- the clarifying question
+
+
+def _candidates(turn: Turn, ids: Sequence[str]) -> List[Entry]:
+    by_id = knowledge(turn).by_id
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _say_clarify(turn: Turn, entries: Sequence[Entry]) -> None:
+    """"您问的是A，还是B？" / "您问的是A吗？"; text channels also get the names as buttons
+    (a button sends its name, which :func:`resolve_clarify` reads like a spoken reply)."""
+    names = [clarify.label(e) for e in entries]
+    buttons = [] if turn.on_voice else (
+        [{"title": n, "payload": n} for n in names] + [{"title": NEITHER_BUTTON, "payload": NEITHER_BUTTON}])
+    if len(names) == 1:
+        turn.say("utter_kb_clarify_one", option=names[0], buttons=buttons)
+    else:
+        turn.say("utter_kb_clarify", options=clarify.alternatives(names), buttons=buttons)
+
+
+def ask_clarify(turn: Turn, result: Answer, question: str) -> List[EventType] | None:
+    """Ask the retriever's clarifying question and wait for the pick; None when the answer
+    has none (or its entries are gone)."""
+    if not result.clarify:
+        return None
+    entries = _candidates(turn, result.candidates)
+    if not entries:
+        return None
+    _say_clarify(turn, entries)
+    return [SlotSet(slots.PENDING_WRITE, {"kind": slots.WRITE_CLARIFY, "candidates": [e.id for e in entries],
+                                          "question": question, "repeats": 0}),
+            SlotSet(slots.AWAITING_CONFIRMATION, True), *clear_choices()]
+
+
+def _new_question_after_no(text: str) -> bool:
+    """"不是，我问的是临时救助": more than a no — a question of its own."""
+    return len(_HAN.findall(_NO_WORDS.sub("", text))) >= _NEW_QUESTION_CHARS
+
+
+def offer_forward(turn: Turn, question: str) -> List[EventType]:
+    """None of the candidates: offer to pass the question to the village office."""
+    return propose_write(turn, slots.WRITE_FORWARD_QUESTION, {"text": question}, "utter_kb_offer_forward")
+
+
+def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List[EventType]:
+    """The reply to "您问的是A，还是B？" (see the module docstring)."""
+    text = turn.text
+    kb = knowledge(turn)
+    ids = [i for i in pending.get("candidates") or [] if i in kb.by_id]
+    question = pending.get("question") or ""
+    if len(_HAN.findall(text)) >= _OWN_QUESTION_CHARS:
+        # A whole question of its own ("临时救助要带啥材料"): answered if it is clear by itself.
+        own = _search(turn, text)
+        if own.entry is not None and own.confident:
+            return [*clear_pending(), *answer_and_offer_report(turn, own.entry.id, text)]
+    chosen = kb.pick(text, ids)
+    if chosen is None and turn.intent == "choose_option":  # a number said or pressed ("2")
+        index = parsing.parse_choice(text)
+        chosen = ids[index - 1] if index is not None and 1 <= index <= len(ids) else None
+    if chosen is not None:
+        return [*clear_pending(), *answer_and_offer_report(turn, chosen, question)]
+    reply = interpret(text)
+    if clarify.says_neither(text) or reply is Reply.NO:
+        if _new_question_after_no(text):
+            return [*clear_pending(), ActionExecutionRejected(action_name)]
+        return [*clear_pending(), *offer_forward(turn, question)]
+    if reply is Reply.STOP:
+        turn.say("utter_ok")
+        return clear_pending()
+    if reply in (Reply.UNCLEAR, Reply.REPEAT, Reply.YES):
+        # "啊？", "再说一遍", or a yes to a question with two names: ask once more, then offer
+        # a person rather than asking in circles.
+        if int(pending.get("repeats") or 0) >= MAX_CLARIFY_REPEATS or not ids:
+            return [*clear_pending(), *offer_forward(turn, question)]
+        turn.say("utter_kb_clarify_again")
+        _say_clarify(turn, _candidates(turn, ids))
+        return [SlotSet(slots.PENDING_WRITE, {**pending, "repeats": int(pending.get("repeats") or 0) + 1})]
+    # Something else: a new request. The question is dropped; the other policies take the turn.
+    return [*clear_pending(), ActionExecutionRejected(action_name)]
+
+
+def forward_question(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """The yes to "要不要我把您的问题转给村委会": the village office (else the household's
+    contact person) is notified with the question; the villager hears who has it."""
+    actor = turn.actor
+    with turn.session(write=True) as s:
+        recipient = identity.village_admin(s, actor.village_id)
+        if recipient is None and actor.household_id:
+            household = s.get(Household, actor.household_id)
+            recipient = household.contact if household else None
+        if recipient is None:
+            turn.say("utter_human_unavailable")
+            return []
+        sender = turn.tracker.sender_id
+        note = phrases.forwarded_question(actor.display_name, pending["text"])
+        outbox.notify(s, recipient.id, "policy_question", note, f"policy_question:{sender}:{pending.get('key')}",
+                      payload={"sender_id": sender, "question": pending["text"]})
+        turn.say("utter_kb_forwarded", contact=recipient.display_name)
+    return []
+
+
+# --------------------------------------------------------------------------------- actions
+
+
 class ActionPolicyAnswer(XiangyinAction):
-    """A confident answer, else "did you mean" with the closest entries, else a person."""
+    """A confident answer; else one clarifying question; else "did you mean" with the closest
+    entries; else a person."""
 
     action_name = "action_policy_answer"
 
@@ -61,11 +210,10 @@ class ActionPolicyAnswer(XiangyinAction):
             question = f"{topic} {question}"
         result = _search(turn, question, topic)
         if result.entry is not None and result.confident:
-            events = answer_entry(turn, result.entry.id)
-            if parsing.reports_problem(turn.text):
-                # "房子漏得厉害，改造补助怎么申请": the question first, then offer to report.
-                events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
-            return events
+            return answer_and_offer_report(turn, result.entry.id, turn.text)
+        asked = ask_clarify(turn, result, turn.text)
+        if asked is not None:
+            return asked
         options = _options(result)
         if not options:
             turn.say("utter_kb_no_answer")
@@ -81,7 +229,8 @@ class ActionPolicyAnswer(XiangyinAction):
 
 class ActionKnowledgeFallback(XiangyinAction):
     """NLU was not sure what was meant: a confident answer from the knowledge base (say a
-    village notice added last week) is still given; otherwise ask to rephrase."""
+    village notice added last week) is still given, or its clarifying question asked;
+    otherwise ask to rephrase."""
 
     action_name = "action_knowledge_fallback"
 
@@ -89,6 +238,9 @@ class ActionKnowledgeFallback(XiangyinAction):
         result = _search(turn, turn.text)
         if result.entry is not None and result.confident:
             return answer_entry(turn, result.entry.id)
+        asked = ask_clarify(turn, result, turn.text)
+        if asked is not None:
+            return asked
         turn.say("utter_ask_rephrase")
         return []
 

@@ -77,3 +77,5 @@ WRITE_VISIT_GRIEVANCE: Final = "visit_grievance"
 WRITE_REPORT_OFFER: Final = "report_offer"  # not a write yet: "要帮您报上去吗" starts the form
 WRITE_AWARD: Final = "award"  # staff award or deduct points by rule
 WRITE_LIST_MORE: Final = "list_more"  # not a write: "还要听吗" before the rest of a list
+WRITE_CLARIFY: Final = "clarify"  # not a write: "您问的是低保，还是临时救助？" waits for the pick
+WRITE_FORWARD_QUESTION: Final = "forward_question"  # pass an unanswered question to the village office

@@ -21,17 +21,18 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 from rasa_sdk.events import EventType, SlotSet
 
-from actions import phrases, slots
+from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
 from actions.households import ANSWERS, Query, staff_query
 from actions.pending import PendingWrite, propose_write, read_list
+from actions.point_rules import match_rule
 from bot import care, emergency, households, points
 from bot.clock import day_start_utc, local_date, to_local
-from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, PointsRule, Role, User, \
+from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, Role, User, \
     utcnow
 from bot.text import NUMERAL_CHARS, number_to_chinese, parse_number
 
@@ -145,22 +146,6 @@ _QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|
 _REQUEST_WORDS = re.compile(r"给|帮|替|为|号户|号|户|家|加分|记分|扣分|加|扣|记|分|上|了|吧|一下|的|他|她|们|这|那|个|请|麻烦"
                             rf"|[{NUMERAL_CHARS}\d]|[\s，,。.!！?？、：:]")
 
-#: Everyday words for each rule's activity (the canonical ``PointsRule.activity`` values of the
-#: village's rule table); a rule's own activity and name always count.
-RULE_WORDS = {
-    "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街"),
-    "志愿服务": ("志愿", "义工", "当志愿者"),
-    "垃圾分类": ("分类",),
-    "矛盾调解": ("调解", "劝架", "化解矛盾", "说和"),
-    "照顾老人": ("照顾", "照看", "孝老", "孝敬", "伺候", "陪护"),
-    "见义勇为": ("救人", "勇为", "做好事"),
-    "移风易俗": ("简办", "新办", "移风", "红白事"),
-    "乱倒垃圾": ("乱倒", "乱扔", "乱堆", "乱放", "乱丢"),
-    "焚烧秸秆": ("烧秸秆", "焚烧", "烧垃圾", "烧麦秸", "烧稻草"),
-    "吵闹滋事": ("吵闹", "闹事", "滋事", "耍酒疯", "打架", "扰民"),
-}
-
-
 @dataclass(frozen=True)
 class AwardRequest:
     """'给8号户加5分，义务清扫' → number 8, points +5, the words that name the rule."""
@@ -207,22 +192,6 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
                         sign_said=sign_said, quantity=quantity, reason_said=len(rest) >= 2)
 
 
-def rule_words(rule: PointsRule) -> Tuple[str, ...]:
-    return (rule.activity, rule.name, *RULE_WORDS.get(rule.activity, ()), *(getattr(rule, "aliases", None) or ()))
-
-
-def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] = None) -> Optional[PointsRule]:
-    """The rule the words name: the NLU's ``activity`` first, else the longest rule word said."""
-    if activity:
-        exact = [r for r in rules if activity in (r.activity, r.name)]
-        if len(exact) == 1:
-            return exact[0]
-    best: Optional[Tuple[int, PointsRule]] = None
-    for rule in rules:
-        for word in rule_words(rule):
-            if word and word in (text or "") and (best is None or len(word) > best[0]):
-                best = (len(word), rule)
-    return best[1] if best else None
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -340,6 +309,10 @@ class ActionAwardPoints(XiangyinAction):
 
     def handle(self, turn: Turn) -> List[EventType]:
         if not turn.actor.is_staff:
+            if parsing.asks_question(turn.text):  # "烧秸秆要扣多少分": a question about the rules
+                from actions.points import answer_rules
+
+                return answer_rules(turn)
             turn.say("utter_staff_only_award")
             return []
         return staff_query(turn, AWARD)

@@ -1,4 +1,4 @@
-"""Whole-dialogue evaluation: the held-out conversations in ``tests/data/dialogues/``.
+"""Whole-dialogue evaluation: the conversations in ``tests/data/dialogues/`` (dev and held-out halves).
 
 Each dialogue (format: ``tests/data/dialogues/README.md``) is a list of user turns with
 expectations on the reply and on the conversation state after the turn, plus the writes the
@@ -32,6 +32,8 @@ from bot.db import session_scope
 from bot.models import EmergencyEvent, Grievance, PointsAppeal, PointsEntry, Redemption, VisitLog
 
 DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "dialogues"
+#: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
+NOT_WRITES = frozenset({"list_more", "clarify"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
 
 
@@ -67,8 +69,9 @@ class State:
         confirmation question (its requested slot ends in ``_confirmed``)."""
         confirming = bool(self.active_loop) and str(self.slots.get("requested_slot") or "").endswith("_confirmed")
         pending = self.slots.get("pending_write")
-        # "还要听吗" keeps the rest of a list the same way, but nothing is written on its yes.
-        if isinstance(pending, dict) and pending.get("kind") == "list_more":
+        # "还要听吗" keeps the rest of a list the same way, and "您问的是A还是B？" waits for the
+        # pick, but nothing is written on their yes.
+        if isinstance(pending, dict) and pending.get("kind") in NOT_WRITES:
             return confirming
         return bool(pending) or confirming
 
@@ -230,8 +233,51 @@ def run_dialogue(dialogue: Dialogue, transport: Transport, db_url: str) -> Resul
     return result
 
 
-def run_all(dialogues: Iterable[Dialogue], transport: Transport, db_url: str) -> list[Result]:
-    return [run_dialogue(d, transport, db_url) for d in dialogues]
+def run_all(dialogues: Iterable[Dialogue], transport: Transport, db_url: str,
+            before_each: Callable[[], None] | None = None) -> list[Result]:
+    """Run the dialogues one after another; ``before_each`` restores the village first (the
+    set assumes a freshly seeded village per dialogue: tests/data/dialogues/README.md)."""
+    results = []
+    for dialogue in dialogues:
+        if before_each is not None:
+            before_each()
+        results.append(run_dialogue(dialogue, transport, db_url))
+    return results
+
+
+class FreshVillage:
+    """Snapshots a SQLite database as it is now and puts it back, in place, on each call (the
+    servers keep their connections: SQLite's online backup writes into the open file)."""
+
+    def __init__(self, db_url: str) -> None:
+        import tempfile
+
+        from sqlalchemy.engine import make_url
+
+        self.path = Path(make_url(db_url).database or "")
+        if not self.path.is_file():
+            raise ValueError(f"not a SQLite file database: {db_url}")
+        self.pristine = Path(tempfile.mkdtemp(prefix="xiangyin-village-")) / "pristine.db"
+        self._copy(self.path, self.pristine)
+
+    @staticmethod
+    def _copy(source: Path, target: Path) -> None:
+        import sqlite3
+
+        src, dst = sqlite3.connect(source), sqlite3.connect(target, timeout=60)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+
+    def __call__(self) -> None:
+        self._copy(self.pristine, self.path)
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.pristine.parent, ignore_errors=True)
 
 
 def summary(results: list[Result]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -287,16 +333,22 @@ class HttpTransport:
     (``voice:`` senders) with ``speak(text) -> audio bytes`` supplying the recording."""
 
     def __init__(self, base_url: str, token: str | None = None,
-                 speak: Callable[[str], bytes] | None = None, timeout: float = 120) -> None:
+                 speak: Callable[[str], bytes] | None = None, timeout: float = 120,
+                 bearer: Callable[[str], str] | None = None,
+                 sign_voice: Callable[[str, str, bytes], Mapping[str, str]] | None = None) -> None:
+        """``token``: Rasa's HTTP API token (``?token=`` on tracker calls); ``bearer(sender)``: the
+        REST channel's bearer token for a sender; ``sign_voice(device_id, path, body)``: the
+        signature headers of a voice device's request."""
         self.base_url, self.token, self.speak, self.timeout = base_url.rstrip("/"), token, speak, timeout
+        self.bearer, self.sign_voice = bearer, sign_voice
 
     def _request(self, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
                  method: str | None = None) -> Any:
         url = f"{self.base_url}{path}"
-        if self.token:
+        if self.token and not path.startswith("/webhooks/"):
             url += ("&" if "?" in url else "?") + f"token={self.token}"
         request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # nosec B310 - the http URL of the stack under test
             return json.loads(response.read().decode("utf-8") or "null")
 
     def _conversation(self, sender: str) -> str:
@@ -310,22 +362,44 @@ class HttpTransport:
         if sender.startswith("voice:") and self.speak is not None:
             return self._send_voice(sender.split(":", 1)[1], text)
         body = json.dumps({"sender": sender, "message": text}).encode("utf-8")
-        return self._request("/webhooks/rest/webhook", body, {"Content-Type": "application/json"}) or []
+        headers = {"Content-Type": "application/json"}
+        if self.bearer is not None:
+            headers["Authorization"] = f"Bearer {self.bearer(sender)}"
+        return self._request("/webhooks/rest/webhook", body, headers) or []
 
     def _send_voice(self, device_id: str, text: str) -> list[dict]:
         audio = self.speak(text)
-        boundary = hashlib.sha1(audio).hexdigest()
+        boundary = hashlib.sha1(audio, usedforsecurity=False).hexdigest()  # a multipart boundary, not a secret
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="device_id"\r\n\r\n{device_id}\r\n'
                 f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
                 f"Content-Type: audio/wav\r\n\r\n").encode() + audio + f"\r\n--{boundary}--\r\n".encode()
-        reply = self._request("/webhooks/voice/webhook", body,
-                              {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        path = "/webhooks/voice/webhook"
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if self.sign_voice is not None:
+            headers.update(self.sign_voice(device_id, path, body))
+        reply = self._request(path, body, headers)
         return [{"text": t} for t in (reply or {}).get("texts") or []]
 
     def state(self, sender: str) -> State:
         tracker = self._request(f"/conversations/{self._conversation(sender)}/tracker") or {}
         return State(((tracker.get("latest_message") or {}).get("intent") or {}).get("name"),
                      (tracker.get("active_loop") or {}).get("name"), tracker.get("slots") or {})
+
+
+def _rasa_api_token() -> str:
+    """``?token=`` for Rasa's HTTP API (trackers): the stack shares this process's secret."""
+    from bot.config import load_settings
+    from bot.security.keys import rasa_api_token
+
+    return rasa_api_token(load_settings())
+
+
+def _bearer() -> Callable[[str], str]:
+    """Bearer tokens for the REST channel, minted from the secret the stack shares."""
+    from bot.config import load_settings
+    from bot.security.tokens import Minter
+
+    return Minter(load_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         dialogues = [d for d in dialogues if d.id in wanted or d.category in wanted]
     stack: dict = {}
     with embedded_stack(pids=stack) as base_url:
-        results = run_all(dialogues, HttpTransport(base_url), stack["database_url"])
+        village = FreshVillage(stack["database_url"])
+        try:
+            results = run_all(dialogues, HttpTransport(base_url, token=_rasa_api_token(), bearer=_bearer()),
+                              stack["database_url"], before_each=village)
+        finally:
+            village.close()
     for line in format_summary(results):
         print(line)
     if args.out:

@@ -13,7 +13,8 @@ rules that are easy to read and to test, against the question that was asked:
 - **stop** leaves the whole flow ("算了", "不报了", "先不弄了", "回头再说"); **no** only says
   the read-back is wrong ("不对", "不是", "错了"), which a form may take as a correction;
 - a reply with none of these signals is **unclear** when it is short (ask again) and
-  **other** when it is a sentence of its own (a new request: drop the pending write).
+  **other** when it is a sentence of its own (a new request: drop the pending write);
+- details of a report said with the answer ("报上去吧，名字不用保密") count for neither side.
 """
 from __future__ import annotations
 
@@ -120,6 +121,18 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
 
 
+# Details of the report said together with the answer ("报上去吧，名字不用保密", "行，不急"): they
+# are neither a yes nor a no to the offer (the form reads them), so they are set aside first.
+REMARKS = ("名字不用保密", "名字要保密", "名字保密", "不用保密", "不要保密", "要保密", "得保密", "保密",
+           "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很")
+
+
+def _without_remarks(text: str) -> str:
+    for remark in REMARKS:
+        text = text.replace(remark, "")
+    return text
+
+
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
 GLUE = ("那就", "那你", "给我", "帮我", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢", "你", "我", "给", "帮",
         "就", "快", "上", "去", "了", "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "那", "的", "也", "都", "先")
@@ -143,7 +156,7 @@ def _agrees(core: str, verbs: tuple[str, ...]) -> bool:
 def interpret(text: str, verbs: tuple[str, ...] = ()) -> Reply:
     """Interpret a reply to a yes/no question about a write. ``verbs`` are the offer's own
     verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated."""
-    flat = normalise(text)
+    flat = normalise(_without_remarks(normalise(text)))
     if not flat:
         return Reply.UNCLEAR
     if _has_any(flat, REPEAT_PATTERNS):

@@ -2,9 +2,11 @@
 function of what it looks at, so it can be read and tested without Rasa."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
+from bot.nlu.goals import asks_points_rule, command_action
 from bot.replies import is_stop
 
 ACTION_LISTEN = "action_listen"
@@ -16,6 +18,50 @@ EMERGENCY_INTENT = "emergency"
 STOP_INTENT_CONFIDENCE = 0.8
 # Form questions that are themselves yes/no questions: there "不用了" answers, it does not stop.
 YES_NO_SLOTS = frozenset({"grievance_anonymous"})
+
+#: Questions that may be asked in the middle of a form ("哎对了，低保要带啥材料"): answered by
+#: their usual action, then the form asks its question again. Their intents are excluded from
+#: the form's free-text slot mappings in domain.yml (``not_intent``), so such a question is
+#: never taken as the answer. Questions that may propose a write of their own (a deduction
+#: explained with an appeal offered) are not among them.
+INTERRUPTIONS: Mapping[str, str] = {
+    "ask_policy": "action_policy_answer",
+    "ask_source": "action_policy_source",
+    "check_points": "action_points_balance",
+    "ask_points_rules": "action_points_rules",
+    "check_grievance_status": "action_grievance_status",
+    "bot_challenge": "utter_bot_challenge",
+}
+#: The description is free talk: whatever is said there is the description.
+FREE_TEXT_SLOTS = frozenset({"grievance_description"})
+
+POLICY_ACTION = "action_policy_answer"
+#: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")
+#: is a follow-up on the same policy: the policy answer keeps the topic (actions/policy.py).
+FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
+                                "choose_option"})
+FOLLOW_UP_MAX_CHARS = 10
+_ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每)"
+                       r"|呢$|吗$|不$|没$|多少|几|啥时候|哪")
+_OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
+
+
+#: Actions after which the bot always listens (they answer the turn; rules end the same way).
+ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", *INTERRUPTIONS.values()})
+
+
+def follow_up(turn: Turn) -> bool:
+    """A short elliptical question right after a policy answer, about that policy."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", turn.text or "")
+    return (turn.previous_action == POLICY_ACTION and turn.intent in FOLLOW_UP_MISREADS
+            and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
+            and not _OTHER_TOPIC.search(flat))
+
+
+POINTS_RULES_ACTION = "action_points_rules"
+#: Intents the model gives a question about the points rules when it also describes a problem or
+#: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"): the village's rule table answers it.
+POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope"})
 
 
 @dataclass(frozen=True)
@@ -29,12 +75,29 @@ class Turn:
     awaiting_confirmation: bool
     active_loop: Optional[str]
     requested_slot: Optional[str]
+    #: The bot's last action before the user spoke (action_listen aside), e.g. a policy answer.
+    previous_action: Optional[str] = None
+
+
+def interruption(turn: Turn) -> Optional[str]:
+    """The action that answers a question asked in the middle of a form, or None."""
+    if not turn.active_loop or not turn.requested_slot or turn.requested_slot in FREE_TEXT_SLOTS:
+        return None
+    return INTERRUPTIONS.get(turn.intent or "")
 
 
 def decide(turn: Turn) -> Optional[str]:
     """The action to insist on, or None to let the other policies decide."""
     if turn.latest_action in (STOP_ACTION, RESOLVE_ACTION):
         return ACTION_LISTEN  # both end the bot's turn
+    if turn.active_loop and turn.latest_action in INTERRUPTIONS.values():
+        # Back to the form after answering a question asked inside it: it asks its question
+        # again. Should the answer have offered something of its own, that offer is answered first.
+        return ACTION_LISTEN if turn.awaiting_confirmation else turn.active_loop
+    if turn.latest_action in ANSWERS_THEN_LISTEN:
+        # An answer this policy may have chosen against the model's intent: no rule follows it
+        # up, so the bot listens (rather than a learned policy's fallback undoing the turn).
+        return ACTION_LISTEN
     if turn.latest_action != ACTION_LISTEN:
         return None  # otherwise only right after the user spoke
     if not (turn.text or turn.intent) or turn.intent == EMERGENCY_INTENT:
@@ -49,4 +112,10 @@ def decide(turn: Turn) -> Optional[str]:
         return STOP_ACTION
     if pending:
         return RESOLVE_ACTION
-    return None
+    if not busy and command_action(turn.text):
+        return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
+        return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
+    if not busy and follow_up(turn):
+        return POLICY_ACTION
+    return interruption(turn)

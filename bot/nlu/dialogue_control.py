@@ -13,6 +13,17 @@ Two things must not depend on what the learned policies happen to predict:
 
 After either action the bot listens: nothing a learned policy might add follows a way out.
 
+Three more readings where the words decide better than the learned policies (bot/nlu/control.py):
+
+- **A question inside a form** ("哎对了，低保要带啥材料" while it asks "要不要保密？") is
+  answered by its usual action, then the form asks its question again; the form's free-text
+  slots never take such a question as their answer (``not_intent`` in domain.yml).
+- **A question about the points rules** that the model hears as a complaint or a policy
+  question ("隔壁天天烧秸秆…这不是要扣分吗") is answered from the village's rule table, which
+  then offers to report the problem it describes.
+- **A short follow-up after a policy answer** that the model files elsewhere ("外地的呢",
+  "一年交多少") goes back to the policy answer, which keeps the topic.
+
 Emergencies are left to the rules (they interrupt everything). The policy has nothing to
 train; it predicts with confidence 1 and a priority above the RulePolicy, or abstains.
 """
@@ -24,6 +35,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -36,7 +48,7 @@ from bot.nlu.control import RESOLVE_ACTION, STOP_ACTION, Turn, decide  # noqa: F
 class DialogueControlPolicy(Policy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"priority": 7}  # above RulePolicy (4), Memoization (3) and TED (1)
+        return {"priority": 7}  # above RulePolicy (4) and Memoization (3)
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
               **kwargs: Any) -> Resource:
@@ -67,4 +79,19 @@ class DialogueControlPolicy(Policy):
             awaiting_confirmation=bool(tracker.get_slot("awaiting_confirmation")),
             active_loop=tracker.active_loop_name,
             requested_slot=tracker.get_slot("requested_slot"),
+            previous_action=previous_action(tracker),
         ))
+
+
+def previous_action(tracker: DialogueStateTracker) -> Optional[str]:
+    """The bot's last action before the latest user message, action_listen aside."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and isinstance(event, ActionExecuted) and event.action_name not in (
+                None, "action_listen", "action_extract_slots"):
+            return event.action_name
+    return None

@@ -9,13 +9,14 @@ from sqlalchemy import select
 
 from actions import slots
 from actions.basics import (
-    ActionCancelWrite,
+    ActionAffirm,
     ActionChooseOption,
-    ActionConfirmWrite,
+    ActionDeny,
     ActionEmergency,
     ActionGreet,
     ActionRepeat,
     ActionRequestHuman,
+    ActionResolvePending,
     ActionSlowDown,
 )
 from actions.common import Turn, XiangyinAction
@@ -85,16 +86,16 @@ def test_asking_for_a_person_notifies_the_contact(runner):
 
 
 def test_yes_and_no_with_nothing_pending(runner):
-    yes = runner.run(ActionConfirmWrite(runner.settings), "cli:hh005", "对", intent="affirm")
-    no = runner.run(ActionCancelWrite(runner.settings), "cli:hh005", "不对", intent="deny")
+    yes = runner.run(ActionAffirm(runner.settings), "cli:hh005", "对", intent="affirm")
+    no = runner.run(ActionDeny(runner.settings), "cli:hh005", "不对", intent="deny")
     assert yes.texts == no.texts == ["好的。还有什么要帮忙的吗？"]
 
 
 def test_no_cancels_a_pending_write(runner):
-    said = runner.run(ActionCancelWrite(runner.settings), "cli:hh011", "不对", intent="deny",
+    said = runner.run(ActionResolvePending(runner.settings), "cli:hh011", "不对", intent="deny",
                       slots={slots.PENDING_WRITE: {"kind": "redeem", "key": "k", "item": "肥皂", "quantity": 1},
                              slots.AWAITING_CONFIRMATION: True})
-    assert said.texts == ["好的，已经取消，什么都没改。"]
+    assert said.texts == ["好的，不换了，积分一分没动。"]
     assert said.slot(slots.PENDING_WRITE) is None and said.slot(slots.AWAITING_CONFIRMATION) is False
 
 

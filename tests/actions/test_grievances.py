@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from actions import slots
-from actions.basics import ActionCancelWrite, ActionChooseOption, ActionConfirmWrite, ActionSessionStart
+from actions.basics import ActionAffirm, ActionChooseOption, ActionDeny, ActionResolvePending, ActionSessionStart
 from actions.grievances import (
     ActionAskGrievanceConfirmed,
     ActionGrievanceStatus,
@@ -184,7 +184,7 @@ def test_staff_work_the_queue_with_read_back(runner):
     handle = ActionHandleGrievance(runner.settings)
     said = runner.run(handle, "cli:zhouchunmei", "受理260104 我下午去看", intent="handle_grievance")
     assert said.text.startswith("把260104号“") and said.text.endswith(f"”开始办理，我下午去看。{CONFIRM}")
-    done = runner.run(ActionConfirmWrite(runner.settings), "cli:zhouchunmei", "对", intent="affirm",
+    done = runner.run(ActionResolvePending(runner.settings), "cli:zhouchunmei", "对", intent="affirm",
                       slots={slots.PENDING_WRITE: said.slot(slots.PENDING_WRITE)})
     assert done.texts == ["好了，260104号现在正在办理，已经通知反映人。"]
     assert runner.run(handle, "cli:zhouchunmei", "260104办结了", intent="handle_grievance").texts == \
@@ -214,8 +214,24 @@ def test_after_resolution_the_reporter_is_asked_and_unsatisfied_reopens(runner):
         assert g.state == GrievanceState.in_progress and g.satisfaction == "不满意"
 
 
-@pytest.mark.parametrize("action", [ActionConfirmWrite, ActionCancelWrite])
+@pytest.mark.parametrize("action", [ActionAffirm, ActionDeny])
 def test_yes_or_no_to_the_satisfaction_question(runner, action):
     asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION}
     yes = runner.run(action(runner.settings), "cli:hh003", "对", intent="affirm", slots=asked)
     assert yes.texts == ["谢谢您的评价。"]
+
+
+def test_a_bare_request_right_after_a_described_problem_files_that_problem(runner):
+    described = "俺家院墙裂了好长一道缝，这房子还能住不"
+    request = "那你帮俺报上去，名字不用保密"
+    events = [{"event": "user", "text": described, "parse_data": {}},
+              {"event": "bot", "text": "……"},
+              {"event": "user", "text": request, "parse_data": {}}]
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh064", request, intent="file_grievance",
+                      events=events)
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) == described
+    assert said.slot(slots.GRIEVANCE_CATEGORY) == "房屋安全" and said.slot(slots.GRIEVANCE_PLACE)
+    assert said.slot(slots.GRIEVANCE_ANONYMOUS) is False  # said with the request: not asked again
+    # with nothing described before, the form asks what the problem is
+    alone = runner.run(ActionStartGrievance(runner.settings), "cli:hh064", request, intent="file_grievance")
+    assert alone.slot(slots.GRIEVANCE_DESCRIPTION) is None and alone.slot(slots.GRIEVANCE_ANONYMOUS) is False

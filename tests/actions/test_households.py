@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from actions import slots
-from actions.basics import ActionChooseOption, ActionConfirmWrite
+from actions.basics import ActionChooseOption, ActionResolvePending
 from actions.households import ActionHouseholdSummary, ActionLogVisit, ActionResumeAfterPin, ValidatePinForm
 from bot.db import session_scope
 from bot.models import Household, VisitLog
@@ -104,13 +104,13 @@ def test_a_visit_is_read_back_saved_and_its_problem_offered_for_filing(runner):
     said = runner.run(ActionLogVisit(runner.settings), "cli:wangxiulan", "记录走访 李桂芳家 老人身体还行 屋顶漏雨",
                       intent="log_visit", entities={"person": "李桂芳"})
     assert said.texts == [f"给李桂芳家记一条走访：老人身体还行 屋顶漏雨。{CONFIRM}"]
-    saved = runner.run(ActionConfirmWrite(runner.settings), "cli:wangxiulan", "对", intent="affirm",
+    saved = runner.run(ActionResolvePending(runner.settings), "cli:wangxiulan", "对", intent="affirm",
                        slots={slots.PENDING_WRITE: said.slot(slots.PENDING_WRITE)})
     assert saved.texts == ["走访记好了。", f"记录里提到“老人身体还行 屋顶漏雨”。要我帮李桂芳家反映这个问题，{CONFIRM}"]
     with session_scope(url=runner.settings.database.url) as s:
         visit = s.execute(select(VisitLog).order_by(VisitLog.id.desc())).scalars().first()
         assert visit.note == "老人身体还行 屋顶漏雨" and visit.worker.login == "wangxiulan"
-    filed = runner.run(ActionConfirmWrite(runner.settings), "cli:wangxiulan", "对", intent="affirm",
+    filed = runner.run(ActionResolvePending(runner.settings), "cli:wangxiulan", "对", intent="affirm",
                        slots={slots.PENDING_WRITE: saved.slot(slots.PENDING_WRITE)})
     assert filed.text.startswith("已经帮他们反映了，编号是")
 

@@ -150,3 +150,33 @@ def test_visit_note(said, head, note):
 def test_points_history_questions(said, deductions, last_month):
     assert parsing.asks_for_deductions(said) is deductions
     assert parsing.asks_for_last_month(said) is last_month
+
+
+@pytest.mark.parametrize("said,count", [
+    ("换两袋洗衣粉", 2), ("3块肥皂", 3), ("一提卫生纸", 1), ("换袋米", None), ("一百分能换几斤鸡蛋", None), ("换个脸盆", None),
+])
+def test_counted_quantity(said, count):
+    assert parsing.counted_quantity(said) == count
+
+
+@pytest.mark.parametrize("said,question", [
+    ("烧秸秆要扣多少分", True), ("这不是要扣分吗", True), ("打扫卫生能加分不", True), ("扣过分没", True),
+    ("给8号户加5分，义务清扫", False), ("12号户乱扔垃圾 扣5分", False),
+])
+def test_asks_question(said, question):
+    assert parsing.asks_question(said) is question
+
+
+@pytest.mark.parametrize("said,only_request", [
+    ("那你给报一下吧，名字不用保密", True), ("我要反映个事", True), ("我要报修", True),
+    ("村口路灯坏了", False), ("停电了", False), ("有人乱倒垃圾", False),
+])
+def test_only_asks_to_file(said, only_request):
+    assert parsing.only_asks_to_file(said) is only_request
+
+
+@pytest.mark.parametrize("said,anonymous", [
+    ("那你帮俺报上去，名字不用保密", False), ("给俺保密啊", True), ("报上去吧", None), ("不要写俺名字", None),
+])
+def test_anonymity_said(said, anonymous):
+    assert parsing.anonymity_said(said) is anonymous

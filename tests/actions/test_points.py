@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from actions import slots
-from actions.basics import ActionConfirmWrite
+from actions.basics import ActionResolvePending
 from actions.points import ActionPointsBalance, ActionPointsHistory, ActionPointsRules, ActionRedeemPoints
 from bot import points
 from bot.db import session_scope
@@ -22,7 +22,7 @@ def _balance(runner, sender: str) -> int:
 
 def _confirm(runner, sender: str, pending):
     """The user says 对 to what is pending."""
-    return runner.run(ActionConfirmWrite(runner.settings), sender, "对", intent="affirm",
+    return runner.run(ActionResolvePending(runner.settings), sender, "对", intent="affirm",
                       slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
 
 
@@ -140,3 +140,24 @@ def test_a_yes_that_can_no_longer_be_honoured_says_why(runner):
     sold_out = _confirm(runner, "cli:hh011", {"kind": slots.WRITE_REDEEM, "key": "k2", "item": "鸡蛋", "quantity": 1})
     assert sold_out.text.startswith("鸡蛋刚好没货了。")
     assert _balance(runner, "cli:hh011") == balance
+
+
+def test_a_rule_named_in_everyday_words_is_answered_and_a_described_problem_offered_for_report(runner):
+    rules = ActionPointsRules(runner.settings)
+    asked = runner.run(rules, "cli:hh049", "烧麦秸要扣几分", intent="ask_points_rules")
+    assert len(asked.texts) == 1 and "10分" in asked.text and not asked.sets(slots.PENDING_WRITE)
+    mixed = runner.run(rules, "cli:hh031", "隔壁老烧麦秸，呛得人直咳嗽，这不该扣分吗", intent="ask_points_rules")
+    assert "10分" in mixed.texts[0] and mixed.texts[-1].startswith("您说的这个问题，要我帮您报给网格员吗")
+    offer = mixed.slot(slots.PENDING_WRITE)
+    assert offer["kind"] == slots.WRITE_REPORT_OFFER and mixed.slot(slots.AWAITING_CONFIRMATION) is True
+
+
+def test_a_count_said_with_its_measure_word_is_the_quantity(runner):
+    said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh035", "拿分换三袋洗衣粉", intent="redeem_points",
+                      entities={"item": "洗衣粉"})
+    assert said.text.startswith("用60分换3袋洗衣粉") and said.slot(slots.PENDING_WRITE)["quantity"] == 3
+
+
+def test_a_rule_word_said_apart_still_names_the_rule(runner):
+    said = runner.run(ActionPointsRules(runner.settings), "cli:hh021", "扫一回街给几分", intent="ask_points_rules")
+    assert said.texts == ["参加村庄环境义务清扫，每次加5分。"]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from actions import slots
-from actions.basics import ActionCancelWrite, ActionChooseOption, ActionConfirmWrite, ActionResolvePending
+from actions.basics import ActionAffirm, ActionChooseOption, ActionResolvePending
 from actions.grievances import ActionGrievanceStatus
 from actions.households import ActionHouseholdSummary, ActionResumeAfterPin
 from actions.staff import (
@@ -256,7 +256,7 @@ def test_an_award_is_read_back_and_booked_once_on_the_yes(runner):
 
 @pytest.mark.parametrize("reply, action_class", [
     ("算了", ActionResolvePending), ("不记了", ActionResolvePending), ("不对", ActionResolvePending),
-    ("嗯…等下", ActionResolvePending), ("不对", ActionCancelWrite),
+    ("嗯…等下", ActionResolvePending), ("行吧…算了不记了", ActionResolvePending),
 ])
 def test_anything_but_a_yes_books_nothing(runner, reply, action_class):
     before = _entries(runner)
@@ -366,5 +366,13 @@ def test_received_said_without_an_alert_or_by_a_villager_acknowledges_nothing(ru
 
 def test_received_read_as_a_yes_still_acknowledges_an_open_alert(runner):
     _raise(runner, 8)
-    said = _say(runner, ActionConfirmWrite, WORKER, "收到", "affirm")
+    said = _say(runner, ActionAffirm, WORKER, "收到", "affirm")
     assert said.texts == ["好的，已记下您去处理赵丽华家（8号）的求助。"]
+
+
+def test_a_villager_asking_what_a_deed_costs_hears_the_rule_not_a_refusal(runner):
+    said = _say(runner, ActionAwardPoints, VILLAGER, "乱倒垃圾要扣几分", "award_points")
+    assert len(said.texts) == 1 and "5分" in said.text
+    assert "网格员或村干部" not in said.text and not said.sets(slots.PENDING_WRITE)
+    told = _say(runner, ActionAwardPoints, VILLAGER, "给8号户加5分 义务清扫", "award_points")
+    assert told.texts == ["记分要由网格员或村干部来记。您做了好事，可以跟网格员说一声。"]

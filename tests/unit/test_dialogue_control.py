@@ -46,3 +46,84 @@ def test_it_abstains_otherwise():
 def test_the_bot_listens_after_a_way_out():
     assert decide(turn("算了", "inform", 0.5, after=STOP_ACTION)) == "action_listen"
     assert decide(turn("对", "affirm", after=RESOLVE_ACTION)) == "action_listen"
+
+
+def test_a_question_inside_a_form_is_answered_then_the_form_asks_again():
+    asked = turn("哎对了，低保要带啥材料", "ask_policy", 0.9, loop="grievance_form", requested="grievance_anonymous")
+    assert decide(asked) == "action_policy_answer"
+    back = turn("哎对了，低保要带啥材料", "ask_policy", loop="grievance_form", requested="grievance_anonymous",
+                after="action_policy_answer")
+    assert decide(back) == "grievance_form"
+    # at the read-back too: "俺家积分还有多少" is no correction of the grievance
+    assert decide(turn("俺家积分还有多少", "check_points", loop="grievance_form",
+                       requested="grievance_confirmed")) == "action_points_balance"
+
+
+def test_the_description_is_free_talk_and_stop_words_still_leave():
+    assert decide(turn("低保的钱没发下来", "ask_policy", loop="grievance_form",
+                       requested="grievance_description")) is None
+    assert decide(turn("算了 低保的事回头再说", "ask_policy", loop="grievance_form",
+                       requested="grievance_place")) == STOP_ACTION
+
+
+def test_an_offer_made_while_answering_inside_a_form_is_answered_first():
+    offered = turn("房子漏了 危改咋申请", "ask_policy", pending=True, loop="grievance_form",
+                   requested="grievance_anonymous", after="action_policy_answer")
+    assert decide(offered) == "action_listen"
+
+
+def test_outside_a_form_questions_are_left_to_the_rules_and_the_bot_listens_after_the_answer():
+    assert decide(turn("低保要带啥材料", "ask_policy")) is None
+    # whichever policy chose the answer, nothing follows it (no learned fallback undoes the turn)
+    for answer in ("action_policy_answer", "action_points_rules", "action_log_visit"):
+        assert decide(turn("烧秸秆要扣多少分", "file_grievance", after=answer)) == "action_listen"
+    assert decide(turn("村口路灯坏了", "file_grievance", after="action_start_grievance")) is None
+
+
+def test_form_answers_never_take_an_interrupting_question():
+    """The form's free-text mappings exclude the intents the policy answers as interruptions
+    (domain.yml), so a question asked inside the form is never stored as an answer."""
+    import yaml
+
+    from bot.config import PROJECT_ROOT
+    from bot.nlu.control import FREE_TEXT_SLOTS, INTERRUPTIONS
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    form_slots = domain["forms"]["grievance_form"]["required_slots"]
+    checked = 0
+    for name in form_slots:
+        for mapping in domain["slots"][name]["mappings"]:
+            if mapping["type"] not in ("from_text", "from_entity") or name in FREE_TEXT_SLOTS:
+                continue
+            assert set(INTERRUPTIONS) <= set(mapping.get("not_intent") or []), (name, mapping)
+            checked += 1
+    assert checked >= 8
+
+
+def test_a_question_about_the_points_rules_is_answered_from_the_village_table():
+    for text, intent in (("隔壁老烧麦秸 呛死人了 这不是要扣分吗", "file_grievance"), ("烧麦秸要扣几分", "ask_policy")):
+        assert decide(turn(text, intent)) == "action_points_rules"
+    assert decide(turn("俺家最近扣过分没有", "ask_policy")) is None  # about one's own points
+    assert decide(turn("隔壁老烧麦秸 呛死人了", "file_grievance")) is None  # a report
+    assert decide(turn("烧麦秸要扣几分", "ask_policy", loop="grievance_form",
+                       requested="grievance_description")) is None  # inside a form: its answer
+
+
+def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
+    def after_answer(text, intent):
+        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+
+    for text, intent in (("外地户口的呢", "inform"), ("一年交多少", "check_points"), ("那俺娘能领不", "nlu_fallback")):
+        assert decide(after_answer(text, intent)) == "action_policy_answer", text
+    assert decide(after_answer("俺家积分还有多少", "check_points")) is None  # a new topic
+    assert decide(after_answer("换袋米", "redeem_points")) is None
+    assert decide(after_answer("那个路灯坏了好几天了没人修", "inform")) is None  # not short
+    assert decide(turn("外地户口的呢", "inform")) is None  # no policy answer before it
+
+
+def test_an_explicit_command_word_decides_whatever_the_note_mentions():
+    said = turn("记录走访 黄玉珍家 家里人都在，想问问低保复核的事", "ask_policy")
+    assert decide(said) == "action_log_visit"
+    assert decide(turn("低保复核要带啥", "ask_policy")) is None

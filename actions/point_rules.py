@@ -1,0 +1,47 @@
+"""Which village points rule a sentence names, in everyday words ("扫大街" is 义务清扫,
+"烧麦秸" is 焚烧秸秆): used by staff awards and by villagers' questions about the rules."""
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence, Tuple
+
+from bot.models import PointsRule
+
+#: Everyday words for each rule's activity (the canonical ``PointsRule.activity`` values of the
+#: village's rule table); a rule's own activity and name always count.
+RULE_WORDS = {
+    "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街"),
+    "志愿服务": ("志愿", "义工", "当志愿者"),
+    "垃圾分类": ("分类",),
+    "矛盾调解": ("调解", "劝架", "化解矛盾", "说和"),
+    "照顾老人": ("照顾", "照看", "孝老", "孝敬", "伺候", "陪护"),
+    "见义勇为": ("救人", "勇为", "做好事"),
+    "移风易俗": ("简办", "新办", "移风", "红白事"),
+    "乱倒垃圾": ("乱倒", "乱扔", "乱堆", "乱放", "乱丢"),
+    "焚烧秸秆": ("烧秸秆", "焚烧", "烧垃圾", "烧麦秸", "烧稻草"),
+    "吵闹滋事": ("吵闹", "闹事", "滋事", "耍酒疯", "打架", "扰民"),
+}
+
+
+def rule_words(rule: PointsRule) -> Tuple[str, ...]:
+    return (rule.activity, rule.name, *RULE_WORDS.get(rule.activity, ()), *(getattr(rule, "aliases", None) or ()))
+
+
+def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] = None) -> Optional[PointsRule]:
+    """The rule the words name: the NLU's ``activity`` first, else the longest rule word said."""
+    if activity:
+        exact = [r for r in rules if activity in (r.activity, r.name)]
+        if len(exact) == 1:
+            return exact[0]
+    best: Optional[Tuple[int, PointsRule]] = None
+    for rule in rules:
+        for word in rule_words(rule):
+            if word and word in (text or "") and (best is None or len(word) > best[0]):
+                best = (len(word), rule)
+    if best is None:
+        # Spoken words come apart: "扫一回街" for 扫街, "照看了两天老人" for 照看…老人.
+        for rule in rules:
+            for word in rule_words(rule):
+                if len(word or "") == 2 and re.search(f"{re.escape(word[0])}.{{1,3}}{re.escape(word[1])}", text or ""):
+                    return rule
+    return best[1] if best else None

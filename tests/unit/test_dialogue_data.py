@@ -1,0 +1,38 @@
+"""The dialogue set (tests/data/dialogues/) is well formed, and its held-out half stays out of
+the training data: no user turn of a held-out dialogue (five characters or more, punctuation
+and spaces ignored) is a training example. Shorter turns ("对", "好嘞", "再说一遍") are the
+words of the language itself, not phrasings."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from bench.dialogues import load_dialogues
+from bot.config import PROJECT_ROOT
+
+CATEGORIES = {"cancel", "yesno", "followup", "mixed", "staff", "points", "report", "emergency", "voice"}
+_FLAT = re.compile(r"[\s，,。.!！?？、…~～;；:：]+")
+
+
+def flat(text: str) -> str:
+    return _FLAT.sub("", text or "")
+
+
+def test_dialogues_are_well_formed_and_split_in_halves():
+    dialogues = load_dialogues()  # raises on duplicate ids
+    assert len(dialogues) >= 80
+    by_category = defaultdict(list)
+    for d in dialogues:
+        assert d.category in CATEGORIES and d.split in ("dev", "heldout") and d.turns, d.id
+        by_category[d.category].append(d.split)
+    for category, splits in by_category.items():
+        assert abs(splits.count("dev") - splits.count("heldout")) <= 1 + splits.count("dev") // 4, category
+
+
+def test_heldout_dialogues_are_not_in_the_training_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    training = {flat(m.get("text")) for m in load_data(str(PROJECT_ROOT / "nlu_data" / "nlu")).intent_examples}
+    heldout = {flat(t.user) for d in load_dialogues(split="heldout") for t in d.turns}
+    shared = {t for t in heldout & training if len(t) >= 5}
+    assert not shared, f"{len(shared)} held-out dialogue turns are training examples"
