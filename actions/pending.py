@@ -46,5 +46,15 @@ def read_list(turn: Turn, response: str, items: Sequence[str], **values: Any) ->
 
 
 def read_more(turn: Turn, pending: PendingWrite) -> List[EventType]:
-    """The "要" after "还要听吗": the next items of the list."""
-    return read_list(turn, "utter_list_continued", pending["items"])
+    """The "要" after "还要听吗": the next items of the list. When the list is a village notice
+    offered on a voice device ("村里有一条新通知，要听吗"), hearing it is recorded as its receipt."""
+    events = read_list(turn, "utter_list_continued", pending["items"])
+    if pending.get("notice_id"):
+        from bot import notices
+
+        with turn.session(write=True) as s:
+            try:
+                notices.mark_heard(s, turn.actor, int(pending["notice_id"]))
+            except LookupError:  # withdrawn, or not this household's: the reading stands
+                pass
+    return events

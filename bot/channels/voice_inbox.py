@@ -102,8 +102,10 @@ def opening_events(played: Played) -> list:
     elif expects == YES_NO and played.payload.get("text"):
         # "要听吗？" is answered like "还要听吗？": yes reads the notice, no drops it, anything
         # else is a new request (actions/pending.py, action_resolve_pending).
-        opened = [SlotSet(slots.PENDING_WRITE, {"kind": slots.WRITE_LIST_MORE, "key": uuid.uuid4().hex,
-                                                "items": [str(played.payload["text"])]}),
+        pending = {"kind": slots.WRITE_LIST_MORE, "key": uuid.uuid4().hex, "items": [str(played.payload["text"])]}
+        if played.payload.get("notice_id"):
+            pending["notice_id"] = int(played.payload["notice_id"])  # "要" records it as heard
+        opened = [SlotSet(slots.PENDING_WRITE, pending),
                   SlotSet(slots.AWAITING_CONFIRMATION, True), SlotSet(slots.CHOICE_KIND, None)]
     elif expects == ACKNOWLEDGE:
         opened = no_read_back  # "收到" must reach the alert, not an older read-back

@@ -292,6 +292,9 @@ def test_a_notice_reaches_every_channel_once_and_the_device_reads_it_on_yes(rasa
         delivered = s.execute(select(OutboxMessage.delivered_at).where(
             OutboxMessage.id.in_([r.outbox_id for r in mine]))).scalars().all()
         assert all(delivered)
+        heard = {r.household_id: (r.heard_at is not None, r.heard_channel) for r in mine if r.household_id}
+        assert heard == {resolve_actor(s, "voice:device-001").household_id: (True, "voice"),  # said 要
+                         resolve_actor(s, "voice:device-002").household_id: (False, None)}  # only offered
 
 
 # --------------------------------------------------------------------------- the inbox refuses strangers
