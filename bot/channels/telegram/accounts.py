@@ -4,9 +4,7 @@ transaction through a domain module (blocking: call it with ``asyncio.to_thread`
 handlers never touch the database themselves."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from sqlalchemy import select
 
 from bot import grievances
 from bot.channels.alerts import take_charge
+from bot.channels.uploads import discard_uploads, save_upload
 from bot.channels.telegram import texts
 from bot.db import session_scope
 from bot.identity import (
@@ -30,7 +29,6 @@ CHANNEL = "telegram"
 QUEUE_SHOWN = 10  # queue items listed by /myqueue
 QUEUE_DESCRIPTION_CHARS = 30
 RECENT_FILING = dt.timedelta(minutes=30)  # a photo sent this soon after filing joins the grievance
-UPLOADS = "uploads"
 
 
 def sender_id(user_id: int) -> str:
@@ -134,16 +132,10 @@ class Accounts:
 
     def save_upload(self, user_id: int, data: bytes) -> str:
         """Stores a photo under <var>/uploads/; returns its path relative to <var>."""
-        uploads = self.var_dir / UPLOADS
-        uploads.mkdir(parents=True, exist_ok=True)
-        name = f"{CHANNEL}-{user_id}-{utcnow():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}.jpg"
-        (uploads / name).write_bytes(data)
-        return f"{UPLOADS}/{name}"
+        return save_upload(self.var_dir, CHANNEL, data)
 
     def discard_uploads(self, paths: list[str]) -> None:
-        for path in paths:
-            with contextlib.suppress(OSError):
-                (self.var_dir / path).unlink()
+        discard_uploads(self.var_dir, paths)
 
     def recent_grievance(self, user_id: int, since: dt.datetime | None = None) -> int | None:
         """The user's grievance filed since ``since`` (default: within :data:`RECENT_FILING`)."""

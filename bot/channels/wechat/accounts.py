@@ -3,15 +3,14 @@ the linked person's name, and linking by one-time code (:mod:`bot.linking`, chan
 ``wechat``). Each function is one transaction (blocking: call it with ``asyncio.to_thread``)."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import grievances
 from bot.channels.alerts import take_charge
+from bot.channels.uploads import discard_uploads, save_upload
 from bot.channels.wechat import texts
 from bot.db import session_scope
 from bot.identity import resolve_actor
@@ -20,7 +19,6 @@ from bot.models import utcnow
 
 CHANNEL = "wechat"
 RECENT_FILING = dt.timedelta(minutes=30)  # a photo sent this soon after filing joins the grievance
-UPLOADS = "uploads"
 # "绑定 123456", "绑定码：123456", "/link 123456" (full-width digits and spaces are normalised first).
 LINK_COMMAND = re.compile(r"^(?:/link|绑定码?|绑定身份)\s*[:：]?\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -81,16 +79,10 @@ class Accounts:
 
     def save_upload(self, user: str, data: bytes) -> str:
         """Stores a photo under <var>/uploads/; returns its path relative to <var>."""
-        uploads = self.var_dir / UPLOADS
-        uploads.mkdir(parents=True, exist_ok=True)
-        name = f"{self.channel}-{uuid.uuid4().hex}.jpg"  # no openid in file names
-        (uploads / name).write_bytes(data)
-        return f"{UPLOADS}/{name}"
+        return save_upload(self.var_dir, self.channel, data)
 
     def discard_uploads(self, paths: list[str]) -> None:
-        for path in paths:
-            with contextlib.suppress(OSError):
-                (self.var_dir / path).unlink()
+        discard_uploads(self.var_dir, paths)
 
     def recent_grievance(self, user: str, since: dt.datetime | None = None) -> int | None:
         """The user's grievance filed since ``since`` (default: within :data:`RECENT_FILING`)."""
