@@ -21,6 +21,7 @@ from actions.grievances import OTHER_CATEGORY
 from actions.pending import PendingWrite, propose_write
 from bot import grievances, households
 from bot.identity import verify_pin
+from bot.text import is_spoken_number
 from bot.models import Household
 
 MAX_PIN_ATTEMPTS = 3
@@ -176,6 +177,15 @@ class ValidatePinForm(UsesSettings, FormValidationAction):
 
     def name(self) -> Text:
         return "validate_pin_form"
+
+    def extract_pin(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """Digits said as the PIN are the PIN even when the model hears a call for help in them
+        ("九九九九" ~ "救救救救"): the slot's mapping skips the emergency intent, so the form's
+        own extraction takes them (bot/nlu/control.py sends such a turn to the form)."""
+        text = (tracker.latest_message or {}).get("text") or ""
+        if tracker.get_slot("requested_slot") == slots.PIN and is_spoken_number(text):
+            return {slots.PIN: text}
+        return {}
 
     def validate_pin(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: DomainDict) -> Dict[Text, Any]:

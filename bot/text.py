@@ -74,6 +74,13 @@ def parse_ordinal(text: str) -> int | None:
     return next((ORDINAL_VALUES[c] for c in text or "" if c in ORDINAL_VALUES), None)
 
 
+def is_spoken_number(text: str) -> bool:
+    """Only digits, said or written (一二三四, 幺两三四, 1 2 3 4), with spaces or commas between:
+    a PIN or a number said digit by digit, never words."""
+    compact = "".join(c for c in (text or "") if c not in " ，,。、")
+    return bool(compact) and all(c.isdigit() or c in DIGIT_VALUES for c in compact)
+
+
 def spoken_digits(text: str) -> str:
     """Digits said one by one, as a digit string: '一二三四' / '幺两三四' / '1 2 3 4' → '1234'.
     Everything else is dropped."""

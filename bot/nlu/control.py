@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from bot.nlu.goals import asks_points_rule, command_action
 from bot.replies import is_stop
+from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
 STOP_ACTION = "action_stop"
@@ -64,6 +65,10 @@ POINTS_RULES_ACTION = "action_points_rules"
 POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope"})
 
 
+PIN_FORM = "pin_form"
+PIN_SLOT = "pin"
+
+
 @dataclass(frozen=True)
 class Turn:
     """What the policy sees of the conversation right now."""
@@ -100,6 +105,11 @@ def decide(turn: Turn) -> Optional[str]:
         return ACTION_LISTEN
     if turn.latest_action != ACTION_LISTEN:
         return None  # otherwise only right after the user spoke
+    if turn.active_loop == PIN_FORM and turn.requested_slot == PIN_SLOT and is_spoken_number(turn.text):
+        # Digits said as a PIN go to the PIN form, whatever the model hears in them: "九九九九"
+        # sounds like "救救救救" (jiù), and the pinyin features make the model say emergency.
+        # A real call for help is words (救命, 快来人), never digits only.
+        return turn.active_loop
     if not (turn.text or turn.intent) or turn.intent == EMERGENCY_INTENT:
         return None
     pending = turn.awaiting_confirmation

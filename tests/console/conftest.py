@@ -99,10 +99,12 @@ def console(make_console, fresh_db) -> Console:
     return make_console(fresh_db)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Debian's Chromium, started once for the run. Without it the tier is skipped (a failure
-    under CI=true): `apt-get install chromium`, which `make install` does as root."""
+    """Debian's Chromium, started once for the tier and stopped with it: Playwright's sync API
+    keeps an event loop running in the main thread, so it must not outlive the console tests
+    (later tiers call asyncio.run). Without Chromium the tier is skipped (a failure under
+    CI=true): `apt-get install chromium`, which `make install` does as root."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium (make install does it as root)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

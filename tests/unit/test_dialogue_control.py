@@ -127,3 +127,17 @@ def test_an_explicit_command_word_decides_whatever_the_note_mentions():
     said = turn("记录走访 黄玉珍家 家里人都在，想问问低保复核的事", "ask_policy")
     assert decide(said) == "action_log_visit"
     assert decide(turn("低保复核要带啥", "ask_policy")) is None
+
+
+def test_digits_said_in_the_pin_form_are_the_pin_even_when_the_model_hears_help():
+    from bot.nlu.control import Turn, decide
+    from bot.text import is_spoken_number
+
+    assert is_spoken_number("九九九九") and is_spoken_number("幺两三四") and is_spoken_number("1 2 3 4")
+    assert not is_spoken_number("救救我") and not is_spoken_number("九九 快来人") and not is_spoken_number("")
+    pin = dict(latest_action="action_listen", confidence=0.9, awaiting_confirmation=False,
+               active_loop="pin_form", requested_slot="pin")
+    assert decide(Turn(text="九九九九", intent="emergency", **pin)) == "pin_form"
+    assert decide(Turn(text="救命啊", intent="emergency", **pin)) is None  # the emergency rule decides
+    other_form = {**pin, "active_loop": "grievance_form", "requested_slot": "grievance_place"}
+    assert decide(Turn(text="九九九九", intent="emergency", **other_form)) is None
