@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -247,6 +248,7 @@ def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> I
     settings = child_settings(env)
     action_port, rasa_port = free_ports(2)
     group = ProcessGroup(pid_file_path(scratch), label="stack", log=lambda line: None)
+    finished = False
     try:
         actions = start_action_server(action_port, scratch / "actions.log", env=env, group=group)
         rasa = start_rasa_server(model_path(settings), rasa_port, f"{server_url(settings, action_port)}/webhook",
@@ -256,5 +258,10 @@ def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> I
         wait_for_http(f"{server_url(settings, action_port)}/health", 120, actions)
         wait_for_http(f"{server_url(settings, rasa_port)}/", 400, rasa)
         yield server_url(settings, rasa_port)
+        finished = True
     finally:
         group.stop()
+        if finished:  # a stack that failed keeps its folder: the servers' logs say why
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            print(f"stack folder kept for its logs: {scratch}", file=sys.stderr)
