@@ -17,6 +17,7 @@ runs :meth:`bot.outbox.Deliverer.deliver_once` every ``outbox_interval`` seconds
 from __future__ import annotations
 
 import logging
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy.orm import Session
 
@@ -46,17 +47,26 @@ class WeChatDelivery(DeliveryAdapter):
         return linked_recipients(s, CHANNEL, accepts=is_openid)
 
     async def send(self, claim: Claim) -> SendResult:
-        sent = refused = 0
-        for openid in claim.addresses:
-            try:
-                await self.api.send_text(openid, claim.text)
-                sent += 1
-            except WeChatAPIError as exc:
-                if exc.errcode in SLOW_DOWN:
-                    return SendResult(delivered=bool(sent), retry_in=SLOW_DOWN_SECONDS, pause=True)
-                if exc.errcode in REFUSED:
-                    logger.info("outbox %s: account refused (%s)", claim.outbox_id, exc.errcode)
-                    refused += 1
-                else:
-                    logger.info("outbox %s: attempt %s failed (%s)", claim.outbox_id, claim.attempt, exc)
-        return SendResult(delivered=bool(sent), refused=refused == len(claim.addresses))
+        return await send_each(claim, lambda openid: self.api.send_text(openid, claim.text))
+
+
+async def send_each(claim: Claim, send_one: Callable[[str], Awaitable[Any]], *, refused_codes=REFUSED,
+                    slow_down_codes=SLOW_DOWN, pause_seconds: float = SLOW_DOWN_SECONDS) -> SendResult:
+    """Sends one claimed message to each of its addresses (WeChat openids, WeCom members): a quota
+    error (``slow_down_codes``, each API has its own) pauses delivery at once; a refused address
+    (``refused_codes``: outside the 48-hour window, unfollowed, unknown) counts as refused; the
+    message is delivered when any address took it."""
+    sent = refused = 0
+    for address in claim.addresses:
+        try:
+            await send_one(address)
+            sent += 1
+        except WeChatAPIError as exc:
+            if exc.errcode in slow_down_codes:
+                return SendResult(delivered=bool(sent), retry_in=pause_seconds, pause=True)
+            if exc.errcode in refused_codes:
+                logger.info("outbox %s: address refused (%s)", claim.outbox_id, exc.errcode)
+                refused += 1
+            else:
+                logger.info("outbox %s: attempt %s failed (%s)", claim.outbox_id, claim.attempt, exc)
+    return SendResult(delivered=bool(sent), refused=refused == len(claim.addresses))

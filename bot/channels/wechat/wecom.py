@@ -38,6 +38,7 @@ from bot.channels.wechat import texts
 from bot.channels.wechat.api import WeChatAPI, WeChatAPIError
 from bot.channels.wechat.app import WeChatChannel
 from bot.channels.wechat.config import AES_KEY, ConfigError, WeChatConfig
+from bot.channels.wechat.delivery import send_each
 from bot.channels.wechat.protocol import MAX_BODY, SUCCESS, Callback, Rejected, fresh
 from bot.config import Settings, WeChatSettings
 from bot.outbox import Claim, DeliveryAdapter, Recipients, SendResult, linked_recipients
@@ -201,23 +202,10 @@ class WeComDelivery(DeliveryAdapter):
         return linked_recipients(s, CHANNEL, accepts=lambda external_id: bool(USERID.fullmatch(external_id)))
 
     async def send(self, claim: Claim) -> SendResult:
-        sent = refused = 0
-        for user in claim.addresses:
-            try:
-                if wants_acknowledgement(claim):
-                    await self.api.send_alert(user, claim)
-                else:
-                    await self.api.send_text(user, claim.text)
-                sent += 1
-            except WeChatAPIError as exc:
-                if exc.errcode in SLOW_DOWN:
-                    return SendResult(delivered=bool(sent), retry_in=SLOW_DOWN_SECONDS, pause=True)
-                if exc.errcode in REFUSED:
-                    logger.info("outbox %s: member refused (%s)", claim.outbox_id, exc.errcode)
-                    refused += 1
-                else:
-                    logger.info("outbox %s: attempt %s failed (%s)", claim.outbox_id, claim.attempt, exc)
-        return SendResult(delivered=bool(sent), refused=refused == len(claim.addresses))
+        codes = dict(refused_codes=REFUSED, slow_down_codes=SLOW_DOWN, pause_seconds=SLOW_DOWN_SECONDS)
+        if wants_acknowledgement(claim):
+            return await send_each(claim, lambda user: self.api.send_alert(user, claim), **codes)
+        return await send_each(claim, lambda user: self.api.send_text(user, claim.text), **codes)
 
 
 # --------------------------------------------------------------------------- the channel
