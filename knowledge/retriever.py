@@ -772,7 +772,8 @@ class KnowledgeBase:
           the general entry on its topic counts as leading, when nothing stricter applies. A
           grid notice of the asker's grid, or named by its worker or area, needs no lead; nor
           does an entry whose own short name (``label``) the question says ("低保怎么申请"),
-          when no close runner-up's name is said too.
+          when no close runner-up's name is said too — even when the sounds rank another
+          entry first ("低保咋个申请法": the syllable fa pulled the sounds to 法律).
         """
         s = signals
         if s["ratio"] < self.threshold or not s["anchored"] or s["vetoed"]:
@@ -782,7 +783,7 @@ class KnowledgeBase:
         need = 1.0 if s.get("label") else self.clear_lead
         if not s["strong"]:
             need = max(need, WEAK_ANCHOR_LEAD)
-        if not s["views_agree"]:
+        if not s["views_agree"] and not s.get("label"):
             need = max(need, self.disagree_lead)
         return s["lead"] >= need or (s["village_tie"] and need == self.clear_lead)
 
