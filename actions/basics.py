@@ -3,10 +3,11 @@ when none is open), the way out, and the choice among offered options."""
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Text
+from typing import Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (ActionExecuted, ActionExecutionRejected, ActiveLoop, EventType, FollowupAction,
+                             SessionStarted, SlotSet)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -15,9 +16,11 @@ from actions import households as household_actions
 from actions import staff as staff_actions
 from actions import parsing, phrases, points as points_actions, policy, slots
 from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, clear_pending, forget, latest_text
-from actions.pending import ConfirmWrite, read_more
+from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
-from bot.replies import Reply, interpret
+from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
+from bot.nlu.goals import asks_own_balance
+from bot.replies import Reply, after_stop, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -47,6 +50,12 @@ OFFER_VERBS: Dict[str, tuple] = {
     slots.WRITE_LIST_MORE: ("要", "听", "念", "说"),
     slots.WRITE_REPORT_OFFER: ("报", "反映", "要"),
     slots.WRITE_FORWARD_QUESTION: ("转", "要"),
+}
+
+#: Corrections said with a no ("不对，是13号"): the write read back again as corrected, or None
+#: when the reply corrects nothing this kind knows how to change (then the write is dropped).
+CORRECT: Dict[str, Callable[[Turn, PendingWrite, str], Optional[List[EventType]]]] = {
+    slots.WRITE_AWARD: staff_actions.correct_award,
 }
 
 #: What is said when a pending write is dropped: what did not happen.
@@ -202,6 +211,10 @@ class ActionResolvePending(XiangyinAction):
             return []
         if kind == slots.WRITE_LIST_MORE and reply is Reply.OTHER:
             return [*clear_pending(), ActionExecutionRejected(self.name())]
+        if reply is Reply.NO and kind in CORRECT:
+            corrected = CORRECT[kind](turn, pending, turn.text)
+            if corrected is not None:
+                return [*clear_pending(), *corrected]
         turn.say(DROPPED.get(kind, "utter_write_cancelled"))
         if reply is Reply.OTHER:
             return [*clear_pending(), ActionExecutionRejected(self.name())]
@@ -226,7 +239,20 @@ class ActionStop(XiangyinAction):
         else:
             turn.say("utter_anything_else")
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *forget(*slots.GRIEVANCE_FORM_SLOTS),
-                *clear_pending(), *clear_choices()]
+                *clear_pending(), *clear_choices(), *self.then(turn)]
+
+    @staticmethod
+    def then(turn: Turn) -> List[EventType]:
+        """A question said in the same breath as the way out ("不办了，先帮俺查查积分") is
+        answered right after it by its usual action; nothing that could write is started."""
+        rest = after_stop(turn.text)
+        if not rest:
+            return []
+        if asks_own_balance(rest):
+            return [FollowupAction(BALANCE_ACTION)]
+        intent = ((turn.tracker.latest_message or {}).get("intent") or {}).get("name")
+        action = INTERRUPTIONS.get(intent or "")
+        return [FollowupAction(action)] if action else []
 
 
 class ActionDeny(XiangyinAction):

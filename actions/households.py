@@ -114,13 +114,17 @@ def answer_query(turn: Turn, query: Query) -> List[EventType]:
     ref = parsing.household_reference(query.text, query.person, query.number)
     last = turn.slot(slots.LAST_HOUSEHOLD)
     pronoun = not ref.number and (ref.empty or any(word in (ref.name or "") for word in "他她这那"))
-    if query.kind == SUMMARY and pronoun and refers_back(query.text):
-        if last:
-            return answer_follow_up(turn, int(last), query.text)
+    back = pronoun and refers_back(query.text)
+    if back and last and query.kind == SUMMARY:
+        return answer_follow_up(turn, int(last), query.text)
+    if back and not last:
         ref = parsing.HouseholdRef()  # "那他家…" with nobody talked about yet: ask which
     with turn.session() as s:
-        found = None if ref.empty else households.find_households(s, turn.actor, name=ref.name, number=ref.number,
-                                                                    group=ref.group)
+        if back and last:  # "给他家记一条走访" right after a lookup: that household
+            found = households.find_households(s, turn.actor, household_id=int(last))
+        else:
+            found = None if ref.empty else households.find_households(s, turn.actor, name=ref.name,
+                                                                        number=ref.number, group=ref.group)
         if not found:
             if found is None:
                 turn.say("utter_ask_household" if query.kind == SUMMARY else "utter_ask_visit_household")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from bot import text as cn
+from bot.nlu.goals import after_command
 
 URGENT = "紧急"
 NORMAL = "一般"
@@ -113,6 +114,16 @@ _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什�
 def asks_question(text: str) -> bool:
     """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
     return bool(_QUESTION.search((text or "").strip()))
+
+
+# "能换点啥不", "积分超市都有啥", "俺这分够换啥": what can be had, not a named item.
+_ASKS_CATALOGUE = re.compile(r"(换|兑|超市|买|领).{0,4}(啥|什么|哪些|哪样|些啥|点啥)|(啥|什么|哪些)(东西)?(能|可以)?(换|兑)"
+                             r"|有(啥|什么|哪些)(东西|货)?(能|可以)?(换|兑)?")
+
+
+def asks_catalogue(text: str) -> bool:
+    """The question asks what the points shop offers ("能换点啥不"), not for one item."""
+    return bool(_ASKS_CATALOGUE.search(_PUNCT.sub("", text or "")))
 
 
 def urgency_in(text: str) -> Optional[str]:
@@ -247,6 +258,8 @@ def visit_note(text: str, head: str) -> str:
         if marker and marker in note:
             note = note.split(marker, 1)[1]
             break
+    else:
+        note = after_command(note)  # "给他家记一条走访，老人挺好": the household is the one talked about
     return re.sub(r"^[\s，,。]*|记一下$|记下来$", "", note).strip()
 
 

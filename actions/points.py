@@ -9,10 +9,12 @@ from rasa_sdk.events import EventType
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
+from actions.households import SUMMARY, refers_back, staff_query
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule, rule_words
 from bot import points
 from bot.models import Household, utcnow
+from bot.nlu.goals import names_other_household
 
 
 def _needs_household(turn: Turn) -> bool:
@@ -27,6 +29,8 @@ def _asks_about_another_household(turn: Turn) -> bool:
     """"王建军家积分多少" from a villager of another household: a name or house number in the
     question that is not their own."""
     person, number = turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO)
+    if names_other_household(turn.text):
+        return True
     if not person and not number:
         return False
     with turn.session() as s:
@@ -47,6 +51,8 @@ class ActionPointsBalance(XiangyinAction):
     action_name = "action_points_balance"
 
     def handle(self, turn: Turn) -> List[EventType]:
+        if turn.actor.is_staff and turn.slot(slots.LAST_HOUSEHOLD) and refers_back(turn.text):
+            return staff_query(turn, SUMMARY)  # "他家积分多少" after a lookup: that household's
         if _needs_household(turn):
             return []
         if _asks_about_another_household(turn):
@@ -143,6 +149,8 @@ class ActionRedeemPoints(XiangyinAction):
         quantity = (parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "")
                     or parsing.counted_quantity(turn.text) or 1)
         with turn.session() as s:
+            if not turn.entity(slots.ENTITY_ITEM) and parsing.asks_catalogue(turn.text):
+                return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
             try:
                 item = points.find_item(s, turn.actor.village_id, item_text)
             except points.UnknownItem as exc:
@@ -159,6 +167,22 @@ class ActionRedeemPoints(XiangyinAction):
         return propose_write(turn, slots.WRITE_REDEEM, {"item": item.name, "quantity": quantity},
                              "utter_confirm_redeem", cost=cost, quantity=quantity, unit=item.unit, item=item.name,
                              left=balance - cost)
+
+
+CATALOGUE_SPOKEN = 6  # goods read out at once; a voice answer stays short
+
+
+def _say_catalogue(turn: Turn, items: list, balance: int) -> List[EventType]:
+    """"能换点啥不": the goods in stock with their prices, the household's balance, and a
+    question — nothing is proposed until an item is named."""
+    if not items:
+        turn.say("utter_shop_empty")
+        return []
+    spoken = [f"{item.name}{item.price}分" for item in items[:CATALOGUE_SPOKEN]]
+    more = f"等{len(items)}样" if len(items) > CATALOGUE_SPOKEN else ""
+    turn.say("utter_shop_catalogue", items=phrases.series(spoken, phrases.NAME_SEPARATOR), more=more,
+             balance=balance)
+    return []
 
 
 def confirm_redeem(turn: Turn, pending: PendingWrite) -> List[EventType]:

@@ -297,7 +297,7 @@ def answer_award(turn: Turn, query: Query) -> List[EventType]:
         turn.say("utter_award_points_differ", rule=rule.activity, rule_points=phrases.signed_points(delta),
                  said=f"{abs(said)}分")
     data = {"household_id": household.id, "head": head, "number": household.number, "rule": rule.name,
-            "what": what, "points": delta, "quantity": quantity}
+            "what": what, "points": delta, "quantity": quantity, "text": query.text}
     return events + propose_write(turn, slots.WRITE_AWARD, data, "utter_confirm_award", household=label,
                                   points=phrases.award_points(delta), what=what)
 
@@ -341,6 +341,18 @@ def confirm_award(turn: Turn, pending: PendingWrite) -> List[EventType]:
     turn.say("utter_points_awarded", household=label, points=phrases.award_points(delta), what=pending["what"],
              balance=balance)
     return [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
+
+
+def correct_award(turn: Turn, pending: PendingWrite, reply: str) -> Optional[List[EventType]]:
+    """"不对，是13号" at an award's read-back: the same award read back for the household the
+    correction names (nothing is booked; the new read-back waits for its own yes). None when
+    the reply names no other household."""
+    said = parsing.house_number_in(parsing.strip_negation(reply))
+    number = parsing.parse_quantity(said) if said else None
+    if number is None or not pending.get("text") or str(number) == str(pending.get("number")):
+        return None
+    turn.say("utter_award_corrected", number=number)
+    return answer_award(turn, Query(AWARD, pending["text"], None, str(number), None, None))
 
 
 # --- emergencies ------------------------------------------------------------------------------

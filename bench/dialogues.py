@@ -32,6 +32,8 @@ from bot.db import session_scope
 from bot.models import EmergencyEvent, Grievance, PointsAppeal, PointsEntry, Redemption, VisitLog
 
 DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "dialogues"
+#: The second, independently written held-out set (issue 18): measured once, never tuned on.
+FRESH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fresh"
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
@@ -412,9 +414,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dialogues")
     parser.add_argument("--split", choices=["dev", "heldout"])
     parser.add_argument("--only", help="comma-separated dialogue ids or categories")
+    parser.add_argument("--folder", type=Path, default=DIALOGUES_DIR,
+                        help=f"the dialogue set (default {DIALOGUES_DIR.name}; the fresh held-out set: "
+                             f"tests/data/{FRESH_DIALOGUES_DIR.name})")
     parser.add_argument("--out", type=Path, help="write every result (transcript, failures) as JSON")
     args = parser.parse_args(argv)
-    dialogues = load_dialogues(split=args.split)
+    dialogues = load_dialogues(args.folder, split=args.split)
     if args.only:
         wanted = set(args.only.split(","))
         dialogues = [d for d in dialogues if d.id in wanted or d.category in wanted]

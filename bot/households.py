@@ -58,10 +58,13 @@ def _visible(s: Session, actor: Actor):
 
 
 def find_households(s: Session, actor: Actor, name: str | None = None, number: str | int | None = None,
-                    group: str | None = None) -> list[Household]:
-    """Households visible to the actor matching a head's name and/or a house number."""
+                    group: str | None = None, household_id: int | None = None) -> list[Household]:
+    """Households visible to the actor matching a head's name and/or a house number (or the one
+    household talked about last, by id: still only if visible to the actor)."""
     require_staff(actor, "household lookup")
     query = _visible(s, actor)
+    if household_id is not None:
+        query = query.where(Household.id == household_id)
     if number is not None:
         parsed = parse_number(str(number))
         if parsed is None:

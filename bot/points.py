@@ -341,6 +341,13 @@ def find_rule(s: Session, village_id: int, text: str) -> PointsRule:
     raise UnknownRule(text, difflib.get_close_matches(text, names, n=3, cutoff=0.2) or names[:3])
 
 
+def catalogue(s: Session, village_id: int) -> list[ShopItem]:
+    """What the points shop has in stock, cheapest first."""
+    query = (select(ShopItem).where(ShopItem.village_id == village_id, ShopItem.stock > 0)
+             .order_by(ShopItem.price, ShopItem.name))
+    return list(s.execute(query).scalars())
+
+
 def find_item(s: Session, village_id: int, text: str) -> ShopItem:
     items = list(s.execute(select(ShopItem).where(ShopItem.village_id == village_id)).scalars())
     text = (text or "").strip()

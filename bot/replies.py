@@ -52,6 +52,9 @@ STOP_PATTERNS = (
     "不记了", "不反映了", "不查了", "别弄了", "别办了", "别报了", "别换了", "别记了", "甭弄了",
     "甭管了", "先不", "回头再说", "以后再说", "改天再说", "下回再说", "过两天再说", "再说吧", "没事了", "退出",
     "不想弄了", "不想报了", "不想换了", "不整了", "不搞了", "打住", "罢了", "作罢",
+    # "Leave it for now" ("先这样吧，俺再想想"): not now is not a yes.
+    "先这样", "先这么着", "先这么地", "先放着", "先放一放", "放一放再", "再想想", "想想再说", "考虑考虑",
+    "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
 )
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
 SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了")
@@ -119,6 +122,19 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     if _has_any(flat, STOP_PATTERNS) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
         return True
     return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
+
+
+def after_stop(text: str) -> str:
+    """What is left of a sentence once its way out is taken ("不办了，先帮俺查查积分" →
+    "先帮俺查查积分"): a request said in the same breath, or '' when nothing is left."""
+    rest = _PUNCTUATION.sub("，", text or "")
+    for pattern in sorted((*STOP_PATTERNS, *SOFT_STOP_PATTERNS), key=len, reverse=True):
+        rest = rest.replace(pattern, "")
+    core = _core(rest)
+    for glue in ("吧", "那", "就", "先", "了", "啊", "呀", "这个", "那个"):
+        if core == glue:
+            return ""
+    return core if len(core) >= 3 else ""
 
 
 # Details of the report said together with the answer ("报上去吧，名字不用保密", "行，不急"): they

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.nlu.goals import asks_points_rule, command_action
+from bot.nlu.goals import asks_own_balance, asks_points_rule, asks_shop_opening, command_action
 from bot.replies import is_stop
 from bot.text import is_spoken_number
 
@@ -63,6 +63,16 @@ POINTS_RULES_ACTION = "action_points_rules"
 #: Intents the model gives a question about the points rules when it also describes a problem or
 #: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"): the village's rule table answers it.
 POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope"})
+
+
+BALANCE_ACTION = "action_points_balance"
+#: Intents the model gives "俺家还有多少分" when it hears a question about points in general: the
+#: words ask for the household's balance (bot/nlu/goals.py).
+BALANCE_MISREADS = frozenset({"ask_policy", "ask_points_rules", "nlu_fallback", "out_of_scope", "inform",
+                              "redeem_points", "points_history"})
+#: Intents the model gives "积分超市几号开门": the village's notice about the shop answers it.
+SHOP_OPENING_MISREADS = frozenset({"ask_points_rules", "check_points", "redeem_points", "nlu_fallback",
+                                   "out_of_scope", "inform", "points_history"})
 
 
 PIN_FORM = "pin_form"
@@ -124,6 +134,10 @@ def decide(turn: Turn) -> Optional[str]:
         return RESOLVE_ACTION
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):
+        return POLICY_ACTION  # "积分超市几号开门": the village's notice, not the rules
+    if not busy and turn.intent in BALANCE_MISREADS and asks_own_balance(turn.text):
+        return BALANCE_ACTION  # "俺家还有多少分"
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):

@@ -28,7 +28,19 @@ def asks_points_rule(text: str) -> bool:
 
 # An explicit command word at the start of the sentence, as the README teaches staff to say it
 # ("记录走访 黄玉珍家 …"): what follows is the visit's note, whatever policy words it mentions.
-_COMMANDS = ((re.compile(r"^(记录走访|走访记录|登记走访|记个走访|记一下走访|记一条走访|添加走访|写一条走访)"), "action_log_visit"),)
+# "给他家记一条走访" / "帮这户登记一下走访" name the household talked about last.
+_COMMANDS = ((re.compile(r"^(走访记录|((给|帮|替)(他|她|这|那)(们)?(一)?(家|户)?)?"
+                         r"(记录|记|登记|添加|写|补)(一下|一条|个|一个|一次|上|下)?(走访|次走访))"), "action_log_visit"),)
+
+
+def after_command(text: str) -> str:
+    """The text after an explicit command word ("给他家记一条走访，老人挺好" → "，老人挺好")."""
+    flat = (text or "").strip()
+    for pattern, _ in _COMMANDS:
+        match = pattern.match(flat)
+        if match:
+            return flat[match.end():]
+    return flat
 
 
 def command_action(text: str) -> str | None:
@@ -38,3 +50,49 @@ def command_action(text: str) -> str | None:
         if pattern.match(flat):
             return action
     return None
+
+
+# When and where the points shop opens ("积分超市几号开门", "超市在哪换东西"): a question for the
+# village's own notice in the knowledge base, not about the rules or a household's points.
+_SHOP = re.compile(r"(积分|鸡分)?超市|兑换点|换东西的地方")
+_OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间")
+
+
+def asks_shop_opening(text: str) -> bool:
+    """The sentence asks when or where the points shop opens."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    return bool(_SHOP.search(flat) and _OPENING.search(flat))
+
+
+# A household's own balance ("俺家还有多少分", "咱还剩几个分", "我攒了多少积分了"): points asked
+# about as an amount held, without a deed (which would ask the rules: "扫雪加几分").
+_HELD = re.compile(r"(还有|还剩|剩|有|攒了?|存了?|挣了?|一共|总共|现在)(多少|几)(个)?(积|鸡)?分"
+                   r"|(积|鸡)分(还有|还剩|有|剩|一共|总共|现在)?(多少|几个|几)")
+_OWNER = re.compile(r"俺|咱|我|额|自家|家里")
+_OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|别人|邻居|这户|那户|\d+号|号户")
+
+
+def asks_own_balance(text: str) -> bool:
+    """The sentence asks how many points the speaker's household holds."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    if not _HELD.search(flat) or asks_points_rule(flat) or _OTHER.search(flat):
+        return False
+    return bool(_OWNER.search(flat)) or len(flat) <= 8
+
+
+# Another household named in a points question ("隔壁周国强家多少分", "他家积分多少"): a name or
+# a pronoun before 家, or a house number; not the speaker's own (俺家, 咱们家, 自己家).
+_OWN_HOME = ("俺", "我", "咱", "自", "额", "自己", "俺们", "我们", "咱们", "大", "全", "国", "回", "在", "老人")
+_SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})家")
+
+
+def names_other_household(text: str) -> bool:
+    """The points question is about a household other than the speaker's."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    if _OTHER.search(flat):
+        return True
+    for match in _SOMEBODY_HOME.finditer(flat):
+        owner = match.group(1)
+        if not any(owner.endswith(own) for own in _OWN_HOME):
+            return True
+    return False

@@ -161,3 +161,17 @@ def test_a_count_said_with_its_measure_word_is_the_quantity(runner):
 def test_a_rule_word_said_apart_still_names_the_rule(runner):
     said = runner.run(ActionPointsRules(runner.settings), "cli:hh021", "扫一回街给几分", intent="ask_points_rules")
     assert said.texts == ["参加村庄环境义务清扫，每次加5分。"]
+
+
+def test_what_can_i_get_lists_the_shop_and_proposes_nothing(runner):
+    balance = _balance(runner, "cli:hh010")
+    said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "能换点啥不", intent="redeem_points")
+    assert said.texts[0].startswith("积分超市现在有") and f"您家有{balance}分" in said.texts[0]
+    assert "肥皂5分" in said.texts[0] and said.slot(slots.PENDING_WRITE, None) is None
+    assert not said.sets(slots.AWAITING_CONFIRMATION)
+
+
+def test_asking_about_another_household_is_told_only_ones_own(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:hh008", "帮俺瞧瞧隔壁老周家多少分",
+                      intent="check_points")
+    assert said.texts[0] == "积分只能查您自己家的。"

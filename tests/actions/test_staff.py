@@ -376,3 +376,35 @@ def test_a_villager_asking_what_a_deed_costs_hears_the_rule_not_a_refusal(runner
     assert "网格员或村干部" not in said.text and not said.sets(slots.PENDING_WRITE)
     told = _say(runner, ActionAwardPoints, VILLAGER, "给8号户加5分 义务清扫", "award_points")
     assert told.texts == ["记分要由网格员或村干部来记。您做了好事，可以跟网格员说一声。"]
+
+
+def test_a_correction_at_an_award_read_back_reads_the_corrected_award_back(runner):
+    before = _entries(runner)
+    pending = _award(runner, "给8号户加5分，义务清扫").slot(slots.PENDING_WRITE)
+    said = _yes(runner, pending, text="不对，是13号")
+    assert said.texts[0] == "好，改成13号户。"
+    assert said.texts[1].startswith("给王建军家（13号）记5分：义务清扫") and said.texts[1].endswith(CONFIRM)
+    corrected = said.slot(slots.PENDING_WRITE)
+    assert corrected["number"] == 13 and corrected["key"] != pending["key"]
+    assert _entries(runner) == before  # nothing booked: the corrected award waits for its own yes
+    # A no that names no other household drops the award, as before.
+    dropped = _yes(runner, pending, text="不对")
+    assert dropped.slot(slots.PENDING_WRITE) is None and _entries(runner) == before
+
+
+def test_he_and_his_household_after_a_lookup_mean_that_household(runner):
+    from actions.households import ActionLogVisit
+    from actions.points import ActionPointsBalance
+
+    household_id = _say(runner, ActionHouseholdSummary, WORKER, "查一下8号", "query_household").slot(
+        slots.LAST_HOUSEHOLD)
+    points_said = _say(runner, ActionPointsBalance, WORKER, "他家积分多少", "check_points",
+                       slots={slots.LAST_HOUSEHOLD: household_id})
+    assert points_said.texts[0].startswith("赵丽华家（8号）积分") and points_said.texts[0].endswith("分。")
+    visit = _say(runner, ActionLogVisit, WORKER, "给他家记一条走访，老人身体挺好", "log_visit",
+                 slots={slots.LAST_HOUSEHOLD: household_id})
+    pending = visit.slot(slots.PENDING_WRITE)
+    assert pending["household_id"] == household_id and pending["note"] == "老人身体挺好"
+    # Nobody looked up yet: the household is asked for.
+    asked = _say(runner, ActionLogVisit, WORKER, "给他家记一条走访", "log_visit")
+    assert asked.slot(slots.PENDING_WRITE, None) is None

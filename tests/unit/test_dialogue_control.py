@@ -18,8 +18,15 @@ def test_stop_words_leave_a_form_at_any_question():
 
 
 def test_stop_intent_counts_only_when_confident():
-    assert decide(turn("那个先这样", "stop", 0.95, loop="grievance_form", requested="grievance_place")) == STOP_ACTION
-    assert decide(turn("那个先这样", "stop", 0.4, loop="grievance_form", requested="grievance_place")) is None
+    assert decide(turn("那个俺不晓得咧", "stop", 0.95, loop="grievance_form",
+                       requested="grievance_place")) == STOP_ACTION
+    assert decide(turn("那个俺不晓得咧", "stop", 0.4, loop="grievance_form", requested="grievance_place")) is None
+
+
+def test_leave_it_for_now_is_a_way_out_not_a_yes():
+    for text in ("先这样吧，俺再想想", "那就先这样", "俺再考虑考虑", "等会儿再说吧"):
+        assert decide(turn(text, loop="grievance_form", requested="grievance_place")) == STOP_ACTION
+        assert decide(turn(text, pending=True)) == STOP_ACTION
 
 
 def test_no_need_answers_the_anonymity_question():
@@ -141,3 +148,32 @@ def test_digits_said_in_the_pin_form_are_the_pin_even_when_the_model_hears_help(
     assert decide(Turn(text="救命啊", intent="emergency", **pin)) is None  # the emergency rule decides
     other_form = {**pin, "active_loop": "grievance_form", "requested_slot": "grievance_place"}
     assert decide(Turn(text="九九九九", intent="emergency", **other_form)) is None
+
+
+def test_the_words_decide_a_balance_and_the_shop_opening_whatever_the_model_heard():
+    assert decide(turn("俺家还有多少分", "ask_policy")) == "action_points_balance"
+    assert decide(turn("咱还剩几个分", "ask_points_rules")) == "action_points_balance"
+    assert decide(turn("扫雪加几分", "ask_policy")) == "action_points_rules"  # a deed: the rules
+    assert decide(turn("帮俺查查隔壁周家多少分", "ask_policy")) is None  # not one's own
+    assert decide(turn("积分超市几号开门", "ask_points_rules")) == "action_policy_answer"
+    assert decide(turn("积分超市几号开门", "ask_policy")) is None  # the model got it: its rule answers
+    assert decide(turn("俺家还有多少分", "ask_policy", loop="grievance_form",
+                       requested="grievance_description")) is None  # inside the description: its text
+
+
+def test_a_visit_command_may_name_the_household_talked_about():
+    from bot.nlu.goals import after_command, command_action
+
+    assert command_action("给他家记一条走访") == "action_log_visit"
+    assert command_action("帮这户登记一下走访，房顶漏了") == "action_log_visit"
+    assert command_action("给他家加5分") is None and command_action("记一下他说的") is None
+    assert after_command("给他家记一条走访，老人挺好") == "，老人挺好"
+
+
+def test_other_households_in_a_points_question():
+    from bot.nlu.goals import names_other_household
+
+    for text in ("帮俺查查隔壁周国强家多少分", "他家积分多少", "王建军家有几分", "8号户多少分"):
+        assert names_other_household(text), text
+    for text in ("俺家还有多少分", "咱们家积分多少", "我自己家多少分", "积分多少"):
+        assert not names_other_household(text), text

@@ -80,3 +80,12 @@ def test_no_need_answers_a_yes_no_question_but_stops_a_read_back():
 def test_ordinary_reports_are_not_stops():
     for text in ["俺家那片这礼拜停了三回电了", "村口路灯坏了三天了", "不用保密", "要保密", "地点是三组小卖部门口"]:
         assert not is_stop(text), text
+
+
+def test_what_is_left_after_the_way_out_is_a_request_said_in_the_same_breath():
+    from bot.replies import after_stop
+
+    assert after_stop("不办了，先帮俺查查积分") == "先帮俺查查积分"
+    assert after_stop("不报了，低保咋申请") == "低保咋申请"
+    for text in ("算了", "算了吧", "先这样吧，俺再想想", "拉倒吧，不弄了", "不用了"):
+        assert after_stop(text) == "", text
