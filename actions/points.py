@@ -63,7 +63,7 @@ class ActionPointsBalance(XiangyinAction):
                  month=phrases.month_change(info.earned_this_month, info.deducted_this_month,
                                                  info.spent_this_month),
                  rank=phrases.village_rank(info.rank, info.out_of, phrases.points_unit(info.per_person)))
-        return []
+        return offer_report_of_problem(turn)
 
 
 class ActionPointsHistory(XiangyinAction):
@@ -132,6 +132,13 @@ def answer_rules(turn: Turn) -> List[EventType]:
         turn.say("utter_points_rules_earn_and_lose", earn=phrases.series(earn), lose=phrases.series(lose))
     else:
         turn.say("utter_points_rules_earn", earn=phrases.series(earn))
+    return offer_report_of_problem(turn, described)
+
+
+def offer_report_of_problem(turn: Turn, described: Optional[str] = None) -> List[EventType]:
+    """A points question said with a problem ("路口垃圾桶满了没人管，对了俺家积分多少"): after
+    the answer, the assistant offers to report the problem (nothing is filed without a yes)."""
+    described = turn.text if described is None else described
     if parsing.reports_problem(described) and turn.actor.household_id is not None:
         return propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
     return []

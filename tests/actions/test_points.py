@@ -175,3 +175,10 @@ def test_asking_about_another_household_is_told_only_ones_own(runner):
     said = runner.run(ActionPointsBalance(runner.settings), "cli:hh008", "帮俺瞧瞧隔壁老周家多少分",
                       intent="check_points")
     assert said.texts[0] == "积分只能查您自己家的。"
+
+
+def test_a_problem_said_with_the_balance_question_is_offered_for_report_after_the_answer(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:hh013", "路口垃圾桶满了没人管，对了俺家积分多少",
+                      intent="check_points")
+    assert said.texts[0].startswith("您家现在有") and said.texts[-1].startswith("您说的这个问题，要我帮您报给网格员吗")
+    assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER  # an offer: nothing filed yet
