@@ -19,7 +19,7 @@ from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, cl
 from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
-from bot.nlu.goals import asks_own_balance
+from bot.nlu.goals import asks_points_look_up
 from bot.replies import Reply, after_stop, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
@@ -248,7 +248,7 @@ class ActionStop(XiangyinAction):
         rest = after_stop(turn.text)
         if not rest:
             return []
-        if asks_own_balance(rest):
+        if asks_points_look_up(rest):
             return [FollowupAction(BALANCE_ACTION)]
         intent = ((turn.tracker.latest_message or {}).get("intent") or {}).get("name")
         action = INTERRUPTIONS.get(intent or "")

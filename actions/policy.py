@@ -75,10 +75,10 @@ def answer_and_offer_report(turn: Turn, entry_id: str, said: str) -> List[EventT
     return events
 
 
-def _search(turn: Turn, question: str, topic: str | None = None) -> Answer:
+def _search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost") -> Answer:
     with turn.session() as s:
         grid = grid_area_name(s, turn.actor.household_id)
-    return knowledge(turn).answer(question, topic=topic, village_grid=grid)
+    return knowledge(turn).answer(question, topic=topic, village_grid=grid, topic_mode=topic_mode)
 
 
 def _options(result: Answer) -> List[Entry]:
@@ -205,10 +205,17 @@ class ActionPolicyAnswer(XiangyinAction):
         # A follow-up without its own topic ("那要带什么材料?") stays on the last topic: the
         # topic word is added to the query, as the person would have said in full.
         topic = turn.entity(slots.ENTITY_TOPIC)
-        if topic is None and turn.slot(slots.TOPIC):
+        follow_up = topic is None and bool(turn.slot(slots.TOPIC))
+        if follow_up:
             topic = turn.slot(slots.TOPIC)
             question = f"{topic} {question}"
         result = _search(turn, question, topic)
+        if follow_up and not (result.entry is not None and result.confident):
+            # Not sure across the whole base: a follow-up is about the topic just answered, so
+            # the entries of that topic decide ("那要带什么材料" after 低保: 低保's materials).
+            on_topic = _search(turn, question, topic, topic_mode="filter")
+            if on_topic.entry is not None and on_topic.confident:
+                result = on_topic
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text)
         asked = ask_clarify(turn, result, turn.text)

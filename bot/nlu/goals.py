@@ -72,6 +72,15 @@ _OWNER = re.compile(r"俺|咱|我|额|自家|家里")
 _OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|别人|邻居|这户|那户|\d+号|号户")
 
 
+_LOOK_UP = re.compile(r"(查|看|瞧|瞅|问问|报|念)(一下|一查|一看|查|看|瞧|瞅|下)?(俺|我|咱|额)?(家|们家)?(的)?(积|鸡)分")
+
+
+def asks_points_look_up(text: str) -> bool:
+    """"先帮俺查查积分", "看看俺家积分": the household's points, asked as a look-up."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    return asks_own_balance(flat) or (bool(_LOOK_UP.search(flat)) and not _OTHER.search(flat))
+
+
 def asks_own_balance(text: str) -> bool:
     """The sentence asks how many points the speaker's household holds."""
     flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")

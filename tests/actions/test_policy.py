@@ -22,14 +22,14 @@ class FakeKnowledge:
     """A knowledge base that gives one prepared answer: what the actions do with an unsure
     or empty result, whatever the retriever's tuning does with a particular question."""
 
-    def __init__(self, answer: Answer):
-        self.result = answer
-        self.by_id = {e.id: e for e in [answer.entry, *answer.alternatives] if e is not None}
+    def __init__(self, answer: Answer, on_topic: Answer | None = None):
+        self.result, self.on_topic = answer, on_topic
+        self.by_id = {e.id: e for a in (answer, on_topic) if a for e in [a.entry, *a.alternatives] if e is not None}
         self.asked: list[tuple] = []
 
-    def answer(self, question: str, topic=None, village_grid=None) -> Answer:
+    def answer(self, question: str, topic=None, village_grid=None, topic_mode="boost") -> Answer:
         self.asked.append((question, topic, village_grid))
-        return self.result
+        return self.on_topic if topic_mode == "filter" and self.on_topic else self.result
 
 
 def _entry(entry_id: str, title: str, body: str = "正文。") -> Entry:
@@ -59,6 +59,22 @@ def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
     runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
                slots={slots.TOPIC: "低保"})
     assert confident.asked[0][:2] == ("低保 那要带什么材料", "低保")
+
+
+def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner, monkeypatch):
+    materials = _entry("dibao-materials", "低保申请要带的材料")
+    unsure = Answer("", materials, False, [_entry("canjizheng-materials", "办残疾证带的材料")],
+                    clarify="您问的是低保要带的材料，还是办残疾证带的材料？",
+                    candidates=["dibao-materials", "canjizheng-materials"])
+    kb = FakeKnowledge(unsure, on_topic=Answer("", materials, True))
+    monkeypatch.setattr(policy, "knowledge", lambda turn: kb)
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
+                      slots={slots.TOPIC: "低保"})
+    assert said.slot(slots.KB_ENTRY) == "dibao-materials" and said.slot(slots.PENDING_WRITE, None) is None
+    # Without a topic answered before, the same question is asked back.
+    kb.asked.clear()
+    asked = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy")
+    assert asked.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_CLARIFY and len(kb.asked) == 1
 
 
 def test_voice_gets_the_answer_without_the_citation(runner, confident):

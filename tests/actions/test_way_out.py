@@ -96,3 +96,17 @@ def test_stop_drops_a_pending_write(runner):
     said = runner.run(ActionStop(runner.settings), SENDER, "算了", intent="stop",
                       slots={slots.PENDING_WRITE: _offer(runner), slots.AWAITING_CONFIRMATION: True})
     assert said.texts == ["好的，不换了，积分一分没动。"] and said.slot(slots.PENDING_WRITE) is None
+
+
+@pytest.mark.parametrize("text, then", [
+    ("不办了，先帮俺查查积分", "action_points_balance"),
+    ("算了算了", None),
+    ("先这样吧，俺再想想", None),
+])
+def test_a_question_said_with_the_way_out_is_answered_right_after_it(runner, text, then):
+    pending = _offer(runner)
+    said = runner.run(ActionStop(runner.settings), SENDER, text, intent="stop",
+                      slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+    followups = [e.get("name") for e in said.events if e.get("event") == "followup"]
+    assert followups == ([then] if then else [])
+    assert said.slot(slots.PENDING_WRITE) is None and _redemptions(runner) >= 0
