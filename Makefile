@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell { cat $(REQS); awk '/^\[/{skip = /^\[tool\.p
 FAST_TIERS := $(wildcard tests/unit tests/domain tests/actions tests/speech)
 PYTEST_ARGS ?=
 VALIDATE := $(PY) -m rasa data validate --domain domain.yml --data nlu_data --config config.yml
-SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2 nginx-light
+SYSTEM_PACKAGES := espeak-ng ffmpeg sox libportaudio2 nginx-light libopencore-amrnb0
 
 .PHONY: install system-deps browser-deps run serve chat train seed test test-fast validate bench model clean run-cluster
 

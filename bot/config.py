@@ -22,7 +22,8 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
     settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
                          _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
     settings.wechat      XIANGYIN_WECHAT_APP_ID, _TOKEN (or _FILE), _AES_KEY (or _FILE), _APP_SECRET (or _FILE),
-                         _API_URL, _PORT, _RATE_LIMIT, _WORK_CORP_ID, _WORK_AGENT_ID, _WORK_TOKEN (or _FILE),
+                         _API_URL, _PORT, _RATE_LIMIT, _TEMPLATE_ID, _TEMPLATE_TEXT_FIELD, _TEMPLATE_TEXT_CHARS,
+                         _TEMPLATE_TIME_FIELD, _WORK_CORP_ID, _WORK_AGENT_ID, _WORK_TOKEN (or _FILE),
                          _WORK_AES_KEY (or _FILE), _WORK_SECRET (or _FILE), _WORK_API_URL, _WORK_PORT
     settings.emergency   XIANGYIN_EMERGENCY_ACK_MINUTES, _TOWNSHIP_MINUTES, _TARGET_MINUTES
     settings.loops       XIANGYIN_FOLLOWUP_DAYS, _TOWNSHIP_HOURS, _CARE_REMINDER_AT, _SUGGESTION_WORKING_DAYS
@@ -279,6 +280,24 @@ class WeChatSettings:
 
     rate_limit: int = 20
     """XIANGYIN_WECHAT_RATE_LIMIT: messages per user per minute."""
+
+    template_id: str | None = None
+    """XIANGYIN_WECHAT_TEMPLATE_ID: the id of a template message (模板消息) from the account's
+    template library (a verified 服务号 only); a notification WeChat refuses as a customer-service
+    message because the resident last wrote more than 48 hours ago (errcode 45015) goes out as
+    this template instead. Unset: such a notification is refused for that account (logged)."""
+
+    template_text_field: str = "thing1"
+    """XIANGYIN_WECHAT_TEMPLATE_TEXT_FIELD: the template's field (its ``{{name.DATA}}`` name)
+    that carries the notification's text, e.g. ``thing1`` or ``keyword1``."""
+
+    template_text_chars: int = 20
+    """XIANGYIN_WECHAT_TEMPLATE_TEXT_CHARS: at most this many characters go into the text field
+    (WeChat refuses longer values: 20 for a ``thing`` field); a longer text is cut and ends with …."""
+
+    template_time_field: str | None = None
+    """XIANGYIN_WECHAT_TEMPLATE_TIME_FIELD: a field of the template for the notification's time
+    (village time, ``2026-05-01 14:30``), e.g. ``time2``; unset: the template has none."""
 
     work_corp_id: str | None = None
     """XIANGYIN_WECHAT_WORK_CORP_ID: the WeCom (企业微信) CorpID, for the staff's self-built app;
@@ -651,6 +670,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             api_url=r.str("XIANGYIN_WECHAT_API_URL", WeChatSettings.api_url).rstrip("/"),
             port=r.number("XIANGYIN_WECHAT_PORT", 5091),
             rate_limit=r.number("XIANGYIN_WECHAT_RATE_LIMIT", 20),
+            template_id=r.str("XIANGYIN_WECHAT_TEMPLATE_ID"),
+            template_text_field=r.str("XIANGYIN_WECHAT_TEMPLATE_TEXT_FIELD", WeChatSettings.template_text_field),
+            template_text_chars=r.number("XIANGYIN_WECHAT_TEMPLATE_TEXT_CHARS", WeChatSettings.template_text_chars),
+            template_time_field=r.str("XIANGYIN_WECHAT_TEMPLATE_TIME_FIELD"),
             work_corp_id=r.str("XIANGYIN_WECHAT_WORK_CORP_ID"),
             work_agent_id=r.number("XIANGYIN_WECHAT_WORK_AGENT_ID", 0),
             work_token=secret("XIANGYIN_WECHAT_WORK_TOKEN", env),

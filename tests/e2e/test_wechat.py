@@ -22,12 +22,15 @@ from bot.identity import resolve_actor
 from bot.channels.wechat.app import WeChatChannel
 from bot.linking import link_with_code
 from bot.config import load_settings
-from bot.models import ChannelIdentity, EmergencyEvent, Grievance, Household, OutboxMessage, User
+from bot.models import ChannelIdentity, EmergencyEvent, Grievance, Household, OutboxMessage, RequestNonce, User
+from tests.support.amr import AMRUnavailable, espeak_amr
 from tests.support.conversation import api_params, bearer_header
 from tests.support.fake_telegram import ScriptedRecognizer, add_notification
 from tests.support.fake_wechat import (
     AES_KEY,
     CORP_ID,
+    TEMPLATE_ID,
+    TEMPLATE_THING_CHARS,
     TOKEN,
     WORK_AES_KEY,
     WORK_TOKEN,
@@ -161,6 +164,33 @@ def test_a_message_retried_with_the_same_msg_id_is_answered_once(rasa):
     fake, openid = run(scenario())
     assert len(fake.to(openid)) == 1
     assert user_turns(rasa, openid) == ["我家有多少积分"]
+
+
+def test_a_retry_after_a_restart_is_answered_once(rasa):
+    """MsgIds are kept in the database: a retry that reaches a new process on the same database
+    (a restart, or another replica) is answered ``success`` and runs no second turn."""
+    async def scenario():
+        fake = FakeWeChat()
+        await fake.start()
+        try:
+            openid = new_openid()
+            xml = message_xml(openid, "text", next(WxUser.msg_ids), Content="我家有多少积分")
+            async with wechat(rasa, fake=fake) as (_, channel):
+                first = await WxUser(fake, channel.url, openid).post(signed(xml, openid))
+            async with wechat(rasa, fake=fake) as (_, channel):  # a new channel instance, the same database
+                retry = await WxUser(fake, channel.url, openid, encrypted=True).post(
+                    signed(xml, openid, encrypted=True))
+            return first, retry, fake.to(openid), openid
+        finally:
+            await fake.stop()
+
+    first, retry, received, openid = run(scenario())
+    assert first.status_code == retry.status_code == 200
+    assert first.text != "success" and retry.text == "success"
+    assert len(received) == 1 and received[0]["via"] == "passive"  # answered once, by the first process
+    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    with session_scope() as s:
+        assert s.execute(select(RequestNonce).where(RequestNonce.device_id == "#wechat")).scalars().all()
 
 
 def test_a_slow_turn_is_answered_by_customer_service_message(rasa):
@@ -357,6 +387,146 @@ def test_notifications_are_delivered_once_across_restarts(seeded_db):
         assert all(rows[i].delivered_at is not None for i in first + [late])
         assert [rows[i].attempts for i in first] == [1, 1] and rows[late].attempts == 2
         assert rows[unreachable].delivered_at is None and rows[unreachable].attempts == outbox.MAX_ATTEMPTS  # given up
+
+
+def test_a_real_amr_voice_message_is_decoded_and_recognised(rasa, tmp_path):
+    """WeChat's usual voice format: a real AMR-NB file (espeak-ng, encoded with libopencore-amrnb
+    by tests/support/amr.py) served by /cgi-bin/media/get, decoded by ffmpeg, heard by the
+    recogniser (a double at the ASR boundary only, as for Speex above)."""
+    try:
+        speech = espeak_amr("我家有多少积分", tmp_path)
+    except AMRUnavailable as exc:
+        pytest.skip(str(exc))
+    assert speech.startswith(b"#!AMR\n")
+    recognizer = ScriptedRecognizer("我家有多少积分")
+
+    async def scenario():
+        async with wechat(rasa, recognizer=recognizer) as (fake, channel):
+            me = WxUser(fake, channel.url, encrypted=True)
+            await me.say(f"绑定 {code_for('hh041')}")
+            heard = await me.send(me.callback("voice", next(WxUser.msg_ids), MediaId=fake.add_media(speech),
+                                              Format="amr"))
+            return texts(heard), fake, me.openid
+
+    heard, fake, openid = run(scenario())
+    assert heard.startswith(wx_texts.HEARD.format(text="我家有多少积分")) and str(balance_of("hh041")) in heard
+    assert "media_get" in fake.calls
+    assert recognizer.pcm_lengths[0] > 2 * 16000 * 2  # over two seconds of 16 kHz speech decoded from AMR
+    assert user_turns(rasa, openid) == ["我家有多少积分"]
+
+
+def test_spoken_replies_follow_the_text_as_a_voice_message(rasa):
+    """语音回复 (Telegram's /voice): the answer also comes as a voice message — synthesised,
+    MP3, uploaded as temporary media, sent as a 客服消息 of type voice — after the text."""
+    from speech.audio import normalise
+
+    async def scenario():
+        async with wechat(rasa) as (fake, channel):
+            me = WxUser(fake, channel.url)
+            await me.say(f"绑定 {code_for('hh041')}")
+            assert texts(await me.say("语音回复")) == wx_texts.VOICE_ON
+            spoken = await me.say("我家有多少积分", until=lambda m: any(x.get("voice") for x in m))
+            assert texts(await me.say("/voice")) == wx_texts.VOICE_OFF
+            quiet = await me.say("我家有多少积分")
+        return spoken, quiet, fake, me.openid  # the channel stopped: everything it was sending went out
+
+    spoken, quiet, fake, openid = run(scenario())
+    text, voice = spoken
+    assert str(balance_of("hh041")) in text["text"] and text["via"] == "passive"
+    assert voice["via"] == "custom" and voice["voice"]["type"] == "voice"
+    assert len(normalise(voice["voice"]["data"])) > 16000 * 2  # over a second of speech in the MP3
+    assert fake.calls.index("media_upload") < fake.calls.index("custom_send:voice")
+    assert len(quiet) == 1 and len(fake.uploads) == 1  # switched off: no voice any more
+    with session_scope() as s:
+        ident = s.execute(select(ChannelIdentity).where(ChannelIdentity.channel == "wechat",
+                                                        ChannelIdentity.external_id == openid)).scalar_one()
+        assert ident.settings["voice_reply"] is False
+
+
+def test_text_commands_for_residents_and_staff_on_both_accounts():
+    """The words that stand in for Telegram's slash commands, on the Official Account and on
+    WeCom (no Rasa behind these: the channel answers them itself)."""
+    from bot.grievances import open_queue
+
+    with session_scope() as s:
+        views = open_queue(s, resolve_actor(s, "cli:zhaodefu"))
+    assert views, "the seed leaves open grievances in 一组's queue"
+    codes = {login: code_for(login) for login in ("zhaodefu", "liujianhua", "hh041")}
+
+    async def scenario():
+        said = {}
+        async with wechat() as (fake, channel):
+            worker = WxUser(fake, channel.url)
+            said["queue, not linked"] = texts(await worker.say("我的待办"))
+            said["voice, not linked"] = texts(await worker.say("语音回复"))
+            said["phone"] = texts(await worker.say("绑定 13812345678"))
+            said["linked"] = texts(await worker.say(f"绑定 {codes['zhaodefu']}"))
+            said["queue"] = texts(await worker.say("/myqueue"))
+            said["queue, menu"] = texts(await worker.event("CLICK", EventKey="QUEUE"))
+            said["voice on"] = texts(await worker.say("打开语音回复"))
+            said["voice on again"] = texts(await worker.say("打开语音回复"))
+            said["help"] = texts(await worker.say("帮助"))
+            resident = WxUser(fake, channel.url)
+            await resident.say(f"绑定 {codes['hh041']}")
+            said["queue, resident"] = texts(await resident.say("我的待办"))
+        async with wecom() as (fake, channel):
+            duty = WorkUser(fake, channel.url)
+            await duty.say(f"绑定 {codes['liujianhua']}")
+            said["township queue"] = texts(await duty.say("我的待办"))
+            said["voice, wecom"] = texts(await duty.say("语音回复"))
+        return said
+
+    said = run(scenario())
+    assert said["queue, not linked"] == said["queue, resident"] == wx_texts.STAFF_ONLY
+    assert said["voice, not linked"] == wx_texts.NEED_LINK
+    assert said["phone"] == wx_texts.PHONE_LINK_UNAVAILABLE
+    assert said["linked"].startswith("绑定好了")
+    assert said["queue"] == said["queue, menu"] and all(v.ticket_no in said["queue"] for v in views[:10])
+    assert said["voice on"] == said["voice on again"] == wx_texts.VOICE_ON
+    assert wx_texts.HELP in said["help"]
+    assert said["township queue"] == wx_texts.TOWNSHIP_QUEUE_EMPTY or said["township queue"].startswith("镇里有")
+    assert said["voice, wecom"] == wx_texts.VOICE_NOT_HERE
+
+
+def test_a_notice_outside_the_48_hours_goes_as_a_template_message_when_one_is_configured(seeded_db):
+    """45015 for the 客服消息: with a template configured the notice goes as that template message
+    (its text cut to the field's 20 characters, the village time in its time field); with a
+    template id WeChat does not know it is refused for good, as without a template."""
+    near, away = new_openid(), new_openid()
+    codes = code_for("hh046"), code_for("hh047")
+    with session_scope(write=True) as s:
+        near_id = link_with_code(s, "wechat", near, codes[0]).id
+        away_id = link_with_code(s, "wechat", away, codes[1]).id
+    long_notice = "您反映的村口路灯坏了这件事已经办结了，请回复满意、基本满意或不满意。"
+    to_near, to_away = add_notification(near_id, "您反映的事有新进展"), add_notification(away_id, long_notice)
+
+    async def scenario():
+        fake = FakeWeChat()
+        await fake.start()
+        fake.outside_window.add(away)
+        try:
+            async with wechat(fake=fake, template_id=TEMPLATE_ID, template_time_field="time2") as (_, channel):
+                assert await channel.deliver_outbox_once() == 2
+            misconfigured = add_notification(away_id, "您反映的事有新进展")
+            async with wechat(fake=fake, template_id="NoSuchTemplate") as (_, channel):
+                assert await channel.deliver_outbox_once() == 0
+            return fake, misconfigured
+        finally:
+            await fake.stop()
+
+    fake, misconfigured = run(scenario())
+    assert [m["via"] for m in fake.to(near)] == ["custom"]
+    (template,) = fake.to(away)
+    assert template["via"] == "template" and template["template_id"] == TEMPLATE_ID
+    thing = template["data"]["thing1"]
+    assert len(thing) == TEMPLATE_THING_CHARS and thing.endswith(wx_texts.TEMPLATE_CUT)
+    assert long_notice.startswith(thing[:-1]) and len(template["data"]["time2"]) == len("2026-05-01 14:30")
+    assert fake.calls.count("custom_send:45015") == 2 and fake.calls.count("template_send:40037") == 1
+    with session_scope() as s:
+        rows = {r.id: r for r in s.execute(select(OutboxMessage).where(
+            OutboxMessage.id.in_([to_near, to_away, misconfigured]))).scalars()}
+        assert rows[to_near].delivered_at is not None and rows[to_away].delivered_at is not None
+        assert rows[misconfigured].delivered_at is None and rows[misconfigured].attempts == outbox.MAX_ATTEMPTS
 
 
 # --------------------------------------------------------------------------- WeCom for staff

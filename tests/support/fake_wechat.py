@@ -2,8 +2,11 @@
 real protocol on 127.0.0.1:
 
 * the **API side** (aiohttp): ``/cgi-bin/token`` (checks AppID and AppSecret, hands out an access
-  token), ``/cgi-bin/message/custom/send`` (客服消息: checks the token, records what was sent),
-  ``/cgi-bin/media/get`` (serves media the test put there);
+  token), ``/cgi-bin/message/custom/send`` (客服消息, text or voice: checks the token, records
+  what was sent; 45015 for a user outside the 48-hour window), ``/cgi-bin/media/get`` (serves
+  media the test put there), ``/cgi-bin/media/upload`` (temporary media: records the upload,
+  hands out a ``media_id`` a voice message may then name), ``/cgi-bin/message/template/send``
+  (模板消息: checks the template id and its field names, records the message);
 * the **callback side**: :class:`WxUser` sends XML callbacks to our server the way WeChat does —
   query ``signature``/``timestamp``/``nonce``/``openid``, and in 安全模式 ``encrypt_type=aes`` and
   ``msg_signature`` with an AES-256-CBC ``Encrypt`` body — and reads the passive reply
@@ -45,6 +48,9 @@ from bot.linking import issue_link_code
 
 APP_ID = "wx5ea1c0ffee0a11ce"
 APP_SECRET = "fake-app-secret-for-tests-0123456"
+TEMPLATE_ID = "Xy7TmplNoticeUpdate0123456789abcdefghijklm"  # a template in the account's library
+TEMPLATE_FIELDS = {"thing1", "time2"}  # its fields: {{thing1.DATA}} {{time2.DATA}}
+TEMPLATE_THING_CHARS = 20  # WeChat's limit for a thing field
 TOKEN = "XiangyinTestToken42"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as on the settings page
 ACCOUNT = "gh_0123456789ab"  # the Official Account's own id (ToUserName of callbacks)
@@ -88,6 +94,12 @@ def decrypt(ciphertext: str, aes_key: str = AES_KEY) -> tuple[str, str]:
     data = data[: -data[-1]]
     length = struct.unpack(">I", data[16:20])[0]
     return data[20:20 + length].decode("utf-8"), data[20 + length:].decode("ascii")
+
+
+def is_amr_or_mp3(data: bytes) -> bool:
+    """What WeChat takes as a voice: AMR (``#!AMR``) or MP3 (an ID3 tag or an MPEG audio frame sync)."""
+    return data.startswith(b"#!AMR") or data.startswith(b"ID3") or (
+        len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0)
 
 
 def cdata(value: str) -> str:
@@ -156,6 +168,8 @@ class FakeWeChat:
         self.received: list[dict] = []  # {"openid", "text", "via": "passive" | "custom"}, in order
         self.calls: list[str] = []
         self.media: dict[str, tuple[bytes, str]] = {}
+        self.uploads: list[dict] = []  # {"media_id", "type", "filename", "content_type", "data"}, in order
+        self.templates: dict[str, set[str]] = {TEMPLATE_ID: TEMPLATE_FIELDS}
         self.outside_window: set[str] = set()  # openids that last wrote more than 48 hours ago
         self.members: set[str] = set()  # WeCom UserIDs in the corporation
         self.card_updates: list[dict] = []  # update_template_card calls (a pressed button turned into a label)
@@ -168,6 +182,8 @@ class FakeWeChat:
         app.router.add_get("/cgi-bin/token", self.token)
         app.router.add_post("/cgi-bin/message/custom/send", self.custom_send)
         app.router.add_get("/cgi-bin/media/get", self.media_get)
+        app.router.add_post("/cgi-bin/media/upload", self.media_upload)
+        app.router.add_post("/cgi-bin/message/template/send", self.template_send)
         app.router.add_get("/cgi-bin/gettoken", self.work_token)
         app.router.add_post("/cgi-bin/message/send", self.work_send)
         app.router.add_post("/cgi-bin/message/update_template_card", self.work_update_card)
@@ -212,13 +228,60 @@ class FakeWeChat:
             await self._record("custom_send:stale")
             return self.error(42001, "access_token expired")
         body = await request.json()
-        if body.get("msgtype") != "text" or not body.get("touser"):
+        if body.get("msgtype") not in ("text", "voice") or not body.get("touser"):
             return self.error(40008, "invalid message type")
         if body["touser"] in self.outside_window:
             await self._record("custom_send:45015")
             return self.error(45015, "response out of time limit or subscription is canceled")
+        if body["msgtype"] == "voice":
+            media_id = (body.get("voice") or {}).get("media_id")
+            upload = next((u for u in self.uploads if u["media_id"] == media_id), None)
+            if upload is None or upload["type"] != "voice":
+                return self.error(40007, "invalid media_id")
+            await self._record("custom_send:voice", openid=body["touser"], text="", via="custom", voice=upload)
+            return self.error(0, "ok")
         await self._record("custom_send", openid=body["touser"], text=body["text"]["content"], via="custom")
         return self.error(0, "ok")
+
+    async def media_upload(self, request: web.Request) -> web.Response:
+        """Temporary media (``type`` voice: AMR or MP3, at most 2 MB), as a multipart ``media`` part."""
+        if request.query.get("access_token") not in self.tokens:
+            return self.error(42001, "access_token expired")
+        kind = request.query.get("type", "")
+        if kind not in ("image", "voice", "video", "thumb"):
+            return self.error(40004, "invalid media type")
+        form = await request.post()
+        part = form.get("media")
+        if not isinstance(part, web.FileField):
+            return self.error(41005, "media data missing")
+        data = part.file.read()
+        if kind == "voice" and (len(data) > 2 * 1024 * 1024 or not is_amr_or_mp3(data)):
+            return self.error(40005, "invalid file type")
+        media_id = f"up-{uuid.uuid4().hex[:16]}"
+        self.uploads.append({"media_id": media_id, "type": kind, "filename": part.filename,
+                             "content_type": part.content_type, "data": data})
+        await self._record("media_upload")
+        return web.json_response({"type": kind, "media_id": media_id, "created_at": int(time.time())})
+
+    async def template_send(self, request: web.Request) -> web.Response:
+        """A template message: allowed outside the 48-hour window; the template must exist and
+        every field it is given must be one of its own, a thing field at most 20 characters."""
+        if request.query.get("access_token") not in self.tokens:
+            return self.error(42001, "access_token expired")
+        body = await request.json()
+        fields_of = self.templates.get(body.get("template_id"))
+        if fields_of is None:
+            await self._record("template_send:40037")
+            return self.error(40037, "invalid template_id")
+        data = body.get("data") or {}
+        if not data or set(data) - fields_of or any(not isinstance(v, dict) or "value" not in v for v in data.values()):
+            return self.error(47001, "data format error")
+        if any(name.startswith("thing") and len(v["value"]) > TEMPLATE_THING_CHARS for name, v in data.items()):
+            return self.error(47003, "argument invalid! data.thing1.value invalid")
+        await self._record("template_send", openid=body.get("touser"), text=data.get("thing1", {}).get("value", ""),
+                           via="template", data={k: v["value"] for k, v in data.items()},
+                           template_id=body["template_id"])
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": int(time.time() * 1000)})
 
     async def media_get(self, request: web.Request) -> web.Response:
         if request.query.get("access_token") not in self.tokens:
@@ -408,7 +471,7 @@ async def wechat(rasa_url: str = "http://127.0.0.1:9", fake: FakeWeChat | None =
     fake = fake or FakeWeChat()
     if own:
         await fake.start()
-    channel_kwargs = {k: options.pop(k) for k in ("recognizer", "clock") if k in options}
+    channel_kwargs = {k: options.pop(k) for k in ("recognizer", "synthesizer", "clock") if k in options}
     channel = WeChatChannel(config_for(fake, rasa_url, **options), **channel_kwargs)
     try:
         async with channel.running():
@@ -420,8 +483,7 @@ async def wechat(rasa_url: str = "http://127.0.0.1:9", fake: FakeWeChat | None =
 
 def espeak_speex(text: str, tmp_path: Path) -> bytes:
     """A voice message as a WeChat client records one: speech (espeak-ng) in Speex at 16 kHz.
-    (WeChat's other format, AMR-NB, needs an encoder this machine's ffmpeg lacks; ffmpeg decodes
-    both, which is all the channel needs.)"""
+    (WeChat's other format, AMR-NB: :func:`tests.support.amr.espeak_amr`.)"""
     if not (shutil.which("espeak-ng") and shutil.which("ffmpeg")):
         pytest.skip("espeak-ng and ffmpeg are needed to make a voice message")
     wav, spx = tmp_path / "say.wav", tmp_path / "say.spx"

@@ -1,99 +1,79 @@
-"""What a WeChat user (an openid of the Official Account) is to the domain: the Rasa sender,
-the linked person's name, and linking by one-time code (:mod:`bot.linking`, channel
-``wechat``). Each function is one transaction (blocking: call it with ``asyncio.to_thread``)."""
+"""What a WeChat user (an openid of the Official Account, or a WeCom member's UserID) is to the
+domain: the channels' shared account logic (:mod:`bot.channels.accounts`: linking by one-time
+code, voice replies, the staff queue, alerts, photos) with the WeChat wording, and the text
+commands that stand in for Telegram's slash commands (WeChat has none): both the slash form
+and Chinese words are accepted (:func:`command_of`).
+
+WeChat shares no phone number with an Official Account or a WeCom app's callbacks, so the only
+way to link is the office's one-time code; a phone number sent in its place is answered with
+how to get a code (:data:`~.texts.PHONE_LINK_UNAVAILABLE`)."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import grievances
-from bot.channels.alerts import take_charge
-from bot.channels.uploads import discard_uploads, save_upload
-from bot.channels.wechat import texts
-from bot.db import session_scope
-from bot.identity import resolve_actor
-from bot.linking import LinkError, link_with_code
-from bot.models import utcnow
+from bot.channels.accounts import RECENT_FILING, ChannelAccounts  # noqa: F401 - re-exported
+from bot.channels.wechat import texts as wechat_texts
 
 CHANNEL = "wechat"
-RECENT_FILING = dt.timedelta(minutes=30)  # a photo sent this soon after filing joins the grievance
 # "绑定 123456", "绑定码：123456", "/link 123456" (full-width digits and spaces are normalised first).
 LINK_COMMAND = re.compile(r"^(?:/link|绑定码?|绑定身份)\s*[:：]?\s*(\d*)\s*$", re.IGNORECASE)
+PHONE_NUMBER = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")  # a mainland mobile number
+PHONE_COMMAND = re.compile(r"^(?:/phone|/contact|手机号绑定|用手机号绑定|手机绑定)$", re.IGNORECASE)
+
+# Commands by what a user may type (compared without spaces, trailing punctuation and case).
+COMMANDS = {
+    "queue": ("/myqueue", "我的待办", "待办", "待办事项", "我的任务"),
+    "voice": ("/voice", "语音回复"),
+    "voice_on": ("打开语音回复", "开语音回复", "开启语音回复"),
+    "voice_off": ("关掉语音回复", "关闭语音回复", "关语音回复"),
+    "points": ("/points", "查积分"),
+    "grievances": ("/mygrievances", "我反映的事"),
+    "help": ("/help", "/start", "帮助", "怎么用"),
+}
+_COMMAND_OF = {alias.lower(): name for name, aliases in COMMANDS.items() for alias in aliases}
+_TRAILING = "。.!！?？~～ \u3000"
 
 
 def sender_id(openid: str, channel: str = CHANNEL) -> str:
     return f"{channel}:{openid}"
 
 
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９\u3000／", "0123456789 /")
+
+
+def _normal(text: str) -> str:
+    return text.strip().translate(_FULL_WIDTH)
+
+
 def link_code(text: str) -> str | None:
     """The code of a link command ("" when the command has none); None when ``text`` is no link command."""
-    found = LINK_COMMAND.match(text.strip().translate(_FULL_WIDTH))
+    found = LINK_COMMAND.match(_normal(text))
     return found.group(1) if found else None
 
 
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９\u3000", "0123456789 ")
+def is_phone_link(text: str) -> bool:
+    """A phone number offered for linking ("绑定 13812345678", "13812345678", "手机号绑定"): WeChat
+    cannot vouch that it is the sender's, so it is never used (see the module docstring)."""
+    normal = re.sub(r"[\s-]", "", _normal(text)).rstrip(_TRAILING)
+    code = link_code(normal) if not PHONE_NUMBER.match(normal) else normal
+    return bool(PHONE_COMMAND.match(normal) or (code and PHONE_NUMBER.match(code)))
+
+
+def command_of(text: str) -> str | None:
+    """The command a message is (``queue``, ``voice``, ``voice_on``, ``voice_off``, ``points``,
+    ``grievances``, ``help``), or None for anything else (which goes to Rasa)."""
+    normal = re.sub(r"\s", "", _normal(text)).rstrip(_TRAILING).lower()
+    return _COMMAND_OF.get(normal)
 
 
 @dataclass(frozen=True)
-class Accounts:
-    """The domain as the WeChat channel sees it, on one database (None: the configured one);
-    ``channel`` is ``wechat`` for the Official Account, ``wecom`` for the staff's WeCom app."""
+class Accounts(ChannelAccounts):
+    """The domain as the WeChat channel sees it; ``channel`` is ``wechat`` for the Official
+    Account, ``wecom`` for the staff's WeCom app."""
 
+    var_dir: Path | None = None
     db_url: str | None = None
     channel: str = CHANNEL
-    var_dir: Path | None = None  # uploads go to <var_dir>/uploads/
-
-    def sender(self, user: str) -> str:
-        return sender_id(user, self.channel)
-
-    def display_name(self, openid: str) -> str | None:
-        """The linked person's name, or None for an account nobody linked yet."""
-        with session_scope(url=self.db_url) as s:
-            actor = resolve_actor(s, self.sender(openid))
-            return actor.display_name if actor.user_id is not None else None
-
-    def link_with_code(self, openid: str, code: str) -> str:
-        """The answer to "绑定 <code>"."""
-        if not code:
-            return texts.LINK_USAGE
-        with session_scope(write=True, url=self.db_url) as s:
-            try:  # inside the transaction, so a refused code is counted
-                user = link_with_code(s, self.channel, openid, code)
-            except LinkError as exc:
-                return exc.message
-            return texts.LINKED.format(name=user.display_name)
-
-    def acknowledge_emergency(self, user: str, emergency_id: int) -> str:
-        """The answer to an alert's "收到，我去处理" button: the presser takes charge (the first
-        responsible person to do so wins); the caller and the relatives are told who is coming."""
-        with session_scope(write=True, url=self.db_url) as s:
-            actor = resolve_actor(s, self.sender(user))
-            if actor.user_id is None:
-                return texts.NEED_LINK
-            return take_charge(s, actor, emergency_id)  # inside the transaction: refusals stay audited
-
-
-    # ------------------------------------------------------------------ photos
-
-    def save_upload(self, user: str, data: bytes) -> str:
-        """Stores a photo under <var>/uploads/; returns its path relative to <var>."""
-        return save_upload(self.var_dir, self.channel, data)
-
-    def discard_uploads(self, paths: list[str]) -> None:
-        discard_uploads(self.var_dir, paths)
-
-    def recent_grievance(self, user: str, since: dt.datetime | None = None) -> int | None:
-        """The user's grievance filed since ``since`` (default: within :data:`RECENT_FILING`)."""
-        with session_scope(url=self.db_url) as s:
-            actor = resolve_actor(s, self.sender(user))
-            return grievances.latest_filed_since(s, actor, since or utcnow() - RECENT_FILING)
-
-    def attach_photos(self, user: str, grievance_id: int, paths: list[str]) -> str:
-        """Records the photos on the grievance; returns the answer to show."""
-        with session_scope(write=True, url=self.db_url) as s:
-            ticket = grievances.attach_photos(s, resolve_actor(s, self.sender(user)), grievance_id, paths)
-        return texts.PHOTO_ATTACHED.format(ticket=ticket)
-
-
+    texts = wechat_texts

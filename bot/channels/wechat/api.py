@@ -1,8 +1,10 @@
 """The WeChat server API the channel calls (httpx, asyncio): the access token
 (``/cgi-bin/token``, cached and renewed before it expires or when WeChat says it is stale),
 customer-service messages (``/cgi-bin/message/custom/send``, 客服消息: free-form messages to a
-user who wrote to the account within the last 48 hours) and media downloads
-(``/cgi-bin/media/get``).
+user who wrote to the account within the last 48 hours; text, and voice for spoken replies),
+template messages (``/cgi-bin/message/template/send``, 模板消息: a fixed template from the
+account's template library, allowed outside the 48 hours), media downloads
+(``/cgi-bin/media/get``) and uploads of temporary media (``/cgi-bin/media/upload``).
 
 wechatpy has a client for these, but its 1.8 line is synchronous (requests) and fixes the
 token URL to api.weixin.qq.com; this one is a few calls on the httpx the project already uses,
@@ -62,6 +64,9 @@ class WeChatAPI:
 
     TOKEN_PATH = "/cgi-bin/token"  # nosec B105 - the path of WeChat's token call, not a password
     SEND_PATH = "/cgi-bin/message/custom/send"
+    TEMPLATE_PATH = "/cgi-bin/message/template/send"
+    UPLOAD_PATH = "/cgi-bin/media/upload"
+    VOICE_FORMAT: str | None = "mp3"  # what spoken replies are sent as (None: this API sends none)
 
     def _token_params(self) -> dict[str, str]:
         return {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret or ""}
@@ -148,6 +153,26 @@ class WeChatAPI:
         response = await self._request("POST", path, content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                                        headers={"Content-Type": "application/json; charset=utf-8"})
         return self._checked(response)
+
+    async def upload_media(self, kind: str, data: bytes, filename: str, content_type: str) -> str:
+        """Uploads temporary media (kept by WeChat for 3 days); its ``media_id``."""
+        response = await self._request("POST", self.UPLOAD_PATH, params={"type": kind},
+                                       files={"media": (filename, data, content_type)})
+        media_id = str(self._checked(response).get("media_id") or "")
+        if not media_id:
+            raise WeChatAPIError(None, "no media_id in the upload's answer")
+        return media_id
+
+    async def send_voice(self, openid: str, mp3: bytes) -> None:
+        """A customer-service voice message (MP3 of at most 60 s and 2 MB)."""
+        media_id = await self.upload_media("voice", mp3, "reply.mp3", "audio/mpeg")
+        await self.post_json(self.SEND_PATH, {"touser": openid, "msgtype": "voice", "voice": {"media_id": media_id}})
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, str]) -> None:
+        """A template message (模板消息): ``data`` maps the template's field names to their
+        values; WeChat sends it outside the 48-hour window too (43004: not a follower)."""
+        await self.post_json(self.TEMPLATE_PATH, {"touser": openid, "template_id": template_id,
+                                                  "data": {name: {"value": value} for name, value in data.items()}})
 
     async def media(self, media_id: str, max_bytes: int = 10 * 1024 * 1024) -> bytes:
         """A temporary media file (a voice message's AMR/Speex, an image) by its MediaId."""

@@ -24,14 +24,15 @@ from bot.channels.wechat import handlers, texts
 from bot.channels.wechat.accounts import Accounts
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
-from bot.channels.wechat.delivery import WeChatDelivery
-from bot.channels.wechat.limits import RateLimiter
+from bot.channels.wechat.delivery import Template, WeChatDelivery
+from bot.channels.wechat.limits import DurableSeenMessages, RateLimiter
 from bot.channels.wechat.protocol import Keys, OfficialAccount
 from bot.channels.wechat.server import Responder, create_app
 from bot.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 START_SECONDS = 30.0
+SEEN_SECONDS = 600.0  # message keys are remembered at least this long (WeChat retries within ~15 s)
 
 
 class WeChatChannel:
@@ -41,9 +42,10 @@ class WeChatChannel:
     CHANNEL = "wechat"
 
     def __init__(self, config: WeChatConfig, *, settings: Settings | None = None, recognizer: Any = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 synthesizer: Any = None, clock: Callable[[], float] = time.monotonic):
         self.config, self.settings, self.clock = config, settings, clock
         self._recognizer = recognizer  # a recogniser with transcribe(pcm, is_pcm=True); None: from settings
+        self._synthesizer = synthesizer  # a TTS with synthesize_many(texts) -> WAV; None: from settings
         self.delivery = self._delivery()
         self.deliverer = outbox.Deliverer(self.delivery, config.db_url, clock)
         self.responder: Responder | None = None
@@ -59,7 +61,10 @@ class WeChatChannel:
         return WeChatAPI(config.api_url, config.app_id, config.app_secret, config.api_timeout)
 
     def _delivery(self) -> outbox.DeliveryAdapter:
-        return WeChatDelivery()
+        config = self.config
+        template = Template(config.template_id, config.template_text_field, config.template_text_chars,
+                            config.template_time_field) if config.template_id else None
+        return WeChatDelivery(template=template)
 
     async def deliver_outbox_once(self) -> int:
         """Pushes due notifications; returns how many were delivered (see :mod:`bot.outbox`)."""
@@ -88,14 +93,23 @@ class WeChatChannel:
                 self._api() as api:
             self.delivery.api = api
             recognizer = self._recognizer
-            accounts = Accounts(config.db_url, self.CHANNEL, config.var_dir or settings.paths.var_dir)
+            accounts = Accounts(config.var_dir or settings.paths.var_dir, config.db_url, self.CHANNEL)
+
+            def synthesizer():
+                from speech.tts import get_synthesizer
+
+                return get_synthesizer(settings=settings)
+
             services = handlers.Services(
                 config=config, rasa=rasa, accounts=accounts, api=api,
                 limiter=RateLimiter(config.rate_limit, config.rate_window, self.clock),
                 load_recognizer=(lambda: recognizer) if recognizer is not None
-                else recognizer_factory(None, settings))
+                else recognizer_factory(None, settings),
+                load_synthesizer=(lambda: self._synthesizer) if self._synthesizer is not None else synthesizer)
+            seen = DurableSeenMessages(config.db_url, f"#{self.CHANNEL}", config.app_id,
+                                       ttl=max(2 * config.replay_seconds, SEEN_SECONDS))
             self.responder = Responder(self._protocol(), lambda message: handlers.answer(services, message), api,
-                                       config.passive_seconds)
+                                       config.passive_seconds, seen=seen)
             app = create_app(self.responder, config.path, config.replay_seconds)
             server = uvicorn.Server(uvicorn.Config(
                 app, host=config.listen, port=config.port, log_level="warning", ws="none", lifespan="off",

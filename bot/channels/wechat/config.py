@@ -10,7 +10,8 @@ from bot.channels import turn
 from bot.config import Settings, WeChatSettings
 
 AES_KEY = re.compile(r"[A-Za-z0-9]{43}")  # EncodingAESKey: 43 characters from the account's settings page
-TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")  # the alphabet and length WeChat allows for Token
+TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")
+TEMPLATE_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # a template's {{name.DATA}} name  # the alphabet and length WeChat allows for Token
 
 
 class ConfigError(ValueError):
@@ -38,12 +39,22 @@ class WeChatConfig:
     api_timeout: float = 15.0
     db_url: str | None = dataclasses.field(default=None, repr=False)  # None: the configured database
     var_dir: Path | None = None  # photos go to <var_dir>/uploads/; None: the configured var folder
+    template_id: str | None = None  # notices outside the 48-hour window as this template message; None: refused
+    template_text_field: str = WeChatSettings.template_text_field
+    template_text_chars: int = WeChatSettings.template_text_chars
+    template_time_field: str | None = None
 
     def __post_init__(self):
         if not TOKEN.fullmatch(self.token):
             raise ConfigError("XIANGYIN_WECHAT_TOKEN must be 3-32 letters or digits (as WeChat allows)")
         if self.aes_key is not None and not AES_KEY.fullmatch(self.aes_key):
             raise ConfigError("XIANGYIN_WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+        if self.template_id is not None and not (TEMPLATE_FIELD.fullmatch(self.template_text_field) and (
+                self.template_time_field is None or TEMPLATE_FIELD.fullmatch(self.template_time_field))):
+            raise ConfigError("XIANGYIN_WECHAT_TEMPLATE_TEXT_FIELD and XIANGYIN_WECHAT_TEMPLATE_TIME_FIELD must be "
+                              "template field names such as thing1")
+        if self.template_text_chars < 2:
+            raise ConfigError("XIANGYIN_WECHAT_TEMPLATE_TEXT_CHARS must be at least 2")
         if self.max_chars > turn.MAX_CHARS:
             raise ConfigError(f"max_chars may not exceed the REST channel's limit ({turn.MAX_CHARS})")
 
@@ -57,4 +68,6 @@ class WeChatConfig:
                    rasa_url=settings.servers.rasa_url.rstrip("/"), api_url=wx.api_url.rstrip("/"),
                    listen=settings.security.bind, port=wx.port, rate_limit=wx.rate_limit,
                    replay_seconds=float(settings.security.replay_seconds), db_url=settings.database.url,
-                   var_dir=settings.paths.var_dir)
+                   var_dir=settings.paths.var_dir, template_id=wx.template_id,
+                   template_text_field=wx.template_text_field, template_text_chars=wx.template_text_chars,
+                   template_time_field=wx.template_time_field)

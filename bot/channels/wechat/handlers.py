@@ -7,7 +7,16 @@ Every turn goes to the Rasa server's REST channel through :class:`AsyncRasaClien
 every channel). Database work goes through :class:`~.accounts.Accounts` in a worker thread.
 
 Menu buttons (自定义菜单, type ``click``) the account may configure, by key:
-``POINTS`` (查积分), ``GRIEVANCES`` (我反映的事), ``HELP`` (怎么用), ``LINK`` (绑定身份).
+``POINTS`` (查积分), ``GRIEVANCES`` (我反映的事), ``HELP`` (怎么用), ``LINK`` (绑定身份),
+``QUEUE`` (我的待办, for staff), ``VOICE`` (语音回复 on/off).
+
+Text commands in place of Telegram's slash commands (:func:`.accounts.command_of`): the slash
+form or Chinese words — ``/myqueue`` 我的待办, ``/voice`` 语音回复 (打开/关掉语音回复),
+``/points`` 查积分, ``/mygrievances`` 我反映的事, ``/help`` 帮助, ``/link 123456`` 绑定 123456.
+
+Spoken replies: when a linked user switched them on, Rasa's answers of a turn also go out as one
+voice message (synthesised with speech/, MP3 by ffmpeg, uploaded as temporary media and sent
+as a customer-service message) after the text (:func:`speak`).
 
 The staff's WeCom app (:mod:`.wecom`) uses the same handlers as ``wecom:<UserID>``; the button
 on its alert cards arrives as a ``template_card_event`` (:func:`on_card_button`).
@@ -15,9 +24,11 @@ on its alert cards arrives as a ``template_card_event`` (:func:`on_card_button`)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import logging
 import re
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -25,7 +36,7 @@ from typing import Any, Callable
 from bot.channels import turn
 from bot.channels.rasa_client import AsyncRasaClient, RasaError
 from bot.channels.wechat import texts
-from bot.channels.wechat.accounts import Accounts, link_code
+from bot.channels.wechat.accounts import Accounts, command_of, is_phone_link, link_code
 from bot.channels.wechat.api import WeChatAPI, WeChatAPIError
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.limits import RateLimiter
@@ -36,7 +47,31 @@ from bot.models import utcnow
 logger = logging.getLogger(__name__)
 
 MENU = {"POINTS": texts.ASK_POINTS, "GRIEVANCES": texts.ASK_GRIEVANCES}
+MENU_COMMANDS = {"QUEUE": "queue", "VOICE": "voice"}
 GREETING_EVENTS = ("subscribe", "subscribe_scan")
+MAX_SPOKEN_SECONDS = 60  # WeChat plays a voice message of at most 60 s
+VOICE_BITRATE = "32k"
+
+# Rasa's answers in the turn being handled (what a spoken reply says); see answer().
+_SPOKEN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("wechat_spoken", default=None)
+
+
+class Answer(list):
+    """The texts answering one message, and what to do once they were sent (``after``: the
+    spoken reply), which the callback server runs after the texts went out."""
+
+    after: Callable[[], Any] | None = None
+
+
+def wav_to_mp3(wav: bytes, timeout: float = 30.0, max_seconds: int = MAX_SPOKEN_SECONDS) -> bytes:
+    """A WAV as mono MP3 of at most ``max_seconds`` (the voice format an Official Account
+    accepts besides AMR, for which ffmpeg has no encoder here)."""
+    from speech.audio import ffmpeg_binary
+
+    command = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-t", str(max_seconds),
+               "-ac", "1", "-ar", "16000", "-c:a", "libmp3lame", "-b:a", VOICE_BITRATE, "-f", "mp3", "pipe:1"]
+    proc = subprocess.run(command, input=wav, capture_output=True, timeout=timeout, check=True)  # nosec B603 - ffmpeg, fixed arguments
+    return proc.stdout
 
 
 @dataclass
@@ -49,10 +84,20 @@ class Services:
     limiter: RateLimiter
     api: WeChatAPI | None = None  # media downloads (voice messages WeChat did not transcribe)
     load_recognizer: Callable[[], Any] | None = None  # raises when speech recognition is not installed
+    load_synthesizer: Callable[[], Any] | None = None  # the TTS for spoken replies (speech.tts)
     choices: Choices = field(default_factory=Choices)
     pending_photos: dict[str, list[tuple[str, dt.datetime]]] = field(default_factory=dict)  # while a form is open
     locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _recognizer: Any = None
+    _synthesizer: Any = None
+
+    def synthesizer(self) -> Any:
+        """The TTS engine (blocking on first use); raises when none is installed."""
+        if self._synthesizer is None:
+            if self.load_synthesizer is None:
+                raise RuntimeError("no synthesiser configured")
+            self._synthesizer = self.load_synthesizer()
+        return self._synthesizer
 
     def recognizer(self) -> Any | None:
         """The ASR recogniser (the same Vosk one as the device and Telegram), or None when speech
@@ -80,6 +125,9 @@ async def converse(services: Services, openid: str, text: str) -> list[str]:
             return [exc.message or turn.BUSY]
         services.choices.remember(sender, replies)
         said = reply_texts(replies)
+        spoken = _SPOKEN.get()
+        if spoken is not None:
+            spoken.extend(said)
         if services.pending_photos.get(openid):
             said += await _attach_pending_photos(services, openid)
         return said
@@ -135,12 +183,34 @@ async def greet(services: Services, openid: str) -> list[str]:
     return [texts.GREETING.format(name=name, welcome=texts.WELCOME, help=texts.HELP)]
 
 
+async def run_command(services: Services, openid: str, command: str) -> list[str]:
+    """One of the text commands (:func:`.accounts.command_of`)."""
+    accounts = services.accounts
+    if command == "queue":
+        return [await asyncio.to_thread(accounts.staff_queue, openid)]
+    if command in ("voice", "voice_on", "voice_off"):
+        if not getattr(services.api, "VOICE_FORMAT", None):
+            return [texts.VOICE_NOT_HERE]
+        on = {"voice": None, "voice_on": True, "voice_off": False}[command]
+        return [await asyncio.to_thread(accounts.set_voice_replies, openid, on)]
+    if command == "points":
+        return await converse(services, openid, texts.ASK_POINTS)
+    if command == "grievances":
+        return await converse(services, openid, texts.ASK_GRIEVANCES)
+    return await greet(services, openid)  # help, start
+
+
 async def on_text(services: Services, openid: str, content: str) -> list[str]:
     if content.strip() == UNSUPPORTED_CONTENT:  # a sticker, or anything else WeChat cannot show us
         return [texts.NOT_SUPPORTED]
+    if is_phone_link(content):
+        return [texts.PHONE_LINK_UNAVAILABLE]
     code = link_code(content)
     if code is not None:
         return [await asyncio.to_thread(services.accounts.link_with_code, openid, code)]
+    command = command_of(content)
+    if command is not None:
+        return await run_command(services, openid, command)
     return await converse(services, openid, content)
 
 
@@ -188,6 +258,8 @@ async def on_voice(services: Services, openid: str, message: Any) -> list[str]:
 async def on_click(services: Services, openid: str, key: str) -> list[str]:
     if key in MENU:
         return await converse(services, openid, MENU[key])
+    if key in MENU_COMMANDS:
+        return await run_command(services, openid, MENU_COMMANDS[key])
     if key == "LINK":
         return [texts.HOW_TO_LINK]
     return await greet(services, openid)  # HELP, or a key this version does not know
@@ -236,8 +308,39 @@ def _limited(services: Services, openid: str) -> list[str] | None:
     return [texts.RATE_LIMITED] if limiter.should_warn(openid) else []
 
 
-async def answer(services: Services, message: Any) -> list[str]:
-    """The texts answering one verified message or event ([] for none). Never raises."""
+async def speak(services: Services, openid: str, said: list[str]) -> None:
+    """Rasa's answers as one voice message, for a user who switched spoken replies on:
+    synthesised (speech/), MP3, uploaded as temporary media, sent as a customer-service
+    message. Never raises (the text went out already)."""
+    api = services.api
+    if api is None or not api.can_send or not getattr(api, "VOICE_FORMAT", None):
+        return
+    try:
+        if not await asyncio.to_thread(services.accounts.wants_voice_replies, openid):
+            return
+        voice = await asyncio.to_thread(lambda: wav_to_mp3(services.synthesizer().synthesize_many(said)))
+        await api.send_voice(openid, voice)
+    except WeChatAPIError as exc:
+        logger.info("voice reply to %s refused: %s", services.accounts.sender(openid), exc)
+    except Exception as exc:  # noqa: BLE001 - no TTS, ffmpeg failed: the text answer was sent already
+        logger.warning("voice reply failed: %s", exc)
+
+
+async def answer(services: Services, message: Any) -> Answer:
+    """The texts answering one verified message or event ([] for none), with the spoken reply
+    to send after them when the user asked for one. Never raises."""
+    spoken: list[str] = []
+    token = _SPOKEN.set(spoken)
+    try:
+        result = Answer(await _answer(services, message))
+    finally:
+        _SPOKEN.reset(token)
+    if spoken:
+        result.after = lambda: speak(services, message.source, spoken)
+    return result
+
+
+async def _answer(services: Services, message: Any) -> list[str]:
     openid, kind = message.source, message_type(message)
     try:
         event, key = event_of(message) if kind == "event" else ("", "")

@@ -4,7 +4,9 @@ WeChat waits 5 seconds for the answer to a callback, then sends it again (three 
 :class:`Responder` starts the turn, answers in the callback's own response when the turn is
 done within ``passive_seconds``, and otherwise answers ``success`` at once and sends the
 answer as customer-service messages (客服消息) when the turn finishes. A message whose key
-(``MsgId``) was seen already is answered ``success`` and never runs a second turn.
+(``MsgId``) was seen already — by this process, an earlier one, or another replica on the same
+database (:class:`~.limits.DurableSeenMessages`) — is answered ``success`` and never runs a
+second turn.
 
 Requests that WeChat did not sign (or that do not decrypt with our EncodingAESKey) get a 403
 and go nowhere near Rasa.
@@ -23,7 +25,7 @@ from starlette.routing import Route
 
 from bot.channels import turn
 from bot.channels.wechat.api import WeChatAPI, WeChatAPIError, split_text
-from bot.channels.wechat.limits import SeenMessages
+from bot.channels.wechat.limits import DurableSeenMessages, SeenMessages
 from bot.channels.wechat.protocol import MAX_BODY, SUCCESS, Callback, Rejected, dedupe_key
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class Responder:
     """Answers verified callbacks within WeChat's 5 seconds (see the module docstring)."""
 
     def __init__(self, protocol: CallbackProtocol, answer: Answer, api: WeChatAPI, passive_seconds: float,
-                 clock: Callable[[], float] = time.time, seen: SeenMessages | None = None):
+                 clock: Callable[[], float] = time.time, seen: SeenMessages | DurableSeenMessages | None = None):
         self.protocol, self.answer, self.api, self.clock = protocol, answer, api, clock
         self.passive_seconds = passive_seconds
         self.seen = seen or SeenMessages()
@@ -85,14 +87,30 @@ class Responder:
             return [turn.BUSY]
         return task.result()
 
+    @staticmethod
+    async def _after(answer: list[str]) -> None:
+        """What the answer says to do once its texts went out (a spoken reply: handlers.Answer)."""
+        after = getattr(answer, "after", None)
+        if after is not None:
+            try:
+                await after()
+            except Exception:  # noqa: BLE001 - the texts were sent; this is an extra
+                logger.exception("sending what follows an answer failed")
+
+    async def _send_then(self, openid: str, texts: list[str], answer: list[str]) -> None:
+        if texts:
+            await self._send(openid, texts)
+        await self._after(answer)
+
     async def _send_when_done(self, openid: str, task: asyncio.Task) -> None:
         await asyncio.wait({task})
-        await self._send(openid, self._texts(task))
+        answer = self._texts(task)
+        await self._send_then(openid, answer, answer)
 
     async def respond(self, callback: Callback) -> str:
         """The body of the answer to one verified callback."""
         message = callback.message
-        if not self.seen.first_time(dedupe_key(message)):
+        if not await self.seen.claim(dedupe_key(message)):
             logger.info("callback %s seen already: answered once", dedupe_key(message))
             return SUCCESS
         task = asyncio.create_task(self.answer(message))
@@ -107,9 +125,10 @@ class Responder:
         if not task.done():
             self._spawn(self._send_when_done(callback.openid, task))
             return SUCCESS
-        passive, rest = plan(self._texts(task))
-        if rest:
-            self._spawn(self._send(callback.openid, rest))
+        answer = self._texts(task)
+        passive, rest = plan(answer)
+        if rest or getattr(answer, "after", None) is not None:
+            self._spawn(self._send_then(callback.openid, rest, answer))
         return self.protocol.reply(callback, passive, self.clock())
 
 

@@ -16,8 +16,10 @@ Differences from the Official Account, and where they live:
 * :class:`WeComChannel` — the channel; answers always go by ``message/send`` (``passive_seconds``
   0), which also covers a pressed card button, where WeCom takes no passive text.
 
-Linking, turns, limits and the button's effect (:meth:`.accounts.Accounts.acknowledge_emergency`)
-are the Official Account's code with the channel name ``wecom``.
+Linking, turns, limits, the text commands (我的待办: the grid worker's or the township's queue)
+and the button's effect (:meth:`.accounts.Accounts.acknowledge_emergency`) are the Official
+Account's code with the channel name ``wecom``. Spoken replies are not offered: WeCom plays
+voice messages in AMR only, which this ffmpeg cannot encode (:attr:`WorkAPI.VOICE_FORMAT`).
 """
 from __future__ import annotations
 
@@ -159,6 +161,7 @@ class WorkAPI(WeChatAPI):
 
     TOKEN_PATH = "/cgi-bin/gettoken"  # nosec B105 - the path of WeCom's token call, not a password
     SEND_PATH = "/cgi-bin/message/send"
+    VOICE_FORMAT = None  # WeCom plays AMR voice messages only, which this ffmpeg cannot encode
 
     def __init__(self, *args, agent_id: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
