@@ -17,6 +17,8 @@ from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState, Household
 from bot.replies import Reply, interpret
 
+ACTION_LISTEN = "action_listen"
+
 OTHER_CATEGORY = "其他"
 #: Repeating one of these at the read-back is a yes to filing ("报上去吧", "给反映一下").
 FILING_VERBS = ("报", "反映", "提交", "记", "登记")
@@ -35,6 +37,9 @@ class ActionStartGrievance(XiangyinAction):
 
     def handle(self, turn: Turn) -> List[EventType]:
         text = turn.text
+        answered = answer_policy_question_first(turn)
+        if answered is not None:
+            return answered
         category = turn.entity(slots.ENTITY_CATEGORY) or infer_category(text)
         content = parsing.strip_filing_request(text)
         if not parsing.describes_problem(content, category) or parsing.only_asks_to_file(content):
@@ -44,6 +49,21 @@ class ActionStartGrievance(XiangyinAction):
                 return prefill_from(turn, earlier)
         return prefill_from(turn, text, turn.entity(slots.ENTITY_CATEGORY), turn.entity(slots.ENTITY_PLACE),
                             turn.entity(slots.ENTITY_URGENCY))
+
+
+def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
+    """"俺家种地补贴今年一直没到，是不是村里给扣下了" sounds like a complaint but asks about a
+    policy: when the sentence is a question, names a policy topic and the knowledge base is sure
+    of its answer, the answer comes first (then the offer to report a problem it describes) and
+    the form does not start. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
+    if not turn.entity(slots.ENTITY_TOPIC) or not parsing.asks_question(turn.text):
+        return None
+    from actions import policy
+
+    result = policy.search(turn, turn.text)
+    if result.entry is None or not result.confident:
+        return None
+    return [*policy.answer_and_offer_report(turn, result.entry.id, turn.text), FollowupAction(ACTION_LISTEN)]
 
 
 def previous_user_text(tracker: Tracker) -> str:

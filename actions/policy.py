@@ -75,7 +75,8 @@ def answer_and_offer_report(turn: Turn, entry_id: str, said: str) -> List[EventT
     return events
 
 
-def _search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost") -> Answer:
+def search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost") -> Answer:
+    """The knowledge base's answer for the asker (their grid's own notices first)."""
     with turn.session() as s:
         grid = grid_area_name(s, turn.actor.household_id)
     return knowledge(turn).answer(question, topic=topic, village_grid=grid, topic_mode=topic_mode)
@@ -142,7 +143,7 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
     question = pending.get("question") or ""
     if len(_HAN.findall(text)) >= _OWN_QUESTION_CHARS:
         # A whole question of its own ("临时救助要带啥材料"): answered if it is clear by itself.
-        own = _search(turn, text)
+        own = search(turn, text)
         if own.entry is not None and own.confident:
             return [*clear_pending(), *answer_and_offer_report(turn, own.entry.id, text)]
     chosen = kb.pick(text, ids)
@@ -209,11 +210,11 @@ class ActionPolicyAnswer(XiangyinAction):
         if follow_up:
             topic = turn.slot(slots.TOPIC)
             question = f"{topic} {question}"
-        result = _search(turn, question, topic)
+        result = search(turn, question, topic)
         if follow_up and not (result.entry is not None and result.confident):
             # Not sure across the whole base: a follow-up is about the topic just answered, so
             # the entries of that topic decide ("那要带什么材料" after 低保: 低保's materials).
-            on_topic = _search(turn, question, topic, topic_mode="filter")
+            on_topic = search(turn, question, topic, topic_mode="filter")
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
         if result.entry is not None and result.confident:
@@ -242,7 +243,7 @@ class ActionKnowledgeFallback(XiangyinAction):
     action_name = "action_knowledge_fallback"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        result = _search(turn, turn.text)
+        result = search(turn, turn.text)
         if result.entry is not None and result.confident:
             return answer_entry(turn, result.entry.id)
         asked = ask_clarify(turn, result, turn.text)

@@ -235,3 +235,19 @@ def test_a_bare_request_right_after_a_described_problem_files_that_problem(runne
     # with nothing described before, the form asks what the problem is
     alone = runner.run(ActionStartGrievance(runner.settings), "cli:hh064", request, intent="file_grievance")
     assert alone.slot(slots.GRIEVANCE_DESCRIPTION) is None and alone.slot(slots.GRIEVANCE_ANONYMOUS) is False
+
+
+def test_a_policy_question_that_sounds_like_a_complaint_is_answered_not_filed(runner):
+    """The real knowledge base decides: sure of the answer → it is said and the form does not
+    start; a complaint without a question, or a question without a policy topic, is filed."""
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "俺家种地补贴今年一直没到，是不是村里给扣下了",
+                      intent="file_grievance", entities={"topic": "耕地地力保护补贴"})
+    assert said.slot(slots.KB_ENTRY) == "gengdi-not-received"
+    assert {"event": "followup", "name": "action_listen"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in said.events]
+    complaint = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "村里分补贴不公道，我有意见",
+                           intent="file_grievance", entities={"topic": "补贴"})
+    assert complaint.slot(slots.GRIEVANCE_DESCRIPTION) and not complaint.slot(slots.KB_ENTRY, None)
+    lamp = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "村口路灯坏了三天了，咋还没人修",
+                      intent="file_grievance")
+    assert lamp.slot(slots.GRIEVANCE_DESCRIPTION) and not lamp.slot(slots.KB_ENTRY, None)
