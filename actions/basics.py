@@ -35,7 +35,7 @@ CONFIRM: Dict[str, ConfirmWrite] = {
     slots.WRITE_VISIT_GRIEVANCE: household_actions.confirm_visit_grievance,
     slots.WRITE_AWARD: staff_actions.confirm_award,
     slots.WRITE_LIST_MORE: read_more,
-    slots.WRITE_REPORT_OFFER: policy.start_report,
+    slots.WRITE_REPORT_OFFER: grievance_actions.start_report,
     slots.WRITE_FORWARD_QUESTION: policy.forward_question,
 }
 

@@ -355,3 +355,9 @@ def answer_satisfaction(turn: Turn) -> List[EventType]:
         grievances.record_satisfaction(s, turn.actor, turn.slot(slots.TICKET), answer)
     turn.say("utter_satisfaction_reopened" if answer == "不满意" else "utter_satisfaction_thanks")
     return clear_choices()
+
+
+def start_report(turn: Turn, pending: PendingWrite) -> List[EventType]:
+    """The yes to "要帮您把这个问题报上去吗" (after a policy or points answer): the grievance form,
+    prefilled from what was said."""
+    return [*prefill_from(turn, pending["text"]), FollowupAction(slots.GRIEVANCE_FORM)]

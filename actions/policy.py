@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import List, Sequence
 
-from rasa_sdk.events import ActionExecutionRejected, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
@@ -265,10 +265,3 @@ class ActionPolicySource(XiangyinAction):
             return []
         turn.say("utter_kb_source", issuer=entry.issuer, title=entry.title, date=entry.date)
         return []
-
-
-def start_report(turn: Turn, pending: PendingWrite) -> List[EventType]:
-    """The yes to "要帮您把这个问题报上去吗": the grievance form, prefilled from what was said."""
-    from actions.grievances import prefill_from
-
-    return [*prefill_from(turn, pending["text"]), FollowupAction(slots.GRIEVANCE_FORM)]
