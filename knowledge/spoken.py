@@ -11,13 +11,14 @@ standard document Chinese.  These bridge them, all driven by ``knowledge/synonym
   for 补贴/补助/津贴 ...), for questions and entries alike, so everyday words meet document
   words without changing either;
 * :func:`intent_tokens` adds ``int:<kind>`` for the kind of answer a text asks for or offers
-  (who may / where to apply / how much / when / what to bring / the whole list / after a
+  (who may / where to apply / how much / when / what to bring / what one gets / the whole list / after a
   death), because the question words that say it (谁, 哪, 多少, 几号) are stopwords;
 * :func:`related_words` lists every word a key word may appear as in an entry (its synonym
   group), for the retriever's "key noun not covered" check; :func:`is_generic` tells everyday
   nouns that never make a question about something else (家里, 老人, 钱 ...).
 
-Homophone slips (地保/低保) are handled by the retriever's pinyin tokens, not here.
+Homophone slips (地保/低保) are handled by the retriever (``KnowledgeBase.repair_sounds`` and its
+pinyin tokens), not here.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class SpokenTable:
     topic_of: dict[str, str] = field(default_factory=dict)      # group key -> topic
     generic: frozenset[str] = frozenset()
     intents: list[tuple[str, re.Pattern]] = field(default_factory=list)
+    local: re.Pattern | None = None
     fingerprint: str = "none"
 
 
@@ -75,6 +77,8 @@ def load_table(path: str | Path = TABLE_PATH) -> SpokenTable:
     t.generic = frozenset(str(w) for w in data.get("generic") or [])
     for name, patterns in (data.get("intents") or {}).items():
         t.intents.append((str(name), re.compile("|".join(f"(?:{p})" for p in patterns))))
+    if data.get("local"):
+        t.local = re.compile("|".join(f"(?:{p})" for p in data["local"]))
     return t
 
 
@@ -142,3 +146,10 @@ def related_words(word: str, t: SpokenTable | None = None) -> set[str]:
 
 def is_generic(word: str, t: SpokenTable | None = None) -> bool:
     return word in (t or table()).generic
+
+
+def asks_local(text: str, t: SpokenTable | None = None) -> bool:
+    """The (normalised) question asks when or where something happens in the village (opening
+    hours, duty days, which room): the village's own notice answers that, not a general rule."""
+    t = t or table()
+    return bool(t.local and t.local.search(re.sub(r"\s+", "", text)))

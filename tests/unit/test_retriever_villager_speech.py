@@ -179,13 +179,16 @@ def test_clarify_question_names_one_or_three(kb):
     assert clarify.alternatives(["甲"]) == "甲" and clarify.alternatives(["甲", "乙"]) == "甲，还是乙"
 
 
-def test_close_candidates_are_the_ones_within_reach_of_the_top(kb):
+def test_close_candidates_are_the_ones_within_reach_of_the_top(kb, monkeypatch):
     e = [kb.by_id[i] for i in ("dibao-materials", "dibao-process", "dibao-standard", "dibao-review")]
     assert [h.entry for h in kbm._close_candidates([Hit(e[0], 10.0, ""), Hit(e[1], 5.0, "")])] == e[:1]
     assert [h.entry for h in kbm._close_candidates([Hit(e[0], 10.0, ""), Hit(e[1], 9.0, ""), Hit(e[2], 5.0, "")])] \
         == e[:2]
-    assert [h.entry for h in kbm._close_candidates([Hit(e[0], 10.0, ""), Hit(e[1], 9.0, ""), Hit(e[2], 8.5, ""),
-                                                     Hit(e[3], 8.4, "")])] == e[:3]
+    three_close = [Hit(e[0], 10.0, ""), Hit(e[1], 9.0, ""), Hit(e[2], 8.5, ""), Hit(e[3], 8.4, "")]
+    # a spoken question names two at most (issue 19: the third name was never the right one)
+    assert [h.entry for h in kbm._close_candidates(three_close)] == e[:2]
+    monkeypatch.setattr(kbm, "CLARIFY_NAMES", 3)
+    assert [h.entry for h in kbm._close_candidates(three_close)] == e[:3]
 
 
 @pytest.mark.parametrize("reply, expected", [
