@@ -156,7 +156,9 @@ class ActionRedeemPoints(XiangyinAction):
         quantity = (parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "")
                     or parsing.counted_quantity(turn.text) or 1)
         with turn.session() as s:
-            if not turn.entity(slots.ENTITY_ITEM) and parsing.asks_catalogue(turn.text):
+            # "那能换点啥": what the shop has, unless a real item is named ("能换肥皂啥的不").
+            named = points.item_named(s, turn.actor.village_id, turn.entity(slots.ENTITY_ITEM))
+            if named is None and parsing.asks_catalogue(turn.text):
                 return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
             try:
                 item = points.find_item(s, turn.actor.village_id, item_text)

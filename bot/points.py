@@ -348,6 +348,14 @@ def catalogue(s: Session, village_id: int) -> list[ShopItem]:
     return list(s.execute(query).scalars())
 
 
+def item_named(s: Session, village_id: int, name: str | None) -> ShopItem | None:
+    """The shop item with exactly this name or alias (no guessing), or None."""
+    if not name:
+        return None
+    items = s.execute(select(ShopItem).where(ShopItem.village_id == village_id)).scalars()
+    return next((item for item in items if name == item.name or name in (item.aliases or [])), None)
+
+
 def find_item(s: Session, village_id: int, text: str) -> ShopItem:
     items = list(s.execute(select(ShopItem).where(ShopItem.village_id == village_id)).scalars())
     text = (text or "").strip()

@@ -182,3 +182,12 @@ def test_a_problem_said_with_the_balance_question_is_offered_for_report_after_th
                       intent="check_points")
     assert said.texts[0].startswith("您家现在有") and said.texts[-1].startswith("您说的这个问题，要我帮您报给网格员吗")
     assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER  # an offer: nothing filed yet
+
+
+def test_what_can_i_get_is_the_catalogue_even_when_a_word_is_misheard_as_an_item(runner):
+    said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "那能换点啥", intent="redeem_points",
+                      entities={"item": "点啥"})
+    assert said.texts[0].startswith("积分超市现在有")
+    named = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "能换肥皂啥的不", intent="redeem_points",
+                       entities={"item": "肥皂"})
+    assert "肥皂" in named.texts[0] and not named.texts[0].startswith("积分超市现在有")
