@@ -7,6 +7,7 @@ talking, not by the reply's channel variant.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text
 
@@ -150,9 +151,32 @@ def run_query(turn: Turn, query: Query) -> List[EventType]:
     return ANSWERS.get(query.kind, answer_query)(turn, query)
 
 
+#: A question for people or households by name ("有哪些", "都有谁", "谁家"): a lookup, not a policy.
+_ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单|几号")
+
+
+def _villager_question(turn: Turn) -> Optional[List[EventType]]:
+    """A villager's question the model took for a staff lookup ("老人八十多了有啥补贴没" sounds like
+    a list of old people): answered from the knowledge base when it is sure, or its clarifying
+    question when both candidates are one policy; None when it asks for people (staff only)."""
+    if _ASKS_FOR_PEOPLE.search(turn.text):
+        return None  # "我网格里的连心户有哪些": who, whatever a policy text explains
+    from actions import policy
+
+    result = policy.search(turn, turn.text)
+    if result.entry is not None and result.confident:
+        return policy.answer_and_offer_report(turn, result.entry.id, turn.text)
+    if len({e.topic for e in policy.candidates(turn, result.candidates)}) == 1:
+        return policy.ask_clarify(turn, result, turn.text)
+    return None
+
+
 def staff_query(turn: Turn, kind: str) -> List[EventType]:
     """Staff only; on a voice device the PIN is asked first and the question kept."""
     if not turn.actor.is_staff:
+        answered = _villager_question(turn)
+        if answered is not None:
+            return answered
         turn.say("utter_staff_only_lookup")
         return []
     query = Query.from_turn(kind, turn)

@@ -94,7 +94,7 @@ def _options(result: Answer) -> List[Entry]:
 # --------------------------------------------------------------- the clarifying question
 
 
-def _candidates(turn: Turn, ids: Sequence[str]) -> List[Entry]:
+def candidates(turn: Turn, ids: Sequence[str]) -> List[Entry]:
     by_id = knowledge(turn).by_id
     return [by_id[i] for i in ids if i in by_id]
 
@@ -116,7 +116,7 @@ def ask_clarify(turn: Turn, result: Answer, question: str) -> List[EventType] | 
     has none (or its entries are gone)."""
     if not result.clarify:
         return None
-    entries = _candidates(turn, result.candidates)
+    entries = candidates(turn, result.candidates)
     if not entries:
         return None
     _say_clarify(turn, entries)
@@ -166,7 +166,7 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
         if int(pending.get("repeats") or 0) >= MAX_CLARIFY_REPEATS or not ids:
             return [*clear_pending(), *offer_forward(turn, question)]
         turn.say("utter_kb_clarify_again")
-        _say_clarify(turn, _candidates(turn, ids))
+        _say_clarify(turn, candidates(turn, ids))
         return [SlotSet(slots.PENDING_WRITE, {**pending, "repeats": int(pending.get("repeats") or 0) + 1})]
     # Something else: a new request. The question is dropped; the other policies take the turn.
     return [*clear_pending(), ActionExecutionRejected(action_name)]

@@ -121,3 +121,16 @@ def test_a_household_offered_by_number_is_summarised(runner):
     said = runner.run(ActionChooseOption(runner.settings), "cli:wangxiulan", "第一个", intent="choose_option",
                       slots={slots.CHOICES: [household_id], slots.CHOICE_KIND: slots.OFFERED_HOUSEHOLD})
     assert "口人" in said.texts[0] and said.slot(slots.CHOICE_KIND) is None
+
+
+def test_a_villager_question_taken_for_a_staff_lookup_is_answered_from_the_knowledge_base(runner):
+    from actions.staff import ActionListHouseholds
+
+    said = runner.run(ActionListHouseholds(runner.settings), "cli:hh010", "老人八十多了有啥补贴没",
+                      intent="list_households")
+    answered = said.slot(slots.KB_ENTRY, "") or ""
+    asked = (said.slot(slots.PENDING_WRITE, None) or {}).get("candidates") or []
+    assert answered.startswith("gaoling") or (asked and all(c.startswith("gaoling") for c in asked)), said.texts
+    refused = runner.run(ActionListHouseholds(runner.settings), "cli:hh010", "三组独居的都有谁",
+                         intent="list_households")
+    assert refused.texts == ["这个只有网格员和村干部能查。"]
