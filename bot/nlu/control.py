@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.nlu.goals import asks_own_balance, asks_points_rule, asks_shop_opening, command_action
+from bot.nlu.goals import asks_others_balance, asks_own_balance, asks_points_rule, asks_shop_opening, command_action
 from bot.replies import is_stop
 from bot.text import is_spoken_number
 
@@ -138,8 +138,9 @@ def decide(turn: Turn) -> Optional[str]:
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):
         return POLICY_ACTION  # "积分超市几号开门": the village's notice, not the rules
-    if not busy and turn.intent in BALANCE_MISREADS and asks_own_balance(turn.text):
-        return BALANCE_ACTION  # "俺家还有多少分"
+    if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)
+                                                         or asks_others_balance(turn.text)):
+        return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):

@@ -105,3 +105,12 @@ def names_other_household(text: str) -> bool:
         if not any(owner.endswith(own) for own in _OWN_HOME):
             return True
     return False
+
+
+_AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几)(个)?(积|鸡)?分|(积|鸡)分.{0,3}(多少|几个|几)")
+
+
+def asks_others_balance(text: str) -> bool:
+    """"隔壁老李家多少分": another household's points (answered: only one's own)."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    return bool(_AMOUNT_OF_POINTS.search(flat)) and not asks_points_rule(flat) and names_other_household(flat)

@@ -155,7 +155,8 @@ def test_the_words_decide_a_balance_and_the_shop_opening_whatever_the_model_hear
     assert decide(turn("咱还剩几个分", "ask_points_rules")) == "action_points_balance"
     assert decide(turn("路口垃圾桶满了没人管，对了俺家积分多少", "file_grievance")) == "action_points_balance"
     assert decide(turn("扫雪加几分", "ask_policy")) == "action_points_rules"  # a deed: the rules
-    assert decide(turn("帮俺查查隔壁周家多少分", "ask_policy")) is None  # not one's own
+    assert decide(turn("隔壁老李家多少分", "file_grievance")) == "action_points_balance"  # "only your own"
+    assert decide(turn("隔壁老李家天天烧垃圾", "file_grievance")) is None  # a report
     assert decide(turn("积分超市几号开门", "ask_points_rules")) == "action_policy_answer"
     assert decide(turn("积分超市几号开门", "ask_policy")) is None  # the model got it: its rule answers
     assert decide(turn("俺家还有多少分", "ask_policy", loop="grievance_form",
