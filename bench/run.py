@@ -5,7 +5,9 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
   nlu     model load time, NLU parse latency p50/p99, held-out accuracy / macro F1 on
           clean and homophone-noised text, with and without the pinyin featurizer
   turns   full text turns (REST → dialogue → action server → database → reply) with
-          1 and 20 concurrent users, p50/p99 and throughput, plus server memory
+          1 and 20 concurrent users, p50/p99, throughput and server CPU per turn, side by side
+          with the peer that sets the floor (bench/peer.py: bare Rasa with the same pipeline and
+          policies, static responses) and Xiangyin's ratio to it; plus server memory
   kb      knowledge-base retrieval accuracy (when the evaluation set is present)
   dialogues  the held-out multi-turn dialogues (tests/data/dialogues): pass rate per category
           and half, and the count of writes without an explicit yes (bench/dialogues.py)
@@ -84,37 +86,90 @@ def bench_nlu(settings: Settings) -> None:
 
 
 TURNS = ["你好", "我家有多少积分", "怎么挣积分", "低保怎么申请", "我上次反映的那件事咋样了", "谢谢"]
+#: Rounds of TURNS per user: 1 user × 20 rounds = 120 turns (enough for a p99 that is not just the
+#: slowest turn), 20 users × 2 rounds = 240 turns. One user's rounds are 20 villagers' six-turn
+#: conversations one after another (one villager's 120-turn conversation would measure how Rasa's
+#: per-turn cost grows with the tracker's length instead); 20 users are 20 villagers at once.
+ROUNDS = {1: 20, 20: 2}
+
+
+def _sender(user: int) -> str:
+    return f"cli:hh{(user % 60) + 3:03d}"  # seeded villagers
+
+
+def _run_level(base_url: str, users: int, token: bool, cpu_pids: list[int]) -> dict:
+    """TURNS × ROUNDS[users] per user, ``users`` at a time (each user's turns in order, one
+    connection per turn); latencies, throughput and the servers' CPU seconds per turn."""
+    from bench.stats import cpu_seconds
+
+    def user(u: int) -> list[float]:
+        return [post_turn(base_url, _sender(u if users > 1 else r), text, token=token)
+                for r in range(ROUNDS[users]) for text in TURNS]
+
+    cpu_before = [cpu_seconds(pid) for pid in cpu_pids]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        per_user = list(pool.map(user, range(users)))
+    elapsed = time.perf_counter() - started
+    cpu = [cpu_seconds(pid) - before for pid, before in zip(cpu_pids, cpu_before)]
+    latencies = [t for turns in per_user for t in turns]
+    slowest = max(((t, i) for turns in per_user for i, t in enumerate(turns)))[1]
+    return {"users": users, "turns": len(latencies), "first": per_user[0][0], "p50": pct(latencies, 50),
+            "slowest": f"a user's turn {slowest + 1} ({TURNS[slowest % len(TURNS)]})",
+            "p99": pct(latencies, 99), "max": max(latencies), "throughput": len(latencies) / elapsed,
+            "cpu": [c / len(latencies) for c in cpu]}
+
+
+def _row(name: str, r: dict, cpu_names: list[str]) -> str:
+    cpu = " + ".join(f"{n} {c * 1000:.1f}" for n, c in zip(cpu_names, r["cpu"]))
+    return (f"turns    {name:<9} {r['users']:>2} user(s) {r['turns']:>4} turns: p50 {ms(r['p50'])}, p99 {ms(r['p99'])}, "
+            f"max {ms(r['max'])} ({r['slowest']}), {r['throughput']:.1f} turns/s; CPU ms/turn {cpu} = {sum(r['cpu']) * 1000:.1f}")
 
 
 def bench_turns(settings: Settings) -> None:
+    """Xiangyin's embedded stack and the peer (bench/peer.py: bare Rasa, the same pipeline and
+    policies, static responses) side by side in one run: the same turns, 1 and 20 users."""
+    from bench.peer import peer_server
     from bot.ops.runtime import embedded_stack, train_if_needed
     from speech.model import korean_test_model_path
 
-    train_if_needed(quiet=True)
+    model = train_if_needed(quiet=True)
+    print(f"turns    model {model.name}", flush=True)
     # The Chinese Vosk model cannot be downloaded here: the Korean one makes recognition cost real.
     # An explicitly configured model (XIANGYIN_VOSK_MODEL) is used as it is.
     configured = settings.speech.vosk_model
     explicit = configured != settings.var_dir / "models" / DEFAULT_VOSK_MODEL_NAME
     env = {"XIANGYIN_VOSK_MODEL": str(configured if explicit else korean_test_model_path())}
     pids: dict = {}
-    with embedded_stack(env, pids) as base_url:
-        post_turn(base_url, "cli:wangjianguo", "你好")  # warm-up
-        for users in (1, 20):
-            rounds = 5 if users == 1 else 2
-            jobs = [(f"cli:hh{(u % 60) + 3:03d}", text) for _ in range(rounds) for u in range(users) for text in TURNS]
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=users) as pool:
-                latencies = list(pool.map(lambda job: post_turn(base_url, *job), jobs))
-            elapsed = time.perf_counter() - started
-            print(f"turns    {users:>2} concurrent user(s), {len(jobs)} turns: p50 {ms(pct(latencies, 50))}, "
-                  f"p99 {ms(pct(latencies, 99))}, throughput {len(jobs) / elapsed:.1f} turns/s")
-        recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],  # nosec B603, B607 - fixed arguments; espeak-ng from PATH as installed
-                                   check=True, capture_output=True).stdout
-        latencies = [post_voice(base_url, "device-001", recording) for _ in range(10)]
-        print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
-              f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
-        print(f"turns    server memory (RSS): Rasa {rss_mb(pids['rasa']):.0f} MB, "
-              f"actions {rss_mb(pids['actions']):.0f} MB")
+    with peer_server(settings) as peer:  # loads while the Xiangyin stack starts
+        started = time.monotonic()
+        with embedded_stack(env, pids) as base_url:
+            print(f"turns    Xiangyin ready {time.monotonic() - started:.0f} s after the start", flush=True)
+            peer_url = peer.wait()
+            print(f"turns    peer ready {time.monotonic() - started:.0f} s after the start", flush=True)
+            # No warm-up turn: the first measured turn is the first any user would send after
+            # the stack says it is ready.
+            results: dict[int, dict] = {}
+            for users in (1, 20):
+                ours = _run_level(base_url, users, True, [pids["rasa"], pids["actions"]])
+                floor = _run_level(peer_url, users, False, [peer.pid])
+                results[users] = {"xiangyin": ours, "peer": floor}
+                print(_row("xiangyin", ours, ["rasa", "actions"]), flush=True)
+                print(_row("peer", floor, ["rasa"]), flush=True)
+            for users, r in results.items():
+                ours, floor = r["xiangyin"], r["peer"]
+                print(f"turns    ratio xiangyin/peer, {users:>2} user(s): p50 {ours['p50'] / floor['p50']:.2f}x, "
+                      f"p99 {ours['p99'] / floor['p99']:.2f}x, turns/s {ours['throughput'] / floor['throughput']:.2f}x, "
+                      f"CPU/turn {sum(ours['cpu']) / max(sum(floor['cpu']), 1e-9):.2f}x")
+            print(f"turns    first turn after ready (1 user): xiangyin {ms(results[1]['xiangyin']['first'])}, "
+                  f"peer {ms(results[1]['peer']['first'])}")
+            recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],  # nosec B603, B607 - fixed arguments; espeak-ng from PATH as installed
+                                       check=True, capture_output=True).stdout
+            latencies = [post_voice(base_url, "device-001", recording) for _ in range(10)]
+            print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
+                  f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
+            print(f"turns    server memory (RSS): Rasa {rss_mb(pids['rasa']):.0f} MB, "
+                  f"actions {rss_mb(pids['actions']):.0f} MB, peer {rss_mb(peer.pid):.0f} MB")
 
 
 def bench_kb(settings: Settings) -> None:
