@@ -27,7 +27,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
-from actions.households import ANSWERS, Query, staff_query
+from actions.households import ANSWERS, Query, refers_back, staff_query
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule
 from bot import care, emergency, households, points
@@ -250,12 +250,19 @@ class ActionListHouseholds(XiangyinAction):
 
 def answer_award(turn: Turn, query: Query) -> List[EventType]:
     """Find the household and the rule, then read the award back (nothing is booked yet)."""
-    request = award_request(query.text, query.person, query.number, query.amount)
-    if not request.household_named:
+    # The NLU's house number must be said as one ("8号"): in "给她家加3分" the 3 is points.
+    number = query.number if query.number and parsing.house_number_in(query.text) else None
+    last = turn.slot(slots.LAST_HOUSEHOLD)
+    back = bool(last) and refers_back(query.text) and not parsing.house_number_in(query.text)
+    request = award_request(query.text, None if back else query.person, number, query.amount)
+    if not (request.household_named or back):
         turn.say("utter_award_needs_household")
         return []
     with turn.session() as s:
-        found = households.find_households(s, turn.actor, name=request.name, number=request.number)
+        if back:  # "给她家加5分" right after a lookup: that household
+            found = households.find_households(s, turn.actor, household_id=int(last))
+        else:
+            found = households.find_households(s, turn.actor, name=request.name, number=request.number)
         if not found:
             turn.say("utter_access_denied")  # the same answer as for "no such household"
             return []

@@ -408,3 +408,15 @@ def test_he_and_his_household_after_a_lookup_mean_that_household(runner):
     # Nobody looked up yet: the household is asked for.
     asked = _say(runner, ActionLogVisit, WORKER, "给他家记一条走访", "log_visit")
     assert asked.slot(slots.PENDING_WRITE, None) is None
+
+
+def test_an_award_for_her_household_after_a_lookup_and_points_are_no_house_number(runner):
+    household_id = _say(runner, ActionHouseholdSummary, WORKER, "查一下8号", "query_household").slot(
+        slots.LAST_HOUSEHOLD)
+    said = _say(runner, ActionAwardPoints, WORKER, "给她家加5分，帮着打扫村部", "award_points",
+                entities={"household_no": "5", "number": "5"}, slots={slots.LAST_HOUSEHOLD: household_id})
+    assert said.texts[-1].startswith("给赵丽华家（8号）记5分：义务清扫"), said.texts
+    # Without anybody looked up, "3分" is no house: the household is asked for.
+    asked = _say(runner, ActionAwardPoints, WORKER, "给她家加3分，帮着打扫村部", "award_points",
+                 entities={"household_no": "3", "number": "3"})
+    assert asked.slot(slots.PENDING_WRITE, None) is None
