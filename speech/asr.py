@@ -22,6 +22,18 @@ Public API (synchronous; call it off the event loop, e.g. ``loop.run_in_executor
 * Chinese words come out of Vosk separated by spaces: :func:`join_words` drops the spaces
   between Han characters and keeps them elsewhere (Latin, Hangul).
 * The same ``Recognizer`` may be used from several threads at once.
+
+Streaming (recognition while the user speaks)::
+
+    stream = rec.start_stream()              # one utterance, one KaldiRecognizer
+    stream.accept(pcm_piece)                 # 16 kHz mono s16le, any piece size, in order
+    t = stream.finish()                      # the tail and the final result: a Transcript
+    stream.close()                           # frees the recogniser (finish() does too)
+
+A stream re-cuts what it is given into the same ``chunk_bytes`` pieces :meth:`Recognizer.
+transcribe_pcm` feeds Vosk, so the same audio gives the same transcript however the device cut
+it into uploads. One stream is used by one thread at a time (the voice channel feeds each
+utterance from one worker, in order); different streams run in parallel.
 """
 from __future__ import annotations
 
@@ -379,6 +391,10 @@ class Recognizer:
         results.append(json.loads(rec.FinalResult()))
         return self._to_transcript(results)
 
+    def start_stream(self) -> "VoskStream":
+        """A new utterance fed piece by piece while it is spoken (:class:`VoskStream`)."""
+        return VoskStream(self)
+
     def _to_transcript(self, results: list[dict]) -> Transcript:
         words: list[Word] = []
         texts: list[str] = []
@@ -396,3 +412,51 @@ class Recognizer:
             text = snap(text, self.snap_phrases, self.snap_threshold)
         confidence = sum(w.conf for w in words) / len(words) if words else 0.0
         return Transcript(text=text, words=words, confidence=confidence, raw_text=raw_text)
+
+
+class VoskStream:
+    """One utterance recognised incrementally: ``accept`` PCM as it arrives, ``finish`` at the
+    end of speech. Vosk's ``AcceptWaveform`` does the work for each piece as it comes, so at
+    release only the last piece and the final result remain."""
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self._recognizer = recognizer
+        self._kaldi = recognizer._new_kaldi()
+        self._pending = b""  # less than one chunk, kept for the next piece
+        self._results: list[dict] = []
+        self.bytes_accepted = 0
+        self.finished = False
+
+    @property
+    def sample_rate(self) -> int:
+        return self._recognizer.sample_rate
+
+    def accept(self, pcm: bytes) -> None:
+        """Feed mono s16le PCM at the recogniser's rate (any length; pieces are re-cut)."""
+        if self.finished or self._kaldi is None:
+            raise RuntimeError("the utterance has ended")
+        data = self._pending + bytes(pcm)
+        self.bytes_accepted += len(pcm)
+        size = self._recognizer.chunk_bytes
+        whole = len(data) - len(data) % size
+        for i in range(0, whole, size):
+            if self._kaldi.AcceptWaveform(data[i:i + size]):
+                self._results.append(json.loads(self._kaldi.Result()))
+        self._pending = data[whole:]
+
+    def finish(self) -> Transcript:
+        """The transcript of everything accepted; the stream is closed afterwards."""
+        if self.finished or self._kaldi is None:
+            raise RuntimeError("the utterance has ended")
+        tail = self._pending[: len(self._pending) - len(self._pending) % 2]
+        if tail and self._kaldi.AcceptWaveform(tail):
+            self._results.append(json.loads(self._kaldi.Result()))
+        self._results.append(json.loads(self._kaldi.FinalResult()))
+        self.finished = True
+        transcript = self._recognizer._to_transcript(self._results)
+        self.close()
+        return transcript
+
+    def close(self) -> None:
+        """Drop the Kaldi recogniser (idempotent)."""
+        self._kaldi, self._pending = None, b""

@@ -12,6 +12,14 @@ Each recording is POSTed to ``--server`` (default
 ``device_id`` and ``audio`` (a WAV file); the answer is JSON
 ``{"transcript": str, "texts": [str, ...], "audio_wav_base64": str}``.
 
+Streaming (the default when the server has it, see :mod:`bot.channels.voice`): when the button
+is pressed the device opens an utterance (``…/webhooks/voice/stream/start``) and uploads the
+recording in quarter-second pieces of 16 kHz PCM while the user is still speaking (a background
+thread), so the server recognises as it goes; at release it sends the last piece with ``…/end``
+and plays the answer's sentences as they arrive, the first while the server is still rendering
+the others. A server without streaming (404), or any failure before the end, and the device
+sends the one-shot upload instead (``--no-stream`` always does).
+
 Every request is signed with the device's own key (:func:`bot.security.signing.signed_headers`
 over the exact bytes sent), read from ``--key-file`` (default ``XIANGYIN_DEVICE_KEY_FILE`` or
 ``<var>/device.key``, mode 0600, written when the device is provisioned). Without a key file
@@ -38,7 +46,8 @@ Exit codes (``--wav``/``--flush-queue``): 0 answered, 3 queued because the serve
 unreachable, 4 the server rejected the request, 1 any other error.
 
 Python API: :class:`VoiceClient` (``send``, ``enqueue``, ``flush``, ``submit``, ``poll``,
-``ack``), :class:`DeviceInbox` (``check``: fetch, play, confirm), :class:`Reply`,
+``ack``; streaming: ``open_stream`` → :class:`StreamUpload` ``feed``/``finish``, ``ask``),
+:class:`DeviceInbox` (``check``: fetch, play, confirm), :class:`Reply`, :func:`read_frames`,
 :class:`EndpointDetector`, :func:`tone`, :func:`play_wav`.
 """
 from __future__ import annotations
@@ -48,9 +57,11 @@ import base64
 import json
 import logging
 import os
+import queue
 import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -59,7 +70,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -80,6 +91,10 @@ MSG_NOT_HEARD = "我没有听清，请按住按钮再说一遍。"
 MSG_REJECTED = "这句话没有处理好，请再说一遍。"
 MSG_NOT_REGISTERED = "这台设备还没有登记，请找村里帮忙设置。"
 INBOX_PATH = "/webhooks/voice_inbox"
+STREAM_PATH = "/webhooks/voice/stream"
+STREAM_CONTENT_TYPE = "application/x-xiangyin-voice-frames"
+PIECE_SECONDS = 0.25  # audio per streamed piece (the recogniser works in 0.25 s steps)
+MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 EXIT_OK, EXIT_ERROR, EXIT_QUEUED, EXIT_REJECTED = 0, 1, 3, 4
 
@@ -100,10 +115,52 @@ class RequestRejected(ValueError):
         self.status = status
 
 
+class StreamUnsupported(RequestRejected):
+    """The server has no streaming endpoint (an older server): use the one-shot upload."""
+
+
 def inbox_url_for(server: str) -> str:
     """The voice inbox next to a voice webhook URL (same scheme, host and port)."""
     parts = urlsplit(server)
     return urlunsplit((parts.scheme, parts.netloc, INBOX_PATH, "", ""))
+
+
+def stream_url_for(server: str) -> str:
+    """The streaming endpoints next to a voice webhook URL (``…/webhooks/voice/stream``)."""
+    parts = urlsplit(server)
+    path = parts.path.rstrip("/")
+    path = path[: -len("/webhook")] + "/stream" if path.endswith("/webhook") else STREAM_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def read_frames(chunks) -> "Iterator[bytes]":
+    """The frames of a streamed answer (4-byte big-endian length, then the bytes) from an
+    iterable of byte chunks, each as soon as it is complete; stops after the empty frame.
+    RequestRejected when the stream ends inside a frame or without the empty frame."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= 4:
+            (size,) = struct.unpack(">I", bytes(buffer[:4]))
+            if size > MAX_FRAME_BYTES:
+                raise RequestRejected(f"frame of {size} bytes")
+            if len(buffer) < 4 + size:
+                break
+            payload = bytes(buffer[4:4 + size])
+            del buffer[:4 + size]
+            yield payload
+            if size == 0:
+                return
+    raise RequestRejected("the streamed answer broke off")
+
+
+def join_wavs(wavs: list[bytes]) -> bytes:
+    """One WAV of several 16-bit mono WAVs of the same rate (the streamed sentences)."""
+    pcm, rate = [], audio.SAMPLE_RATE
+    for wav in wavs:
+        data, rate, _channels = audio.read_wav(wav)
+        pcm.append(data)
+    return audio.pcm_to_wav(b"".join(pcm), rate) if wavs else b""
 
 
 def load_key(path: str | os.PathLike | None) -> str | None:
@@ -137,6 +194,8 @@ class Reply:
     transcript: str = ""
     texts: list[str] = field(default_factory=list)
     audio_wav: bytes = b""
+    played: bool = False  # streamed: its sentences were handed to the player as they arrived
+    streamed: bool = False
 
     @classmethod
     def from_json(cls, data: dict) -> "Reply":
@@ -210,6 +269,8 @@ class VoiceClient:
         self.max_queue = max_queue
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
+        self.stream_url = stream_url_for(server)
+        self.streaming: bool | None = None  # None: not tried yet; False: the server has no streaming
 
     # -- signed requests
 
@@ -217,11 +278,7 @@ class VoiceClient:
         """One signed request; the JSON answer. ServerUnavailable / RequestRejected otherwise."""
         import httpx
 
-        headers = {"Content-Type": content_type} if content_type else {}
-        if self.key:
-            from bot.security.signing import signed_headers
-
-            headers.update(signed_headers(self.device_id, self.key, method, urlsplit(url).path, body))
+        headers = self._headers(method, url, body, content_type)
         timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
         try:
             resp = httpx.request(method, url, content=body if method != "GET" else None, headers=headers,
@@ -236,6 +293,101 @@ class VoiceClient:
             return resp.json()
         except ValueError as exc:
             raise RequestRejected(f"server answer is not JSON: {resp.text[:200]!r}") from exc
+
+    def _headers(self, method: str, url: str, body: bytes, content_type: str | None) -> dict[str, str]:
+        headers = {"Content-Type": content_type} if content_type else {}
+        if self.key:
+            from bot.security.signing import signed_headers
+
+            headers.update(signed_headers(self.device_id, self.key, method, urlsplit(url).path, body))
+        return headers
+
+    # -- streaming: the recording goes up while the user speaks
+
+    def open_stream(self, piece_seconds: float = PIECE_SECONDS) -> "StreamUpload | None":
+        """A streamed utterance (opened in the background), or None when the server is known
+        to have no streaming."""
+        if self.streaming is False:
+            return None
+        return StreamUpload(self, piece_seconds)
+
+    def _start_stream(self) -> str:
+        body = json.dumps({"format": "s16le", "rate": RATE}).encode()
+        try:
+            answer = self._request("POST", f"{self.stream_url}/start", body, "application/json")
+        except RequestRejected as exc:
+            if exc.status in (404, 405):
+                self.streaming = False
+                raise StreamUnsupported(str(exc), exc.status) from exc
+            raise
+        utterance = str(answer.get("utterance") or "") if isinstance(answer, dict) else ""
+        if not utterance.isalnum():
+            raise RequestRejected(f"unusable stream answer: {answer!r}")
+        self.streaming = True
+        return utterance
+
+    def _send_piece(self, utterance: str, seq: int, pcm: bytes) -> None:
+        self._request("POST", f"{self.stream_url}/{utterance}/chunk/{seq}", pcm, "application/octet-stream")
+
+    def _end_stream(self, utterance: str, seq: int, pcm: bytes,
+                    on_segment: Callable[[bytes], None] | None = None) -> Reply:
+        """Ends the utterance and reads the framed answer, handing each sentence's WAV to
+        ``on_segment`` as soon as it has arrived."""
+        import httpx
+
+        url = f"{self.stream_url}/{utterance}/end/{seq}"
+        headers = self._headers("POST", url, pcm, "application/octet-stream")
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        try:
+            with httpx.stream("POST", url, content=pcm, headers=headers, timeout=timeout) as resp:
+                if resp.status_code >= 500 or resp.status_code in (408, 429):
+                    raise ServerUnavailable(f"HTTP {resp.status_code}")
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise RequestRejected(f"HTTP {resp.status_code}: {resp.text[:200]}", resp.status_code)
+                frames = read_frames(resp.iter_bytes())
+                try:
+                    header = json.loads(next(frames).decode("utf-8"))
+                except (StopIteration, ValueError) as exc:
+                    raise RequestRejected(f"unusable streamed answer: {exc}") from exc
+                reply = Reply.from_json(header)
+                segments = []
+                for wav in frames:
+                    if not wav:
+                        break
+                    segments.append(wav)
+                    if on_segment is not None:
+                        on_segment(wav)
+        except (httpx.TransportError, OSError) as exc:
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        reply.audio_wav = join_wavs(segments)
+        reply.played, reply.streamed = on_segment is not None and bool(segments), True
+        return reply
+
+    def ask(self, pcm: bytes, on_segment: Callable[[bytes], None] | None = None,
+            upload: "StreamUpload | None" = None,
+            original: tuple[bytes, str, str] | None = None) -> Reply | None:
+        """One question, 16 kHz mono PCM: streamed when the server can (``upload``: an utterance
+        already fed while recording; else it is opened and fed here), else the one-shot upload
+        (of ``original`` = (bytes, file name, content type) when given, else of ``pcm`` as WAV).
+        None when the server is unreachable (the recording is queued, as :meth:`submit`)."""
+        recording = original or (audio.pcm_to_wav(pcm), "speech.wav", "audio/wav")
+        if upload is None:
+            upload = self.open_stream()
+            if upload is not None:
+                upload.feed(pcm)
+        if upload is not None:
+            try:
+                return upload.finish(on_segment)
+            except StreamUnsupported:
+                log.info("the server has no streaming; sending the whole recording")
+            except (ServerUnavailable, RequestRejected) as exc:
+                if upload.ending and isinstance(exc, ServerUnavailable):
+                    log.info("server unreachable at the end of a streamed question (%s); queueing it", exc)
+                    self.enqueue(*recording)
+                    return None
+                log.info("streaming failed (%s); sending the whole recording", exc)
+        return self.submit(*recording)
 
     # -- sending
 
@@ -359,6 +511,64 @@ class VoiceClient:
             log.info("server unreachable (%s); queueing the recording", exc)
             self.enqueue(data, filename, content_type)
             return None
+
+
+class StreamUpload:
+    """One streamed utterance of a :class:`VoiceClient`. ``feed`` PCM as it is recorded (it never
+    blocks: a background thread opens the utterance and uploads a piece every ``piece_seconds``
+    of audio, in order); ``finish`` sends the rest and returns the answer. The first failure
+    stops the uploads and is raised by ``finish`` (the caller sends the one-shot upload)."""
+
+    def __init__(self, client: VoiceClient, piece_seconds: float = PIECE_SECONDS) -> None:
+        self.client = client
+        self.piece_bytes = max(2, int(RATE * piece_seconds) * 2)
+        self.utterance: str | None = None
+        self.sent = 0  # pieces uploaded
+        self.error: Exception | None = None
+        self.ending = False  # the end request has gone out
+        self._buffer = bytearray()
+        self._pieces: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._upload, name="voice-stream", daemon=True)
+        self._thread.start()
+
+    def feed(self, pcm: bytes) -> None:
+        self._buffer += pcm
+        while len(self._buffer) >= self.piece_bytes:
+            self._pieces.put(bytes(self._buffer[:self.piece_bytes]))
+            del self._buffer[:self.piece_bytes]
+
+    def _upload(self) -> None:
+        try:
+            self.utterance = self.client._start_stream()
+        except Exception as exc:  # noqa: BLE001 - raised by finish()
+            self.error = exc
+        while True:
+            piece = self._pieces.get()
+            if piece is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self.client._send_piece(self.utterance, self.sent, piece)
+                self.sent += 1
+            except Exception as exc:  # noqa: BLE001 - raised by finish()
+                self.error = exc
+
+    def finish(self, on_segment: Callable[[bytes], None] | None = None) -> Reply:
+        """Waits for the pieces in flight, ends the utterance with the rest of the audio and
+        reads the answer (see :meth:`VoiceClient._end_stream`)."""
+        self._pieces.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        tail, self._buffer = bytes(self._buffer), bytearray()
+        self.ending = True
+        return self.client._end_stream(self.utterance, self.sent, tail, on_segment)
+
+    def abandon(self) -> None:
+        """Stops uploading (the server drops the utterance when it goes idle)."""
+        self.error = self.error or RuntimeError("abandoned")
+        self._pieces.put(None)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -490,12 +700,20 @@ class Speaker:
         self.chime(MESSAGE_CHIME)
         self.say(text)
 
+    def segment(self, wav: bytes) -> None:
+        """One sentence of a streamed answer, played as soon as it has arrived."""
+        if self.enabled:
+            try:
+                play_wav(wav)
+            except Exception as exc:
+                log.warning("answer not played: %s", exc)
+
     def reply(self, reply: Reply) -> None:
         if reply.transcript:
             self.out(f"[听到] {reply.transcript}")
         for text in reply.texts:
             self.out(text)
-        if self.enabled and reply.audio_wav:
+        if self.enabled and reply.audio_wav and not reply.played:
             try:
                 play_wav(reply.audio_wav)
             except Exception as exc:
@@ -611,8 +829,9 @@ class GpioButton:
         return not self._button.is_pressed  # released: stop
 
 
-def record(button, detector: EndpointDetector) -> bytes:
-    """Record from the microphone until the detector or the button ends it."""
+def record(button, detector: EndpointDetector, on_frame: Callable[[bytes], None] | None = None) -> bytes:
+    """Record from the microphone until the detector or the button ends it; ``on_frame`` gets
+    each frame as it is recorded (the streamed upload)."""
     import sounddevice as sd
 
     frames: list[bytes] = []
@@ -623,6 +842,8 @@ def record(button, detector: EndpointDetector) -> bytes:
             data, _overflowed = stream.read(block)
             data = bytes(data)
             frames.append(data)
+            if on_frame is not None:
+                on_frame(data)
             if detector.feed(data):
                 break
             if button.pressed_again():
@@ -667,6 +888,24 @@ def run_wav(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInbox | No
     client.flush(force=args.retry_now, on_reply=_reply_sink(args, speaker))
     if inbox is not None:  # a press: what is waiting is played first
         inbox.check()
+    if not args.no_stream:
+        try:
+            pcm = audio.normalise(data)
+        except audio.AudioError as exc:  # the server may still read it: the one-shot upload
+            log.info("not streamed (%s)", exc)
+            pcm = b""
+        if pcm:
+            on_segment = speaker.segment if not args.out else None
+            try:
+                reply = client.ask(pcm, on_segment, original=(data, path.name, _content_type(path)))
+            except RequestRejected as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                speaker.say(_rejected(exc))
+                return EXIT_REJECTED
+            if reply is None:
+                speaker.say(MSG_NETWORK)
+                return EXIT_QUEUED
+            return _answered(args, speaker, reply)
     try:
         reply = client.send(data, path.name, _content_type(path))
     except ServerUnavailable as exc:
@@ -678,6 +917,10 @@ def run_wav(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInbox | No
         print(f"error: {exc}", file=sys.stderr)
         speaker.say(_rejected(exc))
         return EXIT_REJECTED
+    return _answered(args, speaker, reply)
+
+
+def _answered(args, speaker: Speaker, reply: Reply) -> int:
     if args.json:
         print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
     if args.out:
@@ -726,19 +969,27 @@ def run_microphone(args, client: VoiceClient, speaker: Speaker, inbox: DeviceInb
             continue  # a question was played and the button let go: the next press answers it
         speaker.chime(START_CHIME)
         detector = EndpointDetector(silence_s=args.silence, max_seconds=args.max_seconds)
+        upload = None if args.no_stream else client.open_stream()  # uploads while the user speaks
         try:
-            pcm = record(button, detector)
+            pcm = record(button, detector, on_frame=upload.feed if upload is not None else None)
         except Exception as exc:
             log.error("microphone error: %s", exc)
+            if upload is not None:
+                upload.abandon()
             speaker.say("麦克风没有声音，请找人帮忙看一下。")
             continue
         speaker.chime(STOP_CHIME)
         if not detector.heard_speech:
+            if upload is not None:
+                upload.abandon()
             speaker.say(MSG_NOT_HEARD)
             continue
         reply = None
         try:
-            reply = client.submit(audio.pcm_to_wav(pcm))
+            if upload is not None:  # streamed; the one-shot upload if that fails before the end
+                reply = client.ask(pcm, speaker.segment, upload=upload)
+            else:
+                reply = client.submit(audio.pcm_to_wav(pcm))
         except RequestRejected as exc:
             log.warning("server rejected the recording: %s", exc)
             speaker.say(_rejected(exc))
@@ -767,6 +1018,8 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--reply-dir", help="also save answers to queued recordings here")
     p.add_argument("--json", action="store_true", help="print answers as JSON lines")
     p.add_argument("--no-play", action="store_true", help="never play sound, print only")
+    p.add_argument("--no-stream", action="store_true",
+                   help="always send the whole recording after the press (never stream while speaking)")
     p.add_argument("--flush-queue", action="store_true",
                    help="resend queued recordings now and exit")
     p.add_argument("--retry-now", action="store_true",

@@ -6,6 +6,8 @@ Public API::
     wav = synth.synthesize("您的积分是1250分。")              # WAV bytes (16-bit mono)
     wav = synth.synthesize(text, rate="slow")                 # or an int, words per minute
     wav = synth.synthesize_many(["第一条。", "第二条。"])       # several messages, one WAV
+    for wav in synth.synthesize_segments(["第一条。", "第二条。"]):  # the same, a WAV per sentence:
+        ...                                   # the first as soon as it is rendered, then the rest
 
 Every engine implements the :class:`Synthesizer` protocol: ``name`` and
 ``synthesize(text, rate=None) -> bytes``.  Text goes through :mod:`speech.spoken` first
@@ -45,7 +47,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Iterable, Iterator, Protocol, runtime_checkable
 
 from bot.config import Settings, SpeechSettings, load_settings
 
@@ -199,10 +201,10 @@ class BaseSynthesizer(abc.ABC):
         CACHE.put(key, result)
         return result
 
-    def _render_batch(self, sentences: list[str], rate: int) -> None:
-        """Render (and cache) sentences ahead of use; engines may parallelise this."""
-        for sentence in sentences:
-            self._sentence_pcm(sentence, rate)
+    def _render_batch(self, sentences: list[str], rate: int) -> dict[str, tuple[bytes, int]]:
+        """Render (and cache) sentences ahead of use; engines may parallelise this. Returns what
+        was rendered, so that nothing is rendered twice when the cache is off (size 0)."""
+        return {sentence: self._sentence_pcm(sentence, rate) for sentence in sentences}
 
     def synthesize(self, text: str, rate: int | str | None = None) -> bytes:
         """WAV bytes (16-bit mono) speaking ``text``; a short silence if nothing to say."""
@@ -215,10 +217,9 @@ class BaseSynthesizer(abc.ABC):
         sample_rate = None
         sentences = [s for text in texts for s in self.sentences(text or "")]
         missing = [s for s in dict.fromkeys(sentences) if (self.cache_id, s, r) not in CACHE]
-        if missing:
-            self._render_batch(missing, r)
+        rendered = self._render_batch(missing, r) if missing else {}
         for sentence in sentences:
-            pcm, sr = self._sentence_pcm(sentence, r)
+            pcm, sr = rendered.get(sentence) or self._sentence_pcm(sentence, r)
             if sample_rate is None:
                 sample_rate = sr
             elif sr != sample_rate:
@@ -230,6 +231,29 @@ class BaseSynthesizer(abc.ABC):
             sample_rate = audio.SAMPLE_RATE
             pieces = [b"\0\0" * int(sample_rate * 0.2)]
         return audio.pcm_to_wav(b"".join(pieces), sample_rate)
+
+    def synthesize_segments(self, texts: Iterable[str], rate: int | str | None = None) -> Iterator[bytes]:
+        """The same speech as :meth:`synthesize_many`, as one WAV per sentence, in order: the first
+        sentence is rendered alone and yielded at once (a device starts speaking it), then the
+        others are rendered together (in parallel where the engine can) and yielded one by one,
+        each starting with the pause that separates sentences. Played back to back, the segments
+        sound like the one WAV of :meth:`synthesize_many`. A generator: run it off the event loop."""
+        r = resolve_rate(rate, self.normal_rate)
+        sentences = [s for text in texts for s in self.sentences(text or "")]
+        if not sentences:
+            yield audio.pcm_to_wav(b"\0\0" * int(audio.SAMPLE_RATE * 0.2), audio.SAMPLE_RATE)
+            return
+        first, sample_rate = self._sentence_pcm(sentences[0], r)
+        yield audio.pcm_to_wav(first, sample_rate)
+        rest = sentences[1:]
+        missing = [s for s in dict.fromkeys(rest) if (self.cache_id, s, r) not in CACHE]
+        rendered = self._render_batch(missing, r) if missing else {}
+        pause = b"\0\0" * int(sample_rate * self.sentence_pause)
+        for sentence in rest:
+            pcm, sr = rendered.get(sentence) or self._sentence_pcm(sentence, r)
+            if sr != sample_rate:
+                pcm = audio.normalise(pcm, raw=audio.RawFormat(sr, 1), rate=sample_rate)
+            yield audio.pcm_to_wav(pause + pcm, sample_rate)
 
 
 # --------------------------------------------------------------------------- pyttsx3
@@ -279,11 +303,11 @@ class Pyttsx3Synthesizer(BaseSynthesizer):
             pcm = audio.normalise(pcm, raw=audio.RawFormat(sr, channels), rate=sr)
         return pcm, sr
 
-    def _render_batch(self, sentences: list[str], rate: int) -> None:
+    def _render_batch(self, sentences: list[str], rate: int) -> dict[str, tuple[bytes, int]]:
         if len(sentences) < 2 or self.max_workers < 2:
             return super()._render_batch(sentences, rate)
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(sentences))) as pool:
-            list(pool.map(lambda s: self._sentence_pcm(s, rate), sentences))
+            return dict(zip(sentences, pool.map(lambda s: self._sentence_pcm(s, rate), sentences)))
 
 
 # --------------------------------------------------------------------------- espeak-ng CLI

@@ -5,6 +5,7 @@ import base64
 import email.parser
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -26,12 +27,19 @@ class FakeVoiceServer:
 
     def __init__(self, port: int = 0, status: int = 200) -> None:
         self.requests: list[dict] = []
+        self.other_paths: list[str] = []
         self.status = status
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if "/stream/" in self.path:  # an older server: no streaming endpoints
+                    outer.other_paths.append(self.path)
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 msg = email.parser.BytesParser().parsebytes(
                     b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + body)
                 fields = {}
@@ -120,6 +128,33 @@ def test_cli_wav_mode_saves_the_answer(tmp_path, question_wav):
     assert "您的积分是一千二百五十分。" in proc.stdout
     assert json.loads(proc.stdout.splitlines()[0])["transcript"] == "我的积分有多少"
     assert server.requests[0]["device_id"]["data"] == b"d1"
+
+
+def test_a_server_without_streaming_gets_the_one_shot_upload(tmp_path, question_wav):
+    pcm = audio.normalise(question_wav.read_bytes())
+    with FakeVoiceServer() as server:
+        client = device.VoiceClient(server.url, "dev-8", queue_dir=tmp_path / "q")
+        played = []
+        reply = client.ask(pcm, played.append)
+        again = client.ask(pcm, played.append)  # known now: no second try at streaming
+    assert reply.texts == again.texts == ["您的积分是一千二百五十分。"]
+    assert reply.audio_wav == ANSWER_WAV and not reply.played and not reply.streamed and played == []
+    assert client.streaming is False
+    assert server.other_paths == ["/webhooks/voice/stream/start"]
+    assert len(server.requests) == 2
+    assert audio.read_wav(server.requests[0]["audio"]["data"])[0] == pcm
+
+
+def test_stream_urls_and_frames():
+    assert device.stream_url_for("http://h:5005/webhooks/voice/webhook") == "http://h:5005/webhooks/voice/stream"
+    assert device.stream_url_for("https://h/x/") == "https://h/webhooks/voice/stream"
+    frames = b"".join(struct.pack(">I", len(p)) + p for p in (b'{"texts": []}', b"RIFF1", b"RIFF22", b""))
+    pieces = [frames[i:i + 3] for i in range(0, len(frames), 3)]  # cut anywhere
+    assert list(device.read_frames(pieces)) == [b'{"texts": []}', b"RIFF1", b"RIFF22", b""]
+    with pytest.raises(device.RequestRejected):
+        list(device.read_frames([frames[:-2]]))  # broken off inside the end
+    one, two = (audio.pcm_to_wav(device.tone([f], 0.1)) for f in (300.0, 600.0))
+    assert audio.read_wav(device.join_wavs([one, two]))[0] == audio.read_wav(one)[0] + audio.read_wav(two)[0]
 
 
 def test_cli_queues_when_the_server_is_down_and_retries_when_it_is_up(tmp_path, question_wav):

@@ -92,6 +92,34 @@ def test_long_answers_get_pauses_between_sentences():
 
 
 @needs_espeak
+@pytest.mark.parametrize("engine", ["pyttsx3", "espeak"])
+def test_segments_are_the_sentences_of_the_whole_answer(engine):
+    """A WAV per sentence (the first alone, at once), played back to back = the one WAV."""
+    synth = tts.get_synthesizer(engine, fallback=False)
+    texts = ["您家现在有64分。", "还想听什么？请说“积分怎么挣”。"]
+    segments = list(synth.synthesize_segments(texts))
+    assert len(segments) == len(synth.sentences(texts[0])) + len(synth.sentences(texts[1])) >= 3
+    whole_pcm, whole_rate, _ch, _s = _wav_facts(synth.synthesize_many(texts))
+    parts = [_wav_facts(wav) for wav in segments]
+    assert {rate for _pcm, rate, _ch, _s in parts} == {whole_rate}
+    assert b"".join(pcm for pcm, *_ in parts) == whole_pcm
+    assert not audio.is_silent(parts[0][0])
+
+
+@needs_espeak
+def test_segments_render_each_sentence_once_with_the_cache_off(monkeypatch):
+    synth = tts.get_synthesizer("espeak", fallback=False)
+    rendered = []
+    render = synth._render
+    monkeypatch.setattr(synth, "_render", lambda text, rate: rendered.append(text) or render(text, rate))
+    monkeypatch.setattr(tts.CACHE, "size", 0)
+    list(synth.synthesize_segments(["第一句。", "第二句。", "第三句。"]))
+    synth.synthesize_many(["第四句。", "第五句。"])
+    assert rendered == ["第一句。", "第二句。", "第三句。", "第四句。", "第五句。"]
+    assert list(synth.synthesize_segments([" "])) and len(list(synth.synthesize_segments([]))) == 1
+
+
+@needs_espeak
 def test_empty_text_gives_short_silence():
     pcm, _rate, _ch, seconds = _wav_facts(tts.get_synthesizer("pyttsx3").synthesize("  "))
     assert 0 < seconds < 0.5 and audio.is_silent(pcm)

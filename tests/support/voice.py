@@ -56,3 +56,53 @@ def post_voice(base_url: str, device_id: str | None, audio: bytes, accept: str =
 def wav_seconds(data: bytes) -> float:
     with wave.open(io.BytesIO(data)) as w:
         return w.getnframes() / w.getframerate()
+
+
+# --- the streamed utterance (bot/channels/voice.py): start, numbered pieces, end --------------
+
+STREAM_PATH = "/webhooks/voice/stream"
+
+
+def signed_post(base_url: str, path: str, device_id: str | None, body: bytes = b"", *,
+                key: str | None = None, content_type: str = "application/octet-stream"):
+    """A POST signed as ``device_id`` would sign it (unsigned when ``device_id`` is None);
+    (status, headers, body)."""
+    from bot.security.devices import signed_headers
+
+    auth = signed_headers(device_id, key or device_key(device_id), "POST", path, body) if device_id else {}
+    request = urllib.request.Request(f"{base_url}{path}", data=body, method="POST",
+                                     headers={"Content-Type": content_type, **auth})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def stream_start(base_url: str, device_id: str | None, **kw):
+    import json
+
+    status, _, body = signed_post(base_url, f"{STREAM_PATH}/start", device_id, b"", **kw)
+    return status, json.loads(body)
+
+
+def stream_piece(base_url: str, device_id: str | None, utterance: str, seq: int, pcm: bytes, **kw):
+    import json
+
+    status, _, body = signed_post(base_url, f"{STREAM_PATH}/{utterance}/chunk/{seq}", device_id, pcm, **kw)
+    return status, json.loads(body)
+
+
+def stream_end(base_url: str, device_id: str | None, utterance: str, seq: int, pcm: bytes = b"", **kw):
+    return signed_post(base_url, f"{STREAM_PATH}/{utterance}/end/{seq}", device_id, pcm, **kw)
+
+
+def frames(body: bytes) -> tuple[dict, list[bytes]]:
+    """A framed answer: its JSON header and its WAV segments (the empty end frame checked)."""
+    import json
+
+    from speech.device import read_frames
+
+    parts = list(read_frames([body]))
+    assert parts[-1] == b"", "no end frame"
+    return json.loads(parts[0]), parts[1:-1]
