@@ -66,7 +66,7 @@ REPEAT_PATTERNS = (
     "再说一遍", "再说一次", "再念一遍", "再讲一遍", "没听清", "没听见", "你说啥", "你说什么", "说的啥", "啥意思",
     "什么意思", "重复一遍", "重说", "慢点说", "大点声",
 )
-FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢"
+FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩"
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
 # characters (不四 / 布是 / 部队 …) still read as a refusal.
 _NEGATED = {"dui", "shi", "si", "xing", "zhong", "cheng", "yao", "yong", "hao", "ke", "neng", "huan", "bao",
@@ -150,8 +150,9 @@ def _without_remarks(text: str) -> str:
 
 
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
-GLUE = ("那就", "那你", "给我", "帮我", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢", "你", "我", "给", "帮",
-        "就", "快", "上", "去", "了", "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "那", "的", "也", "都", "先")
+GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢",
+        "照这么", "就这么", "这么", "这样", "照", "你", "我", "俺", "咱", "给", "帮", "就", "快", "上", "去", "了",
+        "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "那", "的", "也", "都", "先")
 
 
 def _agrees(core: str, verbs: tuple[str, ...]) -> bool:

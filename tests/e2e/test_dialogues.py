@@ -1,4 +1,5 @@
-"""The dialogue set (tests/data/dialogues/, dev and held-out halves) through the real servers:
+"""The dialogue sets (tests/data/dialogues/, dev and held-out halves, and the second held-out set
+tests/data/dialogues_fresh/) through the real servers:
 text over the REST channel, ``voice:`` senders over the voice channel with the recogniser double, every
 dialogue on a freshly restored village.
 
@@ -11,7 +12,7 @@ import subprocess
 
 import pytest
 
-from bench.dialogues import HttpTransport, format_summary, load_dialogues, run_dialogue
+from bench.dialogues import FRESH_DIALOGUES_DIR, HttpTransport, format_summary, load_dialogues, run_dialogue
 from bot.config import load_settings
 from bot.security.devices import signed_headers
 from bot.security.keys import rasa_api_token
@@ -21,8 +22,14 @@ from tests.support.voice import device_key
 
 # Measured pass rates when issue 18 landed (README); the floor leaves room for one or two
 # dialogues of noise in training, not for a regression.
-PASS_FLOOR = {"dev": 0.85, "heldout": 0.72}  # measured 0.93 (63/68) and 0.78 (50/64) in the second pass
-RESULTS: dict[str, list] = {"dev": [], "heldout": []}
+PASS_FLOOR = {"dev": 0.85, "heldout": 0.72,  # measured 0.93 (63/68) and 0.78 (50/64) in the second pass
+              "fresh": 0.74}  # the second held-out set, measured once: 0.80 (83/104)
+RESULTS: dict[str, list] = {"dev": [], "heldout": [], "fresh": []}
+DIALOGUES = load_dialogues() + load_dialogues(FRESH_DIALOGUES_DIR)
+
+
+def result_set(dialogue) -> str:
+    return "fresh" if dialogue.id.startswith("fresh-") else dialogue.split
 
 
 def speak(text: str) -> bytes:
@@ -47,14 +54,14 @@ def transport(rasa_server) -> HttpTransport:
                          sign_voice=sign_voice)
 
 
-@pytest.mark.parametrize("dialogue", load_dialogues(), ids=lambda d: d.id)
+@pytest.mark.parametrize("dialogue", DIALOGUES, ids=lambda d: d.id)
 def test_dialogue(dialogue, transport, seeded_db, fresh_village):
     result = run_dialogue(dialogue, transport, seeded_db)
-    RESULTS[dialogue.split].append(result)
+    RESULTS[result_set(dialogue)].append(result)
     assert not result.unconfirmed_write, f"write without an explicit yes: {result.failures} {result.transcript}"
 
 
-@pytest.mark.parametrize("split", ["dev", "heldout"])
+@pytest.mark.parametrize("split", ["dev", "heldout", "fresh"])
 def test_pass_rate_holds(split):
     results = RESULTS[split]
     if not results:

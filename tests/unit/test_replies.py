@@ -89,3 +89,13 @@ def test_what_is_left_after_the_way_out_is_a_request_said_in_the_same_breath():
     assert after_stop("不报了，低保咋申请") == "低保咋申请"
     for text in ("算了", "算了吧", "先这样吧，俺再想想", "拉倒吧，不弄了", "不用了"):
         assert after_stop(text) == "", text
+
+
+def test_yes_with_a_dialect_particle_or_the_offer_said_again_in_other_words():
+    from bot.replies import Reply, interpret
+
+    for text, verbs in (("是嘞", ("换",)), ("中咧", ("换",)), ("就这么报", ("报",)), ("那就照这样报吧", ("报",)),
+                        ("对，帮俺申诉", ("申诉",)), ("行，给俺换了吧", ("换",))):
+        assert interpret(text, verbs) is Reply.YES, text
+    for text in ("这样不行", "这么报不对", "不照这么报"):
+        assert interpret(text, ("报",)) is not Reply.YES, text
