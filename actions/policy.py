@@ -246,6 +246,9 @@ class ActionKnowledgeFallback(XiangyinAction):
         result = search(turn, turn.text)
         if result.entry is not None and result.confident:
             return answer_entry(turn, result.entry.id)
+        if turn.intent == "out_of_scope":  # not a question for us, unless the base is sure
+            turn.say("utter_out_of_scope")
+            return []
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked

@@ -48,7 +48,8 @@ _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 
 #: Actions after which the bot always listens (they answer the turn; rules end the same way).
-ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", *INTERRUPTIONS.values()})
+ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", "action_knowledge_fallback",
+                                 *INTERRUPTIONS.values()})
 
 
 def follow_up(turn: Turn) -> bool:
@@ -75,6 +76,13 @@ BALANCE_MISREADS = frozenset({"ask_policy", "ask_points_rules", "nlu_fallback", 
 #: Intents the model gives "积分超市几号开门": the village's notice about the shop answers it.
 SHOP_OPENING_MISREADS = frozenset({"ask_points_rules", "check_points", "redeem_points", "nlu_fallback",
                                    "out_of_scope", "inform", "points_history"})
+
+
+KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
+#: "Out of scope" for the language model may still be in the knowledge base: a village notice
+#: added last week ("送温暖活动怎么领棉被") is answered when the retriever is sure of it;
+#: otherwise the action says what the assistant can do (as the out-of-scope rule did).
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 PIN_FORM = "pin_form"
@@ -145,4 +153,6 @@ def decide(turn: Turn) -> Optional[str]:
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):
         return POLICY_ACTION
+    if not busy and turn.intent == OUT_OF_SCOPE_INTENT:
+        return KNOWLEDGE_FALLBACK
     return interruption(turn)

@@ -154,3 +154,11 @@ def test_an_unsure_parse_still_gets_a_confident_answer(runner, confident):
 def test_an_unsure_parse_without_a_confident_answer_is_asked_again(runner, unsure):
     said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "嗯那个啥", intent="nlu_fallback")
     assert said.texts == ["不好意思，我没太听懂，您能换个说法再说一遍吗？"]
+
+
+def test_out_of_scope_without_a_sure_answer_says_what_the_assistant_can_do(runner, unsure):
+    from actions.policy import ActionKnowledgeFallback
+
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "你会唱歌不", intent="out_of_scope")
+    assert said.texts == ["这个我帮不上忙。我能回答村里的政策，帮您反映问题、查积分。"]
+    assert said.slot(slots.PENDING_WRITE, None) is None

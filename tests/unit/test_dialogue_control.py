@@ -179,3 +179,10 @@ def test_other_households_in_a_points_question():
         assert names_other_household(text), text
     for text in ("俺家还有多少分", "咱们家积分多少", "我自己家多少分", "积分多少"):
         assert not names_other_household(text), text
+
+
+def test_out_of_scope_asks_the_knowledge_base_first_outside_a_flow():
+    assert decide(turn("送温暖活动怎么领棉被", "out_of_scope")) == "action_knowledge_fallback"
+    assert decide(turn("送温暖活动怎么领棉被", "out_of_scope", loop="grievance_form",
+                       requested="grievance_place")) is None  # inside a form: the form's answer
+    assert decide(turn("", after="action_knowledge_fallback")) == "action_listen"
