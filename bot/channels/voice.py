@@ -294,6 +294,16 @@ class VoiceInput(InputChannel):
         log.warning("voice stream request refused (%s): %s", exc.status, exc.reason)
         return response.json({"error": exc.message}, status=exc.status)
 
+    async def _signed_piece(self, request: Request) -> tuple[Optional[str], bytes, Any]:
+        """The signing device and the PCM piece of a stream request, or the refusal to send."""
+        device_id = await self._device(request)
+        if device_id is None:
+            return None, b"", response.json({"error": UNAUTHORIZED}, status=401)
+        piece = request.body or b""
+        if len(piece) % 2:  # 16-bit samples: an odd length is no PCM
+            return device_id, b"", response.json({"error": BAD_PIECE}, status=400)
+        return device_id, piece, None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         voice = Blueprint("voice_webhook", __name__)
         handle = turn.pipeline(on_new_message)
@@ -356,12 +366,9 @@ class VoiceInput(InputChannel):
 
         @voice.route("/stream/<utterance>/chunk/<seq:int>", methods=["POST"])
         async def stream_chunk(request: Request, utterance: str, seq: int):
-            device_id = await self._device(request)
-            if device_id is None:
-                return response.json({"error": UNAUTHORIZED}, status=401)
-            piece = request.body or b""
-            if len(piece) % 2:
-                return response.json({"error": BAD_PIECE}, status=400)
+            device_id, piece, refused = await self._signed_piece(request)
+            if refused is not None:
+                return refused
             try:
                 self.streams.piece(utterance, device_id, seq, piece)
             except StreamRefused as exc:
@@ -370,12 +377,9 @@ class VoiceInput(InputChannel):
 
         @voice.route("/stream/<utterance>/end/<seq:int>", methods=["POST"])
         async def stream_end(request: Request, utterance: str, seq: int):
-            device_id = await self._device(request)
-            if device_id is None:
-                return response.json({"error": UNAUTHORIZED}, status=401)
-            piece = request.body or b""
-            if len(piece) % 2:
-                return response.json({"error": BAD_PIECE}, status=400)
+            device_id, piece, refused = await self._signed_piece(request)
+            if refused is not None:
+                return refused
             try:
                 ended = self.streams.end(utterance, device_id, seq, piece)
             except StreamRefused as exc:
