@@ -348,6 +348,8 @@ def answer_satisfaction(turn: Turn) -> List[EventType]:
     answer = parsing.satisfaction_in(turn.text, grievances.SATISFACTION)
     if answer is None and turn.intent == slots.INTENT_AFFIRM:
         answer = "满意"
+    if answer is None and interpret(turn.text) is Reply.NO:
+        answer = "不满意"  # "不中，才过了两天又坑坑洼洼的了": a no to 满意吗 (it reopens the case)
     if answer is None:
         turn.say("utter_ask_satisfaction_again")
         return []

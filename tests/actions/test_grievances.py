@@ -251,3 +251,13 @@ def test_a_policy_question_that_sounds_like_a_complaint_is_answered_not_filed(ru
     lamp = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "村口路灯坏了三天了，咋还没人修",
                       intent="file_grievance")
     assert lamp.slot(slots.GRIEVANCE_DESCRIPTION) and not lamp.slot(slots.KB_ENTRY, None)
+
+
+def test_a_plain_no_to_the_satisfaction_question_is_not_satisfied_and_reopens(runner):
+    asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION}
+    said = runner.run(ActionDeny(runner.settings), "cli:hh003", "不中，才过了两天又坑坑洼洼的了", intent="deny",
+                      slots=asked)
+    assert said.texts == ["对不起没让您满意，已经重新交给网格员办理。"]
+    with session_scope(url=runner.settings.database.url) as s:
+        g = s.execute(select(Grievance).where(Grievance.ticket_no == "260103")).scalar_one()
+        assert g.state == GrievanceState.in_progress and g.satisfaction == "不满意"
