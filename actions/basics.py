@@ -250,8 +250,7 @@ class ActionStop(XiangyinAction):
             return []
         if asks_points_look_up(rest):
             return [FollowupAction(BALANCE_ACTION)]
-        intent = ((turn.tracker.latest_message or {}).get("intent") or {}).get("name")
-        action = INTERRUPTIONS.get(intent or "")
+        action = INTERRUPTIONS.get(turn.intent or "")
         return [FollowupAction(action)] if action else []
 
 

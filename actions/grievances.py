@@ -15,9 +15,8 @@ from actions.pending import PendingWrite, propose_write, read_list
 from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState, Household
+from bot.nlu.control import ACTION_LISTEN
 from bot.replies import Reply, interpret
-
-ACTION_LISTEN = "action_listen"
 
 OTHER_CATEGORY = "其他"
 #: Repeating one of these at the read-back is a yes to filing ("报上去吧", "给反映一下").
@@ -60,10 +59,8 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
         return None
     from actions import policy
 
-    result = policy.search(turn, turn.text)
-    if result.entry is None or not result.confident:
-        return None
-    return [*policy.answer_and_offer_report(turn, result.entry.id, turn.text), FollowupAction(ACTION_LISTEN)]
+    answered, _ = policy.sure_answer(turn, turn.text)
+    return None if answered is None else [*answered, FollowupAction(ACTION_LISTEN)]
 
 
 def previous_user_text(tracker: Tracker) -> str:

@@ -163,9 +163,9 @@ def _villager_question(turn: Turn) -> Optional[List[EventType]]:
         return None  # "我网格里的连心户有哪些": who, whatever a policy text explains
     from actions import policy
 
-    result = policy.search(turn, turn.text)
-    if result.entry is not None and result.confident:
-        return policy.answer_and_offer_report(turn, result.entry.id, turn.text)
+    answered, result = policy.sure_answer(turn, turn.text)
+    if answered is not None:
+        return answered
     if len({e.topic for e in policy.candidates(turn, result.candidates)}) == 1:
         return policy.ask_clarify(turn, result, turn.text)
     return None

@@ -82,6 +82,16 @@ def search(turn: Turn, question: str, topic: str | None = None, topic_mode: str 
     return knowledge(turn).answer(question, topic=topic, village_grid=grid, topic_mode=topic_mode)
 
 
+def sure_answer(turn: Turn, question: str) -> tuple[List[EventType] | None, Answer]:
+    """The knowledge base's answer to a sentence the model filed elsewhere (a complaint, a staff
+    lookup): said, with the offer to report a problem it describes, when the base is sure of it;
+    otherwise None, and the result for the caller's own fallback."""
+    result = search(turn, question)
+    if result.entry is not None and result.confident:
+        return answer_and_offer_report(turn, result.entry.id, question), result
+    return None, result
+
+
 def _options(result: Answer) -> List[Entry]:
     """The best entry and the alternatives, without repeats, at most :data:`MAX_OPTIONS`."""
     options: List[Entry] = []
