@@ -34,6 +34,8 @@ from bot.models import EmergencyEvent, Grievance, PointsAppeal, PointsEntry, Red
 DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "dialogues"
 #: The second, independently written held-out set (issue 18): measured once, never tuned on.
 FRESH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fresh"
+#: The third held-out set (written 2026-11-30 before that session's tuning): measured once.
+THIRD_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_third"
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
@@ -415,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=["dev", "heldout"])
     parser.add_argument("--only", help="comma-separated dialogue ids or categories")
     parser.add_argument("--folder", type=Path, default=DIALOGUES_DIR,
-                        help=f"the dialogue set (default {DIALOGUES_DIR.name}; the fresh held-out set: "
-                             f"tests/data/{FRESH_DIALOGUES_DIR.name})")
+                        help=f"the dialogue set (default {DIALOGUES_DIR.name}; the spent second set: "
+                             f"tests/data/{FRESH_DIALOGUES_DIR.name}; the held-out third set: "
+                             f"tests/data/{THIRD_DIALOGUES_DIR.name})")
     parser.add_argument("--out", type=Path, help="write every result (transcript, failures) as JSON")
     args = parser.parse_args(argv)
     dialogues = load_dialogues(args.folder, split=args.split)

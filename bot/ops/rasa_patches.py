@@ -7,6 +7,13 @@ to the Rasa minor version it was measured on; on any other version nothing is pa
    schema itself and builds a new validator each time: 27% of the Rasa server's CPU in a
    single-user profile (py-spy, 240 turns; README "Measured"). Here the validator is built
    once and reused; the same schema, the same ``ValidationError`` with Rasa's message.
+2. **One HTTP connection pool per endpoint.** ``EndpointConfig.request`` opens a new
+   ``aiohttp.ClientSession`` (and so a new TCP connection) for every request: every custom
+   action of every turn paid a connect and a session set-up. Here ``EndpointConfig.session``
+   hands out one long-lived session per endpoint settings and event loop, whose connections
+   are kept alive for ``KEEPALIVE_S`` (below the action server's own 5 s keep-alive, so a
+   connection the server is about to close is never reused); Rasa's ``async with`` no longer
+   closes it. Same headers, authentication and timeout as Rasa's own session.
 """
 from __future__ import annotations
 
@@ -16,6 +23,8 @@ from typing import Any, Dict
 
 log = logging.getLogger(__name__)
 RASA_MINOR = "3.6."
+#: Idle keep-alive of pooled connections, below sanic's default KEEP_ALIVE_TIMEOUT (5 s).
+KEEPALIVE_S = 2.0
 
 
 def _cached_validator(schema_factory):
@@ -25,6 +34,51 @@ def _cached_validator(schema_factory):
     cls = validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
+
+
+class _Borrowed:
+    """``async with`` over a shared session that does not close it on exit."""
+
+    def __init__(self, session):
+        self.session = session
+
+    async def __aenter__(self):
+        return self.session
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+
+def _pooled_session_factory():
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    sessions: Dict[Any, Any] = {}
+
+    def session(self) -> "_Borrowed":
+        auth = None
+        if self.basic_auth:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+        loop = asyncio.get_running_loop()
+        key = (id(loop), tuple(sorted((self.headers or {}).items())), auth)
+        shared = sessions.get(key)
+        if shared is None or shared.closed or shared.loop is not loop:
+            shared = sessions[key] = aiohttp.ClientSession(
+                headers=self.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+        return _Borrowed(shared)
+
+    async def close_all() -> None:
+        for shared in list(sessions.values()):
+            if not shared.closed:
+                await shared.close()
+
+    session.close_all = close_all  # type: ignore[attr-defined]
+    session.sessions = lambda: list(sessions.values())  # type: ignore[attr-defined]
+    return session
 
 
 def apply() -> list[str]:
@@ -56,4 +110,22 @@ def apply() -> list[str]:
             raise error
 
     rasa_action.RemoteAction._validate_action_result = _validate_action_result
-    return ["action-result validation compiled once"]
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    from rasa.core import run as rasa_run
+
+    if getattr(rasa_run.close_resources, "pooled", None) is None:  # not applied twice
+        pooled = _pooled_session_factory()
+        EndpointConfig.session = pooled
+        close_resources = rasa_run.close_resources
+
+        async def close_resources_and_pools(app, loop) -> None:
+            try:
+                await close_resources(app, loop)
+            finally:
+                await pooled.close_all()
+
+        close_resources_and_pools.pooled = pooled  # type: ignore[attr-defined]
+        rasa_run.close_resources = close_resources_and_pools  # registered by serve_application later
+    return ["action-result validation compiled once", "one HTTP connection pool per endpoint"]

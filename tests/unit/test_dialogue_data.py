@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from bench.dialogues import FRESH_DIALOGUES_DIR, load_dialogues
+from bench.dialogues import FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, load_dialogues
 from bot.config import PROJECT_ROOT
 
 CATEGORIES = {"cancel", "yesno", "followup", "mixed", "staff", "points", "report", "emergency", "voice"}
@@ -29,19 +29,24 @@ def test_dialogues_are_well_formed_and_split_in_halves():
         assert abs(splits.count("dev") - splits.count("heldout")) <= 1 + splits.count("dev") // 4, category
 
 
-def test_the_fresh_set_is_well_formed_held_out_and_apart():
-    """tests/data/dialogues_fresh/: the second held-out set (measured once, never tuned on)."""
-    fresh = load_dialogues(FRESH_DIALOGUES_DIR)
-    assert len(fresh) >= 80
-    assert all(d.split == "heldout" and d.category in CATEGORIES and d.turns for d in fresh)
-    assert not {d.id for d in fresh} & {d.id for d in load_dialogues()}
+def test_the_later_sets_are_well_formed_held_out_and_apart():
+    """tests/data/dialogues_fresh/ (the second set, spent) and dialogues_third/ (the third,
+    held out: measured once, never tuned on) are complete sets with ids of their own."""
+    seen = {d.id for d in load_dialogues()}
+    for folder in (FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR):
+        later = load_dialogues(folder)
+        assert len(later) >= 80, folder.name
+        assert all(d.split == "heldout" and d.category in CATEGORIES and d.turns for d in later)
+        assert {d.category for d in later} == CATEGORIES, folder.name
+        assert not {d.id for d in later} & seen, folder.name
+        seen |= {d.id for d in later}
 
 
 def test_heldout_dialogues_are_not_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
     training = {flat(m.get("text")) for m in load_data(str(PROJECT_ROOT / "nlu_data" / "nlu")).intent_examples}
-    heldout = {flat(t.user) for folder in (None, FRESH_DIALOGUES_DIR)
+    heldout = {flat(t.user) for folder in (None, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR)
                for d in (load_dialogues(folder, split="heldout") if folder else load_dialogues(split="heldout"))
                for t in d.turns}
     shared = {t for t in heldout & training if len(t) >= 5}
