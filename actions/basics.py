@@ -108,15 +108,22 @@ class ActionEmergency(UsesSettings, Action):
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
 
 
-def _last_bot_texts(turn: Turn) -> List[str]:
+#: Replies about the talk itself, not an answer: "再说一遍" after "慢点说" repeats the answer before.
+ABOUT_THE_TALK = frozenset({"utter_slow_down", "utter_nothing_to_repeat"})
+
+
+def _last_bot_texts(turn: Turn, skip: frozenset = frozenset()) -> List[str]:
     """What the bot said in its previous turn: the messages between the last two user turns
-    (the answer to repeat, or the read-back that is waiting for an answer)."""
+    (the answer to repeat, or the read-back that is waiting for an answer); a turn whose every
+    message is one of the ``skip`` responses is passed over for the one before it."""
     events = list(turn.tracker.events)
     user_turns = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    if len(user_turns) < 2:
-        return []
-    start, end = user_turns[-2], user_turns[-1]
-    return [e["text"] for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+    for start, end in reversed(list(zip(user_turns, user_turns[1:]))):
+        said = [e for e in events[start:end] if e.get("event") == "bot" and e.get("text")]
+        if said and all((e.get("metadata") or {}).get("utter_action") in skip for e in said):
+            continue
+        return [e["text"] for e in said]
+    return []
 
 
 class ActionRepeat(XiangyinAction):
@@ -125,7 +132,7 @@ class ActionRepeat(XiangyinAction):
     action_name = "action_repeat"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        texts = _last_bot_texts(turn)
+        texts = _last_bot_texts(turn, skip=ABOUT_THE_TALK)
         if not texts:
             turn.say("utter_nothing_to_repeat")
         for text in texts:

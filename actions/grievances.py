@@ -110,7 +110,13 @@ class ValidateGrievanceForm(FormValidationAction):
 
     def validate_grievance_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> Dict[Text, Any]:
-        return {slots.GRIEVANCE_CATEGORY: _category(str(value or ""))}
+        said = str(value or "")
+        result: Dict[Text, Any] = {slots.GRIEVANCE_CATEGORY: _category(said)}
+        anonymous = parsing.anonymity_said(said)
+        if anonymous is not None and tracker.get_slot(slots.GRIEVANCE_ANONYMOUS) is None:
+            # "要保密" said to "哪方面的问题？": the answer to the question that comes next
+            result[slots.GRIEVANCE_ANONYMOUS] = anonymous
+        return result
 
     def validate_grievance_place(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:

@@ -67,6 +67,10 @@ def refers_back(text: str) -> bool:
     return any(word in text for word in REFERS_BACK) or text.startswith("那")
 
 
+def _asks_follow_up(text: str) -> bool:
+    return any(word in (text or "") for words, _ in FOLLOW_UPS for word in words)
+
+
 def answer_follow_up(turn: Turn, household_id: int, text: str) -> List[EventType]:
     """The one thing asked about the household talked about last; the whole summary when the
     question names nothing in particular."""
@@ -116,6 +120,8 @@ def answer_query(turn: Turn, query: Query) -> List[EventType]:
     last = turn.slot(slots.LAST_HOUSEHOLD)
     pronoun = not ref.number and (ref.empty or any(word in (ref.name or "") for word in "他她这那"))
     back = pronoun and refers_back(query.text)
+    # "家里几口人" right after a lookup names no household but asks one of the follow-ups: that one
+    back = back or (ref.empty and bool(last) and query.kind == SUMMARY and _asks_follow_up(query.text))
     if back and last and query.kind == SUMMARY:
         return answer_follow_up(turn, int(last), query.text)
     if back and not last:

@@ -85,6 +85,7 @@ _REQUEST_ONLY = re.compile(
     r"名字不用保密|名字要保密|不用保密|要保密|保密|匿名|名字写上|写上名字|"
     r"报上去|报一下|报给|报个|上报|反映一下|反映反映|反映|登记一下|登记|记一下|记下来|投诉|举报|报修|报告|诉求|"
     r"那你|那就|你给|给俺|给我|帮俺|帮我|麻烦|赶紧|快点|一下|这个|那个|这事|那事|事儿|事情|问题|情况|"
+    r"网格员|村委会|村干部|村里|上面|领导|组长|乡里|镇上|"
     r"我要|俺要|我想|俺想|想|要|你|俺|我|给|帮|报|就|吧|呗|啊|了|的|个|去|上|事|呀|哈|嗯|那|这")
 _PUNCT = re.compile(r"[\s，,。.!！?？、…~～;；:：]+")
 
@@ -183,11 +184,22 @@ def named_correction(text: str) -> Optional[Tuple[str, str]]:
 
 # --- after a grievance ------------------------------------------------------------------------
 
+#: Everyday verdicts on work done, for 回访's 满意吗 (checked in order: "没修好" before "修好").
+VERDICTS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = (
+    ("不满意", re.compile(r"没修好|没弄好|没办好|没解决|又坏|又坑|还是不行|还那样|白修")),
+    ("基本满意", re.compile(r"还行|还可以|凑合|马马虎虎|一般般?|差不多")),
+    ("满意", re.compile(r"挺好|很好|不错|修好了|弄好了|办好了|解决了|没毛病")),
+)
+
+
 def satisfaction_in(text: str, answers: Tuple[str, ...]) -> Optional[str]:
     """Which of ``answers`` (满意, 基本满意, 不满意) was said; the longest match wins, so
-    '不满意' is not read as '满意'."""
+    '不满意' is not read as '满意'; else an everyday verdict ("还行吧" 基本满意, "又坏了" 不满意)."""
     for answer in sorted(answers, key=len, reverse=True):
         if answer in (text or ""):
+            return answer
+    for answer, words in VERDICTS:
+        if answer in answers and words.search(text or ""):
             return answer
     return None
 

@@ -10,7 +10,7 @@ from bot.models import PointsRule
 #: Everyday words for each rule's activity (the canonical ``PointsRule.activity`` values of the
 #: village's rule table); a rule's own activity and name always count.
 RULE_WORDS = {
-    "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街"),
+    "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街", "扫路", "扫道", "扫雪"),
     "志愿服务": ("志愿", "义工", "当志愿者"),
     "垃圾分类": ("分类",),
     "矛盾调解": ("调解", "劝架", "化解矛盾", "说和"),

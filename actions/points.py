@@ -124,7 +124,7 @@ def answer_rules(turn: Turn) -> List[EventType]:
             # besides it may be ("呛得人直咳嗽").
             for word in sorted(rule_words(named), key=len, reverse=True):
                 described = described.replace(word, "") if word else described
-        earn = [phrases.rule_line(r.name, r.points) for r in every_rule if r.points > 0][:3]
+        earn = [phrases.rule_line(r.name, r.points) for r in ways_to_earn(every_rule)]
         lose = [phrases.rule_line(r.name, r.points) for r in every_rule if r.points < 0][:2]
     if named is not None:
         turn.say("utter_points_rule", rule=said)
@@ -133,6 +133,21 @@ def answer_rules(turn: Turn) -> List[EventType]:
     else:
         turn.say("utter_points_rules_earn", earn=phrases.series(earn))
     return offer_report_of_problem(turn, described)
+
+
+#: "积分咋挣": the everyday deeds anyone can do come first, then the one rule that earns most.
+EVERYDAY_POINTS, EVERYDAY_COUNT = 10, 4
+
+
+def ways_to_earn(rules: list) -> list:
+    """The rules a "how do I earn points" answer names: up to four everyday deeds (worth at most
+    ``EVERYDAY_POINTS``, most first), then the largest award if it is not among them."""
+    earning = sorted((r for r in rules if r.points > 0 and not getattr(r, "by_quantity", False)),
+                     key=lambda r: (-r.points, r.id or 0))
+    everyday = [r for r in earning if r.points <= EVERYDAY_POINTS][:EVERYDAY_COUNT] or earning[:EVERYDAY_COUNT]
+    if earning and earning[0] not in everyday:
+        everyday.append(earning[0])
+    return everyday
 
 
 def offer_report_of_problem(turn: Turn, described: Optional[str] = None) -> List[EventType]:

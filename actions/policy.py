@@ -254,8 +254,8 @@ class ActionKnowledgeFallback(XiangyinAction):
 
     def handle(self, turn: Turn) -> List[EventType]:
         result = search(turn, turn.text)
-        if result.entry is not None and result.confident:
-            return answer_entry(turn, result.entry.id)
+        if result.entry is not None and result.confident:  # a problem it also describes: offered for report
+            return answer_and_offer_report(turn, result.entry.id, turn.text)
         if turn.intent == "out_of_scope":  # not a question for us, unless the base is sure
             turn.say("utter_out_of_scope")
             return []

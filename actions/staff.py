@@ -351,15 +351,24 @@ def confirm_award(turn: Turn, pending: PendingWrite) -> List[EventType]:
 
 
 def correct_award(turn: Turn, pending: PendingWrite, reply: str) -> Optional[List[EventType]]:
-    """"不对，是13号" at an award's read-back: the same award read back for the household the
-    correction names (nothing is booked; the new read-back waits for its own yes). None when
-    the reply names no other household."""
-    said = parsing.house_number_in(parsing.strip_negation(reply))
+    """"不对，是13号" or "不对，是照顾老人" at an award's read-back: the award read back again for
+    the household or the deed the correction names (nothing is booked; the new read-back waits
+    for its own yes). None when the reply names neither another household nor another rule."""
+    corrected = parsing.strip_negation(reply)
+    said = parsing.house_number_in(corrected)
     number = parsing.parse_quantity(said) if said else None
-    if number is None or not pending.get("text") or str(number) == str(pending.get("number")):
+    if not pending.get("text"):
         return None
-    turn.say("utter_award_corrected", number=number)
-    return answer_award(turn, Query(AWARD, pending["text"], None, str(number), None, None))
+    if number is not None and str(number) != str(pending.get("number")):
+        turn.say("utter_award_corrected", number=number)
+        return answer_award(turn, Query(AWARD, pending["text"], None, str(number), None, None))
+    with turn.session() as s:
+        rule = match_rule(points.rules(s, turn.actor.village_id), corrected)
+    if rule is None or rule.name == pending.get("rule"):
+        return None
+    turn.say("utter_award_reason_corrected", rule=rule.activity)
+    house = str(pending["number"])
+    return answer_award(turn, Query(AWARD, f"给{house}号加分，{corrected}", None, house, None, None))
 
 
 # --- emergencies ------------------------------------------------------------------------------

@@ -6,8 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.nlu.goals import asks_others_balance, asks_own_balance, asks_points_rule, asks_shop_opening, command_action
-from bot.replies import is_stop
+from bot.nlu.goals import (
+    asks_others_balance,
+    asks_own_balance,
+    asks_points_rule,
+    asks_shop_opening,
+    command_action,
+    disputes_deduction,
+)
+from bot.replies import Reply, interpret, is_stop
 from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -62,8 +69,10 @@ def follow_up(turn: Turn) -> bool:
 
 POINTS_RULES_ACTION = "action_points_rules"
 #: Intents the model gives a question about the points rules when it also describes a problem or
-#: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"): the village's rule table answers it.
-POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope"})
+#: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"), or as a redemption or a balance when it
+#: asks how points are earned ("塑料瓶子能换积分不", "积分咋挣"): the village's rule table answers it.
+POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope",
+                                  "redeem_points", "check_points"})
 
 
 BALANCE_ACTION = "action_points_balance"
@@ -78,11 +87,32 @@ SHOP_OPENING_MISREADS = frozenset({"ask_points_rules", "check_points", "redeem_p
                                    "out_of_scope", "inform", "points_history"})
 
 
+HISTORY_ACTION = "action_points_history"
+#: Intents the model gives a disputed deduction said with its story ("扣了俺家5分，说俺乱倒垃圾，俺根本
+#: 没倒，这个要申诉" sounds like an award or a report): the deductions, explained, an appeal offered.
+DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rules", "ask_policy", "nlu_fallback",
+                              "out_of_scope", "inform", "check_points"})
+
+
 KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
 #: "Out of scope" for the language model may still be in the knowledge base: a village notice
 #: added last week ("送温暖活动怎么领棉被") is answered when the retriever is sure of it;
 #: otherwise the action says what the assistant can do (as the out-of-scope rule did).
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+
+
+CHOOSE_ACTION = "action_choose_option"
+#: 回访: "满意吗？" was asked (slot choice_kind). A reply that starts with a verdict ("不中，才过了
+#: 两天又坑坑洼洼的了", "还行吧") answers it, whatever the model makes of the complaint after it.
+SATISFACTION_OFFERED = "satisfaction"
+_VERDICT = re.compile(r"满意|还行|还可以|凑合|马马虎虎|一般般?|挺好|不错|没修好|没弄好|没办好|又坏|又坑")
+
+
+def answers_satisfaction(text: str) -> bool:
+    """A verdict on the work done: a satisfaction word, or a yes/no to 满意吗 said first."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "，", text or "").strip("，")
+    head = flat.split("，", 1)[0]
+    return bool(_VERDICT.search(flat)) or interpret(head) in (Reply.YES, Reply.NO)
 
 
 PIN_FORM = "pin_form"
@@ -102,6 +132,8 @@ class Turn:
     requested_slot: Optional[str]
     #: The bot's last action before the user spoke (action_listen aside), e.g. a policy answer.
     previous_action: Optional[str] = None
+    #: What the last question offered to choose from (slot choice_kind), e.g. "satisfaction".
+    choice_kind: Optional[str] = None
 
 
 def interruption(turn: Turn) -> Optional[str]:
@@ -142,6 +174,8 @@ def decide(turn: Turn) -> Optional[str]:
         return STOP_ACTION
     if pending:
         return RESOLVE_ACTION
+    if not busy and turn.choice_kind == SATISFACTION_OFFERED and answers_satisfaction(turn.text):
+        return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):
@@ -149,6 +183,8 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)
                                                          or asks_others_balance(turn.text)):
         return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
+    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text):
+        return HISTORY_ACTION  # the deduction explained and an appeal offered (a yes files it)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):

@@ -80,6 +80,7 @@ class DialogueControlPolicy(Policy):
             active_loop=tracker.active_loop_name,
             requested_slot=tracker.get_slot("requested_slot"),
             previous_action=previous_action(tracker),
+            choice_kind=tracker.get_slot("choice_kind"),
         ))
 
 

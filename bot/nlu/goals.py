@@ -21,15 +21,22 @@ def _flat(text: str | None) -> str:
 _AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几)(个)?分?")
 _WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|加|记)分|(扣|加)分(吗|嘛|不|没有?)$|算不算分|给不给分")
 _POINTS = re.compile(r"分")
+# How points are earned ("积分咋挣", "怎么才能多攒点分"), or what earns them ("塑料瓶子能换积分不":
+# things traded FOR points; the shop trades points for things: "积分能换啥").
+_EARN = re.compile(r"(咋|怎么|怎样|如何|啥办法|什么办法|哪些|干啥|做啥|干什么)(样)?(才|才能|能|可以)?(多)?"
+                   r"(挣|赚|攒|得|拿|加|挣点|攒点)(点|些)?(积|鸡)?分"
+                   r"|(积|鸡)分(咋|怎么|怎样|如何|从哪)(样)?(挣|赚|攒|得|来|加)"
+                   r"|(换|兑|兑换|抵|顶|算)(成)?(点|些)?(积|鸡)分")
 
 
 def asks_points_rule(text: str) -> bool:
     """The sentence asks what the points rules say about a deed ("烧秸秆要扣多少分",
-    "这不是要扣分吗"), not about a household's own points ("俺家扣过分没有", "为啥扣我分")."""
+    "这不是要扣分吗") or how points are earned ("积分咋挣", "塑料瓶子能换积分不"), not about a
+    household's own points ("俺家扣过分没有", "为啥扣我分")."""
     flat = _flat(text)
     if not _POINTS.search(flat):
         return False
-    return bool(_AMOUNT.search(flat) or _WHETHER.search(flat))
+    return bool(_AMOUNT.search(flat) or _WHETHER.search(flat) or _EARN.search(flat))
 
 
 # An explicit command word at the start of the sentence, as the README teaches staff to say it
@@ -120,3 +127,16 @@ def asks_others_balance(text: str) -> bool:
     """"隔壁老李家多少分": another household's points (answered: only one's own)."""
     flat = _flat(text)
     return bool(_AMOUNT_OF_POINTS.search(flat)) and not asks_points_rule(flat) and names_other_household(flat)
+
+
+# A deduction disputed ("扣了俺家5分，说俺乱倒垃圾，俺根本没倒，这个要申诉", "凭啥扣俺分"): the
+# household's deductions, the latest explained and an appeal offered (never filed without a yes).
+_DEDUCTED = re.compile(r"扣")
+_DISPUTE = re.compile(r"申诉|冤枉|不服|不认|凭啥|凭什么|为啥|为什么|咋扣|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧")
+
+
+def disputes_deduction(text: str) -> bool:
+    """The speaker disputes or asks about a deduction from their own household's points."""
+    flat = _flat(text)
+    return bool(_DEDUCTED.search(flat) and _DISPUTE.search(flat)) and not asks_points_rule(flat) \
+        and not names_other_household(flat.replace("俺家", "").replace("我家", ""))

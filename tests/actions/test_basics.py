@@ -70,6 +70,17 @@ def test_repeat_says_the_previous_answer_again(runner):
     assert nothing.texts == ["我刚才还没说话呢。您想办点啥？"]
 
 
+def test_repeat_after_slow_down_says_the_answer_before_it(runner):
+    """"慢点说" then "再说一遍": the answer is said again, not "好的，我以后说慢一点"."""
+    events = [{"event": "user", "text": "高龄补贴一个月给多少钱"},
+              {"event": "bot", "text": "高龄补贴按年龄分档。", "metadata": {"utter_action": "utter_policy_answer"}},
+              {"event": "user", "text": "你说得太快了，慢点说"},
+              {"event": "bot", "text": "好的，我以后说慢一点。", "metadata": {"utter_action": "utter_slow_down"}},
+              {"event": "user", "text": "再说一遍"}]
+    said = runner.run(ActionRepeat(runner.settings), "voice:device-013", "再说一遍", intent="repeat", events=events)
+    assert said.texts == ["高龄补贴按年龄分档。"]
+
+
 def test_slow_down_is_remembered_for_the_device(runner):
     said = runner.run(ActionSlowDown(runner.settings), "voice:device-013", "慢一点", intent="slow_down")
     assert said.texts == ["好的，我以后说慢一点。"]

@@ -37,6 +37,14 @@ def _validate(runner, slot: str, value: Any, text: Optional[str] = None, intent:
     return runner.run(ValidateGrievanceForm(), "cli:hh007", tracker=tracker)
 
 
+def test_keep_my_name_private_said_to_the_category_question_answers_the_next_one(runner):
+    said = _validate(runner, slots.GRIEVANCE_CATEGORY, "要保密", filled={slots.GRIEVANCE_DESCRIPTION: "网格员不来俺家"})
+    assert said.slot(slots.GRIEVANCE_CATEGORY) == "其他" and said.slot(slots.GRIEVANCE_ANONYMOUS) is True
+    plain = _validate(runner, slots.GRIEVANCE_CATEGORY, "卫生")
+    assert plain.slot(slots.GRIEVANCE_CATEGORY) not in (None, "其他")
+    assert slots.GRIEVANCE_ANONYMOUS not in {e.get("name") for e in plain.events if e.get("event") == "slot"}
+
+
 def test_the_first_sentence_prefills_the_form(runner):
     said = runner.run(ActionStartGrievance(runner.settings), "cli:hh007", "村口的路灯坏了三天了",
                       intent="file_grievance", entities={"place": "村口"})
@@ -204,8 +212,8 @@ def test_after_resolution_the_reporter_is_asked_and_unsatisfied_reopens(runner):
     assert start.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION and start.slot(slots.TICKET) == "260103"
     asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION,
              slots.CHOICES: ["满意", "基本满意", "不满意"]}
-    unclear = runner.run(ActionChooseOption(runner.settings), "cli:hh003", "还行吧", intent="satisfaction", slots=asked)
-    assert unclear.texts == ["请说满意、基本满意或不满意。"]
+    unclear = runner.run(ActionChooseOption(runner.settings), "cli:hh003", "这个嘛", intent="satisfaction", slots=asked)
+    assert unclear.texts == ["请说满意、基本满意或不满意。"]  # "还行吧" would be 基本满意 (parsing.VERDICTS)
     said = runner.run(ActionChooseOption(runner.settings), "cli:hh003", "不满意 还在漏", intent="satisfaction",
                       slots=asked)
     assert said.texts == ["对不起没让您满意，已经重新交给网格员办理。"] and said.slot(slots.CHOICE_KIND) is None
@@ -232,6 +240,12 @@ def test_a_bare_request_right_after_a_described_problem_files_that_problem(runne
     assert said.slot(slots.GRIEVANCE_DESCRIPTION) == described
     assert said.slot(slots.GRIEVANCE_CATEGORY) == "房屋安全" and said.slot(slots.GRIEVANCE_PLACE)
     assert said.slot(slots.GRIEVANCE_ANONYMOUS) is False  # said with the request: not asked again
+    # "要，你帮俺报给网格员": who it goes to is no problem described either
+    to_worker = "要，你帮俺报给网格员"
+    events[-1]["text"] = to_worker
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh064", to_worker, intent="file_grievance",
+                      events=events)
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) == described
     # with nothing described before, the form asks what the problem is
     alone = runner.run(ActionStartGrievance(runner.settings), "cli:hh064", request, intent="file_grievance")
     assert alone.slot(slots.GRIEVANCE_DESCRIPTION) is None and alone.slot(slots.GRIEVANCE_ANONYMOUS) is False

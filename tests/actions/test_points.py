@@ -99,8 +99,9 @@ def test_points_rules_come_from_the_village_table(runner):
     one = runner.run(rules, "cli:hh009", "志愿服务加几分", intent="ask_points_rules", entities={"activity": "志愿服务"})
     assert one.texts == ["每次参加村里组织的志愿服务，每半天加5分。"]
     all_rules = runner.run(rules, "cli:hh009", "怎么挣积分", intent="ask_points_rules")
-    assert all_rules.texts == ["挣积分的办法有：见义勇为加50分，移风易俗加20分，帮助调解矛盾加10分。"
-                               "要扣分的有：乱倒垃圾扣5分，焚烧秸秆扣10分。"]
+    # everyday deeds first (what anyone can do), then the one that earns most
+    assert all_rules.texts == ["挣积分的办法有：帮助调解矛盾加10分，参加志愿服务加5分，参加义务清扫加5分，照顾孤寡老人加5分，"
+                               "见义勇为加50分。要扣分的有：乱倒垃圾扣5分，焚烧秸秆扣10分。"]
 
 
 def test_redeem_reads_back_then_a_yes_gives_a_pickup_code_once(runner):

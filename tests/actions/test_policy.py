@@ -148,6 +148,15 @@ def test_the_knowledge_base_is_the_configured_one(runner, monkeypatch):
 def test_an_unsure_parse_still_gets_a_confident_answer(runner, confident):
     said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "低保怎么申请", intent="nlu_fallback")
     assert said.slot(slots.KB_ENTRY) == "dibao-process"
+    assert said.slot(slots.PENDING_WRITE, None) is None  # nothing to report in it
+
+
+def test_an_unsure_parse_answered_with_a_problem_in_it_offers_to_report_it(runner, confident):
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010",
+                      "屋顶漏雨漏得被子都湿了，找谁来看看", intent="nlu_fallback")
+    assert said.slot(slots.KB_ENTRY) == "dibao-process"  # the fake base's one answer
+    assert said.texts[-1].startswith("您说的这个问题，要我帮您报给网格员吗")
+    assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER
 
 
 

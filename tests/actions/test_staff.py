@@ -392,6 +392,23 @@ def test_a_correction_at_an_award_read_back_reads_the_corrected_award_back(runne
     assert dropped.slot(slots.PENDING_WRITE) is None and _entries(runner) == before
 
 
+def test_a_corrected_deed_at_an_award_read_back_reads_the_award_back_with_that_rule(runner):
+    before = _entries(runner)
+    pending = _award(runner, "给8号户加分，参加志愿服务了").slot(slots.PENDING_WRITE)
+    assert pending["rule"] and "志愿服务" in pending["what"]
+    said = _yes(runner, pending, text="不对，是照顾老人")
+    assert said.texts[0] == "好，改成照顾老人。"
+    assert said.texts[1].startswith("给赵丽华家（8号）记5分：照顾老人") and said.texts[1].endswith(CONFIRM)
+    assert said.slot(slots.PENDING_WRITE)["number"] == 8 and _entries(runner) == before
+    same = _yes(runner, pending, text="不对，是志愿服务")  # the same deed: nothing to correct, dropped
+    assert same.slot(slots.PENDING_WRITE) is None and _entries(runner) == before
+
+
+def test_a_deed_said_in_field_words_is_the_rule(runner):
+    said = _award(runner, "5号张建国今天扫了村道，给他家加5分")
+    assert said.texts and "义务清扫" in said.texts[-1] and said.texts[-1].endswith(CONFIRM), said.texts
+
+
 def test_he_and_his_household_after_a_lookup_mean_that_household(runner):
     from actions.households import ActionLogVisit
     from actions.points import ActionPointsBalance
@@ -408,6 +425,12 @@ def test_he_and_his_household_after_a_lookup_mean_that_household(runner):
     # Nobody looked up yet: the household is asked for.
     asked = _say(runner, ActionLogVisit, WORKER, "给他家记一条走访", "log_visit")
     assert asked.slot(slots.PENDING_WRITE, None) is None
+    # "家里几口人" names nobody but asks a follow-up: the household just looked up
+    size = _say(runner, ActionHouseholdSummary, WORKER, "家里几口人", "query_household",
+                slots={slots.LAST_HOUSEHOLD: household_id})
+    assert size.texts and size.texts[0].startswith("赵丽华家（8号）") and "口人" in size.texts[0], size.texts
+    nobody = _say(runner, ActionHouseholdSummary, WORKER, "家里几口人", "query_household")
+    assert nobody.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
 
 
 def test_an_award_for_her_household_after_a_lookup_and_points_are_no_house_number(runner):

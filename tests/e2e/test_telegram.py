@@ -29,7 +29,6 @@ from bot.channels.telegram.texts import (
     RATE_LIMITED,
     VOICE_ON,
 )
-from tests.support.conversation import bearer_header
 from tests.support.fake_telegram import (
     TOKEN,
     FakeTelegram,
@@ -48,13 +47,6 @@ from tests.support.fake_telegram import (
 )
 
 
-@pytest.fixture(scope="module")
-def rasa(rasa_server) -> str:
-    """The real Rasa server, warmed up: its first answer (model and action server cold) may be slow."""
-    httpx.post(f"{rasa_server}/webhooks/rest/webhook", json={"message": "你好"}, headers=bearer_header("telegram:1"),
-               timeout=600).raise_for_status()
-    return rasa_server
-
 
 def balance_of(login: str) -> int:
     with session_scope() as s:
@@ -64,11 +56,11 @@ def balance_of(login: str) -> int:
 # --------------------------------------------------------------------------- conversations
 
 
-def test_link_with_a_code_then_check_points(rasa):
+def test_link_with_a_code_then_check_points(rasa_server):
     tg = new_tg_id()
 
     async def scenario():
-        async with telegram(rasa) as (fake, _):
+        async with telegram(rasa_server) as (fake, _):
             me = TgUser(fake, tg)
             start = await me.say("/start")
             assert "绑定" in texts(start)
@@ -87,13 +79,13 @@ def test_link_with_a_code_then_check_points(rasa):
         assert resolve_actor(s, f"telegram:{tg}").display_name
 
 
-def test_contact_button_links_only_the_senders_own_number(rasa):
+def test_contact_button_links_only_the_senders_own_number(rasa_server):
     tg = new_tg_id()
     with session_scope() as s:
         phone = s.execute(select(User).where(User.login == "hh042")).scalar_one().resident.phone
 
     async def scenario():
-        async with telegram(rasa) as (fake, _):
+        async with telegram(rasa_server) as (fake, _):
             me = TgUser(fake, tg)
             someone_else = {"phone_number": phone, "first_name": "别人", "user_id": tg + 1}
             assert texts(await me.send(contact=someone_else)) == NOT_OWN_CONTACT
@@ -104,11 +96,11 @@ def test_contact_button_links_only_the_senders_own_number(rasa):
     run(scenario())
 
 
-def test_file_a_grievance_with_buttons_and_a_photo(rasa):
+def test_file_a_grievance_with_buttons_and_a_photo(rasa_server):
     tg = new_tg_id()
 
     async def scenario():
-        async with telegram(rasa) as (fake, _):
+        async with telegram(rasa_server) as (fake, _):
             me = TgUser(fake, tg)
             await me.say(f"/link {code_for('hh043')}")
             asked = await me.say("村东头的垃圾堆了好几天没人收", until=contains("保密"))
@@ -134,7 +126,7 @@ def test_file_a_grievance_with_buttons_and_a_photo(rasa):
         assert (load_settings().var_dir / photos[0].note).read_bytes().startswith(b"\xff\xd8")
 
 
-def test_voice_note_without_a_recogniser_is_politely_declined(rasa, tmp_path, settings):
+def test_voice_note_without_a_recogniser_is_politely_declined(rasa_server, tmp_path, settings):
     """The real ASR path with no Chinese Vosk model installed (the tests' environment points
     XIANGYIN_VOSK_MODEL at an empty place): the user gets a polite sentence. Recognised voice
     notes: test_voice_note_answer_and_spoken_replies, with a recogniser double."""
@@ -143,7 +135,7 @@ def test_voice_note_without_a_recogniser_is_politely_declined(rasa, tmp_path, se
     tg = new_tg_id()
 
     async def scenario():
-        async with telegram(rasa) as (fake, _):
+        async with telegram(rasa_server) as (fake, _):
             me = TgUser(fake, tg)
             await me.say(f"/link {code_for('hh044')}")
             assert texts(await me.send(voice=voice_note(fake, ogg))) == ASR_UNAVAILABLE
@@ -151,13 +143,13 @@ def test_voice_note_without_a_recogniser_is_politely_declined(rasa, tmp_path, se
     run(scenario())
 
 
-def test_voice_note_answer_and_spoken_replies(rasa, tmp_path):
+def test_voice_note_answer_and_spoken_replies(rasa_server, tmp_path):
     ogg = espeak_ogg("我有多少积分", tmp_path)
     tg = new_tg_id()
     recognizer = ScriptedRecognizer("我有多少积分")
 
     async def scenario():
-        async with telegram(rasa, recognizer=recognizer) as (fake, _):
+        async with telegram(rasa_server, recognizer=recognizer) as (fake, _):
             me = TgUser(fake, tg)
             await me.say(f"/link {code_for('hh045')}")
             answer = await me.send(voice=voice_note(fake, ogg), until=lambda m: len(m) >= 2)
@@ -175,11 +167,11 @@ def test_voice_note_answer_and_spoken_replies(rasa, tmp_path):
         assert ident.settings["voice_reply"] is True
 
 
-def test_staff_queue_command(rasa):
+def test_staff_queue_command(rasa_server):
     tg = new_tg_id()
 
     async def scenario():
-        async with telegram(rasa) as (fake, _):
+        async with telegram(rasa_server) as (fake, _):
             me = TgUser(fake, tg)
             assert "网格员" in texts(await me.say("/myqueue"))  # not linked: staff only
             await me.say(f"/link {code_for('zhaodefu')}")

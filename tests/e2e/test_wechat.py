@@ -24,7 +24,7 @@ from bot.linking import link_with_code
 from bot.config import load_settings
 from bot.models import ChannelIdentity, EmergencyEvent, Grievance, Household, OutboxMessage, RequestNonce, User
 from tests.support.amr import AMRUnavailable, espeak_amr
-from tests.support.conversation import api_params, bearer_header
+from tests.support.conversation import api_params
 from tests.support.fake_telegram import ScriptedRecognizer, add_notification
 from tests.support.fake_wechat import (
     AES_KEY,
@@ -54,13 +54,6 @@ from tests.support.fake_wechat import (
 )
 
 
-@pytest.fixture(scope="module")
-def rasa(rasa_server) -> str:
-    """The real Rasa server, warmed up: its first answer (model and action server cold) may be slow."""
-    httpx.post(f"{rasa_server}/webhooks/rest/webhook", json={"message": "你好"}, headers=bearer_header("wechat:warm"),
-               timeout=600).raise_for_status()
-    return rasa_server
-
 
 def user_turns(rasa_url: str, openid: str, channel: str = "wechat") -> list[str]:
     """What Rasa heard from this WeChat user (its tracker's user events)."""
@@ -82,9 +75,9 @@ def balance_of(login: str) -> int:
 # --------------------------------------------------------------------------- who may call us
 
 
-def test_url_verification_and_forged_callbacks_never_reach_rasa(rasa):
+def test_url_verification_and_forged_callbacks_never_reach_rasa(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             stamp = ("1700000000", "abc")
             check = {"timestamp": stamp[0], "nonce": stamp[1], "echostr": "7281930456"}
             async with httpx.AsyncClient(timeout=60) as http:
@@ -107,15 +100,15 @@ def test_url_verification_and_forged_callbacks_never_reach_rasa(rasa):
             return openid
 
     openid = run(scenario())
-    assert user_turns(rasa, openid) == []
+    assert user_turns(rasa_server, openid) == []
 
 
 # --------------------------------------------------------------------------- conversations
 
 
-def test_subscribe_link_with_a_code_then_check_points(rasa):
+def test_subscribe_link_with_a_code_then_check_points(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             hello = texts(await me.event("subscribe"))
             assert wx_texts.WELCOME in hello and "绑定" in hello
@@ -137,9 +130,9 @@ def test_subscribe_link_with_a_code_then_check_points(rasa):
         assert ident.user.login == "hh041"
 
 
-def test_encrypted_mode_round_trip(rasa):
+def test_encrypted_mode_round_trip(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url, encrypted=True)
             assert "绑定好了" in texts(await me.say(f"绑定 {code_for('hh041')}"))
             answer = await me.say("我家有多少积分")
@@ -147,12 +140,12 @@ def test_encrypted_mode_round_trip(rasa):
             return me.openid
 
     openid = run(scenario())
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
 
 
-def test_a_message_retried_with_the_same_msg_id_is_answered_once(rasa):
+def test_a_message_retried_with_the_same_msg_id_is_answered_once(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             xml = message_xml(me.openid, "text", 77001, Content="我家有多少积分")
             first, retry = await asyncio.gather(me.post(signed(xml, me.openid)), me.post(signed(xml, me.openid)))
@@ -163,10 +156,10 @@ def test_a_message_retried_with_the_same_msg_id_is_answered_once(rasa):
 
     fake, openid = run(scenario())
     assert len(fake.to(openid)) == 1
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
 
 
-def test_a_retry_after_a_restart_is_answered_once(rasa):
+def test_a_retry_after_a_restart_is_answered_once(rasa_server):
     """MsgIds are kept in the database: a retry that reaches a new process on the same database
     (a restart, or another replica) is answered ``success`` and runs no second turn."""
     async def scenario():
@@ -175,9 +168,9 @@ def test_a_retry_after_a_restart_is_answered_once(rasa):
         try:
             openid = new_openid()
             xml = message_xml(openid, "text", next(WxUser.msg_ids), Content="我家有多少积分")
-            async with wechat(rasa, fake=fake) as (_, channel):
+            async with wechat(rasa_server, fake=fake) as (_, channel):
                 first = await WxUser(fake, channel.url, openid).post(signed(xml, openid))
-            async with wechat(rasa, fake=fake) as (_, channel):  # a new channel instance, the same database
+            async with wechat(rasa_server, fake=fake) as (_, channel):  # a new channel instance, the same database
                 retry = await WxUser(fake, channel.url, openid, encrypted=True).post(
                     signed(xml, openid, encrypted=True))
             return first, retry, fake.to(openid), openid
@@ -188,15 +181,15 @@ def test_a_retry_after_a_restart_is_answered_once(rasa):
     assert first.status_code == retry.status_code == 200
     assert first.text != "success" and retry.text == "success"
     assert len(received) == 1 and received[0]["via"] == "passive"  # answered once, by the first process
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
     with session_scope() as s:
         assert s.execute(select(RequestNonce).where(RequestNonce.device_id == "#wechat")).scalars().all()
 
 
-def test_a_slow_turn_is_answered_by_customer_service_message(rasa):
+def test_a_slow_turn_is_answered_by_customer_service_message(rasa_server):
     """passive_seconds=0: no turn is ever done in time, so every answer goes as 客服消息."""
     async def scenario():
-        async with wechat(rasa, passive_seconds=0) as (fake, channel):
+        async with wechat(rasa_server, passive_seconds=0) as (fake, channel):
             me = WxUser(fake, channel.url, encrypted=True)
             response = await me.post(me.text(f"绑定 {code_for('hh041')}"))
             assert response.text == "success"
@@ -212,9 +205,9 @@ def test_a_slow_turn_is_answered_by_customer_service_message(rasa):
     assert fake.calls.count("token") == 2 and "custom_send:stale" in fake.calls
 
 
-def test_file_a_grievance_with_a_photo(rasa):
+def test_file_a_grievance_with_a_photo(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             await me.say(f"绑定 {code_for('hh043')}")
             asked = await me.say("村东头的垃圾堆了好几天没人收", until=contains("保密"))
@@ -236,9 +229,9 @@ def test_file_a_grievance_with_a_photo(rasa):
         assert (load_settings().var_dir / photos[0].note).read_bytes().startswith(b"\xff\xd8")
 
 
-def test_emergency_word_reaches_the_emergency_action(rasa):
+def test_emergency_word_reaches_the_emergency_action(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             await me.say(f"绑定 {code_for('hh041')}")
             return texts(await me.say("救命")), me.openid
@@ -251,7 +244,7 @@ def test_emergency_word_reaches_the_emergency_action(rasa):
         assert event is not None and "救命" in (event.text or "")
 
 
-def test_an_alert_reaches_the_grid_worker_on_wechat_and_a_typed_shou_dao_takes_charge(rasa):
+def test_an_alert_reaches_the_grid_worker_on_wechat_and_a_typed_shou_dao_takes_charge(rasa_server):
     """A resident cries for help over WeChat; the outbox pushes the alert to their grid worker's
     WeChat as a customer-service message, and the worker's "收到" takes charge through Rasa."""
     from bot.identity import responsible_worker_id
@@ -263,7 +256,7 @@ def test_an_alert_reaches_the_grid_worker_on_wechat_and_a_typed_shou_dao_takes_c
     codes = code_for("hh041"), code_for(worker_login)
 
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             resident, responder = WxUser(fake, channel.url), WxUser(fake, channel.url, encrypted=True)
             await resident.say(f"绑定 {codes[0]}")
             await responder.say(f"绑定 {codes[1]}")
@@ -284,9 +277,9 @@ def test_an_alert_reaches_the_grid_worker_on_wechat_and_a_typed_shou_dao_takes_c
 # --------------------------------------------------------------------------- what is not a turn
 
 
-def test_images_locations_stickers_and_other_media_get_polite_answers(rasa):
+def test_images_locations_stickers_and_other_media_get_polite_answers(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             said = {}
             said["image"] = await me.send(me.callback("image", 5501, PicUrl="http://127.0.0.1:9/p.jpg", MediaId="m1"))
@@ -304,12 +297,12 @@ def test_images_locations_stickers_and_other_media_get_polite_answers(rasa):
     assert texts(said["sticker"]) == texts(said["video"]) == wx_texts.NOT_SUPPORTED
     assert texts(said["voice"]) == wx_texts.VOICE_UNAVAILABLE
     assert texts(said["long"]) == turn.TOO_LONG.format(limit=500)
-    assert user_turns(rasa, openid) == []
+    assert user_turns(rasa_server, openid) == []
 
 
-def test_a_voice_message_with_wechat_recognition_is_answered(rasa):
+def test_a_voice_message_with_wechat_recognition_is_answered(rasa_server):
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             await me.say(f"绑定 {code_for('hh041')}")
             return texts(await me.send(me.callback("voice", 5601, MediaId="m5", Format="amr",
@@ -318,17 +311,17 @@ def test_a_voice_message_with_wechat_recognition_is_answered(rasa):
     answer, openid = run(scenario())
     assert answer.startswith(wx_texts.HEARD.format(text="我家有多少积分"))
     assert str(balance_of("hh041")) in answer
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
 
 
-def test_a_voice_message_is_downloaded_and_recognised_here(rasa, tmp_path):
+def test_a_voice_message_is_downloaded_and_recognised_here(rasa_server, tmp_path):
     """No Recognition from WeChat: the channel fetches the Speex recording from /cgi-bin/media/get,
     ffmpeg decodes it and the recogniser (a double at the ASR boundary only) hears it."""
     speech = espeak_speex("我家有多少积分", tmp_path)
     recognizer = ScriptedRecognizer("我家有多少积分")
 
     async def scenario():
-        async with wechat(rasa, recognizer=recognizer) as (fake, channel):
+        async with wechat(rasa_server, recognizer=recognizer) as (fake, channel):
             me = WxUser(fake, channel.url)
             await me.say(f"绑定 {code_for('hh041')}")
             heard = await me.send(me.callback("voice", 5701, MediaId=fake.add_media(speech, "audio/speex"),
@@ -342,7 +335,7 @@ def test_a_voice_message_is_downloaded_and_recognised_here(rasa, tmp_path):
     assert heard.startswith(wx_texts.HEARD.format(text="我家有多少积分")) and str(balance_of("hh041")) in heard
     assert garbled == missing == wx_texts.VOICE_UNREADABLE
     assert recognizer.pcm_lengths and "media_get" in fake.calls
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
 
 
 def test_notifications_are_delivered_once_across_restarts(seeded_db):
@@ -389,7 +382,7 @@ def test_notifications_are_delivered_once_across_restarts(seeded_db):
         assert rows[unreachable].delivered_at is None and rows[unreachable].attempts == outbox.MAX_ATTEMPTS  # given up
 
 
-def test_a_real_amr_voice_message_is_decoded_and_recognised(rasa, tmp_path):
+def test_a_real_amr_voice_message_is_decoded_and_recognised(rasa_server, tmp_path):
     """WeChat's usual voice format: a real AMR-NB file (espeak-ng, encoded with libopencore-amrnb
     by tests/support/amr.py) served by /cgi-bin/media/get, decoded by ffmpeg, heard by the
     recogniser (a double at the ASR boundary only, as for Speex above)."""
@@ -401,7 +394,7 @@ def test_a_real_amr_voice_message_is_decoded_and_recognised(rasa, tmp_path):
     recognizer = ScriptedRecognizer("我家有多少积分")
 
     async def scenario():
-        async with wechat(rasa, recognizer=recognizer) as (fake, channel):
+        async with wechat(rasa_server, recognizer=recognizer) as (fake, channel):
             me = WxUser(fake, channel.url, encrypted=True)
             await me.say(f"绑定 {code_for('hh041')}")
             heard = await me.send(me.callback("voice", next(WxUser.msg_ids), MediaId=fake.add_media(speech),
@@ -412,16 +405,16 @@ def test_a_real_amr_voice_message_is_decoded_and_recognised(rasa, tmp_path):
     assert heard.startswith(wx_texts.HEARD.format(text="我家有多少积分")) and str(balance_of("hh041")) in heard
     assert "media_get" in fake.calls
     assert recognizer.pcm_lengths[0] > 2 * 16000 * 2  # over two seconds of 16 kHz speech decoded from AMR
-    assert user_turns(rasa, openid) == ["我家有多少积分"]
+    assert user_turns(rasa_server, openid) == ["我家有多少积分"]
 
 
-def test_spoken_replies_follow_the_text_as_a_voice_message(rasa):
+def test_spoken_replies_follow_the_text_as_a_voice_message(rasa_server):
     """语音回复 (Telegram's /voice): the answer also comes as a voice message — synthesised,
     MP3, uploaded as temporary media, sent as a 客服消息 of type voice — after the text."""
     from speech.audio import normalise
 
     async def scenario():
-        async with wechat(rasa) as (fake, channel):
+        async with wechat(rasa_server) as (fake, channel):
             me = WxUser(fake, channel.url)
             await me.say(f"绑定 {code_for('hh041')}")
             assert texts(await me.say("语音回复")) == wx_texts.VOICE_ON
@@ -532,9 +525,9 @@ def test_a_notice_outside_the_48_hours_goes_as_a_template_message_when_one_is_co
 # --------------------------------------------------------------------------- WeCom for staff
 
 
-def test_wecom_verifies_its_url_and_refuses_what_it_did_not_encrypt(rasa):
+def test_wecom_verifies_its_url_and_refuses_what_it_did_not_encrypt(rasa_server):
     async def scenario():
-        async with wecom(rasa) as (fake, channel):
+        async with wecom(rasa_server) as (fake, channel):
             echo = encrypt("1616161616", CORP_ID, WORK_AES_KEY)
             check = {"timestamp": "1700000000", "nonce": "xyz", "echostr": echo}
             async with httpx.AsyncClient(timeout=60) as http:
@@ -550,10 +543,10 @@ def test_wecom_verifies_its_url_and_refuses_what_it_did_not_encrypt(rasa):
             return staff.openid
 
     userid = run(scenario())
-    assert user_turns(rasa, userid, "wecom") == []
+    assert user_turns(rasa_server, userid, "wecom") == []
 
 
-def test_an_emergency_alert_reaches_the_grid_worker_on_wecom_and_the_button_takes_charge(rasa):
+def test_an_emergency_alert_reaches_the_grid_worker_on_wecom_and_the_button_takes_charge(rasa_server):
     from bot import emergency
     from bot.identity import responsible_worker_id
 
@@ -564,7 +557,7 @@ def test_an_emergency_alert_reaches_the_grid_worker_on_wecom_and_the_button_take
         code = code_for(worker.login)
 
     async def scenario():
-        async with wecom(rasa) as (fake, channel):
+        async with wecom(rasa_server) as (fake, channel):
             staff = WorkUser(fake, channel.url)
             assert "绑定好了" in texts(await staff.say(f"绑定 {code}"))
             assert texts(await staff.say("你好"))  # staff talk to Rasa like anyone else
@@ -586,7 +579,7 @@ def test_an_emergency_alert_reaches_the_grid_worker_on_wecom_and_the_button_take
     taken, again, event_id, userid, fake = run(scenario())
     assert taken.startswith("好的，已经告诉41号") and again == wx_texts.ACK_ALREADY_YOURS
     assert {m["via"] for m in fake.to(userid)} == {"app"} and fake.calls.count("gettoken") == 1
-    assert user_turns(rasa, userid, "wecom") == ["你好"]
+    assert user_turns(rasa_server, userid, "wecom") == ["你好"]
     with session_scope() as s:
         assert s.get(EmergencyEvent, event_id).acknowledged_by == worker_id
         ident = s.execute(select(ChannelIdentity).where(ChannelIdentity.channel == "wecom",

@@ -111,6 +111,12 @@ def test_a_question_about_the_points_rules_is_answered_from_the_village_table():
     for text, intent in (("隔壁老烧麦秸 呛死人了 这不是要扣分吗", "file_grievance"), ("烧麦秸要扣几分", "ask_policy")):
         assert decide(turn(text, intent)) == "action_points_rules"
     assert decide(turn("俺家最近扣过分没有", "ask_policy")) is None  # about one's own points
+    # how points are earned, heard as a redemption or a balance: the rules
+    for text, intent in (("俺攒的塑料瓶子能换积分不", "redeem_points"), ("积分咋挣，俺也想多攒点", "check_points"),
+                         ("废纸能算积分吗", "redeem_points")):
+        assert decide(turn(text, intent)) == "action_points_rules", text
+    for text in ("积分能换啥", "用积分换点油", "换一袋大米"):  # the shop: points traded for things
+        assert decide(turn(text, "redeem_points")) is None, text
     assert decide(turn("隔壁老烧麦秸 呛死人了", "file_grievance")) is None  # a report
     assert decide(turn("烧麦秸要扣几分", "ask_policy", loop="grievance_form",
                        requested="grievance_description")) is None  # inside a form: its answer
@@ -186,3 +192,36 @@ def test_out_of_scope_asks_the_knowledge_base_first_outside_a_flow():
     assert decide(turn("送温暖活动怎么领棉被", "out_of_scope", loop="grievance_form",
                        requested="grievance_place")) is None  # inside a form: the form's answer
     assert decide(turn("", after="action_knowledge_fallback")) == "action_listen"
+
+
+def test_a_verdict_after_the_satisfaction_question_answers_it_whatever_the_model_heard():
+    """回访: "满意吗？" was asked. "不中，才过了两天又坑坑洼洼的了" is 不满意, not a new report."""
+    import dataclasses
+
+    def asked(text: str, intent: str = "file_grievance") -> Turn:
+        return dataclasses.replace(turn(text, intent), choice_kind="satisfaction")
+
+    for text in ("不中，才过了两天又坑坑洼洼的了", "还行吧", "挺好的，谢谢", "不满意", "对", "没修好"):
+        assert decide(asked(text)) == "action_choose_option", text
+    for text in ("村口路灯又不亮了", "俺家积分多少", "我要反映个事儿"):
+        assert decide(asked(text)) != "action_choose_option", text  # a new request: its usual way
+    assert decide(turn("不中，才过了两天又坑坑洼洼的了", "file_grievance")) is None  # nothing was asked
+
+
+def test_everyday_verdicts_are_satisfaction_answers():
+    from actions.parsing import satisfaction_in
+
+    answers = ("满意", "基本满意", "不满意")
+    expected = {"还行吧": "基本满意", "挺好的": "满意", "修好了，谢谢": "满意", "才过了两天又坑坑洼洼的了": "不满意",
+                "没修好": "不满意", "不满意": "不满意", "基本满意": "基本满意", "喂": None}
+    assert {text: satisfaction_in(text, answers) for text in expected} == expected
+
+
+def test_a_disputed_deduction_is_explained_with_an_appeal_offered_whatever_the_model_heard():
+    for text, intent in (("前两天扣了俺家5分，说俺乱倒垃圾，俺根本没倒，这个要申诉", "award_points"),
+                         ("凭啥扣俺分，俺不服", "file_grievance")):
+        assert decide(turn(text, intent)) == "action_points_history", text
+    for text, intent in (("乱倒垃圾要扣几分", "ask_points_rules"), ("给8号扣5分，乱倒垃圾", "award_points"),
+                         ("隔壁为啥扣分", "check_points")):
+        assert decide(turn(text, intent)) != "action_points_history", text
+    assert decide(turn("凭啥扣俺分", "award_points", pending=True)) == "action_resolve_pending"
