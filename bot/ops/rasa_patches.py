@@ -14,6 +14,14 @@ to the Rasa minor version it was measured on; on any other version nothing is pa
    are kept alive for ``KEEPALIVE_S`` (below the action server's own 5 s keep-alive, so a
    connection the server is about to close is never reused); Rasa's ``async with`` no longer
    closes it. Same headers, authentication and timeout as Rasa's own session.
+3. **Loading DIET without tracing a training step.** ``RasaModel.load`` builds the model's
+   variables by ``fit`` on one example before loading the trained weights: Keras traces the
+   whole training step (the CRF entity loss and its gradients) into a graph that prediction
+   never uses — 78% of the time to load the model and ~540 MB of the server's memory
+   (py-spy; README "Measured"). Here that one fit step runs eagerly (no tracing; the same
+   variables, optimizer slots included), then the weights are loaded and the prediction
+   graph is traced as before. The same weights and the same predictions (e2e test
+   ``tests/e2e/test_model_load.py``).
 """
 from __future__ import annotations
 
@@ -81,6 +89,24 @@ def _pooled_session_factory():
     return session
 
 
+def _load_without_tracing_training(cls, model_file_name, model_data_example, predict_data_example=None,
+                                   finetune_mode: bool = False, *args: Any, **kwargs: Any):
+    """``RasaModel.load`` of Rasa 3.6 with its one fit step run eagerly (see the module doc)."""
+    import tensorflow as tf
+    from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
+    from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+
+    model = cls(*args, **kwargs)
+    config = kwargs.get("config", {})
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)), run_eagerly=True)
+    model.fit(RasaBatchDataGenerator(model_data_example, batch_size=1), verbose=False)
+    model.run_eagerly = config.get(RUN_EAGERLY)  # prediction: traced once, as in Rasa
+    model.load_weights(model_file_name)
+    if not finetune_mode and predict_data_example:
+        model.run_inference(predict_data_example)
+    return model
+
+
 def apply() -> list[str]:
     """Applies the patches that fit the installed Rasa; returns their names."""
     import rasa
@@ -128,4 +154,8 @@ def apply() -> list[str]:
 
         close_resources_and_pools.pooled = pooled  # type: ignore[attr-defined]
         rasa_run.close_resources = close_resources_and_pools  # registered by serve_application later
-    return ["action-result validation compiled once", "one HTTP connection pool per endpoint"]
+    from rasa.utils.tensorflow.models import RasaModel
+
+    RasaModel.load = classmethod(_load_without_tracing_training)
+    return ["action-result validation compiled once", "one HTTP connection pool per endpoint",
+            "model loaded without tracing a training step"]

@@ -13,10 +13,12 @@ def _unpatched():
     from rasa.core import run as rasa_run
     from rasa.core.actions.action import RemoteAction
     from rasa.utils.endpoints import EndpointConfig
+    from rasa.utils.tensorflow.models import RasaModel
 
-    saved = (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources)
+    saved = (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources,
+             RasaModel.__dict__["load"])
     yield
-    RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources = saved
+    RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources, RasaModel.load = saved
 
 
 def test_action_result_validation_is_rasas():
