@@ -13,10 +13,13 @@ from bot.config import PROJECT_ROOT
 ACTIONS_DIR = PROJECT_ROOT / "actions"
 RESPONSE_NAME = re.compile(r"[\"'](utter_\w+)[\"']")
 RASA_DEFAULTS = {"utter_default"}  # uttered by Rasa's own action_default_fallback
+#: Not a response: the key under which Rasa keeps a response's name in a bot event's metadata.
+RASA_KEYS = {"utter_action"}
 
 
 def _used_in_actions() -> set[str]:
-    return {name for path in ACTIONS_DIR.glob("*.py") for name in RESPONSE_NAME.findall(path.read_text("utf-8"))}
+    return {name for path in ACTIONS_DIR.glob("*.py")
+            for name in RESPONSE_NAME.findall(path.read_text("utf-8"))} - RASA_KEYS
 
 
 def _used_in_dialogues() -> set[str]:

@@ -92,7 +92,7 @@ def test_named_correction(said, correction):
 
 
 @pytest.mark.parametrize("said,answer", [
-    ("满意", "满意"), ("基本满意吧", "基本满意"), ("不满意 还在漏", "不满意"), ("还行", None),
+    ("满意", "满意"), ("基本满意吧", "基本满意"), ("不满意 还在漏", "不满意"), ("还行", "基本满意"), ("嗯那个", None),
 ])
 def test_satisfaction_in(said, answer):
     assert parsing.satisfaction_in(said, ("满意", "基本满意", "不满意")) == answer
