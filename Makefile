@@ -99,9 +99,10 @@ test: install
 	@$(PY) -m bot train
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-# The tiers that need no trained model and no servers: no training; about a minute on 2 idle cores.
+# The tiers that need no trained model and no servers: no training; under a minute on 2 idle
+# cores, the tests spread over the cores (pytest-xdist; every test has its own scratch files).
 test-fast: install
-	@$(PY) -m pytest -m fast $(FAST_TIERS) $(PYTEST_ARGS)
+	@$(PY) -m pytest -m fast -n auto $(FAST_TIERS) $(PYTEST_ARGS)
 
 # The training data checked on its own, every warning shown.
 validate: install

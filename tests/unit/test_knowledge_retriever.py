@@ -289,3 +289,58 @@ def test_eval_accuracy_floor(kb):
     assert r["top1"] >= 0.75
     assert r["ooc_correct_dont_know"] >= 0.85
     assert r["in_corpus_confident"] >= 0.75
+
+
+# ------------------------------------------------------------------- the learned view
+
+
+def test_learned_view_learns_from_the_entries_only_and_is_deterministic(kb):
+    from knowledge import learned
+
+    e = kb.by_id["dibao-process"]
+    texts = [t for t, _ in learned.training_texts(e)]
+    assert e.title in texts and all(a in texts for a in e.asks)
+    own = " ".join([e.title, e.label, *e.asks, e.body])
+    assert all(t in own or t == " ".join([e.topic, *e.keywords]) for t in texts)
+    again = learned.LearnedView(kb.entries, kbm._learned_text, kbm._run_syllables, kbm._learned_extra)
+    q = kbm._learned_text("低保多长时间能批下来")
+    assert again.scores(q, prepared=True) == kb.learned.scores(q, prepared=True)
+    d = kb.learned.scores(q, prepared=True)
+    assert max(d, key=d.get) == "dibao-process"
+
+
+def test_learned_view_reorders_siblings_but_keeps_leads_between_topics(kb):
+    question = "低保批下来以后一个月给多少钱"
+    plain = KnowledgeBase(kb.entries, kb.passage_tokens, kb.passage_owner, kb.passage_text)
+    plain.learned_weight = 0.0
+    def best(hits):
+        return {t: max(h.score for h in hits if h.entry.topic == t) for t in {h.entry.topic for h in hits}}
+
+    before, after = best(plain.search(question, k=50)), best(kb.search(question, k=50))
+    assert before.keys() == after.keys()
+    assert all(abs(before[t] - after[t]) < 1e-9 * max(1.0, before[t]) for t in before)
+    assert kb.search(question, k=1)[0].entry.id == "dibao-standard"
+
+
+@pytest.mark.parametrize("question", ["养老保险", "低保的事儿", "积分"])
+def test_a_bare_topic_is_asked_back_not_guessed_by_the_learned_view(kb, question):
+    a = kb.answer(question)
+    assert not a.confident and "learned" not in a.why["views"]
+
+
+def test_a_story_is_measured_by_its_last_clauses_too(kb):
+    story = "俺家那口子前年在外头干活摔了腰，这两年地也种不了，娃还在念书，家里一年到头没啥进项，俺想问问低保咋申请"
+    a = kb.answer(story)
+    assert a.confident and a.entry.id == "dibao-process", a.why
+    assert a.why["signals"]["ratio"] > kb.search(story, k=1)[0].ratio
+
+
+def test_the_learned_view_is_cheap(kb):
+    import time
+
+    q = kbm._learned_text("俺娘的养老金咋还没打到卡上")
+    kb.learned.scores(q, prepared=True)
+    started = time.perf_counter()
+    for _ in range(50):
+        kb.learned.scores(q, prepared=True)
+    assert (time.perf_counter() - started) / 50 < 0.005

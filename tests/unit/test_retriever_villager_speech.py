@@ -242,7 +242,7 @@ def test_decide(kb, change, confident):
 def test_words_and_sounds_are_two_readings_of_the_question(kb):
     # 地保 (an ASR slip of 低保): the words read 地 (land), the sounds read di_bao.
     a = kb.answer("俺家想申请地保要啥条件")
-    assert set(a.why["views"]) == {"words", "sounds"}
+    assert set(a.why["views"]) == {"words", "sounds", "learned"}  # the third: knowledge.learned
     assert a.why["views"]["words"] != a.why["views"]["sounds"] or a.why["signals"]["views_agree"]
     assert kb.answer("低保要带啥材料").why["signals"]["views_agree"]
 
