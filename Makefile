@@ -1,5 +1,5 @@
 # 乡音 Xiangyin — `make run` to try it, `make test` to test it. Both install what is missing.
-# `make test-fast` runs the tiers that need no model (unit, domain, actions, speech) in about a minute.
+# `make test-fast` runs the tiers that need no model (unit, domain, actions, speech) in under a minute.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv

@@ -68,6 +68,15 @@ def follow_up(turn: Turn) -> bool:
 
 
 POINTS_RULES_ACTION = "action_points_rules"
+#: After a rule was said ("塑料瓶每10个兑换1分"), "那废纸呢" asks the same about another deed.
+_RULE_ELLIPSIS = re.compile(r"^那.{1,6}(呢|嘞|咧)?$|^.{1,6}(呢|嘞|咧)$")
+
+
+def rules_follow_up(turn: Turn) -> bool:
+    """A short "那废纸呢" right after a points-rule answer: the rule for that deed."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", turn.text or "")
+    return (turn.previous_action == POINTS_RULES_ACTION and turn.intent in FOLLOW_UP_MISREADS | {"ask_policy"}
+            and bool(_RULE_ELLIPSIS.search(flat)))
 #: Intents the model gives a question about the points rules when it also describes a problem or
 #: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"), or as a redemption or a balance when it
 #: asks how points are earned ("塑料瓶子能换积分不", "积分咋挣"): the village's rule table answers it.
@@ -189,6 +198,8 @@ def decide(turn: Turn) -> Optional[str]:
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):
         return POLICY_ACTION
+    if not busy and rules_follow_up(turn):
+        return POINTS_RULES_ACTION
     if not busy and turn.intent == OUT_OF_SCOPE_INTENT:
         return KNOWLEDGE_FALLBACK
     return interruption(turn)

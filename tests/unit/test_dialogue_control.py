@@ -225,3 +225,16 @@ def test_a_disputed_deduction_is_explained_with_an_appeal_offered_whatever_the_m
                          ("隔壁为啥扣分", "check_points")):
         assert decide(turn(text, intent)) != "action_points_history", text
     assert decide(turn("凭啥扣俺分", "award_points", pending=True)) == "action_resolve_pending"
+
+
+def test_a_short_question_after_a_rule_asks_the_rule_for_another_deed():
+    import dataclasses
+
+    def after_rule(text: str, intent: str = "nlu_fallback") -> Turn:
+        return dataclasses.replace(turn(text, intent), previous_action="action_points_rules")
+
+    for text in ("那废纸呢", "废纸呢", "那烧秸秆嘞"):
+        assert decide(after_rule(text)) == "action_points_rules", text
+    assert decide(after_rule("俺想换袋米", "redeem_points")) is None
+    assert decide(dataclasses.replace(turn("那废纸呢", "nlu_fallback"), previous_action="action_policy_answer")) \
+        != "action_points_rules"
