@@ -8,8 +8,7 @@ import os
 import struct
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +16,13 @@ import pytest
 
 from bot.ops.runtime import free_ports
 from speech import audio, device
+from tests.support.http_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWER_WAV = audio.pcm_to_wav(device.tone([440.0], 0.2), 16000)
 
 
-class FakeVoiceServer:
+class FakeVoiceServer(LocalServer):
     """A tiny voice webhook: parses the multipart form and answers like the real channel."""
 
     def __init__(self, port: int = 0, status: int = 200) -> None:
@@ -67,20 +67,7 @@ class FakeVoiceServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/webhooks/voice/webhook"
-        # A short poll interval: shutdown() returns at once instead of after half a second.
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, port)
 
 
 def free_port() -> int:

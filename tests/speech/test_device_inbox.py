@@ -11,8 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from bot.security.devices import (
     write_key_file,
 )
 from speech import audio, device
+from tests.support.http_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = secrets.token_hex(32)
@@ -33,7 +33,7 @@ QUESTION = {"id": 3, "kind": "followup_question", "text": "回访：您满意吗
             "expects": "satisfaction"}
 
 
-class SigningServer:
+class SigningServer(LocalServer):
     """Voice webhook + voice inbox that accept only requests signed with :data:`KEY`."""
 
     def __init__(self, messages: list[dict] | None = None, fail_acks: int = 0) -> None:
@@ -81,17 +81,7 @@ class SigningServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhooks/voice/webhook"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 def client(server: SigningServer, tmp_path: Path, key: str | None = KEY) -> device.VoiceClient:
