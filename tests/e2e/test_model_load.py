@@ -1,41 +1,34 @@
 """Loading the trained model without tracing a training step (bot/ops/rasa_patches.py, patch 3)
 gives the same model as Rasa's own load: the same intent, confidence and entities for every
-sentence of the held-out NLU set. Both loads run here, in this process, on the trained model."""
+fourth sentence of the held-out NLU set. Each load runs in a fresh process, as the server's does
+(bench/model_load.py), so no state of this test process (Jieba's or pypinyin's dictionaries, as
+other tests leave them) takes part."""
 from __future__ import annotations
 
-import asyncio
+import json
+import subprocess
+import sys
 
 import pytest
 
 from bench.nlu_eval import load_heldout
+from bot.config import PROJECT_ROOT
 
 
-def _parses(model_path, texts: list[str], patched: bool) -> list[tuple]:
-    from rasa.core.agent import load_agent
-    from rasa.utils.tensorflow.models import RasaModel
-
-    from bot.ops.rasa_patches import apply
-
-    original = RasaModel.__dict__["load"]
-    try:
-        if patched:
-            assert "model loaded without tracing a training step" in apply()
-        agent = asyncio.run(load_agent(model_path=str(model_path)))
-
-        async def parse_all():
-            return [await agent.parse_message(text) for text in texts]
-
-        parsed = asyncio.run(parse_all())
-    finally:
-        RasaModel.load = original
-    return [(p["intent"]["name"], p["intent"]["confidence"],
-             sorted((e["entity"], str(e["value"])) for e in p["entities"])) for p in parsed]
+def _load_and_parse(model_path, texts_file, own: bool) -> list:
+    cmd = [sys.executable, "-m", "bench.model_load", str(model_path), "--parse", str(texts_file)]
+    out = subprocess.run(cmd + (["--own"] if own else []), check=True, capture_output=True, text=True,  # nosec B603 - this interpreter, fixed arguments
+                         cwd=PROJECT_ROOT, timeout=900).stdout
+    return json.loads(out.strip().splitlines()[-1])["parses"]
 
 
-def test_the_patched_load_predicts_exactly_what_rasas_own_load_does(trained_model):
+def test_the_patched_load_predicts_exactly_what_rasas_own_load_does(trained_model, tmp_path):
     texts = [text for text, _ in load_heldout()][::4]
     assert len(texts) >= 50
-    own = _parses(trained_model, texts, patched=False)
-    patched = _parses(trained_model, texts, patched=True)
+    texts_file = tmp_path / "texts.txt"
+    texts_file.write_text("\n".join(texts), encoding="utf-8")
+    own = _load_and_parse(trained_model, texts_file, own=True)
+    patched = _load_and_parse(trained_model, texts_file, own=False)
+    assert len(own) == len(patched) == len(texts)
     assert [(i, e) for i, _, e in patched] == [(i, e) for i, _, e in own]
     assert [c for _, c, _ in patched] == pytest.approx([c for _, c, _ in own], abs=1e-5)
