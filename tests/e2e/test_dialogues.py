@@ -22,8 +22,9 @@ from tests.support.voice import device_key
 
 # Measured pass rates when issue 18 landed (README); the floor leaves room for one or two
 # dialogues of noise in training, not for a regression.
-PASS_FLOOR = {"dev": 0.85, "heldout": 0.72,  # measured 0.93 (63/68) and 0.78 (50/64) in the second pass
-              "fresh": 0.74}  # the second held-out set, measured once: 0.80 (83/104)
+# Raised 2026-11-30 to what the fourth pass measured, less four to six dialogues of slack:
+PASS_FLOOR = {"dev": 0.87, "heldout": 0.88,  # measured 0.93 (63/68) and 0.98 (63/64), both development data now
+              "fresh": 0.87}  # the second set (0.80 when measured once; 0.94, 98/104, after the fourth pass)
 RESULTS: dict[str, list] = {"dev": [], "heldout": [], "fresh": []}
 DIALOGUES = load_dialogues() + load_dialogues(FRESH_DIALOGUES_DIR)
 
