@@ -1,5 +1,5 @@
 # 乡音 Xiangyin — `make run` to try it, `make test` to test it. Both install what is missing.
-# `make test-fast` runs the tiers that need no model (unit, domain, actions, speech) in under a minute.
+# `make test-fast` runs the tiers that need no model (unit, domain, actions, speech) in about a minute.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -99,7 +99,7 @@ test: install
 	@$(PY) -m bot train
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-# The tiers that need no trained model and no servers: no training; under a minute on 2 idle
+# The tiers that need no trained model and no servers: no training; about a minute on 2 idle
 # cores, the tests spread over the cores (pytest-xdist; every test has its own scratch files).
 test-fast: install
 	@$(PY) -m pytest -m fast -n auto $(FAST_TIERS) $(PYTEST_ARGS)
