@@ -13,6 +13,7 @@ from typing import Optional, Tuple
 
 from bot import text as cn
 from bot.nlu.goals import after_command
+from bot.replies import verdict_in
 
 URGENT = "紧急"
 NORMAL = "一般"
@@ -184,24 +185,11 @@ def named_correction(text: str) -> Optional[Tuple[str, str]]:
 
 # --- after a grievance ------------------------------------------------------------------------
 
-#: Everyday verdicts on work done, for 回访's 满意吗 (checked in order: "没修好" before "修好").
-VERDICTS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = (
-    ("不满意", re.compile(r"没修好|没弄好|没办好|没解决|又坏|又坑|还是不行|还那样|白修")),
-    ("基本满意", re.compile(r"还行|还可以|凑合|马马虎虎|一般般?|差不多")),
-    ("满意", re.compile(r"挺好|很好|不错|修好了|弄好了|办好了|解决了|没毛病")),
-)
-
-
 def satisfaction_in(text: str, answers: Tuple[str, ...]) -> Optional[str]:
-    """Which of ``answers`` (满意, 基本满意, 不满意) was said; the longest match wins, so
-    '不满意' is not read as '满意'; else an everyday verdict ("还行吧" 基本满意, "又坏了" 不满意)."""
-    for answer in sorted(answers, key=len, reverse=True):
-        if answer in (text or ""):
-            return answer
-    for answer, words in VERDICTS:
-        if answer in answers and words.search(text or ""):
-            return answer
-    return None
+    """Which of ``answers`` (满意, 基本满意, 不满意) was said, or the everyday verdict that means
+    it (:func:`bot.replies.verdict_in`: "还行吧" 基本满意, "又坏了" 不满意)."""
+    answer = verdict_in(text)
+    return answer if answer in answers else None
 
 
 def refers_to_last(text: str) -> bool:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from bot import replies
 from bot.config import load_settings
 from bot.identity import (
     AccessDenied,
@@ -509,7 +510,7 @@ def township_overdue(s: Session, now: dt.datetime | None = None) -> list[str]:
     return reminded
 
 
-SATISFACTION = ("满意", "基本满意", "不满意")
+SATISFACTION = replies.SATISFACTION  # 回访's answers, with the words that mean them (bot/replies.py)
 
 
 def record_satisfaction(s: Session, actor: Actor, ticket_no: str, answer: str,

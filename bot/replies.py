@@ -190,3 +190,25 @@ def interpret(text: str, verbs: tuple[str, ...] = ()) -> Reply:
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR
     return Reply.OTHER
+
+
+#: 回访's "满意吗": the three answers (in the order they are offered), and everyday verdicts on the
+#: work done (checked in order: "没修好" before "修好了").
+SATISFACTION = ("满意", "基本满意", "不满意")
+VERDICTS: tuple[tuple[str, "re.Pattern[str]"], ...] = (
+    ("不满意", re.compile(r"没修好|没弄好|没办好|没解决|又坏|又坑|还是不行|还那样|白修")),
+    ("基本满意", re.compile(r"还行|还可以|凑合|马马虎虎|一般般?|差不多")),
+    ("满意", re.compile(r"挺好|很好|不错|修好了|弄好了|办好了|解决了|没毛病")),
+)
+
+
+def verdict_in(text: str) -> str | None:
+    """满意 / 基本满意 / 不满意 as said ("不满意" is not read as "满意"), else the everyday verdict
+    ("还行吧" 基本满意, "又坑坑洼洼的了" 不满意); None when the text gives none."""
+    for answer in sorted(SATISFACTION, key=len, reverse=True):  # "不满意" is not "满意"
+        if answer in (text or ""):
+            return answer
+    for answer, words in VERDICTS:
+        if words.search(text or ""):
+            return answer
+    return None

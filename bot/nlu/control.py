@@ -13,8 +13,9 @@ from bot.nlu.goals import (
     asks_shop_opening,
     command_action,
     disputes_deduction,
+    flat_text,
 )
-from bot.replies import Reply, interpret, is_stop
+from bot.replies import Reply, interpret, is_stop, verdict_in
 from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -61,7 +62,7 @@ ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_l
 
 def follow_up(turn: Turn) -> bool:
     """A short elliptical question right after a policy answer, about that policy."""
-    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", turn.text or "")
+    flat = flat_text(turn.text)
     return (turn.previous_action == POLICY_ACTION and turn.intent in FOLLOW_UP_MISREADS
             and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
             and not _OTHER_TOPIC.search(flat))
@@ -74,7 +75,7 @@ _RULE_ELLIPSIS = re.compile(r"^那.{1,6}(呢|嘞|咧)?$|^.{1,6}(呢|嘞|咧)$")
 
 def rules_follow_up(turn: Turn) -> bool:
     """A short "那废纸呢" right after a points-rule answer: the rule for that deed."""
-    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", turn.text or "")
+    flat = flat_text(turn.text)
     return (turn.previous_action == POINTS_RULES_ACTION and turn.intent in FOLLOW_UP_MISREADS | {"ask_policy"}
             and bool(_RULE_ELLIPSIS.search(flat)))
 #: Intents the model gives a question about the points rules when it also describes a problem or
@@ -114,14 +115,13 @@ CHOOSE_ACTION = "action_choose_option"
 #: 回访: "满意吗？" was asked (slot choice_kind). A reply that starts with a verdict ("不中，才过了
 #: 两天又坑坑洼洼的了", "还行吧") answers it, whatever the model makes of the complaint after it.
 SATISFACTION_OFFERED = "satisfaction"
-_VERDICT = re.compile(r"满意|还行|还可以|凑合|马马虎虎|一般般?|挺好|不错|没修好|没弄好|没办好|又坏|又坑")
+_CLAUSES = re.compile(r"[\s，,。.!！?？、…~～]+")
 
 
 def answers_satisfaction(text: str) -> bool:
-    """A verdict on the work done: a satisfaction word, or a yes/no to 满意吗 said first."""
-    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "，", text or "").strip("，")
-    head = flat.split("，", 1)[0]
-    return bool(_VERDICT.search(flat)) or interpret(head) in (Reply.YES, Reply.NO)
+    """A verdict on the work done (bot.replies.verdict_in), or a yes/no to 满意吗 said first."""
+    head = _CLAUSES.split((text or "").strip(" ，,。.!！?？、…~～"), 1)[0]
+    return verdict_in(text) is not None or interpret(head) in (Reply.YES, Reply.NO)
 
 
 PIN_FORM = "pin_form"

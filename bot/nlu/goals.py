@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 
-def _flat(text: str | None) -> str:
+def flat_text(text: str | None) -> str:
     """The sentence without spaces and punctuation."""
     return re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
 
@@ -33,7 +33,7 @@ def asks_points_rule(text: str) -> bool:
     """The sentence asks what the points rules say about a deed ("烧秸秆要扣多少分",
     "这不是要扣分吗") or how points are earned ("积分咋挣", "塑料瓶子能换积分不"), not about a
     household's own points ("俺家扣过分没有", "为啥扣我分")."""
-    flat = _flat(text)
+    flat = flat_text(text)
     if not _POINTS.search(flat):
         return False
     return bool(_AMOUNT.search(flat) or _WHETHER.search(flat) or _EARN.search(flat))
@@ -73,7 +73,7 @@ _OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星�
 
 def asks_shop_opening(text: str) -> bool:
     """The sentence asks when or where the points shop opens."""
-    flat = _flat(text)
+    flat = flat_text(text)
     return bool(_SHOP.search(flat) and _OPENING.search(flat))
 
 
@@ -90,13 +90,13 @@ _LOOK_UP = re.compile(r"(查|看|瞧|瞅|问问|报|念)(一下|一查|一看|�
 
 def asks_points_look_up(text: str) -> bool:
     """"先帮俺查查积分", "看看俺家积分": the household's points, asked as a look-up."""
-    flat = _flat(text)
+    flat = flat_text(text)
     return asks_own_balance(flat) or (bool(_LOOK_UP.search(flat)) and not _OTHER.search(flat))
 
 
 def asks_own_balance(text: str) -> bool:
     """The sentence asks how many points the speaker's household holds."""
-    flat = _flat(text)
+    flat = flat_text(text)
     if not _HELD.search(flat) or asks_points_rule(flat) or _OTHER.search(flat):
         return False
     return bool(_OWNER.search(flat)) or len(flat) <= 8
@@ -110,7 +110,7 @@ _SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})家")
 
 def names_other_household(text: str) -> bool:
     """The points question is about a household other than the speaker's."""
-    flat = _flat(text)
+    flat = flat_text(text)
     if _OTHER.search(flat):
         return True
     for match in _SOMEBODY_HOME.finditer(flat):
@@ -125,7 +125,7 @@ _AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几)(个)?(积|鸡)?分|(积|鸡
 
 def asks_others_balance(text: str) -> bool:
     """"隔壁老李家多少分": another household's points (answered: only one's own)."""
-    flat = _flat(text)
+    flat = flat_text(text)
     return bool(_AMOUNT_OF_POINTS.search(flat)) and not asks_points_rule(flat) and names_other_household(flat)
 
 
@@ -137,6 +137,6 @@ _DISPUTE = re.compile(r"申诉|冤枉|不服|不认|凭啥|凭什么|为啥|为�
 
 def disputes_deduction(text: str) -> bool:
     """The speaker disputes or asks about a deduction from their own household's points."""
-    flat = _flat(text)
+    flat = flat_text(text)
     return bool(_DEDUCTED.search(flat) and _DISPUTE.search(flat)) and not asks_points_rule(flat) \
         and not names_other_household(flat.replace("俺家", "").replace("我家", ""))
