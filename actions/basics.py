@@ -14,12 +14,12 @@ from rasa_sdk.types import DomainDict
 from actions import grievances as grievance_actions
 from actions import households as household_actions
 from actions import staff as staff_actions
-from actions import parsing, phrases, points as points_actions, policy, slots
+from actions import parsing, phrases, points as points_actions, policy, reports, slots
 from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, clear_pending, forget, latest_text
 from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
-from bot.nlu.goals import asks_points_look_up
+from bot.nlu.goals import acknowledges, asks_points_look_up
 from bot.replies import Reply, after_stop, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
@@ -35,7 +35,7 @@ CONFIRM: Dict[str, ConfirmWrite] = {
     slots.WRITE_VISIT_GRIEVANCE: household_actions.confirm_visit_grievance,
     slots.WRITE_AWARD: staff_actions.confirm_award,
     slots.WRITE_LIST_MORE: read_more,
-    slots.WRITE_REPORT_OFFER: grievance_actions.start_report,
+    slots.WRITE_REPORT_OFFER: reports.start_report,
     slots.WRITE_FORWARD_QUESTION: policy.forward_question,
 }
 
@@ -45,10 +45,10 @@ OFFER_VERBS: Dict[str, tuple] = {
     slots.WRITE_POINTS_APPEAL: ("申诉", "申", "诉"),
     slots.WRITE_GRIEVANCE_TRANSITION: ("办", "受理", "接", "报", "退"),
     slots.WRITE_VISIT: ("记",),
-    slots.WRITE_VISIT_GRIEVANCE: ("报", "反映"),
+    slots.WRITE_VISIT_GRIEVANCE: ("报", "反映", "递", "交", "转"),
     slots.WRITE_AWARD: ("记", "加", "扣"),
     slots.WRITE_LIST_MORE: ("要", "听", "念", "说"),
-    slots.WRITE_REPORT_OFFER: ("报", "反映", "要"),
+    slots.WRITE_REPORT_OFFER: ("报", "反映", "要", "递", "交", "转"),
     slots.WRITE_FORWARD_QUESTION: ("转", "要"),
 }
 
@@ -183,7 +183,7 @@ class ActionAffirm(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         if turn.slot(slots.CHOICE_KIND) == slots.OFFERED_SATISFACTION:
             return grievance_actions.answer_satisfaction(turn)
-        if staff_actions.acknowledges(turn.text):  # "收到" to an open alert
+        if acknowledges(turn.text):  # "收到" to an open alert
             acknowledged = staff_actions.acknowledge_open_alert(turn)
             if acknowledged is not None:
                 return acknowledged

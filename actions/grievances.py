@@ -12,15 +12,14 @@ from rasa_sdk.types import DomainDict
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices, forget, latest_entity, latest_text
 from actions.pending import PendingWrite, propose_write, read_list
+from actions.reports import prefill_from
 from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
-from bot.models import GrievanceState, Household
+from bot.models import GrievanceState
 from bot.nlu.control import ACTION_LISTEN
-from bot.replies import Reply, interpret
+from bot.replies import FILING_VERBS, Reply, interpret
 
 OTHER_CATEGORY = "其他"
-#: Repeating one of these at the read-back is a yes to filing ("报上去吧", "给反映一下").
-FILING_VERBS = ("报", "反映", "提交", "记", "登记")
 
 
 def _category(text: str) -> str:
@@ -67,26 +66,6 @@ def previous_user_text(tracker: Tracker) -> str:
     """What the user said in the turn before this one ('' if nothing)."""
     said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
     return said[-2].strip() if len(said) >= 2 else ""
-
-
-def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: Optional[str] = None,
-                 urgency: Optional[str] = None) -> List[EventType]:
-    """The grievance form's slots as far as ``text`` already says them (and the request itself,
-    ``turn.text``, says about keeping the name private: "那你给报一下吧，名字不用保密")."""
-    category = category or infer_category(text)
-    content = parsing.strip_filing_request(text)
-    has_content = parsing.describes_problem(content, category) and not parsing.only_asks_to_file(content)
-    if not place and turn.actor.household_id and has_content:
-        with turn.session() as s:
-            place = s.get(Household, turn.actor.household_id).address
-    urgency = urgency or parsing.urgency_in(text) or parsing.NORMAL
-    return forget(*slots.GRIEVANCE_FORM_SLOTS) + [
-        SlotSet(slots.GRIEVANCE_DESCRIPTION, content if has_content else None),
-        SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),
-        SlotSet(slots.GRIEVANCE_PLACE, place),
-        SlotSet(slots.GRIEVANCE_URGENCY, urgency),
-        SlotSet(slots.GRIEVANCE_ANONYMOUS, parsing.anonymity_said(turn.text)),
-    ]
 
 
 class ValidateGrievanceForm(FormValidationAction):
@@ -138,6 +117,19 @@ class ValidateGrievanceForm(FormValidationAction):
         if anonymous is None:
             dispatcher.utter_message(response="utter_grievance_anonymous_unclear")
         return {slots.GRIEVANCE_ANONYMOUS: anonymous}
+
+    async def extract_grievance_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: DomainDict) -> Dict[Text, Any]:
+        """A yes or a no with a correction to the read-back that the model heard as a question
+        ("地方不对，是卫生院前头那条" as a policy question): domain.yml's mapping leaves questions
+        out, so that "哎对了，低保要带啥" asked here is answered, not taken as a correction."""
+        if (tracker.get_slot("requested_slot") != slots.GRIEVANCE_CONFIRMED
+                or tracker.get_slot(slots.GRIEVANCE_CONFIRMED) is not None):
+            return {}
+        text = latest_text(tracker)
+        if interpret(text, FILING_VERBS) in (Reply.YES, Reply.NO):
+            return {slots.GRIEVANCE_CONFIRMED: text}
+        return {}
 
     def validate_grievance_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> Dict[Text, Any]:
@@ -360,9 +352,3 @@ def answer_satisfaction(turn: Turn) -> List[EventType]:
         grievances.record_satisfaction(s, turn.actor, turn.slot(slots.TICKET), answer)
     turn.say("utter_satisfaction_reopened" if answer == "不满意" else "utter_satisfaction_thanks")
     return clear_choices()
-
-
-def start_report(turn: Turn, pending: PendingWrite) -> List[EventType]:
-    """The yes to "要帮您把这个问题报上去吗" (after a policy or points answer): the grievance form,
-    prefilled from what was said."""
-    return [*prefill_from(turn, pending["text"]), FollowupAction(slots.GRIEVANCE_FORM)]

@@ -42,8 +42,12 @@ class Query:
 
     @classmethod
     def from_turn(cls, kind: str, turn: Turn) -> "Query":
-        return cls(kind, turn.text, turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO),
-                   turn.entity(slots.ENTITY_ACTIVITY), turn.entity(slots.ENTITY_NUMBER))
+        text = parsing.without_self_corrections(turn.text)
+        person, number = turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO)
+        if text != turn.text:  # "给12号……哦不是，13号": the entities may be the number taken back
+            number = parsing.house_number_in(text)
+            person = person if person and person in text else None
+        return cls(kind, text, person, number, turn.entity(slots.ENTITY_ACTIVITY), turn.entity(slots.ENTITY_NUMBER))
 
 
 #: Follow-up questions about the household talked about last ("那他家几口人"): what is asked,
@@ -62,9 +66,12 @@ REFERS_BACK = ("他家", "她家", "他们家", "她们家", "这户", "那户",
 
 
 def refers_back(text: str) -> bool:
-    """'那他家几口人' / '这户电话多少' / '那几口人呢' is about the household talked about last."""
+    """'那他家几口人' / '这户电话多少' / '那几口人呢' / '积分呢' is about the household talked about
+    last (a short question ending in 呢 asks the same of what was just talked about)."""
     text = (text or "").strip()
-    return any(word in text for word in REFERS_BACK) or text.startswith("那")
+    flat = text.rstrip("？?。.！! ")
+    return (any(word in text for word in REFERS_BACK) or text.startswith("那")
+            or (len(flat) <= 6 and flat.endswith(("呢", "嘞", "咧"))))
 
 
 def _asks_follow_up(text: str) -> bool:

@@ -59,6 +59,17 @@ def house_number_in(text: str) -> Optional[str]:
     return match.group(1) if match and not ticket_in(text) else None
 
 
+# A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
+# the number said first and the correction words go, the corrected one stays.
+_SELF_CORRECTED = re.compile(rf"(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
+                             rf"(不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*(是)?(?=(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号)")
+
+
+def without_self_corrections(text: str) -> str:
+    """The sentence as finally meant: '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分'."""
+    return _SELF_CORRECTED.sub("", text or "")
+
+
 def ticket_in(text: str) -> Optional[str]:
     """A six-digit grievance ticket number said anywhere in the text."""
     match = _TICKET.search(text or "")
@@ -87,8 +98,18 @@ _REQUEST_ONLY = re.compile(
     r"报上去|报一下|报给|报个|上报|反映一下|反映反映|反映|登记一下|登记|记一下|记下来|投诉|举报|报修|报告|诉求|"
     r"那你|那就|你给|给俺|给我|帮俺|帮我|麻烦|赶紧|快点|一下|这个|那个|这事|那事|事儿|事情|问题|情况|"
     r"网格员|村委会|村干部|村里|上面|领导|组长|乡里|镇上|"
+    r"递上去|交上去|送上去|转上去|递个话|捎个话|说一声|递|交|帮忙|"
+    r"要得|得行|可以|没问题|好嘞|好的|中|行|成|对|好|嘛|呢|"
     r"我要|俺要|我想|俺想|想|要|你|俺|我|给|帮|报|就|吧|呗|啊|了|的|个|去|上|事|呀|哈|嗯|那|这")
 _PUNCT = re.compile(r"[\s，,。.!！?？、…~～;；:：]+")
+
+
+_ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下")
+
+
+def asks_to_file(text: str) -> bool:
+    """'中，那你给俺报上去': the reply asks for the problem to be reported."""
+    return bool(_ASKS_TO_FILE.search(text or ""))
 
 
 def only_asks_to_file(text: str) -> bool:
@@ -100,7 +121,7 @@ def only_asks_to_file(text: str) -> bool:
 # also contains one of these describes a problem the person may want to report.
 _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
                   "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
-                  "天天烧", "乱烧", "乱堆", "乱搭")
+                  "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给")
 
 
 def reports_problem(text: str) -> bool:

@@ -176,7 +176,7 @@ class ActionRedeemPoints(XiangyinAction):
             if named is None and parsing.asks_catalogue(turn.text):
                 return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
             try:
-                item = points.find_item(s, turn.actor.village_id, item_text)
+                item = points.find_item(s, turn.actor.village_id, item_text, said=turn.text)
             except points.UnknownItem as exc:
                 turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
                 return []

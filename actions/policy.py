@@ -22,13 +22,14 @@ voice reads them out (``utter_kb_which``), or the honest "不知道" with a pers
 from __future__ import annotations
 
 import re
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
 from actions.pending import PendingWrite, propose_write
+from actions.reports import start_report
 from bot import identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
@@ -90,6 +91,14 @@ def sure_answer(turn: Turn, question: str) -> tuple[List[EventType] | None, Answ
     if result.entry is not None and result.confident:
         return answer_and_offer_report(turn, result.entry.id, question), result
     return None, result
+
+
+def _the_other_one(result: Answer, last: Optional[str]) -> Optional[str]:
+    """Of a clarifying question's two candidates, the one that is not the answer just given."""
+    ids = list(result.candidates or []) if result.clarify else []
+    if last and len(ids) == 2 and last in ids:
+        return next(i for i in ids if i != last)
+    return None
 
 
 def _options(result: Answer) -> List[Entry]:
@@ -161,6 +170,10 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
         index = parsing.parse_choice(text)
         chosen = ids[index - 1] if index is not None and 1 <= index <= len(ids) else None
     if chosen is not None:
+        if parsing.asks_to_file(text) and parsing.reports_problem(question) and turn.actor.household_id is not None:
+            # "中，那你给俺报上去": the pick and the report asked for in one breath — the answer,
+            # then the report form (its read-back still needs a yes), not an offer to report.
+            return [*clear_pending(), *answer_entry(turn, chosen), *start_report(turn, {"text": question})]
         return [*clear_pending(), *answer_and_offer_report(turn, chosen, question)]
     reply = interpret(text)
     if clarify.says_neither(text) or reply is Reply.NO:
@@ -229,6 +242,11 @@ class ActionPolicyAnswer(XiangyinAction):
                 result = on_topic
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text)
+        other = _the_other_one(result, turn.slot(slots.KB_ENTRY)) if follow_up else None
+        if other is not None:
+            # "批下来一个月能有多少" right after how to apply: asking back "A or B?" where A is the
+            # answer just given — a follow-up asks for something new, so it is B.
+            return answer_and_offer_report(turn, other, turn.text)
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked

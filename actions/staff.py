@@ -54,7 +54,8 @@ _ALONE = re.compile(r"独居|独自|一个人住|一个人过|一个人生活|�
 _EMPTY_NEST = re.compile(r"空巢")
 _MIN_AGE = re.compile(rf"([{NUMERAL_CHARS}\d]{{2,4}})(?:周)?岁(?:以上|往上|及以上|多|出头)|([{NUMERAL_CHARS}\d]{{2,4}})多岁")
 _ELDERLY = re.compile(r"老人|老年|老头|老太|高龄")
-_DUE = re.compile(r"该(去|走访|看|上门|跑)|要(去|走访)|走访|好久没去|没去|多久没|超期|逾期|到期|该轮到")
+_DUE = re.compile(r"该(去|走访|看|上门|跑|上|到|转|串)|要(去|走访|上门)|走访|好久没去|没去|多久没|超期|逾期|到期|该轮到"
+                  r"|(去|上|到)谁家|转转|转一转|串门|串串")
 _TOMORROW = re.compile(r"明天|明儿")
 _WEEK = re.compile(r"这周|本周|这礼拜|这个礼拜|这星期|这个星期|这几天|一周|这一周|礼拜天前|周末前")
 
@@ -470,9 +471,3 @@ def acknowledge_open_alert(turn: Turn) -> Optional[List[EventType]]:
 #: Staff question kinds answered here once the asker is known (after the PIN on a voice device).
 ANSWERS.update({LIST: answer_list, AWARD: answer_award, EMERGENCIES: answer_emergencies})
 
-#: The words that take charge of an alert ("收到", "我这就过去"), for replies the model files elsewhere.
-ACK_WORDS = ("收到", "我去处理", "我来处理", "这就过去", "马上过去", "这就去", "马上到", "我过去", "我去看看", "在路上")
-
-
-def acknowledges(text: str) -> bool:
-    return any(word in (text or "") for word in ACK_WORDS)

@@ -356,16 +356,20 @@ def item_named(s: Session, village_id: int, name: str | None) -> ShopItem | None
     return next((item for item in items if name == item.name or name in (item.aliases or [])), None)
 
 
-def find_item(s: Session, village_id: int, text: str) -> ShopItem:
+def find_item(s: Session, village_id: int, text: str, said: str = "") -> ShopItem:
+    """The shop item ``text`` names (an item entity, else the whole message): its exact name or
+    alias, else the longest name or alias inside it, else a close spelling. ``said`` is the
+    whole message: when it holds a longer name that contains ``text`` ("酱油" while the entity
+    is "油"), that longer name wins."""
     items = list(s.execute(select(ShopItem).where(ShopItem.village_id == village_id)).scalars())
     text = (text or "").strip()
-    for item in items:
-        if text == item.name or text in (item.aliases or []):
-            return item
-    for item in items:
-        if item.name in text or any(alias and alias in text for alias in item.aliases or []):
-            return item
-    names = {name: item for item in items for name in [item.name, *(item.aliases or [])]}
+    names = {name: item for item in items for name in [item.name, *(item.aliases or [])] if name}
+    inside = sorted((name for name in names if name in f"{text} {said}"), key=len, reverse=True)
+    if text in names:
+        longer = next((name for name in inside if text in name and len(name) > len(text)), None)
+        return names[longer or text]
+    if inside:
+        return names[inside[0]]
     close = difflib.get_close_matches(text, list(names), n=1, cutoff=0.5)
     if close:
         return names[close[0]]

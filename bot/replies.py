@@ -25,6 +25,10 @@ from functools import lru_cache
 from pypinyin import lazy_pinyin
 
 
+#: The filing verbs of a report's read-back: repeating one is a yes to it ("报上去吧", "就这么写").
+FILING_VERBS = ("报", "反映", "提交", "记", "登记", "写")
+
+
 class Reply(str, enum.Enum):
     YES = "yes"
     NO = "no"
@@ -152,7 +156,7 @@ def _without_remarks(text: str) -> str:
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
 GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢",
         "照这么", "就这么", "这么", "这样", "照", "你", "我", "俺", "咱", "给", "帮", "就", "快", "上", "去", "了",
-        "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "那", "的", "也", "都", "先")
+        "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "嘛", "那", "的", "也", "都", "先")
 
 
 def _agrees(core: str, verbs: tuple[str, ...]) -> bool:

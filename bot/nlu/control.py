@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from bot.nlu.goals import (
+    acknowledges,
+    asks_source,
     asks_others_balance,
     asks_own_balance,
     asks_points_rule,
@@ -15,7 +17,7 @@ from bot.nlu.goals import (
     disputes_deduction,
     flat_text,
 )
-from bot.replies import Reply, interpret, is_stop, verdict_in
+from bot.replies import FILING_VERBS, Reply, interpret, is_stop, verdict_in
 from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -41,6 +43,8 @@ INTERRUPTIONS: Mapping[str, str] = {
     "check_grievance_status": "action_grievance_status",
     "bot_challenge": "utter_bot_challenge",
 }
+#: A form's read-back slot ends so (grievance_confirmed).
+CONFIRMED_SUFFIX = "_confirmed"
 #: The description is free talk: whatever is said there is the description.
 FREE_TEXT_SLOTS = frozenset({"grievance_description"})
 
@@ -51,19 +55,22 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
                                 "choose_option"})
 FOLLOW_UP_MAX_CHARS = 10
 _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每)"
-                       r"|呢$|吗$|不$|没$|多少|几|啥时候|哪")
+                       r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 
 #: Actions after which the bot always listens (they answer the turn; rules end the same way).
 ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", "action_knowledge_fallback",
-                                 *INTERRUPTIONS.values()})
+                                 "action_points_history", "action_ack_emergency", *INTERRUPTIONS.values()})
 
 
 def follow_up(turn: Turn) -> bool:
-    """A short elliptical question right after a policy answer, about that policy."""
+    """A short elliptical question right after a policy answer, about that policy (also when
+    the model hears it as a question about the answer's source without a word of one:
+    "办下来有啥子好处")."""
     flat = flat_text(turn.text)
-    return (turn.previous_action == POLICY_ACTION and turn.intent in FOLLOW_UP_MISREADS
+    misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat))
+    return (turn.previous_action == POLICY_ACTION and misread
             and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
             and not _OTHER_TOPIC.search(flat))
 
@@ -111,6 +118,13 @@ KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
+ACK_ACTION = "action_ack_emergency"
+#: Intents the model gives a staff member's own words for taking charge of an alert ("好的我知道了，
+#: 这就去赵淑珍家" sounds like nothing it knows): the action takes the open alert, or says 好的.
+ACK_MISREADS = frozenset({"nlu_fallback", "out_of_scope", "inform", "thank", "goodbye", "query_household",
+                          "request_human"})
+
+
 CHOOSE_ACTION = "action_choose_option"
 #: 回访: "满意吗？" was asked (slot choice_kind). A reply that starts with a verdict ("不中，才过了
 #: 两天又坑坑洼洼的了", "还行吧") answers it, whatever the model makes of the complaint after it.
@@ -146,8 +160,13 @@ class Turn:
 
 
 def interruption(turn: Turn) -> Optional[str]:
-    """The action that answers a question asked in the middle of a form, or None."""
+    """The action that answers a question asked in the middle of a form, or None. At a form's
+    read-back ("…对吗？"), a yes or a no with a correction ("地方不对，是卫生院前头那条") is the
+    answer, whatever the model hears in it: the form reads it (actions/grievances.py)."""
     if not turn.active_loop or not turn.requested_slot or turn.requested_slot in FREE_TEXT_SLOTS:
+        return None
+    if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and interpret(turn.text, FILING_VERBS) in (Reply.YES,
+                                                                                                 Reply.NO):
         return None
     return INTERRUPTIONS.get(turn.intent or "")
 
@@ -187,6 +206,8 @@ def decide(turn: Turn) -> Optional[str]:
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
+        return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):
         return POLICY_ACTION  # "积分超市几号开门": the village's notice, not the rules
     if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)

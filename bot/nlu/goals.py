@@ -140,3 +140,25 @@ def disputes_deduction(text: str) -> bool:
     flat = flat_text(text)
     return bool(_DEDUCTED.search(flat) and _DISPUTE.search(flat)) and not asks_points_rule(flat) \
         and not names_other_household(flat.replace("俺家", "").replace("我家", ""))
+
+
+# Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
+# member's own words for "I am on my way"; whether an alert is open is the action's to check.
+_ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现在就|这会儿就)(赶)?(过去|去|到|出发)|我过去|我去看看"
+                  r"|在路上|已经出发|我到了")
+
+
+def acknowledges(text: str) -> bool:
+    """The speaker takes charge of something they were alerted to."""
+    return bool(_ACK.search(flat_text(text)))
+
+
+# Where an answer comes from ("这是哪个文件说的", "有依据吗", "你咋知道的"): a question about the
+# source; "办下来有啥子好处" (what the model may hear as one) asks about the policy itself.
+_SOURCE = re.compile(r"文件|依据|出处|来源|根据|规定|哪来|哪儿来|从哪|谁说|谁定|哪个部门|原文|靠谱|准不准|咋知道|"
+                     r"怎么知道|红头|定的|查的|看到的|空口")
+
+
+def asks_source(text: str) -> bool:
+    """The sentence asks where the last answer comes from."""
+    return bool(_SOURCE.search(flat_text(text)))

@@ -2,6 +2,8 @@
 devices, confidential notes kept off the voice channel, visits read back before saving."""
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import select
 
 from actions import slots
@@ -134,3 +136,11 @@ def test_a_villager_question_taken_for_a_staff_lookup_is_answered_from_the_knowl
     refused = runner.run(ActionListHouseholds(runner.settings), "cli:hh010", "三组独居的都有谁",
                          intent="list_households")
     assert refused.texts == ["这个只有网格员和村干部能查。"]
+
+
+@pytest.mark.parametrize("said, back", [("积分呢", True), ("那几口人", True), ("几口人呢？", True),
+                                        ("他家电话多少", True), ("三组的连心户呢", False), ("积分多少", False)])
+def test_a_short_question_ending_in_ne_is_about_the_household_just_talked_about(said, back):
+    from actions.households import refers_back
+
+    assert refers_back(said) is back

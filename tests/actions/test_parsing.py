@@ -180,3 +180,23 @@ def test_only_asks_to_file(said, only_request):
 ])
 def test_anonymity_said(said, anonymous):
     assert parsing.anonymity_said(said) is anonymous
+
+
+@pytest.mark.parametrize("said, meant", [
+    ("给12号……哦不是，13号王建军家加5分", "给13号王建军家加5分"),
+    ("查8号，不对，9号", "查9号"),
+    ("给十二号，说错了，是十三号加5分", "给十三号加5分"),
+    ("12号不是低保户", "12号不是低保户"),
+])
+def test_a_house_number_corrected_in_the_same_breath(said, meant):
+    assert parsing.without_self_corrections(said) == meant
+
+
+@pytest.mark.parametrize("said", ["要得，那你帮我递上去嘛", "中，那你给俺报上去", "好，那你帮我交上去"])
+def test_a_yes_with_a_request_to_file_says_no_problem_of_its_own(said):
+    assert parsing.only_asks_to_file(parsing.strip_filing_request(said))
+    assert parsing.asks_to_file(said)
+
+
+def test_a_boundary_dispute_reports_a_problem():
+    assert parsing.reports_problem("隔壁盖房子把墙垒到我家地界上来了，跟他说他也不听，这种事能找人调解不")

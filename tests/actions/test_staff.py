@@ -77,6 +77,8 @@ def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
     ("今天该去谁家", None, None, False, "today"),
     ("哪些红色户好久没去了", CareColour.red, None, False, "today"),
     ("第二网格的连心户", CareColour.red, "第二网格", False, None),
+    ("这礼拜我该上谁家转转", None, None, False, "week"),
+    ("今天去谁家串串门", None, None, False, "today"),
 ])
 def test_what_a_list_asks_for(text, colour, group, alone, due):
     request = list_request(text)
@@ -275,6 +277,17 @@ def test_anything_but_a_yes_books_nothing(runner, reply, action_class):
 def test_an_award_by_the_head_of_household_name(runner):
     said = _award(runner, "给王建国家加2分 垃圾分类", person="王建国", number="2", activity="垃圾分类")
     assert said.texts == [f"给王建国家（1号）记2分：垃圾分类，{CONFIRM}"]  # 王秀兰 sees household 1 only
+
+
+def test_an_award_for_a_house_number_corrected_in_the_same_breath(runner):
+    # the model may keep the number taken back as the household entity
+    said = _award(runner, "给8号……哦不是，9号周长生家加5分，参加义务清扫了", household_no="8", number="5")
+    assert said.texts[0].startswith("给周长生家（9号）记5分：义务清扫")
+
+
+def test_mediation_in_everyday_words_is_the_mediation_rule(runner):
+    said = _award(runner, "8号赵丽华家帮着劝和了两家吵架的，调成了，记10分")
+    assert said.texts[0].startswith("给赵丽华家（8号）记10分：矛盾调解")
 
 
 def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):

@@ -57,6 +57,19 @@ def test_redemption_is_idempotent_and_moves_balance_and_stock(fresh_db):
         assert item.stock == stock - 1
 
 
+@pytest.mark.parametrize("entity, said, expected", [
+    ("酱油", "那换两瓶酱油吧", "酱油"),         # 酱油 holds 食用油's alias 油
+    ("油", "那换两瓶酱油吧", "酱油"),           # a short entity inside a longer name said
+    ("油", "换一桶油", "食用油"),
+    ("换两瓶酱油吧", "", "酱油"),               # no entity: the whole message
+    ("我想换一桶花生油", "", "食用油"),
+])
+def test_the_longest_item_name_said_wins(fresh_db, entity, said, expected):
+    with session_scope(url=fresh_db) as s:
+        actor = resolve_actor(s, "cli:wangjianguo")
+        assert points.find_item(s, actor.village_id, entity, said=said).name == expected
+
+
 def test_villager_cannot_award_points(fresh_db):
     with session_scope(write=True, url=fresh_db) as s:
         villager = resolve_actor(s, "cli:wangjianguo")

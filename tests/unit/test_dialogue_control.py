@@ -238,3 +238,33 @@ def test_a_short_question_after_a_rule_asks_the_rule_for_another_deed():
     assert decide(after_rule("俺想换袋米", "redeem_points")) is None
     assert decide(dataclasses.replace(turn("那废纸呢", "nlu_fallback"), previous_action="action_policy_answer")) \
         != "action_points_rules"
+
+
+def test_a_staff_member_taking_an_alert_in_their_own_words_is_an_acknowledgement():
+    from bot.nlu.control import ACK_ACTION
+    for text in ("好的我知道了，这就去赵淑珍家", "收到", "马上过去", "我这就赶过去"):
+        assert decide(turn(text, "nlu_fallback", 0.4)) == ACK_ACTION
+    assert decide(turn("我知道了", "nlu_fallback", 0.4)) is None  # no word of going
+    assert decide(turn("这就去赵淑珍家", "nlu_fallback", 0.4, pending=True)) == RESOLVE_ACTION
+
+
+def test_after_acknowledging_or_explaining_a_deduction_the_bot_listens():
+    for action in ("action_ack_emergency", "action_points_history"):
+        assert decide(turn("", after=action)) == "action_listen"
+
+
+def test_a_follow_up_heard_as_a_source_question_goes_back_to_the_policy_answer():
+    def after_answer(text: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent="ask_source", confidence=0.7,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+    assert decide(after_answer("办下来有啥子好处")) == "action_policy_answer"
+    assert decide(after_answer("这是哪个文件说的")) is None  # a real source question
+
+
+def test_a_correction_at_a_read_back_is_the_forms_answer_not_a_question():
+    at_readback = dict(loop="grievance_form", requested="grievance_confirmed")
+    assert decide(turn("地方不对，是卫生院前头那条", "ask_policy", **at_readback)) is None
+    assert decide(turn("对，就这么写", "ask_policy", **at_readback)) is None
+    # a real question asked there is still answered first
+    assert decide(turn("哎对了，低保要带啥材料", "ask_policy", **at_readback)) == "action_policy_answer"
