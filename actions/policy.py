@@ -55,22 +55,27 @@ def knowledge(turn: Turn) -> KnowledgeBase:
     return default_kb(turn.settings.paths.knowledge_dir, var_dir=turn.settings.paths.var_dir)
 
 
-def answer_entry(turn: Turn, entry_id: str) -> List[EventType]:
-    """Say one entry; text channels also show its citation (data, so not a channel variant)."""
+def answer_entry(turn: Turn, entry_id: str, also: Sequence[Entry] = (), text: Optional[str] = None) -> List[EventType]:
+    """Say one entry (or, for a two-part question, ``text``: both answers in the order asked,
+    ``also`` the second entry); text channels also show the citations (data, so not a channel
+    variant). The first entry is the one follow-ups stay on."""
     entry = knowledge(turn).by_id.get(entry_id)
     if entry is None:
         turn.say("utter_kb_entry_missing")
         return []
-    turn.show(spoken_summary(entry))
+    turn.show(text if also and text else spoken_summary(entry))
     if not turn.on_voice:
-        turn.show(entry.citation)
+        for cited in (entry, *also):
+            turn.show(cited.citation)
     return [SlotSet(slots.KB_ENTRY, entry.id), SlotSet(slots.TOPIC, entry.topic), *clear_choices()]
 
 
-def answer_and_offer_report(turn: Turn, entry_id: str, said: str) -> List[EventType]:
-    """The entry; when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"),
-    the question first, then the offer to report it."""
-    events = answer_entry(turn, entry_id)
+def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optional[Answer] = None) -> List[EventType]:
+    """The entry (both entries of a two-part question ``found`` answers: "医保几月份交，手机上咋交");
+    when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"), the question
+    first, then the offer to report it."""
+    both = found is not None and found.entry is not None and found.entry.id == entry_id and found.also
+    events = answer_entry(turn, entry_id, found.also if both else (), found.text if both else None)
     if parsing.reports_problem(said):
         events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": said}, "utter_offer_report")
     return events
@@ -89,7 +94,7 @@ def sure_answer(turn: Turn, question: str) -> tuple[List[EventType] | None, Answ
     otherwise None, and the result for the caller's own fallback."""
     result = search(turn, question)
     if result.entry is not None and result.confident:
-        return answer_and_offer_report(turn, result.entry.id, question), result
+        return answer_and_offer_report(turn, result.entry.id, question, result), result
     return None, result
 
 
@@ -164,7 +169,7 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
         # A whole question of its own ("临时救助要带啥材料"): answered if it is clear by itself.
         own = search(turn, text)
         if own.entry is not None and own.confident:
-            return [*clear_pending(), *answer_and_offer_report(turn, own.entry.id, text)]
+            return [*clear_pending(), *answer_and_offer_report(turn, own.entry.id, text, own)]
     chosen = kb.pick(text, ids)
     if chosen is None and turn.intent == "choose_option":  # a number said or pressed ("2")
         index = parsing.parse_choice(text)
@@ -241,7 +246,7 @@ class ActionPolicyAnswer(XiangyinAction):
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
         if result.entry is not None and result.confident:
-            return answer_and_offer_report(turn, result.entry.id, turn.text)
+            return answer_and_offer_report(turn, result.entry.id, turn.text, result)
         other = _the_other_one(result, turn.slot(slots.KB_ENTRY)) if follow_up else None
         if other is not None:
             # "批下来一个月能有多少" right after how to apply: asking back "A or B?" where A is the
@@ -273,7 +278,7 @@ class ActionKnowledgeFallback(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         result = search(turn, turn.text)
         if result.entry is not None and result.confident:  # a problem it also describes: offered for report
-            return answer_and_offer_report(turn, result.entry.id, turn.text)
+            return answer_and_offer_report(turn, result.entry.id, turn.text, result)
         if turn.intent == "out_of_scope":  # not a question for us, unless the base is sure
             turn.say("utter_out_of_scope")
             return []

@@ -12,9 +12,17 @@ disability-card renewal entry on 到期/换 quite well; a question about the med
   (补贴, 申请, 材料 ...) never anchor.
 * **look-alike noun** (the "key noun not covered" check) — a noun of the question that contains
   an anchor word but is not in the entry (医保卡 vs 医保, 社保卡 vs 社保, 结婚证 vs 结婚) is a
-  different thing; so is a question noun that some *other* entry has and this one lacks.
+  different thing; so is a question noun that some *other* entry has and this one lacks.  A noun
+  that is the subject itself with a holder or its money (特困户, 隔壁家, 耕地补贴), an old/new
+  (老房子) or a verb before it (签合同, 乱倒垃圾, unless jieba knows the whole as a term:
+  独生子女) is not a look-alike (issue 19's fourth pass: these vetoed 14 right answers on the
+  development files and no wrong or out-of-corpus one).
 * **elsewhere** — a place outside the county (another province, a far city, 外省) that the entry
-  does not cover ("在河南交的养老保险怎么转回来") is not this county's rule.
+  does not cover ("在河南交的养老保险怎么转回来") is not this county's rule.  In a story
+  (``STORY_MIN`` clauses) a named place in the account before the question part that does not
+  name the entry's subject ("儿子在广东打工", "我在深圳上班") is where somebody lives, and does
+  not count; a status (外省, 外地, 跨省) always does.  A place is a word of its own (村西安置点
+  holds 安置, not 西安).
 
 The module knows nothing of BM25: :class:`EvidenceModel` is built from the entries and the
 retriever's tokenizer, so that it sees words exactly as the index does.
@@ -46,6 +54,20 @@ _TIME_WORDS = frozenset(
     "这两天 两天 几天 好几年 一辈子 以前 以后 现在 刚才 最近 这阵子".split()
 )
 _NOUN_FLAGS = ("n", "nr", "ns", "nt", "nz", "nl", "ng", "vn", "j")
+#: A question noun that only extends the entry's own subject word is still that subject, not a
+#: look-alike: the subject plus a holder or its money (特困户, 隔壁家, 耕地补贴), or an old/new
+#: one (老房子). What else follows a subject makes another thing (医保卡, 结婚证, 医疗险).
+_SAME_SUFFIX = frozenset("户 家 家里 补贴 补助 钱 费 们 人家".split())
+_SAME_PREFIX = frozenset("老 旧 新 原 原来".split())
+#: Clause separators (as the retriever's story measure splits a question).
+_CLAUSE = re.compile(r"[，,。！？!?；;：:\s]+")
+#: A question of at least this many clauses is a story: a place outside the county in the story
+#: part (儿子在广东打工, 我在深圳上班) is where someone lives, not whose rule is asked for, unless
+#: its clause names the entry's subject (在河南交的养老保险) or it is in the last STORY_LAST clauses.
+STORY_MIN = 3
+STORY_LAST = 2
+#: A word jieba's dictionary holds this often is a term of its own (独生子女), not a verb and object.
+_TERM_FREQ = 100
 
 
 @dataclass
@@ -124,6 +146,8 @@ class EvidenceModel:
         self._all_text = " ".join(t for t, _ in self.text.values())
         self._all_py = self._py(self._all_text)
         self._elsewhere = set(table.groups.get("外地", ())) - {"外地", "异地"}
+        #: Not a named place but a status (外省嫁过来的): it counts wherever it is said.
+        self._elsewhere_status = {w for w in self._elsewhere if w[0] in "外省跨" or w.startswith("省")}
 
     # -- words ----------------------------------------------------------------
 
@@ -181,13 +205,19 @@ class EvidenceModel:
         ev.strong = any(t in strong for t in ev.anchors)
         norm_q = _spoken.normalise_spoken(self._norm(question))
         anchor_words = self.anchor_words.get(entry_id, set())
+        own = anchor_words | _subject_words(anchors) | _group_words(ev.anchors)
         for noun in self._nouns(question):
             if self.covers(entry_id, noun):
                 continue
             ev.uncovered.append(noun)
+            inside = [a for a in own if a in noun and a != noun]
+            if inside and all(self._same_thing(noun, a) for a in inside):
+                continue  # the subject itself, said with a holder, its money or a verb (签合同)
+            if not inside and any(self._same_thing(noun, w) and self.covers(entry_id, w)
+                                  for w in _cores(noun)):
+                continue  # a verb and a thing the entry has (签合同 for an entry on 合同)
             # a question noun built on the entry's subject but naming something else
-            if len(noun) >= 3 and any(a in noun and a != noun for a in anchor_words | _subject_words(anchors)
-                                      | _group_words(ev.anchors)):
+            if len(noun) >= 3 and inside:
                 ev.lookalikes.append(noun)
             elif len(noun) >= 3 and self.known(noun):
                 # another entry talks about exactly this thing; this one does not
@@ -199,10 +229,54 @@ class EvidenceModel:
         concepts |= {t for t in ev.anchors if not t.startswith(("py:", "pb:", "syn:")) and t not in grouped
                      and not any(t in g or g in t for g in grouped)}
         ev.concepts = len(concepts) or (1 if ev.anchors else 0)
-        for place in self._elsewhere:
-            if place in norm_q and not self.covers(entry_id, "外地"):
-                ev.elsewhere.append(place)
+        if any(p in norm_q for p in self._elsewhere) and not self.covers(entry_id, "外地"):
+            clauses = [c for c in _CLAUSE.split(norm_q) if _HAN.search(c)]
+            story = len(clauses) >= STORY_MIN
+            for i, clause in enumerate(clauses):
+                places = {p for p in self._elsewhere if _says_place(clause, p)}
+                if story and i < len(clauses) - STORY_LAST and not (set(self._tokenize(clause)) & anchors):
+                    places &= self._elsewhere_status  # a named place: where somebody lives or works
+                ev.elsewhere.extend(sorted(places - set(ev.elsewhere)))
         return ev
+
+    def _same_thing(self, noun: str, anchor: str) -> bool:
+        """``noun`` is ``anchor`` with a holder or its money after it (特困户, 耕地补贴), an old/new
+        before it (老房子), or a verb before it (签合同, 乱倒垃圾)."""
+        import jieba
+        import jieba.posseg as pseg
+
+        pre, _, post = noun.partition(anchor)
+        if not pre:
+            return post in _SAME_SUFFIX
+        if post:
+            return False
+        if pre in _SAME_PREFIX:
+            return True
+        # a verb and its object (签合同), unless jieba knows the whole as a term of its own (独生子女)
+        return (jieba.dt.FREQ.get(noun, 0) < _TERM_FREQ
+                and all(p.flag.startswith(("v", "d")) for p in pseg.lcut(pre)))
+
+
+def _says_place(text: str, place: str) -> bool:
+    """``place`` is said in ``text`` as a word of its own: not where its first or last character
+    makes a common word with its neighbour (村西安置点 says 安置, not 西安)."""
+    import jieba
+
+    freq = jieba.dt.FREQ
+    start = text.find(place)
+    while start >= 0:
+        end = start + len(place)
+        before = text[start - 1:start + 1] if start > 0 else ""
+        after = text[end - 1:end + 1] if end < len(text) else ""
+        if not any(freq.get(w, 0) >= _TERM_FREQ for w in (before, after) if len(w) == 2):
+            return True
+        start = text.find(place, start + 1)
+    return False
+
+
+def _cores(noun: str) -> list[str]:
+    """The two-or-more-character tails of a noun (签合同 -> 合同)."""
+    return [noun[i:] for i in range(1, len(noun) - 1)]
 
 
 def _subject_words(anchor_tokens: set[str]) -> set[str]:

@@ -55,6 +55,20 @@ def test_a_confident_answer_with_its_citation_on_text(runner, confident):
     assert confident.asked[0][:2] == ("低保怎么申请", "低保")
 
 
+def test_a_two_part_question_is_answered_from_both_entries(runner, monkeypatch):
+    materials = _entry("dibao-materials", "申请低保要带的材料", "带户口本和身份证。")
+    both = Answer("先到村委会提出申请。另外，带户口本和身份证。", DIBAO, True, also=[materials])
+    kb = FakeKnowledge(both)
+    kb.by_id[materials.id] = materials
+    monkeypatch.setattr(policy, "knowledge", lambda turn: kb)
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "低保咋申请，要带啥", intent="ask_policy",
+                      entities={"topic": "低保"})
+    assert said.texts == ["先到村委会提出申请。另外，带户口本和身份证。",
+                          "来源：青山县民政局《低保申请流程》（2024-01-01）",
+                          "来源：青山县民政局《申请低保要带的材料》（2024-01-01）"]
+    assert said.slot(slots.KB_ENTRY) == "dibao-process"  # follow-ups stay on the first
+
+
 def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
     runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
                slots={slots.TOPIC: "低保"})

@@ -234,9 +234,64 @@ SURE = {"ratio": 0.8, "lead": 2.0, "anchored": True, "vetoed": False, "strong": 
     ({"views_agree": False, "lead": 1.2, "village_tie": True}, False),  # a tie does not settle a disagreement
     ({"strong": False, "lead": kbm.WEAK_ANCHOR_LEAD - 0.01}, False),   # only a detail of the entry is named
     ({"grid": True, "lead": 1.0, "views_agree": False}, True),         # the asker's (or named) grid notice
+    # two of the three views name the top entry: a smaller lead will do, but not in a long story
+    ({"views_agree": False, "views_majority": True, "lead": kbm.MAJORITY_LEAD}, True),
+    ({"views_agree": False, "views_majority": True, "lead": kbm.MAJORITY_LEAD - 0.01}, False),
+    ({"views_agree": False, "views_majority": True, "story": True, "lead": kbm.MAJORITY_LEAD}, False),
 ])
 def test_decide(kb, change, confident):
     assert kb.decide({**SURE, **change}) is confident
+
+
+@pytest.mark.parametrize("question, noun", [("老房子拆了重建用不用审批", "老房子"),   # an old one is still one
+                                            ("地租出去要签合同不", "签合同")])         # a verb and the thing
+def test_the_subject_said_with_a_verb_or_a_holder_is_no_look_alike(kb, question, noun):
+    a = kb.answer(question)
+    assert noun not in a.why["lookalikes"], a.why
+
+
+@pytest.mark.parametrize("question, noun", [("医保卡丢了咋补办", "医保卡"), ("社保卡密码咋改", "社保卡"),
+                                            ("独生子女奖励咋领", "独生子女")])  # a term of its own
+def test_a_different_thing_built_on_the_subject_is_still_a_look_alike(kb, question, noun):
+    a = kb.answer(question)
+    assert noun in a.why["lookalikes"] and not a.confident
+
+
+def test_a_place_in_the_story_part_is_where_somebody_lives(kb):
+    story = "儿子在广州打工，家里就我一个，腿脚不好，高龄补贴咋申请"
+    assert kb.answer(story).why["elsewhere"] == []
+    # ... but where the scheme itself was (its clause names the subject), or a status, counts
+    assert kb.answer("俺在河南交了几年养老保险，回来了，咋转过来").why["elsewhere"] == ["河南"]
+    assert "外省" in kb.evidence.check("俺是外省嫁过来的，户口没迁，家里出事了，能申请救助不",
+                                      "linshi-jiuzhu-scope").elsewhere
+    # a place is a word of its own: 村西安置点 says 安置, not 西安
+    assert kb.answer("村西安置点的网格员是谁").why["elsewhere"] == []
+
+
+@pytest.mark.parametrize("question, first, second", [
+    ("危房改造补多少，咋申请", "weifang-subsidy", "weifang-apply"),
+    ("临时救助给多少，去哪申请", "linshi-jiuzhu-amount", "linshi-jiuzhu-apply"),
+])
+def test_a_two_part_question_is_answered_from_both_entries(kb, question, first, second):
+    a = kb.answer(question)
+    assert a.confident and {a.entry.id, *(e.id for e in a.also)} == {first, second}, a.why
+    assert a.text == kbm.both_summary(kb.by_id[first], kb.by_id[second])
+    assert "另外" in a.text and not a.clarify
+
+
+def test_a_part_that_only_tells_is_no_question_of_its_own(kb):
+    assert kbm._asks("手机上咋个交") and kbm._asks("补多少钱")
+    assert not kbm._asks("出车祸了") and not kbm._asks("她刚满八十")
+
+
+def test_a_long_story_is_ranked_on_its_question_and_its_subject_words(kb):
+    story = "俺今年七十多了，闺女嫁到外县，儿子在城里上班，一家人平常都忙，听说高龄补贴快能领了，去哪登记，要带啥"
+    tokens = set(kb.ranking_tokens(story))
+    assert "高龄补贴" in tokens              # the story's subject word stays
+    assert not tokens & {"一家人", "平常", "嫁", "int:when"}  # the rest of the account does not
+    assert set(kb.query_tokens("去哪登记，要带啥")) <= tokens
+    short = "高龄补贴去哪登记，要带啥"
+    assert kb.ranking_tokens(short) == kb.query_tokens(short)
 
 
 def test_words_and_sounds_are_two_readings_of_the_question(kb):
