@@ -54,9 +54,12 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     policy: when the sentence is a question, names a policy topic and the knowledge base is sure
     of its answer, the answer comes first (then the offer to report a problem it describes) and
     the form does not start. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
-    if not turn.entity(slots.ENTITY_TOPIC) or not parsing.asks_question(turn.text):
+    if not parsing.asks_question(turn.text):
         return None
     from actions import policy
+
+    if not turn.entity(slots.ENTITY_TOPIC) and not policy.knowledge(turn).names_topic(turn.text):
+        return None
 
     answered, _ = policy.sure_answer(turn, turn.text)
     return None if answered is None else [*answered, FollowupAction(ACTION_LISTEN)]

@@ -16,17 +16,17 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import parsing, phrases, slots
+from actions import parsing, phrases, point_rules, slots
 from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices
 from actions.grievances import OTHER_CATEGORY
 from actions.pending import PendingWrite, propose_write
-from bot import grievances, households
+from bot import grievances, households, points
 from bot.identity import verify_pin
 from bot.text import is_spoken_number
 from bot.models import Household
 
 MAX_PIN_ATTEMPTS = 3
-SUMMARY, VISIT = "summary", "visit"
+SUMMARY, VISIT, AWARD = "summary", "visit", "award"
 
 
 @dataclass
@@ -203,7 +203,15 @@ class ActionHouseholdSummary(XiangyinAction):
     action_name = "action_household_summary"
 
     def handle(self, turn: Turn) -> List[EventType]:
+        if turn.actor.is_staff and parsing.tells_award(turn.text) and _names_rule(turn):
+            return staff_query(turn, AWARD)  # "56号陈春生家送来塑料瓶三十个": points to book, read back first
         return staff_query(turn, SUMMARY)
+
+
+def _names_rule(turn: Turn) -> bool:
+    """The sentence names one of the village's points rules (its everyday words included)."""
+    with turn.session() as s:
+        return point_rules.match_rule(points.rules(s, turn.actor.village_id), turn.text) is not None
 
 
 class ActionLogVisit(XiangyinAction):

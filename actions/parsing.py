@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from bot import text as cn
-from bot.nlu.goals import after_command
+from bot.nlu.goals import after_command, asks_question, reports_problem  # noqa: F401 - re-exported for the actions
 from bot.replies import verdict_in
 
 URGENT = "紧急"
@@ -117,27 +117,6 @@ def only_asks_to_file(text: str) -> bool:
     return len(_REQUEST_ONLY.sub("", _PUNCT.sub("", text or ""))) < 2
 
 
-# Words that say something is wrong (broken, leaking, blocked, unfair …): a question that
-# also contains one of these describes a problem the person may want to report.
-_TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
-                  "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
-                  "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给")
-
-
-def reports_problem(text: str) -> bool:
-    """'房子漏得厉害，这个改造补助怎么申请' reports a problem as well as asking; '低保怎么申请'
-    does not. Used to offer filing a grievance after answering the question."""
-    return any(word in (text or "") for word in _TROUBLE_WORDS)
-
-
-_QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
-                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
-
-
-def asks_question(text: str) -> bool:
-    """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
-    return bool(_QUESTION.search((text or "").strip()))
-
 
 # "能换点啥不", "积分超市都有啥", "俺这分够换啥": what can be had, not a named item.
 _ASKS_CATALOGUE = re.compile(r"(换|兑|超市|买|领).{0,4}(啥|什么|哪些|哪样|些啥|点啥)|(啥|什么|哪些)(东西)?(能|可以)?(换|兑)"
@@ -241,6 +220,19 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
                 note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
                 return action, note
     return None, ""
+
+
+# Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",
+# "废纸五公斤", for the rules by quantity).
+AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{cn.NUMERAL_CHARS}\d]{{1,4}})\s*分")
+DELIVERED_QUANTITY = re.compile(rf"([{cn.NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
+
+
+def tells_award(text: str) -> bool:
+    """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' tell points to book (the rule is the
+    caller's to find), not a question about the household."""
+    return bool(AWARDED_POINTS.search(text or "") or DELIVERED_QUANTITY.search(text or "")) \
+        and not asks_question(text)
 
 
 # --- households -----------------------------------------------------------------------------

@@ -174,11 +174,13 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
     if chosen is None and turn.intent == "choose_option":  # a number said or pressed ("2")
         index = parsing.parse_choice(text)
         chosen = ids[index - 1] if index is not None and 1 <= index <= len(ids) else None
+    if parsing.asks_to_file(text) and parsing.reports_problem(question) and turn.actor.household_id is not None:
+        # "中，那你给俺报上去" / "要得，那你帮我递上去嘛": the report asked for (with or without a
+        # pick) — the answer picked, if any, then the report form (its read-back still needs a
+        # yes), not an offer to report.
+        answered = answer_entry(turn, chosen) if chosen is not None else []
+        return [*clear_pending(), *answered, *start_report(turn, {"text": question})]
     if chosen is not None:
-        if parsing.asks_to_file(text) and parsing.reports_problem(question) and turn.actor.household_id is not None:
-            # "中，那你给俺报上去": the pick and the report asked for in one breath — the answer,
-            # then the report form (its read-back still needs a yes), not an offer to report.
-            return [*clear_pending(), *answer_entry(turn, chosen), *start_report(turn, {"text": question})]
         return [*clear_pending(), *answer_and_offer_report(turn, chosen, question)]
     reply = interpret(text)
     if clarify.says_neither(text) or reply is Reply.NO:

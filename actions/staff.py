@@ -27,7 +27,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
-from actions.households import ANSWERS, Query, refers_back, staff_query
+from actions.households import ANSWERS, AWARD, Query, refers_back, staff_query
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule
 from bot import care, emergency, households, points
@@ -38,7 +38,7 @@ from bot.text import NUMERAL_CHARS, number_to_chinese, parse_number
 
 logger = logging.getLogger(__name__)
 
-LIST, AWARD, EMERGENCIES = "list", "award", "emergencies"
+LIST, EMERGENCIES = "list", "emergencies"
 
 # --- what was asked for: lists ---------------------------------------------------------------
 
@@ -138,11 +138,11 @@ def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFil
 
 # --- what was asked for: awards --------------------------------------------------------------
 
-_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
+_POINTS = parsing.AWARDED_POINTS
 _HOUSE_NO = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,4}})号")
 _NAMED = re.compile(r"(?:给|帮|替|为)([\u4e00-\u9fa5]{2,3}?)(?:家|户|大娘|大爷|奶奶|爷爷|婶|叔|老人)")
 _NAMED_LOOSE = re.compile(r"([\u4e00-\u9fa5]{2,3})家")
-_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
+_QUANTITY = parsing.DELIVERED_QUANTITY
 # Words of the request itself, removed before deciding whether a reason was said at all.
 _REQUEST_WORDS = re.compile(r"给|帮|替|为|号户|号|户|家|加分|记分|扣分|加|扣|记|分|上|了|吧|一下|的|他|她|们|这|那|个|请|麻烦"
                             rf"|[{NUMERAL_CHARS}\d]|[\s，,。.!！?？、：:]")

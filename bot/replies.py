@@ -68,7 +68,7 @@ NO_PATTERNS = (
 )
 REPEAT_PATTERNS = (
     "再说一遍", "再说一次", "再念一遍", "再讲一遍", "没听清", "没听见", "你说啥", "你说什么", "说的啥", "啥意思",
-    "什么意思", "重复一遍", "重说", "慢点说", "大点声",
+    "什么意思", "重复一遍", "重说", "慢点说", "大点声", "再念念", "再说说", "再讲讲", "再来一遍", "没听明白", "没听懂",
 )
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩"
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
@@ -106,6 +106,11 @@ def _negated_in_pinyin(text: str) -> bool:
 
 def _has_any(text: str, patterns) -> bool:
     return any(p in text for p in patterns)
+
+
+def asks_to_repeat(text: str) -> bool:
+    """"再说一遍", "没听清", "前头说的再念念": the last thing said, again."""
+    return _has_any(normalise(text), REPEAT_PATTERNS)
 
 
 def refuses(text: str) -> bool:

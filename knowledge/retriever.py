@@ -953,6 +953,11 @@ class KnowledgeBase:
                 text = text.replace(w, " ")
         return " ".join(found)
 
+    def names_topic(self, question: str) -> bool:
+        """The question names one of the base's topics (低保, 种地补贴, 村务公开 …), in its own
+        words or a synonym of the topic's name."""
+        return bool(self._topic_names_in(normalise(self.repair_sounds(question))))
+
     @property
     def learned(self) -> _learned.LearnedView:
         """The learned view (:mod:`knowledge.learned`), trained on first use (about a second;

@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from bot.nlu.goals import (
     acknowledges,
+    asks_question,
     asks_source,
     asks_others_balance,
     asks_own_balance,
@@ -16,8 +17,10 @@ from bot.nlu.goals import (
     command_action,
     disputes_deduction,
     flat_text,
+    reports_problem,
+    wants_slower,
 )
-from bot.replies import FILING_VERBS, Reply, interpret, is_stop, verdict_in
+from bot.replies import FILING_VERBS, Reply, asks_to_repeat, interpret, is_stop, verdict_in
 from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -52,7 +55,8 @@ POLICY_ACTION = "action_policy_answer"
 #: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")
 #: is a follow-up on the same policy: the policy answer keeps the topic (actions/policy.py).
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
-                                "choose_option"})
+                                "choose_option", "my_queue", "handle_grievance", "log_visit", "query_household",
+                                "list_households"})
 FOLLOW_UP_MAX_CHARS = 10
 _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每)"
                        r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪")
@@ -118,6 +122,24 @@ KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
+REPEAT_ACTION = "action_repeat"
+SLOW_DOWN_ACTION = "action_slow_down"
+#: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:
+#: outside a flow the words decide (inside one, the rules and the read-back handle them).
+SAY_AGAIN_MISREADS = frozenset({"nlu_fallback", "out_of_scope", "inform", "stop", "deny", "greet"})
+#: ... when short: "低保是啥意思" asks about 低保.
+SAY_AGAIN_MAX_CHARS = 10
+
+
+START_REPORT_ACTION = "action_start_grievance"
+REPORT_FORM = "grievance_form"
+#: Intents the model gives a short everyday report when it hears a form's answer in it, or nothing
+#: at all ("二组晒场边上那根电线杆歪了" sounds like a place said to the form; "停了三回电了" like
+#: "停"): outside a flow, a sentence that says something is wrong and asks nothing is a report. Its
+#: read-back still needs a yes, and 算了 leaves it at every step.
+REPORT_MISREADS = frozenset({"inform", "nlu_fallback", "stop", "deny", "out_of_scope"})
+
+
 ACK_ACTION = "action_ack_emergency"
 #: Intents the model gives a staff member's own words for taking charge of an alert ("好的我知道了，
 #: 这就去赵淑珍家" sounds like nothing it knows): the action takes the open alert, or says 好的.
@@ -179,6 +201,11 @@ def decide(turn: Turn) -> Optional[str]:
         # Back to the form after answering a question asked inside it: it asks its question
         # again. Should the answer have offered something of its own, that offer is answered first.
         return ACTION_LISTEN if turn.awaiting_confirmation else turn.active_loop
+    if turn.latest_action in (REPEAT_ACTION, SLOW_DOWN_ACTION) and not turn.active_loop \
+            and not turn.awaiting_confirmation:
+        return ACTION_LISTEN  # said again: the bot's turn is over
+    if turn.latest_action == START_REPORT_ACTION and not turn.active_loop and turn.intent in REPORT_MISREADS:
+        return REPORT_FORM  # the report this policy started: the form asks what is missing
     if turn.latest_action in ANSWERS_THEN_LISTEN:
         # An answer this policy may have chosen against the model's intent: no rule follows it
         # up, so the bot listens (rather than a learned policy's fallback undoing the turn).
@@ -206,6 +233,13 @@ def decide(turn: Turn) -> Optional[str]:
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in SAY_AGAIN_MISREADS and wants_slower(turn.text):
+        return SLOW_DOWN_ACTION  # "你说慢点，俺没听清": the last answer again, slowly
+    if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \
+            and len(flat_text(turn.text)) <= SAY_AGAIN_MAX_CHARS:
+        return REPEAT_ACTION
+    if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text):
+        return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
         return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):

@@ -23,7 +23,7 @@ _WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|�
 _POINTS = re.compile(r"分")
 # How points are earned ("积分咋挣", "怎么才能多攒点分"), or what earns them ("塑料瓶子能换积分不":
 # things traded FOR points; the shop trades points for things: "积分能换啥").
-_EARN = re.compile(r"(咋|怎么|怎样|如何|啥办法|什么办法|哪些|干啥|做啥|干什么)(样)?(才|才能|能|可以)?(多)?"
+_EARN = re.compile(r"(咋|怎么|怎样|如何|啥办法|什么办法|哪些|干啥|做啥|干什么|干点啥|做点啥|啥)(样)?(才|才能|能|可以)?(多)?"
                    r"(挣|赚|攒|得|拿|加|挣点|攒点)(点|些)?(积|鸡)?分"
                    r"|(积|鸡)分(咋|怎么|怎样|如何|从哪)(样)?(挣|赚|攒|得|来|加)"
                    r"|(换|兑|兑换|抵|顶|算)(成)?(点|些)?(积|鸡)分")
@@ -156,9 +156,42 @@ def acknowledges(text: str) -> bool:
 # Where an answer comes from ("这是哪个文件说的", "有依据吗", "你咋知道的"): a question about the
 # source; "办下来有啥子好处" (what the model may hear as one) asks about the policy itself.
 _SOURCE = re.compile(r"文件|依据|出处|来源|根据|规定|哪来|哪儿来|从哪|谁说|谁定|哪个部门|原文|靠谱|准不准|咋知道|"
-                     r"怎么知道|红头|定的|查的|看到的|空口")
+                     r"怎么知道|红头|定的|查的|看到的|空口|说的|写的|哪里说|哪说|哪儿说")
 
 
 def asks_source(text: str) -> bool:
     """The sentence asks where the last answer comes from."""
     return bool(_SOURCE.search(flat_text(text)))
+
+
+# Words that say something is wrong (broken, leaking, blocked, unfair, no power …): a question
+# that also contains one of these describes a problem the person may want to report.
+_TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
+                  "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
+                  "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给")
+_TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电")
+
+
+def reports_problem(text: str) -> bool:
+    """'房子漏得厉害，这个改造补助怎么申请' reports a problem as well as asking; '低保怎么申请'
+    does not."""
+    text = text or ""
+    return any(word in text for word in _TROUBLE_WORDS) or bool(_TROUBLE.search(text))
+
+
+_QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
+                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
+
+
+def asks_question(text: str) -> bool:
+    """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
+    return bool(_QUESTION.search((text or "").strip()))
+
+
+# Asking for slower speech ("你说慢点，俺没听清", "讲得忒快了"): said again, slowly.
+_SLOWER = re.compile(r"慢(点|些|一点|一些|着点)|太快|忒快|快了|说慢|讲慢|听不过来|跟不上|慢慢说|慢慢讲")
+
+
+def wants_slower(text: str) -> bool:
+    """The speaker asks the assistant to speak more slowly."""
+    return bool(_SLOWER.search(flat_text(text)))

@@ -205,3 +205,14 @@ def test_a_question_that_also_reports_a_problem_gets_the_report_offer_after_the_
     assert said.texts[0] == _summary(kb, "dibao-a") and said.texts[1].startswith("您说的这个问题，要我帮您报给网格员吗")
     offer = said.slot(slots.PENDING_WRITE)
     assert offer["kind"] == slots.WRITE_REPORT_OFFER and offer["text"] == "房子漏得厉害 低保咋弄"
+
+
+@pytest.mark.parametrize("reply, answered", [("第一个，帮俺报上去", True), ("要得，那你帮我递上去嘛", False)])
+def test_a_pick_said_with_a_request_to_report_starts_the_report(runner, kb, reply, answered):
+    question = "房子漏得厉害 低保咋弄"
+    pending = {"kind": slots.WRITE_CLARIFY, "candidates": ["dibao-a", "dibao-b"], "question": question, "repeats": 0}
+    said = _reply(runner, pending, reply)
+    assert (said.texts[:1] == [_summary(kb, "dibao-a")]) is answered
+    assert said.slot(slots.PENDING_WRITE) is None  # nothing is written before the form's read-back
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) == question
+    assert any(e.get("event") == "followup" and e.get("name") == "grievance_form" for e in said.events)

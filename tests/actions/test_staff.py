@@ -456,3 +456,12 @@ def test_an_award_for_her_household_after_a_lookup_and_points_are_no_house_numbe
     asked = _say(runner, ActionAwardPoints, WORKER, "给她家加3分，帮着打扫村部", "award_points",
                  entities={"household_no": "3", "number": "3"})
     assert asked.slot(slots.PENDING_WRITE, None) is None
+
+
+def test_recyclables_delivered_said_as_a_lookup_are_an_award_read_back(runner):
+    from actions.households import ActionHouseholdSummary
+
+    said = _say(runner, ActionHouseholdSummary, WORKER, "8号赵丽华家送来塑料瓶三十个", "query_household")
+    assert said.texts[0].startswith("给赵丽华家（8号）记3分") and said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_AWARD
+    plain = _say(runner, ActionHouseholdSummary, WORKER, "8号赵丽华家几口人", "query_household")
+    assert not plain.sets(slots.PENDING_WRITE)

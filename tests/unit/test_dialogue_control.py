@@ -132,7 +132,8 @@ def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
         assert decide(after_answer(text, intent)) == "action_policy_answer", text
     assert decide(after_answer("俺家积分还有多少", "check_points")) is None  # a new topic
     assert decide(after_answer("换袋米", "redeem_points")) is None
-    assert decide(after_answer("那个路灯坏了好几天了没人修", "inform")) is None  # not short
+    # not short, and no question: a report
+    assert decide(after_answer("那个路灯坏了好几天了没人修", "inform")) == "action_start_grievance"
     assert decide(turn("外地户口的呢", "inform")) is None  # no policy answer before it
 
 
@@ -268,3 +269,23 @@ def test_a_correction_at_a_read_back_is_the_forms_answer_not_a_question():
     assert decide(turn("对，就这么写", "ask_policy", **at_readback)) is None
     # a real question asked there is still answered first
     assert decide(turn("哎对了，低保要带啥材料", "ask_policy", **at_readback)) == "action_policy_answer"
+
+
+def test_an_everyday_report_the_model_hears_as_a_form_answer_or_a_stop_starts_the_report():
+    for text, intent in (("二组晒场边上那根电线杆歪了，风一吹晃得厉害", "inform"),
+                         ("俺家那片这礼拜停了三回电了", "stop"), ("桥上的栏杆断了一截", "nlu_fallback")):
+        assert decide(turn(text, intent, 0.5)) == "action_start_grievance"
+        assert decide(turn(text, intent, 0.5, after="action_start_grievance")) == "grievance_form"
+    assert decide(turn("房子漏了咋办", "inform", 0.5)) is None  # a question: the policy answer's
+    assert decide(turn("不报了", "stop", 0.9)) is None  # nothing wrong said
+    # inside a form the same words answer its question
+    assert decide(turn("电线杆歪了", "inform", loop="grievance_form", requested="grievance_place")) is None
+
+
+def test_asked_to_say_it_again_or_slower_in_words_the_model_does_not_know():
+    assert decide(turn("你说慢点，俺没听清", "nlu_fallback", 0.4)) == "action_slow_down"
+    assert decide(turn("前头说的再念念", "nlu_fallback", 0.4)) == "action_repeat"
+    assert decide(turn("", after="action_repeat")) == "action_listen"
+    assert decide(turn("低保到底是啥意思，俺没听懂政策", "ask_policy", 0.8)) is None
+    # a read-back's own reply decides there
+    assert decide(turn("没听清", "nlu_fallback", 0.4, pending=True)) == RESOLVE_ACTION
