@@ -162,3 +162,23 @@ def test_an_ingested_notice_becomes_answerable(talk, tmp_path, settings):
     reply = chat.say("送温暖活动怎么领棉被")
     assert "棉被" in reply and "村委会" in reply
     assert chat.slot("kb_entry") == "xinghua-winter-quilts"
+
+
+def test_an_everyday_report_starts_the_report_whatever_the_model_hears_in_it(talk, seeded_db):
+    chat = talk("cli:hh012")
+    for said in ("二组晒场边上那根电线杆歪了，风一吹晃得厉害", "俺家那片这礼拜停了三回电了"):
+        chat.restart()
+        chat.say(said)
+        assert (chat.tracker()["active_loop"] or {}).get("name") == "grievance_form", said
+        chat.say("算了")
+        assert not (chat.tracker()["active_loop"] or {}).get("name")
+    with session_scope(url=seeded_db) as s:  # nothing filed without the read-back's yes
+        assert not s.execute(select(Grievance).where(Grievance.description.like("%电线杆%"))).first()
+
+
+def test_a_place_corrected_at_the_read_back_is_read_back_again(talk):
+    chat = talk("cli:hh015")
+    chat.say("卫生院后面那条水沟臭得很，苍蝇一大堆")
+    assert "我念一遍" in chat.say("不用保密")
+    again = chat.say("地方不对，是卫生院前头那条")
+    assert "我念一遍" in again and "卫生院前头那条" in again

@@ -1,5 +1,6 @@
-"""The dialogue sets (tests/data/dialogues/, dev and held-out halves, and the second held-out set
-tests/data/dialogues_fresh/) through the real servers:
+"""The dialogue sets (tests/data/dialogues/, dev and held-out halves, the second set
+tests/data/dialogues_fresh/ and the third, tests/data/dialogues_third/, all development data now)
+through the real servers:
 text over the REST channel, ``voice:`` senders over the voice channel with the recogniser double, every
 dialogue on a freshly restored village.
 
@@ -12,7 +13,8 @@ import subprocess
 
 import pytest
 
-from bench.dialogues import FRESH_DIALOGUES_DIR, HttpTransport, format_summary, load_dialogues, run_dialogue
+from bench.dialogues import (FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, HttpTransport, format_summary, load_dialogues,
+                             run_dialogue)
 from bot.config import load_settings
 from bot.security.devices import signed_headers
 from bot.security.keys import rasa_api_token
@@ -24,13 +26,17 @@ from tests.support.voice import device_key
 # dialogues of noise in training, not for a regression.
 # Raised 2026-11-30 to what the fourth pass measured, less four to six dialogues of slack:
 PASS_FLOOR = {"dev": 0.87, "heldout": 0.88,  # measured 0.93 (63/68) and 0.98 (63/64), both development data now
-              "fresh": 0.87}  # the second set (0.80 when measured once; 0.94, 98/104, after the fourth pass)
-RESULTS: dict[str, list] = {"dev": [], "heldout": [], "fresh": []}
-DIALOGUES = load_dialogues() + load_dialogues(FRESH_DIALOGUES_DIR)
+              "fresh": 0.87,  # the second set (0.80 when measured once; 0.94, 98/104, after the fourth pass)
+              "third": 0.88}  # the third set (0.80 when measured once; 0.93, 90/97, after the fifth pass)
+RESULTS: dict[str, list] = {"dev": [], "heldout": [], "fresh": [], "third": []}
+DIALOGUES = load_dialogues() + load_dialogues(FRESH_DIALOGUES_DIR) + load_dialogues(THIRD_DIALOGUES_DIR)
 
 
 def result_set(dialogue) -> str:
-    return "fresh" if dialogue.id.startswith("fresh-") else dialogue.split
+    for prefix in ("fresh", "third"):
+        if dialogue.id.startswith(f"{prefix}-"):
+            return prefix
+    return dialogue.split
 
 
 def speak(text: str) -> bytes:
@@ -62,7 +68,7 @@ def test_dialogue(dialogue, transport, seeded_db, fresh_village):
     assert not result.unconfirmed_write, f"write without an explicit yes: {result.failures} {result.transcript}"
 
 
-@pytest.mark.parametrize("split", ["dev", "heldout", "fresh"])
+@pytest.mark.parametrize("split", ["dev", "heldout", "fresh", "third"])
 def test_pass_rate_holds(split):
     results = RESULTS[split]
     if not results:

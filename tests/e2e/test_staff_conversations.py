@@ -110,3 +110,25 @@ def test_received_acknowledges_the_open_alert(talk, seeded_db):
         event = s.get(EmergencyEvent, event_id)
         assert event.acknowledged_at is not None and event.acknowledged_by == resolve_actor(s, WORKER).user_id
     assert talk(WORKER).say("收到") == "好的。"  # nothing open any more
+
+
+def test_recyclables_delivered_are_an_award_read_back_and_booked_on_the_yes(talk, seeded_db):
+    before = _count(seeded_db, PointsEntry.id)
+    chat = talk(WORKER)
+    reply = chat.say("8号赵丽华家送来塑料瓶三十个")
+    assert "赵丽华家（8号）记3分" in reply and _count(seeded_db, PointsEntry.id) == before
+    assert "记好了" in chat.say("中")
+    assert _count(seeded_db, PointsEntry.id) == before + 1
+
+
+def test_a_house_number_corrected_in_the_same_breath_is_the_one_awarded(talk):
+    reply = talk(WORKER).say("给8号……哦不是，9号周长生家加5分，参加义务清扫了")
+    assert "周长生家（9号）" in reply and "赵丽华" not in reply
+
+
+def test_an_alert_taken_in_the_workers_own_words_is_acknowledged(talk, seeded_db):
+    event_id = _raise(seeded_db, 9)
+    reply = talk(WORKER).say("好的我知道了，这就去周长生家")
+    assert "已记下您去处理" in reply
+    with session_scope(url=seeded_db) as s:
+        assert s.get(EmergencyEvent, event_id).acknowledged_at is not None
