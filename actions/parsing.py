@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 from bot import text as cn
 from bot.nlu.goals import after_command, asks_question, reports_problem  # noqa: F401 - re-exported for the actions
-from bot.replies import verdict_in
+from bot.replies import Reply, interpret, is_stop, verdict_in
 
 URGENT = "紧急"
 NORMAL = "一般"
@@ -143,14 +143,26 @@ def strip_place_prefix(text: str) -> str:
     return _PLACE_PREFIX.sub("", (text or "")).strip()
 
 
+_NOT_PRIVATE = re.compile(r"(不|甭|别|莫|不用|不要|不需要|用不着|没必要)(用)?(保|匿名|瞒)|写(上)?(我|俺)?(的)?名字|"
+                          r"留(我|俺)?(的)?名字|名字写上|不怕")
+_PRIVATE = re.compile(r"保(个|一下|点)?密|匿名|惹事|得罪|怕.{0,4}(知道|报复|找)|别(让|叫).{0,6}知道|不想让.{0,6}知道|"
+                      r"别说是我|不想.{0,3}(露|出)名|名字别")
+
+
 def anonymity_in(text: str) -> Optional[bool]:
-    """The answer to 'keep your name from the neighbours?': '不要'/'不用' → False,
-    '要'/'保密'/'匿名' → True, anything else → None."""
-    text = text or ""
-    if "不" in text:
+    """The answer to 'keep your name from the neighbours?': "不用保密", "写上我名字", "不要" →
+    False; "要", "得保密", "俺不想惹事", "别让他知道是我" → True; anything else (a way out, a
+    question) → None, and the question is asked again."""
+    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    if _NOT_PRIVATE.search(flat):
         return False
-    if "要" in text or "保密" in text or "匿名" in text:
+    if _PRIVATE.search(flat):
         return True
+    reply = interpret(flat)
+    if reply is Reply.YES:
+        return True
+    if reply is Reply.NO or (reply is Reply.STOP and not is_stop(flat, soft=False)):  # "不用了"
+        return False
     return None
 
 

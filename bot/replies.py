@@ -124,11 +124,17 @@ def refuses(text: str) -> bool:
             or flat in ("不", "布", "部", "步", "没", "别", "否", "甭"))
 
 
+# Not doing it any more, said with any verb of the flows and any negator of any region
+# ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
+_STOP_RE = re.compile(r"(不|别|甭|莫|不要|不用|别再|不再)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
+                      r"(了|啦|喽|咯|嘞|咧|哩|哈)")
+
+
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     """The user wants out of whatever is going on. ``soft=False`` when the question just asked
     was itself a yes/no question, where "不用了" is an answer rather than a way out."""
     flat = normalise(text)
-    if _has_any(flat, STOP_PATTERNS) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
+    if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
         return True
     return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
 

@@ -144,7 +144,11 @@ DISAGREE_LEAD = 1.5
 #: 0.019 / 0.914 — 1.1 passes the 0.03 goal for confidently wrong there; with homophone slips
 #: (``--stress noise``, same files, 3 seeds) 1.1 0.723 / 0.026 / 0.931, 1.2 0.715 / 0.021 /
 #: 0.934, 1.5 0.681 / 0.014 / 0.945.
-MAJORITY_LEAD = 1.2
+#: Set back to DISAGREE_LEAD (the majority rule off) the same day, after the fourth held-out set
+#: (fresh4_heldout.yml, measured once with 1.2: confidently wrong 0.063, goal 0.03) showed the
+#: dev-tuned relaxation does not hold on unseen questions; with 1.5 there: 0.038. That choice
+#: was made on fresh4, which is no longer held out (README: measured).
+MAJORITY_LEAD = DISAGREE_LEAD
 #: Score multiplier for entries whose topic equals the NLU topic hint.
 TOPIC_BOOST = 1.25
 #: The top entry must beat the runner-up by this factor to be answered without asking back

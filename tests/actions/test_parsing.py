@@ -200,3 +200,12 @@ def test_a_yes_with_a_request_to_file_says_no_problem_of_its_own(said):
 
 def test_a_boundary_dispute_reports_a_problem():
     assert parsing.reports_problem("隔壁盖房子把墙垒到我家地界上来了，跟他说他也不听，这种事能找人调解不")
+
+
+@pytest.mark.parametrize("said, private", [
+    ("不用保密", False), ("要保密", True), ("要", True), ("不要", False), ("不用了", False), ("要得保个密嘛", True),
+    ("俺不想惹事", True), ("别让他知道是我", True), ("写我名字也行", False), ("名字不用保密", False),
+    ("嗯", None), ("啥意思", None), ("甭报了", None),  # not an answer: asked again (a way out is the policy's)
+])
+def test_the_answer_to_keeping_the_name_private(said, private):
+    assert parsing.anonymity_in(said) is private

@@ -99,3 +99,12 @@ def test_yes_with_a_dialect_particle_or_the_offer_said_again_in_other_words():
         assert interpret(text, verbs) is Reply.YES, text
     for text in ("这样不行", "这么报不对", "不照这么报"):
         assert interpret(text, ("报",)) is not Reply.YES, text
+
+
+def test_not_doing_it_any_more_with_any_verb_and_negator_is_a_way_out():
+    from bot.replies import is_stop
+
+    for text in ("甭报了，俺不想惹事", "莫搞了", "不用记了", "别再弄了", "不查了"):
+        assert is_stop(text, soft=False), text
+    for text in ("不用保密", "报吧", "不用了"):
+        assert not is_stop(text, soft=False), text

@@ -237,7 +237,7 @@ SURE = {"ratio": 0.8, "lead": 2.0, "anchored": True, "vetoed": False, "strong": 
     # two of the three views name the top entry: a smaller lead will do, but not in a long story
     ({"views_agree": False, "views_majority": True, "lead": kbm.MAJORITY_LEAD}, True),
     ({"views_agree": False, "views_majority": True, "lead": kbm.MAJORITY_LEAD - 0.01}, False),
-    ({"views_agree": False, "views_majority": True, "story": True, "lead": kbm.MAJORITY_LEAD}, False),
+    ({"views_agree": False, "views_majority": True, "story": True, "lead": kbm.DISAGREE_LEAD - 0.01}, False),
 ])
 def test_decide(kb, change, confident):
     assert kb.decide({**SURE, **change}) is confident
