@@ -36,6 +36,10 @@ DIALOGUES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "dia
 FRESH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fresh"
 #: The third held-out set (written 2026-11-30 before that session's tuning): measured once.
 THIRD_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_third"
+#: The fourth (written 2026-11-30, next session, before its tuning): measured once.
+FOURTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fourth"
+#: Every set, oldest first: what ``make bench`` runs.
+ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
@@ -407,8 +411,9 @@ def _bearer() -> Callable[[str], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.dialogues [--split dev|heldout] [--out FILE]``: run the set against a
-    fresh embedded stack (scratch database, trained model) over HTTP and print the table."""
+    """``python -m bench.dialogues [--folder DIR ...] [--split dev|heldout] [--out FILE]``: run the
+    sets against one fresh embedded stack (scratch database, trained model) over HTTP and print a
+    table per set."""
     import argparse
 
     from bot.ops.runtime import embedded_stack
@@ -416,31 +421,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dialogues")
     parser.add_argument("--split", choices=["dev", "heldout"])
     parser.add_argument("--only", help="comma-separated dialogue ids or categories")
-    parser.add_argument("--folder", type=Path, default=DIALOGUES_DIR,
-                        help=f"the dialogue set (default {DIALOGUES_DIR.name}; the spent second set: "
-                             f"tests/data/{FRESH_DIALOGUES_DIR.name}; the held-out third set: "
-                             f"tests/data/{THIRD_DIALOGUES_DIR.name})")
+    parser.add_argument("--folder", type=Path, action="append",
+                        help=f"a dialogue set, repeatable (default {DIALOGUES_DIR.name}; the others: "
+                             + ", ".join(f"tests/data/{d.name}" for d in ALL_DIALOGUE_DIRS[1:]) + ")")
+    parser.add_argument("--all", action="store_true", help="every set, oldest first")
     parser.add_argument("--out", type=Path, help="write every result (transcript, failures) as JSON")
     args = parser.parse_args(argv)
-    dialogues = load_dialogues(args.folder, split=args.split)
-    if args.only:
-        wanted = set(args.only.split(","))
-        dialogues = [d for d in dialogues if d.id in wanted or d.category in wanted]
+    folders = list(ALL_DIALOGUE_DIRS) if args.all else (args.folder or [DIALOGUES_DIR])
+    sets = []
+    for folder in folders:
+        dialogues = load_dialogues(folder, split=args.split)
+        if args.only:
+            wanted = set(args.only.split(","))
+            dialogues = [d for d in dialogues if d.id in wanted or d.category in wanted]
+        sets.append((folder, dialogues))
     stack: dict = {}
+    everything: list[Result] = []
     with embedded_stack(pids=stack) as base_url:
         village = FreshVillage(stack["database_url"])
         try:
-            results = run_all(dialogues, HttpTransport(base_url, token=_rasa_api_token(), bearer=_bearer()),
-                              stack["database_url"], before_each=village)
+            transport = HttpTransport(base_url, token=_rasa_api_token(), bearer=_bearer())
+            for folder, dialogues in sets:
+                results = run_all(dialogues, transport, stack["database_url"], before_each=village)
+                everything += results
+                for line in format_summary(results, folder.name if len(sets) > 1 else ""):
+                    print(line, flush=True)
         finally:
             village.close()
-    for line in format_summary(results):
-        print(line)
     if args.out:
         args.out.write_text(json.dumps([
             {"id": r.dialogue.id, "category": r.dialogue.category, "split": r.dialogue.split,
              "passed": r.passed, "failures": r.failures, "transcript": r.transcript}
-            for r in results], ensure_ascii=False, indent=1), encoding="utf-8")
+            for r in everything], ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
 

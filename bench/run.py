@@ -9,8 +9,9 @@ Sections (run all, or pick with `python -m bot bench --only nlu turns`):
           with the peer that sets the floor (bench/peer.py: bare Rasa with the same pipeline and
           policies, static responses) and Xiangyin's ratio to it; plus server memory
   kb      knowledge-base retrieval accuracy (when the evaluation set is present)
-  dialogues  the held-out multi-turn dialogues (tests/data/dialogues): pass rate per category
-          and half, and the count of writes without an explicit yes (bench/dialogues.py)
+  dialogues  the multi-turn dialogue sets (tests/data/dialogues*, oldest first; all but the newest
+          are development data): pass rate per category, and the count of writes without an
+          explicit yes (bench/dialogues.py)
   load    concurrent users (20/50/100, XIANGYIN_LOAD_SECONDS each) through the load balancer,
           embedded vs scale-out mode side by side (bench/loadtest.py)
   fuzz    REST and voice endpoints under hostile input: counts per category (bench/fuzz.py)
@@ -218,7 +219,7 @@ def bench_points(settings: Settings) -> None:
 def bench_dialogues(settings: Settings) -> None:
     from bench.dialogues import main as dialogues_main
 
-    dialogues_main([])
+    dialogues_main(["--all"])
 
 
 def bench_loops(settings: Settings) -> None:
