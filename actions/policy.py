@@ -174,7 +174,8 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
     if chosen is None and turn.intent == "choose_option":  # a number said or pressed ("2")
         index = parsing.parse_choice(text)
         chosen = ids[index - 1] if index is not None and 1 <= index <= len(ids) else None
-    if parsing.asks_to_file(text) and parsing.reports_problem(question) and turn.actor.household_id is not None:
+    if parsing.asks_to_file(text) and parsing.reports_problem(question) and turn.actor.household_id is not None \
+            and interpret(text) not in (Reply.NO, Reply.STOP):  # "不用报上去" is no request
         # "中，那你给俺报上去" / "要得，那你帮我递上去嘛": the report asked for (with or without a
         # pick) — the answer picked, if any, then the report form (its read-back still needs a
         # yes), not an offer to report.

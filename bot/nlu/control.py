@@ -238,8 +238,9 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \
             and len(flat_text(turn.text)) <= SAY_AGAIN_MAX_CHARS:
         return REPEAT_ACTION
-    if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text):
-        return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停
+    if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text) \
+            and interpret(turn.text) not in (Reply.NO, Reply.STOP):
+        return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了")
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
         return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):

@@ -216,3 +216,11 @@ def test_a_pick_said_with_a_request_to_report_starts_the_report(runner, kb, repl
     assert said.slot(slots.PENDING_WRITE) is None  # nothing is written before the form's read-back
     assert said.slot(slots.GRIEVANCE_DESCRIPTION) == question
     assert any(e.get("event") == "followup" and e.get("name") == "grievance_form" for e in said.events)
+
+
+def test_no_request_to_report_said_with_a_no_starts_nothing(runner):
+    pending = {"kind": slots.WRITE_CLARIFY, "candidates": ["dibao-a", "dibao-b"], "question": "房子漏得厉害 低保咋弄",
+               "repeats": 0}
+    said = _reply(runner, pending, "不用报上去，俺就问问")
+    assert not any(e.get("event") == "followup" and e.get("name") == "grievance_form" for e in said.events)
+    assert not said.sets(slots.GRIEVANCE_DESCRIPTION)

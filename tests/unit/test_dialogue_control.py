@@ -278,6 +278,8 @@ def test_an_everyday_report_the_model_hears_as_a_form_answer_or_a_stop_starts_th
         assert decide(turn(text, intent, 0.5, after="action_start_grievance")) == "grievance_form"
     assert decide(turn("房子漏了咋办", "inform", 0.5)) is None  # a question: the policy answer's
     assert decide(turn("不报了", "stop", 0.9)) is None  # nothing wrong said
+    assert decide(turn("路灯坏了的事先不报了", "stop", 0.9)) is None  # a way out, not a report
+    assert decide(turn("不是，路灯没坏", "deny", 0.9)) is None
     # inside a form the same words answer its question
     assert decide(turn("电线杆歪了", "inform", loop="grievance_form", requested="grievance_place")) is None
 
