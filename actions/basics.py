@@ -20,7 +20,7 @@ from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
 from bot.nlu.goals import acknowledges, asks_points_look_up
-from bot.replies import Reply, after_stop, interpret
+from bot.replies import Reply, after_stop, asks_to_repeat, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -149,6 +149,9 @@ class ActionSlowDown(XiangyinAction):
         with turn.session(write=True) as s:
             identity.update_identity_settings(s, turn.actor.channel, turn.actor.external_id, speech_rate="slow")
         turn.say("utter_slow_down")
+        if asks_to_repeat(turn.text):  # "你说慢点，俺没听清": the last answer again, slowly
+            for text in _last_bot_texts(turn, skip=ABOUT_THE_TALK):
+                turn.show(text)
         return []
 
 

@@ -63,10 +63,17 @@ def answer_entry(turn: Turn, entry_id: str, also: Sequence[Entry] = (), text: Op
     if entry is None:
         turn.say("utter_kb_entry_missing")
         return []
-    turn.show(text if also and text else spoken_summary(entry))
+    said = text if also and text else spoken_summary(entry)
+    turn.show(said)
     if not turn.on_voice:
-        for cited in (entry, *also):
-            turn.show(cited.citation)
+        cited = [entry, *also]
+
+        def position(e: Entry) -> int:  # the sources in the order their answers were said
+            found = said.find(spoken_summary(e)[:8])
+            return found if found >= 0 else len(said)
+
+        for source in sorted(cited, key=position):
+            turn.show(source.citation)
     return [SlotSet(slots.KB_ENTRY, entry.id), SlotSet(slots.TOPIC, entry.topic), *clear_choices()]
 
 

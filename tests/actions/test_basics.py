@@ -88,6 +88,15 @@ def test_slow_down_is_remembered_for_the_device(runner):
         assert identity_settings(s, "voice", "device-013")["speech_rate"] == "slow"
 
 
+def test_slower_said_with_not_heard_says_the_answer_again(runner):
+    events = [{"event": "user", "text": "高龄补贴一个月给多少钱"},
+              {"event": "bot", "text": "高龄补贴按年龄分档。", "metadata": {"utter_action": "utter_policy_answer"}},
+              {"event": "user", "text": "你说慢点，俺没听清"}]
+    said = runner.run(ActionSlowDown(runner.settings), "voice:device-013", "你说慢点，俺没听清", intent="slow_down",
+                      events=events)
+    assert said.texts == ["好的，我以后说慢一点。", "高龄补贴按年龄分档。"]
+
+
 def test_asking_for_a_person_notifies_the_contact(runner):
     said = runner.run(ActionRequestHuman(runner.settings), "cli:hh005", "找网格员", intent="request_human")
     assert said.text.startswith("好的，我已经告诉") and "会尽快联系您。电话是139" in said.text

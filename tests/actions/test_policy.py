@@ -68,6 +68,12 @@ def test_a_two_part_question_is_answered_from_both_entries(runner, monkeypatch):
                           "来源：青山县民政局《申请低保要带的材料》（2024-01-01）"]
     assert said.slot(slots.KB_ENTRY) == "dibao-process"  # follow-ups stay on the first
 
+    kb.result = Answer("带户口本和身份证。另外，先到村委会提出申请。", DIBAO, True, also=[materials])  # asked the other way
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "要带啥，咋申请", intent="ask_policy",
+                      entities={"topic": "低保"})
+    assert said.texts[1:] == ["来源：青山县民政局《申请低保要带的材料》（2024-01-01）",
+                              "来源：青山县民政局《低保申请流程》（2024-01-01）"]  # sources in the order said
+
 
 def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
     runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
