@@ -59,6 +59,8 @@ STOP_PATTERNS = (
     # "Leave it for now" ("先这样吧，俺再想想"): not now is not a yes.
     "先这样", "先这么着", "先这么地", "先放着", "先放一放", "放一放再", "再想想", "想想再说", "考虑考虑",
     "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
+    # Leaving the talk altogether ends whatever waits for an answer too.
+    "再见", "拜拜", "回见", "先挂了",
 )
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
 SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了")

@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from bot.nlu.goals import (
     acknowledges,
+    asks_for_more,
     asks_question,
     asks_source,
     asks_others_balance,
@@ -65,7 +66,8 @@ _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 #: Actions after which the bot always listens (they answer the turn; rules end the same way).
 ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", "action_knowledge_fallback",
-                                 "action_points_history", "action_ack_emergency", *INTERRUPTIONS.values()})
+                                 "action_points_history", "action_ack_emergency", "action_affirm",
+                                 *INTERRUPTIONS.values()})
 
 
 def follow_up(turn: Turn) -> bool:
@@ -122,6 +124,7 @@ KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
+AFFIRM_ACTION = "action_affirm"
 REPEAT_ACTION = "action_repeat"
 SLOW_DOWN_ACTION = "action_slow_down"
 #: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:
@@ -233,6 +236,8 @@ def decide(turn: Turn) -> Optional[str]:
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and asks_for_more(turn.text):
+        return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
     if not busy and turn.intent in SAY_AGAIN_MISREADS and wants_slower(turn.text):
         return SLOW_DOWN_ACTION  # "你说慢点，俺没听清": the last answer again, slowly
     if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \

@@ -195,3 +195,12 @@ _SLOWER = re.compile(r"慢(点|些|一点|一些|着点)|太快|忒快|快了|�
 def wants_slower(text: str) -> bool:
     """The speaker asks the assistant to speak more slowly."""
     return bool(_SLOWER.search(flat_text(text)))
+
+
+# "还要", "还有吗", "接着说" said when nothing is left to read out: more of nothing.
+_MORE = re.compile(r"^(还要|还有吗?|还有呢|还有没有|继续|接着说|接着念|往下说|往下念|下一个|后面呢|然后呢|再来)(啊|呀|吧|嘛|呢)?$")
+
+
+def asks_for_more(text: str) -> bool:
+    """The speaker asks for the rest of something (a list, an answer) — with nothing pending."""
+    return bool(_MORE.search(flat_text(text)))

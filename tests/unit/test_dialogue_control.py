@@ -291,3 +291,10 @@ def test_asked_to_say_it_again_or_slower_in_words_the_model_does_not_know():
     assert decide(turn("低保到底是啥意思，俺没听懂政策", "ask_policy", 0.8)) is None
     # a read-back's own reply decides there
     assert decide(turn("没听清", "nlu_fallback", 0.4, pending=True)) == RESOLVE_ACTION
+
+
+def test_more_of_nothing_and_goodbye_during_a_list():
+    assert decide(turn("还要", "ask_policy", 0.6)) == "action_affirm"
+    assert decide(turn("", after="action_affirm")) == "action_listen"
+    assert decide(turn("还要", "affirm", pending=True)) == RESOLVE_ACTION  # "还要听吗": the list's own yes
+    assert decide(turn("再见", "goodbye", 0.9, pending=True)) == STOP_ACTION
