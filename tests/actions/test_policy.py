@@ -97,6 +97,21 @@ def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner,
     assert asked.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_CLARIFY and len(kb.asked) == 1
 
 
+def test_a_follow_up_asked_back_between_the_answer_just_given_and_another_gets_the_other(runner, monkeypatch):
+    standard = _entry("dibao-standard", "低保每月领多少钱")
+    unsure = Answer("", DIBAO, False, [standard], clarify="您问的是低保怎么申请，还是低保每月领多少钱？",
+                    candidates=["dibao-process", "dibao-standard"])
+    kb = FakeKnowledge(unsure, on_topic=unsure)
+    monkeypatch.setattr(policy, "knowledge", lambda turn: kb)
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "批下来一个月能有多少", intent="ask_policy",
+                      slots={slots.TOPIC: "低保", slots.KB_ENTRY: "dibao-process"})
+    assert said.slot(slots.KB_ENTRY) == "dibao-standard" and said.texts[0] == spoken_summary(standard)
+    # not after another answer: asked back as usual
+    asked = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "批下来一个月能有多少", intent="ask_policy",
+                       slots={slots.TOPIC: "低保", slots.KB_ENTRY: "gaoling-amount"})
+    assert asked.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_CLARIFY
+
+
 def test_voice_gets_the_answer_without_the_citation(runner, confident):
     said = runner.run(ActionPolicyAnswer(runner.settings), "voice:device-010", "低保怎么申请", intent="ask_policy",
                       channel=VOICE_CHANNEL)
