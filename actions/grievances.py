@@ -17,7 +17,7 @@ from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState
 from bot.nlu.control import ACTION_LISTEN
-from bot.replies import FILING_VERBS, Reply, interpret
+from bot.replies import FILING_VERBS, Reply, answers_read_back, interpret
 
 OTHER_CATEGORY = "其他"
 
@@ -130,9 +130,7 @@ class ValidateGrievanceForm(FormValidationAction):
                 or tracker.get_slot(slots.GRIEVANCE_CONFIRMED) is not None):
             return {}
         text = latest_text(tracker)
-        if interpret(text, FILING_VERBS) in (Reply.YES, Reply.NO):
-            return {slots.GRIEVANCE_CONFIRMED: text}
-        return {}
+        return {slots.GRIEVANCE_CONFIRMED: text} if answers_read_back(text) else {}
 
     def validate_grievance_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> Dict[Text, Any]:

@@ -110,6 +110,12 @@ def _has_any(text: str, patterns) -> bool:
     return any(p in text for p in patterns)
 
 
+def answers_read_back(text: str) -> bool:
+    """A yes or a no (a correction: "地方不对，是…") to a report's read-back, its filing verbs
+    counting as yes ("对，就这么写")."""
+    return interpret(text, FILING_VERBS) in (Reply.YES, Reply.NO)
+
+
 def asks_to_repeat(text: str) -> bool:
     """"再说一遍", "没听清", "前头说的再念念": the last thing said, again."""
     return _has_any(normalise(text), REPEAT_PATTERNS)

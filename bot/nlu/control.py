@@ -21,7 +21,7 @@ from bot.nlu.goals import (
     reports_problem,
     wants_slower,
 )
-from bot.replies import FILING_VERBS, Reply, asks_to_repeat, interpret, is_stop, verdict_in
+from bot.replies import Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
 from bot.text import is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -190,8 +190,7 @@ def interruption(turn: Turn) -> Optional[str]:
     answer, whatever the model hears in it: the form reads it (actions/grievances.py)."""
     if not turn.active_loop or not turn.requested_slot or turn.requested_slot in FREE_TEXT_SLOTS:
         return None
-    if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and interpret(turn.text, FILING_VERBS) in (Reply.YES,
-                                                                                                 Reply.NO):
+    if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and answers_read_back(turn.text):
         return None
     return INTERRUPTIONS.get(turn.intent or "")
 
