@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from bot import text as cn
-from bot.nlu.goals import after_command, asks_question, reports_problem  # noqa: F401 - re-exported for the actions
+from bot.nlu.goals import after_command, asks_question, flat_text, reports_problem  # noqa: F401 - re-exported for the actions
 from bot.replies import Reply, interpret, is_stop, verdict_in
 
 URGENT = "紧急"
@@ -49,7 +49,9 @@ def counted_quantity(text: str) -> Optional[int]:
     return cn.parse_number(match.group(1)) if match else None
 
 
-_HOUSE_NUMBER = re.compile(rf"(?<!\d)(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号(?!码)")
+#: A house number's digits or numerals ("8", "十三").
+_HOUSE_DIGITS = rf"(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})"
+_HOUSE_NUMBER = re.compile(rf"(?<!\d){_HOUSE_DIGITS}号(?!码)")
 
 
 def house_number_in(text: str) -> Optional[str]:
@@ -61,8 +63,8 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_SELF_CORRECTED = re.compile(rf"(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
-                             rf"(不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*(是)?(?=(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})号)")
+_SELF_CORRECTED = re.compile(rf"{_HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
+                             rf"(不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*(是)?(?={_HOUSE_DIGITS}号)")
 
 
 def without_self_corrections(text: str) -> str:
@@ -153,7 +155,7 @@ def anonymity_in(text: str) -> Optional[bool]:
     """The answer to 'keep your name from the neighbours?': "不用保密", "写上我名字", "不要" →
     False; "要", "得保密", "俺不想惹事", "别让他知道是我" → True; anything else (a way out, a
     question) → None, and the question is asked again."""
-    flat = re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    flat = flat_text(text)
     if _NOT_PRIVATE.search(flat):
         return False
     if _PRIVATE.search(flat):

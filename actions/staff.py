@@ -138,11 +138,9 @@ def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFil
 
 # --- what was asked for: awards --------------------------------------------------------------
 
-_POINTS = parsing.AWARDED_POINTS
 _HOUSE_NO = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,4}})号")
 _NAMED = re.compile(r"(?:给|帮|替|为)([\u4e00-\u9fa5]{2,3}?)(?:家|户|大娘|大爷|奶奶|爷爷|婶|叔|老人)")
 _NAMED_LOOSE = re.compile(r"([\u4e00-\u9fa5]{2,3})家")
-_QUANTITY = parsing.DELIVERED_QUANTITY
 # Words of the request itself, removed before deciding whether a reason was said at all.
 _REQUEST_WORDS = re.compile(r"给|帮|替|为|号户|号|户|家|加分|记分|扣分|加|扣|记|分|上|了|吧|一下|的|他|她|们|这|那|个|请|麻烦"
                             rf"|[{NUMERAL_CHARS}\d]|[\s，,。.!！?？、：:]")
@@ -167,7 +165,7 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
                   amount: Optional[str] = None) -> AwardRequest:
     """The parts of a staff award; ``person``/``number`` are the NLU's entities (or None)."""
     text = text or ""
-    said = _POINTS.search(text)
+    said = parsing.AWARDED_POINTS.search(text)
     value: Optional[int] = _numeral(said.group(2)) if said else None
     sign_said = bool(said) and said.group(1) in ("加", "扣", "减", "罚")
     if value is not None and said.group(1) in ("扣", "减", "罚"):
@@ -180,7 +178,7 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
         match = _NAMED.search(text) or _NAMED_LOOSE.search(text)
         name = match.group(1) if match else None
     quantity = None
-    counted = _QUANTITY.search(text)
+    counted = parsing.DELIVERED_QUANTITY.search(text)
     if counted:
         quantity = _numeral(counted.group(1))
     elif amount and value is None:

@@ -9,12 +9,9 @@ from bot.config import PROJECT_ROOT
 
 
 def test_heldout_is_not_in_training_data():
-    import re
-
     from rasa.shared.nlu.training_data.loading import load_data
 
-    def flat(text: str) -> str:
-        return re.sub(r"[\s，,。.!！?？、…~～]+", "", text or "")
+    from bot.nlu.goals import flat_text as flat
 
     training = {flat(m.get("text")) for m in load_data(str(PROJECT_ROOT / "nlu_data" / "nlu")).intent_examples}
     for path in (PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml", PROJECT_ROOT / "tests" / "data" / "nlu_heldout2.yml"):
