@@ -126,17 +126,23 @@ def _last_bot_texts(turn: Turn, skip: frozenset = frozenset()) -> List[str]:
     return []
 
 
+def _say_last_answer_again(turn: Turn) -> bool:
+    """The bot's last answer (remarks about the talk itself left out) said again; False when
+    there was none."""
+    texts = _last_bot_texts(turn, skip=ABOUT_THE_TALK)
+    for text in texts:
+        turn.show(text)
+    return bool(texts)
+
+
 class ActionRepeat(XiangyinAction):
     """Repeat the bot's last answer: every message after the previous user turn."""
 
     action_name = "action_repeat"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        texts = _last_bot_texts(turn, skip=ABOUT_THE_TALK)
-        if not texts:
+        if not _say_last_answer_again(turn):
             turn.say("utter_nothing_to_repeat")
-        for text in texts:
-            turn.show(text)
         return []
 
 
@@ -150,8 +156,7 @@ class ActionSlowDown(XiangyinAction):
             identity.update_identity_settings(s, turn.actor.channel, turn.actor.external_id, speech_rate="slow")
         turn.say("utter_slow_down")
         if asks_to_repeat(turn.text):  # "你说慢点，俺没听清": the last answer again, slowly
-            for text in _last_bot_texts(turn, skip=ABOUT_THE_TALK):
-                turn.show(text)
+            _say_last_answer_again(turn)
         return []
 
 
