@@ -39,7 +39,7 @@ _SENT_SPLIT = re.compile(r"[。！？!?；;\n]+")
 #: more tightly). 0.1-0.3 ranked best on the development questions; 1 and above overfit.
 C = 0.3
 #: Sample weights: an example question says how villagers ask; a body sentence is a detail.
-WEIGHTS = {"title": 2.0, "label": 2.0, "keywords": 1.0, "ask": 2.0, "body": 1.0}
+WEIGHTS = {"title": 2.0, "label": 2.0, "keywords": 1.0, "ask": 2.0, "example": 2.0, "body": 1.0}
 #: Body sentences shorter than this (after normalising) are too thin to learn from.
 MIN_SENTENCE = 4
 
@@ -51,6 +51,7 @@ def training_texts(entry) -> list[tuple[str, float]]:
         out.append((entry.label, WEIGHTS["label"]))
     out.append((" ".join([entry.topic, *entry.keywords]), WEIGHTS["keywords"]))
     out.extend((a, WEIGHTS["ask"]) for a in entry.asks)
+    out.extend((a, WEIGHTS["example"]) for a in getattr(entry, "examples", ()))
     for para in entry.paragraphs:
         for s in _SENT_SPLIT.split(para):
             s = re.sub(r"^\s*\d+[.、]\s*", "", s).strip()

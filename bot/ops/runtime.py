@@ -37,7 +37,7 @@ from typing import Iterator
 from bot.config import PROJECT_ROOT, Settings, child_environment, load_settings
 from bot.ops.processes import ProcessGroup, local_host, pid_file_path
 
-TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu/pinyin_featurizer.py"]
+TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu/pinyin_featurizer.py", "bot/ops/rasa_patches.py"]
 
 
 def fingerprint(root: Path = PROJECT_ROOT, inputs: list[str] | None = None) -> str:
@@ -73,7 +73,7 @@ def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool
     print(f"==> Training the Rasa model ({config}); this takes a few minutes on 2 cores ...", flush=True)
     started = time.monotonic()
     target.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "rasa", "train", "--config", str(PROJECT_ROOT / config),
+    cmd = [sys.executable, "-m", "bot.ops.rasa_train", "--config", str(PROJECT_ROOT / config),
            "--domain", str(PROJECT_ROOT / "domain.yml"), "--data", str(PROJECT_ROOT / "nlu_data"),
            "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
     subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_environment(settings=settings))  # nosec B603 - this interpreter, fixed arguments, no shell

@@ -37,6 +37,12 @@ from tests.support.cluster import (
 )
 
 CRASH_COUNTS: dict[str, Counter] = {}
+#: Redis lock tickets of the cluster's Rasa servers expire after this (Rasa's default is 60 s):
+#: a conversation whose replica died mid-turn carries on once its ticket has expired.
+LOCK_LIFETIME_S = 15
+#: A conversation interrupted by a kill that has not carried on within this is recorded as not
+#: resumed (four lock lifetimes; it used to wait 200 s, most of a crash loop's time when one stuck).
+RESUME_WITHIN_S = 4 * LOCK_LIFETIME_S
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +187,7 @@ def cluster(services, tmp_path_factory):
             action_lb_port=action_lb, var_dir=var_dir, lock_key_prefix=f"xytest{os.getpid()}", scheduler=True)
         c = Cluster(cfg, model=model, log=lambda line: print(line, flush=True),
                     extra_env={**asr_double.server_environment(var_dir / "transcripts.json"),
-                               "TICKET_LOCK_LIFETIME": "30"})
+                               "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_S)})
         c.start()
         try:
             yield c
@@ -344,11 +350,11 @@ def _follow_up(cluster, batch, counts):
     """After a Rasa kill: a new conversation through the load balancer is answered by the
     surviving replica; the interrupted conversation carries on once the dead replica's Redis
     lock ticket expires (TICKET_LOCK_LIFETIME), which is recorded, not asserted."""
-    fresh = say(cluster.cfg.lb_url, f"cli:{batch[0][1].split(':')[1]}-after", "你好", timeout=200)
+    fresh = say(cluster.cfg.lb_url, f"cli:{batch[0][1].split(':')[1]}-after", "你好", timeout=90)
     counts["follow-up turn answered by the surviving replica"] += int(fresh.answered)
-    resumed = say(cluster.cfg.lb_url, batch[1][1], "我家有多少积分", timeout=200)
+    resumed = say(cluster.cfg.lb_url, batch[1][1], "我家有多少积分", timeout=RESUME_WITHIN_S)
     key = "interrupted conversation resumed" if resumed.answered else "interrupted conversation not resumed"
-    counts[f"{key} (within 200 s)"] += 1
+    counts[f"{key} (within {RESUME_WITHIN_S} s)"] += 1
     counts.setdefault("resume seconds", [])
     counts["resume seconds"].append(round(resumed.seconds, 1))
 
@@ -404,7 +410,7 @@ def test_crash_loops_kill_rasa_and_action_servers_mid_turn(cluster, settings):
             counts["iterations"] += 1
             action_done += 1
         if follow is not None:
-            follow.join(300)
+            follow.join(RESUME_WITHIN_S + 120)
     _ensure_up(cluster)
     for name, (acked, senders) in loops.items():
         _check_invariants(url, acked, CRASH_COUNTS.setdefault(name, Counter()), senders, stock_before)

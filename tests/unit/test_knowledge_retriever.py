@@ -299,8 +299,9 @@ def test_learned_view_learns_from_the_entries_only_and_is_deterministic(kb):
 
     e = kb.by_id["dibao-process"]
     texts = [t for t, _ in learned.training_texts(e)]
-    assert e.title in texts and all(a in texts for a in e.asks)
-    own = " ".join([e.title, e.label, *e.asks, e.body])
+    assert e.title in texts and all(a in texts for a in e.asks) and all(x in texts for x in e.examples)
+    assert len(e.examples) >= 10  # knowledge/examples/*.yml were attached to their entries
+    own = " ".join([e.title, e.label, *e.asks, *e.examples, e.body])
     assert all(t in own or t == " ".join([e.topic, *e.keywords]) for t in texts)
     again = learned.LearnedView(kb.entries, kbm._learned_text, kbm._run_syllables, kbm._learned_extra)
     q = kbm._learned_text("低保多长时间能批下来")
@@ -309,17 +310,38 @@ def test_learned_view_learns_from_the_entries_only_and_is_deterministic(kb):
     assert max(d, key=d.get) == "dibao-process"
 
 
-def test_learned_view_reorders_siblings_but_keeps_leads_between_topics(kb):
+def test_learned_view_reorders_close_hits_and_keeps_the_best_score(kb):
     question = "低保批下来以后一个月给多少钱"
     plain = KnowledgeBase(kb.entries, kb.passage_tokens, kb.passage_owner, kb.passage_text)
     plain.learned_weight = 0.0
-    def best(hits):
-        return {t: max(h.score for h in hits if h.entry.topic == t) for t in {h.entry.topic for h in hits}}
+    before, after = plain.search(question, k=500), kb.search(question, k=500)
+    assert {h.entry.id for h in before} == {h.entry.id for h in after}
+    # the best hit's score is the best BM25 score (the confidence rule reads the same scale)
+    assert abs(before[0].score - after[0].score) < 1e-9 * max(1.0, before[0].score)
+    assert after[0].entry.id == "dibao-standard"
+    # hits beyond LEARNED_REACH of the best BM25 score are left as BM25 scored them
+    far = [h for h in after if h.bm25 * kbm.LEARNED_REACH < before[0].score]
+    assert all(h.score == h.bm25 for h in far)
 
-    before, after = best(plain.search(question, k=50)), best(kb.search(question, k=50))
-    assert before.keys() == after.keys()
-    assert all(abs(before[t] - after[t]) < 1e-9 * max(1.0, before[t]) for t in before)
-    assert kb.search(question, k=1)[0].entry.id == "dibao-standard"
+
+def test_the_learned_view_does_not_overturn_the_kind_of_answer_asked_for(kb):
+    # "低保要" is in the materials entry's example questions; 条件 asks who qualifies
+    assert kb.search("申请低保要啥条件", k=1)[0].entry.id == "dibao-conditions"
+
+
+def test_example_questions_of_an_entry_that_is_gone_are_left_out(tmp_path):
+    import shutil
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(kbm.PROJECT_ROOT / "knowledge" / "corpus" / "dibao", root / "corpus" / "dibao")
+    (root / "examples").mkdir()
+    (root / "examples" / "x.yml").write_text("dibao-process:\n  - 低保咋个申请嘛\ngone-entry:\n  - 这条没了\n",
+                                             encoding="utf-8")
+    entries = kbm.load_entries(root)
+    assert {e.id: e.examples for e in entries}["dibao-process"] == ["低保咋个申请嘛"]
+    (root / "examples" / "x.yml").write_text("- not a mapping\n", encoding="utf-8")
+    with pytest.raises(kbm.KnowledgeFormatError, match="mapping"):
+        kbm.load_entries(root)
 
 
 @pytest.mark.parametrize("question", ["养老保险", "低保的事儿", "积分"])

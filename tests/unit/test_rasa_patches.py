@@ -16,9 +16,10 @@ def _unpatched():
     from rasa.utils.tensorflow.models import RasaModel
 
     saved = (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources,
-             RasaModel.__dict__["load"])
+             RasaModel.__dict__["load"], RasaModel.fit)
     yield
-    RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources, RasaModel.load = saved
+    (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources, RasaModel.load,
+     RasaModel.fit) = saved
 
 
 def test_action_result_validation_is_rasas():
@@ -89,3 +90,43 @@ def test_endpoint_requests_share_one_connection():
     assert answers == [{"events": [], "responses": []}] * 3
     assert [s[1:] for s in seen] == [("s3cret", "yes", {"n": n}) for n in range(3)]
     assert len({s[0] for s in seen}) == 1, "a new connection per request"
+
+
+@pytest.mark.slow
+def test_diet_training_traces_its_training_step_once(tmp_path, monkeypatch):
+    """Keras traces a training step that creates variables twice; with the patch the variables
+    exist before ``fit`` and DIET's training step is traced once (Rasa's own: twice)."""
+    from rasa.model_training import train_nlu
+    from rasa.utils.tensorflow.models import RasaModel
+
+    from bot.ops.rasa_patches import apply
+
+    (tmp_path / "config.yml").write_text(
+        "recipe: default.v1\nlanguage: en\npipeline:\n- name: WhitespaceTokenizer\n"
+        "- name: CountVectorsFeaturizer\n- name: DIETClassifier\n  epochs: 2\n"
+        "  number_of_transformer_layers: 0\n  random_seed: 1\n", encoding="utf-8")
+    (tmp_path / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hello there\n    - hi\n    - good morning\n'
+        "- intent: bye\n  examples: |\n    - bye now\n    - see you\n    - good night\n", encoding="utf-8")
+    original_step = RasaModel.train_step
+    traces = []
+
+    def counted(self, batch):
+        traces.append(1)  # Python runs only while Keras traces the step into a graph
+        return original_step(self, batch)
+
+    def train(name):
+        traces.clear()
+        monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / f"cache-{name}"))  # nothing reused
+        train_nlu(config=str(tmp_path / "config.yml"), nlu_data=str(tmp_path / "nlu.yml"),
+                  output=str(tmp_path / "models"), fixed_model_name=name)
+        return len(traces)
+
+    RasaModel.train_step = counted
+    try:
+        assert train("own") == 2
+        assert "training step traced once" in apply()
+        assert train("patched") == 1
+        assert (tmp_path / "models" / "patched.tar.gz").exists()
+    finally:
+        RasaModel.train_step = original_step
