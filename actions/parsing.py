@@ -218,7 +218,8 @@ def refers_to_last(text: str) -> bool:
 STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
     ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报")),
-    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好")),
+    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
+                 "结了")),
     ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
     ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
 )
@@ -229,9 +230,12 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
     for action, verbs in STAFF_VERBS:
         for verb in verbs:
             if verb in text:
-                note = text.split(verb, 1)[1]
-                note = re.sub(r"^[了吧一下\s，,。:：]*", "", note)
+                before, after = text.split(verb, 1)
+                note = re.sub(r"^[了吧啦一下\s，,。:：]*", "", after)
                 note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
+                if not note:  # "260101村口那个灯换上新的了，这件可以结了": what was done is said first
+                    note = re.sub(r"\d{6}号?", "", before)
+                    note = re.sub(r"[，,。\s]*(这件|这个|这事|这单|那件)?(事)?(就|也)?(可以|能|该)?$", "", note).strip(" ，,。")
                 return action, note
     return None, ""
 

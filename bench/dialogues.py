@@ -41,7 +41,7 @@ FOURTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fourth"
 #: Every set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
-NOT_WRITES = frozenset({"list_more", "clarify"})
+NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
 
 
@@ -77,8 +77,9 @@ class State:
         confirmation question (its requested slot ends in ``_confirmed``)."""
         confirming = bool(self.active_loop) and str(self.slots.get("requested_slot") or "").endswith("_confirmed")
         pending = self.slots.get("pending_write")
-        # "还要听吗" keeps the rest of a list the same way, and "您问的是A还是B？" waits for the
-        # pick, but nothing is written on their yes.
+        # "还要听吗" keeps the rest of a list the same way, "您问的是A还是B？" waits for the pick and
+        # "要帮您报上去吗" starts the form (which reads the report back before writing),
+        # but nothing is written on their yes.
         if isinstance(pending, dict) and pending.get("kind") in NOT_WRITES:
             return confirming
         return bool(pending) or confirming

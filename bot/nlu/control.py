@@ -9,6 +9,7 @@ from typing import Mapping, Optional
 from bot.nlu.goals import (
     acknowledges,
     asks_for_more,
+    asks_household_detail,
     asks_question,
     asks_source,
     asks_others_balance,
@@ -19,8 +20,10 @@ from bot.nlu.goals import (
     disputes_deduction,
     flat_text,
     reports_problem,
+    says_house_number,
     wants_slower,
 )
+from bot.emergency import is_emergency
 from bot.replies import Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
 from bot.text import is_spoken_number
 
@@ -125,6 +128,10 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 
 AFFIRM_ACTION = "action_affirm"
+HOUSEHOLD_ACTION = "action_household_summary"
+#: What the model may hear in a bare house number ("七号": a yes, an option picked).
+HOUSE_NUMBER_MISREADS = frozenset({"affirm", "choose_option", "inform", "nlu_fallback", "out_of_scope",
+                                   "check_grievance_status"})
 REPEAT_ACTION = "action_repeat"
 SLOW_DOWN_ACTION = "action_slow_down"
 #: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:
@@ -219,6 +226,12 @@ def decide(turn: Turn) -> Optional[str]:
         # sounds like "救救救救" (jiù), and the pinyin features make the model say emergency.
         # A real call for help is words (救命, 快来人), never digits only.
         return turn.active_loop
+    if turn.intent == EMERGENCY_INTENT and turn.previous_action == HOUSEHOLD_ACTION \
+            and not turn.awaiting_confirmation and not turn.active_loop and not is_emergency(turn.text) \
+            and asks_household_detail(turn.text):
+        # "屋里住着几个人" after a look-up: a question about that household, which the model may
+        # hear as a call for help; words of an emergency (救命, 摔了) always raise one.
+        return HOUSEHOLD_ACTION
     if not (turn.text or turn.intent) or turn.intent == EMERGENCY_INTENT:
         return None
     pending = turn.awaiting_confirmation
@@ -226,7 +239,9 @@ def decide(turn: Turn) -> Optional[str]:
     # At a yes/no question of a form ("要不要保密？"), "不用了" / "不用保密" answer it: only the
     # unmistakable stop words leave, and the stop intent is not trusted there.
     yes_no_question = not pending and turn.requested_slot in YES_NO_SLOTS
-    confident_stop = turn.intent == STOP_INTENT and turn.confidence >= STOP_INTENT_CONFIDENCE
+    # The model's stop is not trusted over words that agree ("这回对了" after a correction).
+    confident_stop = turn.intent == STOP_INTENT and turn.confidence >= STOP_INTENT_CONFIDENCE \
+        and interpret(turn.text) is not Reply.YES
     if busy and (is_stop(turn.text, soft=not yes_no_question) or (confident_stop and not yes_no_question)):
         return STOP_ACTION
     if pending:
@@ -235,6 +250,8 @@ def decide(turn: Turn) -> Optional[str]:
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
+        return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
     if not busy and asks_for_more(turn.text):
         return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
     if not busy and turn.intent in SAY_AGAIN_MISREADS and wants_slower(turn.text):

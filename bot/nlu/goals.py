@@ -168,8 +168,9 @@ def asks_source(text: str) -> bool:
 # that also contains one of these describes a problem the person may want to report.
 _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
                   "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
-                  "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给")
-_TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电")
+                  "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给",
+                  "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边")
+_TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没)")
 
 
 def reports_problem(text: str) -> bool:
@@ -180,7 +181,30 @@ def reports_problem(text: str) -> bool:
 
 
 _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
+                       r"|找谁|问谁|谁管|谁能|去哪|上哪|到哪|在哪|哪里|哪儿"
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
+
+
+# A house number said on its own ("七号", "16号户", "十六号那家"): staff asking for that household.
+_HOUSE_NUMBER = re.compile(r"^(查查?|查一下|看看|看一下)?(\d{1,3}|[一二三四五六七八九十百两]{1,4})号(户|家|那家|那户)?(呢|吧)?$")
+
+
+def says_house_number(text: str) -> bool:
+    """The sentence is a house number and nothing else (a look-up asked the short way)."""
+    return bool(_HOUSE_NUMBER.match(flat_text(text)))
+
+
+# A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
+# which follows a look-up; no sign that somebody needs help.
+_HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
+                               r"多大(岁数|年纪)|几岁|独居|一个人住|走访|积分|分数")
+_HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|疼|痛|快来|赶紧|出事")
+
+
+def asks_household_detail(text: str) -> bool:
+    """A question about the household just looked up, with no sign of an emergency."""
+    flat = flat_text(text)
+    return bool(_HOUSEHOLD_DETAIL.search(flat)) and not _HELP_NEEDED.search(flat)
 
 
 def asks_question(text: str) -> bool:

@@ -209,3 +209,9 @@ def test_a_boundary_dispute_reports_a_problem():
 ])
 def test_the_answer_to_keeping_the_name_private(said, private):
     assert parsing.anonymity_in(said) is private
+
+
+@pytest.mark.parametrize("said,note", [("260101村口那个灯换上新的了，这件可以结了", "村口那个灯换上新的了"),
+                                       ("260101办结了 路灯已经换好了", "路灯已经换好了")])
+def test_a_ticket_closed_in_the_workers_own_words(said, note):
+    assert parsing.parse_staff_command(said) == ("resolve", note)

@@ -298,3 +298,28 @@ def test_more_of_nothing_and_goodbye_during_a_list():
     assert decide(turn("", after="action_affirm")) == "action_listen"
     assert decide(turn("还要", "affirm", pending=True)) == RESOLVE_ACTION  # "还要听吗": the list's own yes
     assert decide(turn("再见", "goodbye", 0.9, pending=True)) == STOP_ACTION
+
+
+def test_the_models_stop_does_not_outweigh_words_that_agree():
+    # "这回对了" after a correction at a read-back: the model hears a stop, the words say yes
+    said = turn("这回对了", "stop", 0.95, loop="grievance_form", requested="grievance_confirmed")
+    assert decide(said) != STOP_ACTION
+    assert decide(turn("算了不报了", "stop", 0.95, loop="grievance_form", requested="grievance_confirmed")) == STOP_ACTION
+
+
+def test_a_bare_house_number_is_a_look_up_whatever_the_model_heard():
+    for said, intent in (("七号", "affirm"), ("16号户", "choose_option"), ("查一下38号", "inform")):
+        assert decide(turn(said, intent)) == "action_household_summary", said
+    assert decide(turn("七号", "affirm", pending=True)) != "action_household_summary"  # a read-back waits
+
+
+def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency():
+    after_look_up = Turn(latest_action="action_listen", text="屋里住着几个人", intent="emergency", confidence=0.4,
+                         awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                         previous_action="action_household_summary")
+    assert decide(after_look_up) == "action_household_summary"
+    for distress in ("他家老人摔了起不来", "救命啊"):
+        said = Turn(latest_action="action_listen", text=distress, intent="emergency", confidence=0.9,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_household_summary")
+        assert decide(said) is None, distress  # the rules raise the alarm
