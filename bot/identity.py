@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot.models import (
     AuditLog,
@@ -142,7 +142,11 @@ def update_identity_settings(s: Session, channel: str, external_id: str | int, *
 
 def resolve_actor(s: Session, sender_id: str) -> Actor:
     channel, external = split_sender(sender_id)
-    ident = channel_identity(s, channel, external)
+    # One query for the identity, its user and the user's resident record (every action of every
+    # turn asks who is talking: three lazy loads were a quarter of the action server's CPU).
+    ident = s.execute(select(ChannelIdentity).options(joinedload(ChannelIdentity.user).joinedload(User.resident))
+                      .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(external))
+                      ).unique().scalar_one_or_none()
     if ident is None:
         return Actor(channel=channel, external_id=external, village_id=default_village_id(s))
     user: User | None = ident.user
