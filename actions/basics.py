@@ -21,6 +21,7 @@ from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
 from bot.nlu.goals import acknowledges, asks_points_look_up
 from bot.replies import Reply, after_stop, asks_to_repeat, interpret
+from bot.channels.turn import asks_about_emergencies
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -85,6 +86,10 @@ class ActionGreet(XiangyinAction):
         return []
 
 
+#: Staff asking about alerts get the open alerts (actions/staff.py).
+QUERY_EMERGENCIES_ACTION = "action_query_emergencies"
+
+
 class ActionEmergency(UsesSettings, Action):
     """Answers first, whatever happens next (the person may be in danger), then raises the
     alarm. Not an :class:`XiangyinAction`: its reply must not wait for the database, and a
@@ -95,6 +100,11 @@ class ActionEmergency(UsesSettings, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        text = latest_text(tracker)
+        if asks_about_emergencies(text) and self._is_staff(tracker.sender_id):
+            # "刚才是不是有人按了救命": staff asking about alerts (the model may hear the alarm word
+            # as a call for help): the open alerts are listed, nothing is raised.
+            return [FollowupAction(QUERY_EMERGENCIES_ACTION)]
         dispatcher.utter_message(response="utter_emergency")
         try:
             with self.session(write=True) as s:
@@ -106,6 +116,15 @@ class ActionEmergency(UsesSettings, Action):
             logger.exception("emergency alarm failed for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_emergency_alarm_failed")
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
+
+
+    def _is_staff(self, sender_id: str) -> bool:
+        try:
+            with self.session() as s:
+                return identity.resolve_actor(s, sender_id).is_staff
+        except Exception:  # noqa: BLE001 - on any doubt, the alarm is raised
+            logger.exception("could not tell whether %s is staff", sender_id)
+            return False
 
 
 #: Replies about the talk itself, not an answer: "再说一遍" after "慢点说" repeats the answer before.
@@ -216,7 +235,7 @@ class ActionResolvePending(XiangyinAction):
         kind = pending.get("kind")
         if kind == slots.WRITE_CLARIFY:  # "您问的是A，还是B？": the reply picks one (actions/policy.py)
             return policy.resolve_clarify(turn, pending, self.name())
-        reply = interpret(turn.text, OFFER_VERBS.get(kind, ()))
+        reply = interpret(turn.text, OFFER_VERBS.get(kind, ()), said="".join(_last_bot_texts(turn)))
         if reply is Reply.YES:
             return [*clear_pending(), *CONFIRM[kind](turn, pending)]
         if reply in (Reply.REPEAT, Reply.UNCLEAR):

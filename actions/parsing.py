@@ -24,7 +24,7 @@ _CALM_WORDS = ("不急", "不着急")
 _GENERIC_REQUESTS = ("反映", "投诉", "举报", "诉求", "问题", "报告")
 _FILING_PREAMBLE = re.compile(r"^(我要|俺要|我想|俺想|帮我|给我)?(反映|投诉|举报|报告)(一下|个)?(问题|事儿|事)?")
 _PLACE_PREFIX = re.compile(r"^(在|就在|地点是|地方是)")
-_NEGATION = re.compile(r"^(不对|不是|错了)[，,\s]*")
+_NEGATION = re.compile(r"^[哎嗯哦噢啊呃唉诶欸\s，,]*((不对|不是|错了)[，,\s]*)+")
 
 
 # --- numbers and choices -------------------------------------------------------------------
@@ -64,7 +64,7 @@ def house_number_in(text: str) -> Optional[str]:
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
 _SELF_CORRECTED = re.compile(rf"{_HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
-                             rf"(不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*(是)?(?={_HOUSE_DIGITS}号)")
+                             rf"((不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*)+(是)?(?={_HOUSE_DIGITS}号)")
 
 
 def without_self_corrections(text: str) -> str:
@@ -189,7 +189,8 @@ def named_correction(text: str) -> Optional[Tuple[str, str]]:
     """A correction that names its field: '地点是三组小卖部门口' → ('place', '三组小卖部门口'),
     '类别算噪音' → ('category', '噪音'), '内容是水管爆了' → ('description', '水管爆了')."""
     if re.match(r"^(地点|地方|位置|在)", text):
-        return PLACE, re.sub(r"^(地点|地方|位置)(是|在)?|^在", "", text).strip()
+        place = re.sub(r"^(地点|地方|位置)(也)?((说|写|记|弄|搞)?(错|岔|差|反)了?)?[，,\s]*(应该)?(是|在)?|^在", "", text)
+        return PLACE, re.sub(r"(才是|才对|那儿|那里)?[的吧啊呀。，,\s]*$", "", place).strip()
     if re.match(r"^(类别|类型|分类)", text):
         return CATEGORY, re.sub(r"^(类别|类型|分类)(是|算)?", "", text).strip()
     if re.match(r"^(内容|事情|问题)", text):

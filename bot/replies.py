@@ -24,6 +24,8 @@ from functools import lru_cache
 
 from pypinyin import lazy_pinyin
 
+from bot.text import NUMERAL_CHARS, parse_number
+
 
 #: The filing verbs of a report's read-back: repeating one is a yes to it ("报上去吧", "就这么写").
 FILING_VERBS = ("报", "反映", "提交", "记", "登记", "写")
@@ -180,12 +182,37 @@ def _without_remarks(text: str) -> str:
 
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
 GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢",
-        "照这么", "就这么", "这么", "这样", "照", "你", "我", "俺", "咱", "给", "帮", "就", "快", "上", "去", "了",
+        "照这么", "就这么", "这么", "这样", "这个", "按规矩", "照规矩", "按规定",
+        "照", "你", "我", "俺", "咱", "他", "她", "给", "帮", "就", "快", "上", "去", "了",
         "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "嘛", "那", "的", "也", "都", "先")
 
 
-def _agrees(core: str, verbs: tuple[str, ...]) -> bool:
-    """Every part of the reply is an agreement, the offer's verb, or glue around them."""
+_NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")
+
+
+def _numbers_as_digits(text: str) -> str:
+    """'记两分' → '记2分', '换一袋' → '换1袋': numbers written alike, whichever way they were said."""
+    return _NUMBER_RUN.sub(lambda m: str(parse_number(m.group())), text)
+
+
+def _echoes(rest: str, said: str) -> str:
+    """``rest`` without the runs of it (two characters or more, or a number) that repeat the
+    read-back ``said``: "对，48号" after "…（48号）记5分，对吗？" leaves nothing."""
+    rest, said = _numbers_as_digits(rest), _numbers_as_digits(normalise(said))
+    for size in range(len(rest), 0, -1):
+        i = 0
+        while i + size <= len(rest):
+            piece = rest[i:i + size]
+            if (size >= 2 or piece.isdigit()) and piece in said:
+                rest = rest[:i] + rest[i + size:]
+            else:
+                i += 1
+    return rest
+
+
+def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
+    """Every part of the reply is an agreement, the offer's verb, glue around them, or a
+    repetition of what was read back (``said``: "那就给俺换一袋", "对，48号")."""
     if core.lower() in ("ok", "okay", "yes"):
         return True
     rest, hit = core, False
@@ -196,12 +223,16 @@ def _agrees(core: str, verbs: tuple[str, ...]) -> bool:
         return False
     for glue in sorted(GLUE, key=len, reverse=True):
         rest = rest.replace(glue, "")
+    if rest and said:
+        rest = _echoes(rest, said)
     return rest == ""
 
 
-def interpret(text: str, verbs: tuple[str, ...] = ()) -> Reply:
+def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
     """Interpret a reply to a yes/no question about a write. ``verbs`` are the offer's own
-    verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated."""
+    verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated; so do the
+    details of the read-back ``said`` (the house number, the item, the points) after a yes or
+    the verb ("对，48号", "那就按规矩给她记两分")."""
     flat = normalise(_without_remarks(normalise(text)))
     if not flat:
         return Reply.UNCLEAR
@@ -214,7 +245,7 @@ def interpret(text: str, verbs: tuple[str, ...] = ()) -> Reply:
     core = _core(flat)
     if not core:
         return Reply.UNCLEAR  # only fillers: "嗯…", "啊？"
-    if _agrees(flat, verbs):
+    if _agrees(flat, verbs, said):
         return Reply.YES
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR

@@ -130,8 +130,12 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 AFFIRM_ACTION = "action_affirm"
 HOUSEHOLD_ACTION = "action_household_summary"
 #: What the model may hear in a bare house number ("七号": a yes, an option picked).
-HOUSE_NUMBER_MISREADS = frozenset({"affirm", "choose_option", "inform", "nlu_fallback", "out_of_scope",
-                                   "check_grievance_status"})
+#: What the model may hear in a short question about the household just looked up.
+HOUSEHOLD_FOLLOW_UP_MISREADS = frozenset({"emergency", "check_points", "list_households", "inform", "nlu_fallback",
+                                          "out_of_scope", "ask_policy", "affirm", "query_household", "repeat"})
+HOUSEHOLD_FOLLOW_UP_MAX_CHARS = 12
+HOUSE_NUMBER_MISREADS = frozenset({"affirm", "deny", "choose_option", "inform", "nlu_fallback", "out_of_scope",
+                                   "check_grievance_status", "repeat"})
 REPEAT_ACTION = "action_repeat"
 SLOW_DOWN_ACTION = "action_slow_down"
 #: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:
@@ -226,11 +230,12 @@ def decide(turn: Turn) -> Optional[str]:
         # sounds like "救救救救" (jiù), and the pinyin features make the model say emergency.
         # A real call for help is words (救命, 快来人), never digits only.
         return turn.active_loop
-    if turn.intent == EMERGENCY_INTENT and turn.previous_action == HOUSEHOLD_ACTION \
+    if turn.previous_action == HOUSEHOLD_ACTION and turn.intent in HOUSEHOLD_FOLLOW_UP_MISREADS \
             and not turn.awaiting_confirmation and not turn.active_loop and not is_emergency(turn.text) \
-            and asks_household_detail(turn.text):
-        # "屋里住着几个人" after a look-up: a question about that household, which the model may
-        # hear as a call for help; words of an emergency (救命, 摔了) always raise one.
+            and asks_household_detail(turn.text) and len(flat_text(turn.text)) <= HOUSEHOLD_FOLLOW_UP_MAX_CHARS:
+        # "屋里住着几个人" / "积分呢" / "算哪种户" after a look-up: a question about that household,
+        # which the model may hear as a call for help, the asker's own points or a list; words of
+        # an emergency (救命, 摔了) always raise one.
         return HOUSEHOLD_ACTION
     if not (turn.text or turn.intent) or turn.intent == EMERGENCY_INTENT:
         return None

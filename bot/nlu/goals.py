@@ -145,7 +145,7 @@ def disputes_deduction(text: str) -> bool:
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
 # member's own words for "I am on my way"; whether an alert is open is the action's to check.
 _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现在就|这会儿就)(赶)?(过去|去|到|出发)|我过去|我去看看"
-                  r"|在路上|已经出发|我到了")
+                  r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?")
 
 
 def acknowledges(text: str) -> bool:
@@ -197,7 +197,8 @@ def says_house_number(text: str) -> bool:
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
 # which follows a look-up; no sign that somebody needs help.
 _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
-                               r"多大(岁数|年纪)|几岁|独居|一个人住|走访|积分|分数")
+                               r"多大(岁数|年纪)|几岁|独居|一个人住|走访|积分|分数|哪种户|啥户|什么户|"
+                               r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户")
 _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|疼|痛|快来|赶紧|出事")
 
 

@@ -215,3 +215,15 @@ def test_the_answer_to_keeping_the_name_private(said, private):
                                        ("260101办结了 路灯已经换好了", "路灯已经换好了")])
 def test_a_ticket_closed_in_the_workers_own_words(said, note):
     assert parsing.parse_staff_command(said) == ("resolve", note)
+
+
+@pytest.mark.parametrize("said,place", [("哎不对，地方说岔了，卫生院后头那段才是", "卫生院后头那段"),
+                                        ("地方说错了，是五组篮球场边上", "五组篮球场边上"),
+                                        ("不对不对，地方是村委会门口", "村委会门口")])
+def test_a_place_corrected_in_everyday_words(said, place):
+    assert parsing.named_correction(parsing.strip_negation(said)) == (parsing.PLACE, place)
+
+
+def test_a_house_number_corrected_twice_over():
+    said = "给11号……不对不对，是16号周翠花家，参加义务清扫加5分"
+    assert parsing.without_self_corrections(said) == "给16号周翠花家，参加义务清扫加5分"

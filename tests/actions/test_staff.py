@@ -340,6 +340,19 @@ def test_a_staff_query_about_emergencies_lists_them_and_raises_none(runner):
     assert outside.texts == ["今天没有紧急求助，也没有没处理完的。"]  # another grid's
 
 
+@pytest.mark.parametrize("text", ["刚才是不是有人按了救命", "今儿个我那片有人喊救命没有"])
+def test_staff_asking_about_alerts_in_words_the_model_hears_as_help_raise_none(runner, text):
+    from actions.basics import ActionEmergency
+
+    before = _emergencies(runner)
+    said = _say(runner, ActionEmergency, WORKER, text, "emergency")
+    assert {"event": "followup", "name": "action_query_emergencies"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in said.events]
+    assert not said.texts and _emergencies(runner) == before
+    villager = _say(runner, ActionEmergency, VILLAGER, text, "emergency")  # anybody else: the alarm
+    assert villager.texts[0].startswith("别着急") and _emergencies(runner) == before + 1
+
+
 def test_villagers_asking_are_told_who_can_look_and_their_emergency_words_raise_the_alarm(runner):
     before = _emergencies(runner)
     said = _say(runner, ActionQueryEmergencies, VILLAGER, "今天有没有紧急求助", "query_emergencies")

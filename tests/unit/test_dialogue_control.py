@@ -318,6 +318,10 @@ def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency
                          awaiting_confirmation=False, active_loop=None, requested_slot=None,
                          previous_action="action_household_summary")
     assert decide(after_look_up) == "action_household_summary"
+    for said, intent in (("积分呢", "check_points"), ("算哪种户，黄的红的", "list_households"), ("他屋里几个人", "repeat")):
+        follow = Turn(latest_action="action_listen", text=said, intent=intent, confidence=0.9, awaiting_confirmation=False,
+                      active_loop=None, requested_slot=None, previous_action="action_household_summary")
+        assert decide(follow) == "action_household_summary", said
     for distress in ("他家老人摔了起不来", "救命啊"):
         said = Turn(latest_action="action_listen", text=distress, intent="emergency", confidence=0.9,
                     awaiting_confirmation=False, active_loop=None, requested_slot=None,

@@ -113,3 +113,22 @@ def test_not_doing_it_any_more_with_any_verb_and_negator_is_a_way_out():
         assert is_stop(text, soft=False), text
     for text in ("不用保密", "报吧", "不用了"):
         assert not is_stop(text, soft=False), text
+
+
+READ_BACK = "给周德福家（48号）记5分：志愿服务，对吗？对就说“对”，不对就说“不对”。"
+
+
+@pytest.mark.parametrize("text,verbs,said", [
+    ("对，48号", ("记",), READ_BACK),
+    ("那就按规矩给她记两分", ("记", "加"), "给李玉珍家（30号）记2分：垃圾分类，对吗？"),
+    ("那就给俺换一袋", ("换",), "用50分换1袋大米，换完还剩6分。对吗？"),
+    ("对，就照这个报", ("报",), ""),
+])
+def test_a_yes_that_repeats_the_read_back_is_yes(text, verbs, said):
+    assert interpret(text, verbs, said) is Reply.YES
+
+
+@pytest.mark.parametrize("text", ["对，46号", "是48号吗", "对，48号不对", "那就给俺换两袋"])
+def test_details_that_differ_from_the_read_back_are_no_yes(text):
+    said = READ_BACK + "用50分换1袋大米"
+    assert interpret(text, ("记", "换"), said) is not Reply.YES
