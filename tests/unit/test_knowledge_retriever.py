@@ -329,6 +329,17 @@ def test_the_learned_view_does_not_overturn_the_kind_of_answer_asked_for(kb):
     assert kb.search("申请低保要啥条件", k=1)[0].entry.id == "dibao-conditions"
 
 
+def test_the_kind_of_answer_asked_for_decides_between_close_siblings(kb):
+    a = kb.answer("高龄补贴咋领")
+    assert a.confident and a.entry.id == "gaoling-apply" and a.why.get("kind_decides") == "gaoling-apply"
+    off = KnowledgeBase(kb.entries, kb.passage_tokens, kb.passage_owner, kb.passage_text)
+    kbm.KIND_DECIDES, saved = False, kbm.KIND_DECIDES
+    try:
+        assert not off.answer("高龄补贴咋领").confident  # asked back without it
+    finally:
+        kbm.KIND_DECIDES = saved
+
+
 def test_example_questions_of_an_entry_that_is_gone_are_left_out(tmp_path):
     import shutil
 
