@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "build":
             print(f"索引已生成 / index written: {kbm.build_index(args.root, var_dir=args.var_dir)}")
             return 0
+        if args.cmd == "eval" and args.details and args.file and args.split != "dev":
+            # refused before anything is loaded
+            print("--details is for the dev split only (the held-out half is for reporting).", file=sys.stderr)
+            return 2
         kb = kbm.KnowledgeBase.load(args.root, var_dir=args.var_dir)
         if args.cmd == "search":
             a = kb.answer(args.question, topic=args.topic, village_grid=args.grid)
@@ -78,9 +82,6 @@ def main(argv: list[str] | None = None) -> int:
             title += f" stress={args.stress}"
         if args.cmd == "eval":
             details = args.details
-            if details and args.file and args.split != "dev":
-                print("--details is for the dev split only (the held-out half is for reporting).", file=sys.stderr)
-                return 2
             r = evaluation.evaluate_items(kb, items, details=details)
             print(evaluation.format_table(r, f"{title}  (threshold {r['threshold']:.2f})"))
             if details:
