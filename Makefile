@@ -90,17 +90,14 @@ model: install
 	@$(PY) -m speech.model $(if $(FROM),--from $(FROM),)
 
 # Everything CI runs (.ci/run): the training data validated, the model trained (or reused when
-# up to date), then every tier: the fast ones spread over the cores (as `make test-fast`), then
-# the rest in pyproject's testpaths order (slow tests of the fast tiers, console, e2e, scaleout).
+# up to date), then every tier, fast ones first (pyproject's testpaths), e2e and scaleout last.
 test: install
 	@echo "==> Validating the training data (rasa data validate: errors fail, warnings are counted)"
 	@log=$$(mktemp); if $(VALIDATE) >"$$log" 2>&1; then \
 	  echo "    valid; $$(grep -c 'UserWarning' "$$log") warnings (\`make validate\` lists them)"; rm -f "$$log"; \
 	else cat "$$log"; rm -f "$$log"; echo "rasa data validate found errors in domain.yml, nlu_data/ or config.yml"; exit 1; fi
 	@$(PY) -m bot train
-	@echo "==> The fast tiers, spread over the cores; then everything else (slow tests, console, e2e, scale-out)"
-	@$(PY) -m pytest -m fast -n auto $(FAST_TIERS) $(PYTEST_ARGS)
-	@$(PY) -m pytest -m "not fast" $(PYTEST_ARGS)
+	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tiers that need no trained model and no servers: no training; about a minute on 2 idle
 # cores, the tests spread over the cores (pytest-xdist; every test has its own scratch files).
