@@ -20,8 +20,8 @@ from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
 from bot.nlu.goals import acknowledges, asks_points_look_up
-from bot.replies import Reply, after_stop, asks_to_repeat, interpret
 from bot.channels.turn import asks_about_emergencies
+from bot.replies import Reply, after_stop, asks_to_repeat, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -116,7 +116,6 @@ class ActionEmergency(UsesSettings, Action):
             logger.exception("emergency alarm failed for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_emergency_alarm_failed")
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
-
 
     def _is_staff(self, sender_id: str) -> bool:
         try:
