@@ -340,6 +340,12 @@ def test_the_kind_of_answer_asked_for_decides_between_close_siblings(kb):
         kbm.KIND_DECIDES = saved
 
 
+def test_every_shipped_example_question_belongs_to_an_entry(kb):
+    examples = kbm.load_examples()
+    assert set(examples) <= set(kb.by_id), sorted(set(examples) - set(kb.by_id))
+    assert all(len(kb.by_id[i].examples) >= 8 for i in kb.by_id)  # every entry: 14 written, overlaps removed
+
+
 def test_example_questions_of_an_entry_that_is_gone_are_left_out(tmp_path):
     import shutil
 
