@@ -27,7 +27,7 @@ to the Rasa minor version it was measured on; on any other version nothing is pa
    traced training step; a ``tf.function`` that creates variables is traced twice (once to
    create them, once more to run without creating any), and each trace of DIET's training step
    costs 11–14 s: the first epoch took 24–30 s and every later one 2–3 s (README "Measured").
-   Here, before Keras' ``fit`` on a model without variables, the loss of the first batch is
+   Here, before Keras' ``fit`` on a model without trainable variables, the loss of the first batch is
    computed eagerly (about 1 s: the layers build their weights, no update is made) and the
    optimizer builds its slots, so ``fit`` traces its training step once. The same training
    otherwise (Rasa's data, batches, epochs and update rule); applied in the training process by
