@@ -20,7 +20,7 @@ from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
 from bot.nlu.goals import acknowledges, asks_points_look_up
-from bot.channels.turn import asks_about_emergencies
+from bot.channels.turn import asks_about_emergencies, sender_is_staff
 from bot.replies import Reply, after_stop, asks_to_repeat, interpret
 from bot.emergency import raise_alarm
 from bot.models import Household
@@ -101,7 +101,7 @@ class ActionEmergency(UsesSettings, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         text = latest_text(tracker)
-        if asks_about_emergencies(text) and self._is_staff(tracker.sender_id):
+        if asks_about_emergencies(text) and sender_is_staff(tracker.sender_id, url=self.settings.database.url):
             # "刚才是不是有人按了救命": staff asking about alerts (the model may hear the alarm word
             # as a call for help): the open alerts are listed, nothing is raised.
             return [FollowupAction(QUERY_EMERGENCIES_ACTION)]
@@ -116,14 +116,6 @@ class ActionEmergency(UsesSettings, Action):
             logger.exception("emergency alarm failed for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_emergency_alarm_failed")
         return [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None), *clear_pending()]
-
-    def _is_staff(self, sender_id: str) -> bool:
-        try:
-            with self.session() as s:
-                return identity.resolve_actor(s, sender_id).is_staff
-        except Exception:  # noqa: BLE001 - on any doubt, the alarm is raised
-            logger.exception("could not tell whether %s is staff", sender_id)
-            return False
 
 
 #: Replies about the talk itself, not an answer: "再说一遍" after "慢点说" repeats the answer before.

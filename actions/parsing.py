@@ -49,9 +49,7 @@ def counted_quantity(text: str) -> Optional[int]:
     return cn.parse_number(match.group(1)) if match else None
 
 
-#: A house number's digits or numerals ("8", "十三").
-_HOUSE_DIGITS = rf"(\d{{1,3}}|[{cn.NUMERAL_CHARS}]{{1,4}})"
-_HOUSE_NUMBER = re.compile(rf"(?<!\d){_HOUSE_DIGITS}号(?!码)")
+_HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)")
 
 
 def house_number_in(text: str) -> Optional[str]:
@@ -63,8 +61,8 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_SELF_CORRECTED = re.compile(rf"{_HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
-                             rf"((不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*)+(是)?(?={_HOUSE_DIGITS}号)")
+_SELF_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
+                             rf"((不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
 
 
 def without_self_corrections(text: str) -> str:

@@ -112,10 +112,15 @@ def village_admin_id(s: Session, village_id: int | None) -> int | None:
     return admin.id if admin is not None else None
 
 
-def channel_identity(s: Session, channel: str, external_id: str | int) -> ChannelIdentity | None:
-    """The identity row of one sender on one channel (``telegram``/``12345``), or None."""
-    return s.execute(select(ChannelIdentity).where(
-        ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(external_id))).scalar_one_or_none()
+def channel_identity(s: Session, channel: str, external_id: str | int,
+                     with_user: bool = False) -> ChannelIdentity | None:
+    """The identity row of one sender on one channel (``telegram``/``12345``), or None.
+    ``with_user`` loads its user and the user's resident record in the same query."""
+    query = select(ChannelIdentity).where(ChannelIdentity.channel == channel,
+                                          ChannelIdentity.external_id == str(external_id))
+    if with_user:
+        query = query.options(joinedload(ChannelIdentity.user).joinedload(User.resident))
+    return s.execute(query).unique().scalar_one_or_none()
 
 
 def user_for_channel(s: Session, channel: str, external_id: str | int) -> User | None:
@@ -144,9 +149,7 @@ def resolve_actor(s: Session, sender_id: str) -> Actor:
     channel, external = split_sender(sender_id)
     # One query for the identity, its user and the user's resident record (every action of every
     # turn asks who is talking: three lazy loads were a quarter of the action server's CPU).
-    ident = s.execute(select(ChannelIdentity).options(joinedload(ChannelIdentity.user).joinedload(User.resident))
-                      .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(external))
-                      ).unique().scalar_one_or_none()
+    ident = channel_identity(s, channel, external, with_user=True)
     if ident is None:
         return Actor(channel=channel, external_id=external, village_id=default_village_id(s))
     user: User | None = ident.user

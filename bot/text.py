@@ -41,6 +41,9 @@ ORDINAL_VALUES = {c: v for c, v in DIGIT_VALUES.items() if 1 <= v <= 9 and c != 
 _UNIT_VALUES = {"十": 10, "百": 100}
 #: Every character :func:`parse_number` reads, for regular expressions (``f"[{NUMERAL_CHARS}]+号"``).
 NUMERAL_CHARS = "".join(DIGIT_VALUES) + "".join(_UNIT_VALUES)
+#: A house number's digits or numerals ("8", "十三"), for the regular expressions that read one
+#: (``rf"{HOUSE_DIGITS}号"``).
+HOUSE_DIGITS = rf"(\d{{1,3}}|[{NUMERAL_CHARS}]{{1,4}})"
 _ASCII_NUMBER = re.compile(r"\d+")
 
 

@@ -1143,16 +1143,7 @@ class KnowledgeBase:
                "signals": signals}
         both = self._answer_parts(question, hits, topic, village_grid) if parts else None
         if self.decide(signals):
-            sure = Answer(
-                text=spoken_summary(top.entry),
-                entry=top.entry,
-                confident=True,
-                alternatives=[h.entry for h in hits[1:4]],
-                citation=top.entry.citation,
-                score=top.score,
-                ratio=top.ratio,
-                why=why,
-            )
+            sure = _sure_answer(top, hits, why)
             if both is not None and top in both:
                 # sure of the top entry, and the question asks for its runner-up too
                 why["both"] = [both[0].entry.id, both[1].entry.id]
@@ -1177,9 +1168,7 @@ class KnowledgeBase:
         picked = self._kind_decides(question, hits, ev, anchored) if KIND_DECIDES else None
         if picked is not None:
             why["kind_decides"] = picked.entry.id
-            return Answer(text=spoken_summary(picked.entry), entry=picked.entry, confident=True,
-                          alternatives=[h.entry for h in hits if h is not picked][:3], citation=picked.entry.citation,
-                          score=picked.score, ratio=picked.ratio, why=why)
+            return _sure_answer(picked, hits, why)
         # Not sure: say so, and offer the closest entries so the dialogue can ask back; when
         # two candidates are close and both plausible, one short question tells them apart.
         answer = Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",
@@ -1328,6 +1317,13 @@ def _says_label(question: str, entry: Entry, others: Sequence[Entry]) -> bool:
     q = _label_text(question)
     named = lambda e: bool(e.label) and _label_text(e.label) in q  # noqa: E731
     return named(entry) and not any(named(o) for o in others)
+
+
+def _sure_answer(hit: Hit, hits: list[Hit], why: dict) -> Answer:
+    """A confident answer from ``hit``'s entry; the next three hits are its alternatives."""
+    return Answer(text=spoken_summary(hit.entry), entry=hit.entry, confident=True,
+                  alternatives=[h.entry for h in hits if h is not hit][:3], citation=hit.entry.citation,
+                  score=hit.score, ratio=hit.ratio, why=why)
 
 
 def _close_candidates(hits: list[Hit]) -> list[Hit]:

@@ -89,14 +89,15 @@ def _database_url() -> str:
     return load_settings().database.url
 
 
-def sender_is_staff(sender_id: str) -> bool:
-    """Whether the sender is village staff (a grid worker or an admin). False when it cannot be
-    told: the emergency override then fires, as it does for everybody else."""
+def sender_is_staff(sender_id: str, url: str | None = None) -> bool:
+    """Whether the sender is village staff (a grid worker or an admin), looked up in the database
+    at ``url`` (default: the settings'). False when it cannot be told: the emergency override then
+    fires, as it does for everybody else."""
     try:
         from bot.db import session_scope
         from bot.identity import resolve_actor
 
-        with session_scope(url=_database_url()) as s:
+        with session_scope(url=url or _database_url()) as s:
             return resolve_actor(s, sender_id).is_staff
     except Exception:  # noqa: BLE001 - on any doubt, the alarm is raised
         logger.exception("could not tell whether %s is staff; treating the message as an emergency", sender_id)

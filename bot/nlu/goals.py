@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from bot.text import HOUSE_DIGITS
+
 
 def flat_text(text: str | None) -> str:
     """The sentence without spaces and punctuation."""
@@ -186,7 +188,7 @@ _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什�
 
 
 # A house number said on its own ("七号", "16号户", "十六号那家"): staff asking for that household.
-_HOUSE_NUMBER = re.compile(r"^(查查?|查一下|看看|看一下)?(\d{1,3}|[一二三四五六七八九十百两]{1,4})号(户|家|那家|那户)?(呢|吧)?$")
+_HOUSE_NUMBER = re.compile(rf"^(查查?|查一下|看看|看一下)?{HOUSE_DIGITS}号(户|家|那家|那户)?(呢|吧)?$")
 
 
 def says_house_number(text: str) -> bool:
