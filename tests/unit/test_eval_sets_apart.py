@@ -14,7 +14,7 @@ from knowledge.evaluation import load_questions
 
 EVAL = PROJECT_ROOT / "knowledge" / "eval"
 #: Held out: measured once, never tuned on (the header of each file says so).
-HELDOUT = [(EVAL / "fresh6_heldout.yml", "heldout"), (EVAL / "fresh5_heldout.yml", "heldout"),
+HELDOUT = [(EVAL / "fresh7_heldout.yml", "heldout"), (EVAL / "fresh6_heldout.yml", "heldout"), (EVAL / "fresh5_heldout.yml", "heldout"),
            (EVAL / "villager_questions.yml", "heldout")]
 DEV = [(EVAL / "fresh4_heldout.yml", "dev"), (EVAL / "fresh3_heldout.yml", "dev"), (EVAL / "fresh2_heldout.yml", "dev"), (EVAL / "fresh_heldout.yml", "all"),
        (EVAL / "villager_questions.yml", "dev")]
