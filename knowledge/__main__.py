@@ -1,7 +1,8 @@
-"""CLI: python -m knowledge {ingest PATH... | search "问题" | eval | calibrate | build}.
+"""CLI: python -m knowledge {ingest PATH... | search "问题" | eval | calibrate | confidence | build}.
 
     python -m knowledge eval --file knowledge/eval/villager_questions.yml --split dev --curve
     python -m knowledge calibrate --file knowledge/eval/villager_questions.yml --split dev
+    python -m knowledge confidence --fit     # refit knowledge/confidence.json on the dev files
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p_c.add_argument("--file", default=None, help="villager question file (default: the original set)")
     p_c.add_argument("--split", default="dev", choices=evaluation.SPLITS, help="tune on dev only (default)")
     p_c.add_argument("--stress", default=None, choices=evaluation.STRESS, help="as for eval")
+    p_f = sub.add_parser("confidence", help="the calibrated confidence (knowledge/confidence.py): show, or --fit")
+    p_f.add_argument("--fit", action="store_true", help="refit on the development files and write knowledge/confidence.json")
     sub.add_parser("build", help="validate all entries and rebuild the index")
     args = parser.parse_args(argv)
 
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             for h in kb.search(args.question, topic=args.topic, k=args.k, village_grid=args.grid):
                 print(f"  {h.score:7.2f}  {h.ratio:.2f}  {h.entry.id}  {h.entry.title}")
             return 0
+        if args.cmd == "confidence":
+            return _confidence(kb, args)
         root = kbm._resolve_root(args.root)
         qpath, opath = root / "eval" / "questions.yml", root / "eval" / "out_of_corpus.yml"
         if args.file:
@@ -97,6 +102,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"知识文件格式有误，未做任何改动。/ Bad knowledge file, nothing was changed.\n{exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _confidence(kb, args) -> int:
+    from knowledge import confidence
+
+    root = kbm._resolve_root(args.root)
+    if args.fit:
+        cal, table = confidence.fit(kb, confidence.dev_items(root))
+        print(f"written: {confidence.save(cal, root)}")
+    else:
+        cal = confidence.load(root)
+        if cal is None:
+            print("no calibration file: python -m knowledge confidence --fit", file=sys.stderr)
+            return 1
+        table = cal.fitted.get("leave_one_file_out", [])
+    print(f"threshold {cal.threshold}  (fitted on {cal.fitted.get('questions')} development questions)")
+    print("leave-one-file-out: threshold  confident_right  confident_wrong  ooc_answered")
+    for row in table:
+        t = "rule only" if row["threshold"] is None else f"{row['threshold']:.2f}"
+        print(f"  {t:>9}  {row['confident_right']:.3f}  {row['confident_wrong']:.3f}  {row['ooc_answered']:.3f}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ import yaml
 from bot.config import PROJECT_ROOT, load_settings
 from bot.text import INDEX_CONFUSIONS, fold_syllable, pinyin_syllables, toneless_pinyin
 from knowledge import clarify as _clarify
+from knowledge import confidence as _confidence
 from knowledge import evidence as _evidence
 from knowledge import learned as _learned
 from knowledge import spoken as _spoken
@@ -762,6 +763,10 @@ class KnowledgeBase:
         self.learned_weight = LEARNED_WEIGHT
         self.clause_ratio = True
         self.story_focus = STORY_FOCUS_WEIGHT
+        #: weights of the signals fitted on development questions (knowledge/confidence.py):
+        #: answers the rule would ask back when the first entry is very likely right; they
+        #: belong to the knowledge folder they were fitted on (``load`` reads them from there)
+        self.calibration: _confidence.Calibration | None = None
 
     # -- construction -------------------------------------------------------------
 
@@ -778,12 +783,15 @@ class KnowledgeBase:
                 data = json.loads(ip.read_text(encoding="utf-8"))
                 if data.get("format") == INDEX_FORMAT and data.get("fingerprint") == fp:
                     entries = [Entry(**d) for d in data["entries"]]
-                    return cls(entries, data["passage_tokens"], data["passage_owner"],
-                               data["passage_text"], fingerprint=fp)
+                    kb = cls(entries, data["passage_tokens"], data["passage_owner"],
+                             data["passage_text"], fingerprint=fp)
+                    kb.calibration = _confidence.load(root_p)
+                    return kb
             except (OSError, ValueError, KeyError, TypeError):
                 pass
-        entries = load_entries(root_p)
-        return cls(entries, fingerprint=fp)
+        kb = cls(load_entries(root_p), fingerprint=fp)
+        kb.calibration = _confidence.load(root_p)
+        return kb
 
     def to_index_dict(self) -> dict:
         return {
@@ -1141,6 +1149,11 @@ class KnowledgeBase:
                "lookalikes": ev.lookalikes, "elsewhere": ev.elsewhere, "uncovered": ev.uncovered,
                "strong": ev.strong, "unknown": ev.unknown, "concepts": ev.concepts, "views": views,
                "signals": signals}
+        why["top"] = top.entry.id
+        # the calibrated path (below) only where it was measured to help: not for a story (a
+        # question of three clauses or more), where it gained as many right answers as wrong ones
+        why["gate"] = anchored and not ev.vetoed and not signals["story"]
+        why["features"] = _confidence.features(signals, hits, why, question)
         both = self._answer_parts(question, hits, topic, village_grid) if parts else None
         if self.decide(signals):
             sure = _sure_answer(top, hits, why)
@@ -1169,6 +1182,12 @@ class KnowledgeBase:
         if picked is not None:
             why["kind_decides"] = picked.entry.id
             return _sure_answer(picked, hits, why)
+        calibration = self.calibration if parts else None  # a part of a question: the rule alone
+        if calibration is not None and why["gate"]:
+            p = calibration.probability(why["features"])
+            why["probability"] = round(p, 3)
+            if p >= calibration.threshold:
+                return _sure_answer(top, hits, why)
         # Not sure: say so, and offer the closest entries so the dialogue can ask back; when
         # two candidates are close and both plausible, one short question tells them apart.
         answer = Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",

@@ -331,13 +331,14 @@ def test_the_learned_view_does_not_overturn_the_kind_of_answer_asked_for(kb):
 
 def test_the_kind_of_answer_asked_for_decides_between_close_siblings(kb):
     assert kb.answer("高龄补贴咋领").entry.id == "gaoling-apply"  # 咋领 asks how to apply
-    a = kb.answer("今年医保啥时候交")  # the village's notice and the general entry are close; 啥时候 is "when"
-    assert a.confident and a.entry.id == "yibao-payment-time" and a.why.get("kind_decides") == "yibao-payment-time"
+    a = kb.answer("重度残疾的护理补贴咋申请")  # close siblings of one topic; 咋申请 is "how to apply"
+    assert a.confident and a.entry.id == "canji-subsidy-apply" and a.why.get("kind_decides") == "canji-subsidy-apply"
     kbm.KIND_DECIDES, saved = False, kbm.KIND_DECIDES
+    kb.calibration, calibration = None, kb.calibration
     try:
-        assert not kb.answer("今年医保啥时候交").confident  # asked back without it
+        assert not kb.answer("重度残疾的护理补贴咋申请").confident  # asked back without it (and the calibration)
     finally:
-        kbm.KIND_DECIDES = saved
+        kbm.KIND_DECIDES, kb.calibration = saved, calibration
 
 
 def test_every_shipped_example_question_belongs_to_an_entry(kb):
@@ -383,3 +384,38 @@ def test_the_learned_view_is_cheap(kb):
     for _ in range(50):
         kb.learned.scores(q, prepared=True)
     assert (time.perf_counter() - started) / 50 < 0.005
+
+
+def test_the_calibrated_confidence_answers_what_the_rule_asks_back_when_it_is_very_likely_right(kb):
+    """knowledge/confidence.json (fitted on the development questions) weighs the signals the
+    rule requires one by one; a folder without it gets the rule alone."""
+    from knowledge import confidence
+
+    assert kb.calibration is not None and kb.calibration.threshold >= 0.6
+    a = kb.answer("重度残疾的护理补贴咋申请")
+    assert a.why["gate"] and len(a.why["features"]) == len(confidence.FEATURES)
+    kbm.KIND_DECIDES, saved = False, kbm.KIND_DECIDES
+    try:
+        sure = kb.answer("重度残疾的护理补贴咋申请")  # no longer decided by the kind asked for
+        assert sure.confident and sure.entry.id == "canji-subsidy-apply"
+        assert sure.why["probability"] >= kb.calibration.threshold
+    finally:
+        kbm.KIND_DECIDES = saved
+    # never for a question about something no entry covers (the evidence gate comes first)
+    ooc = kb.answer("驾照到期了去哪换")
+    assert not ooc.confident and "probability" not in ooc.why
+    # nor for a story: there it gained as many right answers as wrong ones on the dev files
+    story = kb.answer("俺娘今年八十二了，腿脚不好，一个人住在老屋里，儿女都在外头打工，她那个高龄补贴咋领")
+    assert story.why["signals"]["story"] and not story.why["gate"]
+
+
+def test_a_calibration_fitted_on_other_features_is_refused(tmp_path):
+    import json
+
+    from knowledge import confidence
+
+    (tmp_path / confidence.FILENAME).write_text(json.dumps({"features": ["ratio"], "coef": [1.0], "intercept": 0,
+                                                            "threshold": 0.5}), encoding="utf-8")
+    with pytest.raises(confidence.CalibrationError):
+        confidence.load(tmp_path)
+    assert confidence.load(tmp_path / "elsewhere") is None
