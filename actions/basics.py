@@ -43,7 +43,7 @@ CONFIRM: Dict[str, ConfirmWrite] = {
 #: The offer's own verbs: repeating one of them is a yes to that offer ("换吧", "报上去吧").
 OFFER_VERBS: Dict[str, tuple] = {
     slots.WRITE_REDEEM: ("换", "兑"),
-    slots.WRITE_POINTS_APPEAL: ("申诉", "申", "诉"),
+    slots.WRITE_POINTS_APPEAL: ("申诉", "申", "诉", "交", "递", "报"),
     slots.WRITE_GRIEVANCE_TRANSITION: ("办", "受理", "接", "报", "退"),
     slots.WRITE_VISIT: ("记",),
     slots.WRITE_VISIT_GRIEVANCE: ("报", "反映", "递", "交", "转"),

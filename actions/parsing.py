@@ -216,7 +216,8 @@ def refers_to_last(text: str) -> bool:
 # must be read as a rejection before "受理" is read as accepting.
 STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
-    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报")),
+    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报", "往村里报", "往村上报", "往镇里报", "往镇上报",
+                  "报村里", "报到村", "报镇上", "报到镇", "交给村", "交给镇", "交村里", "报上级")),
     ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
                  "结了")),
     ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
@@ -243,6 +244,17 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
 # "废纸五公斤", for the rules by quantity).
 AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{cn.NUMERAL_CHARS}\d]{{1,4}})\s*分")
 DELIVERED_QUANTITY = re.compile(rf"([{cn.NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
+
+
+_CONTAINERS = ("袋", "箱", "捆")
+
+
+def delivered_quantity(text: str) -> Optional[int]:
+    """How much was delivered: the count in the rule's own measure when a container is named too
+    ("拎来一袋塑料瓶，数了是四十个" → 40, not the one bag), else the first count said."""
+    found = list(DELIVERED_QUANTITY.finditer(text or ""))
+    counted = [m for m in found if m.group(2) not in _CONTAINERS] or found
+    return cn.parse_number(counted[0].group(1)) if counted else None
 
 
 def tells_award(text: str) -> bool:

@@ -177,11 +177,8 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
     if not name and not number:
         match = _NAMED.search(text) or _NAMED_LOOSE.search(text)
         name = match.group(1) if match else None
-    quantity = None
-    counted = parsing.DELIVERED_QUANTITY.search(text)
-    if counted:
-        quantity = _numeral(counted.group(1))
-    elif amount and value is None:
+    quantity = parsing.delivered_quantity(text)
+    if quantity is None and amount and value is None:
         quantity = _numeral(amount)
     rest = text
     for part in (said.group(0) if said else "", name or ""):

@@ -22,6 +22,7 @@ The response loop: **alert → acknowledged → on site → closed**, each step 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from dataclasses import dataclass
 
@@ -56,10 +57,23 @@ TARGET_MINUTES = EmergencySettings.target_minutes
 # Words that always mean an emergency, whatever the language model makes of the sentence.
 EMERGENCY_WORDS = ("救命", "摔倒", "摔了一跤", "着火", "失火", "起火", "晕倒", "昏过去", "喘不上气", "喘不过气",
                    "快来人", "心脏难受", "胸口疼", "中风", "流血不止", "煤气中毒")
+# The same said in other ways, as people in trouble say it: a fall and not getting up (滑了一跤，
+# 爬不起来了 / 跌倒喺地下，起唔到身), a fire (灶房烧起来了 / 火老大了), fainting, gas, water. A wrong
+# alarm costs a grid worker a call; a missed one can cost a life, so these lean wide.
+_EMERGENCY_SAID = re.compile(
+    r"(摔|跌|滑|绊|栽)了?(一|个|一个)(跤|跟头|跟斗)|(摔|跌|滑|绊|栽)倒(了|在|喺|地)|(摔|跌|栽)(在|到|喺)(地上|地下|沟里|坑里)"
+    r"|(爬|站|坐|起)不起来了?|起不来了|起唔到身|起唔身|动弹不得|动不了了"
+    r"|烧起来了|着起来了|火(老|好|很|太|可|特别|贼)大|冒(黑|浓)?烟了|火烧房"
+    r"|晕过去|昏倒|不省人事|叫不醒|没了?气了|人事不省|抽过去了"
+    r"|上不来气|透不过气|憋得慌|胸口(疼|痛|闷)|心口(疼|痛)"
+    r"|煤气味|(煤气|燃气|天然气)(泄漏|漏了)|掉(进|到)?(水|河|塘|井|池塘)里|落水了"
+    r"|血止不住|(好|很)多血|嘴歪了|半边(身子)?(不能动|动不了)")
 
 
 def is_emergency(text: str) -> bool:
-    return any(word in (text or "") for word in EMERGENCY_WORDS)
+    """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
+    text = text or ""
+    return any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))
 
 
 class EmergencyClosed(Exception):

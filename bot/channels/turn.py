@@ -14,8 +14,8 @@ straight to Rasa's ``on_new_message``:
    Rasa commands (``/intent{...}``, i.e. button payloads) are left alone. One exception,
    narrow on purpose: village **staff asking about** emergencies ("今天有没有人喊救命",
    "求救记录查一下") are not in danger themselves, so a question form from a staff sender
-   (:func:`asks_about_emergencies`, with no sign of distress) goes to the model like any other
-   message. Whether the sender is staff is looked up only for such questions; a villager's
+   (:func:`asks_about_emergencies`, with no sign of distress) goes to the ``query_emergencies``
+   intent in the same way (the open alerts are listed; nothing is raised). Whether the sender is staff is looked up only for such questions; a villager's
    message with an emergency word always raises the alarm, and so does any message when the
    lookup fails.
 3. Rasa runs the turn.
@@ -41,6 +41,7 @@ from bot.emergency import is_emergency
 logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
+QUERY_INTENT = "query_emergencies"  # staff asking about alerts ("今天有没有人喊救命")
 COMMAND_PREFIX = "/"  # Rasa's intent-trigger syntax: /intent{"entity": "value"}
 MAX_CHARS = 2000  # longest message a channel passes to the model (the REST channel's default)
 LIST_CHUNK = 3  # list items read out (or shown) at a time; "还要听" gives the next ones
@@ -105,16 +106,16 @@ def sender_is_staff(sender_id: str, url: str | None = None) -> bool:
 
 
 def emergency_parse_data(text: str | None, staff_asking: bool = False) -> dict[str, Any] | None:
-    """Rasa parse data that routes ``text`` to the emergency intent, or None when the text has
-    no emergency word, is a Rasa command (such as a button payload), or is a staff member's
-    question about emergencies (``staff_asking``: the sender is staff and
-    :func:`asks_about_emergencies` holds)."""
+    """Rasa parse data that routes ``text`` to the emergency intent, or to the query of open
+    alerts for a staff member's question about emergencies (``staff_asking``: the sender is
+    staff and :func:`asks_about_emergencies` holds: "刚刚黄翠花家是不是喊了救命", which the model
+    may hear as anything); None when the text has no emergency word or is a Rasa command (such
+    as a button payload)."""
     text = (text or "").strip()
     if text.startswith(COMMAND_PREFIX) or not is_emergency(text):
         return None
-    if staff_asking and asks_about_emergencies(text):
-        return None
-    intent = {"name": EMERGENCY_INTENT, "confidence": 1.0}
+    name = QUERY_INTENT if staff_asking and asks_about_emergencies(text) else EMERGENCY_INTENT
+    intent = {"name": name, "confidence": 1.0}
     return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
 
 
@@ -126,7 +127,7 @@ def route(message: Any, is_staff: Callable[[str], bool] = sender_is_staff) -> An
     parse_data = emergency_parse_data(text, staff_asking=staff_asking)
     if parse_data is not None:
         message.parse_data = parse_data
-        message.metadata = {**(message.metadata or {}), "override": EMERGENCY_INTENT}
+        message.metadata = {**(message.metadata or {}), "override": parse_data["intent"]["name"]}
     return message
 
 

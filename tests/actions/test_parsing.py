@@ -109,6 +109,7 @@ def test_refers_to_last(said, last):
     ("受理260104 我下午去看", ("accept", "我下午去看")),
     ("260104不受理，不归村里管", ("reject", "不归村里管")),  # not read as 受理
     ("260102上报给镇里", ("escalate", "给镇里")),
+    ("260101那个路灯得换整根杆子，组里弄不了，往村里报", ("escalate", "那个路灯得换整根杆子，组里弄不了")),
     ("260103备注：已经联系电工", ("note", "已经联系电工")),
     ("260101办结了", ("resolve", "")),
     ("260101怎么样了", (None, "")),
@@ -227,3 +228,9 @@ def test_a_place_corrected_in_everyday_words(said, place):
 def test_a_house_number_corrected_twice_over():
     said = "给11号……不对不对，是16号周翠花家，参加义务清扫加5分"
     assert parsing.without_self_corrections(said) == "给16号周翠花家，参加义务清扫加5分"
+
+
+@pytest.mark.parametrize("said,count", [("拎来一袋塑料瓶，数了是四十个", 40), ("塑料瓶三十个", 30), ("两袋塑料瓶", 2),
+                                        ("废纸五公斤", 5), ("来看看", None)])
+def test_the_count_delivered_is_in_the_rules_measure_not_the_bag(said, count):
+    assert parsing.delivered_quantity(said) == count

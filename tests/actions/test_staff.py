@@ -478,3 +478,6 @@ def test_recyclables_delivered_said_as_a_lookup_are_an_award_read_back(runner):
     assert said.texts[0].startswith("给赵丽华家（8号）记3分") and said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_AWARD
     plain = _say(runner, ActionHouseholdSummary, WORKER, "8号赵丽华家几口人", "query_household")
     assert not plain.sets(slots.PENDING_WRITE)
+    # the count of bottles, not of the bag they came in
+    bagged = _say(runner, ActionAwardPoints, WORKER, "8号赵丽华拎来一袋塑料瓶，数了是四十个", "award_points")
+    assert bagged.texts[0].startswith("给赵丽华家（8号）记4分"), bagged.texts
