@@ -171,6 +171,12 @@ _FIELD_SLOTS = {parsing.PLACE: slots.GRIEVANCE_PLACE, parsing.CATEGORY: slots.GR
 def _corrections(tracker: Tracker, intent: Optional[str]) -> Dict[Text, Any]:
     """The answer to "哪里不对", or a correction said with the "不对": an explicit field name
     wins; otherwise the recognised entities; otherwise the text is the new content."""
+    place, description = tracker.get_slot(slots.GRIEVANCE_PLACE) or "", tracker.get_slot(slots.GRIEVANCE_DESCRIPTION) or ""
+    swap = parsing.swap_in(latest_text(tracker), (place, description))
+    if swap is not None:  # "不是小学，是幼儿园门口那段": the word read back, put right where it stands
+        old, new = swap
+        return {slot: value.replace(old, new) for slot, value in
+                ((slots.GRIEVANCE_PLACE, place), (slots.GRIEVANCE_DESCRIPTION, description)) if old in value}
     fixed = parsing.strip_negation(latest_text(tracker))
     named = parsing.named_correction(fixed)
     if named is not None:

@@ -179,6 +179,36 @@ def strip_negation(text: str) -> str:
     return _NEGATION.sub("", text or "")
 
 
+_SWAP = re.compile(r"不是([^，,。\s]{1,12}?)[，,。\s]*(?:而)?(?:是|在)([^，,。]{1,20})$")
+_TRAILING_PLACE = re.compile(r"(那段|那块|那边|那里|那儿|这段|那条|那个)?(才是|才对)?[的吧啊呀呢嘞。，,\s]*$")
+
+
+_LOCATIVES = ("门口", "前头", "后头", "前面", "后面", "旁边", "边上", "对面", "附近", "里头", "外头", "东头", "西头",
+              "南头", "北头", "那边", "这边", "路口", "跟前")
+
+
+def swap_in(text: str, fields: Tuple[str, ...]) -> Optional[Tuple[str, str]]:
+    """A correction said as "不是X，是Y" where X is part of one of the ``fields`` read back:
+    (X, Y-as-it-fits). "哦不是小学，是幼儿园门口那段" against "小学门口" gives ('小学', '幼儿园'): the
+    rest of Y that the field already says after X (门口) is not doubled. None when no field
+    holds X."""
+    match = _SWAP.search(text or "")
+    if not match:
+        return None
+    old, new = match.group(1), _TRAILING_PLACE.sub("", match.group(2)).strip()
+    for field in fields:
+        if old and new and field and old in field:
+            after = field.split(old, 1)[1]
+            said_where = next((loc for loc in _LOCATIVES if after.startswith(loc)), None)
+            if said_where and new.endswith(_LOCATIVES):  # "卫生院前头" → "学校后头", not "学校后头前头"
+                return old + said_where, new
+            for k in range(len(after), 0, -1):  # the longest start of what follows X, said again in Y
+                if new.endswith(after[:k]) and len(new) > k:
+                    return old, new[:-k]
+            return old, new
+    return None
+
+
 #: Fields a read-back correction can name explicitly.
 PLACE, CATEGORY, DESCRIPTION = "place", "category", "description"
 

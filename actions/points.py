@@ -202,6 +202,9 @@ def _say_catalogue(turn: Turn, items: list, balance: int) -> List[EventType]:
     if not items:
         turn.say("utter_shop_empty")
         return []
+    # in the order the village office put them on the shelf (staples first: 大米, 食用油 …), not
+    # cheapest first, which read out salt and soap and left the rice unsaid
+    items = sorted(items, key=lambda item: item.id)
     spoken = [f"{item.name}{item.price}分" for item in items[:CATALOGUE_SPOKEN]]
     more = f"等{len(items)}样" if len(items) > CATALOGUE_SPOKEN else ""
     turn.say("utter_shop_catalogue", items=phrases.series(spoken, phrases.NAME_SEPARATOR), more=more,

@@ -88,11 +88,13 @@ def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optiona
     return events
 
 
-def search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost") -> Answer:
-    """The knowledge base's answer for the asker (their grid's own notices first)."""
+def search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost",
+           previous: str | None = None) -> Answer:
+    """The knowledge base's answer for the asker (their grid's own notices first); ``previous``:
+    the entry just answered, for a follow-up."""
     with turn.session() as s:
         grid = grid_area_name(s, turn.actor.household_id)
-    return knowledge(turn).answer(question, topic=topic, village_grid=grid, topic_mode=topic_mode)
+    return knowledge(turn).answer(question, topic=topic, village_grid=grid, topic_mode=topic_mode, previous=previous)
 
 
 def sure_answer(turn: Turn, question: str) -> tuple[List[EventType] | None, Answer]:
@@ -245,14 +247,15 @@ class ActionPolicyAnswer(XiangyinAction):
         # topic word is added to the query, as the person would have said in full.
         topic = turn.entity(slots.ENTITY_TOPIC)
         follow_up = topic is None and bool(turn.slot(slots.TOPIC))
+        previous = turn.slot(slots.KB_ENTRY) if follow_up else None
         if follow_up:
             topic = turn.slot(slots.TOPIC)
             question = f"{topic} {question}"
-        result = search(turn, question, topic)
+        result = search(turn, question, topic, previous=previous)
         if follow_up and not (result.entry is not None and result.confident):
             # Not sure across the whole base: a follow-up is about the topic just answered, so
             # the entries of that topic decide ("那要带什么材料" after 低保: 低保's materials).
-            on_topic = search(turn, question, topic, topic_mode="filter")
+            on_topic = search(turn, question, topic, topic_mode="filter", previous=previous)
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
         if result.entry is not None and result.confident:

@@ -61,9 +61,14 @@ POLICY_ACTION = "action_policy_answer"
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
                                 "choose_option", "my_queue", "handle_grievance", "log_visit", "query_household",
                                 "list_households"})
-FOLLOW_UP_MAX_CHARS = 10
-_ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每)"
-                       r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪")
+FOLLOW_UP_MAX_CHARS = 14
+#: ... and the grievance intents, for a follow-up that asks about doing something the policy is
+#: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
+#: asks to file nothing.
+FOLLOW_UP_GRIEVANCE_MISREADS = frozenset({"file_grievance", "check_grievance_status"})
+_FILING_WORDS = re.compile(r"反映|投诉|举报|告状|报上去|上报|报个|报一下|诉求")
+_ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每|要是)"
+                       r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪|中不中|行不行|成不成|会咋样|咋办|咋整")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 
@@ -78,7 +83,9 @@ def follow_up(turn: Turn) -> bool:
     the model hears it as a question about the answer's source without a word of one:
     "办下来有啥子好处")."""
     flat = flat_text(turn.text)
-    misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat))
+    misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat)) \
+        or (turn.intent in FOLLOW_UP_GRIEVANCE_MISREADS and asks_question(flat) and not reports_problem(flat)
+            and not _FILING_WORDS.search(flat))
     return (turn.previous_action == POLICY_ACTION and misread
             and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
             and not _OTHER_TOPIC.search(flat))
@@ -135,7 +142,7 @@ HOUSEHOLD_FOLLOW_UP_MISREADS = frozenset({"emergency", "check_points", "list_hou
 HOUSEHOLD_FOLLOW_UP_MAX_CHARS = 12
 #: What the model may hear in a bare house number ("七号"/"十三号": a yes, a no, an option picked).
 HOUSE_NUMBER_MISREADS = frozenset({"affirm", "deny", "choose_option", "inform", "nlu_fallback", "out_of_scope",
-                                   "check_grievance_status", "repeat"})
+                                   "check_grievance_status", "repeat", "check_points", "list_households"})
 REPEAT_ACTION = "action_repeat"
 SLOW_DOWN_ACTION = "action_slow_down"
 #: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:

@@ -188,7 +188,8 @@ _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什�
 
 
 # A house number said on its own ("七号", "16号户", "十六号那家"): staff asking for that household.
-_HOUSE_NUMBER = re.compile(rf"^(查查?|查一下|看看|看一下)?{HOUSE_DIGITS}号(户|家|那家|那户)?(呢|吧)?$")
+_HOUSE_NUMBER = re.compile(rf"^(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞅一眼|瞧瞧|瞧一下|翻翻|调出|调一下)?"
+                           rf"{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$")
 
 
 def says_house_number(text: str) -> bool:

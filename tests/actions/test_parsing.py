@@ -234,3 +234,15 @@ def test_a_house_number_corrected_twice_over():
                                         ("废纸五公斤", 5), ("来看看", None)])
 def test_the_count_delivered_is_in_the_rules_measure_not_the_bag(said, count):
     assert parsing.delivered_quantity(said) == count
+
+
+@pytest.mark.parametrize("said,fields,swap", [
+    ("哦不是小学，是幼儿园门口那段", ("小学门口", "村小学门口那段路面塌了个坑"), ("小学门口", "幼儿园门口")),
+    ("不是东头，是西头", ("三组东头", "东头路灯坏了"), ("东头", "西头")),
+    ("不是卫生院，在学校后头", ("卫生院前头",), ("卫生院前头", "学校后头")),
+    ("不是卫生院，是学校", ("卫生院前头",), ("卫生院", "学校")),
+    ("不是这个意思", ("三组东头",), None),  # nothing read back is named
+    ("是小学门口", ("小学门口",), None),
+])
+def test_a_word_read_back_is_put_right_where_it_stands(said, fields, swap):
+    assert parsing.swap_in(said, fields) == swap

@@ -168,6 +168,7 @@ def test_what_can_i_get_lists_the_shop_and_proposes_nothing(runner):
     balance = _balance(runner, "cli:hh010")
     said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "能换点啥不", intent="redeem_points")
     assert said.texts[0].startswith("积分超市现在有") and f"您家有{balance}分" in said.texts[0]
+    assert said.texts[0].startswith("积分超市现在有大米50分")  # the shelf order: staples first
     assert "肥皂5分" in said.texts[0] and said.slot(slots.PENDING_WRITE, None) is None
     assert not said.sets(slots.AWAITING_CONFIRMATION)
 

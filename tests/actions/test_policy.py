@@ -27,8 +27,9 @@ class FakeKnowledge:
         self.by_id = {e.id: e for a in (answer, on_topic) if a for e in [a.entry, *a.alternatives] if e is not None}
         self.asked: list[tuple] = []
 
-    def answer(self, question: str, topic=None, village_grid=None, topic_mode="boost") -> Answer:
+    def answer(self, question: str, topic=None, village_grid=None, topic_mode="boost", previous=None) -> Answer:
         self.asked.append((question, topic, village_grid))
+        self.previous = previous
         return self.on_topic if topic_mode == "filter" and self.on_topic else self.result
 
 
@@ -77,8 +78,9 @@ def test_a_two_part_question_is_answered_from_both_entries(runner, monkeypatch):
 
 def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
     runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
-               slots={slots.TOPIC: "低保"})
+               slots={slots.TOPIC: "低保", slots.KB_ENTRY: "dibao-process"})
     assert confident.asked[0][:2] == ("低保 那要带什么材料", "低保")
+    assert confident.previous == "dibao-process"  # the entry just answered is favoured a little
 
 
 def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner, monkeypatch):

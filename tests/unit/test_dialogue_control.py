@@ -135,6 +135,12 @@ def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
     # not short, and no question: a report
     assert decide(after_answer("那个路灯坏了好几天了没人修", "inform")) == "action_start_grievance"
     assert decide(turn("外地户口的呢", "inform")) is None  # no policy answer before it
+    # asking about doing what the policy is about, heard as a grievance: still a follow-up ...
+    for text, intent in (("自个儿找亲戚帮着盖中不中", "file_grievance"), ("要是没等批就先盖了会咋样", "check_grievance_status")):
+        assert decide(after_answer(text, intent)) == "action_policy_answer", text
+    # ... but a problem, or a wish to report one, is not
+    assert decide(after_answer("那屋顶漏了咋办", "file_grievance")) != "action_policy_answer"
+    assert decide(after_answer("那俺要反映村里不给批", "file_grievance")) != "action_policy_answer"
 
 
 def test_an_explicit_command_word_decides_whatever_the_note_mentions():
@@ -308,7 +314,8 @@ def test_the_models_stop_does_not_outweigh_words_that_agree():
 
 
 def test_a_bare_house_number_is_a_look_up_whatever_the_model_heard():
-    for said, intent in (("七号", "affirm"), ("16号户", "choose_option"), ("查一下38号", "inform")):
+    for said, intent in (("七号", "affirm"), ("16号户", "choose_option"), ("查一下38号", "inform"),
+                         ("瞅瞅十九号", "check_points"), ("帮我瞧瞧52号家的情况", "list_households")):
         assert decide(turn(said, intent)) == "action_household_summary", said
     assert decide(turn("七号", "affirm", pending=True)) != "action_household_summary"  # a read-back waits
 

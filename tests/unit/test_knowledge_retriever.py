@@ -419,3 +419,14 @@ def test_a_calibration_fitted_on_other_features_is_refused(tmp_path):
     with pytest.raises(confidence.CalibrationError):
         confidence.load(tmp_path)
     assert confidence.load(tmp_path / "elsewhere") is None
+
+
+def test_a_follow_up_leans_to_the_entry_just_answered(kb):
+    """"俺才交了十来年，不够数咋整" after 养老金什么时候能领: the entry just answered (``previous``)
+    is favoured among the close hits, so the follow-up is not confidently moved to who may join."""
+    question, topic = "养老保险 俺才交了十来年，不够数咋整", "养老保险"
+    alone = kb.answer(question, topic=topic)
+    assert alone.confident and alone.entry.id == "yanglao-enroll"  # the premise: without it, moved away
+    after = kb.answer(question, topic=topic, previous="yanglao-receive")
+    assert not (after.confident and after.entry.id == "yanglao-enroll")
+    assert "yanglao-receive" in [e.id for e in after.alternatives] + ([after.entry.id] if after.entry else [])
