@@ -14,6 +14,11 @@ retriever answers a question the rule would ask back when
   :mod:`knowledge.evidence`, which keeps questions about things no entry covers out), and
 * the fitted probability that the first entry is right is at least ``threshold``.
 
+The other way round, an answer the rule would give is asked back when that probability is
+below ``veto`` (0.5: more likely wrong than right), which on the development files kept out
+out-of-corpus questions whose words each matched something ("高考志愿咋填" -> 志愿服务的积分)
+and lost no right answer.
+
 The coefficients live in the knowledge folder they were fitted on (``knowledge/confidence.json``),
 with how they were fitted and the leave-one-file-out figures they were chosen by; a folder
 without the file (another village's corpus, a test's) gets the rule alone.
@@ -41,6 +46,8 @@ DEV_FILES = (("villager_questions.yml", "dev"), ("fresh_heldout.yml", "all"), ("
 #: confidently wrong share within ``WRONG_BUDGET`` and answer no more out-of-corpus questions
 #: than ``OOC_BUDGET`` above the rule alone is kept.
 THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+#: Below this probability the rule's own answer is asked back (not tuned: the even odds).
+VETO = 0.5
 WRONG_BUDGET = 0.02
 OOC_BUDGET = 0.01
 #: Inverse regularisation of the logistic regression (0.1-10 gave the same figures).
@@ -72,6 +79,7 @@ class Calibration:
     threshold: float
     #: How it was fitted: files, counts, the leave-one-file-out table (for the README).
     fitted: dict
+    veto: float = VETO
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.intercept + sum(c * v for c, v in zip(self.coef, x))
@@ -79,7 +87,8 @@ class Calibration:
 
     def to_dict(self) -> dict:
         return {"features": list(FEATURES), "coef": [round(c, 6) for c in self.coef],
-                "intercept": round(self.intercept, 6), "threshold": self.threshold, "fitted": self.fitted}
+                "intercept": round(self.intercept, 6), "threshold": self.threshold, "veto": self.veto,
+                "fitted": self.fitted}
 
 
 class CalibrationError(ValueError):
@@ -101,7 +110,8 @@ def load(root: str | Path = "knowledge") -> Calibration | None:
             if tuple(data.get("features", ())) != FEATURES or len(data.get("coef", ())) != len(FEATURES):
                 raise CalibrationError(f"{path} was fitted on other features; refit: python -m knowledge confidence --fit")
             _LOADED[path] = Calibration(tuple(float(c) for c in data["coef"]), float(data["intercept"]),
-                                        float(data["threshold"]), dict(data.get("fitted", {})))
+                                        float(data["threshold"]), dict(data.get("fitted", {})),
+                                        float(data.get("veto", VETO)))
     return _LOADED[path]
 
 
@@ -152,18 +162,20 @@ def _fit_lr(rows: Sequence[dict]):
 
 def figures(rows: Sequence[dict], probs: Sequence[float], threshold: float | None) -> dict:
     """Right and wrong confident shares of in-corpus questions, answered share of out-of-corpus
-    ones, when the calibrated path adds to the rule at ``threshold`` (None: the rule alone)."""
+    ones, when the calibrated path adds to the rule at ``threshold`` and vetoes its answers
+    below ``VETO`` (None: the rule alone)."""
     n_in = sum(r["in_corpus"] for r in rows) or 1
     n_ooc = sum(not r["in_corpus"] for r in rows) or 1
     right = wrong = ooc = 0
     for r, p in zip(rows, probs):
         extra = (threshold is not None and not r["rule"] and r["gate"] and r["x"] is not None
                  and p >= threshold)
+        rule = r["rule"] and (threshold is None or p >= VETO)  # the rule's answer, unless vetoed
         if r["in_corpus"]:
-            right += r["rule_right"] or (extra and r["ok"])
-            wrong += (r["rule"] and not r["rule_right"]) or (extra and not r["ok"])
+            right += (rule and r["rule_right"]) or (extra and r["ok"])
+            wrong += (rule and not r["rule_right"]) or (extra and not r["ok"])
         else:
-            ooc += r["rule"] or extra
+            ooc += rule or extra
     return {"confident_right": round(right / n_in, 3), "confident_wrong": round(wrong / n_in, 3),
             "ooc_answered": round(ooc / n_ooc, 3)}
 

@@ -236,7 +236,7 @@ INTENT_QUERY_WEIGHT = 8
 #: the close hits, so that a vague follow-up stays on it and one that asks for another kind of
 #: answer (多少钱, 去哪办) still moves to the sibling that gives it.
 STAY_BOOST = 1.2  # dev follow-ups (102 turns): confidently wrong 15 -> 12, right 77 either way
-LEARNED_WEIGHT = 1.0
+LEARNED_WEIGHT = 2.0
 LEARNED_REACH = 3.0
 #: Among the hits the learned view re-ranks, when the question asks for a kind of answer
 #: (``int:`` tokens: 啥条件 -> who, 带啥 -> materials, 多少钱 -> amount) and some hit's title says it
@@ -1161,6 +1161,15 @@ class KnowledgeBase:
         # question of three clauses or more), where it gained as many right answers as wrong ones
         why["gate"] = anchored and not ev.vetoed and not signals["story"]
         why["features"] = _confidence.features(signals, hits, why, question)
+        calibration = self.calibration if parts else None  # a part of a question: the rule alone
+        p = calibration.probability(why["features"]) if calibration is not None else None
+        if p is not None:
+            why["probability"] = round(p, 3)
+        if p is not None and p < calibration.veto:
+            # the signals together say the first entry is more likely wrong than right: asked
+            # back even where each signal alone passes the rule ("高考志愿咋填" -> 志愿服务积分)
+            why["calibration_veto"] = True
+            return self._not_sure(hits, why, ev, anchored)
         both = self._answer_parts(question, hits, topic, village_grid) if parts else None
         if self.decide(signals):
             sure = _sure_answer(top, hits, why)
@@ -1189,14 +1198,14 @@ class KnowledgeBase:
         if picked is not None:
             why["kind_decides"] = picked.entry.id
             return _sure_answer(picked, hits, why)
-        calibration = self.calibration if parts else None  # a part of a question: the rule alone
-        if calibration is not None and why["gate"]:
-            p = calibration.probability(why["features"])
-            why["probability"] = round(p, 3)
-            if p >= calibration.threshold:
-                return _sure_answer(top, hits, why)
-        # Not sure: say so, and offer the closest entries so the dialogue can ask back; when
-        # two candidates are close and both plausible, one short question tells them apart.
+        if p is not None and why["gate"] and p >= calibration.threshold:
+            return _sure_answer(top, hits, why)
+        return self._not_sure(hits, why, ev, anchored)
+
+    def _not_sure(self, hits: list[Hit], why: dict, ev, anchored: bool) -> Answer:
+        """Not sure: say so, and offer the closest entries so the dialogue can ask back; when
+        two candidates are close and both plausible, one short question tells them apart."""
+        top = hits[0]
         answer = Answer(DONT_KNOW_TEXT, None, False, [h.entry for h in hits[:3]], "",
                         score=top.score, ratio=top.ratio, why=why)
         if not ev.vetoed and anchored and top.ratio >= self.threshold * CLARIFY_RATIO:
@@ -1217,9 +1226,11 @@ class KnowledgeBase:
         if not 2 <= len(clauses) <= BOTH_MAX_CLAUSES:
             return None
         top = hits[0]
-        if len(hits) < 2 or hits[1].score * CLARIFY_LEAD < top.score:
+        # close by the words of the question (BM25, before the learned view re-ranked them: a
+        # two-part question is close to both entries, even where the view prefers one)
+        close = {h.entry.id: h for h in hits[:3] if (h.bm25 or h.score) * CLARIFY_LEAD >= (top.bm25 or top.score)}
+        if len(close) < 2:
             return None
-        close = {h.entry.id: h for h in hits[:2]}
         for k in range(1, len(clauses)):
             parts = ("，".join(clauses[:k]), "，".join(clauses[k:]))
             if not all(_asks(p) for p in parts):

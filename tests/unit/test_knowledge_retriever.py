@@ -403,7 +403,7 @@ def test_the_calibrated_confidence_answers_what_the_rule_asks_back_when_it_is_ve
         kbm.KIND_DECIDES = saved
     # never for a question about something no entry covers (the evidence gate comes first)
     ooc = kb.answer("驾照到期了去哪换")
-    assert not ooc.confident and "probability" not in ooc.why
+    assert not ooc.confident and not ooc.why["gate"]
     # nor for a story: there it gained as many right answers as wrong ones on the dev files
     story = kb.answer("俺娘今年八十二了，腿脚不好，一个人住在老屋里，儿女都在外头打工，她那个高龄补贴咋领")
     assert story.why["signals"]["story"] and not story.why["gate"]
@@ -430,3 +430,15 @@ def test_a_follow_up_leans_to_the_entry_just_answered(kb):
     after = kb.answer(question, topic=topic, previous="yanglao-receive")
     assert not (after.confident and after.entry.id == "yanglao-enroll")
     assert "yanglao-receive" in [e.id for e in after.alternatives] + ([after.entry.id] if after.entry else [])
+
+
+def test_the_calibration_asks_back_what_the_rule_would_answer_when_it_is_more_likely_wrong(kb):
+    """"高考志愿咋填" passes every check of the rule (志愿 is a word of the volunteering points
+    rule); the signals together say it is more likely wrong than right (below ``veto``)."""
+    kb.calibration, calibration = None, kb.calibration
+    try:
+        assert kb.answer("高考志愿咋填").confident  # the premise: the rule alone answers it
+    finally:
+        kb.calibration = calibration
+    a = kb.answer("高考志愿咋填")
+    assert not a.confident and a.why["calibration_veto"] and a.why["probability"] < calibration.veto
