@@ -13,9 +13,10 @@ a linear SVM (one-vs-rest, scikit-learn's ``LinearSVC``) over sublinear, l2-norm
 
 trained on each entry's title, label, topic and keywords, example questions (``asks``) and the
 sentences of its body, nothing else (never on evaluation questions). For ~100 entries
-(~1,100 texts) it trains in about a second, deterministically (fixed ``random_state``), once
-per process for the same entries (:func:`view_for`); it is not persisted (training costs
-about what loading a pickle would, without trusting one). A question is scored with numpy
+(~3,000 texts) it trains in about three seconds, deterministically (fixed ``random_state``),
+once for the same training texts (:func:`view_for`): kept per process, and, given a folder
+(the knowledge index's), saved there as plain arrays (``learned-<hash>.npz``, loaded without
+pickle) so that a restarted action server answers its first question without training again. A question is scored with numpy
 alone in well under a millisecond: ``LearnedView.scores`` gives one decision value per
 entry id (higher: more likely; not a probability).
 
@@ -26,7 +27,9 @@ agree with the words and the sounds of the question for the answer to count as a
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -159,13 +162,53 @@ def _fit(x, labels, weights):
 
 
 _CACHE: dict[str, LearnedView] = {}
+#: Bumped when the saved arrays change meaning (features, scoring).
+SAVED_FORMAT = 1
+
+
+def _saved_path(folder: Path, key: str) -> Path:
+    return folder / f"learned-{key[:16]}.npz"
+
+
+def _load_saved(path: Path, key: str, prepare, syllables, extra) -> LearnedView | None:
+    """The view saved at ``path`` for exactly these training texts, or None (missing, another
+    key, unreadable: then it is trained again)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) != key:
+                return None
+            view = LearnedView.__new__(LearnedView)
+            view._prepare, view._syllables, view._extra = prepare, syllables, extra
+            view.ids = [str(i) for i in data["ids"]]
+            view.vocab = {str(f): j for j, f in enumerate(data["features"])}
+            view.idf, view.coef_t, view.bias = data["idf"], np.ascontiguousarray(data["coef_t"]), data["bias"]
+            return view
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _save(view: LearnedView, path: Path, key: str) -> None:
+    """Saved atomically next to the knowledge index; older saves of other texts are removed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        features = [f for f, _ in sorted(view.vocab.items(), key=lambda kv: kv[1])]
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+        np.savez_compressed(tmp, key=np.array(key), ids=np.array(view.ids), features=np.array(features),
+                            idf=view.idf, coef_t=view.coef_t, bias=view.bias)
+        os.replace(tmp, path)
+        for old in path.parent.glob("learned-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only var folder: the view is kept in memory only
+        pass
 
 
 def view_for(entries: Sequence, prepare: Callable[[str], str], syllables: Callable[[str], list[str]],
-             extra: Callable[[str], list[str]]) -> LearnedView:
-    """The view of these entries, trained once per process for the same training texts."""
+             extra: Callable[[str], list[str]], folder: Path | None = None) -> LearnedView:
+    """The view of these entries, trained once for the same training texts: kept per process,
+    and saved in ``folder`` (the knowledge index's) when one is given."""
     h = hashlib.sha1(usedforsecurity=False)
-    h.update(f"{C}|{WEIGHTS}|{MIN_SENTENCE}".encode())
+    h.update(f"{SAVED_FORMAT}|{C}|{WEIGHTS}|{MIN_SENTENCE}".encode())
     for e in entries:
         h.update(e.id.encode())
         for text, w in training_texts(e):
@@ -175,5 +218,11 @@ def view_for(entries: Sequence, prepare: Callable[[str], str], syllables: Callab
     if view is None:
         if len(_CACHE) >= 8:
             _CACHE.clear()
-        view = _CACHE[key] = LearnedView(entries, prepare, syllables, extra)
+        saved = _saved_path(folder, key) if folder is not None else None
+        view = _load_saved(saved, key, prepare, syllables, extra) if saved is not None and saved.is_file() else None
+        if view is None:
+            view = LearnedView(entries, prepare, syllables, extra)
+            if saved is not None:
+                _save(view, saved, key)
+        _CACHE[key] = view
     return view

@@ -779,6 +779,8 @@ class KnowledgeBase:
         #: answers the rule would ask back when the first entry is very likely right; they
         #: belong to the knowledge folder they were fitted on (``load`` reads them from there)
         self.calibration: _confidence.Calibration | None = None
+        #: where the learned view is saved (the persisted index's folder; None: kept in memory)
+        self.index_dir: Path | None = None
 
     # -- construction -------------------------------------------------------------
 
@@ -797,12 +799,21 @@ class KnowledgeBase:
                     entries = [Entry(**d) for d in data["entries"]]
                     kb = cls(entries, data["passage_tokens"], data["passage_owner"],
                              data["passage_text"], fingerprint=fp)
-                    kb.calibration = _confidence.load(root_p)
+                    kb.calibration, kb.index_dir = _confidence.load(root_p), ip.parent
                     return kb
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         kb = cls(load_entries(root_p), fingerprint=fp)
         kb.calibration = _confidence.load(root_p)
+        if use_index:
+            # missing or out of date: written now, so that the next start reads it instead of
+            # tokenising every passage again (a read-only var folder only costs that time)
+            ip = index_path(var_dir)
+            kb.index_dir = ip.parent
+            try:
+                _atomic_write_text(ip, json.dumps(kb.to_index_dict(), ensure_ascii=False))
+            except OSError:
+                pass
         return kb
 
     def to_index_dict(self) -> dict:
@@ -1070,7 +1081,8 @@ class KnowledgeBase:
         shared by knowledge bases of the same entries in one process)."""
         model = getattr(self, "_learned_model", None)
         if model is None:
-            model = _learned.view_for(self.entries, _learned_text, _run_syllables, _learned_extra)
+            model = _learned.view_for(self.entries, _learned_text, _run_syllables, _learned_extra,
+                                      folder=self.index_dir)
             self._learned_model = model
         return model
 
@@ -1622,12 +1634,15 @@ def default_kb(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike
     Loaded once, and reloaded when the persisted index changes, so documents added with
     ``python -m knowledge ingest`` become answerable without a restart."""
     global _DEFAULT_KB, _DEFAULT_KB_STAMP
-    try:
-        mtime = index_path(var_dir).stat().st_mtime_ns
-    except OSError:
-        mtime = None
-    stamp = (str(_resolve_root(root)), str(_resolve_var(var_dir)), mtime)  # another folder is another KB
-    if _DEFAULT_KB is None or stamp != _DEFAULT_KB_STAMP:
+
+    def stamp() -> tuple:
+        try:
+            mtime = index_path(var_dir).stat().st_mtime_ns
+        except OSError:
+            mtime = None
+        return str(_resolve_root(root)), str(_resolve_var(var_dir)), mtime  # another folder is another KB
+
+    if _DEFAULT_KB is None or stamp() != _DEFAULT_KB_STAMP:
         _DEFAULT_KB = KnowledgeBase.load(root, var_dir=var_dir)
-        _DEFAULT_KB_STAMP = stamp
+        _DEFAULT_KB_STAMP = stamp()  # after the load, which writes a missing index
     return _DEFAULT_KB

@@ -442,3 +442,29 @@ def test_the_calibration_asks_back_what_the_rule_would_answer_when_it_is_more_li
         kb.calibration = calibration
     a = kb.answer("高考志愿咋填")
     assert not a.confident and a.why["calibration_veto"] and a.why["probability"] < calibration.veto
+
+
+def test_the_learned_view_and_the_index_are_saved_and_read_back_without_training_again(tmp_path, monkeypatch):
+    """A restarted action server reads the index and the learned view from the var folder
+    (plain arrays, no pickle) instead of tokenising and training again; same answers."""
+    from knowledge import learned
+
+    learned._CACHE.clear()
+    first = KnowledgeBase.load(KNOWLEDGE, var_dir=tmp_path)
+    scores = first.learned.scores("低保要带啥材料")
+    saved = list((tmp_path / kbm.INDEX_DIRNAME).glob("learned-*.npz"))
+    assert len(saved) == 1 and kbm.index_path(tmp_path).is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    learned._CACHE.clear()
+    monkeypatch.setattr(learned, "_fit", no_training)
+    again = KnowledgeBase.load(KNOWLEDGE, var_dir=tmp_path)
+    assert again.learned.scores("低保要带啥材料") == scores
+    assert again.answer("低保要带啥材料").entry.id == first.answer("低保要带啥材料").entry.id
+    # a damaged save is trained again, never trusted
+    saved[0].write_bytes(b"not an npz")
+    learned._CACHE.clear()
+    monkeypatch.undo()
+    assert KnowledgeBase.load(KNOWLEDGE, var_dir=tmp_path).learned.scores("低保要带啥材料") == scores
