@@ -15,7 +15,8 @@ straight to Rasa's ``on_new_message``:
    narrow on purpose: village **staff asking about** emergencies ("今天有没有人喊救命",
    "求救记录查一下") are not in danger themselves, so a question form from a staff sender
    (:func:`asks_about_emergencies`, with no sign of distress) goes to the ``query_emergencies``
-   intent in the same way (the open alerts are listed; nothing is raised). Whether the sender is staff is looked up only for such questions; a villager's
+   intent in the same way (the open alerts are listed; nothing is raised), also when it says
+   an alert word that is no emergency word (求助, 救急: "这会儿片里有人喊救急没有"). Whether the sender is staff is looked up only for such questions; a villager's
    message with an emergency word always raises the alarm, and so does any message when the
    lookup fails.
 3. Rasa runs the turn.
@@ -70,6 +71,9 @@ _QUESTION = re.compile(r"有没有|有没|有无|几个|几起|几次|几回|多
 _ABOUT_REPORTS = re.compile(r"(喊|叫|报|打|求|按|摁)(了|过)?(个|声|一声)?(救命|快来人)|求助|求救|报警|记录|紧急|几个|几起|几次|几回"
                             r"|多少|谁家|哪家|哪户|哪些|今天|今儿|昨天|昨儿|刚才|刚刚|这周|这礼拜|这星期|本周|最近|这个月|本月"
                             r"|有人(喊|叫|按|摁)")
+# Words of alerts that are no emergency word themselves ("这会儿片里有人喊救急没有"): a staff
+# member's question with one of them is about the alerts too.
+_ALERT_WORDS = re.compile(r"救急|求救|求助|呼救|报警|紧急|喊人")
 # Signs that the speaker needs help themselves, which no question form outweighs.
 _DISTRESS = re.compile(r"^\W*(救命|快来人|救救)|救命[啊呀哇哪！!]|快来|快救|救救|帮帮|赶紧来|马上来|来人[啊呀]"
                        r"|(我|俺|咱)(家|家里|这儿|这里)?(的人|老伴|老头|老婆|孩子)?(摔|晕|昏|着火|起火|失火|喘|胸口|心脏|中风|流血)")
@@ -112,9 +116,14 @@ def emergency_parse_data(text: str | None, staff_asking: bool = False) -> dict[s
     may hear as anything); None when the text has no emergency word or is a Rasa command (such
     as a button payload)."""
     text = (text or "").strip()
-    if text.startswith(COMMAND_PREFIX) or not is_emergency(text):
+    if text.startswith(COMMAND_PREFIX):
         return None
-    name = QUERY_INTENT if staff_asking and asks_about_emergencies(text) else EMERGENCY_INTENT
+    if staff_asking and asks_about_emergencies(text):
+        name = QUERY_INTENT
+    elif is_emergency(text):
+        name = EMERGENCY_INTENT
+    else:
+        return None
     intent = {"name": name, "confidence": 1.0}
     return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
 
@@ -123,7 +132,8 @@ def route(message: Any, is_staff: Callable[[str], bool] = sender_is_staff) -> An
     """Applies the emergency override to a Rasa ``UserMessage`` in place; returns it.
     ``is_staff(sender_id)`` is asked only for a question about emergencies."""
     text = message.text or ""
-    staff_asking = is_emergency(text) and asks_about_emergencies(text) and is_staff(message.sender_id)
+    staff_asking = (is_emergency(text) or bool(_ALERT_WORDS.search(text))) and asks_about_emergencies(text) \
+        and is_staff(message.sender_id)
     parse_data = emergency_parse_data(text, staff_asking=staff_asking)
     if parse_data is not None:
         message.parse_data = parse_data

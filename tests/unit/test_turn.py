@@ -78,7 +78,7 @@ STAFF_QUESTIONS = ("今天有没有人喊救命", "有没有人喊救命", "这�
 
 
 def test_staff_asking_about_emergencies_get_the_open_alerts_whatever_the_model_hears():
-    for text in STAFF_QUESTIONS + ("刚刚黄翠花家是不是喊了救命",):
+    for text in STAFF_QUESTIONS + ("刚刚黄翠花家是不是喊了救命", "这会儿片里有人喊救急没有"):
         for sender in STAFF:
             reached, message = through_pipeline(text, sender=sender)
             assert reached == [message], (text, sender)
@@ -101,11 +101,14 @@ def test_staff_in_danger_or_reporting_one_raise_the_alarm():
 
 def test_whether_the_sender_is_staff_is_looked_up_only_for_questions_about_emergencies():
     asked: list = []
-    for text in ("救命", "我摔倒了", "我有多少积分", "今天有没有紧急求助"):
+    for text in ("救命", "我摔倒了", "我有多少积分", "低保咋申请"):
         through_pipeline(text, sender="cli:wangxiulan", asked=asked)
     assert asked == []
     through_pipeline("今天有没有人喊救命", sender="cli:wangxiulan", asked=asked)
-    assert asked == ["cli:wangxiulan"]
+    through_pipeline("今天有没有紧急求助", sender="cli:wangxiulan", asked=asked)  # alert words, no emergency word
+    assert asked == ["cli:wangxiulan", "cli:wangxiulan"]
+    reached, message = through_pipeline("今天有没有紧急求助", sender="voice:device-008")
+    assert message.parse_data is None  # a villager's question without an emergency word: the model's
 
 
 def test_when_staff_cannot_be_told_the_alarm_is_raised(monkeypatch):
