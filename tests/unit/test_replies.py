@@ -106,7 +106,8 @@ def test_yes_with_a_dialect_particle_or_the_offer_said_again_in_other_words():
     from bot.replies import Reply, interpret
 
     for text, verbs in (("是嘞", ("换",)), ("中咧", ("换",)), ("就这么报", ("报",)), ("那就照这样报吧", ("报",)),
-                        ("对，帮俺申诉", ("申诉",)), ("行，给俺换了吧", ("换",))):
+                        ("对，帮俺申诉", ("申诉",)), ("行，给俺换了吧", ("换",)),
+                        ("要嘛，帮我往上报", ("报",)), ("往村里报吧", ("报",))):
         assert interpret(text, verbs) is Reply.YES, text
     for text in ("这样不行", "这么报不对", "不照这么报"):
         assert interpret(text, ("报",)) is not Reply.YES, text
