@@ -57,7 +57,7 @@ FOLLOW_UPS = (
     (("联系人", "三线", "谁联系", "谁管"), lambda s: f"三线联系人是{s.contact or phrases.NO_CONTACT}"),
     (("走访",), lambda s: phrases.last_visit(s.last_visit)),
     (("诉求", "反映", "投诉"), lambda s: f"有{s.open_grievances}件诉求在办"),
-    (("积分", "多少分", "几分"), lambda s: f"积分{s.points}分"),
+    (("积分", "多少分", "几分", "分数", "分儿", "鸡分"), lambda s: f"积分{s.points}分"),
     (("什么户", "啥户", "哪种户", "颜色", "连心", "关心", "放心", "红", "黄", "绿"),
      lambda s: f"是{s.colour}，{s.care_reason}"),
 )

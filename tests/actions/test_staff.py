@@ -457,6 +457,9 @@ def test_he_and_his_household_after_a_lookup_mean_that_household(runner):
     assert size.texts and size.texts[0].startswith("赵丽华家（8号）") and "口人" in size.texts[0], size.texts
     nobody = _say(runner, ActionHouseholdSummary, WORKER, "家里几口人", "query_household")
     assert nobody.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
+    score = _say(runner, ActionHouseholdSummary, WORKER, "分数多少", "query_household",
+                 slots={slots.LAST_HOUSEHOLD: household_id})
+    assert score.texts and "积分" in score.texts[0] and score.texts[0].startswith("赵丽华家（8号）"), score.texts
 
 
 def test_an_award_for_her_household_after_a_lookup_and_points_are_no_house_number(runner):
