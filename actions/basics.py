@@ -57,6 +57,7 @@ OFFER_VERBS: Dict[str, tuple] = {
 #: when the reply corrects nothing this kind knows how to change (then the write is dropped).
 CORRECT: Dict[str, Callable[[Turn, PendingWrite, str], Optional[List[EventType]]]] = {
     slots.WRITE_AWARD: staff_actions.correct_award,
+    slots.WRITE_REDEEM: points_actions.correct_redeem,
 }
 
 #: What is said when a pending write is dropped: what did not happen.

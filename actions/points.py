@@ -180,17 +180,35 @@ class ActionRedeemPoints(XiangyinAction):
             except points.UnknownItem as exc:
                 turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
                 return []
-            balance = points.spendable(s, turn.actor)
-        cost = item.price * quantity
-        if item.stock < quantity:
-            turn.say("utter_shop_out_of_stock", item=item.name)
-            return []
-        if balance < cost:
-            turn.say("utter_redeem_short", item=item.name, cost=cost, balance=balance, shortfall=cost - balance)
-            return []
-        return propose_write(turn, slots.WRITE_REDEEM, {"item": item.name, "quantity": quantity},
-                             "utter_confirm_redeem", cost=cost, quantity=quantity, unit=item.unit, item=item.name,
-                             left=balance - cost)
+        return _propose_redeem(turn, item, quantity)
+
+
+def _propose_redeem(turn: Turn, item, quantity: int) -> List[EventType]:
+    """The exchange read back (stock and balance checked first); nothing is spent before a yes."""
+    with turn.session() as s:
+        balance = points.spendable(s, turn.actor)
+    cost = item.price * quantity
+    if item.stock < quantity:
+        turn.say("utter_shop_out_of_stock", item=item.name)
+        return []
+    if balance < cost:
+        turn.say("utter_redeem_short", item=item.name, cost=cost, balance=balance, shortfall=cost - balance)
+        return []
+    return propose_write(turn, slots.WRITE_REDEEM, {"item": item.name, "quantity": quantity},
+                         "utter_confirm_redeem", cost=cost, quantity=quantity, unit=item.unit, item=item.name,
+                         left=balance - cost)
+
+
+def correct_redeem(turn: Turn, pending: PendingWrite, reply: str) -> Optional[List[EventType]]:
+    """"不是这个，俺说的是洗碗的洗洁精" at an exchange's read-back: the exchange read back again for
+    the item the correction names (nothing is spent; the new read-back waits for its own yes).
+    None when the reply names no other item of the shop."""
+    corrected = parsing.strip_negation(reply)
+    with turn.session() as s:
+        item = points.item_in(s, turn.actor.village_id, corrected)
+    if item is None or item.name == pending.get("item"):
+        return None
+    return _propose_redeem(turn, item, parsing.counted_quantity(corrected) or int(pending.get("quantity") or 1))
 
 
 CATALOGUE_SPOKEN = 6  # goods read out at once; a voice answer stays short

@@ -356,6 +356,15 @@ def item_named(s: Session, village_id: int, name: str | None) -> ShopItem | None
     return next((item for item in items if name == item.name or name in (item.aliases or [])), None)
 
 
+def item_in(s: Session, village_id: int, text: str | None) -> ShopItem | None:
+    """The shop item whose name or alias is said inside ``text`` (the longest one said: 酱油, not
+    油), or None (no close spellings: for a correction, where a guess would be a new write)."""
+    items = s.execute(select(ShopItem).where(ShopItem.village_id == village_id)).scalars()
+    names = {name: item for item in items for name in [item.name, *(item.aliases or [])] if name}
+    inside = sorted((name for name in names if name in (text or "")), key=len, reverse=True)
+    return names[inside[0]] if inside else None
+
+
 def find_item(s: Session, village_id: int, text: str, said: str = "") -> ShopItem:
     """The shop item ``text`` names (an item entity, else the whole message): its exact name or
     alias, else the longest name or alias inside it, else a close spelling. ``said`` is the

@@ -193,3 +193,20 @@ def test_what_can_i_get_is_the_catalogue_even_when_a_word_is_misheard_as_an_item
     named = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "能换肥皂啥的不", intent="redeem_points",
                        entities={"item": "肥皂"})
     assert "肥皂" in named.texts[0] and not named.texts[0].startswith("积分超市现在有")
+
+
+def test_another_item_said_with_the_no_is_read_back_again_and_nothing_is_spent(runner):
+    balance = _balance(runner, "cli:hh010")
+    offered = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "换个牙膏", intent="redeem_points")
+    pending = offered.slot(slots.PENDING_WRITE)
+    assert pending["item"] == "牙膏"
+    said = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "不是这个，俺说的是洗碗的洗洁精",
+                      intent="deny", slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+    again = said.slot(slots.PENDING_WRITE)
+    assert again["kind"] == slots.WRITE_REDEEM and again["item"] == "洗洁精", said.texts
+    assert "洗洁精" in said.texts[-1] and "对吗" in said.texts[-1]
+    assert _balance(runner, "cli:hh010") == balance  # read back, not spent
+    # a no that names no other item drops the exchange, as before
+    dropped = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "不换了", intent="deny",
+                         slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
+    assert dropped.slot(slots.PENDING_WRITE, None) is None and _balance(runner, "cli:hh010") == balance
