@@ -19,6 +19,7 @@ from bot.nlu.goals import (
     command_action,
     disputes_deduction,
     flat_text,
+    looks_up_by_name,
     reports_problem,
     says_house_number,
     wants_slower,
@@ -124,7 +125,10 @@ HISTORY_ACTION = "action_points_history"
 #: Intents the model gives a disputed deduction said with its story ("扣了俺家5分，说俺乱倒垃圾，俺根本
 #: 没倒，这个要申诉" sounds like an award or a report): the deductions, explained, an appeal offered.
 DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rules", "ask_policy", "nlu_fallback",
-                              "out_of_scope", "inform", "check_points"})
+                              "out_of_scope", "inform", "check_points", "deny"})
+#: Intents the model gives a look-up by name ("查一下李满仓家").
+NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "inform", "nlu_fallback",
+                                  "list_households", "check_grievance_status"})
 
 
 KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
@@ -264,6 +268,8 @@ def decide(turn: Turn) -> Optional[str]:
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
+    if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
+        return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
     if not busy and asks_for_more(turn.text):
         return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
     if not busy and turn.intent in SAY_AGAIN_MISREADS and wants_slower(turn.text):

@@ -192,6 +192,16 @@ _HOUSE_NUMBER = re.compile(rf"^(帮我|给我|你)?(查查?|查一下|查下|看
                            rf"{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$")
 
 
+# A look-up by the head's name ("查一下李满仓家", "瞅瞅周满仓家的情况"): nothing to log, no visit said.
+_NAME_LOOKUP = re.compile(r"^(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞧瞧|瞧一下|调出)"
+                          r"[\u4e00-\u9fa5]{2,3}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$")
+
+
+def looks_up_by_name(text: str) -> bool:
+    """The sentence only asks to look a household up by its head's name."""
+    return bool(_NAME_LOOKUP.match(flat_text(text)))
+
+
 def says_house_number(text: str) -> bool:
     """The sentence is a house number and nothing else (a look-up asked the short way)."""
     return bool(_HOUSE_NUMBER.match(flat_text(text)))

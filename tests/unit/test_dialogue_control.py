@@ -334,3 +334,12 @@ def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency
                     awaiting_confirmation=False, active_loop=None, requested_slot=None,
                     previous_action="action_household_summary")
         assert decide(said) is None, distress  # the rules raise the alarm
+
+
+def test_a_look_up_by_name_heard_as_a_visit_is_a_look_up_and_a_disputed_deduction_heard_as_a_no_is_one():
+    assert decide(turn("查一下李满仓家", "log_visit", 0.5)) == "action_household_summary"
+    assert decide(turn("瞅瞅周满仓家的情况", "check_points")) == "action_household_summary"
+    assert decide(turn("给李满仓家记个走访，血压正常", "log_visit")) is None  # a visit said: the model's
+    assert decide(turn("查一下李满仓家", "log_visit", pending=True)) != "action_household_summary"
+    said = turn("刚扣的那十分冤枉，不是俺家烧的秸秆，俺要申诉", "deny", 0.39)
+    assert decide(said) == "action_points_history"
