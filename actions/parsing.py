@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from bot import text as cn
-from bot.nlu.goals import after_command, asks_question, flat_text, reports_problem  # noqa: F401 - re-exported for the actions
+from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
+    AWARDED_POINTS,
+    DELIVERED_QUANTITY,
+    after_command,
+    asks_question,
+    flat_text,
+    reports_problem,
+    tells_award,
+)
 from bot.replies import Reply, interpret, is_stop, verdict_in
 
 URGENT = "紧急"
@@ -270,10 +278,6 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
     return None, ""
 
 
-# Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",
-# "废纸五公斤", for the rules by quantity).
-AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{cn.NUMERAL_CHARS}\d]{{1,4}})\s*分")
-DELIVERED_QUANTITY = re.compile(rf"([{cn.NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
 
 
 _CONTAINERS = ("袋", "箱", "捆")
@@ -285,13 +289,6 @@ def delivered_quantity(text: str) -> Optional[int]:
     found = list(DELIVERED_QUANTITY.finditer(text or ""))
     counted = [m for m in found if m.group(2) not in _CONTAINERS] or found
     return cn.parse_number(counted[0].group(1)) if counted else None
-
-
-def tells_award(text: str) -> bool:
-    """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' tell points to book (the rule is the
-    caller's to find), not a question about the household."""
-    return bool(AWARDED_POINTS.search(text or "") or DELIVERED_QUANTITY.search(text or "")) \
-        and not asks_question(text)
 
 
 # --- households -----------------------------------------------------------------------------

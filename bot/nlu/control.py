@@ -21,12 +21,13 @@ from bot.nlu.goals import (
     flat_text,
     looks_up_by_name,
     reports_problem,
+    tells_award,
     says_house_number,
     wants_slower,
 )
 from bot.emergency import is_emergency
 from bot.replies import Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
-from bot.text import is_spoken_number
+from bot.text import HOUSE_DIGITS, is_spoken_number
 
 ACTION_LISTEN = "action_listen"
 STOP_ACTION = "action_stop"
@@ -126,6 +127,11 @@ HISTORY_ACTION = "action_points_history"
 #: 没倒，这个要申诉" sounds like an award or a report): the deductions, explained, an appeal offered.
 DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rules", "ask_policy", "nlu_fallback",
                               "out_of_scope", "inform", "check_points", "deny"})
+#: Intents the model gives an award said in the field when it cannot decide ("56号陈春生家送来塑料瓶
+#: 三十个": award 0.49, look-up 0.47, so the fallback).
+AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope"})
+AWARD_ACTION = "action_award_points"
+_NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|[\u4e00-\u9fa5]{{2,3}}家")
 #: Intents the model gives a look-up by name ("查一下李满仓家").
 NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "inform", "nlu_fallback",
                                   "list_households", "check_grievance_status"})
@@ -268,6 +274,9 @@ def decide(turn: Turn) -> Optional[str]:
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
+    if not busy and turn.intent in AWARD_MISREADS and tells_award(turn.text) \
+            and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
+        return AWARD_ACTION  # read back before anything is booked; the action checks who may award
     if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
     if not busy and asks_for_more(turn.text):

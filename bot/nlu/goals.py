@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import HOUSE_DIGITS
+from bot.text import HOUSE_DIGITS, NUMERAL_CHARS
 
 
 def flat_text(text: str | None) -> str:
@@ -224,6 +224,19 @@ def asks_household_detail(text: str) -> bool:
 def asks_question(text: str) -> bool:
     """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
     return bool(_QUESTION.search((text or "").strip()))
+
+
+# Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",
+# "废纸五公斤", for the rules by quantity).
+AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
+DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
+
+
+def tells_award(text: str) -> bool:
+    """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' tell points to book (the rule is the
+    caller's to find), not a question about the household."""
+    return bool(AWARDED_POINTS.search(text or "") or DELIVERED_QUANTITY.search(text or "")) \
+        and not asks_question(text)
 
 
 # Asking for slower speech ("你说慢点，俺没听清", "讲得忒快了"): said again, slowly.

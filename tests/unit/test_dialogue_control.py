@@ -343,3 +343,10 @@ def test_a_look_up_by_name_heard_as_a_visit_is_a_look_up_and_a_disputed_deductio
     assert decide(turn("查一下李满仓家", "log_visit", pending=True)) != "action_household_summary"
     said = turn("刚扣的那十分冤枉，不是俺家烧的秸秆，俺要申诉", "deny", 0.39)
     assert decide(said) == "action_points_history"
+
+
+def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_an_award():
+    assert decide(turn("56号陈春生家送来塑料瓶三十个", "nlu_fallback", 0.3)) == "action_award_points"
+    assert decide(turn("给8号户加5分，义务清扫", "inform")) == "action_award_points"
+    assert decide(turn("塑料瓶三十个能换几分", "nlu_fallback")) != "action_award_points"  # a question
+    assert decide(turn("送来塑料瓶三十个", "nlu_fallback")) != "action_award_points"  # no household named
