@@ -350,3 +350,6 @@ def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_
     assert decide(turn("给8号户加5分，义务清扫", "inform")) == "action_award_points"
     assert decide(turn("塑料瓶三十个能换几分", "nlu_fallback")) != "action_award_points"  # a question
     assert decide(turn("送来塑料瓶三十个", "nlu_fallback")) != "action_award_points"  # no household named
+    # a villager disputing a deduction from their own household is no award
+    disputed = turn("那天说我家乱丢垃圾扣了五分，根本没得这回事，我要申诉", "nlu_fallback")
+    assert decide(disputed) == "action_points_history"
