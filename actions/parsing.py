@@ -15,6 +15,7 @@ from bot import text as cn
 from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     AWARDED_POINTS,
     DELIVERED_QUANTITY,
+    STAFF_VERBS,
     after_command,
     asks_question,
     flat_text,
@@ -69,13 +70,35 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
+_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|不不)"
 _SELF_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
-                             rf"((不是|不对|说错了|错了|搞错了|不不)[\s…，,、]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
+                             rf"({_TAKEN_BACK}[\s…，,、]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
+# ... and after the rest of the request ("给60号加五分义务清扫……哦说岔了，是66号"): the number said
+# last takes the place of the first; the request between them stays.
+_LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.，,]{{1,16}}?)[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?"
+                             rf"[\s…，,]*({_TAKEN_BACK}[\s…，,、]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})号(?P<rest>.*)$")
+
+
+# A report that starts by naming the wrong group or house and takes it back ("三组……不是，五组路口那棵
+# 大树倒了"): what follows the taking back is the report.
+_FALSE_START = re.compile(rf"^\s*{cn.HOUSE_DIGITS}(组|号|队)[\s…。.，,、]+(哦|噢|呃|嗯|哎)?[\s…，,]*{_TAKEN_BACK}"
+                          rf"[\s…，,、]*(是)?(?P<rest>{cn.HOUSE_DIGITS}(组|号|队).+)$")
+
+
+def without_false_start(text: str) -> str:
+    """'三组……不是，五组路口那棵大树倒了' → '五组路口那棵大树倒了'; anything else unchanged."""
+    match = _FALSE_START.match(text or "")
+    return match.group("rest") if match else (text or "")
 
 
 def without_self_corrections(text: str) -> str:
-    """The sentence as finally meant: '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分'."""
-    return _SELF_CORRECTED.sub("", text or "")
+    """The sentence as finally meant: '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分';
+    '给60号加五分义务清扫……哦说岔了，是66号' → '给66号加五分义务清扫'."""
+    text = _SELF_CORRECTED.sub("", text or "")
+    late = _LATE_CORRECTED.search(text)
+    if late:
+        text = text[:late.start()] + f"{late.group('meant')}号{late.group('between')}{late.group('rest')}"
+    return text
 
 
 def ticket_in(text: str) -> Optional[str]:
@@ -151,10 +174,11 @@ def strip_place_prefix(text: str) -> str:
     return _PLACE_PREFIX.sub("", (text or "")).strip()
 
 
-_NOT_PRIVATE = re.compile(r"(不|甭|别|莫|不用|不要|不需要|用不着|没必要)(用)?(保|匿名|瞒)|写(上)?(我|俺)?(的)?名字|"
-                          r"留(我|俺)?(的)?名字|名字写上|不怕")
+_NOT_PRIVATE = re.compile(r"(不|甭|别|莫|不用|不要|不需要|用不着|没必要)(用)?(保|匿名|瞒|藏)|写(上)?(我|俺)?(的)?名字|"
+                          r"留(我|俺)?(的)?名字|名字写上|名字照写|照写|不怕|大大方方")
 _PRIVATE = re.compile(r"保(个|一下|点)?密|匿名|惹事|得罪|怕.{0,4}(知道|报复|找)|别(让|叫).{0,6}知道|不想让.{0,6}知道|"
-                      r"别说是我|不想.{0,3}(露|出)名|名字别")
+                      r"别说是我|不想.{0,3}(露|出)名|名字别|藏起来|藏着|(把|将)?名字.{0,3}藏")
+_NAME_LEFT_OUT = re.compile(r"(别|不|甭|莫|不要)(要)?(写|留|报|说)(上)?(我|俺)?(的)?名字?|别留名|不留名")
 
 
 def anonymity_in(text: str) -> Optional[bool]:
@@ -162,6 +186,8 @@ def anonymity_in(text: str) -> Optional[bool]:
     False; "要", "得保密", "俺不想惹事", "别让他知道是我" → True; anything else (a way out, a
     question) → None, and the question is asked again."""
     flat = flat_text(text)
+    if _NAME_LEFT_OUT.search(flat):  # "别写我名字": the name left out, though it says 写…名字
+        return True
     if _NOT_PRIVATE.search(flat):
         return False
     if _PRIVATE.search(flat):
@@ -249,19 +275,6 @@ def refers_to_last(text: str) -> bool:
 
 
 # --- staff commands -------------------------------------------------------------------------
-
-# Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order: "不受理"
-# must be read as a rejection before "受理" is read as accepting.
-STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
-    ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
-    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报", "往村里报", "往村上报", "往镇里报", "往镇上报",
-                  "报村里", "报到村", "报镇上", "报到镇", "交给村", "交给镇", "交村里", "报上级")),
-    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
-                 "结了")),
-    ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
-    ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
-)
-
 
 def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
     """'260101办结了 路灯已经换好了' → ('resolve', '路灯已经换好了'); no verb → (None, '')."""

@@ -19,6 +19,9 @@ def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: O
                  urgency: Optional[str] = None) -> List[EventType]:
     """The grievance form's slots as far as ``text`` already says them (and the request itself,
     ``turn.text``, says about keeping the name private: "那你给报一下吧，名字不用保密")."""
+    meant = parsing.without_false_start(text)
+    if meant != text:  # "三组……不是，五组路口…": the group taken back is no place of the report
+        text, place = meant, (place if place and place in meant else None)
     category = category or infer_category(text)
     content = parsing.strip_filing_request(text)
     has_content = parsing.describes_problem(content, category) and not parsing.only_asks_to_file(content)

@@ -12,6 +12,7 @@ from bot.nlu.goals import (
     asks_household_detail,
     asks_question,
     asks_source,
+    commands_ticket,
     asks_others_balance,
     asks_own_balance,
     asks_points_rule,
@@ -132,6 +133,9 @@ DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rule
 AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope"})
 AWARD_ACTION = "action_award_points"
 _NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])家")
+#: Intents the model gives a staff command on a ticket it cannot place.
+TICKET_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope", "file_grievance", "check_grievance_status"})
+TICKET_ACTION = "action_handle_grievance"
 #: Intents the model gives a look-up by name ("查一下李满仓家").
 NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "inform", "nlu_fallback",
                                   "list_households", "check_grievance_status"})
@@ -274,6 +278,8 @@ def decide(turn: Turn) -> Optional[str]:
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
+    if not busy and turn.intent in TICKET_MISREADS and commands_ticket(turn.text):
+        return TICKET_ACTION  # "260104…报到村里去": the action checks who may, and reads it back
     if not busy and turn.intent in AWARD_MISREADS and tells_award(turn.text) and not disputes_deduction(turn.text) \
             and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return AWARD_ACTION  # read back before anything is booked; the action checks who may award

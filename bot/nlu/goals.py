@@ -9,6 +9,7 @@ dialogue-control decision (bot/nlu/control.py).
 from __future__ import annotations
 
 import re
+from typing import Tuple
 
 from bot.text import HOUSE_DIGITS, NUMERAL_CHARS
 
@@ -147,7 +148,8 @@ def disputes_deduction(text: str) -> bool:
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
 # member's own words for "I am on my way"; whether an alert is open is the action's to check.
 _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现在就|这会儿就)(赶)?(过去|去|到|出发)|我过去|我去看看"
-                  r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?")
+                  r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?"
+                  r"|收着了|晓得了.{0,4}(去|赶)|(正|在|正在)(往|朝).{0,6}(赶|跑|去)|往那(边|儿|头)(赶|跑)")
 
 
 def acknowledges(text: str) -> bool:
@@ -224,6 +226,28 @@ def asks_household_detail(text: str) -> bool:
 def asks_question(text: str) -> bool:
     """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
     return bool(_QUESTION.search((text or "").strip()))
+
+
+# Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order: "不受理"
+# must be read as a rejection before "受理" is read as accepting.
+STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("reject", ("不受理", "退回", "驳回", "打回", "退了")),
+    ("escalate", ("上报", "报上去", "报给", "转给", "转到", "往上报", "往村里报", "往村上报", "往镇里报", "往镇上报",
+                  "报村里", "报到村", "报镇上", "报到镇", "交给村", "交给镇", "交村里", "报上级")),
+    ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
+                 "结了")),
+    ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
+    ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
+)
+_TICKET = re.compile(r"(?<!\d)\d{6}(?!\d)")
+
+
+def commands_ticket(text: str) -> bool:
+    """A staff command on a ticket ("260104广场舞那事压不住，报到村里去"): a six-digit ticket
+    number and a verb of working it, and no question."""
+    text = text or ""
+    return bool(_TICKET.search(text)) and not asks_question(text) \
+        and any(verb in text for _, verbs in STAFF_VERBS for verb in verbs)
 
 
 # Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",

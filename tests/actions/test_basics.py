@@ -95,6 +95,9 @@ def test_slower_said_with_not_heard_says_the_answer_again(runner):
     said = runner.run(ActionSlowDown(runner.settings), "voice:device-013", "你说慢点，俺没听清", intent="slow_down",
                       events=events)
     assert said.texts == ["好的，我以后说慢一点。", "高龄补贴按年龄分档。"]
+    hard_of_hearing = runner.run(ActionSlowDown(runner.settings), "voice:device-013", "你讲慢些，我耳朵背",
+                                 intent="slow_down", events=events)
+    assert hard_of_hearing.texts == ["好的，我以后说慢一点。", "高龄补贴按年龄分档。"]
 
 
 def test_asking_for_a_person_notifies_the_contact(runner):

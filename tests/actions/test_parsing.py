@@ -188,6 +188,9 @@ def test_anonymity_said(said, anonymous):
     ("查8号，不对，9号", "查9号"),
     ("给十二号，说错了，是十三号加5分", "给十三号加5分"),
     ("12号不是低保户", "12号不是低保户"),
+    # taken back after the rest of the request
+    ("给60号加五分义务清扫……哦说岔了，是66号", "给66号加五分义务清扫"),
+    ("给8号加5分，不是扣分", "给8号加5分，不是扣分"),
 ])
 def test_a_house_number_corrected_in_the_same_breath(said, meant):
     assert parsing.without_self_corrections(said) == meant
@@ -207,6 +210,8 @@ def test_a_boundary_dispute_reports_a_problem():
     ("不用保密", False), ("要保密", True), ("要", True), ("不要", False), ("不用了", False), ("要得保个密嘛", True),
     ("俺不想惹事", True), ("别让他知道是我", True), ("写我名字也行", False), ("名字不用保密", False),
     ("嗯", None), ("啥意思", None), ("甭报了", None),  # not an answer: asked again (a way out is the policy's)
+    # hiding the name, or writing it as it is, in everyday words
+    ("名字给俺藏起来", True), ("别写我名字", True), ("不留名", True), ("名字照写", False), ("不用藏名字", False),
 ])
 def test_the_answer_to_keeping_the_name_private(said, private):
     assert parsing.anonymity_in(said) is private
@@ -246,3 +251,13 @@ def test_the_count_delivered_is_in_the_rules_measure_not_the_bag(said, count):
 ])
 def test_a_word_read_back_is_put_right_where_it_stands(said, fields, swap):
     assert parsing.swap_in(said, fields) == swap
+
+
+@pytest.mark.parametrize("said, meant", [
+    ("三组……不是，五组路口那棵大树倒了，把路都拦了", "五组路口那棵大树倒了，把路都拦了"),
+    ("12号，说错了，13号门口水管爆了", "13号门口水管爆了"),
+    ("路灯，不是坏了，是歪了", "路灯，不是坏了，是歪了"),  # no group or house taken back
+    ("三组路口的灯坏了", "三组路口的灯坏了"),
+])
+def test_a_report_that_starts_with_the_wrong_group_starts_again(said, meant):
+    assert parsing.without_false_start(said) == meant

@@ -73,6 +73,7 @@ def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
     ("二组的关心户都有谁", CareColour.yellow, "二组", False, None),
     ("3组放心户名单", CareColour.green, "三组", False, None),
     ("三组独居的老人都有谁", None, "三组", True, None),
+    ("我管的这片，独个儿住的老人列一下", None, None, True, None),
     ("这周该去谁家走访", None, None, False, "week"),
     ("今天该去谁家", None, None, False, "today"),
     ("哪些红色户好久没去了", CareColour.red, None, False, "today"),
@@ -288,6 +289,15 @@ def test_an_award_for_a_house_number_corrected_in_the_same_breath(runner):
 def test_mediation_in_everyday_words_is_the_mediation_rule(runner):
     said = _award(runner, "8号赵丽华家帮着劝和了两家吵架的，调成了，记10分")
     assert said.texts[0].startswith("给赵丽华家（8号）记10分：矛盾调解")
+
+
+def test_rules_said_in_field_words_are_found(runner):
+    burning = _award(runner, "赵丽华家，8号，又在田埂上点秸秆，照规矩扣")
+    assert burning.texts[0].startswith("给赵丽华家（8号）扣10分：焚烧秸秆"), burning.texts
+    sorting = _award(runner, "赵丽华家8号，垃圾分得蛮清爽，给她加两分")
+    assert sorting.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorting.texts
+    corrected = _award(runner, "给7号加五分义务清扫……哦说岔了，是8号")
+    assert corrected.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), corrected.texts
 
 
 def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):

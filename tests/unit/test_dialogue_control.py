@@ -249,7 +249,7 @@ def test_a_short_question_after_a_rule_asks_the_rule_for_another_deed():
 
 def test_a_staff_member_taking_an_alert_in_their_own_words_is_an_acknowledgement():
     from bot.nlu.control import ACK_ACTION
-    for text in ("好的我知道了，这就去赵淑珍家", "收到", "马上过去", "我这就赶过去"):
+    for text in ("好的我知道了，这就去赵淑珍家", "收到", "马上过去", "我这就赶过去", "收着了，正往那边赶"):
         assert decide(turn(text, "nlu_fallback", 0.4)) == ACK_ACTION
     assert decide(turn("我知道了", "nlu_fallback", 0.4)) is None  # no word of going
     assert decide(turn("这就去赵淑珍家", "nlu_fallback", 0.4, pending=True)) == RESOLVE_ACTION
@@ -353,3 +353,9 @@ def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_
     # a villager disputing a deduction from their own household is no award
     disputed = turn("那天说我家乱丢垃圾扣了五分，根本没得这回事，我要申诉", "nlu_fallback")
     assert decide(disputed) == "action_points_history"
+
+
+def test_a_staff_command_on_a_ticket_the_model_cannot_place_goes_to_the_ticket_action():
+    assert decide(turn("260104广场舞那事我这边压不住，报到村里去", "nlu_fallback", 0.3)) == "action_handle_grievance"
+    assert decide(turn("260101怎么样了", "nlu_fallback", 0.3)) != "action_handle_grievance"  # a question
+    assert decide(turn("村口路灯坏了，报上去", "nlu_fallback", 0.3)) != "action_handle_grievance"  # no ticket
