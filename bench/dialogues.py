@@ -41,12 +41,14 @@ FOURTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fourth"
 #: Measured once (2026-11-30, sixth pass), then read: development data.
 FIFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fifth"
 #: Measured once at the start of the seventh pass (session-start code, 101/124), then read:
-#: development data. The seventh set (tests/data/dialogues_seventh) is that pass's held-out
-#: measurement and is not listed here.
+#: development data.
 SIXTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_sixth"
+#: The seventh pass's held-out set: measured once at its end (90/112; session-start code 80/112),
+#: then read: development data. The next pass needs a new held-out set.
+SEVENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_seventh"
 #: Every set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
-                     FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR)
+                     FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
