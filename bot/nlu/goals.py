@@ -189,14 +189,14 @@ _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什�
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
 
 
+# Asking to look something up ("查一下", "瞅瞅", "帮我瞧瞧").
+_LOOK = r"(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞅一眼|瞧瞧|瞧一下|翻翻|调出|调一下)"
 # A house number said on its own ("七号", "16号户", "十六号那家"): staff asking for that household.
-_HOUSE_NUMBER = re.compile(rf"^(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞅一眼|瞧瞧|瞧一下|翻翻|调出|调一下)?"
-                           rf"{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$")
+_HOUSE_NUMBER = re.compile(rf"^{_LOOK}?{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$")
 
 
 # A look-up by the head's name ("查一下李满仓家", "瞅瞅周满仓家的情况"): nothing to log, no visit said.
-_NAME_LOOKUP = re.compile(r"^(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞧瞧|瞧一下|调出)"
-                          r"[\u4e00-\u9fa5]{2,3}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$")
+_NAME_LOOKUP = re.compile(rf"^{_LOOK}[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$")
 
 
 def looks_up_by_name(text: str) -> bool:
