@@ -240,12 +240,12 @@ INTENT_QUERY_WEIGHT = 8
 #: the note above now hold (a two-part question is found close by BM25, before re-ranking).
 #: Confidence is no longer this weight's concern: the calibration (knowledge/confidence.py) is
 #: refitted on top of it.
+LEARNED_WEIGHT = 2.0
+LEARNED_REACH = 3.0
 #: A follow-up ("那要带啥" right after an answer): the entry just answered gets this factor among
 #: the close hits, so that a vague follow-up stays on it and one that asks for another kind of
 #: answer (多少钱, 去哪办) still moves to the sibling that gives it.
 STAY_BOOST = 1.2  # dev follow-ups (102 turns): confidently wrong 15 -> 12, right 77 either way
-LEARNED_WEIGHT = 2.0
-LEARNED_REACH = 3.0
 #: Among the hits the learned view re-ranks, when the question asks for a kind of answer
 #: (``int:`` tokens: 啥条件 -> who, 带啥 -> materials, 多少钱 -> amount) and some hit's title says it
 #: gives that kind, a hit whose title says it gives only other kinds is scaled by this (pooled
@@ -1186,8 +1186,8 @@ class KnowledgeBase:
         if p is not None:
             why["probability"] = round(p, 3)
         if p is not None and p < calibration.veto:
-            # the signals together say the first entry is more likely wrong than right: asked
-            # back even where each signal alone passes the rule ("高考志愿咋填" -> 志愿服务积分)
+            # the signals together say the first entry is unlikely to be right: asked back even
+            # where each signal alone passes the rule ("高考志愿咋填" -> 志愿服务积分)
             why["calibration_veto"] = True
             return self._not_sure(hits, why, ev, anchored)
         both = self._answer_parts(question, hits, topic, village_grid) if parts else None

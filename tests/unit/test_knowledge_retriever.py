@@ -434,7 +434,7 @@ def test_a_follow_up_leans_to_the_entry_just_answered(kb):
 
 def test_the_calibration_asks_back_what_the_rule_would_answer_when_it_is_more_likely_wrong(kb):
     """"高考志愿咋填" passes every check of the rule (志愿 is a word of the volunteering points
-    rule); the signals together say it is more likely wrong than right (below ``veto``)."""
+    rule); the signals together say it is unlikely to be right (below ``veto``)."""
     kb.calibration, calibration = None, kb.calibration
     try:
         assert kb.answer("高考志愿咋填").confident  # the premise: the rule alone answers it
