@@ -16,8 +16,9 @@ straight to Rasa's ``on_new_message``:
    "求救记录查一下") are not in danger themselves, so a question form from a staff sender
    (:func:`asks_about_emergencies`, with no sign of distress) goes to the ``query_emergencies``
    intent in the same way (the open alerts are listed; nothing is raised), also when it says
-   an alert word that is no emergency word (求助, 救急: "这会儿片里有人喊救急没有"). Whether the sender is staff is looked up only for such questions; a villager's
-   message with an emergency word always raises the alarm, and so does any message when the
+   an alert word that is no emergency word (求助, 救急: "这会儿片里有人喊救急没有"). Whether
+   the sender is staff is looked up only for such questions; a villager's message with an
+   emergency word always raises the alarm, and so does any message when the
    lookup fails.
 3. Rasa runs the turn.
 
