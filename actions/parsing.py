@@ -279,7 +279,7 @@ def refers_to_last(text: str) -> bool:
 def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
     """'260101办结了 路灯已经换好了' → ('resolve', '路灯已经换好了'); no verb → (None, '')."""
     for action, verbs in STAFF_VERBS:
-        for verb in verbs:
+        for verb in sorted(verbs, key=len, reverse=True):  # "报到村里去" whole, not "报到村" and "里去"
             if verb in text:
                 before, after = text.split(verb, 1)
                 note = re.sub(r"^[了吧啦一下\s，,。:：]*", "", after)

@@ -78,6 +78,7 @@ _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 #: Actions after which the bot always listens (they answer the turn; rules end the same way).
 ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_log_visit", "action_knowledge_fallback",
                                  "action_points_history", "action_ack_emergency", "action_affirm",
+                                 "action_household_summary", "action_award_points", "action_handle_grievance",
                                  *INTERRUPTIONS.values()})
 
 

@@ -359,3 +359,8 @@ def test_a_staff_command_on_a_ticket_the_model_cannot_place_goes_to_the_ticket_a
     assert decide(turn("260104广场舞那事我这边压不住，报到村里去", "nlu_fallback", 0.3)) == "action_handle_grievance"
     assert decide(turn("260101怎么样了", "nlu_fallback", 0.3)) != "action_handle_grievance"  # a question
     assert decide(turn("村口路灯坏了，报上去", "nlu_fallback", 0.3)) != "action_handle_grievance"  # no ticket
+
+
+def test_after_an_action_this_policy_chose_against_the_model_the_bot_listens():
+    for action in ("action_household_summary", "action_award_points", "action_handle_grievance"):
+        assert decide(turn("260104广场舞那事我这边压不住，报到村里去", "nlu_fallback", 0.3, after=action)) == "action_listen"
