@@ -244,8 +244,13 @@ def endpoints_yaml(cfg: ClusterConfig) -> tuple[str, dict]:
 def nginx_conf(cfg: ClusterConfig) -> str:
     d = cfg.dir
     tmp = d / "tmp"  # nginx's buffers: a private folder under var/cluster, not the system's temp directory
-    rasa = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in cfg.rasa_ports)
-    actions = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in cfg.action_ports)
+    # max_fails=0: a replica that refused a connection is not set aside for a while. With
+    # max_fails=1 fail_timeout=3s, a replica that refused once while it restarted was still set
+    # aside when the other one died: "no live upstreams", and a turn failed although a replica
+    # was up again (the crash-loop test saw it). A dead replica refuses at once on loopback, so
+    # trying it costs nothing; proxy_next_upstream then goes on to the next one.
+    rasa = "\n".join(f"    server 127.0.0.1:{p} max_fails=0;" for p in cfg.rasa_ports)
+    actions = "\n".join(f"    server 127.0.0.1:{p} max_fails=0;" for p in cfg.action_ports)
     user = "user nobody nogroup;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
     # proxy_next_upstream without non_idempotent: a POST is retried on the next replica only
     # when it never reached the first one (connection refused), never after it was sent.
