@@ -197,6 +197,15 @@ def bench_kb(settings: Settings) -> None:
     kb = KnowledgeBase.load(PROJECT_ROOT / "knowledge")
     for line in report(kb, PROJECT_ROOT / "knowledge"):  # original set, villager dev and held-out halves, per kind
         print("kb       " + line)
+    if kb.calibration is not None:  # how the calibrated confidence was chosen (knowledge/confidence.py)
+        fitted = kb.calibration.fitted
+        print(f"kb       calibrated confidence: answer at p >= {kb.calibration.threshold}, ask back the rule's "
+              f"answer at p < {kb.calibration.veto}; fitted on {fitted.get('questions')} development questions; "
+              f"leave-one-file-out (right and confident / confidently wrong / out-of-corpus answered):")
+        for row in fitted.get("leave_one_file_out", []):
+            name = "rule alone" if row["threshold"] is None else f"p >= {row['threshold']:.2f}"
+            print(f"kb         {name:>10}: {row['confident_right']:.3f} / {row['confident_wrong']:.3f} / "
+                  f"{row['ooc_answered']:.3f}")
 
 
 def bench_load(settings: Settings) -> None:
