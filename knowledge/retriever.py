@@ -791,30 +791,34 @@ class KnowledgeBase:
         root_p = _resolve_root(root)
         files = _entry_files(root_p) + _example_files(root_p)
         fp = _corpus_fingerprint(files)
+        kb = None
         if use_index:
-            ip = index_path(var_dir)
             try:
-                data = json.loads(ip.read_text(encoding="utf-8"))
+                data = json.loads(index_path(var_dir).read_text(encoding="utf-8"))
                 if data.get("format") == INDEX_FORMAT and data.get("fingerprint") == fp:
                     entries = [Entry(**d) for d in data["entries"]]
                     kb = cls(entries, data["passage_tokens"], data["passage_owner"],
                              data["passage_text"], fingerprint=fp)
-                    kb.calibration, kb.index_dir = _confidence.load(root_p), ip.parent
-                    return kb
             except (OSError, ValueError, KeyError, TypeError):
                 pass
-        kb = cls(load_entries(root_p), fingerprint=fp)
+        if kb is None:
+            kb = cls(load_entries(root_p), fingerprint=fp)
+            if use_index:
+                # missing or out of date: written now, so that the next start reads it instead of
+                # tokenising every passage again (a read-only var folder only costs that time)
+                try:
+                    kb.save_index(var_dir)
+                except OSError:
+                    pass
         kb.calibration = _confidence.load(root_p)
-        if use_index:
-            # missing or out of date: written now, so that the next start reads it instead of
-            # tokenising every passage again (a read-only var folder only costs that time)
-            ip = index_path(var_dir)
-            kb.index_dir = ip.parent
-            try:
-                _atomic_write_text(ip, json.dumps(kb.to_index_dict(), ensure_ascii=False))
-            except OSError:
-                pass
+        kb.index_dir = index_path(var_dir).parent if use_index else None
         return kb
+
+    def save_index(self, var_dir: str | os.PathLike | None = None) -> Path:
+        """Write the persisted index atomically; returns its path."""
+        ip = index_path(var_dir)
+        _atomic_write_text(ip, json.dumps(self.to_index_dict(), ensure_ascii=False))
+        return ip
 
     def to_index_dict(self) -> dict:
         return {
@@ -1464,10 +1468,7 @@ def spoken_summary(entry: Entry, max_chars: int = MAX_ANSWER_CHARS,
 
 def build_index(root: str | os.PathLike = "knowledge", var_dir: str | os.PathLike | None = None) -> Path:
     """Validate every entry, then write the index atomically. Returns the index path."""
-    kb = KnowledgeBase.load(root, var_dir=var_dir, use_index=False)
-    ip = index_path(var_dir)
-    _atomic_write_text(ip, json.dumps(kb.to_index_dict(), ensure_ascii=False))
-    return ip
+    return KnowledgeBase.load(root, var_dir=var_dir, use_index=False).save_index(var_dir)
 
 
 def ingest(paths: Iterable[str | os.PathLike], root: str | os.PathLike = "knowledge",
