@@ -14,9 +14,11 @@ from knowledge.evaluation import load_questions
 
 EVAL = PROJECT_ROOT / "knowledge" / "eval"
 #: Held out: measured once, never tuned on (the header of each file says so).
-HELDOUT = [(EVAL / "fresh7_heldout.yml", "heldout"), (EVAL / "fresh6_heldout.yml", "heldout"), (EVAL / "fresh5_heldout.yml", "heldout"),
+#: fresh7 is measured (validation now, aggregates only); fresh5 and fresh6 became development
+#: data on 2026-11-30 (their headers say so).
+HELDOUT = [(EVAL / "fresh8_heldout.yml", "heldout"), (EVAL / "fresh7_heldout.yml", "heldout"),
            (EVAL / "villager_questions.yml", "heldout")]
-DEV = [(EVAL / "fresh4_heldout.yml", "dev"), (EVAL / "fresh3_heldout.yml", "dev"), (EVAL / "fresh2_heldout.yml", "dev"), (EVAL / "fresh_heldout.yml", "all"),
+DEV = [(EVAL / "fresh6_heldout.yml", "all"), (EVAL / "fresh5_heldout.yml", "all"), (EVAL / "fresh4_heldout.yml", "dev"), (EVAL / "fresh3_heldout.yml", "dev"), (EVAL / "fresh2_heldout.yml", "dev"), (EVAL / "fresh_heldout.yml", "all"),
        (EVAL / "villager_questions.yml", "dev")]
 _FLAT = re.compile(r"[\s，,。.!！?？、…~～;；:：\"'“”]+")
 
