@@ -42,7 +42,10 @@ FILENAME = "confidence.json"  # in the knowledge folder
 #: (questions.yml + out_of_corpus.yml), with the split of each that is development data
 #: (``knowledge/eval/``; every other file there is held out or kept for validation).
 DEV_FILES = (("villager_questions.yml", "dev"), ("fresh_heldout.yml", "all"), ("fresh2_heldout.yml", "dev"),
-             ("fresh3_heldout.yml", "dev"), ("fresh4_heldout.yml", "dev"))
+             ("fresh3_heldout.yml", "dev"), ("fresh4_heldout.yml", "dev"),
+             # measured once each (fresh5) or used for validation (fresh6) in earlier sessions, then
+             # made development data on 2026-11-30 (their headers say so)
+             ("fresh5_heldout.yml", "all"), ("fresh6_heldout.yml", "all"))
 #: Thresholds tried when fitting; the lowest whose leave-one-file-out figures keep the
 #: confidently wrong share within ``WRONG_BUDGET`` and answer no more out-of-corpus questions
 #: than ``OOC_BUDGET`` above the rule alone is kept.

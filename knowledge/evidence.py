@@ -24,6 +24,8 @@ disability-card renewal entry on 到期/换 quite well; a question about the med
   not count; a status (外省, 外地, 跨省) always does.  A place is a word of its own (村西安置点
   holds 安置, not 西安).
 
+* **beyond** — a thing villagers ask about that no entry covers (征地, 高考志愿, 公积金; the
+  ``beyond`` list of ``synonyms.yml``) and the entry does not mention is not answered from it.
 The module knows nothing of BM25: :class:`EvidenceModel` is built from the entries and the
 retriever's tokenizer, so that it sees words exactly as the index does.
 """
@@ -78,6 +80,7 @@ class Evidence:
     uncovered: list[str] = field(default_factory=list)   # question nouns the entry lacks (info)
     strong: bool = False  # an anchor is the entry's subject itself (topic-level word), not a detail
     unknown: list[str] = field(default_factory=list)     # question words no entry has (驾照, 换届)
+    beyond: list[str] = field(default_factory=list)      # things no entry covers (synonyms.yml)
     concepts: int = 0  # distinct things the anchors name
 
     @property
@@ -86,7 +89,7 @@ class Evidence:
 
     @property
     def vetoed(self) -> bool:
-        return bool(self.lookalikes or self.elsewhere)
+        return bool(self.lookalikes or self.elsewhere or self.beyond)
 
 
 class EvidenceModel:
@@ -229,6 +232,9 @@ class EvidenceModel:
         concepts |= {t for t in ev.anchors if not t.startswith(("py:", "pb:", "syn:")) and t not in grouped
                      and not any(t in g or g in t for g in grouped)}
         ev.concepts = len(concepts) or (1 if ev.anchors else 0)
+        beyond = _spoken.table().beyond
+        if beyond is not None:
+            ev.beyond = [m.group() for m in beyond.finditer(norm_q) if not self.covers(entry_id, m.group())]
         if any(p in norm_q for p in self._elsewhere) and not self.covers(entry_id, "外地"):
             clauses = [c for c in _CLAUSE.split(norm_q) if _HAN.search(c)]
             story = len(clauses) >= STORY_MIN

@@ -43,6 +43,7 @@ class SpokenTable:
     generic: frozenset[str] = frozenset()
     intents: list[tuple[str, re.Pattern]] = field(default_factory=list)
     local: re.Pattern | None = None
+    beyond: re.Pattern | None = None  # things villagers ask about that no entry covers
     fingerprint: str = "none"
 
 
@@ -79,6 +80,8 @@ def load_table(path: str | Path = TABLE_PATH) -> SpokenTable:
         t.intents.append((str(name), re.compile("|".join(f"(?:{p})" for p in patterns))))
     if data.get("local"):
         t.local = re.compile("|".join(f"(?:{p})" for p in data["local"]))
+    if data.get("beyond"):
+        t.beyond = re.compile("|".join(f"(?:{p})" for p in data["beyond"]))
     return t
 
 

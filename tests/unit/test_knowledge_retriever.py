@@ -392,21 +392,23 @@ def test_the_calibrated_confidence_answers_what_the_rule_asks_back_when_it_is_ve
     from knowledge import confidence
 
     assert kb.calibration is not None and kb.calibration.threshold >= 0.6
-    a = kb.answer("重度残疾的护理补贴咋申请")
-    assert a.why["gate"] and len(a.why["features"]) == len(confidence.FEATURES)
+    question = "东屋的墙裂了好宽一道缝，夜里睡觉心慌，该咋办"  # names no entry's subject word
     kbm.KIND_DECIDES, saved = False, kbm.KIND_DECIDES
+    calibration = kb.calibration
     try:
-        sure = kb.answer("重度残疾的护理补贴咋申请")  # no longer decided by the kind asked for
-        assert sure.confident and sure.entry.id == "canji-subsidy-apply"
+        kb.calibration = None
+        assert not kb.answer(question).confident  # the rule alone asks back
+        kb.calibration = calibration
+        sure = kb.answer(question)
+        assert sure.why["gate"] and len(sure.why["features"]) == len(confidence.FEATURES)
+        assert sure.confident and sure.entry.id == "weifang-report"
         assert sure.why["probability"] >= kb.calibration.threshold
     finally:
-        kbm.KIND_DECIDES = saved
+        kbm.KIND_DECIDES, kb.calibration = saved, calibration
     # never for a question about something no entry covers (the evidence gate comes first)
-    ooc = kb.answer("驾照到期了去哪换")
-    assert not ooc.confident and not ooc.why["gate"]
-    # nor for a story: there it gained as many right answers as wrong ones on the dev files
-    story = kb.answer("俺娘今年八十二了，腿脚不好，一个人住在老屋里，儿女都在外头打工，她那个高龄补贴咋领")
-    assert story.why["signals"]["story"] and not story.why["gate"]
+    for ooc in ("驾照到期了去哪换", "修路征地一亩补偿多少"):
+        a = kb.answer(ooc)
+        assert not a.confident and not a.why["gate"] and a.why["beyond"], ooc
 
 
 def test_a_calibration_fitted_on_other_features_is_refused(tmp_path):
@@ -433,14 +435,15 @@ def test_a_follow_up_leans_to_the_entry_just_answered(kb):
 
 
 def test_the_calibration_asks_back_what_the_rule_would_answer_when_it_is_more_likely_wrong(kb):
-    """"高考志愿咋填" passes every check of the rule (志愿 is a word of the volunteering points
-    rule); the signals together say it is unlikely to be right (below ``veto``)."""
+    """"小孩出生证明丢了咋补" passes every check of the rule (a newborn's insurance entry talks
+    of the birth certificate); the signals together say it is unlikely to be right (below
+    ``veto``)."""
     kb.calibration, calibration = None, kb.calibration
     try:
-        assert kb.answer("高考志愿咋填").confident  # the premise: the rule alone answers it
+        assert kb.answer("小孩出生证明丢了咋补").confident  # the premise: the rule alone answers it
     finally:
         kb.calibration = calibration
-    a = kb.answer("高考志愿咋填")
+    a = kb.answer("小孩出生证明丢了咋补")
     assert not a.confident and a.why["calibration_veto"] and a.why["probability"] < calibration.veto
 
 
