@@ -56,6 +56,10 @@ YES_WORDS = (
     "照你说的办", "按你说的办", "照你说的", "按你说的", "依你说的", "听你的", "依你", "就依你",
     "这回对了", "这下对了", "这次对了", "现在对了", "这回对", "这下对",
     "对喽", "对咯", "是喽", "中嘞", "能成", "能行", "要得咯", "好啦", "是这么回事", "就是这么回事", "就这么回事",
+    # Cantonese 系 / 好勒, Henan 得劲 / 恁 ("就恁着吧"), Shandong 杠好, north-western 对着哩 / 嗯么,
+    # south-western 整嘛, and 可不嘛
+    "系", "系啊", "系呀", "系嘞", "好勒", "得劲", "杠好", "对着哩", "对着呢", "嗯么", "整嘛", "恁弄", "就恁着",
+    "就恁", "可不嘛", "就这么弄", "中啊",
 )
 # Leaving the flow altogether.
 STOP_PATTERNS = (
@@ -71,14 +75,24 @@ STOP_PATTERNS = (
     "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
     # Leaving the talk altogether ends whatever waits for an answer too.
     "再见", "拜拜", "回见", "先挂了",
+    # 算了 said coarsely (算毬 / 算逑), 罢了 as 罢咧, south-western "do nothing more" (不整哪样了),
+    # and "don't trouble yourself" (不麻烦了, 甭麻烦了)
+    "算毬", "算求", "算逑", "罢咧", "罢罢", "不整哪样", "不报哪样", "不搞哪样", "不弄哪样",
+    "不麻烦了", "不麻烦你了", "甭麻烦", "别麻烦了", "不用麻烦", "不劳烦", "不劳驾",
 )
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
-SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了")
+SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了",
+                      # Cantonese 唔使, Wu / Jiang-Huai 不消, Minnan 免 ("免了", "免啦")
+                      "唔使", "唔洗", "不消了", "不消得", "不消咯", "不消嘞", "免了", "免啦", "免咯", "免喽")
 NO_PATTERNS = (
     "不对", "不是", "不行", "不中", "不成", "不可以", "不要", "不用", "不同意", "错了", "不太对", "有错", "说错",
     "弄错", "搞错", "没说对", "没有", "不好", "不了", "莫得", "莫有",
     "岔了", "说岔", "弄岔", "搞岔", "记岔", "听岔", "整岔", "说差了", "听差了",
+    # Cantonese 唔 (not) and 冇 (none), south-western 不得行 / 要不得 / 使不得, 么得 for 莫得
+    "唔要", "唔系", "唔得", "唔对", "唔好", "冇要", "不得行", "要不得", "使不得", "么得",
 )
+#: Whole replies that are a no on their own (in a longer sentence they mean other things).
+NO_ALONE = ("不", "布", "部", "步", "没", "别", "否", "甭", "冇", "冇得", "唔", "不得", "没得", "莫", "莫啊")
 REPEAT_PATTERNS = (
     "再说一遍", "再说一次", "再念一遍", "再讲一遍", "没听清", "没听见", "你说啥", "你说什么", "说的啥", "啥意思",
     "什么意思", "重复一遍", "重说", "慢点说", "大点声", "再念念", "再说说", "再讲讲", "再来一遍", "没听明白", "没听懂",
@@ -142,13 +156,16 @@ def refuses(text: str) -> bool:
     if not flat:
         return False
     return (_has_any(flat, STOP_PATTERNS) or _has_any(flat, NO_PATTERNS) or _negated_in_pinyin(flat)
-            or flat in ("不", "布", "部", "步", "没", "别", "否", "甭"))
+            or flat in NO_ALONE or _core(flat) in NO_ALONE)
 
 
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
 _STOP_RE = re.compile(r"(不|别|甭|莫|覅|冇|不要|不用|别再|不再)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
-                      r"(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍)")
+                      r"(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠)")
+#: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice): a way out. Only
+#: as a clause of its own, so that a report ("棚子散了架") keeps its words.
+_SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮)(?:了|啦|喽|咯|勒|哒)){1,3}$")
 
 
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
@@ -156,6 +173,8 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     was itself a yes/no question, where "不用了" is an answer rather than a way out."""
     flat = normalise(text)
     if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
+        return True
+    if any(_SLIPPED_STOP_RE.match(_core(clause)) for clause in _PUNCTUATION.split(text or "")):
         return True
     return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
 

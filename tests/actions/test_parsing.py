@@ -65,6 +65,8 @@ def test_strip_place_prefix(said, place):
 @pytest.mark.parametrize("said,anonymous", [
     ("不用", False), ("不要", False), ("不需要保密", False), ("要", True), ("保密", True), ("匿名吧", True),
     ("嗯", None),
+    # Cantonese, Wu and Minnan "no need", indifference, and the name left out in other words
+    ("唔使保密", False), ("不消保密", False), ("无所谓", False), ("名字唔好写", True), ("莫提我名字", True),
 ])
 def test_anonymity_in(said, anonymous):
     assert parsing.anonymity_in(said) is anonymous

@@ -13,22 +13,32 @@ YES = ["对", "对的", "是", "是的", "行", "中", "中中中", "成", "好"
        # a particle after the yes, a short "that's it"
        "对喽", "对咯", "中，就这",
        # "can do", "that's how it is", a Cantonese no-problem
-       "能成", "是这么回事", "冇得问题"]
+       "能成", "是这么回事", "冇得问题",
+       # Cantonese 系, Henan 得劲 / 就恁着吧, Shandong 杠好, north-western 对着哩
+       "系啊", "好勒", "得劲", "就恁着吧", "杠好", "对着哩"]
 STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取消吧", "拉倒吧", "不弄了", "不办了", "就这样吧不申诉了",
         "行吧…算了不换了", "回头再说吧", "以后再说", "不用了", "不要了", "蒜了", "甭管了",
         "得了，不费那个劲了", "不折腾了", "懒得弄了",
         # Xiang (哒 for 了), Wu (覅), Cantonese (冇) and northern (算球) ways out
-        "算哒算哒", "莫弄哒", "覅弄了", "冇搞喽", "算球", "容俺掂量掂量", "先莫交", "不说这个了"]
+        "算哒算哒", "莫弄哒", "覅弄了", "冇搞喽", "算球", "容俺掂量掂量", "先莫交", "不说这个了",
+        # 算了 misheard (散了) and 了 said as 勒 (an unsafe write in the eighth set, start code)
+        "散了散了，不报勒", "不报勒", "酸了",
+        # Cantonese, Minnan, Wu and south-western ways out
+        "唔使了", "免了", "不消了", "算毬", "不整哪样了", "不麻烦你了"]
 NO = ["不对", "不是", "不行", "不中", "错了", "不", "对，不对不对", "不是这个", "地点说错了",
       # ASR slips of 不是 / 不对 / 不办了
       "不四", "布什", "布是", "不队", "不搬了",
       # south-western 莫得 (no), even beside 问题 when it is not "no problem"
       "莫得", "莫得那回事",
       # "said it wrong" in northern speech
-      "说岔了", "说岔了，是16号周翠花家", "听岔了"]
+      "说岔了", "说岔了，是16号周翠花家", "听岔了",
+      # Cantonese and south-western no
+      "唔系", "唔要", "冇", "不得行", "要不得", "么得"]
 UNCLEAR = ["", "嗯", "嗯…", "啊？", "哦", "满意", "咋", "什么"]
 REPEAT = ["再说一遍", "你说啥", "没听清", "你说什么，再念一遍"]
-OTHER = ["俺家这个月加了几分", "低保要带啥材料", "我要反映个事"]
+OTHER = ["俺家这个月加了几分", "低保要带啥材料", "我要反映个事",
+         # a report whose words hold 散了 is not a way out
+         "村口那个棚子散了架", "人都散了才来收垃圾", "垃圾站从来不消毒"]
 
 
 @pytest.mark.parametrize("text", YES)
