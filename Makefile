@@ -96,7 +96,7 @@ test: install
 	@log=$$(mktemp); if $(VALIDATE) >"$$log" 2>&1; then \
 	  echo "    valid; $$(grep -c 'UserWarning' "$$log") warnings (\`make validate\` lists them)"; rm -f "$$log"; \
 	else cat "$$log"; rm -f "$$log"; echo "rasa data validate found errors in domain.yml, nlu_data/ or config.yml"; exit 1; fi
-	@$(PY) -m bot train
+	@$(PY) -m bot train --validated
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tiers that need no trained model and no servers: no training; about a minute on 2 idle

@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the Rasa model if data or config changed")
     p.add_argument("--config", default="config.yml")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--validated", action="store_true",
+                   help="the data was just checked by `rasa data validate` (make test): Rasa's own check is skipped")
     p.set_defaults(func=servers.cmd_train)
     sub.add_parser("seed", help="migrate the database and seed the demo village").set_defaults(func=servers.cmd_seed)
     sub.add_parser("serve", help="start action + Rasa servers").set_defaults(func=servers.cmd_serve)

@@ -40,7 +40,7 @@ def _demo_device_key(settings: Settings, device_id: str = "device-001") -> None:
 def cmd_train(args, settings: Settings) -> int:
     from bot.ops.runtime import train_if_needed
 
-    train_if_needed(config=args.config, force=args.force, settings=settings)
+    train_if_needed(config=args.config, force=args.force, settings=settings, validated=args.validated)
     return 0
 
 

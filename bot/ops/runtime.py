@@ -62,8 +62,10 @@ def model_path(settings: Settings | None = None, config: str = "config.yml") -> 
 
 
 def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool = False,
-                    settings: Settings | None = None) -> Path:
-    """Train a model unless one with the same fingerprint exists; returns its path."""
+                    settings: Settings | None = None, validated: bool = False) -> Path:
+    """Train a model unless one with the same fingerprint exists; returns its path.
+    ``validated``: the caller has just run ``rasa data validate`` on the same files (``make
+    test``), so ``rasa train`` skips its own copy of that check (3-5 s)."""
     settings = settings or load_settings()
     target = model_path(settings, config)
     if target.exists() and not force:
@@ -75,7 +77,8 @@ def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool
     target.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "bot.ops.rasa_train", "--config", str(PROJECT_ROOT / config),
            "--domain", str(PROJECT_ROOT / "domain.yml"), "--data", str(PROJECT_ROOT / "nlu_data"),
-           "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+           "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")],
+           *(["--skip-validation"] if validated else [])]
     subprocess.run(cmd, check=True, cwd=PROJECT_ROOT, env=child_environment(settings=settings))  # nosec B603 - this interpreter, fixed arguments, no shell
     print(f"==> Trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
     return target
