@@ -245,7 +245,7 @@ LEARNED_REACH = 3.0
 #: A follow-up ("那要带啥" right after an answer): the entry just answered gets this factor among
 #: the close hits, so that a vague follow-up stays on it and one that asks for another kind of
 #: answer (多少钱, 去哪办) still moves to the sibling that gives it.
-STAY_BOOST = 1.2  # dev follow-ups (102 turns): confidently wrong 15 -> 12, right 77 either way
+STAY_BOOST = 3.0  # dev follow-ups (127 turns, 2026-11-30): 1.2 -> 3.0 right 92 -> 96, wrong 12 -> 12
 #: Among the hits the learned view re-ranks, when the question asks for a kind of answer
 #: (``int:`` tokens: 啥条件 -> who, 带啥 -> materials, 多少钱 -> amount) and some hit's title says it
 #: gives that kind, a hit whose title says it gives only other kinds is scaled by this (pooled
@@ -264,6 +264,10 @@ KIND_DECIDES = True
 CLAUSE_MIN = 3
 CLAUSE_LAST = 2
 _CLAUSE_RE = re.compile(r"[，,。！？!?；;：:\s]+")
+#: Being from elsewhere, said of the asker or the one asked for ("外地的也算吗", "户口不在咱这").
+_NOT_FROM_HERE = re.compile(r"外地|异地|外省|外来|户口不在|不是本地|不是这里的|不是咱这")
+#: Being old, said with 上 ("上了岁数", "上年纪"): kept from the sound repair (伤了 sounds alike).
+_AGE_SAID = re.compile(r"上了?(岁数|年纪|年岁)")
 #: A story of at least STORY_MIN clauses is ranked (``ranking_tokens``) on its question part
 #: (``story_focus``: the last CLAUSE_LAST clauses) plus only those words of the account before it
 #: that name some entry's subject (evidence anchors: 高龄补贴, 残疾证, 土地): the rest of the
@@ -913,7 +917,7 @@ class KnowledgeBase:
         Longest windows first; a window that is already a corpus word is kept; a two-character
         window that is a common word of its own is kept."""
         by_sound, vocab = self._sound_vocab()
-        text = normalise(question)
+        text = _AGE_SAID.sub("年纪大", normalise(question))  # "上了岁数" is not 伤了 said by ear
         out, last = [], 0
         for m in _HAN_RE.finditer(text):
             run = m.group(0)
@@ -1149,9 +1153,9 @@ class KnowledgeBase:
         ``Answer.clarify`` holds one short question naming the close candidates."""
         question = self.repair_sounds(question)
         hits, learned_top = self._search_all(question, topic, village_grid, topic_mode, previous)
-        hits = hits[:5]
         if not hits:
             return Answer(DONT_KNOW_TEXT, None, False, [], "")
+        hits = self._prefer_elsewhere(question, hits)[:5]
         hits = _prefer_village(hits, local=_spoken.asks_local(_label_text(question)))
         top = hits[0]
         runner = hits[1] if len(hits) > 1 else None
@@ -1230,6 +1234,21 @@ class KnowledgeBase:
         if p is not None and why["gate"] and p >= calibration.threshold:
             return _sure_answer(top, hits, why)
         return self._not_sure(hits, why, ev, anchored)
+
+    def _prefer_elsewhere(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """A question about a place outside the county ("我爸在杭州住院了，医保能报不") that the
+        first entry does not cover is answered from an entry that does (the one on care
+        elsewhere): among the next seven, one within ``CLARIFY_LEAD`` of the first or of its topic."""
+        top = hits[0]
+        if self.evidence.covers(top.entry.id, "外地") or not (
+                _NOT_FROM_HERE.search(question)
+                or self.evidence.check(question, top.entry.id, self.query_tokens(question)).elsewhere):
+            return hits
+        for h in hits[1:8]:
+            close = h.score * CLARIFY_LEAD >= top.score or h.entry.topic == top.entry.topic
+            if close and self.evidence.covers(h.entry.id, "外地"):
+                return [h] + [x for x in hits if x is not h]
+        return hits
 
     def _not_sure(self, hits: list[Hit], why: dict, ev, anchored: bool) -> Answer:
         """Not sure: say so, and offer the closest entries so the dialogue can ask back; when

@@ -471,3 +471,20 @@ def test_the_learned_view_and_the_index_are_saved_and_read_back_without_training
     learned._CACHE.clear()
     monkeypatch.undo()
     assert KnowledgeBase.load(KNOWLEDGE, var_dir=tmp_path).learned.scores("低保要带啥材料") == scores
+
+
+def test_a_question_from_elsewhere_goes_to_the_entry_that_covers_elsewhere(kb):
+    """"户口不在这" / a city far away, after (or instead of) the general entry: the sibling that
+    covers people and care elsewhere comes first, even against the entry just answered."""
+    a = kb.answer("临时救助 俺不是本地人也能申请不", topic="临时救助", previous="linshi-jiuzhu-apply")
+    assert a.why["top"] == "linshi-jiuzhu-nonlocal"
+    b = kb.answer("医保 俺闺女在广州打工，生病了在那边能报不", topic="医保", previous="yibao-payment-how")
+    assert b.why["top"] == "yibao-offsite"
+
+
+def test_being_old_is_not_repaired_into_an_injury(kb):
+    """"上了岁数" sounds like 伤了 (shang le): the sound repair leaves it, so the work-injury
+    entry does not win a question about the old-age allowance."""
+    assert "伤" not in kb.repair_sounds("俺爹上了年纪腿脚不好")
+    a = kb.answer("俺今年八十六了，听人说上了岁数有补贴，咋领")
+    assert a.why["top"].startswith("gaoling-")
