@@ -174,3 +174,9 @@ def clear_choices() -> List[EventType]:
 def clear_pending() -> List[EventType]:
     """No write is waiting for 对/不对 any more."""
     return [SlotSet(slots.PENDING_WRITE, None), SlotSet(slots.AWAITING_CONFIRMATION, False)]
+
+
+def previous_user_text(tracker: Tracker) -> str:
+    """What the user said in the turn before this one ('' if nothing)."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return said[-2].strip() if len(said) >= 2 else ""

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import parsing, phrases, slots
-from actions.common import Turn, XiangyinAction, clear_choices, forget, latest_entity, latest_text
+from actions.common import Turn, XiangyinAction, clear_choices, forget, latest_entity, latest_text, previous_user_text
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.reports import prefill_from
 from bot import grievances
@@ -63,12 +63,6 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
 
     answered, _ = policy.sure_answer(turn, turn.text)
     return None if answered is None else [*answered, FollowupAction(ACTION_LISTEN)]
-
-
-def previous_user_text(tracker: Tracker) -> str:
-    """What the user said in the turn before this one ('' if nothing)."""
-    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
-    return said[-2].strip() if len(said) >= 2 else ""
 
 
 class ValidateGrievanceForm(FormValidationAction):
@@ -310,10 +304,17 @@ class ActionHandleGrievance(XiangyinAction):
     action_name = "action_handle_grievance"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if _not_staff(turn):
-            return []
         text = turn.text
         ticket = turn.entity(slots.ENTITY_TICKET) or parsing.ticket_in(text)
+        if not turn.actor.is_staff and not ticket and parsing.asks_to_file(text):
+            # a villager's "要嘛，帮我往上报" after telling a problem: the report of that problem
+            # (its read-back still needs a yes), not a staff command on a ticket
+            earlier = previous_user_text(turn.tracker)
+            said = parsing.reports_problem(earlier) or infer_category(earlier) != "其他"
+            return [*prefill_from(turn, earlier if said else text),
+                    FollowupAction(slots.GRIEVANCE_FORM)]
+        if _not_staff(turn):
+            return []
         action, note = parsing.parse_staff_command(text)
         if not ticket or not action:
             turn.say("utter_staff_command_help")

@@ -154,6 +154,16 @@ _ASKS_CATALOGUE = re.compile(r"(换|兑|超市|买|领).{0,4}(啥|什么|哪些|
                              r"|有(啥|什么|哪些)(东西|货)?(能|可以)?(换|兑)?")
 
 
+# "换一袋大米得花多少分", "肥皂几分一块", "洗衣粉要多少分": the price asked, not an exchange.
+_ASKS_PRICE = re.compile(r"(花|要|得|需要|值|用|扣|是)(多少|几)(个)?分|(多少|几)(个)?分(一|能换|才能换|换)|"
+                         r"(多少|几)分钱|价钱|价格|啥价|什么价|贵不贵")
+
+
+def asks_price(text: str) -> bool:
+    """The question asks what an item costs ("换一袋大米得花多少分"), not to exchange it."""
+    return bool(_ASKS_PRICE.search(_PUNCT.sub("", text or "")))
+
+
 def asks_catalogue(text: str) -> bool:
     """The question asks what the points shop offers ("能换点啥不"), not for one item."""
     return bool(_ASKS_CATALOGUE.search(_PUNCT.sub("", text or "")))

@@ -75,6 +75,11 @@ def affordable_clause(items: Sequence[str]) -> str:
     return f"您可以换{series(items, NAME_SEPARATOR)}。" if items else ""
 
 
+def enough_clause(balance: int, cost: int) -> str:
+    """Whether the household can afford it, said after a price: '够换' / '还差6分'."""
+    return "够换" if balance >= cost else f"还差{cost - balance}分"
+
+
 def alternatives_clause(items: Sequence[str]) -> str:
     """The optional clause when an item sold out: '可以看看毛巾、牙膏。'."""
     return f"可以看看{series(items, NAME_SEPARATOR)}。" if items else ""

@@ -8,7 +8,7 @@ from typing import List, Optional
 from rasa_sdk.events import EventType
 
 from actions import parsing, phrases, slots
-from actions.common import Turn, XiangyinAction
+from actions.common import Turn, XiangyinAction, previous_user_text
 from actions.households import SUMMARY, refers_back, staff_query
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule, rule_words
@@ -175,10 +175,23 @@ class ActionRedeemPoints(XiangyinAction):
             named = points.item_named(s, turn.actor.village_id, turn.entity(slots.ENTITY_ITEM))
             if named is None and parsing.asks_catalogue(turn.text):
                 return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
+            if named is None and points.item_in(s, turn.actor.village_id, turn.text) is None:
+                # "那就给俺换一袋" right after "大米得花多少分": the item just talked about
+                earlier = points.item_in(s, turn.actor.village_id, previous_user_text(turn.tracker))
+                if earlier is not None:
+                    item_text = earlier.name
             try:
                 item = points.find_item(s, turn.actor.village_id, item_text, said=turn.text)
             except points.UnknownItem as exc:
                 turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
+                return []
+            if parsing.asks_price(turn.text):
+                # "换一袋大米得花多少分": the price and whether it is affordable; an exchange
+                # needs its own request and read-back
+                balance = points.spendable(s, turn.actor)
+                cost = item.price * quantity
+                turn.say("utter_shop_price", item=item.name, quantity=quantity,
+                         unit=item.unit, cost=cost, balance=balance, enough=phrases.enough_clause(balance, cost))
                 return []
         return _propose_redeem(turn, item, quantity)
 

@@ -79,6 +79,8 @@ STOP_PATTERNS = (
     # and "don't trouble yourself" (不麻烦了, 甭麻烦了)
     "算毬", "算求", "算逑", "罢咧", "罢罢", "不整哪样", "不报哪样", "不搞哪样", "不弄哪样",
     "不麻烦了", "不麻烦你了", "甭麻烦", "别麻烦了", "不用麻烦", "不劳烦", "不劳驾",
+    # "Never mind, you're busy" ("没事没事，你忙你的吧")
+    "没事没事", "你忙你的", "你先忙", "你忙吧", "不打扰你", "不打扰了", "不耽误你",
 )
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
 SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了",

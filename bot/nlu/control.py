@@ -131,7 +131,9 @@ DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rule
                               "out_of_scope", "inform", "check_points", "deny"})
 #: Intents the model gives an award said in the field when it cannot decide ("56号陈春生家送来塑料瓶
 #: 三十个": award 0.49, look-up 0.47, so the fallback).
-AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope"})
+AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
+                            # "11号黄小红…按调解给她家加分" heard as a look-up of house 11
+                            "query_household"})
 AWARD_ACTION = "action_award_points"
 _NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])家")
 #: Intents the model gives a staff command on a ticket it cannot place.

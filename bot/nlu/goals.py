@@ -173,7 +173,9 @@ def asks_source(text: str) -> bool:
 _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "脏", "臭", "吵", "偷", "占了", "欠", "不给",
                   "不公", "有意见", "没人管", "不管", "歪", "危险", "掉了", "烂", "冒烟", "乱倒", "乱扔", "呛", "熏",
                   "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给",
-                  "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边")
+                  "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边",
+                  # leaning, loose, bulging, seeping ("电线杆斜得厉害", "护栏松了")
+                  "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没)")
 
 
@@ -257,11 +259,19 @@ AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*
 DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
 
 
+# Points booked by the rule's name, without a number ("按调解给她家加分", "记一次义务清扫"); a
+# visit logged ("记一次走访") is not an award.
+AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)")
+_VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
+
+
 def tells_award(text: str) -> bool:
-    """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' tell points to book (the rule is the
-    caller's to find), not a question about the household."""
-    return bool(AWARDED_POINTS.search(text or "") or DELIVERED_QUANTITY.search(text or "")) \
-        and not asks_question(text)
+    """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' / '记一次义务清扫' tell points to
+    book (the rule is the caller's to find), not a question about the household."""
+    text = text or ""
+    said = AWARDED_POINTS.search(text) or DELIVERED_QUANTITY.search(text) \
+        or (AWARD_SAID.search(text) and not _VISIT_SAID.search(text))
+    return bool(said) and not asks_question(text)
 
 
 # Asking for slower speech ("你说慢点，俺没听清", "讲得忒快了"): said again, slowly.

@@ -206,6 +206,18 @@ def test_villagers_cannot_work_the_queue(runner):
         assert runner.run(action, "cli:hh020", "260101办结了 路灯好了").texts == ["这个只有网格员和村干部能办。"]
 
 
+def test_a_villager_asking_to_pass_a_problem_on_gets_the_report_form_not_the_staff_answer(runner):
+    """"要嘛，帮我往上报" (heard as a staff command) after telling a problem: the report of that
+    problem starts (its read-back still needs a yes); nothing is filed yet."""
+    events = [{"event": "user", "text": "隔壁老往俺家地里排脏水，这种事找谁调解"},
+              {"event": "user", "text": "要嘛，帮我往上报"}]
+    said = runner.run(ActionHandleGrievance(runner.settings), "cli:hh020", "要嘛，帮我往上报",
+                      intent="handle_grievance", events=events)
+    assert "只有网格员" not in " ".join(said.texts)
+    assert any(e.get("event") == "followup" and e.get("name") == "grievance_form" for e in said.events)
+    assert "脏水" in said.slot(slots.GRIEVANCE_DESCRIPTION)
+
+
 def test_after_resolution_the_reporter_is_asked_and_unsatisfied_reopens(runner):
     start = runner.run(ActionSessionStart(runner.settings), "cli:hh003", "")
     assert start.text.startswith("先问您一下：您反映的260103号“") and "您满意吗？" in start.text

@@ -210,3 +210,19 @@ def test_another_item_said_with_the_no_is_read_back_again_and_nothing_is_spent(r
     dropped = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "不换了", intent="deny",
                          slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
     assert dropped.slot(slots.PENDING_WRITE, None) is None and _balance(runner, "cli:hh010") == balance
+
+
+def test_a_price_asked_is_answered_and_the_exchange_waits_for_its_own_request(runner):
+    """"换一袋大米得花多少分" asks the price: said with whether the household can afford it,
+    nothing proposed; "那就给俺换一袋" right after is the exchange of that item, read back."""
+    balance = _balance(runner, "cli:hh013")
+    asked = runner.run(ActionRedeemPoints(runner.settings), "cli:hh013", "换一袋大米得花多少分", intent="redeem_points",
+                       entities={"item": "大米"})
+    assert asked.texts[0].startswith("大米1袋要50分") and f"您家有{balance}分" in asked.texts[0]
+    assert not any(e.get("name") == slots.PENDING_WRITE for e in asked.events)  # nothing proposed
+    events = [{"event": "user", "text": "换一袋大米得花多少分"}, {"event": "user", "text": "那就给俺换一袋"}]
+    then = runner.run(ActionRedeemPoints(runner.settings), "cli:hh013", "那就给俺换一袋", intent="redeem_points",
+                      events=events)
+    assert "大米" in then.texts[0], then.texts
+    pending = then.slot(slots.PENDING_WRITE)
+    assert pending["item"] == "大米" and pending["quantity"] == 1 and _balance(runner, "cli:hh013") == balance

@@ -353,6 +353,11 @@ def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_
     # a villager disputing a deduction from their own household is no award
     disputed = turn("那天说我家乱丢垃圾扣了五分，根本没得这回事，我要申诉", "nlu_fallback")
     assert decide(disputed) == "action_points_history"
+    # by the rule's name, without a number, even when heard as a look-up of the household
+    assert decide(turn("9号周家帮着调停了一场吵架，按调解给他家加分", "query_household")) == "action_award_points"
+    assert decide(turn("李满仓，十七号，清了一早上水沟，记一次义务清扫", "nlu_fallback", 0.3)) == "action_award_points"
+    assert decide(turn("去了李满仓家，记一次走访", "nlu_fallback", 0.3)) != "action_award_points"  # a visit
+    assert decide(turn("17号加分了没有", "query_household")) != "action_award_points"  # a question
 
 
 def test_a_staff_command_on_a_ticket_the_model_cannot_place_goes_to_the_ticket_action():
