@@ -58,11 +58,21 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
         return None
     from actions import policy
 
-    if not turn.entity(slots.ENTITY_TOPIC) and not policy.knowledge(turn).names_topic(turn.text):
+    named = bool(turn.entity(slots.ENTITY_TOPIC)) or policy.knowledge(turn).names_topic(turn.text)
+    result = policy.search(turn, turn.text)
+    # A question that names no policy ("墙上裂了好长一道缝，该找谁来给看看", "狗天天夜里嚎，能请谁
+    #来调解") is answered first only when the knowledge base is all but certain of it.
+    if not named and (result.why or {}).get("probability", 0.0) < UNNAMED_SURE:
         return None
+    if result.entry is None or not result.confident:
+        return None
+    answered = policy.answer_and_offer_report(turn, result.entry.id, turn.text, result)
+    return [*answered, FollowupAction(ACTION_LISTEN)]
 
-    answered, _ = policy.sure_answer(turn, turn.text)
-    return None if answered is None else [*answered, FollowupAction(ACTION_LISTEN)]
+
+#: The calibrated probability above which a complaint-like question that names no policy topic
+#: is answered from the knowledge base before the report form starts.
+UNNAMED_SURE = 0.95
 
 
 class ValidateGrievanceForm(FormValidationAction):

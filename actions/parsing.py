@@ -18,6 +18,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     STAFF_VERBS,
     after_command,
     asks_question,
+    asks_to_file,
     flat_text,
     reports_problem,
     tells_award,
@@ -133,14 +134,6 @@ _REQUEST_ONLY = re.compile(
     r"要得|得行|可以|没问题|好嘞|好的|中|行|成|对|好|嘛|呢|"
     r"我要|俺要|我想|俺想|想|要|你|俺|我|给|帮|报|就|吧|呗|啊|了|的|个|去|上|事|呀|哈|嗯|那|这")
 _PUNCT = re.compile(r"[\s，,。.!！?？、…~～;；:：]+")
-
-
-_ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下")
-
-
-def asks_to_file(text: str) -> bool:
-    """'中，那你给俺报上去': the reply asks for the problem to be reported."""
-    return bool(_ASKS_TO_FILE.search(text or ""))
 
 
 def only_asks_to_file(text: str) -> bool:

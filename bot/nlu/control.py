@@ -12,6 +12,7 @@ from bot.nlu.goals import (
     asks_household_detail,
     asks_question,
     asks_source,
+    asks_to_file,
     commands_ticket,
     asks_others_balance,
     asks_own_balance,
@@ -298,6 +299,9 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text) \
             and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了")
+    if not busy and turn.intent in REPORT_MISREADS and asks_to_file(turn.text) and not asks_question(turn.text) \
+            and interpret(turn.text) not in (Reply.NO, Reply.STOP):
+        return START_REPORT_ACTION  # "那你给我报一下" after an answer: the problem told just before
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
         return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):

@@ -369,3 +369,11 @@ def test_a_staff_command_on_a_ticket_the_model_cannot_place_goes_to_the_ticket_a
 def test_after_an_action_this_policy_chose_against_the_model_the_bot_listens():
     for action in ("action_household_summary", "action_award_points", "action_handle_grievance"):
         assert decide(turn("260104广场舞那事我这边压不住，报到村里去", "nlu_fallback", 0.3, after=action)) == "action_listen"
+
+
+def test_a_bare_request_to_report_the_model_cannot_place_starts_the_report():
+    """"那你给我报一下" right after an answer: the report form, which takes the problem told just
+    before (actions/grievances.py); a refusal of it is not a request."""
+    assert decide(turn("那你给我报一下", "nlu_fallback", 0.3)) == "action_start_grievance"
+    assert decide(turn("不用报上去了", "nlu_fallback", 0.3)) != "action_start_grievance"
+    assert decide(turn("报上去要多久", "nlu_fallback", 0.3)) != "action_start_grievance"  # a question
