@@ -22,6 +22,7 @@ from actions.grievances import OTHER_CATEGORY
 from actions.pending import PendingWrite, propose_write
 from bot import grievances, households, points
 from bot.identity import verify_pin
+from bot.nlu.goals import asks_others_balance
 from bot.text import is_spoken_number
 from bot.models import Household
 
@@ -187,6 +188,9 @@ def _villager_question(turn: Turn) -> Optional[List[EventType]]:
 def staff_query(turn: Turn, kind: str) -> List[EventType]:
     """Staff only; on a voice device the PIN is asked first and the question kept."""
     if not turn.actor.is_staff:
+        if asks_others_balance(turn.text):  # "老王家，就42号，他家多少分": not theirs to hear
+            turn.say("utter_points_only_own")
+            return []
         answered = _villager_question(turn)
         if answered is not None:
             return answered

@@ -59,7 +59,7 @@ YES_WORDS = (
     # Cantonese 系 / 好勒, Henan 得劲 / 恁 ("就恁着吧"), Shandong 杠好, north-western 对着哩 / 嗯么,
     # south-western 整嘛, and 可不嘛
     "系", "系啊", "系呀", "系嘞", "好勒", "得劲", "杠好", "对着哩", "对着呢", "嗯么", "整嘛", "恁弄", "就恁着",
-    "就恁", "可不嘛", "就这么弄", "中啊",
+    "就恁", "可不嘛", "就这么弄", "中啊", "就系咁", "系咁", "系嘅",
 )
 # Leaving the flow altogether.
 STOP_PATTERNS = (
@@ -72,6 +72,7 @@ STOP_PATTERNS = (
     "不费那个劲", "不费那劲", "不费这个劲", "不费劲了", "不折腾了", "别折腾了", "懒得弄", "懒得报", "懒得管",
     # "Leave it for now" ("先这样吧，俺再想想"): not now is not a yes.
     "先这样", "先这么着", "先这么地", "先放着", "先放一放", "放一放再", "再想想", "想想再说", "考虑考虑",
+    "再想一下", "再想一哈", "想一哈", "我想想", "容我想想", "让我想想", "莫慌", "莫急", "等一哈", "先等等",
     "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
     # Leaving the talk altogether ends whatever waits for an answer too.
     "再见", "拜拜", "回见", "先挂了",
@@ -163,7 +164,7 @@ def refuses(text: str) -> bool:
 
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
-_STOP_RE = re.compile(r"(不|别|甭|莫|覅|冇|不要|不用|别再|不再)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
+_STOP_RE = re.compile(r"(不|别|甭|莫|覅|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
                       r"(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice): a way out. Only
 #: as a clause of its own, so that a report ("棚子散了架") keeps its words.
