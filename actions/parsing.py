@@ -219,6 +219,7 @@ def strip_negation(text: str) -> str:
 
 
 _SWAP = re.compile(r"不是([^，,。\s]{1,12}?)[，,。\s]*(?:而)?(?:是|在)([^，,。]{1,20})$")
+_SWAP_REVERSED = re.compile(r"(?:^|[，,。\s]|不是)是([^，,。\s]{1,12}?)[，,。\s]*(?:而)?不是([^，,。\s]{1,12}?)[的吧啊呀呢嘞。，,\s]*$")
 _TRAILING_PLACE = re.compile(r"(那段|那块|那边|那里|那儿|这段|那条|那个)?(才是|才对)?[的吧啊呀呢嘞。，,\s]*$")
 
 
@@ -231,10 +232,21 @@ def swap_in(text: str, fields: Tuple[str, ...]) -> Optional[Tuple[str, str]]:
     (X, Y-as-it-fits). "哦不是小学，是幼儿园门口那段" against "小学门口" gives ('小学', '幼儿园'): the
     rest of Y that the field already says after X (门口) is not doubled. None when no field
     holds X."""
+    said = []
     match = _SWAP.search(text or "")
-    if not match:
-        return None
-    old, new = match.group(1), _TRAILING_PLACE.sub("", match.group(2)).strip()
+    if match:
+        said.append((match.group(1), _TRAILING_PLACE.sub("", match.group(2)).strip()))
+    match = _SWAP_REVERSED.search(text or "")  # "是村尾，不是村口": the right one first
+    if match:
+        said.append((match.group(2), _TRAILING_PLACE.sub("", match.group(1)).strip()))
+    for old, new in said:
+        swapped = _swapped(old, new, fields)
+        if swapped is not None:
+            return swapped
+    return None
+
+
+def _swapped(old: str, new: str, fields: Tuple[str, ...]) -> Optional[Tuple[str, str]]:
     for field in fields:
         if old and new and field and old in field:
             after = field.split(old, 1)[1]

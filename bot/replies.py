@@ -43,7 +43,9 @@ class Reply(str, enum.Enum):
 # Agreement that contains a negation character but means yes.
 YES_WITH_NEGATION = ("没有问题", "没啥问题", "没什么问题", "没问题", "没得问题", "莫得问题", "莫问题", "冇问题", "冇得问题",
                      "不成问题", "没错", "莫错", "不错", "可不是", "可不咋的", "不就是", "错不了", "没毛病",
-                     "莫得毛病", "那还用说")
+                     "莫得毛病", "那还用说",
+                     # "no problem" in south-western words (么得问题，整嘛)
+                     "么得问题", "么问题")
 
 YES_WORDS = (
     "对", "是", "是的", "对的", "对头", "对着呢", "没错", "正确", "确认", "确定",

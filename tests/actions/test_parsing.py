@@ -264,3 +264,10 @@ def test_a_word_read_back_is_put_right_where_it_stands(said, fields, swap):
 ])
 def test_a_report_that_starts_with_the_wrong_group_starts_again(said, meant):
     assert parsing.without_false_start(said) == meant
+
+
+def test_a_correction_said_right_one_first_is_a_swap():
+    """"不是不是，是村尾不是村口": the right place first, then the wrong one."""
+    assert parsing.swap_in("不是不是，是村尾不是村口", ("村口",)) == ("村口", "村尾")
+    assert parsing.swap_in("是幼儿园门口，不是小学门口", ("小学门口",)) == ("小学门口", "幼儿园门口")
+    assert parsing.swap_in("不是这个", ("小学门口",)) is None
