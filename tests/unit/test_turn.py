@@ -135,7 +135,10 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
     for text in ("俺在院里滑了一跤，爬不起来了", "阿婆跌倒喺地下，起唔到身", "老头摔在地上了", "俺起不来了",
                  "灶屋烧起来了", "柴垛着起来了，火老大了", "俺娘晕过去了叫不醒",
                  "屋里一股煤气味", "天然气漏了", "娃掉塘里了", "他嘴歪了，半边身子动不了", "胸口闷得上不来气",
-                 "手割了，血止不住"):
+                 "手割了，血止不住",
+                 # asked for help in other words, falls from somewhere, a stroke's speech, violence
+                 "救救我", "俺娘从床上滚下来了", "老头子喘不上来气了", "她脸歪了说话不清楚", "电线着了",
+                 "有人打架动刀了", "被狗咬了流血", "俺摔了起不来", "快打120", "房子塌了压着人了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -143,6 +146,7 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
 def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
     for text in ("小学门口那段路坑坑洼洼的，娃们老摔跤", "焚烧秸秆扣几分", "我去年摔断了腿，残疾证咋办",
                  "早上起不来，几点开门", "站起来说话", "火灾保险有没有补贴", "电动车轮胎没气了",
-                 "砖厂烟囱天天冒黑烟了，呛得慌"):
+                 "砖厂烟囱天天冒黑烟了，呛得慌", "这个办法不行了", "120是急救电话吗", "树上的果子掉下来了",
+                 "河里的鱼死了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
