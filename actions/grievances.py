@@ -163,9 +163,20 @@ class ValidateGrievanceForm(FormValidationAction):
             return {slots.GRIEVANCE_CONFIRMED: None}
         # A plain no ("不对", or a misheard "不四") is no new content: only named fields count.
         corrections = _corrections(tracker, slots.INTENT_DENY if reply is Reply.NO else intent)
+        if reply is Reply.OTHER and set(corrections) == {slots.GRIEVANCE_DESCRIPTION} \
+                and not _tells_a_problem(corrections[slots.GRIEVANCE_DESCRIPTION]):
+            # words that are neither a yes nor a problem ("中，就照恁说的办" unknown): heard again,
+            # never read back as the report's new content
+            dispatcher.utter_message(response="utter_confirm_again")
+            return {slots.GRIEVANCE_CONFIRMED: None}
         if not corrections:
             dispatcher.utter_message(response="utter_grievance_what_is_wrong")
         return {slots.GRIEVANCE_CONFIRMED: None, **corrections}
+
+
+def _tells_a_problem(text: str) -> bool:
+    """New content for a report: a problem or a thing of a category ("是水管爆了", "垃圾堆在路口")."""
+    return parsing.reports_problem(text) or infer_category(text) is not None
 
 
 _FIELD_SLOTS = {parsing.PLACE: slots.GRIEVANCE_PLACE, parsing.CATEGORY: slots.GRIEVANCE_CATEGORY,
@@ -320,7 +331,7 @@ class ActionHandleGrievance(XiangyinAction):
             # a villager's "要嘛，帮我往上报" after telling a problem: the report of that problem
             # (its read-back still needs a yes), not a staff command on a ticket
             earlier = previous_user_text(turn.tracker)
-            said = parsing.reports_problem(earlier) or infer_category(earlier) != "其他"
+            said = parsing.reports_problem(earlier) or infer_category(earlier) is not None
             return [*prefill_from(turn, earlier if said else text),
                     FollowupAction(slots.GRIEVANCE_FORM)]
         if _not_staff(turn):

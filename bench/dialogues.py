@@ -48,12 +48,13 @@ SIXTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_sixth"
 SEVENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_seventh"
 #: Probes the engineers wrote to find gaps (development data from the start).
 PROBE_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_probe"
-#: The eighth pass's held-out set (2026-11-30): measured once at the start with the session-start
-#: code and once at the end; not in ALL_DIALOGUE_DIRS until it has been measured and read.
+#: The eighth pass's held-out set (2026-11-30): measured once with the session-start code (75/112)
+#: and once with the final code (82/112), then read: development data.
 EIGHTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eighth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
-                     FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
+                     PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -56,6 +56,7 @@ YES_WORDS = (
     "可以可以", "这么着", "就这么着", "就这么定", "定了",
     # Leaving it to the assistant ("就照你说的办", "听你的") and a correction accepted ("这回对了").
     "照你说的办", "按你说的办", "照你说的", "按你说的", "依你说的", "听你的", "依你", "就依你",
+    "照恁说的办", "按恁说的办", "照恁说的", "按恁说的", "听恁的", "照这个记", "照这么记", "就这么记", "嗯呢",
     "这回对了", "这下对了", "这次对了", "现在对了", "这回对", "这下对",
     "对喽", "对咯", "是喽", "中嘞", "能成", "能行", "要得咯", "好啦", "是这么回事", "就是这么回事", "就这么回事",
     # Cantonese 系 / 好勒, Henan 得劲 / 恁 ("就恁着吧"), Shandong 杠好, north-western 对着哩 / 嗯么,
@@ -66,7 +67,7 @@ YES_WORDS = (
 # Leaving the flow altogether.
 STOP_PATTERNS = (
     "算了", "蒜了", "算啦", "算哒", "算咯", "算喽", "算球", "拉倒", "先莫报", "先莫交", "先莫弄", "先莫记", "先莫往上", "先莫换", "掂量掂量",
-    "不说这个了", "不说这了", "这个不说了", "先不说这个", "不提这个了", "这个先不说", "不讲这个了", "取消", "不说了", "不弄了", "不办了", "不报了", "不换了", "不要了", "不申诉了",
+    "不说这个了", "不说这了", "这个不说了", "先不说这个", "不提这个了", "这个先不说", "不讲这个了", "取消", "曲消", "去消", "不说了", "不弄了", "不办了", "不报了", "不换了", "不要了", "不申诉了",
     "不记了", "不反映了", "不查了", "别弄了", "别办了", "别报了", "别换了", "别记了", "甭弄了",
     "甭管了", "先不", "回头再说", "以后再说", "改天再说", "下回再说", "过两天再说", "再说吧", "没事了", "退出",
     "不想弄了", "不想报了", "不想换了", "不整了", "不搞了", "打住", "罢了", "作罢",
@@ -74,6 +75,7 @@ STOP_PATTERNS = (
     "不费那个劲", "不费那劲", "不费这个劲", "不费劲了", "不折腾了", "别折腾了", "懒得弄", "懒得报", "懒得管",
     # "Leave it for now" ("先这样吧，俺再想想"): not now is not a yes.
     "先这样", "先这么着", "先这么地", "先放着", "先放一放", "放一放再", "再想想", "想想再说", "考虑考虑",
+    "先放下", "先放一边", "先搁着", "先搁一边", "搁一搁",
     "再想一下", "再想一哈", "想一哈", "我想想", "容我想想", "让我想想", "莫慌", "莫急", "等一哈", "先等等",
     "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
     # Leaving the talk altogether ends whatever waits for an answer too.
@@ -241,6 +243,14 @@ def _echoes(rest: str, said: str) -> str:
     return rest
 
 
+_NEGATING_CHARS = "不没别莫甭冇唔否休免"
+
+
+def _item_part(said: str) -> str:
+    """The read-back without its closing question ("对吗？对就说“对”…"), whose words are no echo."""
+    return re.split(r"对吗|对不对|行不行|好吗", said or "", maxsplit=1)[0]
+
+
 def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
     """Every part of the reply is an agreement, the offer's verb, glue around them, or a
     repetition of what was read back (``said``: "那就给俺换一袋", "对，48号")."""
@@ -255,7 +265,12 @@ def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
     for glue in sorted(GLUE, key=len, reverse=True):
         rest = rest.replace(glue, "")
     if rest and said:
+        # one character of the thing read back ("嗯对，就米" after "…换1袋大米"): never a negator,
+        # and never beside a number, which may be another amount ("对，换三把" is no yes to 1把)
+        single = len(rest) == 1 and not _NUMBER_RUN.search(core)
         rest = _echoes(rest, said)
+        if single and len(rest) == 1 and rest in _item_part(said) and rest not in _NEGATING_CHARS:
+            rest = ""
     return rest == ""
 
 

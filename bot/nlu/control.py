@@ -58,6 +58,8 @@ INTERRUPTIONS: Mapping[str, str] = {
 CONFIRMED_SUFFIX = "_confirmed"
 #: The description is free talk: whatever is said there is the description.
 FREE_TEXT_SLOTS = frozenset({"grievance_description"})
+#: Words of an answer about keeping the name private (the form reads which way it goes).
+_ABOUT_THE_NAME = re.compile(r"名字|名儿|晓得|知道|保密|匿名|不怕|怕人|藏|瞒|写上|写着|留名")
 
 POLICY_ACTION = "action_policy_answer"
 #: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")
@@ -177,6 +179,9 @@ REPORT_FORM = "grievance_form"
 #: "停"): outside a flow, a sentence that says something is wrong and asks nothing is a report. Its
 #: read-back still needs a yes, and 算了 leaves it at every step.
 REPORT_MISREADS = frozenset({"inform", "nlu_fallback", "stop", "deny", "out_of_scope"})
+#: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
+#: question, a person asked for, the staff queue.
+FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
 
 
 ACK_ACTION = "action_ack_emergency"
@@ -228,6 +233,8 @@ def interruption(turn: Turn) -> Optional[str]:
         return None
     if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and answers_read_back(turn.text):
         return None
+    if turn.requested_slot in YES_NO_SLOTS and _ABOUT_THE_NAME.search(turn.text or ""):
+        return None  # "不怕别人晓得", "可别叫人晓得是俺说的": the answer to 保密, whatever the model hears
     return INTERRUPTIONS.get(turn.intent or "")
 
 
@@ -299,7 +306,7 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text) \
             and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了")
-    if not busy and turn.intent in REPORT_MISREADS and asks_to_file(turn.text) and not asks_question(turn.text) \
+    if not busy and turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text) and not asks_question(turn.text) \
             and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         return START_REPORT_ACTION  # "那你给我报一下" after an answer: the problem told just before
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):

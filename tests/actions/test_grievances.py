@@ -287,3 +287,18 @@ def test_a_plain_no_to_the_satisfaction_question_is_not_satisfied_and_reopens(ru
     with session_scope(url=runner.settings.database.url) as s:
         g = s.execute(select(Grievance).where(Grievance.ticket_no == "260103")).scalar_one()
         assert g.state == GrievanceState.in_progress and g.satisfaction == "不满意"
+
+
+def test_words_at_the_read_back_that_are_neither_a_yes_nor_a_problem_are_asked_again(runner):
+    """An unknown way of saying yes ("俺寻思就那么着吧") at the report's read-back is heard
+    again, never read back as the report's new content."""
+    from actions.grievances import ValidateGrievanceForm
+
+    tracker = runner.tracker("cli:hh020", "俺寻思就那么着吧", intent="inform", active_loop="grievance_form",
+                             slots={"requested_slot": slots.GRIEVANCE_CONFIRMED,
+                                    slots.GRIEVANCE_DESCRIPTION: "村口路灯坏了", slots.GRIEVANCE_PLACE: "村口"})
+    from rasa_sdk.executor import CollectingDispatcher
+    dispatcher = CollectingDispatcher()
+    got = ValidateGrievanceForm().validate_grievance_confirmed("俺寻思就那么着吧", dispatcher, tracker, runner.domain)
+    assert got == {slots.GRIEVANCE_CONFIRMED: None}
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_confirm_again"]

@@ -15,7 +15,7 @@ YES = ["对", "对的", "是", "是的", "行", "中", "中中中", "成", "好"
        # "can do", "that's how it is", a Cantonese no-problem
        "能成", "是这么回事", "冇得问题",
        # Cantonese 系, Henan 得劲 / 就恁着吧, Shandong 杠好, north-western 对着哩
-       "系啊", "好勒", "得劲", "就恁着吧", "杠好", "对着哩"]
+       "系啊", "好勒", "得劲", "就恁着吧", "杠好", "对着哩", "中，就照恁说的办", "嗯呢，照这个记", "么得问题，整嘛"]
 STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取消吧", "拉倒吧", "不弄了", "不办了", "就这样吧不申诉了",
         "行吧…算了不换了", "回头再说吧", "以后再说", "不用了", "不要了", "蒜了", "甭管了",
         "得了，不费那个劲了", "不折腾了", "懒得弄了",
@@ -24,7 +24,8 @@ STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取
         # 算了 misheard (散了) and 了 said as 勒 (an unsafe write in the eighth set, start code)
         "散了散了，不报勒", "不报勒", "酸了",
         # Cantonese, Minnan, Wu and south-western ways out
-        "唔使了", "免了", "不消了", "算毬", "不整哪样了", "不麻烦你了", "呃……没事没事，你忙你的吧"]
+        "唔使了", "免了", "不消了", "算毬", "不整哪样了", "不麻烦你了", "呃……没事没事，你忙你的吧",
+        "哎这个先放下", "曲消", "唔使报啦", "莫慌，我再想一哈"]
 NO = ["不对", "不是", "不行", "不中", "错了", "不", "对，不对不对", "不是这个", "地点说错了",
       # ASR slips of 不是 / 不对 / 不办了
       "不四", "布什", "布是", "不队", "不搬了",
@@ -151,3 +152,12 @@ def test_a_yes_that_repeats_the_read_back_is_yes(text, verbs, said):
 def test_details_that_differ_from_the_read_back_are_no_yes(text):
     said = READ_BACK + "用50分换1袋大米"
     assert interpret(text, ("记", "换"), said) is not Reply.YES
+
+
+def test_one_character_of_the_item_read_back_is_an_echo_but_no_negator_is():
+    said = "用50分换1袋大米，换完还剩49分。对吗？对就说“对”，不对就说“不对”。"
+    assert interpret("嗯对，就米", ("换", "兑"), said) is Reply.YES
+    assert interpret("嗯对，就不", ("换", "兑"), said) is not Reply.YES
+    assert interpret("对，就油", ("换", "兑"), said) is not Reply.YES  # another item: no yes
+    brooms = "用5分换1把扫帚，换完还剩43分。对吗？对就说“对”，不对就说“不对”。"
+    assert interpret("对，换三把", ("换", "兑"), brooms) is not Reply.YES  # another amount: no yes
