@@ -60,8 +60,8 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
 
     named = bool(turn.entity(slots.ENTITY_TOPIC)) or policy.knowledge(turn).names_topic(turn.text)
     result = policy.search(turn, turn.text)
-    # A question that names no policy ("墙上裂了好长一道缝，该找谁来给看看", "狗天天夜里嚎，能请谁
-    #来调解") is answered first only when the knowledge base is all but certain of it.
+    # A question that names no policy ("墙上裂了好长一道缝，该找谁来给看看", "狗天天夜里嚎，能请
+    # 谁来调解") is answered first only when the knowledge base is all but certain of it.
     if not named and (result.why or {}).get("probability", 0.0) < UNNAMED_SURE:
         return None
     if result.entry is None or not result.confident:
