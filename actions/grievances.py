@@ -16,7 +16,7 @@ from actions.reports import prefill_from
 from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState
-from bot.nlu.control import ACTION_LISTEN
+from bot.nlu.control import ACTION_LISTEN, NAME_ANSWER_MISREADS, says_about_the_name
 from bot.replies import FILING_VERBS, Reply, answers_read_back, interpret
 
 OTHER_CATEGORY = "其他"
@@ -124,6 +124,21 @@ class ValidateGrievanceForm(FormValidationAction):
         if anonymous is None:
             dispatcher.utter_message(response="utter_grievance_anonymous_unclear")
         return {slots.GRIEVANCE_ANONYMOUS: anonymous}
+
+    async def extract_grievance_anonymous(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: DomainDict) -> Dict[Text, Any]:
+        """An answer about the name that the model heard as a question ("不怕别人晓得" as a policy
+        question): domain.yml's text mapping leaves questions out, so it is read here when it
+        says which way it goes."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if (tracker.get_slot("requested_slot") != slots.GRIEVANCE_ANONYMOUS
+                or tracker.get_slot(slots.GRIEVANCE_ANONYMOUS) is not None
+                or intent not in NAME_ANSWER_MISREADS):  # never an emergency said here
+            return {}
+        text = latest_text(tracker)
+        if not says_about_the_name(text) or parsing.anonymity_in(text) is None:
+            return {}
+        return {slots.GRIEVANCE_ANONYMOUS: text}
 
     async def extract_grievance_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                           domain: DomainDict) -> Dict[Text, Any]:

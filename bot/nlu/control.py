@@ -58,6 +58,10 @@ INTERRUPTIONS: Mapping[str, str] = {
 CONFIRMED_SUFFIX = "_confirmed"
 #: The description is free talk: whatever is said there is the description.
 FREE_TEXT_SLOTS = frozenset({"grievance_description"})
+#: Intents the model gives an answer about the name that the form's text mapping leaves out as
+#: questions (domain.yml, grievance_anonymous): "不怕别人晓得" heard as a policy question.
+NAME_ANSWER_MISREADS = frozenset({"ask_policy", "ask_source", "check_points", "ask_points_rules",
+                                  "check_grievance_status", "bot_challenge", "request_human"})
 #: Words of an answer about keeping the name private (the form reads which way it goes).
 _ABOUT_THE_NAME = re.compile(r"名字|名儿|晓得|知道|保密|匿名|不怕|怕人|藏|瞒|写上|写着|留名")
 
@@ -233,13 +237,22 @@ def interruption(turn: Turn) -> Optional[str]:
         return None
     if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and answers_read_back(turn.text):
         return None
-    if turn.requested_slot in YES_NO_SLOTS and _ABOUT_THE_NAME.search(turn.text or ""):
+    if turn.requested_slot in YES_NO_SLOTS and turn.intent in NAME_ANSWER_MISREADS and says_about_the_name(turn.text):
         return None  # "不怕别人晓得", "可别叫人晓得是俺说的": the answer to 保密, whatever the model hears
     return INTERRUPTIONS.get(turn.intent or "")
 
 
+def says_about_the_name(text: str | None) -> bool:
+    """An answer about keeping the name private ("不怕别人晓得", "名字写着")."""
+    return bool(_ABOUT_THE_NAME.search(text or ""))
+
+
 def decide(turn: Turn) -> Optional[str]:
     """The action to insist on, or None to let the other policies decide."""
+    if turn.latest_action == ACTION_LISTEN and turn.active_loop and turn.requested_slot in YES_NO_SLOTS \
+            and turn.intent in NAME_ANSWER_MISREADS and says_about_the_name(turn.text) \
+            and not is_stop(turn.text, soft=False):
+        return turn.active_loop  # "不怕别人晓得": the answer to 保密, read by the form
     if turn.latest_action in (STOP_ACTION, RESOLVE_ACTION):
         return ACTION_LISTEN  # both end the bot's turn
     if turn.active_loop and turn.latest_action in INTERRUPTIONS.values():
@@ -249,7 +262,7 @@ def decide(turn: Turn) -> Optional[str]:
     if turn.latest_action in (REPEAT_ACTION, SLOW_DOWN_ACTION) and not turn.active_loop \
             and not turn.awaiting_confirmation:
         return ACTION_LISTEN  # said again: the bot's turn is over
-    if turn.latest_action == START_REPORT_ACTION and not turn.active_loop and turn.intent in REPORT_MISREADS:
+    if turn.latest_action == START_REPORT_ACTION and not turn.active_loop and turn.intent in FILE_REQUEST_MISREADS:
         return REPORT_FORM  # the report this policy started: the form asks what is missing
     if turn.latest_action in ANSWERS_THEN_LISTEN:
         # An answer this policy may have chosen against the model's intent: no rule follows it

@@ -302,3 +302,23 @@ def test_words_at_the_read_back_that_are_neither_a_yes_nor_a_problem_are_asked_a
     got = ValidateGrievanceForm().validate_grievance_confirmed("俺寻思就那么着吧", dispatcher, tracker, runner.domain)
     assert got == {slots.GRIEVANCE_CONFIRMED: None}
     assert [m.get("response") for m in dispatcher.messages] == ["utter_confirm_again"]
+
+
+def test_an_answer_about_the_name_heard_as_a_question_is_read_but_never_an_emergency(runner):
+    """At 保密: "不怕别人晓得" heard as a policy question is the answer (not private); an
+    emergency said there fills nothing (the alarm goes first)."""
+    import asyncio
+
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.grievances import ValidateGrievanceForm
+
+    def extract(text, intent):
+        tracker = runner.tracker("cli:hh020", text, intent=intent, active_loop="grievance_form",
+                                 slots={"requested_slot": slots.GRIEVANCE_ANONYMOUS})
+        return asyncio.run(ValidateGrievanceForm().extract_grievance_anonymous(CollectingDispatcher(), tracker,
+                                                                              runner.domain))
+
+    assert extract("不怕别人晓得", "ask_policy") == {slots.GRIEVANCE_ANONYMOUS: "不怕别人晓得"}
+    assert extract("哎呀不好，灶房着火了", "emergency") == {}
+    assert extract("低保要带啥材料", "ask_policy") == {}  # a question inside the form stays one

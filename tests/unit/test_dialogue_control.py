@@ -377,3 +377,21 @@ def test_a_bare_request_to_report_the_model_cannot_place_starts_the_report():
     assert decide(turn("那你给我报一下", "nlu_fallback", 0.3)) == "action_start_grievance"
     assert decide(turn("不用报上去了", "nlu_fallback", 0.3)) != "action_start_grievance"
     assert decide(turn("报上去要多久", "nlu_fallback", 0.3)) != "action_start_grievance"  # a question
+
+
+def test_a_wish_to_report_heard_as_a_status_question_goes_on_to_the_form():
+    """"我有件事要反映" heard as the staff queue: the report starts, and the form asks what it is."""
+    assert decide(turn("我有件事要反映", "my_queue", 0.52)) == "action_start_grievance"
+    after = Turn(latest_action="action_start_grievance", text="我有件事要反映", intent="my_queue", confidence=0.52,
+                 awaiting_confirmation=False, active_loop=None, requested_slot=None)
+    assert decide(after) == "grievance_form"
+
+
+def test_an_answer_about_the_name_heard_as_a_question_is_the_forms():
+    def at_privacy(text, intent):
+        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.35,
+                    awaiting_confirmation=False, active_loop="grievance_form", requested_slot="grievance_anonymous")
+
+    assert decide(at_privacy("不怕别人晓得", "ask_policy")) == "grievance_form"
+    assert decide(at_privacy("不知道咋回事俺娘晕过去了", "emergency")) != "grievance_form"
+    assert decide(at_privacy("算了，名字也别写了，不报了", "stop")) == "action_stop"
