@@ -346,8 +346,7 @@ class ActionHandleGrievance(XiangyinAction):
             # a villager's "要嘛，帮我往上报" after telling a problem: the report of that problem
             # (its read-back still needs a yes), not a staff command on a ticket
             earlier = previous_user_text(turn.tracker)
-            said = parsing.reports_problem(earlier) or infer_category(earlier) is not None
-            return [*prefill_from(turn, earlier if said else text),
+            return [*prefill_from(turn, earlier if _tells_a_problem(earlier) else text),
                     FollowupAction(slots.GRIEVANCE_FORM)]
         if _not_staff(turn):
             return []

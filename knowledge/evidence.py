@@ -26,6 +26,7 @@ disability-card renewal entry on 到期/换 quite well; a question about the med
 
 * **beyond** — a thing villagers ask about that no entry covers (征地, 高考志愿, 公积金; the
   ``beyond`` list of ``synonyms.yml``) and the entry does not mention is not answered from it.
+
 The module knows nothing of BM25: :class:`EvidenceModel` is built from the entries and the
 retriever's tokenizer, so that it sees words exactly as the index does.
 """
@@ -235,7 +236,7 @@ class EvidenceModel:
         beyond = _spoken.table().beyond
         if beyond is not None:
             ev.beyond = [m.group() for m in beyond.finditer(norm_q) if not self.covers(entry_id, m.group())]
-        if any(p in norm_q for p in self._elsewhere) and not self.covers(entry_id, "外地"):
+        if self._names_elsewhere(norm_q) and not self.covers(entry_id, "外地"):
             clauses = [c for c in _CLAUSE.split(norm_q) if _HAN.search(c)]
             story = len(clauses) >= STORY_MIN
             for i, clause in enumerate(clauses):
@@ -244,6 +245,14 @@ class EvidenceModel:
                     places &= self._elsewhere_status  # a named place: where somebody lives or works
                 ev.elsewhere.extend(sorted(places - set(ev.elsewhere)))
         return ev
+
+    def mentions_elsewhere(self, question: str) -> bool:
+        """The question names a place outside the county at all (the cheap first step of the
+        ``elsewhere`` check, which only then looks at clauses and the entry)."""
+        return self._names_elsewhere(_spoken.normalise_spoken(self._norm(question)))
+
+    def _names_elsewhere(self, norm_q: str) -> bool:
+        return any(p in norm_q for p in self._elsewhere)
 
     def _same_thing(self, noun: str, anchor: str) -> bool:
         """``noun`` is ``anchor`` with a holder or its money after it (特困户, 耕地补贴), an old/new

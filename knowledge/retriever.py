@@ -1240,9 +1240,11 @@ class KnowledgeBase:
         first entry does not cover is answered from an entry that does (the one on care
         elsewhere): among the next seven, one within ``CLARIFY_LEAD`` of the first or of its topic."""
         top = hits[0]
-        if self.evidence.covers(top.entry.id, "外地") or not (
-                _NOT_FROM_HERE.search(question)
-                or self.evidence.check(question, top.entry.id, self.query_tokens(question)).elsewhere):
+        if self.evidence.covers(top.entry.id, "外地"):
+            return hits
+        if not _NOT_FROM_HERE.search(question) and not (
+                self.evidence.mentions_elsewhere(question)  # the full check only when a place is named
+                and self.evidence.check(question, top.entry.id, self.query_tokens(question)).elsewhere):
             return hits
         for h in hits[1:8]:
             close = h.score * CLARIFY_LEAD >= top.score or h.entry.topic == top.entry.topic

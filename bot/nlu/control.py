@@ -237,7 +237,7 @@ def interruption(turn: Turn) -> Optional[str]:
         return None
     if turn.requested_slot.endswith(CONFIRMED_SUFFIX) and answers_read_back(turn.text):
         return None
-    if turn.requested_slot in YES_NO_SLOTS and turn.intent in NAME_ANSWER_MISREADS and says_about_the_name(turn.text):
+    if _answers_the_name(turn):
         return None  # "不怕别人晓得", "可别叫人晓得是俺说的": the answer to 保密, whatever the model hears
     return INTERRUPTIONS.get(turn.intent or "")
 
@@ -247,10 +247,16 @@ def says_about_the_name(text: str | None) -> bool:
     return bool(_ABOUT_THE_NAME.search(text or ""))
 
 
+def _answers_the_name(turn: Turn) -> bool:
+    """At the form's yes/no question about the name, words about the name that the model heard
+    as a question the form's text mapping leaves out."""
+    return turn.requested_slot in YES_NO_SLOTS and turn.intent in NAME_ANSWER_MISREADS \
+        and says_about_the_name(turn.text)
+
+
 def decide(turn: Turn) -> Optional[str]:
     """The action to insist on, or None to let the other policies decide."""
-    if turn.latest_action == ACTION_LISTEN and turn.active_loop and turn.requested_slot in YES_NO_SLOTS \
-            and turn.intent in NAME_ANSWER_MISREADS and says_about_the_name(turn.text) \
+    if turn.latest_action == ACTION_LISTEN and turn.active_loop and _answers_the_name(turn) \
             and not is_stop(turn.text, soft=False):
         return turn.active_loop  # "不怕别人晓得": the answer to 保密, read by the form
     if turn.latest_action in (STOP_ACTION, RESOLVE_ACTION):
@@ -316,12 +322,12 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \
             and len(flat_text(turn.text)) <= SAY_AGAIN_MAX_CHARS:
         return REPEAT_ACTION
-    if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and not asks_question(turn.text) \
-            and interpret(turn.text) not in (Reply.NO, Reply.STOP):
-        return START_REPORT_ACTION  # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了")
-    if not busy and turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text) and not asks_question(turn.text) \
-            and interpret(turn.text) not in (Reply.NO, Reply.STOP):
-        return START_REPORT_ACTION  # "那你给我报一下" after an answer: the problem told just before
+    if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
+                     or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))) \
+            and not asks_question(turn.text) and interpret(turn.text) not in (Reply.NO, Reply.STOP):
+        # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
+        # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
+        return START_REPORT_ACTION
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
         return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):

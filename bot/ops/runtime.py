@@ -65,7 +65,8 @@ def train_if_needed(config: str = "config.yml", force: bool = False, quiet: bool
                     settings: Settings | None = None, validated: bool = False) -> Path:
     """Train a model unless one with the same fingerprint exists; returns its path.
     ``validated``: the caller has just run ``rasa data validate`` on the same files (``make
-    test``), so ``rasa train`` skips its own copy of that check (3-5 s)."""
+    test``), so ``rasa train`` skips its own copy of that check (about 20 s, most of it the
+    story-conflict analysis)."""
     settings = settings or load_settings()
     target = model_path(settings, config)
     if target.exists() and not force:
