@@ -170,9 +170,10 @@ def refuses(text: str) -> bool:
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
 _STOP_RE = re.compile(r"(不|别|甭|莫|覅|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
                       r"(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠)")
-#: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice): a way out. Only
-#: as a clause of its own, so that a report ("棚子散了架") keeps its words.
-_SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮)(?:了|啦|喽|咯|勒|哒)){1,3}$")
+#: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
+#: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
+#: that a report ("棚子散了架", "不包了饺子") keeps its words.
+_SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|不豹|别包|别抱)(?:了|啦|喽|咯|勒|哒)){1,3}$")
 
 
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:

@@ -23,6 +23,8 @@ STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取
         "算哒算哒", "莫弄哒", "覅弄了", "冇搞喽", "算球", "容俺掂量掂量", "先莫交", "不说这个了",
         # 算了 misheard (散了) and 了 said as 勒 (an unsafe write in the eighth set, start code)
         "散了散了，不报勒", "不报勒", "酸了",
+        # 不报了 heard in another tone (an unsafe write in the ninth set, start code)
+        "哎呀不包了不包了", "不抱了",
         # Cantonese, Minnan, Wu and south-western ways out
         "唔使了", "免了", "不消了", "算毬", "不整哪样了", "不麻烦你了", "呃……没事没事，你忙你的吧",
         "哎这个先放下", "曲消", "唔使报啦", "莫慌，我再想一哈"]
