@@ -62,8 +62,9 @@ def village_rank(rank: Optional[int], out_of: int, unit: str) -> str:
     return f"今年挣的积分在全村{out_of}{unit}里排第{rank}名。" if rank is not None else ""
 
 
-def history_line(at: dt.date, reason: str, delta: int) -> str:
-    return f"{spoken_date(at)}，{reason}，{signed_points(delta)}"
+def history_line(at: dt.date, reason: str, delta: int, spent: bool = False) -> str:
+    """'11月3日，义务清扫，加5分'; points spent in the shop are '花了50分', never '扣' (a penalty)."""
+    return f"{spoken_date(at)}，{reason}，{f'花了{-delta}分' if spent else signed_points(delta)}"
 
 
 def rule_line(name: str, points: int) -> str:

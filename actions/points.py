@@ -84,7 +84,7 @@ class ActionPointsHistory(XiangyinAction):
         if not lines:
             turn.say("utter_no_deductions" if deductions else "utter_no_points_history")
             return []
-        spoken = [phrases.history_line(line.at, line.reason, line.delta) for line in lines]
+        spoken = [phrases.history_line(line.at, line.reason, line.delta, line.spent) for line in lines]
         if not deductions:
             return read_list(turn, "utter_points_history", spoken)
         turn.say("utter_points_deductions", items=phrases.series(spoken, phrases.LIST_SEPARATOR))

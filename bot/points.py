@@ -153,6 +153,7 @@ class LedgerLine:
     rule_description: str | None = None
     appealable: bool = False
     appeal_open: bool = False
+    spent: bool = False  # points spent in the shop: no deduction (see IS_SPENDING)
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,7 @@ def history(s: Session, actor: Actor, limit: int = 5, only_deductions: bool = Fa
             rule=e.rule.name if e.rule else None, rule_description=e.rule.description if e.rule else None,
             appealable=_is_deduction(e) and e.id not in reversed_ids and e.id not in appealed,
             appeal_open=e.id in appealed,
+            spent=e.delta < 0 and e.rule_id is None and e.reverses_id is None,
         )
         for e in rows
     ]

@@ -462,6 +462,10 @@ def test_per_person_village_counts_each_resident(fresh_db):
         spent = s.execute(select(PointsEntry).where(PointsEntry.idempotency_key == "pp-towel-2")).scalar_one()
         assert spent.resident_id == member_id
         assert points.spendable(s, actor(s, "member")) == 35
+        # The history says which line was spent in the shop (read out as 花了, never as 扣).
+        lines = points.history(s, actor(s, "member"))
+        assert [(l.delta, l.spent) for l in lines] == [(-10, True), (-5, False), (50, False)]
+        assert [l.delta for l in points.history(s, actor(s, "member"), only_deductions=True)] == [-5]
 
 
 # The appeal offered by action_points_history and filed by a 对 is tested with the actions:
