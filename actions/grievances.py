@@ -166,6 +166,10 @@ class ValidateGrievanceForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_confirm_again")
                 return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: None}  # offered again
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_DECLINED}
+        correcting = bool(tracker.get_slot(slots.GRIEVANCE_CORRECTING))
+        if reply is Reply.YES and correcting and not _corrections(tracker, intent):
+            # "对" to "哪里不对？" is no yes to the report: it is read back again for its own yes
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
         if reply is Reply.YES:
             return {slots.GRIEVANCE_CONFIRMED: True}
         if reply is Reply.UNCLEAR:
@@ -175,7 +179,7 @@ class ValidateGrievanceForm(FormValidationAction):
                 return {slots.GRIEVANCE_CONFIRMED: None, **named}
         if reply in (Reply.UNCLEAR, Reply.REPEAT):
             dispatcher.utter_message(response="utter_confirm_again")
-            return {slots.GRIEVANCE_CONFIRMED: None}
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
         # A plain no ("不对", or a misheard "不四") is no new content: only named fields count.
         corrections = _corrections(tracker, slots.INTENT_DENY if reply is Reply.NO else intent)
         if reply is Reply.OTHER and set(corrections) == {slots.GRIEVANCE_DESCRIPTION} \
@@ -183,10 +187,12 @@ class ValidateGrievanceForm(FormValidationAction):
             # words that are neither a yes nor a problem ("中，就照恁说的办" unknown): heard again,
             # never read back as the report's new content
             dispatcher.utter_message(response="utter_confirm_again")
-            return {slots.GRIEVANCE_CONFIRMED: None}
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
         if not corrections:
+            # "哪里不对？" — and no read-back until the answer: a yes now would be to this question
             dispatcher.utter_message(response="utter_grievance_what_is_wrong")
-        return {slots.GRIEVANCE_CONFIRMED: None, **corrections}
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: True}
+        return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None, **corrections}
 
 
 def _tells_a_problem(text: str) -> bool:
@@ -238,6 +244,8 @@ class ActionAskGrievanceConfirmed(XiangyinAction):
     action_name = "action_ask_grievance_confirmed"
 
     def handle(self, turn: Turn) -> List[EventType]:
+        if turn.slot(slots.GRIEVANCE_CORRECTING):
+            return []  # "哪里不对？" was just asked: its answer comes first, then the read-back
         category = turn.slot(slots.GRIEVANCE_CATEGORY)
         description = turn.slot(slots.GRIEVANCE_DESCRIPTION)
         place = turn.slot(slots.GRIEVANCE_PLACE) or ""

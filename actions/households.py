@@ -57,7 +57,7 @@ FOLLOW_UPS = (
     (("几口人", "几个人", "几口", "多少人", "多少口", "都有谁", "有谁"), lambda s: f"{s.members}口人"),
     (("联系人", "三线", "谁联系", "谁管"), lambda s: f"三线联系人是{s.contact or phrases.NO_CONTACT}"),
     (("走访",), lambda s: phrases.last_visit(s.last_visit)),
-    (("诉求", "反映", "投诉"), lambda s: f"有{s.open_grievances}件诉求在办"),
+    (("诉求", "反映", "投诉"), lambda s: phrases.open_grievances(s.open_grievances, clause=False)),
     (("积分", "多少分", "几分", "分数", "分儿", "鸡分"), lambda s: f"积分{s.points}分"),
     (("什么户", "啥户", "哪种户", "颜色", "连心", "关心", "放心", "红", "黄", "绿"),
      lambda s: f"是{s.colour}，{s.care_reason}"),
@@ -99,7 +99,8 @@ def summarise_for(turn: Turn, household_id: int) -> List[EventType]:
     turn.say("utter_household_summary", head=summary.head, grid=summary.grid, number=summary.number,
              members=summary.members, colour=summary.colour, care_reason=summary.care_reason)
     turn.say("utter_household_contacts", contact=summary.contact or phrases.NO_CONTACT,
-             visit=phrases.last_visit(summary.last_visit), open_grievances=summary.open_grievances,
+             visit=phrases.last_visit(summary.last_visit),
+             open_grievances=phrases.open_grievances(summary.open_grievances),
              points=summary.points)
     if summary.sensitive_note:
         # Health, custody or allowance details are never spoken aloud.

@@ -371,5 +371,14 @@ def asks_for_deductions(text: str) -> bool:
     return "扣" in text
 
 
+_NO_APPEAL = re.compile(r"(不|不用|不想|不是要|没想|用不着|甭|别)(去)?申诉|(只是|就是|就|只)(想)?问问|随便问问|问一下而已|"
+                        r"打听打听|问个明白|不是不服")
+
+
+def declines_appeal(text: str) -> bool:
+    """'我就问问，不申诉': the reason of a deduction is wanted, not an appeal."""
+    return bool(_NO_APPEAL.search(text or ""))
+
+
 def asks_for_last_month(text: str) -> bool:
     return "上个月" in text or "上月" in text

@@ -62,6 +62,14 @@ def village_rank(rank: Optional[int], out_of: int, unit: str) -> str:
     return f"今年挣的积分在全村{out_of}{unit}里排第{rank}名。" if rank is not None else ""
 
 
+def open_grievances(count: int, clause: bool = True) -> str:
+    """'有2件诉求在办' (with '，' as a clause of the summary); none in progress is not said in a
+    summary (''), and said as '没有在办的诉求' when asked."""
+    if count:
+        return f"有{count}件诉求在办" + ("，" if clause else "")
+    return "" if clause else "没有在办的诉求"
+
+
 def history_line(at: dt.date, reason: str, delta: int, spent: bool = False) -> str:
     """'11月3日，义务清扫，加5分'; points spent in the shop are '花了50分', never '扣' (a penalty)."""
     return f"{spoken_date(at)}，{reason}，{f'花了{-delta}分' if spent else signed_points(delta)}"

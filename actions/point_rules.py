@@ -17,7 +17,10 @@ RULE_WORDS = {
     "矛盾调解": ("调解", "劝架", "化解矛盾", "说和", "说合", "劝和", "调和", "调停", "调成", "拉架", "劝开", "化解纠纷"),
     "照顾老人": ("照顾", "照看", "孝老", "孝敬", "伺候", "陪护"),
     "见义勇为": ("救人", "勇为", "做好事"),
-    "移风易俗": ("简办", "新办", "移风", "红白事"),
+    "移风易俗": ("简办", "新办", "移风", "红白事", "不摆大席", "不摆酒", "少摆", "不大操大办", "不铺张", "不收彩礼",
+             "不要彩礼", "零彩礼", "彩礼"),
+    "塑料瓶": ("瓶子", "饮料瓶", "矿泉水瓶", "空瓶", "塑料瓶子", "瓶瓶罐罐"),
+    "废纸": ("报纸", "纸壳", "纸箱", "纸板", "旧纸", "旧书", "纸皮", "硬纸", "书本子"),
     "乱倒垃圾": ("乱倒", "乱扔", "乱堆", "乱放", "乱丢", "倒垃圾", "扔垃圾", "丢垃圾", "倒脏水"),
     "焚烧秸秆": ("烧秸秆", "焚烧", "烧垃圾", "烧麦秸", "烧稻草", "点秸秆", "点火烧", "烧玉米秆", "烧麦茬", "烧荒"),
     "吵闹滋事": ("吵闹", "闹事", "滋事", "耍酒疯", "打架", "扰民"),
@@ -40,9 +43,9 @@ def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] =
             if word and word in (text or "") and (best is None or len(word) > best[0]):
                 best = (len(word), rule)
     if best is None:
-        # Spoken words come apart: "扫一回街" for 扫街, "照看了两天老人" for 照看…老人.
+        # Spoken words come apart: "扫一回街" for 扫街, "扫了全村的道" for 扫道.
         for rule in rules:
             for word in rule_words(rule):
-                if len(word or "") == 2 and re.search(f"{re.escape(word[0])}.{{1,3}}{re.escape(word[1])}", text or ""):
+                if len(word or "") == 2 and re.search(f"{re.escape(word[0])}.{{1,4}}{re.escape(word[1])}", text or ""):
                     return rule
     return best[1] if best else None

@@ -33,6 +33,8 @@ def _asks_about_another_household(turn: Turn) -> bool:
         return True
     if not person and not number:
         return False
+    if turn.actor.household_id is None:
+        return True  # staff without a household of their own: any household named is another
     with turn.session() as s:
         household = s.get(Household, turn.actor.household_id)
         own_names = {r.name for r in household.residents}
@@ -53,6 +55,8 @@ class ActionPointsBalance(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         if turn.actor.is_staff and turn.slot(slots.LAST_HOUSEHOLD) and refers_back(turn.text):
             return staff_query(turn, SUMMARY)  # "他家积分多少" after a lookup: that household's
+        if turn.actor.is_staff and _asks_about_another_household(turn):
+            return staff_query(turn, SUMMARY)  # "49号户积分现在多少": a look-up (who may see it is checked there)
         if _needs_household(turn):
             return []
         if _asks_about_another_household(turn):
@@ -92,7 +96,7 @@ class ActionPointsHistory(XiangyinAction):
         latest = lines[0]
         if latest.rule_description:
             turn.say("utter_points_rule_explained", rule=latest.rule_description)
-        if latest.appealable:
+        if latest.appealable and not parsing.declines_appeal(text):
             return propose_write(turn, slots.WRITE_POINTS_APPEAL, {"entry_id": latest.entry_id, "question": text},
                                  "utter_confirm_points_appeal", date=phrases.spoken_date(latest.at),
                                  points=-latest.delta)

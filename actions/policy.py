@@ -33,6 +33,7 @@ from actions.reports import start_report
 from bot import identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
+from bot.nlu.goals import shop_question
 from bot.replies import Reply, interpret
 from knowledge import clarify
 from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_summary
@@ -105,6 +106,11 @@ def sure_answer(turn: Turn, question: str) -> tuple[List[EventType] | None, Answ
     if result.entry is not None and result.confident:
         return answer_and_offer_report(turn, result.entry.id, question, result), result
     return None, result
+
+
+def _topic_of(turn: Turn, entry_id: str) -> Optional[str]:
+    entry = knowledge(turn).by_id.get(entry_id)
+    return entry.topic if entry is not None else None
 
 
 def _the_other_one(result: Answer, last: Optional[str]) -> Optional[str]:
@@ -242,7 +248,7 @@ class ActionPolicyAnswer(XiangyinAction):
     action_name = "action_policy_answer"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        question = turn.text
+        question = shop_question(turn.text)
         # A follow-up without its own topic ("那要带什么材料?") stays on the last topic: the
         # topic word is added to the query, as the person would have said in full.
         topic = turn.entity(slots.ENTITY_TOPIC)
@@ -251,20 +257,26 @@ class ActionPolicyAnswer(XiangyinAction):
         if follow_up:
             topic = turn.slot(slots.TOPIC)
             question = f"{topic} {question}"
-        result = search(turn, question, topic, previous=previous)
-        if follow_up and not (result.entry is not None and result.confident):
-            # Not sure across the whole base: a follow-up is about the topic just answered, so
-            # the entries of that topic decide ("那要带什么材料" after 低保: 低保's materials).
+        result = on_topic = None
+        if follow_up:
+            # A follow-up is about the topic just answered, so the entries of that topic decide
+            # when one of them is sure ("那我们大人每年几月份交" after 新生儿医保: 医保's payment
+            # time); else the whole base.
             on_topic = search(turn, question, topic, topic_mode="filter", previous=previous)
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
+        if result is None:
+            result = search(turn, question, topic, previous=previous)
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
         other = _the_other_one(result, turn.slot(slots.KB_ENTRY)) if follow_up else None
-        if other is not None:
+        if other is not None and _topic_of(turn, other) == topic:
             # "批下来一个月能有多少" right after how to apply: asking back "A or B?" where A is the
-            # answer just given — a follow-up asks for something new, so it is B.
+            # answer just given — a follow-up asks for something new, so it is B (of the same
+            # topic: "要拿些啥去办" after 新生儿医保 is not about 残疾证's materials).
             return answer_and_offer_report(turn, other, turn.text)
+        if on_topic is not None and on_topic.clarify:
+            result = on_topic  # asked back between the topic's own entries
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked

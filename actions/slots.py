@@ -26,6 +26,9 @@ GRIEVANCE_URGENCY: Final = "grievance_urgency"
 GRIEVANCE_ANONYMOUS: Final = "grievance_anonymous"
 GRIEVANCE_CONFIRMED: Final = "grievance_confirmed"
 GRIEVANCE_DUPLICATE: Final = "grievance_duplicate"
+#: True after a plain "不对" at the read-back, until the correction (or a yes, which hears the
+#: read-back again: a yes to "哪里不对？" is no yes to the report).
+GRIEVANCE_CORRECTING: Final = "grievance_correcting"
 PIN: Final = "pin"
 PIN_VERIFIED: Final = "pin_verified"
 PIN_ATTEMPTS: Final = "pin_attempts"
@@ -35,7 +38,7 @@ REQUESTED_SLOT: Final = "requested_slot"  # Rasa's own, set by forms
 #: The grievance form's slots, cleared together when a filing starts or ends.
 GRIEVANCE_FORM_SLOTS: Final[Tuple[str, ...]] = (
     GRIEVANCE_DESCRIPTION, GRIEVANCE_CATEGORY, GRIEVANCE_PLACE, GRIEVANCE_URGENCY,
-    GRIEVANCE_ANONYMOUS, GRIEVANCE_CONFIRMED, GRIEVANCE_DUPLICATE,
+    GRIEVANCE_ANONYMOUS, GRIEVANCE_CONFIRMED, GRIEVANCE_DUPLICATE, GRIEVANCE_CORRECTING,
 )
 
 # --- entities (the NLU's names; synonyms are mapped before actions see them) ---------------

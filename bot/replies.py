@@ -113,7 +113,8 @@ REPEAT_PATTERNS = (
     # trouble hearing is a wish to hear it again ("你讲慢些，我耳朵背")
     "耳朵背", "耳背", "听不清", "听不太清", "没跟上", "跟不上", "听不过来", "没听着", "没听到",
     # "read it to me again" ("再读给我听听", "念给我听")
-    "再读", "读给我听", "念给我听", "再念", "再给我念", "再给我读", "重新念", "重新读",
+    "再读", "读给我听", "念给我听", "再念", "再给我念", "再给我读", "重新念", "重新读", "再给俺念", "再给俺读",
+    "念给俺听", "读给俺听", "没记住", "记不住", "没记下",
 )
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩喽咯哟噻"
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
@@ -312,7 +313,8 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
 #: work done (checked in order: "没修好" before "修好了").
 SATISFACTION = ("满意", "基本满意", "不满意")
 VERDICTS: tuple[tuple[str, "re.Pattern[str]"], ...] = (
-    ("不满意", re.compile(r"没修好|没弄好|没办好|没解决|又坏|又坑|还是不行|还那样|白修")),
+    ("不满意", re.compile(r"没修好|没弄好|没办好|没解决|又坏|又坑|还是不行|还那样|白修|没人来|没人弄|没人管|一个样|老样子|"
+                        r"原样|没动静")),
     ("基本满意", re.compile(r"还行|还可以|凑合|马马虎虎|一般般?|差不多")),
     ("满意", re.compile(r"挺好|很好|不错|修好了|弄好了|办好了|解决了|没毛病")),
 )

@@ -19,11 +19,13 @@ from bot.nlu.goals import (
     asks_points_rule,
     asks_shop_opening,
     command_action,
+    complains_without_asking,
     disputes_deduction,
     flat_text,
     looks_up_by_name,
     reports_problem,
     tells_award,
+    tells_visit,
     says_house_number,
     wants_slower,
 )
@@ -142,6 +144,9 @@ AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
                             # "11号黄小红…按调解给她家加分" heard as a look-up of house 11
                             "query_household"})
 AWARD_ACTION = "action_award_points"
+#: Intents the model gives a visit told as done with the household named ("26号，我才走访完").
+VISIT_MISREADS = frozenset({"query_household", "inform", "nlu_fallback"})
+VISIT_ACTION = "action_log_visit"
 _NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])家")
 #: Intents the model gives a staff command on a ticket it cannot place.
 TICKET_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope", "file_grievance", "check_grievance_status"})
@@ -183,6 +188,8 @@ REPORT_FORM = "grievance_form"
 #: "停"): outside a flow, a sentence that says something is wrong and asks nothing is a report. Its
 #: read-back still needs a yes, and 算了 leaves it at every step.
 REPORT_MISREADS = frozenset({"inform", "nlu_fallback", "stop", "deny", "out_of_scope"})
+#: Intents the model gives a problem told without a question ("补偿款拖到如今还没到手"): a report.
+COMPLAINT_MISREADS = frozenset({"ask_policy"})
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
 #: question, a person asked for, the staff queue.
 FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
@@ -313,6 +320,9 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in AWARD_MISREADS and tells_award(turn.text) and not disputes_deduction(turn.text) \
             and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return AWARD_ACTION  # read back before anything is booked; the action checks who may award
+    if not busy and turn.intent in VISIT_MISREADS and tells_visit(turn.text) \
+            and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
+        return VISIT_ACTION  # "26号，我才走访完，老人家气色挺好": read back before it is logged
     if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
     if not busy and asks_for_more(turn.text):
@@ -323,7 +333,8 @@ def decide(turn: Turn) -> Optional[str]:
             and len(flat_text(turn.text)) <= SAY_AGAIN_MAX_CHARS:
         return REPEAT_ACTION
     if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
-                     or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))) \
+                     or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
+                     or (turn.intent in COMPLAINT_MISREADS and complains_without_asking(turn.text))) \
             and not asks_question(turn.text) and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question

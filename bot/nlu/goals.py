@@ -29,7 +29,10 @@ _POINTS = re.compile(r"分")
 _EARN = re.compile(r"(咋|怎么|怎样|如何|啥办法|什么办法|哪些|干啥|做啥|干什么|干点啥|做点啥|啥)(样)?(才|才能|能|可以)?(多)?"
                    r"(挣|赚|攒|得|拿|加|挣点|攒点)(点|些)?(积|鸡)?分"
                    r"|(积|鸡)分(咋|怎么|怎样|如何|从哪)(样)?(挣|赚|攒|得|来|加)"
-                   r"|(换|兑|兑换|抵|顶|算)(成)?(点|些)?(积|鸡)分")
+                   r"|(换|兑|兑换|抵|顶|算)(成)?(点|些)?(积|鸡)分"
+                   # "旧报纸能换分不", "饮料瓶子多少个算一分": things traded for points, 积 unsaid
+                   r"|(换|兑|算|顶|抵)(成)?(点|些)?分(不|吗|嘛|没|啵|伐)"
+                   r"|(多少|几)(个|斤|公斤|袋|捆)?(能)?(算|换|顶|抵|兑)(一|1|几|多少)(个)?分")
 
 
 def asks_points_rule(text: str) -> bool:
@@ -70,7 +73,8 @@ def command_action(text: str) -> str | None:
 
 # When and where the points shop opens ("积分超市几号开门", "超市在哪换东西"): a question for the
 # village's own notice in the knowledge base, not about the rules or a household's points.
-_SHOP = re.compile(r"(积分|鸡分)?超市|兑换点|换东西的地方")
+_SHOP = re.compile(r"(积分|鸡分)?超市|兑换点|换东西|兑东西")  # "哪天能拿着分去换东西": the shop unnamed
+SHOP_NAME = "积分超市"
 _OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间")
 
 
@@ -78,6 +82,14 @@ def asks_shop_opening(text: str) -> bool:
     """The sentence asks when or where the points shop opens."""
     flat = flat_text(text)
     return bool(_SHOP.search(flat) and _OPENING.search(flat))
+
+
+def shop_question(text: str) -> str:
+    """A question about the points shop's opening with the shop named, as the knowledge base's
+    notice names it ("哪天能拿着分去换东西" → "积分超市 哪天能拿着分去换东西"); other text as it is."""
+    if asks_shop_opening(text) and SHOP_NAME not in flat_text(text):
+        return f"{SHOP_NAME} {text}"
+    return text
 
 
 # A household's own balance ("俺家还有多少分", "咱还剩几个分", "我攒了多少积分了"): points asked
@@ -175,11 +187,26 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "天天烧", "乱烧", "乱堆", "乱搭", "占", "越界", "不听", "骂", "欺负", "纠纷", "拖欠", "跑了", "没给",
                   "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边",
                   # leaning, loose, bulging, seeping ("电线杆斜得厉害", "护栏松了")
-                  "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了")
+                  "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了",
+                  # money owed and held back ("补偿款拖到如今还没到手")
+                  "没到手", "拖到", "拖着不", "迟迟不", "克扣", "扣下了", "没发下来",
+                  # noise that keeps people awake ("野猫半夜叫唤，孩子睡不着")
+                  "睡不着", "叫唤", "闹腾", "吵人")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)")
 
 
 _ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下")
+
+
+# A wish for information or a service said without a question word ("房子裂了，想申请危房改造"):
+# not a bare complaint.
+_WANTS_SERVICE = re.compile(r"申请|想办|想领|想问|想了解|想知道|打听|咨询")
+
+
+def complains_without_asking(text: str) -> bool:
+    """'前年村里征地，给俺家的补偿款拖到如今还没到手': a problem told, nothing asked or wanted
+    but to have it dealt with — a report, even when the model hears a policy question."""
+    return reports_problem(text) and not asks_question(text) and not _WANTS_SERVICE.search(text or "")
 
 
 def asks_to_file(text: str) -> bool:
@@ -196,7 +223,9 @@ def reports_problem(text: str) -> bool:
 
 _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
-                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$")
+                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$"
+                       # "还给不给", "管不管": a verb asked as A-not-A; "该找哪个", "哪个部门"
+                       r"|(?<!不)([\u4e00-\u9fa5])不\1|哪个|哪位|哪家|哪天|哪样")
 
 
 # Asking to look something up ("查一下", "瞅瞅", "帮我瞧瞧").
@@ -280,6 +309,17 @@ def tells_award(text: str) -> bool:
     said = AWARDED_POINTS.search(text) or DELIVERED_QUANTITY.search(text) \
         or (AWARD_SAID.search(text) and not _VISIT_SAID.search(text))
     return bool(said) and not asks_question(text)
+
+
+# A visit told as done ("刘丽华那户二十六号，我才走访完，老人家气色挺好", "刚从8号家看望回来"): a
+# visit to log, not a look-up of the household.
+_VISIT_DONE = re.compile(r"(走访|看望|探望|上门)(了|完|过)|(才|刚|刚刚|今天|上午|下午)(去)?(走访|看望|探望|去看)"
+                         r"|从[^，,。]{1,8}(家|那儿|那里|那边)(走访|看望|看)?[^，,。]{0,2}(回来|出来)")
+
+
+def tells_visit(text: str) -> bool:
+    """A staff member says a visit was made (the household and the note are the action's to read)."""
+    return bool(_VISIT_DONE.search(text or "")) and not asks_question(text)
 
 
 # Asking for slower speech ("你说慢点，俺没听清", "讲得忒快了"): said again, slowly.

@@ -109,7 +109,12 @@ def test_confirmation_yes_no_and_corrections(runner):
     assert yes.slot(slots.GRIEVANCE_CONFIRMED) is True
     no = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对", intent="deny", filled=FORM)
     assert no.slot(slots.GRIEVANCE_CONFIRMED) is None
-    assert no.texts == ["哪里不对？直接说对的就行，比如“地点是小学门口”。"]
+    assert no.texts == ["哪里不对？直接说对的就行，比如“地点是小学门口”。不报了就说“算了”。"]
+    assert no.slot(slots.GRIEVANCE_CORRECTING) is True
+    # a yes to "哪里不对？" is no yes to the report: nothing is confirmed, it is read back again
+    after_no = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对", intent="affirm",
+                         filled={**FORM, slots.GRIEVANCE_CORRECTING: True})
+    assert after_no.slot(slots.GRIEVANCE_CONFIRMED) is None and after_no.slot(slots.GRIEVANCE_CORRECTING) is None
     place = _validate(runner, slots.GRIEVANCE_CONFIRMED, "地点是三组小卖部门口", intent="inform", filled=FORM)
     assert place.slot(slots.GRIEVANCE_PLACE) == "三组小卖部门口" and place.slot(slots.GRIEVANCE_CONFIRMED) is None
     category = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对，类别算噪音", intent="deny", filled=FORM)
@@ -300,7 +305,7 @@ def test_words_at_the_read_back_that_are_neither_a_yes_nor_a_problem_are_asked_a
     from rasa_sdk.executor import CollectingDispatcher
     dispatcher = CollectingDispatcher()
     got = ValidateGrievanceForm().validate_grievance_confirmed("俺寻思就那么着吧", dispatcher, tracker, runner.domain)
-    assert got == {slots.GRIEVANCE_CONFIRMED: None}
+    assert got == {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
     assert [m.get("response") for m in dispatcher.messages] == ["utter_confirm_again"]
 
 

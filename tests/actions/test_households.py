@@ -6,6 +6,7 @@ import pytest
 
 from sqlalchemy import select
 
+from actions import phrases
 from actions import slots
 from actions.basics import ActionChooseOption, ActionResolvePending
 from actions.households import ActionHouseholdSummary, ActionLogVisit, ActionResumeAfterPin, ValidatePinForm
@@ -29,6 +30,11 @@ def test_grid_worker_gets_a_household_summary(runner):
                       intent="query_household", entities={"person": "李桂芳"})
     assert said.texts[0].startswith("李桂芳家，一组2号，") and "口人" in said.texts[0]
     assert said.texts[1].startswith("三线联系人是") and "件诉求在办，积分" in said.texts[1]
+
+
+def test_a_summary_leaves_out_grievances_when_none_is_in_progress():
+    assert phrases.open_grievances(2) == "有2件诉求在办，" and phrases.open_grievances(0) == ""
+    assert phrases.open_grievances(0, clause=False) == "没有在办的诉求"  # when asked
 
 
 def test_villagers_may_not_look_up_households(runner):

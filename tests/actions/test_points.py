@@ -2,6 +2,7 @@
 deduction appeal (offered, filed once)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from actions import slots
@@ -94,6 +95,14 @@ def test_a_deduction_is_explained_and_an_appeal_filed_once(runner):
     assert asked_again.texts[-1].endswith("这笔扣分已经在申诉了，网格员核实后会告诉您结果。")
 
 
+def test_a_deduction_asked_about_without_wanting_an_appeal_is_explained_and_nothing_offered(runner):
+    _deduct(runner, "voice:device-004", "deduct-4")
+    said = runner.run(ActionPointsHistory(runner.settings), "voice:device-004", "我家咋被扣了分？我就问问，不申诉",
+                      intent="points_history")
+    assert "乱倒垃圾" in said.texts[0] and said.texts[1].startswith("村里的规定是：乱倒垃圾")
+    assert not said.sets(slots.PENDING_WRITE) and not any("申诉" in t for t in said.texts)
+
+
 def test_points_rules_come_from_the_village_table(runner):
     rules = ActionPointsRules(runner.settings)
     one = runner.run(rules, "cli:hh009", "志愿服务加几分", intent="ask_points_rules", entities={"activity": "志愿服务"})
@@ -164,6 +173,13 @@ def test_a_rule_word_said_apart_still_names_the_rule(runner):
     assert said.texts == ["参加村庄环境义务清扫，每次加5分。"]
 
 
+@pytest.mark.parametrize("question, answer", [("喝完的饮料瓶子多少个算一分", "10个"), ("家里攒了一堆旧报纸纸壳子，能换分不", "2分"),
+                                              ("儿子办喜事不摆大席，能给加分不", "20分"), ("扫了全村的道给几分", "5分")])
+def test_rules_said_in_everyday_words(runner, question, answer):
+    said = runner.run(ActionPointsRules(runner.settings), "cli:hh021", question, intent="ask_points_rules")
+    assert len(said.texts) == 1 and answer in said.text, said.texts
+
+
 def test_what_can_i_get_lists_the_shop_and_proposes_nothing(runner):
     balance = _balance(runner, "cli:hh010")
     said = runner.run(ActionRedeemPoints(runner.settings), "cli:hh010", "能换点啥不", intent="redeem_points")
@@ -177,6 +193,12 @@ def test_asking_about_another_household_is_told_only_ones_own(runner):
     said = runner.run(ActionPointsBalance(runner.settings), "cli:hh008", "帮俺瞧瞧隔壁老周家多少分",
                       intent="check_points")
     assert said.texts[0] == "积分只能查您自己家的。"
+
+
+def test_staff_asking_a_households_points_get_that_households_summary(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:wangxiulan", "2号户积分现在多少", intent="check_points",
+                      entities={"number": "2"})
+    assert said.texts[0].startswith("李桂芳家，一组2号") and "积分" in said.texts[1]
 
 
 def test_a_problem_said_with_the_balance_question_is_offered_for_report_after_the_answer(runner):
