@@ -82,7 +82,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import yaml
+from rank_bm25 import BM25Okapi
 
 from bot.config import PROJECT_ROOT, load_settings
 from bot.text import INDEX_CONFUSIONS, fold_syllable, pinyin_syllables, toneless_pinyin
@@ -749,12 +751,38 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+class TermCachedBM25(BM25Okapi):
+    """rank_bm25's BM25Okapi whose ``get_scores`` keeps each term's column of scores (one value
+    per passage) once computed: rank_bm25's own arithmetic, term by term in the query's order, so
+    the same floats, without a Python loop over every passage for every query term (a third of
+    the action server's time on a policy question, py-spy; README "Measured")."""
+
+    def __init__(self, corpus):
+        super().__init__(corpus)
+        self._doc_len = np.array(self.doc_len)
+        self._columns: dict[str, np.ndarray] = {}
+
+    def _column(self, q: str) -> np.ndarray:
+        column = self._columns.get(q)
+        if column is None:
+            q_freq = np.array([(doc.get(q) or 0) for doc in self.doc_freqs])
+            column = (self.idf.get(q) or 0) * (q_freq * (self.k1 + 1) / (
+                q_freq + self.k1 * (1 - self.b + self.b * self._doc_len / self.avgdl)))
+            if q in self.idf:  # a word no passage has is not kept (any word may be asked)
+                self._columns[q] = column
+        return column
+
+    def get_scores(self, query):
+        score = np.zeros(self.corpus_size)
+        for q in query:
+            score += self._column(q)
+        return score
+
+
 class KnowledgeBase:
     def __init__(self, entries: list[Entry], passage_tokens: list[list[str]] | None = None,
                  passage_owner: list[int] | None = None, passage_text: list[str] | None = None,
                  fingerprint: str = ""):
-        from rank_bm25 import BM25Okapi
-
         self.entries = entries
         self.by_id = {e.id: e for e in entries}
         self.fingerprint = fingerprint
@@ -770,7 +798,7 @@ class KnowledgeBase:
         self.passage_text = passage_text or []
         if not entries:
             raise KnowledgeFormatError("knowledge base is empty: no *.md entries under corpus/ or village/")
-        self.bm25 = BM25Okapi(passage_tokens)
+        self.bm25 = TermCachedBM25(passage_tokens)
         n = len(passage_tokens)
         self._oov_idf = math.log((n + 0.5) / 0.5)
         self.threshold = CONFIDENCE_THRESHOLD
@@ -1103,7 +1131,11 @@ class KnowledgeBase:
         self_score = self._self_score(q_tokens)
         best: dict[int, tuple[float, int]] = {}
         second: dict[int, float] = {}
-        for pi, s in enumerate(scores):
+        # Only passages that match at all (BM25Okapi's scores are never negative, so a zero
+        # changes neither an entry's best nor its second best): the same hits, in a tenth of
+        # the loop.
+        for pi in np.flatnonzero(scores > 0).tolist():
+            s = scores[pi]
             ei = self.passage_owner[pi]
             if ei not in best or s > best[ei][0]:
                 if ei in best:

@@ -206,6 +206,7 @@ def endpoints_yaml(cfg: ClusterConfig) -> tuple[str, dict]:
         f"  url: {_yaml_str(cfg.action_lb_url)}",
         # sent as ?token= on every action call; the action servers refuse calls without it
         f"  token: ${{{ACTION_TOKEN_ENV}}}",
+        "  enable_selective_domain: true",  # as endpoints.yml: the domain only where send_domain
         "tracker_store:",
         "  type: SQL",
         "  dialect: postgresql",

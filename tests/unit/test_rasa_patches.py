@@ -59,6 +59,8 @@ def test_endpoint_requests_share_one_connection():
     seen = []
 
     async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        assert "中".encode() in body and b"\\u" not in body and b": " not in body  # UTF-8, compact
         seen.append((request.transport.get_extra_info("peername"), request.query.get("token"),
                      request.headers.get("X-Test"), await request.json()))
         return web.json_response({"events": [], "responses": []})
@@ -74,7 +76,7 @@ def test_endpoint_requests_share_one_connection():
         try:
             endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="s3cret",
                                       headers={"X-Test": "yes"})
-            answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+            answers = [await endpoint.request(json={"n": n, "text": "中文"}) for n in range(3)]
             await rasa_run.close_resources(types.SimpleNamespace(ctx=types.SimpleNamespace()),
                                            asyncio.get_running_loop())
             pools = rasa_run.close_resources.pooled.sessions()
@@ -88,7 +90,7 @@ def test_endpoint_requests_share_one_connection():
     assert EndpointConfig.session is rasa_run.close_resources.pooled
     answers = asyncio.run(scenario())
     assert answers == [{"events": [], "responses": []}] * 3
-    assert [s[1:] for s in seen] == [("s3cret", "yes", {"n": n}) for n in range(3)]
+    assert [s[1:] for s in seen] == [("s3cret", "yes", {"n": n, "text": "中文"}) for n in range(3)]
     assert len({s[0] for s in seen}) == 1, "a new connection per request"
 
 
