@@ -95,7 +95,10 @@ class State:
     def pending_write(self) -> bool:
         """A write is read back and waits for a yes: a pending write, or a form's final
         confirmation question (its requested slot ends in ``_confirmed``)."""
-        confirming = bool(self.active_loop) and str(self.slots.get("requested_slot") or "").endswith("_confirmed")
+        # After a plain "不对" the form asks "哪里不对？" and reads nothing back until the answer
+        # (a yes then hears the read-back again): no write waits for a yes.
+        confirming = bool(self.active_loop) and str(self.slots.get("requested_slot") or "").endswith("_confirmed") \
+            and not self.slots.get("grievance_correcting")
         pending = self.slots.get("pending_write")
         # "还要听吗" keeps the rest of a list the same way, "您问的是A还是B？" waits for the pick and
         # "要帮您报上去吗" starts the form (which reads the report back before writing),

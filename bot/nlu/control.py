@@ -190,6 +190,8 @@ REPORT_FORM = "grievance_form"
 REPORT_MISREADS = frozenset({"inform", "nlu_fallback", "stop", "deny", "out_of_scope"})
 #: Intents the model gives a problem told without a question ("补偿款拖到如今还没到手"): a report.
 COMPLAINT_MISREADS = frozenset({"ask_policy"})
+#: A pick from options offered; with nothing offered, a problem told is heard as one ("前年…").
+CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
 #: question, a person asked for, the staff queue.
 FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
@@ -334,7 +336,8 @@ def decide(turn: Turn) -> Optional[str]:
         return REPEAT_ACTION
     if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
                      or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
-                     or (turn.intent in COMPLAINT_MISREADS and complains_without_asking(turn.text))) \
+                     or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
+                         and complains_without_asking(turn.text))) \
             and not asks_question(turn.text) and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question

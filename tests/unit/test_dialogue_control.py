@@ -295,7 +295,8 @@ def test_an_everyday_report_the_model_hears_as_a_form_answer_or_a_stop_starts_th
     assert decide(turn("电线杆歪了", "inform", loop="grievance_form", requested="grievance_place")) is None
     # a problem told without a question, heard as a policy question: a report; a question or a
     # wish for a service about the same problem is the policy answer's
-    assert decide(turn("前年村里征地，给俺家的补偿款拖到如今还没到手", "ask_policy", 0.6)) == "action_start_grievance"
+    for intent in ("ask_policy", "choose_option"):
+        assert decide(turn("前年村里征地，给俺家的补偿款拖到如今还没到手", intent, 0.6)) == "action_start_grievance"
     assert decide(turn("补偿款拖到如今还没到手，该找谁", "ask_policy", 0.6)) is None
     assert decide(turn("房子裂了，想申请危房改造", "ask_policy", 0.6)) is None
 
