@@ -14,7 +14,7 @@ from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule, rule_words
 from bot import points
 from bot.models import Household, utcnow
-from bot.nlu.goals import names_other_household
+from bot.nlu.goals import disagrees_with_deduction, names_other_household
 
 
 def _needs_household(turn: Turn) -> bool:
@@ -80,7 +80,7 @@ class ActionPointsHistory(XiangyinAction):
         if _needs_household(turn):
             return []
         text = turn.text
-        deductions = parsing.asks_for_deductions(text)
+        deductions = parsing.asks_for_deductions(text) or disagrees_with_deduction(text)  # "对，申诉": the latest
         since: Optional[dt.datetime] = _start_of_last_month(utcnow()) if parsing.asks_for_last_month(text) else None
         with turn.session() as s:
             lines = points.history(s, turn.actor, limit=3 if deductions else 9, only_deductions=deductions,
@@ -96,6 +96,11 @@ class ActionPointsHistory(XiangyinAction):
         latest = lines[0]
         if latest.rule_description:
             turn.say("utter_points_rule_explained", rule=latest.rule_description)
+        if latest.appealable and not disagrees_with_deduction(text):
+            # asked why, not disputed: no offer waits for a yes; how to appeal that one is said
+            if not parsing.declines_appeal(text):
+                turn.say("utter_appeal_how", date=phrases.spoken_date(latest.at), points=-latest.delta)
+            return []
         if latest.appealable and not parsing.declines_appeal(text):
             return propose_write(turn, slots.WRITE_POINTS_APPEAL, {"entry_id": latest.entry_id, "question": text},
                                  "utter_confirm_points_appeal", date=phrases.spoken_date(latest.at),

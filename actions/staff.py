@@ -139,6 +139,8 @@ def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFil
 # --- what was asked for: awards --------------------------------------------------------------
 
 _HOUSE_NO = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,4}})号")
+#: A correction in the same breath ("哦不对，是47号", "说错了"): the number after it counts.
+_SELF_CORRECTION = re.compile(r"不对|说错|错了|哦不|不是|口误|搞错")
 _NAMED = re.compile(r"(?:给|帮|替|为)([\u4e00-\u9fa5]{2,3}?)(?:家|户|大娘|大爷|奶奶|爷爷|婶|叔|老人)")
 _NAMED_LOOSE = re.compile(r"([\u4e00-\u9fa5]{2,3})家")
 # Words of the request itself, removed before deciding whether a reason was said at all.
@@ -170,9 +172,11 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
     sign_said = bool(said) and said.group(1) in ("加", "扣", "减", "罚")
     if value is not None and said.group(1) in ("扣", "减", "罚"):
         value = -value
-    if number is None:
-        house = _HOUSE_NO.search(text)
-        number = house.group(1) if house else None
+    houses = list(_HOUSE_NO.finditer(text))
+    if len(houses) > 1 and _SELF_CORRECTION.search(text, houses[0].end()):
+        number = houses[-1].group(1)  # "给46号加两分——哦不对，是47号": the number said last
+    elif number is None:
+        number = houses[0].group(1) if houses else None
     name = person
     if not name and not number:
         match = _NAMED.search(text) or _NAMED_LOOSE.search(text)

@@ -137,7 +137,7 @@ HISTORY_ACTION = "action_points_history"
 #: Intents the model gives a disputed deduction said with its story ("扣了俺家5分，说俺乱倒垃圾，俺根本
 #: 没倒，这个要申诉" sounds like an award or a report): the deductions, explained, an appeal offered.
 DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rules", "ask_policy", "nlu_fallback",
-                              "out_of_scope", "inform", "check_points", "deny"})
+                              "out_of_scope", "inform", "check_points", "deny", "affirm", "stop"})
 #: Intents the model gives an award said in the field when it cannot decide ("56号陈春生家送来塑料瓶
 #: 三十个": award 0.49, look-up 0.47, so the fallback).
 AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
@@ -349,7 +349,7 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)
                                                          or asks_others_balance(turn.text)):
         return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
-    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text):
+    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text) and not is_stop(turn.text):
         return HISTORY_ACTION  # the deduction explained and an appeal offered (a yes files it)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report

@@ -27,7 +27,7 @@ _POINTS = re.compile(r"分")
 # How points are earned ("积分咋挣", "怎么才能多攒点分"), or what earns them ("塑料瓶子能换积分不":
 # things traded FOR points; the shop trades points for things: "积分能换啥").
 _EARN = re.compile(r"(咋|怎么|怎样|如何|啥办法|什么办法|哪些|干啥|做啥|干什么|干点啥|做点啥|啥)(样)?(才|才能|能|可以)?(多)?"
-                   r"(挣|赚|攒|得|拿|加|挣点|攒点)(点|些)?(积|鸡)?分"
+                   r"(挣|赚|攒|得|拿|加|挣点|攒点)(点|些)?(积|鸡)?分(?!.{0,2}(换|兑))"
                    r"|(积|鸡)分(咋|怎么|怎样|如何|从哪)(样)?(挣|赚|攒|得|来|加)"
                    r"|(换|兑|兑换|抵|顶|算)(成)?(点|些)?(积|鸡)分"
                    # "旧报纸能换分不", "饮料瓶子多少个算一分": things traded for points, 积 unsaid
@@ -75,7 +75,8 @@ def command_action(text: str) -> str | None:
 # village's own notice in the knowledge base, not about the rules or a household's points.
 _SHOP = re.compile(r"(积分|鸡分)?超市|兑换点|换东西|兑东西")  # "哪天能拿着分去换东西": the shop unnamed
 SHOP_NAME = "积分超市"
-_OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间")
+_OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间"
+                      r"|(啥|哪个|什么)日子|几时")
 
 
 def asks_shop_opening(text: str) -> bool:
@@ -150,11 +151,26 @@ _DEDUCTED = re.compile(r"扣")
 _DISPUTE = re.compile(r"申诉|冤枉|不服|不认|凭啥|凭什么|为啥|为什么|咋扣|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧")
 
 
+#: Disagreement with a deduction, not only a question about it ("为啥扣我分" asks the reason).
+_DISAGREES = re.compile(r"(?<![不别甭])(申诉|申个诉)|冤|不服|不认|凭啥|凭什么|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧|"
+                        r"不合理|不公平|不应该扣|不该扣|扣得不对|说道说道|讨个说法")
+
+
+def disagrees_with_deduction(text: str) -> bool:
+    """'凭啥扣俺分，俺没倒垃圾' disputes the deduction (an appeal is offered); '前两天咋又扣俺分了'
+    only asks why (the reason is told, and how to appeal)."""
+    return bool(_DISAGREES.search(flat_text(text)))
+
+
+_APPEAL = re.compile(r"(?<![不别甭])(申诉|申个诉)")
+
+
 def disputes_deduction(text: str) -> bool:
-    """The speaker disputes or asks about a deduction from their own household's points."""
+    """The speaker disputes or asks about a deduction from their own household's points, or asks
+    to appeal ("对，申诉" after being told how)."""
     flat = flat_text(text)
-    return bool(_DEDUCTED.search(flat) and _DISPUTE.search(flat)) and not asks_points_rule(flat) \
-        and not names_other_household(flat.replace("俺家", "").replace("我家", ""))
+    return bool((_DEDUCTED.search(flat) and _DISPUTE.search(flat)) or _APPEAL.search(flat)) \
+        and not asks_points_rule(flat) and not names_other_household(flat.replace("俺家", "").replace("我家", ""))
 
 
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
@@ -275,7 +291,7 @@ STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
                   "报村里", "报到村", "报镇上", "报到镇", "交给村", "交给镇", "交村里", "报上级", "报到村里去",
                   "报到村里", "报到镇上去", "报到镇上", "报到镇里", "报村里去", "报镇上去")),
     ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
-                 "结了")),
+                 "结了", "结掉", "摆平", "解决了")),
     ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
     ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
 )

@@ -76,7 +76,7 @@ def _deduct(runner, sender: str, key: str) -> int:
 def test_a_deduction_is_explained_and_an_appeal_filed_once(runner):
     entry_id = _deduct(runner, "voice:device-003", "deduct-3")
     history = ActionPointsHistory(runner.settings)
-    said = runner.run(history, "voice:device-003", "为啥扣我分", intent="points_history")
+    said = runner.run(history, "voice:device-003", "凭啥扣我分，我没乱倒", intent="points_history")
     assert "乱倒垃圾" in said.texts[0] and "扣5分" in said.texts[0]
     assert said.texts[1].startswith("村里的规定是：乱倒垃圾")
     assert "要帮您申诉" in said.texts[2] and "扣的5分" in said.texts[2] and said.texts[2].endswith(CONFIRM)
@@ -88,11 +88,21 @@ def test_a_deduction_is_explained_and_an_appeal_filed_once(runner):
     assert again.texts == ["这笔扣分已经在申诉了，网格员核实后会告诉您结果。"]
     with session_scope(url=runner.settings.database.url) as s:
         appeal = s.execute(select(PointsAppeal)).scalar_one()
-        assert appeal.entry_id == entry_id and "为啥扣我分" in appeal.reason
+        assert appeal.entry_id == entry_id and "凭啥扣我分" in appeal.reason
 
-    asked_again = runner.run(history, "voice:device-003", "为啥扣我分", intent="points_history")
+    asked_again = runner.run(history, "voice:device-003", "凭啥扣我分", intent="points_history")
     assert not asked_again.sets(slots.PENDING_WRITE)  # no second offer for the same deduction
     assert asked_again.texts[-1].endswith("这笔扣分已经在申诉了，网格员核实后会告诉您结果。")
+
+
+def test_a_deduction_asked_about_is_explained_with_how_to_appeal_and_nothing_waits_for_a_yes(runner):
+    _deduct(runner, "voice:device-005", "deduct-5")
+    said = runner.run(ActionPointsHistory(runner.settings), "voice:device-005", "前两天咋又扣俺分了",
+                      intent="points_history")
+    assert said.texts[1].startswith("村里的规定是：乱倒垃圾") and said.texts[-1].endswith("分不对，跟我说“申诉”就行。")
+    assert not said.sets(slots.PENDING_WRITE)
+    appeal = runner.run(ActionPointsHistory(runner.settings), "voice:device-005", "对，申诉", intent="affirm")
+    assert appeal.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_POINTS_APPEAL  # read back, waits for its yes
 
 
 def test_a_deduction_asked_about_without_wanting_an_appeal_is_explained_and_nothing_offered(runner):

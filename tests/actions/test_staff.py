@@ -113,6 +113,7 @@ def test_age_words_in_a_list():
     ("给7号户扣5分 乱倒垃圾", None, "7", -5, True),
     ("给十二号户记上五分", None, "十二", 5, False),
     ("给5号加5分", None, "5", 5, False),
+    ("给46号加两分，垃圾分得好——哦不对，是47号", None, "47", 2, True),  # corrected in the same breath
 ])
 def test_what_an_award_says(text, name, number, said, reason):
     request = award_request(text)

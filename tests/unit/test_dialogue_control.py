@@ -116,7 +116,7 @@ def test_a_question_about_the_points_rules_is_answered_from_the_village_table():
                          ("废纸能算积分吗", "redeem_points"), ("家里攒了一堆旧报纸纸壳子，能换分不", "check_points"),
                          ("喝完的饮料瓶子多少个算一分", "check_points")):
         assert decide(turn(text, intent)) == "action_points_rules", text
-    for text in ("积分能换啥", "用积分换点油", "换一袋大米"):  # the shop: points traded for things
+    for text in ("积分能换啥", "用积分换点油", "换一袋大米", "超市里都有啥能拿分换的"):  # the shop: points traded for things
         assert decide(turn(text, "redeem_points")) is None, text
     assert decide(turn("隔壁老烧麦秸 呛死人了", "file_grievance")) is None  # a report
     assert decide(turn("烧麦秸要扣几分", "ask_policy", loop="grievance_form",
@@ -237,6 +237,10 @@ def test_a_disputed_deduction_is_explained_with_an_appeal_offered_whatever_the_m
                          ("隔壁为啥扣分", "check_points")):
         assert decide(turn(text, intent)) != "action_points_history", text
     assert decide(turn("凭啥扣俺分", "award_points", pending=True)) == "action_resolve_pending"
+    # "对，申诉" after being told how to appeal, whatever the model hears; "不申诉了" is no appeal
+    for intent in ("affirm", "stop"):
+        assert decide(turn("对，申诉", intent)) == "action_points_history", intent
+    assert decide(turn("算了，不申诉了", "stop")) != "action_points_history"
 
 
 def test_a_short_question_after_a_rule_asks_the_rule_for_another_deed():
