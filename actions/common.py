@@ -60,6 +60,8 @@ class Turn:
 
     dispatcher: CollectingDispatcher
     tracker: Tracker
+    #: Empty except for actions marked ``send_domain`` in domain.yml (the form validators):
+    #: Rasa sends the domain only to them (endpoints.yml ``enable_selective_domain``).
     domain: DomainDict
     actor: Actor
     action: UsesSettings

@@ -53,8 +53,9 @@ PROBE_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_probe"
 EIGHTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eighth"
 #: Written blind at the ninth pass's start as development data (read from the first run on).
 DEV9_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev9"
-#: The ninth pass's held-out set (2026-11-30): measured with the session-start code (80/112); not
-#: development data, so not in ALL_DIALOGUE_DIRS: run it with ``--folder`` to measure.
+#: The ninth pass's held-out set (2026-11-30): measured once with the session-start code (80/112)
+#: and once with the final code (88/112), per-dialogue results unread; not development data, so
+#: not in ALL_DIALOGUE_DIRS: run it with ``--folder`` to measure.
 NINTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_ninth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,

@@ -66,3 +66,23 @@ def test_the_action_server_serves_exactly_the_domains_actions(domain):
     served = {name for name in executor.actions if not name.startswith("action_test_")}
     # an action is a name, or a name with its options ("validate_pin_form: {send_domain: true}")
     assert served == {a if isinstance(a, str) else next(iter(a)) for a in domain["actions"]}
+
+
+def test_actions_that_read_the_domain_are_sent_it(domain):
+    """Rasa sends the domain only to actions marked send_domain (endpoints.yml: selective
+    domain); rasa_sdk's form validation reads the form's slots from it, so every validator is
+    marked, and nothing else is."""
+    import yaml
+    from rasa_sdk import FormValidationAction
+
+    from bot.config import PROJECT_ROOT
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    validators = {name for name, run in executor.actions.items()
+                  if isinstance(getattr(run, "__self__", None), FormValidationAction)}
+    marked = {next(iter(a)) for a in domain["actions"] if isinstance(a, dict)
+              and next(iter(a.values())).get("send_domain")}
+    assert validators == marked == {"validate_grievance_form", "validate_pin_form"}
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    assert endpoints["action_endpoint"]["enable_selective_domain"] is True
