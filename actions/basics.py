@@ -19,7 +19,7 @@ from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices, cl
 from actions.pending import ConfirmWrite, PendingWrite, read_more
 from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
-from bot.nlu.goals import acknowledges, asks_points_look_up
+from bot.nlu.goals import acknowledges, asks_points_look_up, asks_question
 from bot.channels.turn import asks_about_emergencies, sender_is_staff
 from bot.replies import Reply, after_stop, asks_to_repeat, interpret
 from bot.emergency import raise_alarm
@@ -236,6 +236,10 @@ class ActionResolvePending(XiangyinAction):
                 turn.show(text)
             return []
         if kind == slots.WRITE_LIST_MORE and reply is Reply.OTHER:
+            return [*clear_pending(), ActionExecutionRejected(self.name())]
+        if kind == slots.WRITE_REPORT_OFFER and reply is not Reply.STOP and asks_question(turn.text):
+            # "拖多长时间就不算数了" after "要我帮您报给网格员吗": a new question, not a no to the
+            # offer (which writes nothing): answered by the other policies
             return [*clear_pending(), ActionExecutionRejected(self.name())]
         if reply is Reply.NO and kind in CORRECT:
             corrected = CORRECT[kind](turn, pending, turn.text)

@@ -24,7 +24,7 @@ from bot import grievances, households, points
 from bot.identity import verify_pin
 from bot.nlu.goals import asks_others_balance
 from bot.text import is_spoken_number
-from bot.models import Household
+from bot.models import Household, utcnow
 
 MAX_PIN_ATTEMPTS = 3
 SUMMARY, VISIT, AWARD = "summary", "visit", "award"
@@ -59,6 +59,8 @@ FOLLOW_UPS = (
     (("走访",), lambda s: phrases.last_visit(s.last_visit)),
     (("诉求", "反映", "投诉"), lambda s: phrases.open_grievances(s.open_grievances, clause=False)),
     (("积分", "多少分", "几分", "分数", "分儿", "鸡分"), lambda s: f"积分{s.points}分"),
+    (("岁数", "年纪", "几岁", "多大了", "多大", "哪年生", "属啥"),
+     lambda s: phrases.head_age(s.head, s.head_birth_year, utcnow().year)),
     (("什么户", "啥户", "哪种户", "颜色", "连心", "关心", "放心", "红", "黄", "绿"),
      lambda s: f"是{s.colour}，{s.care_reason}"),
 )

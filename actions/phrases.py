@@ -62,6 +62,13 @@ def village_rank(rank: Optional[int], out_of: int, unit: str) -> str:
     return f"今年挣的积分在全村{out_of}{unit}里排第{rank}名。" if rank is not None else ""
 
 
+def head_age(head: str, birth_year: Optional[int], this_year: int) -> str:
+    """'户主黄志明，1969年生，今年57岁' (by the calendar year, not the birthday)."""
+    if birth_year is None:
+        return "户主的年纪没有登记"
+    return f"户主{head}，{birth_year}年生，今年{this_year - birth_year}岁"
+
+
 def open_grievances(count: int, clause: bool = True) -> str:
     """'有2件诉求在办' (with '，' as a clause of the summary); none in progress is not said in a
     summary (''), and said as '没有在办的诉求' when asked."""

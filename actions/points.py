@@ -59,6 +59,11 @@ class ActionPointsBalance(XiangyinAction):
             return staff_query(turn, SUMMARY)  # "49号户积分现在多少": a look-up (who may see it is checked there)
         if _needs_household(turn):
             return []
+        if parsing.asks_price(turn.text):
+            with turn.session() as s:
+                item = points.item_in(s, turn.actor.village_id, turn.text)
+            if item is not None:  # "一支牙膏得几分": the price, whatever the model heard
+                return redeem_or_price(turn)
         if _asks_about_another_household(turn):
             turn.say("utter_points_only_own")
         with turn.session() as s:
@@ -174,35 +179,40 @@ class ActionRedeemPoints(XiangyinAction):
     action_name = "action_redeem_points"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if _needs_household(turn):
+        return redeem_or_price(turn)
+
+
+def redeem_or_price(turn: Turn) -> List[EventType]:
+    """The exchange read back, the catalogue, or an item's price when that is what is asked."""
+    if _needs_household(turn):
+        return []
+    item_text = turn.entity(slots.ENTITY_ITEM) or turn.text
+    quantity = (parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "")
+                or parsing.counted_quantity(turn.text) or 1)
+    with turn.session() as s:
+        # "那能换点啥": what the shop has, unless a real item is named ("能换肥皂啥的不").
+        named = points.item_named(s, turn.actor.village_id, turn.entity(slots.ENTITY_ITEM))
+        if named is None and parsing.asks_catalogue(turn.text):
+            return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
+        if named is None and points.item_in(s, turn.actor.village_id, turn.text) is None:
+            # "那就给俺换一袋" right after "大米得花多少分": the item just talked about
+            earlier = points.item_in(s, turn.actor.village_id, previous_user_text(turn.tracker))
+            if earlier is not None:
+                item_text = earlier.name
+        try:
+            item = points.find_item(s, turn.actor.village_id, item_text, said=turn.text)
+        except points.UnknownItem as exc:
+            turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
             return []
-        item_text = turn.entity(slots.ENTITY_ITEM) or turn.text
-        quantity = (parsing.parse_quantity(turn.entity(slots.ENTITY_NUMBER) or "")
-                    or parsing.counted_quantity(turn.text) or 1)
-        with turn.session() as s:
-            # "那能换点啥": what the shop has, unless a real item is named ("能换肥皂啥的不").
-            named = points.item_named(s, turn.actor.village_id, turn.entity(slots.ENTITY_ITEM))
-            if named is None and parsing.asks_catalogue(turn.text):
-                return _say_catalogue(turn, points.catalogue(s, turn.actor.village_id), points.spendable(s, turn.actor))
-            if named is None and points.item_in(s, turn.actor.village_id, turn.text) is None:
-                # "那就给俺换一袋" right after "大米得花多少分": the item just talked about
-                earlier = points.item_in(s, turn.actor.village_id, previous_user_text(turn.tracker))
-                if earlier is not None:
-                    item_text = earlier.name
-            try:
-                item = points.find_item(s, turn.actor.village_id, item_text, said=turn.text)
-            except points.UnknownItem as exc:
-                turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
-                return []
-            if parsing.asks_price(turn.text):
-                # "换一袋大米得花多少分": the price and whether it is affordable; an exchange
-                # needs its own request and read-back
-                balance = points.spendable(s, turn.actor)
-                cost = item.price * quantity
-                turn.say("utter_shop_price", item=item.name, quantity=quantity,
-                         unit=item.unit, cost=cost, balance=balance, enough=phrases.enough_clause(balance, cost))
-                return []
-        return _propose_redeem(turn, item, quantity)
+        if parsing.asks_price(turn.text):
+            # "换一袋大米得花多少分": the price and whether it is affordable; an exchange
+            # needs its own request and read-back
+            balance = points.spendable(s, turn.actor)
+            cost = item.price * quantity
+            turn.say("utter_shop_price", item=item.name, quantity=quantity,
+                     unit=item.unit, cost=cost, balance=balance, enough=phrases.enough_clause(balance, cost))
+            return []
+    return _propose_redeem(turn, item, quantity)
 
 
 def _propose_redeem(turn: Turn, item, quantity: int) -> List[EventType]:

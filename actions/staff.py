@@ -173,8 +173,9 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
     if value is not None and said.group(1) in ("扣", "减", "罚"):
         value = -value
     houses = list(_HOUSE_NO.finditer(text))
-    if len(houses) > 1 and _SELF_CORRECTION.search(text, houses[0].end()):
-        number = houses[-1].group(1)  # "给46号加两分——哦不对，是47号": the number said last
+    correction = _SELF_CORRECTION.search(text)
+    if houses and correction and houses[-1].start() > correction.start():
+        number = houses[-1].group(1)  # "给46号加两分——哦不对，是47号", "四十六，哦不是，四十八号": the last
     elif number is None:
         number = houses[0].group(1) if houses else None
     name = person

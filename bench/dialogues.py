@@ -54,13 +54,13 @@ EIGHTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eighth"
 #: Written blind at the ninth pass's start as development data (read from the first run on).
 DEV9_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev9"
 #: The ninth pass's held-out set (2026-11-30): measured once with the session-start code (80/112)
-#: and once with the final code (88/112), per-dialogue results unread; not development data, so
-#: not in ALL_DIALOGUE_DIRS: run it with ``--folder`` to measure.
+#: and once with the final code (88/112), then read: development data. The next pass needs a new
+#: held-out set.
 NINTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_ninth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
-                     DEV9_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -46,6 +46,7 @@ class HouseholdSummary:
     open_grievances: int
     points: int
     sensitive_note: str
+    head_birth_year: int | None = None
 
 
 def _visible(s: Session, actor: Actor):
@@ -111,6 +112,7 @@ def summarise(s: Session, actor: Actor, household_id: int) -> HouseholdSummary:
         contact=household.contact.display_name if household.contact else None,
         last_visit=last_visit.date() if last_visit else None, open_grievances=open_grievances,
         points=balance_of(s, household.id), sensitive_note=household.sensitive_note,
+        head_birth_year=head.birth_year if head else None,
     )
 
 

@@ -47,7 +47,9 @@ YES_WITH_NEGATION = ("没有问题", "没啥问题", "没什么问题", "没问�
                      # "no problem" in south-western words (么得问题，整嘛)
                      "么得问题", "么问题",
                      # Cantonese / Hakka "not wrong" (冇错), Wu "not bad, right" (勿错)
-                     "冇错", "唔错", "勿错")
+                     "冇错", "唔错", "勿错",
+                     # north-western "no trouble" (么麻达, 没麻达)
+                     "么麻达", "没麻达", "莫麻达", "冇麻达", "没啥麻达")
 
 YES_WORDS = (
     "对", "是", "是的", "对的", "对头", "对着呢", "没错", "正确", "确认", "确定",
@@ -67,6 +69,8 @@ YES_WORDS = (
     "就恁", "可不嘛", "就这么弄", "中啊", "就系咁", "系咁", "系嘅",
     # Beijing-Tianjin 得嘞, north-western 对着咧, Wu 对额 / 好额 / 是额 (额 the particle)
     "得嘞", "得勒", "得咧", "对着咧", "对着嘞", "是着咧", "好额", "对额", "是额", "就是迭个", "就迭个",
+    # Hakka 做得 (can do), Anhui / Henan 管 (fine)
+    "做得", "管",
 )
 # Leaving the flow altogether.
 STOP_PATTERNS = (
@@ -119,7 +123,7 @@ REPEAT_PATTERNS = (
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩喽咯哟噻"
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
 # characters (不四 / 布是 / 部队 …) still read as a refusal.
-_NEGATED = {"dui", "shi", "si", "xing", "zhong", "cheng", "yao", "yong", "hao", "ke", "neng", "huan", "bao",
+_NEGATED = {"dui", "shi", "si", "xing", "zhong", "cheng", "yao", "yong", "hao", "ke", "neng", "huan", "bao", "guan",
             "ban", "nong", "ji", "shen", "suan", "gan", "zuo", "qu"}
 _NEGATORS = {"bu", "bie", "beng", "mei"}
 _PUNCTUATION = re.compile(r"[\s，,。.!！?？、…~～;；:：\"“”'‘’()（）]+")
@@ -222,13 +226,19 @@ def _without_remarks(text: str) -> str:
     return text
 
 
+#: Yes words inside phrases that are no yes ("管他呢": whatever).
+NOT_AGREEMENT = ("管他", "管它")
+
+
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
 GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢",
         "往上头", "往上面", "往上", "往村里", "往镇上", "往镇里",
         "照这么", "就这么", "这么", "这样", "这个", "按规矩", "照规矩", "按规定", "这", "按", "搞", "整", "弄",
         "照", "你", "我", "俺", "咱", "他", "她", "给", "帮", "就", "快", "上", "去", "了",
         "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "嘛", "喽", "咯", "哟", "噻", "撒",
-        "那", "的", "也", "都", "先", "侬", "阿拉", "迭个", "额")
+        "那", "的", "也", "都", "先", "侬", "阿拉", "迭个", "额",
+        # "就报它", "行了哇", "得嘞您呐", "就这样子报", "对的，记下"
+        "它", "哇", "您呐", "呐", "您", "子", "下")
 
 
 _NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")
@@ -267,6 +277,8 @@ def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
     repetition of what was read back (``said``: "那就给俺换一袋", "对，48号")."""
     if core.lower() in ("ok", "okay", "yes"):
         return True
+    if any(words in core for words in NOT_AGREEMENT):
+        return False
     rest, hit = core, False
     for word in sorted({*YES_WORDS, *YES_WITH_NEGATION, *(v for v in verbs if v)}, key=len, reverse=True):
         if word in rest:

@@ -32,6 +32,17 @@ def test_grid_worker_gets_a_household_summary(runner):
     assert said.texts[1].startswith("三线联系人是") and "件诉求在办，积分" in said.texts[1]
 
 
+def test_the_heads_age_is_a_follow_up_about_the_household():
+    import types
+
+    from actions.households import FOLLOW_UPS
+
+    summary = types.SimpleNamespace(head="黄志明", head_birth_year=1969)
+    answer = next(say for words, say in FOLLOW_UPS if any(w in "他今年多大岁数" for w in words))
+    assert answer(summary).startswith("户主黄志明，1969年生，今年")
+    assert phrases.head_age("黄志明", 1969, 2026) == "户主黄志明，1969年生，今年57岁"
+
+
 def test_a_summary_leaves_out_grievances_when_none_is_in_progress():
     assert phrases.open_grievances(2) == "有2件诉求在办，" and phrases.open_grievances(0) == ""
     assert phrases.open_grievances(0, clause=False) == "没有在办的诉求"  # when asked

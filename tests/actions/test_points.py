@@ -244,6 +244,22 @@ def test_another_item_said_with_the_no_is_read_back_again_and_nothing_is_spent(r
     assert dropped.slot(slots.PENDING_WRITE, None) is None and _balance(runner, "cli:hh010") == balance
 
 
+def test_a_price_heard_as_a_balance_question_is_the_price(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:hh010", "一支牙膏得几分", intent="check_points")
+    assert "牙膏" in said.text and "10分" in said.text and not said.sets(slots.PENDING_WRITE), said.texts
+
+
+def test_a_question_at_an_offer_to_report_is_a_new_question_not_a_no(runner):
+    offer = {"kind": slots.WRITE_REPORT_OFFER, "text": "工地上让机器夹了手"}
+    asked = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "拖多长时间就不算数了", intent="deny",
+                       slots={slots.PENDING_WRITE: offer, slots.AWAITING_CONFIRMATION: True})
+    assert asked.texts == [] and asked.slot(slots.PENDING_WRITE, None) is None
+    assert any(e.get("event") == "action_execution_rejected" for e in asked.events)  # the question goes on
+    declined = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "不用了", intent="deny",
+                          slots={slots.PENDING_WRITE: offer, slots.AWAITING_CONFIRMATION: True})
+    assert declined.texts and not any(e.get("event") == "action_execution_rejected" for e in declined.events)
+
+
 def test_a_price_asked_is_answered_and_the_exchange_waits_for_its_own_request(runner):
     """"换一袋大米得花多少分" asks the price: said with whether the household can afford it,
     nothing proposed; "那就给俺换一袋" right after is the exchange of that item, read back."""

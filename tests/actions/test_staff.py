@@ -120,6 +120,11 @@ def test_what_an_award_says(text, name, number, said, reason):
     assert (request.name, request.number, request.points, request.reason_said) == (name, number, said, reason)
 
 
+def test_a_house_number_taken_back_is_not_the_awards_even_when_the_model_kept_it():
+    request = award_request("四十六，哦不是，四十八号周德福，今天来当志愿者了，加分", number="四十六")
+    assert request.number == "四十八"
+
+
 # --- lists ----------------------------------------------------------------------------------------
 
 def test_a_grid_worker_lists_the_red_households_of_their_grid_three_at_a_time(runner):
@@ -490,6 +495,8 @@ def test_recyclables_delivered_said_as_a_lookup_are_an_award_read_back(runner):
 
     said = _say(runner, ActionHouseholdSummary, WORKER, "8号赵丽华家送来塑料瓶三十个", "query_household")
     assert said.texts[0].startswith("给赵丽华家（8号）记3分") and said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_AWARD
+    paper = _say(runner, ActionHouseholdSummary, WORKER, "十一号黄小红，纸壳子称了三公斤", "query_household")
+    assert paper.texts[0].startswith("给黄小红家（11号）记6分"), paper.texts
     plain = _say(runner, ActionHouseholdSummary, WORKER, "8号赵丽华家几口人", "query_household")
     assert not plain.sets(slots.PENDING_WRITE)
     # the count of bottles, not of the bag they came in

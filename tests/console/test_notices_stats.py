@@ -68,7 +68,14 @@ def test_the_figures_export_as_csv(console, page):
     content = open(download.value.path(), encoding="utf-8-sig").read()
     rows = list(csv.reader(io.StringIO(content)))
     assert rows[0][:5] == ["月份", "网格", "反映", "有首次答复", "按时答复"]
-    assert [row[1:4] for row in rows[1:]] == [["第一网格", "4", "2"]]  # the four demo grievances
+    # the four demo grievances, two of them answered, in one or two months (they are dated days
+    # before the seeding day, which may be early in a month by the village's clock)
+    per_grid: dict = {}
+    for row in rows[1:]:
+        counts = per_grid.setdefault(row[1], [0, 0])
+        counts[0] += int(row[2])
+        counts[1] += int(row[3])
+    assert per_grid == {"第一网格": [4, 2]} and len(rows) - 1 in (1, 2)
     response = page.request.get(console.url + "/stats/points.csv?months=12")
     points_rows = list(csv.reader(io.StringIO(response.text().lstrip("\ufeff"))))
     assert points_rows[0] == ["月份", "网格", "加分", "扣分", "兑换用掉", "有变动的户数"]

@@ -137,7 +137,8 @@ def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
     assert decide(after_answer("那个路灯坏了好几天了没人修", "inform")) == "action_start_grievance"
     assert decide(turn("外地户口的呢", "inform")) is None  # no policy answer before it
     # asking about doing what the policy is about, heard as a grievance: still a follow-up ...
-    for text, intent in (("自个儿找亲戚帮着盖中不中", "file_grievance"), ("要是没等批就先盖了会咋样", "check_grievance_status")):
+    for text, intent in (("自个儿找亲戚帮着盖中不中", "file_grievance"), ("要是没等批就先盖了会咋样", "check_grievance_status"),
+                         ("要几天里头办好", "check_grievance_status")):
         assert decide(after_answer(text, intent)) == "action_policy_answer", text
     # ... but a problem, or a wish to report one, is not
     assert decide(after_answer("那屋顶漏了咋办", "file_grievance")) != "action_policy_answer"
@@ -419,3 +420,12 @@ def test_an_answer_about_the_name_heard_as_a_question_is_the_forms():
     assert decide(at_privacy("不怕别人晓得", "ask_policy")) == "grievance_form"
     assert decide(at_privacy("不知道咋回事俺娘晕过去了", "emergency")) != "grievance_form"
     assert decide(at_privacy("算了，名字也别写了，不报了", "stop")) == "action_stop"
+
+
+def test_questions_asked_as_a_not_a_or_with_a_count_and_statements_that_only_contain_them():
+    from bot.nlu.goals import asks_question
+
+    for text in ("那俺要是搬到闺女那住，户口迁过去了，还给不给", "要几天里头办好", "对不对", "该找哪个"):
+        assert asks_question(text), text
+    for text in ("不对不对", "那个路灯坏了好几天了没人修", "十几岁的娃天天在那耍"):
+        assert not asks_question(text), text
