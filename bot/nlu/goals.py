@@ -148,21 +148,20 @@ def asks_others_balance(text: str) -> bool:
 # A deduction disputed ("扣了俺家5分，说俺乱倒垃圾，俺根本没倒，这个要申诉", "凭啥扣俺分"): the
 # household's deductions, the latest explained and an appeal offered (never filed without a yes).
 _DEDUCTED = re.compile(r"扣")
-_DISPUTE = re.compile(r"申诉|冤枉|不服|不认|凭啥|凭什么|为啥|为什么|咋扣|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧")
+#: Words against a deduction ("不服", "凭啥", "俺根本没倒"), shared by the two readings below.
+_AGAINST = r"不服|不认|凭啥|凭什么|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧"
+_DISPUTE = re.compile(rf"申诉|冤枉|为啥|为什么|咋扣|{_AGAINST}")
 
 
 #: Disagreement with a deduction, not only a question about it ("为啥扣我分" asks the reason).
-_DISAGREES = re.compile(r"(?<![不别甭])(申诉|申个诉)|冤|不服|不认|凭啥|凭什么|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧|"
-                        r"不合理|不公平|不应该扣|不该扣|扣得不对|说道说道|讨个说法")
+_APPEAL = re.compile(r"(?<![不别甭])(申诉|申个诉)")
+_DISAGREES = re.compile(rf"{_APPEAL.pattern}|冤|{_AGAINST}|不合理|不公平|不应该扣|不该扣|扣得不对|说道说道|讨个说法")
 
 
 def disagrees_with_deduction(text: str) -> bool:
     """'凭啥扣俺分，俺没倒垃圾' disputes the deduction (an appeal is offered); '前两天咋又扣俺分了'
     only asks why (the reason is told, and how to appeal)."""
     return bool(_DISAGREES.search(flat_text(text)))
-
-
-_APPEAL = re.compile(r"(?<![不别甭])(申诉|申个诉)")
 
 
 def disputes_deduction(text: str) -> bool:
