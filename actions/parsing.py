@@ -71,13 +71,16 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|不不)"
-_SELF_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(户|家)?[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?[\s…，,]*"
-                             rf"({_TAKEN_BACK}[\s…，,、]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
-# ... and after the rest of the request ("给60号加五分义务清扫……哦说岔了，是66号"): the number said
-# last takes the place of the first; the request between them stays.
-_LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.，,]{{1,16}}?)[\s…。.，,、]*(哦|噢|哎|呃|嗯|啊|唉)?"
-                             rf"[\s…，,]*({_TAKEN_BACK}[\s…，,、]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})号(?P<rest>.*)$")
+_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口误|不不)"
+_HESITATION = r"(哦|噢|哎|呃|嗯|啊|唉)?"
+_BREAK = r"[\s…。.，,、—\-－~～]"
+# The first number may be said bare when the taking back follows at once ("四十六，哦不是，四十八号").
+_SELF_CORRECTED = re.compile(rf"(?<![\d{cn.NUMERAL_CHARS}]){cn.HOUSE_DIGITS}(号(户|家)?{_BREAK}*|{_BREAK}+){_HESITATION}"
+                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
+# ... and after the rest of the request ("给60号加五分义务清扫……哦说岔了，是66号", "给46号加两分，垃圾分得好——哦不对，
+# 是47号"): the number said last takes the place of the first; the request between them stays.
+_LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.]{{1,16}}?){_BREAK}*{_HESITATION}"
+                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})号(?P<rest>.*)$")
 
 
 # A report that starts by naming the wrong group or house and takes it back ("三组……不是，五组路口那棵

@@ -139,8 +139,6 @@ def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFil
 # --- what was asked for: awards --------------------------------------------------------------
 
 _HOUSE_NO = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,4}})号")
-#: A correction in the same breath ("哦不对，是47号", "说错了"): the number after it counts.
-_SELF_CORRECTION = re.compile(r"不对|说错|错了|哦不|不是|口误|搞错")
 _NAMED = re.compile(r"(?:给|帮|替|为)([\u4e00-\u9fa5]{2,3}?)(?:家|户|大娘|大爷|奶奶|爷爷|婶|叔|老人)")
 _NAMED_LOOSE = re.compile(r"([\u4e00-\u9fa5]{2,3})家")
 # Words of the request itself, removed before deciding whether a reason was said at all.
@@ -166,18 +164,18 @@ class AwardRequest:
 def award_request(text: str, person: Optional[str] = None, number: Optional[str] = None,
                   amount: Optional[str] = None) -> AwardRequest:
     """The parts of a staff award; ``person``/``number`` are the NLU's entities (or None)."""
-    text = text or ""
+    said_first = text or ""
+    # A house number taken back in the same breath ("给46号加两分——哦不对，是47号", "四十六，哦不是，四十八号"):
+    # the sentence as finally meant decides, over the model's entity.
+    text = parsing.without_self_corrections(said_first)
     said = parsing.AWARDED_POINTS.search(text)
     value: Optional[int] = _numeral(said.group(2)) if said else None
     sign_said = bool(said) and said.group(1) in ("加", "扣", "减", "罚")
     if value is not None and said.group(1) in ("扣", "减", "罚"):
         value = -value
     houses = list(_HOUSE_NO.finditer(text))
-    correction = _SELF_CORRECTION.search(text)
-    if houses and correction and houses[-1].start() > correction.start():
-        number = houses[-1].group(1)  # "给46号加两分——哦不对，是47号", "四十六，哦不是，四十八号": the last
-    elif number is None:
-        number = houses[0].group(1) if houses else None
+    if houses and (text != said_first or number is None):
+        number = houses[0].group(1)
     name = person
     if not name and not number:
         match = _NAMED.search(text) or _NAMED_LOOSE.search(text)

@@ -195,6 +195,11 @@ def test_anonymity_said(said, anonymous):
     # taken back after the rest of the request
     ("给60号加五分义务清扫……哦说岔了，是66号", "给66号加五分义务清扫"),
     ("给8号加5分，不是扣分", "给8号加5分，不是扣分"),
+    ("给46号加两分，垃圾分得好——哦不对，是47号", "给47号加两分，垃圾分得好"),
+    # the first number said bare
+    ("四十六，哦不是，四十八号周德福加分", "四十八号周德福加分"),
+    ("查二十三，不对不对，二十四号", "查二十四号"),
+    ("他家住了5年，不是说错了", "他家住了5年，不是说错了"),
 ])
 def test_a_house_number_corrected_in_the_same_breath(said, meant):
     assert parsing.without_self_corrections(said) == meant
