@@ -113,12 +113,20 @@ def _topic_of(turn: Turn, entry_id: str) -> Optional[str]:
     return entry.topic if entry is not None else None
 
 
-def _the_other_one(result: Answer, last: Optional[str]) -> Optional[str]:
-    """Of a clarifying question's two candidates, the one that is not the answer just given."""
+def _the_other_one(turn: Turn, result: Answer, last: Optional[str], question: str) -> Optional[str]:
+    """Of a clarifying question's two candidates, the one a follow-up asks about: the one that is
+    not the answer just given ("批下来一个月能有多少" after how to apply) — unless the question asks
+    for a kind of answer (where, how much, what to bring) that the other entry does not say it
+    gives: then it asks more about the answer just given ("去边度办" after the student loan)."""
     ids = list(result.candidates or []) if result.clarify else []
-    if last and len(ids) == 2 and last in ids:
-        return next(i for i in ids if i != last)
-    return None
+    if not (last and len(ids) == 2 and last in ids):
+        return None
+    other = next(i for i in ids if i != last)
+    kb = knowledge(turn)
+    asked = kb.kinds_asked(question)
+    if asked and not asked & kb.kinds_offered(other):
+        return last
+    return other
 
 
 def _options(result: Answer) -> List[Entry]:
@@ -269,11 +277,12 @@ class ActionPolicyAnswer(XiangyinAction):
             result = search(turn, question, topic, previous=previous)
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
-        other = _the_other_one(result, turn.slot(slots.KB_ENTRY)) if follow_up else None
+        other = _the_other_one(turn, result, turn.slot(slots.KB_ENTRY), turn.text) if follow_up else None
         if other is not None and _topic_of(turn, other) == topic:
             # "批下来一个月能有多少" right after how to apply: asking back "A or B?" where A is the
             # answer just given — a follow-up asks for something new, so it is B (of the same
-            # topic: "要拿些啥去办" after 新生儿医保 is not about 残疾证's materials).
+            # topic: "要拿些啥去办" after 新生儿医保 is not about 残疾证's materials), unless B does
+            # not give the kind of answer asked for ("去边度办" after the student loan: A again).
             return answer_and_offer_report(turn, other, turn.text)
         if on_topic is not None and on_topic.clarify:
             result = on_topic  # asked back between the topic's own entries

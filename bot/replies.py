@@ -49,7 +49,9 @@ YES_WITH_NEGATION = ("没有问题", "没啥问题", "没什么问题", "没问�
                      # Cantonese / Hakka "not wrong" (冇错), Wu "not bad, right" (勿错)
                      "冇错", "唔错", "勿错",
                      # north-western "no trouble" (么麻达, 没麻达)
-                     "么麻达", "没麻达", "莫麻达", "冇麻达", "没啥麻达")
+                     "么麻达", "没麻达", "莫麻达", "冇麻达", "没啥麻达",
+                     # "should be right" ("应该没错吧……就照这么报"); a bare "应该是吧" stays unclear
+                     "应该没错", "应该没问题", "应该不错")
 
 YES_WORDS = (
     "对", "是", "是的", "对的", "对头", "对着呢", "没错", "正确", "确认", "确定",
@@ -71,6 +73,8 @@ YES_WORDS = (
     "得嘞", "得勒", "得咧", "对着咧", "对着嘞", "是着咧", "好额", "对额", "是额", "就是迭个", "就迭个",
     # Hakka 做得 (can do), Anhui / Henan 管 (fine)
     "做得", "管",
+    # "that's how it is" said of the read-back ("是这么个事", "就这么个事儿")
+    "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理",
 )
 # Leaving the flow altogether.
 STOP_PATTERNS = (
@@ -169,9 +173,14 @@ def asks_to_repeat(text: str) -> bool:
     return _has_any(normalise(text), REPEAT_PATTERNS)
 
 
+#: 算了 as "counted" ("给我家少算了三亩", "我算了一下账", "结算了"), no way out.
+_COUNTED = re.compile(r"(少|多|错|漏|重|白|合|计|估|盘|核|结|清|换|折|预|推|核)算了|算了(一下|一遍|算|账|半天|好几|"
+                      rf"[{NUMERAL_CHARS}\d])")
+
+
 def refuses(text: str) -> bool:
     """Any sign of refusal, after removing the agreements that contain a negation."""
-    flat = normalise(text)
+    flat = _COUNTED.sub("", normalise(text))
     for phrase in YES_WITH_NEGATION:
         flat = flat.replace(phrase, "")
     if not flat:
@@ -193,7 +202,7 @@ _SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     """The user wants out of whatever is going on. ``soft=False`` when the question just asked
     was itself a yes/no question, where "不用了" is an answer rather than a way out."""
-    flat = normalise(text)
+    flat = _COUNTED.sub("", normalise(text))
     if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
         return True
     if any(_SLIPPED_STOP_RE.match(_core(clause)) for clause in _PUNCTUATION.split(text or "")):
@@ -238,7 +247,9 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "嘛", "喽", "咯", "哟", "噻", "撒",
         "那", "的", "也", "都", "先", "侬", "阿拉", "迭个", "额",
         # "就报它", "行了哇", "得嘞您呐", "就这样子报", "对的，记下"
-        "它", "哇", "您呐", "呐", "您", "子", "下")
+        "它", "哇", "您呐", "呐", "您", "子", "下",
+        # thanks after the yes (Cantonese 唔该, 多谢)
+        "唔该", "多谢", "儿")
 
 
 _NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")

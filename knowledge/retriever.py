@@ -1071,6 +1071,15 @@ class KnowledgeBase:
             got = cache[entry.id] = frozenset(_spoken.intent_tokens(_learned_text(f"{entry.title} {entry.label}")))
         return got
 
+    def kinds_asked(self, question: str) -> frozenset[str]:
+        """The kinds of answer a question asks for (``int:`` tokens: 去哪办 → apply, 给多少 → amount)."""
+        return frozenset(_spoken.intent_tokens(_learned_text(self.repair_sounds(question))))
+
+    def kinds_offered(self, entry_id: str) -> frozenset[str]:
+        """The kinds of answer an entry's title and short name say it gives (empty when unknown)."""
+        entry = self.by_id.get(entry_id)
+        return self._kinds(entry) if entry is not None else frozenset()
+
     def _says_more_than_topic(self, text: str) -> bool:
         """The (normalised) text asks for a kind of answer (``int:`` tokens: 谁能领, 怎么申请,
         要什么材料) or has a content word besides the names of topics: not a stopword, not a

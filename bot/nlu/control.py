@@ -3,7 +3,7 @@ function of what it looks at, so it can be read and tested without Rasa."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from bot.nlu.goals import (
@@ -28,6 +28,7 @@ from bot.nlu.goals import (
     tells_visit,
     says_house_number,
     wants_slower,
+    wants_to_complain,
 )
 from bot.emergency import is_emergency
 from bot.replies import Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
@@ -80,7 +81,9 @@ FOLLOW_UP_MAX_CHARS = 14
 FOLLOW_UP_GRIEVANCE_MISREADS = frozenset({"file_grievance", "check_grievance_status"})
 _FILING_WORDS = re.compile(r"反映|投诉|举报|告状|报上去|上报|报个|报一下|诉求")
 _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每|要是)"
-                       r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪|中不中|行不行|成不成|会咋样|咋办|咋整")
+                       r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪|中不中|行不行|成不成|会咋样|咋办|咋整"
+                       # regional question words (Xiang 么子, Cantonese 咩 / 边度 / 点样 / 要唔要 / 有冇)
+                       r"|么子|咩|乜|边度|边个|点样|唔|有冇")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 
@@ -157,6 +160,14 @@ NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "
 
 
 KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
+#: "对了，…" opening a question is "by the way", not a yes ("对了，积分超市是哪天开门来着"): the
+#: question is read as one the model could not place.
+_BY_THE_WAY = re.compile(r"^(哎|噢|哦|啊|诶|欸|呃)?(对了|对啦|对咯|对喽)[\s，,。.…!！]*(?P<rest>.{4,})$")
+
+
+def by_the_way(turn: "Turn") -> bool:
+    match = _BY_THE_WAY.match((turn.text or "").strip())
+    return turn.intent == "affirm" and match is not None and asks_question(match.group("rest"))
 #: "Out of scope" for the language model may still be in the knowledge base: a village notice
 #: added last week ("送温暖活动怎么领棉被") is answered when the retriever is sure of it;
 #: otherwise the action says what the assistant can do (as the out-of-scope rule did).
@@ -311,6 +322,9 @@ def decide(turn: Turn) -> Optional[str]:
         return STOP_ACTION
     if pending:
         return RESOLVE_ACTION
+    aside = not busy and by_the_way(turn)
+    if aside:
+        turn = replace(turn, intent="nlu_fallback")
     if not busy and turn.choice_kind == SATISFACTION_OFFERED and answers_satisfaction(turn.text):
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
@@ -337,7 +351,9 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
                      or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
                      or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
-                         and complains_without_asking(turn.text))) \
+                         and complains_without_asking(turn.text))
+                     or (turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS and wants_to_complain(turn.text)
+                         and not disputes_deduction(turn.text))) \
             and not asks_question(turn.text) and interpret(turn.text) not in (Reply.NO, Reply.STOP):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
@@ -357,6 +373,6 @@ def decide(turn: Turn) -> Optional[str]:
         return POLICY_ACTION
     if not busy and rules_follow_up(turn):
         return POINTS_RULES_ACTION
-    if not busy and turn.intent == OUT_OF_SCOPE_INTENT:
+    if not busy and turn.intent == OUT_OF_SCOPE_INTENT or aside:
         return KNOWLEDGE_FALLBACK
     return interruption(turn)

@@ -226,6 +226,16 @@ def complains_without_asking(text: str) -> bool:
     return reports_problem(text) and not asks_question(text) and not _WANTS_SERVICE.search(text or "")
 
 
+# A complaint said as one ("这事我不服，得反映", "俺得投诉"), whatever policy it names.
+_WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)?(投诉|告状|举报|上访)|(得|要|非得|必须)(去|找人)?反映"
+                                r"|不服|有意见|讨个说法|要个说法|给个说法")
+
+
+def wants_to_complain(text: str) -> bool:
+    """'地力补贴…少算了三亩，这事我不服，得反映': a complaint to report, not a policy question."""
+    return bool(_WANTS_TO_COMPLAIN.search(text or "")) and not asks_question(text)
+
+
 def asks_to_file(text: str) -> bool:
     """'中，那你给俺报上去': the reply asks for the problem to be reported."""
     return bool(_ASKS_TO_FILE.search(text or ""))
@@ -244,7 +254,10 @@ _QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什�
                        r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)"
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$"
                        # "还给不给", "管不管": a verb asked as A-not-A; "该找哪个", "哪个部门"
-                       r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])不(?P=verb)|哪个|哪位|哪家|哪天|哪样")
+                       r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])[不唔冇](?P=verb)|哪个|哪位|哪家|哪天|哪样"
+                       # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /
+                       # 有冇 ("要唔要抵押", "去边度办"), northern 多会儿
+                       r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?")
 
 
 # Asking to look something up ("查一下", "瞅瞅", "帮我瞧瞧").
@@ -262,9 +275,14 @@ def looks_up_by_name(text: str) -> bool:
     return bool(_NAME_LOOKUP.match(flat_text(text)))
 
 
+# ... or the number alone ("38", "五十二"), when nothing asked for a number or a choice.
+_BARE_NUMBER = re.compile(rf"^{HOUSE_DIGITS}(呢|吧|啊)?$")
+
+
 def says_house_number(text: str) -> bool:
     """The sentence is a house number and nothing else (a look-up asked the short way)."""
-    return bool(_HOUSE_NUMBER.match(flat_text(text)))
+    flat = flat_text(text)
+    return bool(_HOUSE_NUMBER.match(flat) or _BARE_NUMBER.match(flat))
 
 
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
@@ -318,7 +336,10 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 
 # Points booked by the rule's name, without a number ("按调解给她家加分", "记一次义务清扫"); a
 # visit logged ("记一次走访") is not an award.
-AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)")
+AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
+                        # a penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家")
+                        r"|(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
+                        r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
 _VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
 
 

@@ -12,6 +12,7 @@ import pytest
 from actions import policy, slots
 from actions.basics import ActionChooseOption
 from actions.policy import ActionKnowledgeFallback, ActionPolicyAnswer, ActionPolicySource
+from knowledge import spoken
 from knowledge.retriever import Answer, Entry, spoken_summary
 from tests.actions.harness import VOICE_CHANNEL
 
@@ -31,6 +32,14 @@ class FakeKnowledge:
         self.asked.append((question, topic, village_grid))
         self.previous = previous
         return self.on_topic if topic_mode == "filter" and self.on_topic else self.result
+
+    @staticmethod
+    def kinds_asked(question: str) -> frozenset:
+        return frozenset(spoken.intent_tokens(spoken.normalise_spoken(question)))
+
+    def kinds_offered(self, entry_id: str) -> frozenset:
+        entry = self.by_id.get(entry_id)
+        return self.kinds_asked(entry.title) if entry is not None else frozenset()
 
 
 def _entry(entry_id: str, title: str, body: str = "正文。") -> Entry:
@@ -112,6 +121,17 @@ def test_a_follow_up_asked_back_between_the_answer_just_given_and_another_gets_t
     asked = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "批下来一个月能有多少", intent="ask_policy",
                        slots={slots.TOPIC: "低保", slots.KB_ENTRY: "gaoling-amount"})
     assert asked.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_CLARIFY
+
+
+def test_a_follow_up_asking_what_the_other_entry_does_not_give_stays_on_the_answer_just_given(runner, monkeypatch):
+    loan = _entry("jiaoyu-college-loan", "上大学钱不够：生源地助学贷款", "在户籍所在县的学生资助管理中心办。")
+    compulsory = _entry("jiaoyu-compulsory", "上小学初中有哪些资助")
+    unsure = Answer("", loan, False, [compulsory], clarify="您问的是上大学的助学贷款，还是上小学初中的资助？",
+                    candidates=["jiaoyu-college-loan", "jiaoyu-compulsory"])
+    monkeypatch.setattr(policy, "knowledge", lambda turn: FakeKnowledge(unsure, on_topic=unsure))
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "去边度办", intent="ask_policy",
+                      slots={slots.TOPIC: "低保", slots.KB_ENTRY: "jiaoyu-college-loan"})  # _entry's topic
+    assert said.slot(slots.KB_ENTRY) == "jiaoyu-college-loan" and said.texts[0] == spoken_summary(loan)
 
 
 def test_voice_gets_the_answer_without_the_citation(runner, confident):

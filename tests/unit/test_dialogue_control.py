@@ -331,9 +331,13 @@ def test_the_models_stop_does_not_outweigh_words_that_agree():
 
 def test_a_bare_house_number_is_a_look_up_whatever_the_model_heard():
     for said, intent in (("七号", "affirm"), ("16号户", "choose_option"), ("查一下38号", "inform"),
-                         ("瞅瞅十九号", "check_points"), ("帮我瞧瞧52号家的情况", "list_households")):
+                         ("瞅瞅十九号", "check_points"), ("帮我瞧瞧52号家的情况", "list_households"),
+                         # the number alone, digits or words
+                         ("38", "inform"), ("五十二", "choose_option")):
         assert decide(turn(said, intent)) == "action_household_summary", said
     assert decide(turn("七号", "affirm", pending=True)) != "action_household_summary"  # a read-back waits
+    assert decide(turn("38", "inform", pending=True)) != "action_household_summary"
+    assert decide(turn("我38岁", "inform")) != "action_household_summary"
 
 
 def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency():
@@ -383,6 +387,16 @@ def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_
     assert decide(turn("李满仓，十七号，清了一早上水沟，记一次义务清扫", "nlu_fallback", 0.3)) == "action_award_points"
     assert decide(turn("去了李满仓家，记一次走访", "nlu_fallback", 0.3)) != "action_award_points"  # a visit
     assert decide(turn("17号加分了没有", "query_household")) != "action_award_points"  # a question
+    # a penalty told by its verb alone
+    assert decide(turn("三十一号刘满仓地里点秸秆被我逮着了，照规矩扣", "nlu_fallback", 0.3)) == "action_award_points"
+    assert decide(turn("31号烧秸秆要扣几分", "nlu_fallback", 0.3)) != "action_award_points"  # a question
+
+
+def test_by_the_way_opening_a_question_is_no_yes():
+    assert decide(turn("对了，积分超市是哪天开门来着", "affirm", 0.34)) == "action_policy_answer"
+    assert decide(turn("哎对了，俺家还有多少分", "affirm", 0.4)) == "action_points_balance"
+    assert decide(turn("对了对了", "affirm")) is None  # a yes, left to the rules
+    assert decide(turn("对了，积分超市是哪天开门来着", "affirm", pending=True)) == RESOLVE_ACTION
 
 
 def test_a_staff_command_on_a_ticket_the_model_cannot_place_goes_to_the_ticket_action():
@@ -429,3 +443,13 @@ def test_questions_asked_as_a_not_a_or_with_a_count_and_statements_that_only_con
         assert asks_question(text), text
     for text in ("不对不对", "那个路灯坏了好几天了没人修", "十几岁的娃天天在那耍"):
         assert not asks_question(text), text
+
+
+def test_a_complaint_said_as_one_is_a_report_whatever_policy_it_names():
+    for said, intent in (("村里替俺们代交养老金的钱，交了两年社保上查不着，俺得投诉", "ask_policy"),
+                         ("地力补贴按亩发，村里给我家少算了三亩，这事我不服，得反映", "nlu_fallback")):
+        assert decide(turn(said, intent, 0.5)) == "action_start_grievance", said
+    assert decide(turn("我想投诉，低保怎么评的", "ask_policy")) != "action_start_grievance"  # asked
+    # a deduction disputed is the points appeal
+    assert decide(turn("我家那个扣分我不服气，要申诉", "nlu_fallback")) == "action_points_history"
+    assert decide(turn("得反映，不服", "ask_policy", pending=True)) == RESOLVE_ACTION

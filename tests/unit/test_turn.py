@@ -139,7 +139,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # asked for help in other words, falls from somewhere, a stroke's speech, violence
                  "救救我", "俺娘从床上滚下来了", "老头子喘不上来气了", "她脸歪了说话不清楚", "电线着了",
                  "有人打架动刀了", "被狗咬了流血", "俺摔了起不来", "快打120", "房子塌了压着人了",
-                 "他喝了农药了", "娃误吃了耗子药", "嘴里吐白沫", "我头晕眼花，天旋地转的，快叫人来"):
+                 "他喝了农药了", "娃误吃了耗子药", "嘴里吐白沫", "我头晕眼花，天旋地转的，快叫人来",
+                 # not getting up, with a particle; a stroke now, and a new danger after an old stroke
+                 "我起不来咯……腿使不上劲，家里没旁人", "爷爷好像中风了", "去年中风，今天又摔倒了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -148,6 +150,8 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
     for text in ("小学门口那段路坑坑洼洼的，娃们老摔跤", "焚烧秸秆扣几分", "我去年摔断了腿，残疾证咋办",
                  "早上起不来，几点开门", "站起来说话", "火灾保险有没有补贴", "电动车轮胎没气了",
                  "砖厂烟囱天天冒黑烟了，呛得慌", "这个办法不行了", "120是急救电话吗", "树上的果子掉下来了",
-                 "河里的鱼死了", "农药补贴怎么领", "买农药能报销不", "快叫人来帮我搬东西"):
+                 "河里的鱼死了", "农药补贴怎么领", "买农药能报销不", "快叫人来帮我搬东西",
+                 # a stroke long past is a condition asked about, not an emergency
+                 "俺家老头子中风后瘫炕上起不来，那护理补贴上哪申请", "我爹中过风，能办残疾证不"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
