@@ -55,8 +55,11 @@ class ActionPointsBalance(XiangyinAction):
     def handle(self, turn: Turn) -> List[EventType]:
         if turn.actor.is_staff and turn.slot(slots.LAST_HOUSEHOLD) and refers_back(turn.text):
             return staff_query(turn, SUMMARY)  # "他家积分多少" after a lookup: that household's
-        if turn.actor.is_staff and _asks_about_another_household(turn):
-            return staff_query(turn, SUMMARY)  # "49号户积分现在多少": a look-up (who may see it is checked there)
+        if turn.actor.is_staff and (_asks_about_another_household(turn) or parsing.house_number_in(turn.text)
+                                    or turn.actor.household_id is None):
+            # "49号户积分现在多少", "帮我看下张国强，五十四号的，攒了几分" (a staff voice device has no
+            # household of its own): a look-up; who may see it, and the PIN, are checked there
+            return staff_query(turn, SUMMARY)
         if _needs_household(turn):
             return []
         if parsing.asks_price(turn.text):

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction
@@ -32,6 +32,7 @@ from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule
 from bot import care, emergency, households, points
 from bot.clock import day_start_utc, local_date, to_local
+from bot.nlu.goals import tells_penalty
 from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, Role, User, \
     utcnow
 from bot.text import NUMERAL_CHARS, number_to_chinese, parse_number
@@ -174,7 +175,10 @@ def award_request(text: str, person: Optional[str] = None, number: Optional[str]
     if value is not None and said.group(1) in ("扣", "减", "罚"):
         value = -value
     houses = list(_HOUSE_NO.finditer(text))
-    if houses and (text != said_first or number is None):
+    said_numbers = {_numeral(h.group(1)) for h in houses}
+    if houses and (text != said_first or number is None or _numeral(str(number)) not in said_numbers):
+        # the house number said with 号 wins over an entity the model took from elsewhere
+        # ("吴金凤家送来二十个塑料瓶，三十九号": 二十个 is the bottles)
         number = houses[0].group(1)
     name = person
     if not name and not number:
@@ -319,6 +323,9 @@ class ActionAwardPoints(XiangyinAction):
                 from actions.points import answer_rules
 
                 return answer_rules(turn)
+            if parsing.reports_problem(turn.text) or tells_penalty(turn.text):
+                # "25号又把垃圾往河沟里倒，这回得扣" from a villager: a problem to report, read back
+                return [FollowupAction("action_start_grievance")]
             turn.say("utter_staff_only_award")
             return []
         return staff_query(turn, AWARD)
@@ -360,7 +367,8 @@ def correct_award(turn: Turn, pending: PendingWrite, reply: str) -> Optional[Lis
         return None
     if number is not None and str(number) != str(pending.get("number")):
         turn.say("utter_award_corrected", number=number)
-        return answer_award(turn, Query(AWARD, pending["text"], None, str(number), None, None))
+        text = _HOUSE_NO.sub(f"{number}号", pending["text"], count=1)  # the request as corrected
+        return answer_award(turn, Query(AWARD, text, None, str(number), None, None))
     with turn.session() as s:
         rule = match_rule(points.rules(s, turn.actor.village_id), corrected)
     if rule is None or rule.name == pending.get("rule"):

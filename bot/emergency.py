@@ -70,7 +70,8 @@ _EMERGENCY_SAID = re.compile(
     r"|血止不住|(好|很)多血|嘴歪了|半边(身子)?(不能动|动不了)"
     # asked for help in other words, a fall from somewhere, water, a stroke's face and speech, a
     # fire caught, violence, a bite that bleeds, someone crushed, an ambulance asked for
-    r"|救救|快来救|救人啊|救人呐|喘不(上|过)来|从.{0,6}(床|楼梯|梯子|房顶|屋顶|树|墙)上?(掉|摔|滚|跌|栽)下来"
+    r"|救救|快来救|救人啊|救人呐|喘不(上|过)来|从.{0,6}(床|楼梯|梯子|房顶|屋顶|树|墙)上?(掉|摔|滚|跌|栽)下(来|去)"
+    r"|(头|脑袋|脑壳|额头)(磕|摔|撞|碰)(破|烂|开|出血)|(直|一直|哗哗)(流|淌|冒)血"
     r"|掉(进|到|在)?[^，。,]{0,4}(水|河|塘|井|池|渠)里|(脸|嘴)歪.{0,6}(说话|话)(不清|说不清|含糊)|说不出话"
     r"|(电线|房子|屋子|屋里|柴火?|草垛|麦秸|秸秆垛|厨房|灶房)[^，。,]{0,2}着了"
     r"|动刀|捅人|砍人|打出血|咬[^，。,]{0,3}(流血|出血)|摔[^，。,]{0,4}起不来|(我|俺|他|她|人)(快)?不行了"
@@ -87,9 +88,16 @@ _PAST_STROKE = re.compile(r"(前年|去年|早年|以前|那年|几年前|早些
                           r"|(前年|去年|早年|以前|几年前|早些年)(中风|脑梗|脑溢血)")
 
 
+# ... and so is one said with how long it has lasted ("俺爹中风瘫床上三年了，…护理补贴咋办").
+_LONG_STANDING = re.compile(r"[一二三四五六七八九十两几好多\d]+年了|好几年|好些年|多年|常年|这些年|几个月了|[一二三四五六七八九十两\d]+个月了")
+_STROKE = re.compile(r"中风|脑梗|脑溢血")
+
+
 def is_emergency(text: str) -> bool:
     """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
     text = _PAST_STROKE.sub("", text or "")
+    if _LONG_STANDING.search(text):
+        text = _STROKE.sub("", text)
     return any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))
 
 

@@ -25,13 +25,14 @@ from bot.nlu.goals import (
     looks_up_by_name,
     reports_problem,
     tells_award,
+    tells_penalty,
     tells_visit,
     says_house_number,
     wants_slower,
     wants_to_complain,
 )
 from bot.emergency import is_emergency
-from bot.replies import Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
+from bot.replies import REPEAT_PATTERNS, Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
 from bot.text import HOUSE_DIGITS, is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -121,7 +122,9 @@ def rules_follow_up(turn: Turn) -> bool:
 #: names a policy word ("这不是要扣分吗", "烧秸秆要扣多少分"), or as a redemption or a balance when it
 #: asks how points are earned ("塑料瓶子能换积分不", "积分咋挣"): the village's rule table answers it.
 POINTS_RULE_MISREADS = frozenset({"ask_policy", "file_grievance", "nlu_fallback", "out_of_scope",
-                                  "redeem_points", "check_points"})
+                                  "redeem_points", "check_points",
+                                  # "帮着照看村里的孤老，一回给记几分" heard as a visit to log
+                                  "log_visit"})
 
 
 BALANCE_ACTION = "action_points_balance"
@@ -140,12 +143,20 @@ HISTORY_ACTION = "action_points_history"
 #: Intents the model gives a disputed deduction said with its story ("扣了俺家5分，说俺乱倒垃圾，俺根本
 #: 没倒，这个要申诉" sounds like an award or a report): the deductions, explained, an appeal offered.
 DISPUTE_MISREADS = frozenset({"award_points", "file_grievance", "ask_points_rules", "ask_policy", "nlu_fallback",
-                              "out_of_scope", "inform", "check_points", "deny", "affirm", "stop"})
+                              "out_of_scope", "inform", "check_points", "deny", "affirm", "stop",
+                              # "…我要申诉" heard as a staff command on a ticket, or as asking for a person
+                              "handle_grievance", "my_queue", "request_human"})
 #: Intents the model gives an award said in the field when it cannot decide ("56号陈春生家送来塑料瓶
 #: 三十个": award 0.49, look-up 0.47, so the fallback).
 AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
                             # "11号黄小红…按调解给她家加分" heard as a look-up of house 11
-                            "query_household"})
+                            "query_household",
+                            # "36号…调成了，记10分" heard as a staff command on a ticket or the queue;
+                            # "给四十六号加十分，她帮着…劝和了" as a question about the rules
+                            "handle_grievance", "my_queue", "ask_points_rules"})
+#: ... and a penalty told by its verb ("这回得扣"), which sounds like a report (a villager's is one:
+#: the award action hands it to the report).
+PENALTY_MISREADS = frozenset({"file_grievance", "log_visit"})
 AWARD_ACTION = "action_award_points"
 #: Intents the model gives a visit told as done with the household named ("26号，我才走访完").
 VISIT_MISREADS = frozenset({"query_household", "inform", "nlu_fallback"})
@@ -163,6 +174,26 @@ KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
 #: "对了，…" opening a question is "by the way", not a yes ("对了，积分超市是哪天开门来着"): the
 #: question is read as one the model could not place.
 _BY_THE_WAY = re.compile(r"^(哎|噢|哦|啊|诶|欸|呃)?(对了|对啦|对咯|对喽)[\s，,。.…!！]*(?P<rest>.{4,})$")
+
+
+#: A reply this short with a no in it is a no ("不是，路灯没坏"); a longer sentence that takes a word
+#: back ("六组东头……不对，是西头那个公共厕所臭得没法进人") is a report corrected in the same breath.
+NO_MAX_CHARS = 8
+
+
+def _a_no(text: str) -> bool:
+    return interpret(text) is Reply.NO and len(flat_text(text)) <= NO_MAX_CHARS
+
+
+_ASKED_AGAIN = re.compile("|".join(sorted(map(re.escape, (*REPEAT_PATTERNS, "好吗", "行吗", "可以吗", "成吗", "中吗")),
+                                           key=len, reverse=True)))
+
+
+def asks_beyond_hearing(text: str) -> bool:
+    """A question besides the words about hearing ("我耳朵背了好多年，讲话听不清，能办残疾证不咯");
+    "你刚才说的啥，我没听清，再说一遍好吗" asks only to hear it again."""
+    rest = flat_text(_ASKED_AGAIN.sub("", text or ""))
+    return len(rest) > SAY_AGAIN_MAX_CHARS and asks_question(rest)
 
 
 def by_the_way(turn: "Turn") -> bool:
@@ -188,6 +219,11 @@ SLOW_DOWN_ACTION = "action_slow_down"
 #: Intents the model gives "你说慢点，俺没听清" or "前头说的再念念" when it hears nothing it knows:
 #: outside a flow the words decide (inside one, the rules and the read-back handle them).
 SAY_AGAIN_MISREADS = frozenset({"nlu_fallback", "out_of_scope", "inform", "stop", "deny", "greet"})
+#: The model's own intents for hearing it again (slower).
+SAY_AGAIN_INTENTS = frozenset({"repeat", "slow_down"})
+SOURCE_ACTION = "action_policy_source"
+#: Intents the model gives a question about where the answer just given comes from.
+SOURCE_MISREADS = frozenset({"bot_challenge", "nlu_fallback", "out_of_scope", "inform", "repeat"})
 #: ... when short: "低保是啥意思" asks about 低保.
 SAY_AGAIN_MAX_CHARS = 10
 
@@ -212,7 +248,9 @@ ACK_ACTION = "action_ack_emergency"
 #: Intents the model gives a staff member's own words for taking charge of an alert ("好的我知道了，
 #: 这就去赵淑珍家" sounds like nothing it knows): the action takes the open alert, or says 好的.
 ACK_MISREADS = frozenset({"nlu_fallback", "out_of_scope", "inform", "thank", "goodbye", "query_household",
-                          "request_human"})
+                          "request_human",
+                          # "明白，俺立马往刘树林家跑一趟" heard as a report
+                          "file_grievance"})
 
 
 CHOOSE_ACTION = "action_choose_option"
@@ -288,8 +326,10 @@ def decide(turn: Turn) -> Optional[str]:
     if turn.latest_action in (REPEAT_ACTION, SLOW_DOWN_ACTION) and not turn.active_loop \
             and not turn.awaiting_confirmation:
         return ACTION_LISTEN  # said again: the bot's turn is over
-    if turn.latest_action == START_REPORT_ACTION and not turn.active_loop and turn.intent in FILE_REQUEST_MISREADS:
-        return REPORT_FORM  # the report this policy started: the form asks what is missing
+    if turn.latest_action == START_REPORT_ACTION and not turn.active_loop:
+        # a report started, whoever started it (the rules, this policy, or another action
+        # handing over): the form asks what is missing
+        return REPORT_FORM
     if turn.latest_action in ANSWERS_THEN_LISTEN:
         # An answer this policy may have chosen against the model's intent: no rule follows it
         # up, so the bot listens (rather than a learned policy's fallback undoing the turn).
@@ -333,7 +373,9 @@ def decide(turn: Turn) -> Optional[str]:
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
     if not busy and turn.intent in TICKET_MISREADS and commands_ticket(turn.text):
         return TICKET_ACTION  # "260104…报到村里去": the action checks who may, and reads it back
-    if not busy and turn.intent in AWARD_MISREADS and tells_award(turn.text) and not disputes_deduction(turn.text) \
+    if not busy and (turn.intent in AWARD_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind)
+                     or (turn.intent in PENALTY_MISREADS and tells_penalty(turn.text))) \
+            and tells_award(turn.text) and not disputes_deduction(turn.text) \
             and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return AWARD_ACTION  # read back before anything is booked; the action checks who may award
     if not busy and turn.intent in VISIT_MISREADS and tells_visit(turn.text) \
@@ -343,6 +385,13 @@ def decide(turn: Turn) -> Optional[str]:
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
     if not busy and asks_for_more(turn.text):
         return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
+    if not busy and turn.intent in SOURCE_MISREADS and turn.previous_action == POLICY_ACTION \
+            and asks_source(turn.text):
+        return SOURCE_ACTION  # "这是哪里说的" after an answer, heard as "are you a robot"
+    if not busy and turn.intent in SAY_AGAIN_INTENTS and asks_beyond_hearing(turn.text):
+        # "我耳朵背了好多年，讲话听不清，能办残疾证不咯": a question about a policy, told with
+        # why it is asked; not a wish to hear the last answer again
+        return POLICY_ACTION
     if not busy and turn.intent in SAY_AGAIN_MISREADS and wants_slower(turn.text):
         return SLOW_DOWN_ACTION  # "你说慢点，俺没听清": the last answer again, slowly
     if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \
@@ -354,7 +403,7 @@ def decide(turn: Turn) -> Optional[str]:
                          and complains_without_asking(turn.text))
                      or (turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS and wants_to_complain(turn.text)
                          and not disputes_deduction(turn.text))) \
-            and not asks_question(turn.text) and interpret(turn.text) not in (Reply.NO, Reply.STOP):
+            and not asks_question(turn.text) and not is_stop(turn.text) and not _a_no(turn.text):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION

@@ -176,7 +176,9 @@ def disputes_deduction(text: str) -> bool:
 # member's own words for "I am on my way"; whether an alert is open is the action's to check.
 _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现在就|这会儿就)(赶)?(过去|去|到|出发)|我过去|我去看看"
                   r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?"
-                  r"|收着了|晓得了.{0,4}(去|赶)|(正|在|正在)(往|朝).{0,6}(赶|跑|去)|往那(边|儿|头)(赶|跑)")
+                  r"|收着了|晓得了.{0,4}(去|赶)|(正|在|正在)(往|朝).{0,6}(赶|跑|去)|往那(边|儿|头)(赶|跑)"
+                  # "我立马奔周大爷家去", "收着信儿了，立刻动身"
+                  r"|(这就|马上|立马|立刻|现在就)(奔|赶往|赶到|动身|出门|过去看)|收着信|收到信")
 
 
 def acknowledges(text: str) -> bool:
@@ -208,8 +210,14 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   # noise that keeps people awake ("野猫半夜叫唤，孩子睡不着")
                   "睡不着", "叫唤", "闹腾", "吵人",
                   # a hazard left open ("电线头子露在外头")
-                  "露在外", "露出来", "裸露", "漏电", "没遮", "没护栏")
-_TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)")
+                  "露在外", "露出来", "裸露", "漏电", "没遮", "没护栏",
+                  # animals or people spoiling a crop ("羊钻到菜园子里，把白菜啃了个精光")
+                  "啃了", "啃光", "精光", "糟蹋", "祸害", "拱了", "踩坏", "偷吃",
+                  # rubbish nobody collects ("垃圾池都堆冒尖了，几天都不见人收")
+                  "冒尖", "堆满", "没人收", "不见人收", "没人清", "没人拉", "没人来收")
+_TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
+                      # something fallen across the way ("五组路口那棵大树倒了，把路都拦了")
+                      r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
 
 _ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下")
@@ -248,11 +256,11 @@ def reports_problem(text: str) -> bool:
     return any(word in text for word in _TROUBLE_WORDS) or bool(_TROUBLE.search(text))
 
 
-_QUESTION = re.compile(r"[?？]|多少|几分|几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
+_QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
                        # "要几天里头办好" asks; "好几天了", "十几岁", "这几年" tell
-                       r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)"
-                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞]?$|没有?[呀啊哩嘞]?$"
+                       r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)(?!都|了|没|不|也|还|以来)"
+                       r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞咯哦噻撒]?$|没有?[呀啊哩嘞咯哦噻撒]?$"
                        # "还给不给", "管不管": a verb asked as A-not-A; "该找哪个", "哪个部门"
                        r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])[不唔冇](?P=verb)|哪个|哪位|哪家|哪天|哪样"
                        # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /
@@ -299,9 +307,13 @@ def asks_household_detail(text: str) -> bool:
     return bool(_HOUSEHOLD_DETAIL.search(flat)) and not _HELP_NEEDED.search(flat)
 
 
+# "Somebody, who knows who" ("不晓得哪家的羊钻到我菜园子里"): an indefinite, not a question.
+_INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道)(是)?(哪家|谁家|哪个|哪位|什么人|啥人|哪里来的|哪来的|哪儿来的)")
+
+
 def asks_question(text: str) -> bool:
     """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
-    return bool(_QUESTION.search((text or "").strip()))
+    return bool(_QUESTION.search(_INDEFINITE.sub("", (text or "").strip())))
 
 
 # Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order: "不受理"
@@ -313,7 +325,7 @@ STAFF_VERBS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
                   "报到村里", "报到镇上去", "报到镇上", "报到镇里", "报村里去", "报镇上去", "往村里头报", "报到村里头",
                   "往镇里头报", "报村里头")),
     ("resolve", ("办结", "办好", "办完", "处理完", "处理好", "搞定", "完事", "修好", "结案", "了结", "可以结", "能结",
-                 "结了", "结掉", "摆平", "解决了")),
+                 "结了", "结掉", "摆平", "解决了", "关单", "结单", "销号", "清运完", "可以关")),
     ("note", ("进展", "备注", "更新", "补充", "进度", "情况")),
     ("accept", ("受理", "接了", "接手", "我来办", "接单", "开始办")),
 )
@@ -330,16 +342,22 @@ def commands_ticket(text: str) -> bool:
 
 # Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",
 # "废纸五公斤", for the rules by quantity).
-AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
+AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个|他|她|他家|她家|他们家|她们家)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
 DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
 
 
 # Points booked by the rule's name, without a number ("按调解给她家加分", "记一次义务清扫"); a
 # visit logged ("记一次走访") is not an award.
+# A penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家").
+_PENALTY_SAID = re.compile(r"(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
+                           r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
 AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
-                        # a penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家")
-                        r"|(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
-                        r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
+                        rf"|{_PENALTY_SAID.pattern}")
+
+
+def tells_penalty(text: str) -> bool:
+    """'二十五号…又把垃圾往河沟里倒，这回得扣': a penalty to book (or, from a villager, a report)."""
+    return bool(_PENALTY_SAID.search(flat_text(text))) and not asks_question(text)
 _VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
 
 

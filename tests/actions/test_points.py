@@ -12,7 +12,7 @@ from bot import points
 from bot.db import session_scope
 from bot.identity import resolve_actor
 from bot.models import PointsAppeal
-from tests.actions.harness import CONFIRM
+from tests.actions.harness import CONFIRM, VOICE_CHANNEL
 
 
 
@@ -209,6 +209,13 @@ def test_staff_asking_a_households_points_get_that_households_summary(runner):
     said = runner.run(ActionPointsBalance(runner.settings), "cli:wangxiulan", "2号户积分现在多少", intent="check_points",
                       entities={"number": "2"})
     assert said.texts[0].startswith("李桂芳家，一组2号") and "积分" in said.texts[1]
+
+
+def test_staff_on_a_voice_device_asking_a_households_points_are_asked_the_pin_not_to_link(runner):
+    said = runner.run(ActionPointsBalance(runner.settings), "voice:staff-wangxiulan", "帮我看下张国强，五十四号的，攒了几分",
+                      intent="check_points", channel=VOICE_CHANNEL)
+    assert said.texts == [] and {"event": "followup", "name": slots.PIN_FORM} in [
+        {k: e.get(k) for k in ("event", "name")} for e in said.events]
 
 
 def test_a_problem_said_with_the_balance_question_is_offered_for_report_after_the_answer(runner):

@@ -418,6 +418,10 @@ def test_a_villager_asking_what_a_deed_costs_hears_the_rule_not_a_refusal(runner
     assert "网格员或村干部" not in said.text and not said.sets(slots.PENDING_WRITE)
     told = _say(runner, ActionAwardPoints, VILLAGER, "给8号户加5分 义务清扫", "award_points")
     assert told.texts == ["记分要由网格员或村干部来记。您做了好事，可以跟网格员说一声。"]
+    # a neighbour's misdeed told with "this time it must be deducted" is a report to make
+    reported = _say(runner, ActionAwardPoints, VILLAGER, "二十五号又把垃圾往河沟里倒，这回得扣", "award_points")
+    assert reported.texts == [] and {"event": "followup", "name": "action_start_grievance"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in reported.events]
 
 
 def test_a_correction_at_an_award_read_back_reads_the_corrected_award_back(runner):

@@ -84,7 +84,7 @@ def test_outside_a_form_questions_are_left_to_the_rules_and_the_bot_listens_afte
     # whichever policy chose the answer, nothing follows it (no learned fallback undoes the turn)
     for answer in ("action_policy_answer", "action_points_rules", "action_log_visit"):
         assert decide(turn("烧秸秆要扣多少分", "file_grievance", after=answer)) == "action_listen"
-    assert decide(turn("村口路灯坏了", "file_grievance", after="action_start_grievance")) is None
+    assert decide(turn("村口路灯坏了", "file_grievance", after="action_start_grievance")) == "grievance_form"
 
 
 def test_form_answers_never_take_an_interrupting_question():
@@ -302,6 +302,9 @@ def test_an_everyday_report_the_model_hears_as_a_form_answer_or_a_stop_starts_th
     # wish for a service about the same problem is the policy answer's
     for intent in ("ask_policy", "choose_option"):
         assert decide(turn("前年村里征地，给俺家的补偿款拖到如今还没到手", intent, 0.6)) == "action_start_grievance"
+        # ... and the form starts after it, whatever the model heard
+        assert decide(turn("前年村里征地，给俺家的补偿款拖到如今还没到手", intent, 0.6,
+                           after="action_start_grievance")) == "grievance_form"
     assert decide(turn("补偿款拖到如今还没到手，该找谁", "ask_policy", 0.6)) is None
     assert decide(turn("房子裂了，想申请危房改造", "ask_policy", 0.6)) is None
 
@@ -453,3 +456,45 @@ def test_a_complaint_said_as_one_is_a_report_whatever_policy_it_names():
     # a deduction disputed is the points appeal
     assert decide(turn("我家那个扣分我不服气，要申诉", "nlu_fallback")) == "action_points_history"
     assert decide(turn("得反映，不服", "ask_policy", pending=True)) == RESOLVE_ACTION
+
+
+def test_field_talk_the_model_files_elsewhere():
+    # an award by weight heard as a pick from options nobody offered; a penalty heard as a report
+    assert decide(turn("十一号黄小红，纸壳子称了三公斤", "choose_option", 0.41)) == "action_award_points"
+    assert decide(turn("二十五号周凤英家又把垃圾往河沟里倒，这回得扣", "file_grievance")) == "action_award_points"
+    assert decide(turn("4号家门口堆了十几袋垃圾", "file_grievance")) is None  # a report: the rules'
+    # a question about a rule heard as a visit to log
+    assert decide(turn("帮着照看村里的孤老，一回给记几分", "log_visit", 0.61)) == "action_points_rules"
+    # "who knows whose sheep" is no question: the damage is a report
+    assert decide(turn("不晓得哪家的羊钻到我菜园子里，把白菜啃了个精光", "out_of_scope", 0.53)) == "action_start_grievance"
+
+
+def test_staff_words_the_model_files_under_the_ticket_queue_or_the_rules():
+    for said, intent in (("36号张志明家帮着劝和了两家吵架的，调成了，记10分", "handle_grievance"),
+                         ("18号赵春生拿来四十个塑料瓶", "my_queue"),
+                         ("周满仓，15号，往河沟里倒垃圾，按规矩扣他5分", "ask_points_rules"),
+                         ("陈海涛家，35号，又在田埂上点秸秆，照规矩扣", "log_visit")):
+        assert decide(turn(said, intent)) == "action_award_points", said
+    assert decide(turn("单号260102，那堆垃圾清运完了，可以关单", "nlu_fallback", 0.3)) == "action_handle_grievance"
+    for said, intent in (("明白，俺立马往刘树林家跑一趟", "file_grievance"), ("行，我立马奔周大爷家去", "nlu_fallback"),
+                         ("赵丽华那头收着信儿了，立刻动身", "nlu_fallback")):
+        assert decide(turn(said, intent)) == "action_ack_emergency", said
+    for said, intent in (("今天扣我那10分我不认，那天我压根没烧东西，我要申诉", "handle_grievance"),
+                         ("额家今儿个让扣了十分，额不服，要申诉", "request_human")):
+        assert decide(turn(said, intent)) == "action_points_history", said
+
+
+def test_reports_corrected_in_the_same_breath_or_told_haltingly_are_reports():
+    for said in ("六组东头……不对，是西头那个公共厕所臭得没法进人", "三组……不是，五组路口那棵大树倒了，把路都拦了",
+                 "呃…我们五组…晒场后头的垃圾池…都堆冒尖了…几天都不见人收"):
+        assert decide(turn(said, "inform")) == "action_start_grievance", said
+    assert decide(turn("不是，路灯没坏", "inform")) is None  # a short no is a no
+
+
+def test_a_question_about_a_policy_told_with_bad_hearing_is_the_policy_question():
+    assert decide(turn("我耳朵背了好多年，讲话听不清，能办残疾证不咯", "slow_down", 0.45)) == "action_policy_answer"
+    assert decide(turn("你刚才说的啥，我没听清，再说一遍好吗", "repeat")) is None
+    source = Turn(latest_action="action_listen", text="这是哪里说的", intent="bot_challenge", confidence=0.48,
+                  awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                  previous_action="action_policy_answer")
+    assert decide(source) == "action_policy_source"

@@ -141,7 +141,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  "有人打架动刀了", "被狗咬了流血", "俺摔了起不来", "快打120", "房子塌了压着人了",
                  "他喝了农药了", "娃误吃了耗子药", "嘴里吐白沫", "我头晕眼花，天旋地转的，快叫人来",
                  # not getting up, with a particle; a stroke now, and a new danger after an old stroke
-                 "我起不来咯……腿使不上劲，家里没旁人", "爷爷好像中风了", "去年中风，今天又摔倒了"):
+                 "我起不来咯……腿使不上劲，家里没旁人", "爷爷好像中风了", "去年中风，今天又摔倒了",
+                 # a fall down the stairs, a head cut open
+                 "哎呀俺婆婆从楼梯上滚下去了，头磕破了直流血"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -152,6 +154,7 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "砖厂烟囱天天冒黑烟了，呛得慌", "这个办法不行了", "120是急救电话吗", "树上的果子掉下来了",
                  "河里的鱼死了", "农药补贴怎么领", "买农药能报销不", "快叫人来帮我搬东西",
                  # a stroke long past is a condition asked about, not an emergency
-                 "俺家老头子中风后瘫炕上起不来，那护理补贴上哪申请", "我爹中过风，能办残疾证不"):
+                 "俺家老头子中风后瘫炕上起不来，那护理补贴上哪申请", "我爹中过风，能办残疾证不",
+                 "俺爹中风瘫床上三年了，听说有个护理补贴，咋办"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
