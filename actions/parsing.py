@@ -62,6 +62,15 @@ def counted_quantity(text: str) -> Optional[int]:
 _HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)")
 
 
+_BARE_NUMBER = re.compile(rf"^\s*{cn.HOUSE_DIGITS}\s*[号。.!！]?\s*$")
+
+
+def bare_number(text: str) -> Optional[str]:
+    """The number said alone ('38', '五十二'), else None."""
+    match = _BARE_NUMBER.match(text or "")
+    return match.group(1) if match else None
+
+
 def house_number_in(text: str) -> Optional[str]:
     """A house number said anywhere in the text ('8号户', '查一下8号' → '8'); a six-digit
     grievance ticket is not one."""

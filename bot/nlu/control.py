@@ -74,7 +74,9 @@ POLICY_ACTION = "action_policy_answer"
 #: is a follow-up on the same policy: the policy answer keeps the topic (actions/policy.py).
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
                                 "choose_option", "my_queue", "handle_grievance", "log_visit", "query_household",
-                                "list_households"})
+                                "list_households",
+                                # "要还利息不" heard as a yes (要), "那打哪个电话" as "are you a person"
+                                "affirm", "bot_challenge"})
 FOLLOW_UP_MAX_CHARS = 14
 #: ... and the grievance intents, for a follow-up that asks about doing something the policy is
 #: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
@@ -84,7 +86,7 @@ _FILING_WORDS = re.compile(r"反映|投诉|举报|告状|报上去|上报|报个
 _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|怎么|在哪|去哪|上哪|能|可以|是不是|有没有|一年|一个月|每|要是)"
                        r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪|中不中|行不行|成不成|会咋样|咋办|咋整"
                        # regional question words (Xiang 么子, Cantonese 咩 / 边度 / 点样 / 要唔要 / 有冇)
-                       r"|么子|咩|乜|边度|边个|点样|唔|有冇")
+                       r"|么子|咩|乜|边度|边个|点样|唔|有冇|伐$")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
 
 
@@ -103,6 +105,8 @@ def follow_up(turn: Turn) -> bool:
     misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat)) \
         or (turn.intent in FOLLOW_UP_GRIEVANCE_MISREADS and asks_question(flat) and not reports_problem(flat)
             and not _FILING_WORDS.search(flat))
+    if turn.intent == "affirm" and not (asks_question(flat) and interpret(flat) is not Reply.YES):
+        return False  # "要", "好的" after an answer are a yes; "要还利息不" asks
     return (turn.previous_action == POLICY_ACTION and misread
             and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
             and not _OTHER_TOPIC.search(flat))
@@ -194,6 +198,16 @@ def asks_beyond_hearing(text: str) -> bool:
     "你刚才说的啥，我没听清，再说一遍好吗" asks only to hear it again."""
     rest = flat_text(_ASKED_AGAIN.sub("", text or ""))
     return len(rest) > SAY_AGAIN_MAX_CHARS and asks_question(rest)
+
+
+#: The model's emergency below this confidence is doubted when the trouble told is long past.
+EMERGENCY_DOUBT_CONFIDENCE = 0.5
+_LONG_PAST = re.compile(r"前年|去年|早年|那年|几年前|多年|好几年|[一二三四五六七八九十两几\d]+年了|上个月|上回|以前")
+
+
+def past_trouble_asked_about(turn: "Turn") -> bool:
+    return turn.confidence < EMERGENCY_DOUBT_CONFIDENCE and not is_emergency(turn.text) \
+        and bool(_LONG_PAST.search(turn.text or "")) and asks_question(turn.text)
 
 
 def by_the_way(turn: "Turn") -> bool:
@@ -348,6 +362,10 @@ def decide(turn: Turn) -> Optional[str]:
         # which the model may hear as a call for help, the asker's own points or a list; words of
         # an emergency (救命, 摔了) always raise one.
         return HOUSEHOLD_ACTION
+    if turn.intent == EMERGENCY_INTENT and past_trouble_asked_about(turn):
+        # "孩子他爸前年出车祸没了，…像俺家够不够吃低保": the model's unsure emergency, about something
+        # long past and with a question; no word of danger now (those are routed before the policies)
+        return KNOWLEDGE_FALLBACK
     if not (turn.text or turn.intent) or turn.intent == EMERGENCY_INTENT:
         return None
     pending = turn.awaiting_confirmation

@@ -265,7 +265,9 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上])几
                        r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])[不唔冇](?P=verb)|哪个|哪位|哪家|哪天|哪样"
                        # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /
                        # 有冇 ("要唔要抵押", "去边度办"), northern 多会儿
-                       r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?")
+                       r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?"
+                       # Wu 伐 closing a question ("有规定伐")
+                       r"|伐$")
 
 
 # Asking to look something up ("查一下", "瞅瞅", "帮我瞧瞧").

@@ -61,6 +61,13 @@ def test_outside_the_grid_is_answered_like_a_missing_household(runner):
     assert outside.texts == missing.texts == DENIED
 
 
+def test_a_number_said_alone_is_the_household(runner):
+    for said in ("2", "二"):
+        told = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", said, intent="inform",
+                          entities={"number": said})
+        assert told.texts[0].startswith("李桂芳家，一组2号，"), said
+
+
 def test_an_unnamed_household_is_asked_for(runner):
     said = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下", intent="query_household")
     assert said.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]

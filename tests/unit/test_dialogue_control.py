@@ -498,3 +498,21 @@ def test_a_question_about_a_policy_told_with_bad_hearing_is_the_policy_question(
                   awaiting_confirmation=False, active_loop=None, requested_slot=None,
                   previous_action="action_policy_answer")
     assert decide(source) == "action_policy_source"
+
+
+def test_an_unsure_emergency_about_something_long_past_asked_about_is_a_question():
+    said = "孩子他爸前年出车祸没了，屋里日子过不下去，像俺家够不够吃低保"
+    assert decide(turn(said, "emergency", 0.33)) == "action_knowledge_fallback"
+    assert decide(turn(said, "emergency", 0.9)) is None  # a sure model is trusted
+    assert decide(turn("俺娘倒在地上不动了，咋办", "emergency", 0.4)) is None  # now, not past
+
+
+def test_short_follow_ups_heard_as_a_yes_or_a_question_about_the_bot_stay_on_the_policy():
+    def after_answer(text, intent):
+        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+    for said, intent in (("要还利息不", "affirm"), ("那打哪个电话", "bot_challenge"), ("事先要跟啥人打招呼伐", "affirm")):
+        assert decide(after_answer(said, intent)) == "action_policy_answer", said
+    for said in ("要", "好的好的", "行"):
+        assert decide(after_answer(said, "affirm")) != "action_policy_answer", said
