@@ -75,8 +75,9 @@ POLICY_ACTION = "action_policy_answer"
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
                                 "choose_option", "my_queue", "handle_grievance", "log_visit", "query_household",
                                 "list_households",
-                                # "要还利息不" heard as a yes (要), "那打哪个电话" as "are you a person"
-                                "affirm", "bot_challenge"})
+                                # "要还利息不" heard as a yes (要) or a no (不), "事先要跟啥人打招呼伐" as a
+                                # way out, "那打哪个电话" as "are you a person"
+                                "affirm", "deny", "stop", "bot_challenge"})
 FOLLOW_UP_MAX_CHARS = 14
 #: ... and the grievance intents, for a follow-up that asks about doing something the policy is
 #: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
@@ -105,8 +106,9 @@ def follow_up(turn: Turn) -> bool:
     misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat)) \
         or (turn.intent in FOLLOW_UP_GRIEVANCE_MISREADS and asks_question(flat) and not reports_problem(flat)
             and not _FILING_WORDS.search(flat))
-    if turn.intent == "affirm" and not (asks_question(flat) and interpret(flat) is not Reply.YES):
-        return False  # "要", "好的" after an answer are a yes; "要还利息不" asks
+    if turn.intent in ("affirm", "deny", STOP_INTENT) and not (
+            asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
+        return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
     return (turn.previous_action == POLICY_ACTION and misread
             and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
             and not _OTHER_TOPIC.search(flat))

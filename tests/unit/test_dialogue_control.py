@@ -512,7 +512,9 @@ def test_short_follow_ups_heard_as_a_yes_or_a_question_about_the_bot_stay_on_the
         return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
                     awaiting_confirmation=False, active_loop=None, requested_slot=None,
                     previous_action="action_policy_answer")
-    for said, intent in (("要还利息不", "affirm"), ("那打哪个电话", "bot_challenge"), ("事先要跟啥人打招呼伐", "affirm")):
+    for said, intent in (("要还利息不", "affirm"), ("要还利息不", "deny"), ("那打哪个电话", "bot_challenge"),
+                         ("事先要跟啥人打招呼伐", "stop")):
         assert decide(after_answer(said, intent)) == "action_policy_answer", said
-    for said in ("要", "好的好的", "行"):
-        assert decide(after_answer(said, "affirm")) != "action_policy_answer", said
+    for said, intent in (("要", "affirm"), ("好的好的", "affirm"), ("行", "affirm"), ("不用了", "deny"),
+                         ("算了不问了", "stop"), ("不是", "deny")):
+        assert decide(after_answer(said, intent)) != "action_policy_answer", said
