@@ -36,7 +36,7 @@ from bot.models import Household
 from bot.nlu.goals import shop_question
 from bot.replies import Reply, interpret
 from knowledge import clarify
-from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_summary
+from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_part, spoken_summary
 
 MAX_OPTIONS = 2  # "did you mean …": at most this many entries, then 找网格员
 NEITHER_BUTTON = "都不是"
@@ -56,15 +56,18 @@ def knowledge(turn: Turn) -> KnowledgeBase:
     return default_kb(turn.settings.paths.knowledge_dir, var_dir=turn.settings.paths.var_dir)
 
 
-def answer_entry(turn: Turn, entry_id: str, also: Sequence[Entry] = (), text: Optional[str] = None) -> List[EventType]:
+def answer_entry(turn: Turn, entry_id: str, also: Sequence[Entry] = (), text: Optional[str] = None,
+                 question: Optional[str] = None) -> List[EventType]:
     """Say one entry (or, for a two-part question, ``text``: both answers in the order asked,
     ``also`` the second entry); text channels also show the citations (data, so not a channel
-    variant). The first entry is the one follow-ups stay on."""
+    variant). The first entry is the one follow-ups stay on. Asked again about the entry just
+    answered (``question``), the paragraph the question is about is said."""
     entry = knowledge(turn).by_id.get(entry_id)
     if entry is None:
         turn.say("utter_kb_entry_missing")
         return []
-    said = text if also and text else spoken_summary(entry)
+    again = question is not None and entry_id == turn.slot(slots.KB_ENTRY)
+    said = text if also and text else (spoken_part(entry, question) if again else spoken_summary(entry))
     turn.show(said)
     if not turn.on_voice:
         cited = [entry, *also]
@@ -83,7 +86,7 @@ def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optiona
     when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"), the question
     first, then the offer to report it."""
     both = found is not None and found.entry is not None and found.entry.id == entry_id and found.also
-    events = answer_entry(turn, entry_id, found.also if both else (), found.text if both else None)
+    events = answer_entry(turn, entry_id, found.also if both else (), found.text if both else None, question=said)
     if parsing.reports_problem(said):
         events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": said}, "utter_offer_report")
     return events

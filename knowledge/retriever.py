@@ -1530,6 +1530,35 @@ def spoken_summary(entry: Entry, max_chars: int = MAX_ANSWER_CHARS,
     return out or first[:max_chars]
 
 
+_HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fa5]{2}))")
+
+
+def _pairs(text: str) -> set[str]:
+    return set(_HAN_PAIR.findall(_learned_text(text)))
+
+
+def spoken_part(entry: Entry, question: str, max_chars: int = MAX_ANSWER_CHARS,
+                max_sentences: int = MAX_ANSWER_SENTENCES) -> str:
+    """The paragraph of ``entry`` that a follow-up on it asks about ("要还利息不" after the student
+    loan: the paragraph on interest), when a later paragraph shares more of the question's words
+    (pairs of characters, spoken forms normalised) than the first; else :func:`spoken_summary`."""
+    asked = _pairs(question) - _pairs(entry.title)  # the subject itself tells no paragraph apart
+    paras = [re.sub(r"\s+", "", p) for p in entry.paragraphs]
+    if not asked or len(paras) < 2:
+        return spoken_summary(entry, max_chars, max_sentences)
+    overlap = [len(asked & _pairs(p)) for p in paras]
+    best = max(range(len(paras)), key=lambda i: (overlap[i], -i))
+    if best == 0 or overlap[best] <= overlap[0]:
+        return spoken_summary(entry, max_chars, max_sentences)
+    sentences = [x for x in _SENT_RE.findall(paras[best]) if x.strip()]
+    out = ""
+    for i, x in enumerate(sentences[:max_sentences]):
+        if i > 0 and len(out) + len(x) > max_chars:
+            break
+        out += x
+    return out or paras[best][:max_chars]
+
+
 # ------------------------------------------------------------------ persistence/ingest
 
 

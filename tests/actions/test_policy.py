@@ -134,6 +134,17 @@ def test_a_follow_up_asking_what_the_other_entry_does_not_give_stays_on_the_answ
     assert said.slot(slots.KB_ENTRY) == "jiaoyu-college-loan" and said.texts[0] == spoken_summary(loan)
 
 
+def test_asked_again_about_the_entry_just_answered_the_paragraph_asked_about_is_said(runner, monkeypatch):
+    loan = _entry("jiaoyu-college-loan", "上大学钱不够：生源地助学贷款",
+                  "在户籍所在县的学生资助管理中心办生源地信用助学贷款。\n\n上学期间利息由国家出，毕业后再慢慢还。")
+    monkeypatch.setattr(policy, "knowledge", lambda turn: FakeKnowledge(Answer("", loan, True)))
+    again = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "要还利息不", intent="ask_policy",
+                       slots={slots.TOPIC: "低保", slots.KB_ENTRY: "jiaoyu-college-loan"})
+    assert again.texts[0] == "上学期间利息由国家出，毕业后再慢慢还。"
+    first = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "助学贷款要还利息不", intent="ask_policy")
+    assert first.texts[0] == spoken_summary(loan)  # a first answer is the entry's summary
+
+
 def test_voice_gets_the_answer_without_the_citation(runner, confident):
     said = runner.run(ActionPolicyAnswer(runner.settings), "voice:device-010", "低保怎么申请", intent="ask_policy",
                       channel=VOICE_CHANNEL)
