@@ -59,13 +59,15 @@ DEV9_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev9"
 NINTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_ninth"
 #: Written blind at the tenth pass's start as development data (read from the first run on).
 DEV10_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev10"
-#: The tenth pass's held-out set (2026-11-30): written blind at the pass's start, measured only with
-#: ``--folder``; not in ALL_DIALOGUE_DIRS while it is held out.
+#: The tenth pass's held-out set (2026-11-30): measured once with the session-start code (92/112)
+#: and once with the final code (93/112), then read: development data. The next pass needs a new
+#: held-out set.
 TENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_tenth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
-                     DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, TENTH_DIALOGUES_DIR,
+                     PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -75,6 +75,8 @@ YES_WORDS = (
     "做得", "管",
     # "that's how it is" said of the read-back ("是这么个事", "就这么个事儿")
     "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理",
+    # Jiang-Huai 照 (fine, "照，照的"), Hainan / south-western 是啰, southern Wu 好个 ("好个好个")
+    "照", "照的", "是啰", "是咯", "对啰", "好啰", "好个",
 )
 # Leaving the flow altogether.
 STOP_PATTERNS = (

@@ -24,6 +24,7 @@ from bot.nlu.goals import (
     flat_text,
     looks_up_by_name,
     reports_problem,
+    AWARDED_POINTS,
     tells_award,
     tells_penalty,
     tells_visit,
@@ -77,7 +78,9 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
                                 "list_households",
                                 # "要还利息不" heard as a yes (要) or a no (不), "事先要跟啥人打招呼伐" as a
                                 # way out, "那打哪个电话" as "are you a person"
-                                "affirm", "deny", "stop", "bot_challenge"})
+                                "affirm", "deny", "stop", "bot_challenge",
+                                # "他哪天到村里来坐班" (the village lawyer) heard as asking for a person
+                                "request_human"})
 FOLLOW_UP_MAX_CHARS = 14
 #: ... and the grievance intents, for a follow-up that asks about doing something the policy is
 #: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
@@ -106,7 +109,7 @@ def follow_up(turn: Turn) -> bool:
     misread = turn.intent in FOLLOW_UP_MISREADS or (turn.intent == "ask_source" and not asks_source(flat)) \
         or (turn.intent in FOLLOW_UP_GRIEVANCE_MISREADS and asks_question(flat) and not reports_problem(flat)
             and not _FILING_WORDS.search(flat))
-    if turn.intent in ("affirm", "deny", STOP_INTENT) and not (
+    if turn.intent in ("affirm", "deny", STOP_INTENT, "request_human") and not (
             asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
     return (turn.previous_action == POLICY_ACTION and misread
@@ -139,7 +142,9 @@ BALANCE_ACTION = "action_points_balance"
 #: A report said in the same breath ("路口垃圾桶满了没人管，对了俺家积分多少") is offered for filing
 #: after the answer (actions/points.py), as with every mixed sentence.
 BALANCE_MISREADS = frozenset({"ask_policy", "ask_points_rules", "nlu_fallback", "out_of_scope", "inform",
-                              "redeem_points", "points_history", "file_grievance"})
+                              "redeem_points", "points_history", "file_grievance",
+                              # "分呢？" heard as "say again"
+                              "repeat"})
 #: Intents the model gives "积分超市几号开门": the village's notice about the shop answers it.
 SHOP_OPENING_MISREADS = frozenset({"ask_points_rules", "check_points", "redeem_points", "nlu_fallback",
                                    "out_of_scope", "inform", "points_history"})
@@ -394,7 +399,8 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in TICKET_MISREADS and commands_ticket(turn.text):
         return TICKET_ACTION  # "260104…报到村里去": the action checks who may, and reads it back
     if not busy and (turn.intent in AWARD_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind)
-                     or (turn.intent in PENALTY_MISREADS and tells_penalty(turn.text))) \
+                     or (turn.intent in PENALTY_MISREADS and (tells_penalty(turn.text)
+                                                             or AWARDED_POINTS.search(turn.text)))) \
             and tells_award(turn.text) and not disputes_deduction(turn.text) \
             and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return AWARD_ACTION  # read back before anything is booked; the action checks who may award
@@ -403,6 +409,10 @@ def decide(turn: Turn) -> Optional[str]:
         return VISIT_ACTION  # "26号，我才走访完，老人家气色挺好": read back before it is logged
     if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
+    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text) and not is_stop(turn.text):
+        # the deduction explained and an appeal offered (a yes files it); before the report
+        # check: "扣了我五分，讲我乱倒垃圾，我不服气的" is no problem to file
+        return HISTORY_ACTION
     if not busy and asks_for_more(turn.text):
         return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
     if not busy and turn.intent in SOURCE_MISREADS and turn.previous_action == POLICY_ACTION \
@@ -420,12 +430,15 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
                      or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
                      or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
-                         and complains_without_asking(turn.text))
-                     or (turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS and wants_to_complain(turn.text)
-                         and not disputes_deduction(turn.text))) \
+                         and complains_without_asking(turn.text))) \
             and not asks_question(turn.text) and not is_stop(turn.text) and not _a_no(turn.text):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
+        return START_REPORT_ACTION
+    if not busy and turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS and wants_to_complain(turn.text) \
+            and not disputes_deduction(turn.text) and not is_stop(turn.text):
+        # "地力补贴…少算了三亩，这事我不服，得反映", "钱咋花的一张纸都不贴，我要投诉": a complaint said as
+        # one is a report, whatever policy it names or asks about on the way
         return START_REPORT_ACTION
     if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
         return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
@@ -434,8 +447,6 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)
                                                          or asks_others_balance(turn.text)):
         return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
-    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text) and not is_stop(turn.text):
-        return HISTORY_ACTION  # the deduction explained and an appeal offered (a yes files it)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and follow_up(turn):

@@ -110,9 +110,14 @@ def asks_points_look_up(text: str) -> bool:
     return asks_own_balance(flat) or (bool(_LOOK_UP.search(flat)) and not _OTHER.search(flat))
 
 
+_POINTS_ALONE = re.compile(r"^(俺家|我家|咱家|俺的|我的)?(积|鸡)?分(呢|咧|嘞|哩|数呢)$")
+
+
 def asks_own_balance(text: str) -> bool:
-    """The sentence asks how many points the speaker's household holds."""
+    """The sentence asks how many points the speaker's household holds ("分呢？" said alone too)."""
     flat = flat_text(text)
+    if _POINTS_ALONE.match(flat):
+        return True
     if not _HELD.search(flat) or asks_points_rule(flat) or _OTHER.search(flat):
         return False
     return bool(_OWNER.search(flat)) or len(flat) <= 8
@@ -169,7 +174,11 @@ def disputes_deduction(text: str) -> bool:
     to appeal ("对，申诉" after being told how)."""
     flat = flat_text(text)
     return bool((_DEDUCTED.search(flat) and _DISPUTE.search(flat)) or _APPEAL.search(flat)) \
-        and not asks_points_rule(flat) and not names_other_household(flat.replace("俺家", "").replace("我家", ""))
+        and not asks_points_rule(flat) and not names_other_household(_OWN_OR_BLAMED.sub("", flat))
+
+
+#: In a dispute, one's own household, and somebody else blamed ("点秸秆的是人家，又不是我").
+_OWN_OR_BLAMED = re.compile(r"俺家|我家|是人家|人家(干|烧|倒|扔|点|弄|搞)的?")
 
 
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
@@ -214,7 +223,9 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   # animals or people spoiling a crop ("羊钻到菜园子里，把白菜啃了个精光")
                   "啃了", "啃光", "精光", "糟蹋", "祸害", "拱了", "踩坏", "偷吃",
                   # rubbish nobody collects ("垃圾池都堆冒尖了，几天都不见人收")
-                  "冒尖", "堆满", "没人收", "不见人收", "没人清", "没人拉", "没人来收")
+                  "冒尖", "堆满", "没人收", "不见人收", "没人清", "没人拉", "没人来收",
+                  # filth and dogs let loose ("墙根儿底下一溜儿全是狗屎，谁家的狗也不拴着")
+                  "狗屎", "粪便", "不拴", "没拴", "污水", "脏水", "满地都是")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
                       # something fallen across the way ("五组路口那棵大树倒了，把路都拦了")
                       r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
@@ -239,8 +250,15 @@ _WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)
                                 r"|不服|有意见|讨个说法|要个说法|给个说法")
 
 
+_LAST_CLAUSE = re.compile(r"[^，,。.!！?？；;…]+[，,。.!！?？；;…]*$")
+
+
 def wants_to_complain(text: str) -> bool:
-    """'地力补贴…少算了三亩，这事我不服，得反映': a complaint to report, not a policy question."""
+    """'地力补贴…少算了三亩，这事我不服，得反映': a complaint to report, not a policy question; said
+    as the last words ("钱咋花的一张纸都不贴，我要投诉"), whatever was asked on the way."""
+    last = _LAST_CLAUSE.search((text or "").strip())
+    if last and _WANTS_TO_COMPLAIN.search(last.group()) and not asks_question(last.group()):
+        return True
     return bool(_WANTS_TO_COMPLAIN.search(text or "")) and not asks_question(text)
 
 

@@ -100,6 +100,10 @@ def test_how_a_list_is_named(text, what):
     assert describe(list_request(text).wanted, None) == what
 
 
+def test_living_alone_said_as_single():
+    assert list_request("五组单身过的老人，都有谁").wanted.living_alone
+
+
 def test_age_words_in_a_list():
     assert list_request("八十岁以上的老人有谁").wanted.min_age == 80
     assert list_request("二组的老人都有谁家").wanted.min_age == households.ELDERLY_AGE

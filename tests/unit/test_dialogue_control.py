@@ -518,3 +518,18 @@ def test_short_follow_ups_heard_as_a_yes_or_a_question_about_the_bot_stay_on_the
     for said, intent in (("要", "affirm"), ("好的好的", "affirm"), ("行", "affirm"), ("不用了", "deny"),
                          ("算了不问了", "stop"), ("不是", "deny")):
         assert decide(after_answer(said, intent)) != "action_policy_answer", said
+
+
+def test_the_tenth_sets_talk_read_after_its_measurement():
+    # an award with the points said, heard as a report
+    assert decide(turn("六十五号的张明亮，把两户人家的争吵给调停了，这个记十分", "file_grievance")) == "action_award_points"
+    # reports: a group taken back, filth and loose dogs
+    for said in ("五组，不对，是六组，菜市场门口污水淌得满地都是", "老磨坊那片，一组的，墙根儿底下一溜儿全是狗屎，谁家的狗也不拴着"):
+        assert decide(turn(said, "inform")) == "action_start_grievance", said
+    # a complaint said last outweighs a question asked on the way
+    assert decide(turn("村务公开栏快一年没动过了，钱咋花的一张纸都不贴，我要投诉", "ask_policy")) == "action_start_grievance"
+    # the points asked in two characters; a deduction disputed by blaming somebody else
+    assert decide(turn("分呢？", "repeat", 0.43)) == "action_points_balance"
+    for said, intent in (("扣我十分我不服，那天点秸秆的是人家，又不是我", "file_grievance"),
+                         ("上礼拜扣了我五分，讲我乱倒垃圾，我不服气的", "nlu_fallback")):
+        assert decide(turn(said, intent)) == "action_points_history", said

@@ -143,7 +143,10 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # not getting up, with a particle; a stroke now, and a new danger after an old stroke
                  "我起不来咯……腿使不上劲，家里没旁人", "爷爷好像中风了", "去年中风，今天又摔倒了",
                  # a fall down the stairs, a head cut open
-                 "哎呀俺婆婆从楼梯上滚下去了，头磕破了直流血"):
+                 "哎呀俺婆婆从楼梯上滚下去了，头磕破了直流血",
+                 # choking; water or smoke closing in on someone who cannot get out
+                 "老太太吃汤圆噎住了，脸都憋紫了", "水都漫到床边了，我这老婆子腿脚不好，出不去啊",
+                 "屋里进烟了，门打不开出不去"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -155,6 +158,6 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "河里的鱼死了", "农药补贴怎么领", "买农药能报销不", "快叫人来帮我搬东西",
                  # a stroke long past is a condition asked about, not an emergency
                  "俺家老头子中风后瘫炕上起不来，那护理补贴上哪申请", "我爹中过风，能办残疾证不",
-                 "俺爹中风瘫床上三年了，听说有个护理补贴，咋办"):
+                 "俺爹中风瘫床上三年了，听说有个护理补贴，咋办", "这水太脏了出不去", "紫菜汤咋做"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
