@@ -533,3 +533,10 @@ def test_the_tenth_sets_talk_read_after_its_measurement():
     for said, intent in (("扣我十分我不服，那天点秸秆的是人家，又不是我", "file_grievance"),
                          ("上礼拜扣了我五分，讲我乱倒垃圾，我不服气的", "nlu_fallback")):
         assert decide(turn(said, intent)) == "action_points_history", said
+
+
+def test_asking_who_to_send_for_is_a_question():
+    from bot.nlu.goals import asks_question
+
+    assert asks_question("隔壁那条狗天天半夜叫唤，闹得睡不成觉，这号事该请谁来调解")
+    assert not asks_question("谁家的狗也不拴着，满地都是")
