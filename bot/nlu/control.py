@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from bot.nlu.goals import (
+    AWARDED_POINTS,
     acknowledges,
     asks_for_more,
     asks_household_detail,
@@ -24,7 +25,6 @@ from bot.nlu.goals import (
     flat_text,
     looks_up_by_name,
     reports_problem,
-    AWARDED_POINTS,
     tells_award,
     tells_penalty,
     tells_visit,
@@ -182,44 +182,6 @@ NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "
 
 
 KNOWLEDGE_FALLBACK = "action_knowledge_fallback"
-#: "对了，…" opening a question is "by the way", not a yes ("对了，积分超市是哪天开门来着"): the
-#: question is read as one the model could not place.
-_BY_THE_WAY = re.compile(r"^(哎|噢|哦|啊|诶|欸|呃)?(对了|对啦|对咯|对喽)[\s，,。.…!！]*(?P<rest>.{4,})$")
-
-
-#: A reply this short with a no in it is a no ("不是，路灯没坏"); a longer sentence that takes a word
-#: back ("六组东头……不对，是西头那个公共厕所臭得没法进人") is a report corrected in the same breath.
-NO_MAX_CHARS = 8
-
-
-def _a_no(text: str) -> bool:
-    return interpret(text) is Reply.NO and len(flat_text(text)) <= NO_MAX_CHARS
-
-
-_ASKED_AGAIN = re.compile("|".join(sorted(map(re.escape, (*REPEAT_PATTERNS, "好吗", "行吗", "可以吗", "成吗", "中吗")),
-                                           key=len, reverse=True)))
-
-
-def asks_beyond_hearing(text: str) -> bool:
-    """A question besides the words about hearing ("我耳朵背了好多年，讲话听不清，能办残疾证不咯");
-    "你刚才说的啥，我没听清，再说一遍好吗" asks only to hear it again."""
-    rest = flat_text(_ASKED_AGAIN.sub("", text or ""))
-    return len(rest) > SAY_AGAIN_MAX_CHARS and asks_question(rest)
-
-
-#: The model's emergency below this confidence is doubted when the trouble told is long past.
-EMERGENCY_DOUBT_CONFIDENCE = 0.5
-_LONG_PAST = re.compile(r"前年|去年|早年|那年|几年前|多年|好几年|[一二三四五六七八九十两几\d]+年了|上个月|上回|以前")
-
-
-def past_trouble_asked_about(turn: "Turn") -> bool:
-    return turn.confidence < EMERGENCY_DOUBT_CONFIDENCE and not is_emergency(turn.text) \
-        and bool(_LONG_PAST.search(turn.text or "")) and asks_question(turn.text)
-
-
-def by_the_way(turn: "Turn") -> bool:
-    match = _BY_THE_WAY.match((turn.text or "").strip())
-    return turn.intent == "affirm" and match is not None and asks_question(match.group("rest"))
 #: "Out of scope" for the language model may still be in the knowledge base: a village notice
 #: added last week ("送温暖活动怎么领棉被") is answered when the retriever is sure of it;
 #: otherwise the action says what the assistant can do (as the out-of-scope rule did).
@@ -331,6 +293,49 @@ def _answers_the_name(turn: Turn) -> bool:
     as a question the form's text mapping leaves out."""
     return turn.requested_slot in YES_NO_SLOTS and turn.intent in NAME_ANSWER_MISREADS \
         and says_about_the_name(turn.text)
+
+
+#: "对了，…" opening a question is "by the way", not a yes ("对了，积分超市是哪天开门来着"): the
+#: question is read as one the model could not place.
+_BY_THE_WAY = re.compile(r"^(哎|噢|哦|啊|诶|欸|呃)?(对了|对啦|对咯|对喽)[\s，,。.…!！]*(?P<rest>.{4,})$")
+
+
+#: A reply this short with a no in it is a no ("不是，路灯没坏"); a longer sentence that takes a word
+#: back ("六组东头……不对，是西头那个公共厕所臭得没法进人") is a report corrected in the same breath.
+NO_MAX_CHARS = 8
+
+
+def _a_no(text: str) -> bool:
+    return interpret(text) is Reply.NO and len(flat_text(text)) <= NO_MAX_CHARS
+
+
+_ASKED_AGAIN = re.compile("|".join(sorted(map(re.escape, (*REPEAT_PATTERNS, "好吗", "行吗", "可以吗", "成吗", "中吗")),
+                                           key=len, reverse=True)))
+
+
+def asks_beyond_hearing(text: str) -> bool:
+    """A question besides the words about hearing ("我耳朵背了好多年，讲话听不清，能办残疾证不咯");
+    "你刚才说的啥，我没听清，再说一遍好吗" asks only to hear it again."""
+    rest = flat_text(_ASKED_AGAIN.sub("", text or ""))
+    return len(rest) > SAY_AGAIN_MAX_CHARS and asks_question(rest)
+
+
+#: The model's emergency below this confidence is doubted when the trouble told is long past.
+EMERGENCY_DOUBT_CONFIDENCE = 0.5
+_LONG_PAST = re.compile(r"前年|去年|早年|那年|几年前|多年|好几年|[一二三四五六七八九十两几\d]+年了|上个月|上回|以前")
+
+
+def past_trouble_asked_about(turn: Turn) -> bool:
+    """The model's unsure emergency about trouble long past, asked about ("孩子他爸前年出车祸没了，
+    …够不够吃低保"); never when a word of danger now is said."""
+    return turn.confidence < EMERGENCY_DOUBT_CONFIDENCE and not is_emergency(turn.text) \
+        and bool(_LONG_PAST.search(turn.text or "")) and asks_question(turn.text)
+
+
+def by_the_way(turn: Turn) -> bool:
+    """"对了，积分超市是哪天开门来着": a question opened by "by the way", heard as a yes."""
+    match = _BY_THE_WAY.match((turn.text or "").strip())
+    return turn.intent == "affirm" and match is not None and asks_question(match.group("rest"))
 
 
 def decide(turn: Turn) -> Optional[str]:
