@@ -22,7 +22,7 @@ from actions.grievances import OTHER_CATEGORY
 from actions.pending import PendingWrite, propose_write
 from bot import grievances, households, points
 from bot.identity import verify_pin
-from bot.nlu.goals import asks_others_balance, says_house_number
+from bot.nlu.goals import asks_others_balance
 from bot.text import is_spoken_number
 from bot.models import Household, utcnow
 
@@ -48,7 +48,7 @@ class Query:
         if text != turn.text:  # "给12号……哦不是，13号": the entities may be the number taken back
             number = parsing.house_number_in(text)
             person = person if person and person in text else None
-        if number is None and person is None and says_house_number(text):
+        if number is None and person is None:
             number = parsing.bare_number(text)  # "38", "五十二": the number alone
         return cls(kind, text, person, number, turn.entity(slots.ENTITY_ACTIVITY), turn.entity(slots.ENTITY_NUMBER))
 

@@ -22,6 +22,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     flat_text,
     reports_problem,
     tells_award,
+    tells_penalty,
 )
 from bot.replies import Reply, interpret, is_stop, verdict_in
 

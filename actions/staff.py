@@ -32,7 +32,6 @@ from actions.pending import PendingWrite, propose_write, read_list
 from actions.point_rules import match_rule
 from bot import care, emergency, households, points
 from bot.clock import day_start_utc, local_date, to_local
-from bot.nlu.goals import tells_penalty
 from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, Role, User, \
     utcnow
 from bot.text import NUMERAL_CHARS, number_to_chinese, parse_number
@@ -324,7 +323,7 @@ class ActionAwardPoints(XiangyinAction):
                 from actions.points import answer_rules
 
                 return answer_rules(turn)
-            if parsing.reports_problem(turn.text) or tells_penalty(turn.text):
+            if parsing.reports_problem(turn.text) or parsing.tells_penalty(turn.text):
                 # "25号又把垃圾往河沟里倒，这回得扣" from a villager: a problem to report, read back
                 return [FollowupAction("action_start_grievance")]
             turn.say("utter_staff_only_award")

@@ -1520,14 +1520,18 @@ def spoken_summary(entry: Entry, max_chars: int = MAX_ANSWER_CHARS,
                    max_sentences: int = MAX_ANSWER_SENTENCES) -> str:
     """First paragraph cut to <= max_sentences whole sentences and about max_chars."""
     paras = entry.paragraphs
-    first = re.sub(r"\s+", "", paras[0]) if paras else ""
-    sentences = [s for s in _SENT_RE.findall(first) if s.strip()]
+    return _spoken_cut(re.sub(r"\s+", "", paras[0]) if paras else "", max_chars, max_sentences)
+
+
+def _spoken_cut(paragraph: str, max_chars: int, max_sentences: int) -> str:
+    """A paragraph cut to <= max_sentences whole sentences and about max_chars."""
+    sentences = [s for s in _SENT_RE.findall(paragraph) if s.strip()]
     out = ""
     for i, s in enumerate(sentences[:max_sentences]):
         if i > 0 and len(out) + len(s) > max_chars:
             break
         out += s
-    return out or first[:max_chars]
+    return out or paragraph[:max_chars]
 
 
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fa5]{2}))")
@@ -1550,13 +1554,7 @@ def spoken_part(entry: Entry, question: str, max_chars: int = MAX_ANSWER_CHARS,
     best = max(range(len(paras)), key=lambda i: (overlap[i], -i))
     if best == 0 or overlap[best] <= overlap[0]:
         return spoken_summary(entry, max_chars, max_sentences)
-    sentences = [x for x in _SENT_RE.findall(paras[best]) if x.strip()]
-    out = ""
-    for i, x in enumerate(sentences[:max_sentences]):
-        if i > 0 and len(out) + len(x) > max_chars:
-            break
-        out += x
-    return out or paras[best][:max_chars]
+    return _spoken_cut(paras[best], max_chars, max_sentences)
 
 
 # ------------------------------------------------------------------ persistence/ingest
