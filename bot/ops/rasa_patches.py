@@ -33,6 +33,13 @@ to the Rasa minor version it was measured on; on any other version nothing is pa
    optimizer builds its slots, so ``fit`` traces its training step once. The same training
    otherwise (Rasa's data, batches, epochs and update rule); applied in the training process by
    :mod:`bot.ops.rasa_train`.
+5. **Event classes looked up once per name.** Rebuilding a tracker from its stored JSON (every
+   ``retrieve`` of the in-memory tracker store, every turn) turns each event's name into its
+   class with ``Event.resolve_by_type``, which walks the whole ``Event`` class tree and asks
+   ``inspect.isabstract`` of every class, for every event: 7% of the Rasa server's CPU in a
+   single-user profile (py-spy, 240 turns; README "Measured"). Here a name found once is
+   remembered; names not found (and the ``default`` Rasa passes for them) go to Rasa's own
+   lookup every time, so its errors and fallbacks are unchanged.
 """
 from __future__ import annotations
 
@@ -147,6 +154,22 @@ def _fit_with_variables_built(original_fit):
     return fit
 
 
+def _remembering_event_lookup(resolve_by_type):
+    """``Event.resolve_by_type`` that remembers the classes it found by name."""
+    found: Dict[str, Any] = {}
+
+    def cached(type_name, default=None):
+        cls = found.get(type_name)
+        if cls is None:
+            cls = resolve_by_type(type_name, default)
+            if cls is not None and cls is not default and getattr(cls, "type_name", None) == type_name:
+                found[type_name] = cls
+        return cls
+
+    cached.remembers = True  # type: ignore[attr-defined]
+    return cached
+
+
 def apply() -> list[str]:
     """Applies the patches that fit the installed Rasa; returns their names."""
     import rasa
@@ -194,10 +217,15 @@ def apply() -> list[str]:
 
         close_resources_and_pools.pooled = pooled  # type: ignore[attr-defined]
         rasa_run.close_resources = close_resources_and_pools  # registered by serve_application later
+    from rasa.shared.core.events import Event
+
+    if not getattr(Event.resolve_by_type, "remembers", False):
+        Event.resolve_by_type = staticmethod(_remembering_event_lookup(Event.resolve_by_type))
     from rasa.utils.tensorflow.models import RasaModel
 
     RasaModel.load = classmethod(_load_without_tracing_training)
     if not getattr(RasaModel.fit, "variables_built_first", False):
         RasaModel.fit = _fit_with_variables_built(RasaModel.fit)
     return ["action-result validation compiled once", "one HTTP connection pool per endpoint",
-            "model loaded without tracing a training step", "training step traced once"]
+            "model loaded without tracing a training step", "training step traced once",
+            "event classes looked up once per name"]

@@ -12,14 +12,15 @@ def _unpatched():
     """Each test applies the patches itself; Rasa's own functions are put back afterwards."""
     from rasa.core import run as rasa_run
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
     from rasa.utils.tensorflow.models import RasaModel
 
     saved = (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources,
-             RasaModel.__dict__["load"], RasaModel.fit)
+             RasaModel.__dict__["load"], RasaModel.fit, Event.__dict__["resolve_by_type"])
     yield
     (RemoteAction._validate_action_result, EndpointConfig.session, rasa_run.close_resources, RasaModel.load,
-     RasaModel.fit) = saved
+     RasaModel.fit, Event.resolve_by_type) = saved
 
 
 def test_action_result_validation_is_rasas():
@@ -43,6 +44,34 @@ def test_action_result_validation_is_rasas():
                 original(action, invalid)  # Rasa's own check agrees
     finally:
         RemoteAction._validate_action_result = original
+
+
+def test_event_lookup_is_rasas():
+    """Patch 5: a stored conversation comes back as the same events; an unknown event name is still
+    Rasa's error, or its fallback when one is given; the lookup walks the class tree once per name."""
+    from unittest import mock
+
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+
+    from bot.ops.rasa_patches import apply
+
+    events = [UserUttered("我家有多少积分", {"name": "ask_points", "confidence": 0.9}), ActionExecuted("action_points"),
+              SlotSet("ticket", "260101"), BotUttered("您家有43分。"), ActionExecuted("action_listen")]
+    stored = [e.as_dict() for e in events]
+    before = [Event.from_parameters(d) for d in stored]
+    assert "event classes looked up once per name" in apply()
+    with mock.patch.object(rasa.shared.utils.common, "all_subclasses",
+                           wraps=rasa.shared.utils.common.all_subclasses) as walk:
+        after = [Event.from_parameters(d) for d in stored * 3]
+    assert [e.as_dict() for e in after] == [e.as_dict() for e in before] * 3
+    assert [type(e) for e in after] == [UserUttered, ActionExecuted, SlotSet, BotUttered, ActionExecuted] * 3
+    walks = [c for c in walk.call_args_list if c.args[0] is Event]
+    assert len(walks) == 4  # user, action, slot, bot: the class tree walked once each
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no_such_event")
+    assert Event.resolve_by_type("no_such_event", SlotSet) is SlotSet
+    assert Event.resolve_by_type("slot") is SlotSet
 
 
 def test_endpoint_requests_share_one_connection():
