@@ -166,7 +166,9 @@ class ActionSlowDown(XiangyinAction):
         with turn.session(write=True) as s:
             identity.update_identity_settings(s, turn.actor.channel, turn.actor.external_id, speech_rate="slow")
         turn.say("utter_slow_down")
-        if asks_to_repeat(turn.text):  # "你说慢点，俺没听清": the last answer again, slowly
+        if asks_to_repeat(turn.text) and not turn.tracker.active_loop_name:
+            # "你说慢点，俺没听清": the last answer again, slowly (inside a form, the form asks its
+            # question again itself)
             _say_last_answer_again(turn)
         return []
 

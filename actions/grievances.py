@@ -319,20 +319,28 @@ class ActionGrievanceStatus(XiangyinAction):
         return read_list(turn, "utter_grievances_all_done", lines)
 
 
-def _not_staff(turn: Turn) -> bool:
-    """The grievance queue is for grid workers and village officials: others are told so (True)."""
+def _not_staff(turn: Turn) -> Optional[List[EventType]]:
+    """The grievance queue is for grid workers and village officials: a villager's words the model
+    took for it are answered as what they are (a report, a question), or the villager is told
+    whose work it is; None for staff."""
     if turn.actor.is_staff:
-        return False
+        return None
+    from actions.policy import instead_of_staff_work
+
+    instead = instead_of_staff_work(turn)
+    if instead is not None:
+        return instead
     turn.say("utter_staff_only_handle")
-    return True
+    return []
 
 
 class ActionMyQueue(XiangyinAction):
     action_name = "action_my_queue"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if _not_staff(turn):
-            return []
+        not_staff = _not_staff(turn)
+        if not_staff is not None:
+            return not_staff
         with turn.session() as s:
             queue = grievances.open_queue(s, turn.actor)
         if not queue:
@@ -356,8 +364,9 @@ class ActionHandleGrievance(XiangyinAction):
             earlier = previous_user_text(turn.tracker)
             return [*prefill_from(turn, earlier if _tells_a_problem(earlier) else text),
                     FollowupAction(slots.GRIEVANCE_FORM)]
-        if _not_staff(turn):
-            return []
+        not_staff = _not_staff(turn)
+        if not_staff is not None:
+            return not_staff
         action, note = parsing.parse_staff_command(text)
         if not ticket or not action:
             turn.say("utter_staff_command_help")

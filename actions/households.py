@@ -171,16 +171,14 @@ def run_query(turn: Turn, query: Query) -> List[EventType]:
 
 
 #: A question for people or households by name ("有哪些", "都有谁", "谁家"): a lookup, not a policy.
-_ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单|几号")
-
-
 def _villager_question(turn: Turn) -> Optional[List[EventType]]:
     """A villager's question the model took for a staff lookup ("老人八十多了有啥补贴没" sounds like
     a list of old people): answered from the knowledge base when it is sure, or its clarifying
     question when both candidates are one policy; None when it asks for people (staff only)."""
-    if _ASKS_FOR_PEOPLE.search(turn.text):
-        return None  # "我网格里的连心户有哪些": who, whatever a policy text explains
     from actions import policy
+
+    if policy.ASKS_FOR_PEOPLE.search(turn.text):
+        return None  # "我网格里的连心户有哪些": who, whatever a policy text explains
 
     answered, result = policy.sure_answer(turn, turn.text)
     if answered is not None:
@@ -197,6 +195,10 @@ def staff_query(turn: Turn, kind: str) -> List[EventType]:
             turn.say("utter_points_only_own")
             return []
         answered = _villager_question(turn)
+        if answered is None:
+            from actions.policy import instead_of_staff_work
+
+            answered = instead_of_staff_work(turn)
         if answered is not None:
             return answered
         turn.say("utter_staff_only_lookup")

@@ -85,8 +85,10 @@ _TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口�
 _HESITATION = r"(哦|噢|哎|呃|嗯|啊|唉)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
 # The first number may be said bare when the taking back follows at once ("四十六，哦不是，四十八号").
+# The corrected number may come without 号 ("十八号，哎不对，是十六，周翠花…"): it is the house.
 _SELF_CORRECTED = re.compile(rf"(?<![\d{cn.NUMERAL_CHARS}]){cn.HOUSE_DIGITS}(号(户|家)?{_BREAK}*|{_BREAK}+){_HESITATION}"
-                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?={cn.HOUSE_DIGITS}号)")
+                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})"
+                             rf"(号|(?=[\s…。.，,、]|$))")
 # ... and after the rest of the request ("给60号加五分义务清扫……哦说岔了，是66号", "给46号加两分，垃圾分得好——哦不对，
 # 是47号"): the number said last takes the place of the first; the request between them stays.
 _LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.]{{1,16}}?){_BREAK}*{_HESITATION}"
@@ -108,7 +110,7 @@ def without_false_start(text: str) -> str:
 def without_self_corrections(text: str) -> str:
     """The sentence as finally meant: '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分';
     '给60号加五分义务清扫……哦说岔了，是66号' → '给66号加五分义务清扫'."""
-    text = _SELF_CORRECTED.sub("", text or "")
+    text = _SELF_CORRECTED.sub(lambda m: f"{m.group('meant')}号", text or "")
     late = _LATE_CORRECTED.search(text)
     if late:
         text = text[:late.start()] + f"{late.group('meant')}号{late.group('between')}{late.group('rest')}"
@@ -395,3 +397,11 @@ def declines_appeal(text: str) -> bool:
 
 def asks_for_last_month(text: str) -> bool:
     return "上个月" in text or "上月" in text
+
+
+_THIS_MONTH = re.compile(r"这个?月|本月|今个月|这一个月|当月")
+
+
+def asks_for_this_month(text: str) -> bool:
+    """'这个月一共扣了我几分': this month only."""
+    return bool(_THIS_MONTH.search(text or ""))

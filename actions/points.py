@@ -90,9 +90,29 @@ class ActionPointsHistory(XiangyinAction):
         text = turn.text
         deductions = parsing.asks_for_deductions(text) or disagrees_with_deduction(text)  # "对，申诉": the latest
         since: Optional[dt.datetime] = _start_of_last_month(utcnow()) if parsing.asks_for_last_month(text) else None
+        disputed = disagrees_with_deduction(text)
+        # "这个月一共扣了我几分" asks about this month; a dispute ("这个月扣了10分，我压根没烧") is about
+        # the deduction it names, whenever the village's clock put it
+        this_month = deductions and since is None and parsing.asks_for_this_month(text) and not disputed
+        spent = deducted = 0
         with turn.session() as s:
+            if this_month:  # "这个月一共扣了我几分": this month's penalties, and what was spent is not one
+                since = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+                month = points.summary(s, turn.actor)
+                spent, deducted = month.spent_this_month, month.deducted_this_month
             lines = points.history(s, turn.actor, limit=3 if deductions else 9, only_deductions=deductions,
                                    since=since)
+            if not lines and since is not None and disputed:  # "上个月扣了五分，我要申诉": the latest one
+                lines = points.history(s, turn.actor, limit=3, only_deductions=True)
+        if this_month and (not lines or spent):
+            if lines:
+                turn.say("utter_month_deductions", points=deducted)
+            else:
+                turn.say("utter_no_deductions_this_month")
+            if spent:
+                turn.say("utter_spent_is_no_deduction", points=spent)
+            if not lines:
+                return []
         if not lines:
             turn.say("utter_no_deductions" if deductions else "utter_no_points_history")
             return []
@@ -104,7 +124,7 @@ class ActionPointsHistory(XiangyinAction):
         latest = lines[0]
         if latest.rule_description:
             turn.say("utter_points_rule_explained", rule=latest.rule_description)
-        if latest.appealable and not disagrees_with_deduction(text):
+        if latest.appealable and not disputed:
             # asked why, not disputed: no offer waits for a yes; how to appeal that one is said
             if not parsing.declines_appeal(text):
                 turn.say("utter_appeal_how", date=phrases.spoken_date(latest.at), points=-latest.delta)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Sequence
 
-from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, FollowupAction, SlotSet
 
 from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
@@ -33,7 +33,7 @@ from actions.reports import start_report
 from bot import identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
-from bot.nlu.goals import shop_question
+from bot.nlu.goals import asks_report_status, names_other_household, shop_question
 from bot.replies import Reply, interpret
 from knowledge import clarify
 from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_part, spoken_summary
@@ -250,6 +250,27 @@ def forward_question(turn: Turn, pending: PendingWrite) -> List[EventType]:
 
 
 # --------------------------------------------------------------------------------- actions
+
+
+#: Words that ask for people or households by name or number: staff work, whatever a policy explains.
+ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单|几号")
+_OWN_REPORT = re.compile(r"(我|俺|咱)(家)?(报|反映|提|登记)(的|过的|上去的)")
+
+
+def instead_of_staff_work(turn: Turn) -> Optional[List[EventType]]:
+    """A villager's words that the model took for a staff command ("我两个崽都不管我，我该找哪个"
+    as the staff queue): a problem told without a question is a report, anything else a question
+    for the knowledge base. None when they ask for people or another household (staff only)."""
+    text = turn.text or ""
+    if ASKS_FOR_PEOPLE.search(text) or parsing.house_number_in(text) or parsing.ticket_in(text) \
+            or turn.entity(slots.ENTITY_PERSON) or turn.entity(slots.ENTITY_HOUSEHOLD_NO) or names_other_household(text):
+        return None
+    if asks_report_status(text) or _OWN_REPORT.search(text):
+        return [FollowupAction("action_grievance_status")]  # "我报的那事咋样了": their own reports
+    after_policy = bool(turn.slot(slots.TOPIC)) or turn.slot(slots.CHOICE_KIND) == slots.OFFERED_KB
+    if parsing.reports_problem(text) and not parsing.asks_question(text) and not after_policy:
+        return [FollowupAction("action_start_grievance")]
+    return [FollowupAction(ActionPolicyAnswer.action_name)]  # "村里去讲了他们还是不听咧" after an answer: more of it
 
 
 class ActionPolicyAnswer(XiangyinAction):

@@ -67,7 +67,7 @@ _EMERGENCY_SAID = re.compile(
     r"|晕过去|昏倒|不省人事|叫不醒|人没气了|没有呼吸|不喘气了|人事不省|抽过去了"
     r"|上不来气|透不过气|憋得慌|胸口(疼|痛|闷)|心口(疼|痛)"
     r"|煤气味|(煤气|燃气|天然气)(泄漏|漏了)|掉(进|到)?(水|河|塘|井|池塘)里|落水了"
-    r"|血止不住|(好|很)多血|嘴歪了|半边(身子)?(不能动|动不了)"
+    r"|血止不住|血.{0,5}(止不住|止不了|捂不住|按不住|不停|哗哗)|(好|很)多血|嘴歪了|半边(身子)?(不能动|动不了)"
     # asked for help in other words, a fall from somewhere, water, a stroke's face and speech, a
     # fire caught, violence, a bite that bleeds, someone crushed, an ambulance asked for
     r"|救救|快来救|救人啊|救人呐|喘不(上|过)来|从.{0,6}(床|楼梯|梯子|房顶|屋顶|树|墙)上?(掉|摔|滚|跌|栽)下(来|去)"
@@ -80,7 +80,11 @@ _EMERGENCY_SAID = re.compile(
     r"|打120|叫救护车|(压|埋)(着|住)(人|了人)|晕得站不住|站都站不住"
     r"|(满头|满脸|浑身|一身|一脸|一头)(都)?是血|撞(倒|伤)了?人|被车撞了?"
     # poisoning: a pesticide or rat poison swallowed, foam at the mouth
-    r"|天旋地转|快(叫|喊)(个)?人(来)?(啊|呀|哟)?(?=$|[，。！!,])|吐白沫|(喝|吃|误喝|误吃|误服|服)(了|下|下了)?[^，。,]{0,2}(农药|老鼠药|耗子药|敌敌畏|百草枯|除草剂)|中毒了")
+    r"|天旋地转|快(叫|喊)(个)?人(来)?(啊|呀|哟)?(?=$|[，。！!,])|吐白沫|(喝|吃|误喝|误吃|误服|服)(了|下|下了)?[^，。,]{0,2}(农药|老鼠药|耗子药|敌敌畏|百草枯|除草剂)|中毒了"
+    # Cantonese: fell (跌咗 / 仆亲), bleeding now (流紧血), cannot move (郁唔到), fainted (晕咗 /
+    # 晕低), cannot be woken, cannot breathe (唞唔到气), chest pain (心口好痛), fire (火烛)
+    r"|(跌|仆)(咗|亲|低)(落|喺|地|倒)(?!.{0,3}(几|好多|成日|次|回))|流紧血|郁(都)?郁唔(到|得|郁)|郁唔(到|得)|晕(咗|低)|叫(极)?唔醒|(唞|透|抖)唔(到|倒)气"
+    r"|心口(好|好鬼)?(痛|翳)|火烛|救(下|吓)(我|佢|人)")
 
 
 # A stroke long past is a condition, not an emergency ("老头子中风后瘫炕上起不来，那护理补贴上哪申请"):
@@ -95,9 +99,19 @@ _LONG_STANDING = re.compile(r"[一二三四五六七八九十两几好多\d]+年
 _STROKE = re.compile(r"中风|脑梗|脑溢血")
 
 
+# Trouble told as past, in a sentence that says nothing of now ("上个礼拜俺家灶屋着火烧光了，…临时救助
+# 够条件不"): the clause after the time word raises no alarm. Any word of now (现在, 还, 刚, 快 …)
+# keeps the whole sentence as it is: "前两天摔了一跤，到现在还起不来" is an emergency.
+_PAST_TOLD = re.compile(r"(上个?(礼拜|星期|周|月)|上回|前(几|些|两|一阵|阵)(天|日子|子|个月)?|去年|前年|那年|几年前|早年|早些年"
+                        r"|好些年前|年前|[一二三四五六七八九十两几\d]+(天|个月|年)(以前|之前|前))[^，,。；;！!？?]{0,20}")
+_NOW = re.compile(r"现在|眼下|这会|此刻|还在|还是|还[^，,。]{0,2}(不|没|疼|痛|流|烧|着)|刚|正在|快|救命|赶紧|马上|今天|今儿|这阵|这下")
+
+
 def is_emergency(text: str) -> bool:
     """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
     text = _PAST_STROKE.sub("", text or "")
+    if not _NOW.search(text):
+        text = _PAST_TOLD.sub("", text)
     if _LONG_STANDING.search(text):
         text = _STROKE.sub("", text)
     return any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))

@@ -77,7 +77,16 @@ YES_WORDS = (
     "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理",
     # Jiang-Huai 照 (fine, "照，照的"), Hainan / south-western 是啰, southern Wu 好个 ("好个好个")
     "照", "照的", "是啰", "是咯", "对啰", "好啰", "好个",
+    # north-eastern "a must" (必须的, 那必须), "sure thing" (妥妥的); Cantonese "right" (啱, 啱晒,
+    # 係), "fine" (得啦); Minnan / Chaoshan "right" (着啦); south-western "just right" (巴适);
+    # Tibetan Mandarin "yes, will do" (拉索); "nothing more to say" (没得说)
+    "必须的", "必须滴", "那必须", "必须", "妥妥的", "妥妥滴", "妥妥", "那是", "那是那是", "那可不",
+    "啱", "啱啱", "啱晒", "啱嘅", "係", "係啊", "得啦", "得喇", "着啦", "着着", "巴适", "拉索", "没得说",
+    "要得要得", "可以噻", "可以的", "行嘞", "都中", "中了", "中中中", "成成", "管管",
 )
+#: Replies that are a yes only on their own ("得", Cantonese "fine"; "着", Minnan "right"): inside a
+#: sentence they are other words.
+YES_ALONE = ("得", "着", "得得")
 # Leaving the flow altogether.
 STOP_PATTERNS = (
     "算了", "蒜了", "算啦", "算哒", "算咯", "算喽", "算球", "拉倒", "先莫报", "先莫交", "先莫弄", "先莫记", "先莫往上", "先莫换", "掂量掂量",
@@ -90,7 +99,7 @@ STOP_PATTERNS = (
     # "Leave it for now" ("先这样吧，俺再想想"): not now is not a yes.
     "先这样", "先这么着", "先这么地", "先放着", "先放一放", "放一放再", "再想想", "想想再说", "考虑考虑",
     "先放下", "先放一边", "先搁着", "先搁一边", "搁一搁",
-    "再想一下", "再想一哈", "想一哈", "我想想", "容我想想", "让我想想", "莫慌", "莫急", "等一哈", "先等等",
+    "再想一下", "再想一哈", "想一哈", "我想想", "谂下先", "谂谂先", "谂一谂", "谂清楚先", "再谂下", "容我想想", "让我想想", "莫慌", "莫急", "等一哈", "先等等",
     "再考虑", "等等再说", "等会再说", "等会儿再说", "过后再说", "下次再说", "以后说", "回头说",
     "下回再讲", "想起来再", "等下再说", "等下子说", "等下子再说", "等一下再说", "等下说", "待会再说", "待会儿再说", "待会说", "晚些再说",
     # Leaving the talk altogether ends whatever waits for an answer too.
@@ -126,6 +135,9 @@ REPEAT_PATTERNS = (
     "再读", "读给我听", "念给我听", "再念", "再给我念", "再给我读", "重新念", "重新读", "再给俺念", "再给俺读",
     "念给俺听", "读给俺听", "没记住", "记不住", "没记下",
 )
+#: "Say it again / slower" in any words ("再讲一回", "说慢些", "讲慢滴", "再念一道").
+_REPEAT_RE = re.compile(r"再(说|讲|念|读|重复|来|讲过|说过)(一)?(遍|回|次|道|趟|下|哈|哈子)|(说|讲|念|读)(得)?慢(些|点|一点|滴|啲|哈)"
+                        r"|慢(些|点|一点|滴|啲)(说|讲|念|读)|(讲|说)多(一)?(次|遍|回)|(讲|说)过(一)?(次|遍|回)|冇听(清|到|见)|听唔(清|到|明)")
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩喽咯哟噻"
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
 # characters (不四 / 布是 / 部队 …) still read as a refusal.
@@ -171,8 +183,9 @@ def answers_read_back(text: str) -> bool:
 
 
 def asks_to_repeat(text: str) -> bool:
-    """"再说一遍", "没听清", "前头说的再念念": the last thing said, again."""
-    return _has_any(normalise(text), REPEAT_PATTERNS)
+    """"再说一遍", "没听清", "前头说的再念念", "你说慢些再讲一回": the last thing said, again."""
+    flat = normalise(text)
+    return _has_any(flat, REPEAT_PATTERNS) or bool(_REPEAT_RE.search(flat))
 
 
 #: 算了 as "counted" ("给我家少算了三亩", "我算了一下账", "结算了"), no way out.
@@ -180,10 +193,15 @@ _COUNTED = re.compile(r"(少|多|错|漏|重|白|合|计|估|盘|核|结|清|换
                       rf"[{NUMERAL_CHARS}\d])")
 
 
+#: Courtesy and complaints about oneself that contain a negation but refuse nothing ("唔好意思",
+#: "不好意思", "我耳朵不中用", "眼睛不好使").
+NOT_REFUSAL = ("不好意思", "唔好意思", "冇好意思", "不中用", "不好使", "唔中用", "不灵光", "不大灵", "不灵了")
+
+
 def refuses(text: str) -> bool:
     """Any sign of refusal, after removing the agreements that contain a negation."""
     flat = _COUNTED.sub("", normalise(text))
-    for phrase in YES_WITH_NEGATION:
+    for phrase in (*YES_WITH_NEGATION, *NOT_REFUSAL):
         flat = flat.replace(phrase, "")
     if not flat:
         return False
@@ -193,19 +211,24 @@ def refuses(text: str) -> bool:
 
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
-_STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
-                      r"(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠)")
+_STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
+                      r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
 #: that a report ("棚子散了架", "不包了饺子") keeps its words.
 _SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|不豹|别包|别抱)(?:了|啦|喽|咯|勒|哒)){1,3}$")
 
 
+#: Later, not now ("俺孙子回来再说", "等他爹回来了再弄", "忙完这阵再办"): a way out for now.
+_LATER_RE = re.compile(r"(回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定)")
+
+
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     """The user wants out of whatever is going on. ``soft=False`` when the question just asked
     was itself a yes/no question, where "不用了" is an answer rather than a way out."""
     flat = _COUNTED.sub("", normalise(text))
-    if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)):
+    if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)) \
+            or _LATER_RE.search(flat):
         return True
     if any(_SLIPPED_STOP_RE.match(_core(clause)) for clause in _PUNCTUATION.split(text or "")):
         return True
@@ -244,7 +267,7 @@ NOT_AGREEMENT = ("管他", "管它")
 # Words that may stand around an agreement without changing it ("那就给我换了吧").
 GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "马上", "快点", "一下", "上去", "麻烦", "谢谢",
         "往上头", "往上面", "往上", "往村里", "往镇上", "往镇里",
-        "照这么", "就这么", "这么", "这样", "这个", "按规矩", "照规矩", "按规定", "这", "按", "搞", "整", "弄",
+        "照这么", "就这么", "这么", "这样", "这个", "那个", "这件", "那件", "那样", "按规矩", "照规矩", "按规定", "这", "按", "搞", "整", "弄",
         "照", "你", "我", "俺", "咱", "他", "她", "给", "帮", "就", "快", "上", "去", "了",
         "吧", "呗", "啦", "呀", "啊", "嗯", "哈", "哦", "嘞", "咧", "哩", "嘛", "喽", "咯", "哟", "噻", "撒",
         "那", "的", "也", "都", "先", "侬", "阿拉", "迭个", "额",
@@ -253,7 +276,23 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         # thanks after the yes (Cantonese 唔该, 多谢)
         "唔该", "多谢", "儿",
         # more closing particles ("好嘎", "对昂", "行嗷", "中啵", "要得哒")
-        "啰", "嘎", "嗷", "昂", "哒", "啵", "噢", "喔")
+        "啰", "嘎", "嗷", "昂", "哒", "啵", "噢", "喔",
+        # "this way" in Hunan, Wu and Cantonese words ("就咯样申", "就介样", "就咁样")
+        "咯样", "噶样", "介样", "迭样", "个样", "咁样", "咁", "恁样",
+        # Henan / Shandong "you" ("恁说哩都对")
+        "恁")
+
+#: What people say around a yes to the person they talk to, which is neither yes nor no: thanks,
+#: "sorry to trouble you", the way they address them ("闺女", "老妹儿", "同志"), and haste ("麻溜儿的").
+SOCIAL = ("麻烦你了", "麻烦您了", "麻烦你", "麻烦您", "麻烦了", "辛苦你了", "辛苦您了", "辛苦了", "谢谢你", "谢谢您",
+          "谢谢啊", "多谢你", "多谢晒", "唔该晒", "费心了", "劳驾", "感谢", "谢了",
+          "闺女", "姑娘", "丫头", "小伙子", "小伙", "老妹儿", "老妹", "大妹子", "妹子", "小妹", "妹儿", "幺妹", "大姐",
+          "大哥", "大兄弟", "兄弟", "老弟", "老铁", "小同志", "同志", "领导", "书记", "主任", "娃娃", "娃儿", "孩子",
+          "后生", "靓女", "靓仔", "阿妹", "阿哥", "阿姐", "老乡", "师傅", "小姑娘", "伢子", "妹伢子", "老表", "乡亲",
+          "麻溜儿的", "麻溜的", "麻溜儿", "麻溜", "快些", "快点儿", "赶紧的", "抓紧", "利索点", "利索的")
+
+#: "What you said is right" ("恁说哩都对", "你讲得对", "念得冇错").
+_SAID_RIGHT = re.compile(r"(说|讲|念|读|写|记)(的|得|哩|嘞|嘅|滴|咧)?(都|全|也|全都|倒|一点)?(对|是|没错|冇错|在理|不错|啱|中|准|没差|不差)")
 
 
 _NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")
@@ -290,17 +329,18 @@ def _item_part(said: str) -> str:
 def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
     """Every part of the reply is an agreement, the offer's verb, glue around them, or a
     repetition of what was read back (``said``: "那就给俺换一袋", "对，48号")."""
-    if core.lower() in ("ok", "okay", "yes"):
+    if core.lower() in ("ok", "okay", "yes") or _core(core) in YES_ALONE:
         return True
     if any(words in core for words in NOT_AGREEMENT):
         return False
-    rest, hit = core, False
+    rest = _SAID_RIGHT.sub("", core)
+    hit = rest != core
     for word in sorted({*YES_WORDS, *YES_WITH_NEGATION, *(v for v in verbs if v)}, key=len, reverse=True):
         if word in rest:
             rest, hit = rest.replace(word, ""), True
     if not hit:
         return False
-    for glue in sorted(GLUE, key=len, reverse=True):
+    for glue in sorted({*SOCIAL, *GLUE, *FILLERS}, key=len, reverse=True):
         rest = rest.replace(glue, "")
     if rest and said:
         # one character of the thing read back ("嗯对，就米" after "…换1袋大米"): never a negator,
@@ -320,7 +360,7 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
     flat = normalise(_without_remarks(normalise(text)))
     if not flat:
         return Reply.UNCLEAR
-    if _has_any(flat, REPEAT_PATTERNS):
+    if asks_to_repeat(flat):
         return Reply.REPEAT
     if is_stop(flat, verbs):
         return Reply.STOP
@@ -333,7 +373,24 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
         return Reply.YES
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR
+    if _yes_then_something(text, verbs, said):
+        return Reply.UNCLEAR
     return Reply.OTHER
+
+
+#: "By the way" (对了，…) opens a new request; it is no yes to what was read back.
+_BY_THE_WAY = ("对了", "对啦", "对喽", "对咯", "好了", "行了")
+
+
+def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> bool:
+    """A yes said first, then a few words that are neither a yes nor a new question ("必须的，整吧，
+    {words we do not know}"): not a yes to write on, and not a new request to drop the write for —
+    asked again."""
+    clauses = [c for c in _PUNCTUATION.split(text or "") if _core(c)]
+    if len(clauses) < 2 or _core(clauses[0]) in _BY_THE_WAY or not _agrees(clauses[0], verbs, said):
+        return False
+    rest = "".join(clauses[1:])
+    return len(rest) <= 12 and not re.search(r"[吗呢么嘛]$|[?？]|什么|啥|咋|怎么|多少|几|哪|谁", rest)
 
 
 #: 回访's "满意吗": the three answers (in the order they are offered), and everyday verdicts on the

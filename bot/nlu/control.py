@@ -12,6 +12,7 @@ from bot.nlu.goals import (
     asks_for_more,
     asks_household_detail,
     asks_question,
+    asks_report_status,
     asks_source,
     asks_to_file,
     commands_ticket,
@@ -225,6 +226,10 @@ CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
 #: question, a person asked for, the staff queue.
 FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
+STATUS_ACTION = "action_grievance_status"
+#: Intents the model gives a question about an earlier report that tells its problem again
+#: ("前阵子反映垃圾桶那档子事，如今弄到哪步啦" sounds like a new report).
+STATUS_MISREADS = frozenset({"file_grievance", "ask_policy", "nlu_fallback", "inform", "out_of_scope", "log_visit"})
 
 
 ACK_ACTION = "action_ack_emergency"
@@ -432,6 +437,8 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in SAY_AGAIN_MISREADS and asks_to_repeat(turn.text) \
             and len(flat_text(turn.text)) <= SAY_AGAIN_MAX_CHARS:
         return REPEAT_ACTION
+    if not busy and turn.intent in STATUS_MISREADS and asks_report_status(turn.text) and not is_stop(turn.text):
+        return STATUS_ACTION  # "前阵子反映垃圾桶那档子事，如今弄到哪步啦": not a new report
     if not busy and ((turn.intent in REPORT_MISREADS and reports_problem(turn.text))
                      or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
                      or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
@@ -440,7 +447,7 @@ def decide(turn: Turn) -> Optional[str]:
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION
-    if not busy and turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS and wants_to_complain(turn.text) \
+    if not busy and turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit"} and wants_to_complain(turn.text) \
             and not disputes_deduction(turn.text) and not is_stop(turn.text):
         # "地力补贴…少算了三亩，这事我不服，得反映", "钱咋花的一张纸都不贴，我要投诉": a complaint said as
         # one is a report, whatever policy it names or asks about on the way

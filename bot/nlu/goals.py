@@ -154,7 +154,9 @@ def asks_others_balance(text: str) -> bool:
 # household's deductions, the latest explained and an appeal offered (never filed without a yes).
 _DEDUCTED = re.compile(r"扣")
 #: Words against a deduction ("不服", "凭啥", "俺根本没倒"), shared by the two readings below.
-_AGAINST = r"不服|不认|凭啥|凭什么|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧"
+_AGAINST = (r"不服|不认|凭啥|凭什么|搞错|弄错|扣错|没倒|没烧|没扔|没吵|没干|没有倒|没有烧"
+            # "on what grounds" in Hunan / south-western / Cantonese words, and "I never did" ("根本冒在屋里")
+            r"|凭么子?|凭啥子|凭哪样|凭乜|根本(就)?(没|冇|冒|莫|没有|不在)|从来(就)?(没|冇|冒|莫|没有)|压根(儿)?(就)?(没|冇|不在)")
 _DISPUTE = re.compile(rf"申诉|冤枉|为啥|为什么|咋扣|{_AGAINST}")
 
 
@@ -163,16 +165,20 @@ _APPEAL = re.compile(r"(?<![不别甭])(申诉|申个诉)")
 _DISAGREES = re.compile(rf"{_APPEAL.pattern}|冤|{_AGAINST}|不合理|不公平|不应该扣|不该扣|扣得不对|说道说道|讨个说法")
 
 
+#: An appeal declined ("想想还是勿要申诉了", "不申诉了", "莫去申诉"): no wish to appeal.
+_NO_APPEAL_WISH = re.compile(r"(不|别|甭|勿|覅|莫|冇|唔|没|休)(要|想|用|去|再|必)*(申诉|申个诉|申了|申哒|申啦)")
+
+
 def disagrees_with_deduction(text: str) -> bool:
     """'凭啥扣俺分，俺没倒垃圾' disputes the deduction (an appeal is offered); '前两天咋又扣俺分了'
     only asks why (the reason is told, and how to appeal)."""
-    return bool(_DISAGREES.search(flat_text(text)))
+    return bool(_DISAGREES.search(_NO_APPEAL_WISH.sub("", flat_text(text))))
 
 
 def disputes_deduction(text: str) -> bool:
     """The speaker disputes or asks about a deduction from their own household's points, or asks
     to appeal ("对，申诉" after being told how)."""
-    flat = flat_text(text)
+    flat = _NO_APPEAL_WISH.sub("", flat_text(text))
     return bool((_DEDUCTED.search(flat) and _DISPUTE.search(flat)) or _APPEAL.search(flat)) \
         and not asks_points_rule(flat) and not names_other_household(_OWN_OR_BLAMED.sub("", flat))
 
@@ -247,7 +253,26 @@ def complains_without_asking(text: str) -> bool:
 
 # A complaint said as one ("这事我不服，得反映", "俺得投诉"), whatever policy it names.
 _WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)?(投诉|告状|举报|上访)|(得|要|非得|必须)(去|找人)?反映"
-                                r"|不服|有意见|讨个说法|要个说法|给个说法")
+                                r"|不服|有意见|讨个说法|要个说法|给个说法"
+                                # "跟你们反映一下，…" / "向村里反映个事": the opening of a report
+                                r"|^(我|俺|咱)?(跟|给|向|和|同)(你们|您|你|村里|村上|上面|领导|政府)反映(一下|个事|点事|件事|个情况|点情况)")
+
+
+# Asking how a report made earlier is going ("前阵子反映垃圾桶那档子事，如今弄到哪步啦"): an earlier
+# report referred to, and a question of progress.
+_EARLIER_REPORT = re.compile(r"(前阵子|前些天|前几天|前两天|上回|上次|之前|早先|前头|上个?(礼拜|星期|周|月))"
+                             r"[^，,。？?！!]{0,8}(反映|报|说|讲|提|登记|投诉)(过|了)?的?"
+                             r"|(反映|报|说|提|登记)(过|了)的(那|这)")
+_PROGRESS = re.compile(r"(弄|办|搞|整|处理|修)到(哪|啥|什么)(一)?步|到(哪|啥)(一)?步了?|(咋|怎么|怎)样了|进展|进度"
+                       r"|有(没有)?(信|动静|回音|下文|消息)(了)?(没|吗|冇|不)?$"
+                       r"|(弄|办|修|处理|解决)(好|完)(了)?(没|没有|吗|不|冇|啵)|有人管(了)?(没|吗)")
+
+
+def asks_report_status(text: str) -> bool:
+    """'前阵子反映垃圾桶那档子事，如今弄到哪步啦': how an earlier report is going (an earlier report
+    referred to in one clause, progress asked)."""
+    clauses = [c for c in re.split(r"[，,。？?！!；;…\s]+", text or "") if c]
+    return any(_EARLIER_REPORT.search(c) for c in clauses) and any(_PROGRESS.search(c) for c in clauses)
 
 
 _LAST_CLAUSE = re.compile(r"[^，,。.!！?？；;…]+[，,。.!！?？；;…]*$")

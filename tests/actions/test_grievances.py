@@ -211,6 +211,19 @@ def test_villagers_cannot_work_the_queue(runner):
         assert runner.run(action, "cli:hh020", "260101办结了 路灯好了").texts == ["这个只有网格员和村干部能办。"]
 
 
+def test_a_villagers_words_heard_as_the_queue_are_answered_as_what_they_are(runner):
+    """A question is answered from the knowledge base, a problem is a report, an earlier report's
+    progress is its status; the staff answer stays for ticket commands."""
+    from rasa_sdk.events import FollowupAction
+
+    queue = ActionMyQueue(runner.settings)
+    for said, then in (("我两个儿子都不管我，病了都没人送，我该找谁", "action_policy_answer"),
+                       ("村口的桥栏杆断了一截", "action_start_grievance"),
+                       ("我报的那个事咋样了", "action_grievance_status")):
+        done = runner.run(queue, "cli:hh020", said, intent="my_queue")
+        assert not done.texts and FollowupAction(then) in done.events, said
+
+
 def test_a_villager_asking_to_pass_a_problem_on_gets_the_report_form_not_the_staff_answer(runner):
     """"要嘛，帮我往上报" (heard as a staff command) after telling a problem: the report of that
     problem starts (its read-back still needs a yes); nothing is filed yet."""

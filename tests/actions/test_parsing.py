@@ -200,6 +200,9 @@ def test_anonymity_said(said, anonymous):
     ("四十六，哦不是，四十八号周德福加分", "四十八号周德福加分"),
     ("查二十三，不对不对，二十四号", "查二十四号"),
     ("他家住了5年，不是说错了", "他家住了5年，不是说错了"),
+    # the corrected number said without 号
+    ("十八号，哎不对，是十六，周翠花，今儿扫了大街，加五分", "十六号，周翠花，今儿扫了大街，加五分"),
+    ("给5号，不对，十分", "给5号，不对，十分"),
 ])
 def test_a_house_number_corrected_in_the_same_breath(said, meant):
     assert parsing.without_self_corrections(said) == meant

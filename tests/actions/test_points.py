@@ -11,7 +11,7 @@ from actions.points import ActionPointsBalance, ActionPointsHistory, ActionPoint
 from bot import points
 from bot.db import session_scope
 from bot.identity import resolve_actor
-from bot.models import PointsAppeal
+from bot.models import PointsAppeal, PointsEntry, utcnow
 from tests.actions.harness import CONFIRM, VOICE_CHANNEL
 
 
@@ -46,6 +46,23 @@ def test_spending_in_the_shop_is_not_called_a_deduction_and_keeps_the_rank(runne
     rank = lambda text: text[text.index("排第"):]  # noqa: E731
     # The award raised this year's earnings; the purchase took nothing from the standing.
     assert int(rank(after)[2:-2]) <= int(rank(before)[2:-2])
+
+
+def test_this_months_deductions_asked_after_spending_say_spending_is_none(runner):
+    sender = "cli:hh031"
+    with session_scope(write=True, url=runner.settings.database.url) as s:
+        actor = resolve_actor(s, sender)
+        points.award(s, resolve_actor(s, "cli:chenzhiming"), actor.household_id, "义务清扫", "", "t-month-topup")
+        points.redeem(s, actor, "肥皂", 1, "t-month-soap")
+        month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        penalties = s.execute(select(PointsEntry).where(
+            PointsEntry.household_id == actor.household_id, PointsEntry.delta < 0, PointsEntry.rule_id.is_not(None),
+            PointsEntry.at >= month_start)).scalars().all()
+    said = runner.run(ActionPointsHistory(runner.settings), sender, "这个月一共扣了我几分", intent="points_history")
+    assert "兑换花了5分" in said.text and "不算扣分" in said.text
+    if not penalties:
+        assert said.texts[0] == "这个月没有扣分。"
+    assert not said.sets(slots.PENDING_WRITE)
 
 
 def test_an_unlinked_sender_is_told_how_to_link(runner):

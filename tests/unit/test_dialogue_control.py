@@ -540,3 +540,18 @@ def test_asking_who_to_send_for_is_a_question():
 
     assert asks_question("隔壁那条狗天天半夜叫唤，闹得睡不成觉，这号事该请谁来调解")
     assert not asks_question("谁家的狗也不拴着，满地都是")
+
+
+def test_the_eleventh_passs_development_talk():
+    from bot.nlu.goals import asks_report_status, disputes_deduction
+
+    # how an earlier report is going is a status question, not a new report
+    assert decide(turn("前阵子反映垃圾桶那档子事，如今弄到哪步啦", "file_grievance")) == "action_grievance_status"
+    assert asks_report_status("我上回报的那个事有信没")
+    assert not asks_report_status("村务公开栏上贴的还是去年的，这么弄不对吧，我要反映反映")
+    # "跟你们反映一下，…" opens a report, whatever the model hears
+    assert decide(turn("跟你们反映一下，村东老刘头都去世半年了，家里还在领他的高龄补贴", "log_visit")) \
+        == "action_start_grievance"
+    # a deduction disputed in Hunan words is a dispute; an appeal declined is none
+    assert disputes_deduction("凭么子扣我十分咯，那天我根本冒在屋里")
+    assert not disputes_deduction("想想还是勿要申诉了，就这样")

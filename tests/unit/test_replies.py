@@ -184,3 +184,35 @@ def test_one_character_of_the_item_read_back_is_an_echo_but_no_negator_is():
     assert interpret("对，就油", ("换", "兑"), said) is not Reply.YES  # another item: no yes
     brooms = "用5分换1把扫帚，换完还剩43分。对吗？对就说“对”，不对就说“不对”。"
     assert interpret("对，换三把", ("换", "兑"), brooms) is not Reply.YES  # another amount: no yes
+
+
+@pytest.mark.parametrize("text", [
+    # north-eastern "a must", with haste; Henan "what you said is all right"; an old woman's yes with
+    # thanks and the way she addresses the worker; Cantonese "right" three times; Hunan "this way"
+    "必须的，整吧，麻溜儿的", "中，中，恁说哩都对", "哎，好好好，你就照这个给我记上吧，麻烦你了闺女", "啱啱啱",
+    "要得咯，就咯样申", "对，谢谢闺女", "好的嘞，谢谢你啊同志", "你讲得对", "对的，就是那个", "那必须的", "得"])
+def test_a_yes_with_thanks_the_way_of_addressing_or_in_other_words_is_yes(text):
+    assert interpret(text, ("记", "换", "申诉", "申")) is Reply.YES
+
+
+@pytest.mark.parametrize("text,meant", [
+    ("唔好意思呀，我谂下先，唔报住啦", Reply.STOP),  # an apology is no "no"; "not for now" is a way out
+    ("想想还是勿要申诉了，就这样", Reply.STOP),
+    ("嗯，中，俺孙子回来再说", Reply.STOP),  # later, not now
+    ("等他爹回来了再弄", Reply.STOP),
+    ("啊？你说慢些再讲一回，我耳朵不中用", Reply.REPEAT),  # bad hearing is no refusal
+    ("你说的不对", Reply.NO),
+    ("说得对但是地方错了", Reply.NO),
+])
+def test_apologies_later_and_bad_hearing_are_read_for_what_they_are(text, meant):
+    assert interpret(text, ("报", "申诉")) is meant
+
+
+@pytest.mark.parametrize("text", ["好，那个人老是来", "对，就这么办，俺先去地里了"])
+def test_a_yes_then_words_we_do_not_know_is_asked_again_not_written_and_not_dropped(text):
+    assert interpret(text, ("换",)) is Reply.UNCLEAR
+
+
+@pytest.mark.parametrize("text", ["对了，我想问问低保", "行，顺便问下低保咋申请"])
+def test_by_the_way_or_a_new_question_after_a_yes_is_a_new_request(text):
+    assert interpret(text, ("换",)) is Reply.OTHER

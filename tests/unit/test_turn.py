@@ -146,7 +146,11 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  "哎呀俺婆婆从楼梯上滚下去了，头磕破了直流血",
                  # choking; water or smoke closing in on someone who cannot get out
                  "老太太吃汤圆噎住了，脸都憋紫了", "水都漫到床边了，我这老婆子腿脚不好，出不去啊",
-                 "屋里进烟了，门打不开出不去"):
+                 "屋里进烟了，门打不开出不去",
+                 # Cantonese: a fall down the stairs, bleeding, cannot move; a bite that keeps bleeding
+                 "阿爷喺楼梯度跌咗落嚟，个头流紧血，郁都郁唔到", "我孙娃儿遭狗咬了，腿上好大个口子，血咋个都止不住",
+                 # trouble long ago said with a word of now
+                 "前两天摔了一跤，到现在还起不来"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -158,6 +162,9 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "河里的鱼死了", "农药补贴怎么领", "买农药能报销不", "快叫人来帮我搬东西",
                  # a stroke long past is a condition asked about, not an emergency
                  "俺家老头子中风后瘫炕上起不来，那护理补贴上哪申请", "我爹中过风，能办残疾证不",
-                 "俺爹中风瘫床上三年了，听说有个护理补贴，咋办", "这水太脏了出不去", "紫菜汤咋做"):
+                 "俺爹中风瘫床上三年了，听说有个护理补贴，咋办", "这水太脏了出不去", "紫菜汤咋做",
+                 # a fire or a fall told as past, asked about; bikes that keep falling on a bad road
+                 "上个礼拜俺家灶屋着火烧光了，俺听人讲有临时救助，像俺这样够条件不",
+                 "去年冬天我摔了一跤，腿落下毛病，医保能报吗", "村尾嗰条路有个大窿，单车跌咗几次啦"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
