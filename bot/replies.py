@@ -78,15 +78,14 @@ YES_WORDS = (
     # Jiang-Huai 照 (fine, "照，照的"), Hainan / south-western 是啰, southern Wu 好个 ("好个好个")
     "照", "照的", "是啰", "是咯", "对啰", "好啰", "好个",
     # north-eastern "a must" (必须的, 那必须), "sure thing" (妥妥的); Cantonese "right" (啱, 啱晒,
-    # 係), "fine" (得啦); Minnan / Chaoshan "right" (着啦); south-western "just right" (巴适);
-    # Tibetan Mandarin "yes, will do" (拉索); "nothing more to say" (没得说)
+    # 係), "fine" (得啦); south-western "just right" (巴适); "nothing more to say" (没得说)
     "必须的", "必须滴", "那必须", "必须", "妥妥的", "妥妥滴", "妥妥", "那是", "那是那是", "那可不",
-    "啱", "啱啱", "啱晒", "啱嘅", "係", "係啊", "得啦", "得喇", "着啦", "着着", "巴适", "拉索", "没得说",
+    "啱", "啱啱", "啱晒", "啱嘅", "係", "係啊", "得啦", "得喇", "巴适", "没得说",
     "要得要得", "可以噻", "可以的", "行嘞", "都中", "中了", "中中中", "成成", "管管",
 )
-#: Replies that are a yes only on their own ("得", Cantonese "fine"; "着", Minnan "right"): inside a
-#: sentence they are other words.
-YES_ALONE = ("得", "着", "得得")
+#: Replies that are a yes only on their own ("得", Cantonese "fine"): inside a sentence they are
+#: other words.
+YES_ALONE = ("得", "得得")
 # Leaving the flow altogether.
 STOP_PATTERNS = (
     "算了", "蒜了", "算啦", "算哒", "算咯", "算喽", "算球", "拉倒", "先莫报", "先莫交", "先莫弄", "先莫记", "先莫往上", "先莫换", "掂量掂量",
