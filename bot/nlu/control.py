@@ -226,6 +226,8 @@ CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
 #: question, a person asked for, the staff queue.
 FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
+#: ... and a complaint said as one, which may also sound like a visit told ("跟你们反映一下，…").
+COMPLAINT_OPENING_MISREADS = COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit"}
 STATUS_ACTION = "action_grievance_status"
 #: Intents the model gives a question about an earlier report that tells its problem again
 #: ("前阵子反映垃圾桶那档子事，如今弄到哪步啦" sounds like a new report).
@@ -447,7 +449,7 @@ def decide(turn: Turn) -> Optional[str]:
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION
-    if not busy and turn.intent in COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit"} and wants_to_complain(turn.text) \
+    if not busy and turn.intent in COMPLAINT_OPENING_MISREADS and wants_to_complain(turn.text) \
             and not disputes_deduction(turn.text) and not is_stop(turn.text):
         # "地力补贴…少算了三亩，这事我不服，得反映", "钱咋花的一张纸都不贴，我要投诉": a complaint said as
         # one is a report, whatever policy it names or asks about on the way
