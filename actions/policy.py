@@ -308,6 +308,10 @@ class ActionPolicyAnswer(XiangyinAction):
             # topic: "要拿些啥去办" after 新生儿医保 is not about 残疾证's materials), unless B does
             # not give the kind of answer asked for ("去边度办" after the student loan: A again).
             return answer_and_offer_report(turn, other, turn.text)
+        if on_topic is not None and on_topic.clarify and list(on_topic.candidates) == [previous]:
+            # "那要是今年忘整了会咋地" right after the certification: asking back "您问的是养老金资格
+            # 认证吗" about the answer just given helps nobody — its paragraph asked about is said
+            return answer_and_offer_report(turn, previous, turn.text)
         if on_topic is not None and on_topic.clarify:
             result = on_topic  # asked back between the topic's own entries
         asked = ask_clarify(turn, result, turn.text)

@@ -187,6 +187,9 @@ CLARIFY_NAMES = 2
 #: that sound like a word of the corpus's own vocabulary are read as that word; a two-character
 #: window that is itself a common word (jieba frequency >= SOUND_FIX_COMMON: 不住, 公式) is kept.
 SOUND_FIX_MAX = 5
+#: Everyday phrases whose sounds are those of a corpus word but never mean it: "那要是…" (and if)
+#: sounds like 拿药 (take medicine).
+NOT_SLIPS = ("那要",)
 SOUND_FIX_COMMON = 100
 #: Weight of an entry's second-best passage in its score (see search).
 SECOND_PASSAGE_WEIGHT = 0.3
@@ -953,6 +956,9 @@ class KnowledgeBase:
             # characters of words the corpus already has (积分, 敬老院) are never rewritten, so a
             # window across a word boundary (家积分 ~ 加积分, 住敬 ~ 租金) cannot eat them
             kept = [False] * len(run)
+            for phrase in NOT_SLIPS:  # "那要是…" (and if…) is never 拿药 (take medicine) by ear
+                for hit in re.finditer(phrase, run):
+                    kept[hit.start():hit.end()] = [True] * len(phrase)
             for a in range(len(run)):
                 for b in range(min(len(run), a + SOUND_FIX_MAX), a + 1, -1):
                     if run[a:b] in vocab:

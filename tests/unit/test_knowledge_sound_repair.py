@@ -33,6 +33,7 @@ def test_a_slip_that_sounds_like_a_subject_word_is_read_as_that_word(kb, slip, f
     "特困老人能住敬老院吗",  # 住敬 sounds like 租金, but 敬老院 is a corpus word and is kept whole
     "俺记不住了",            # 不住 sounds like 补助, but it is a common word of its own
     "低保怎么申请",
+    "那要是今年忘了认证会咋样",  # 那要 sounds like 拿药 (take medicine): "and if…" is never that
 ])
 def test_words_that_are_right_already_are_left_alone(kb, text):
     assert kb.repair_sounds(text) == text
