@@ -45,8 +45,7 @@ def _asks_about_another_household(turn: Turn) -> bool:
 
 
 def _start_of_last_month(now: dt.datetime) -> dt.datetime:
-    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return (first - dt.timedelta(days=1)).replace(day=1)
+    return points.month_start(points.month_start(now) - dt.timedelta(days=1))
 
 
 class ActionPointsBalance(XiangyinAction):
@@ -97,9 +96,8 @@ class ActionPointsHistory(XiangyinAction):
         spent = deducted = 0
         with turn.session() as s:
             if this_month:  # "这个月一共扣了我几分": this month's penalties, and what was spent is not one
-                since = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-                month = points.summary(s, turn.actor)
-                spent, deducted = month.spent_this_month, month.deducted_this_month
+                since = points.month_start()
+                _, deducted, spent = points.month_totals(s, turn.actor)
             lines = points.history(s, turn.actor, limit=3 if deductions else 9, only_deductions=deductions,
                                    since=since)
             if not lines and since is not None and disputed:  # "上个月扣了五分，我要申诉": the latest one

@@ -242,22 +242,45 @@ IS_DEDUCTION = (PointsEntry.delta < 0) & (PointsEntry.rule_id.is_not(None) | Poi
 IS_SPENDING = (PointsEntry.delta < 0) & PointsEntry.rule_id.is_(None) & PointsEntry.reverses_id.is_(None)
 
 
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    """The first instant of ``now``'s month (UTC, as the ledger's times are)."""
+    return (now or utcnow()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _month_totals(s: Session, mine, since: dt.datetime) -> tuple[int, int, int]:
+    """Points earned, deducted (penalties) and spent in the shop since ``since``, each positive."""
+    earned, deducted, spent = s.execute(
+        select(func.coalesce(func.sum(case((PointsEntry.delta > 0, PointsEntry.delta), else_=0)), 0),
+               func.coalesce(func.sum(case((IS_DEDUCTION, -PointsEntry.delta), else_=0)), 0),
+               func.coalesce(func.sum(case((IS_SPENDING, -PointsEntry.delta), else_=0)), 0))
+        .where(mine, PointsEntry.at >= since)
+    ).one()
+    return earned, deducted, spent
+
+
+def _own(household: Household, person: int | None):
+    return PointsEntry.resident_id == person if person else PointsEntry.household_id == household.id
+
+
+def month_totals(s: Session, actor: Actor, now: dt.datetime | None = None) -> tuple[int, int, int]:
+    """This month's points earned, deducted (penalties) and spent in the shop: the figures of the
+    balance's month clause, without the balance and the rank."""
+    household, person = _subject(s, actor)
+    audit(s, actor, "read", "points_balance", household.id, f"resident {person}" if person else "",
+          household_id=household.id)
+    return _month_totals(s, _own(household, person), month_start(now))
+
+
 def summary(s: Session, actor: Actor, now: dt.datetime | None = None) -> BalanceSummary:
     """The balance, this month's points earned / deducted (penalties) / spent in the shop
     separately, and the rank by points *earned* this year (spending in the points shop must
     not lower anyone's standing)."""
     household, person = _subject(s, actor)
-    now = now or utcnow()
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    year_start = month_start.replace(month=1)
+    this_month = month_start(now)
+    year_start = this_month.replace(month=1)
     balance = balance_of(s, household.id, person)
-    mine = PointsEntry.resident_id == person if person else PointsEntry.household_id == household.id
-    earned, deducted, spent = s.execute(
-        select(func.coalesce(func.sum(case((PointsEntry.delta > 0, PointsEntry.delta), else_=0)), 0),
-               func.coalesce(func.sum(case((IS_DEDUCTION, -PointsEntry.delta), else_=0)), 0),
-               func.coalesce(func.sum(case((IS_SPENDING, -PointsEntry.delta), else_=0)), 0))
-        .where(mine, PointsEntry.at >= month_start)
-    ).one()
+    mine = _own(household, person)
+    earned, deducted, spent = _month_totals(s, mine, this_month)
     village_id = household.village_id
     subject = PointsEntry.resident_id if person else PointsEntry.household_id
     earned_this_year = (

@@ -378,7 +378,9 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
 
 
 #: "By the way" (对了，…) opens a new request; it is no yes to what was read back.
-_BY_THE_WAY = ("对了", "对啦", "对喽", "对咯", "好了", "行了")
+BY_THE_WAY = ("对了", "对啦", "对咯", "对喽")
+#: ... and so do "well then" openings before something else (好了，…).
+_OPENS_SOMETHING_ELSE = (*BY_THE_WAY, "好了", "行了")
 
 
 def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> bool:
@@ -386,7 +388,7 @@ def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> bool:
     {words we do not know}"): not a yes to write on, and not a new request to drop the write for —
     asked again."""
     clauses = [c for c in _PUNCTUATION.split(text or "") if _core(c)]
-    if len(clauses) < 2 or _core(clauses[0]) in _BY_THE_WAY or not _agrees(clauses[0], verbs, said):
+    if len(clauses) < 2 or _core(clauses[0]) in _OPENS_SOMETHING_ELSE or not _agrees(clauses[0], verbs, said):
         return False
     rest = "".join(clauses[1:])
     return len(rest) <= 12 and not re.search(r"[吗呢么嘛]$|[?？]|什么|啥|咋|怎么|多少|几|哪|谁", rest)

@@ -34,7 +34,7 @@ from bot.nlu.goals import (
     wants_to_complain,
 )
 from bot.emergency import is_emergency
-from bot.replies import REPEAT_PATTERNS, Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
+from bot.replies import BY_THE_WAY, REPEAT_PATTERNS, Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
 from bot.text import HOUSE_DIGITS, is_spoken_number
 
 ACTION_LISTEN = "action_listen"
@@ -304,7 +304,7 @@ def _answers_the_name(turn: Turn) -> bool:
 
 #: "对了，…" opening a question is "by the way", not a yes ("对了，积分超市是哪天开门来着"): the
 #: question is read as one the model could not place.
-_BY_THE_WAY = re.compile(r"^(哎|噢|哦|啊|诶|欸|呃)?(对了|对啦|对咯|对喽)[\s，,。.…!！]*(?P<rest>.{4,})$")
+_BY_THE_WAY = re.compile(rf"^(哎|噢|哦|啊|诶|欸|呃)?({'|'.join(BY_THE_WAY)})[\s，,。.…!！]*(?P<rest>.{{4,}})$")
 
 
 #: A reply this short with a no in it is a no ("不是，路灯没坏"); a longer sentence that takes a word
