@@ -60,11 +60,13 @@ FOLLOW_UPS = (
     (("联系人", "三线", "谁联系", "谁管"), lambda s: f"三线联系人是{s.contact or phrases.NO_CONTACT}"),
     (("走访",), lambda s: phrases.last_visit(s.last_visit)),
     (("诉求", "反映", "投诉"), lambda s: phrases.open_grievances(s.open_grievances, clause=False)),
-    (("积分", "多少分", "几分", "分数", "分儿", "鸡分"), lambda s: f"积分{s.points}分"),
+    (("积分", "多少分", "几分", "分数", "分儿", "鸡分", "分还有", "分还剩", "几个分"), lambda s: f"积分{s.points}分"),
     (("岁数", "年纪", "几岁", "多大了", "多大", "哪年生", "属啥"),
      lambda s: phrases.head_age(s.head, s.head_birth_year, utcnow().year)),
     (("什么户", "啥户", "哪种户", "颜色", "连心", "关心", "放心", "红", "黄", "绿"),
      lambda s: f"是{s.colour}，{s.care_reason}"),
+    (("一个人住", "一个人过", "独居", "自己住", "单住", "独自", "一个人在家", "跟谁住", "和谁住", "谁照顾"),
+     lambda s: f"{s.members}口人" + ("，一个人住" if s.members == 1 else "")),
 )
 #: Words that point back at the household talked about last.
 REFERS_BACK = ("他家", "她家", "他们家", "她们家", "这户", "那户", "这家", "那家", "这一户", "那一户", "他", "她")
@@ -142,9 +144,10 @@ def answer_query(turn: Turn, query: Query) -> List[EventType]:
     with turn.session() as s:
         if back and last:  # "给他家记一条走访" right after a lookup: that household
             found = households.find_households(s, turn.actor, household_id=int(last))
+        elif ref.empty:  # "下午去看了杨树林，…": a resident's name the model did not mark
+            found = households.named_in(s, turn.actor, query.text) or None
         else:
-            found = None if ref.empty else households.find_households(s, turn.actor, name=ref.name,
-                                                                        number=ref.number, group=ref.group)
+            found = households.find_households(s, turn.actor, name=ref.name, number=ref.number, group=ref.group)
         if not found:
             if found is None:
                 turn.say("utter_ask_household" if query.kind == SUMMARY else "utter_ask_visit_household")

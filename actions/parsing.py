@@ -163,13 +163,22 @@ _ASKS_CATALOGUE = re.compile(r"(换|兑|超市|买|领).{0,4}(啥|什么|哪些|
 
 
 # "换一袋大米得花多少分", "肥皂几分一块", "洗衣粉要多少分": the price asked, not an exchange.
-_ASKS_PRICE = re.compile(r"(花|要|得|需要|值|用|扣|是)(多少|几)(个)?分|(多少|几)(个)?分(一|能换|才能换|换)|"
+_ASKS_PRICE = re.compile(r"(花|要|得|需要|值|用|扣|是)(多少|几)(个)?分|(多少|几)(个)?分(一|能换|才能换|换)|(?<![有剩了攒存])(多少|几)(个)?分[呢啊呀嘛哇哦]?$|"
                          r"(多少|几)分钱|价钱|价格|啥价|什么价|贵不贵")
 
 
 def asks_price(text: str) -> bool:
     """The question asks what an item costs ("换一袋大米得花多少分"), not to exchange it."""
     return bool(_ASKS_PRICE.search(_PUNCT.sub("", text or "")))
+
+
+#: "那卫生纸呢", "肥皂呢": the same question again about another thing.
+_SAME_AGAIN = re.compile(r"^(那|那么|那要是)?[^，,。？?]{1,8}?(呢|嘞|咧|哩)[？?。]?$")
+
+
+def asks_same_again(text: str) -> bool:
+    """A short "那X呢": the question just asked, asked again of another thing."""
+    return bool(_SAME_AGAIN.match((text or "").strip()))
 
 
 def asks_catalogue(text: str) -> bool:
@@ -235,8 +244,8 @@ def strip_negation(text: str) -> str:
     return _NEGATION.sub("", text or "")
 
 
-_SWAP = re.compile(r"不是([^，,。\s]{1,12}?)[，,。\s]*(?:而)?(?:是|在)([^，,。]{1,20})$")
-_SWAP_REVERSED = re.compile(r"(?:^|[，,。\s]|不是)是([^，,。\s]{1,12}?)[，,。\s]*(?:而)?不是([^，,。\s]{1,12}?)[的吧啊呀呢嘞。，,\s]*$")
+_SWAP = re.compile(r"不(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*(?:而)?(?:是|在)([^，,。]{1,20})$")
+_SWAP_REVERSED = re.compile(r"(?:^|[，,。\s]|不是|不在)(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*(?:而)?不(?:是|在)([^，,。\s]{1,12}?)[的吧啊呀呢嘞。，,\s]*$")
 _TRAILING_PLACE = re.compile(r"(那段|那块|那边|那里|那儿|这段|那条|那个)?(才是|才对)?[的吧啊呀呢嘞。，,\s]*$")
 
 

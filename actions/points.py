@@ -225,9 +225,10 @@ def redeem_or_price(turn: Turn) -> List[EventType]:
         except points.UnknownItem as exc:
             turn.say("utter_shop_unknown_item", suggestions=phrases.series(exc.suggestions, phrases.NAME_SEPARATOR))
             return []
-        if parsing.asks_price(turn.text):
-            # "换一袋大米得花多少分": the price and whether it is affordable; an exchange
-            # needs its own request and read-back
+        if parsing.asks_price(turn.text) or (parsing.asks_same_again(turn.text)
+                                             and parsing.asks_price(previous_user_text(turn.tracker))):
+            # "换一袋大米得花多少分" (and then "那卫生纸呢"): the price and whether it is
+            # affordable; an exchange needs its own request and read-back
             balance = points.spendable(s, turn.actor)
             cost = item.price * quantity
             turn.say("utter_shop_price", item=item.name, quantity=quantity,

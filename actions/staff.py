@@ -140,6 +140,8 @@ def _list_detail(line: households.HouseholdLine, wanted: households.HouseholdFil
 # --- what was asked for: awards --------------------------------------------------------------
 
 _HOUSE_NO = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,4}})号")
+#: A penalty asked for by its verb ("按规矩扣", "得罚"): the penalties are the rules to hear.
+_PENALTY_WORD = re.compile(r"扣|罚|减分")
 _NAMED = re.compile(r"(?:给|帮|替|为)([\u4e00-\u9fa5]{2,3}?)(?:家|户|大娘|大爷|奶奶|爷爷|婶|叔|老人)")
 _NAMED_LOOSE = re.compile(r"([\u4e00-\u9fa5]{2,3})家")
 # Words of the request itself, removed before deciding whether a reason was said at all.
@@ -283,8 +285,11 @@ def answer_award(turn: Turn, query: Query) -> List[EventType]:
         events: List[EventType] = [SlotSet(slots.LAST_HOUSEHOLD, household.id)]
         if rule is None:
             if request.reason_said:
+                # a penalty asked for ("按规矩扣") hears the penalties, an award the awards
+                penalty = (request.points or 0) < 0 or bool(_PENALTY_WORD.search(query.text))
+                listed = [r for r in rules if (r.points < 0) == penalty] or list(rules)
                 turn.say("utter_award_unknown_rule",
-                         rules=phrases.series((phrases.rule_line(r.activity, r.points) for r in rules[:6])))
+                         rules=phrases.series((phrases.rule_line(r.activity, r.points) for r in listed[:6])))
             else:
                 turn.say("utter_award_needs_rule", household=label, number=household.number)
             return events
@@ -351,8 +356,8 @@ def confirm_award(turn: Turn, pending: PendingWrite) -> List[EventType]:
     except points.UnknownRule:
         turn.say("utter_award_unknown_rule", rules=pending.get("rule") or "")
         return []
-    turn.say("utter_points_awarded", household=label, points=phrases.award_points(delta), what=pending["what"],
-             balance=balance)
+    turn.say("utter_points_deducted" if delta < 0 else "utter_points_awarded", household=label,
+             points=phrases.award_points(delta), what=pending["what"], balance=balance)
     return [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
 
 

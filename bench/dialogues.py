@@ -65,15 +65,18 @@ DEV10_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev10"
 TENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_tenth"
 #: Written blind at the eleventh pass's start as development data (read from the first run on).
 DEV11_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev11"
-#: The eleventh pass's held-out set (2026-11-30): measured once with the session-start code (93/116)
-#: and once with the final code (93/116), failures never read: still held out. Not in
-#: ALL_DIALOGUE_DIRS while it is unread.
+#: The eleventh pass's held-out set (2026-11-30): measured with the session-start code (93/116)
+#: and with the final code (93/116); measured again at the twelfth pass's start (93/116), then
+#: read: development data.
 ELEVENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eleventh"
+#: The twelfth pass's held-out set (2026-12-01): measured once with the session-start code
+#: (88/116), failures never read: held out. Not in ALL_DIALOGUE_DIRS while it is unread.
+TWELFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twelfth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
                      DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, TENTH_DIALOGUES_DIR,
-                     DEV11_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -84,7 +84,16 @@ _EMERGENCY_SAID = re.compile(
     # Cantonese: fell (跌咗 / 仆亲), bleeding now (流紧血), cannot move (郁唔到), fainted (晕咗 /
     # 晕低), cannot be woken, cannot breathe (唞唔到气), chest pain (心口好痛), fire (火烛)
     r"|(跌|仆)(咗|亲|低)(落|喺|地|倒)(?!.{0,3}(几|好多|成日|次|回))|流紧血|郁(都)?郁唔(到|得|郁)|郁唔(到|得)|晕(咗|低)|叫(极)?唔醒|(唞|透|抖)唔(到|倒)气"
-    r"|心口(好|好鬼)?(痛|翳)|火烛|救(下|吓)(我|佢|人)")
+    r"|心口(好|好鬼)?(痛|翳)|火烛|救(下|吓)(我|佢|人)"
+    # scalds and burns (开水浇了一腿, 皮都烫掉了), a child who cries until the breath stops (背过气)
+    r"|(开水|热水|滚水|热油|油锅)[^，。,]{0,4}(浇|烫|泼|洒|淋|溅)|烫(伤|掉皮|起泡|烂|熟)|(皮|肉)[^，。,]{0,3}(起泡|烫掉|烫烂|掉了)"
+    r"|烧伤|背过气"
+    # a fall down the stairs or a step missed (一脚踩空滚下去了), and someone who does not answer
+    r"|踩空[^，。,]{0,4}(滚|摔|跌|掉|栽)|(楼梯|台阶|梯子|坎子|坡)上?[^，。,]{0,2}(滚|摔|跌|掉|栽)下|(滚|摔|跌|栽)下(楼|楼梯|台阶|坡|坎)"
+    r"|(叫|喊)(他|她|人|也|都|了)*(不应|不答应|没反应|没应|不吱声|没动静)(了|啦|咯)?(?=$|[，。！!,？?])"
+    # a charcoal brazier or coal stove indoors with headache, sickness or unsteadiness (CO)
+    r"|(炭盆|炭火|火盆|烧炭|煤炉|炉子|蜂窝煤|煤球)[^。]{0,24}(头疼|头痛|脑袋疼|脑壳疼|头晕|想吐|恶心|吐了|站不稳|迷糊|发昏)"
+    r"|站都站不稳")
 
 
 # A stroke long past is a condition, not an emergency ("老头子中风后瘫炕上起不来，那护理补贴上哪申请"):

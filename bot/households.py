@@ -94,6 +94,17 @@ def find_households(s: Session, actor: Actor, name: str | None = None, number: s
     return []
 
 
+def named_in(s: Session, actor: Actor, text: str) -> list[Household]:
+    """Households visible to the actor whose head (else another resident) is named in full in
+    what was said ("下午去看了杨树林，药都按点吃着呢": a name that reads as ordinary words, which the
+    language model did not mark as one)."""
+    require_staff(actor, "household lookup")
+    text = text or ""
+    households = list(s.execute(_visible(s, actor).order_by(Household.number)).scalars())
+    heads = [h for h in households if any(r.is_head and len(r.name) >= 2 and r.name in text for r in h.residents)]
+    return heads or [h for h in households if any(len(r.name) >= 2 and r.name in text for r in h.residents)]
+
+
 def summarise(s: Session, actor: Actor, household_id: int) -> HouseholdSummary:
     household = require_household(s, actor, household_id, "household summary")
     head = next((r for r in household.residents if r.is_head), None)

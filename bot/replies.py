@@ -82,10 +82,18 @@ YES_WORDS = (
     "必须的", "必须滴", "那必须", "必须", "妥妥的", "妥妥滴", "妥妥", "那是", "那是那是", "那可不",
     "啱", "啱啱", "啱晒", "啱嘅", "係", "係啊", "得啦", "得喇", "巴适", "没得说",
     "要得要得", "可以噻", "可以的", "行嘞", "都中", "中了", "中中中", "成成", "管管",
+    # south-western "it will do" (可以得, 行得), and "that's what I mean" (就是这个意思)
+    "可以得", "行得", "就是这个意思", "是这个意思", "就这个意思", "对这个意思",
 )
-#: Replies that are a yes only on their own ("得", Cantonese "fine"): inside a sentence they are
-#: other words.
-YES_ALONE = ("得", "得得")
+#: Replies that are a yes only as a clause of their own: Cantonese 得 ("fine"), Minnan 着 ("right",
+#: "着啦着啦"), Yanbian 内 (Korean 네, "内，内"), Tibetan 啦索 (lags so, "all right"). Inside a
+#: sentence they are other words (得到, 着火, 村内).
+YES_ALONE = ("得", "着", "内", "啦索", "拉索", "啦嗦")
+#: A yes relayed for someone else ("爷爷说对", "阿嬷讲就这样报", "我妈说行"): the relay is no
+#: part of the answer. Anything refusing in the relayed words still refuses.
+_RELAYED = re.compile(r"^(?:我|俺|咱|阿)?(?:家)?(?:爷爷|奶奶|姥姥|姥爷|外公|外婆|阿公|阿嬷|阿婆|阿爷|阿妈啦|阿妈|阿爸|老妈|老爸"
+                      r"|妈妈|爸爸|我妈|我爸|俺娘|俺爹|俺妈|俺爸|妈|爸|娘|爹|老伴|老头子|老头|老太婆|老婆子|老人家|老人"
+                      r"|他|她|他们|她们|家里人|一家人)(?:也|都)?(?:说|讲|讲了|说了|的意思是|讲的是|说的是)(?:了|啦|咯)?")
 # Leaving the flow altogether.
 STOP_PATTERNS = (
     "算了", "蒜了", "算啦", "算哒", "算咯", "算喽", "算球", "拉倒", "先莫报", "先莫交", "先莫弄", "先莫记", "先莫往上", "先莫换", "掂量掂量",
@@ -138,6 +146,7 @@ REPEAT_PATTERNS = (
 _REPEAT_RE = re.compile(r"再(说|讲|念|读|重复|来|讲过|说过)(一)?(遍|回|次|道|趟|下|哈|哈子)|(说|讲|念|读)(得)?慢(些|点|一点|滴|啲|哈)"
                         r"|慢(些|点|一点|滴|啲)(说|讲|念|读)|(讲|说)多(一)?(次|遍|回)|(讲|说)过(一)?(次|遍|回)|冇听(清|到|见)|听唔(清|到|明)")
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩喽咯哟噻"
+_YES_ALONE_CLAUSE = re.compile(rf"^(?:[{FILLERS}]*(?:{'|'.join(sorted(YES_ALONE, key=len, reverse=True))})[{FILLERS}]*)+$")
 # Syllables that follow 不 in a negative answer; matched in pinyin so that ASR slips of the
 # characters (不四 / 布是 / 部队 …) still read as a refusal.
 _NEGATED = {"dui", "shi", "si", "xing", "zhong", "cheng", "yao", "yong", "hao", "ke", "neng", "huan", "bao", "guan",
@@ -325,15 +334,16 @@ def _item_part(said: str) -> str:
     return re.split(r"对吗|对不对|行不行|好吗", said or "", maxsplit=1)[0]
 
 
-def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
+def _agrees(core: str, verbs: tuple[str, ...], said: str = "", hit: bool = False) -> bool:
     """Every part of the reply is an agreement, the offer's verb, glue around them, or a
-    repetition of what was read back (``said``: "那就给俺换一袋", "对，48号")."""
-    if core.lower() in ("ok", "okay", "yes") or _core(core) in YES_ALONE:
+    repetition of what was read back (``said``: "那就给俺换一袋", "对，48号"). ``hit``: a yes was
+    said already (a clause of its own, see ``_answer_part``)."""
+    if core.lower() in ("ok", "okay", "yes"):
         return True
     if any(words in core for words in NOT_AGREEMENT):
         return False
     rest = _SAID_RIGHT.sub("", core)
-    hit = rest != core
+    hit = hit or rest != core
     for word in sorted({*YES_WORDS, *YES_WITH_NEGATION, *(v for v in verbs if v)}, key=len, reverse=True):
         if word in rest:
             rest, hit = rest.replace(word, ""), True
@@ -351,6 +361,20 @@ def _agrees(core: str, verbs: tuple[str, ...], said: str = "") -> bool:
     return rest == ""
 
 
+def _answer_part(text: str) -> tuple[str, bool]:
+    """The reply without the clauses that are a yes of their own ("着啦着啦", "内，内") and without
+    a relay before the answer ("爷爷说对"): (what is left, whether such a yes was said)."""
+    kept, alone = [], False
+    for clause in _PUNCTUATION.split(text or ""):
+        if not clause:
+            continue
+        if _YES_ALONE_CLAUSE.match(clause):
+            alone = True
+        else:
+            kept.append(_RELAYED.sub("", clause) or ("" if _RELAYED.match(clause) else clause))
+    return "，".join(c for c in kept if c), alone
+
+
 def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
     """Interpret a reply to a yes/no question about a write. ``verbs`` are the offer's own
     verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated; so do the
@@ -365,10 +389,14 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
         return Reply.STOP
     if refuses(flat):
         return Reply.NO
+    rest, alone = _answer_part(text)
+    rest = normalise(_without_remarks(normalise(rest)))
+    if alone and not _core(rest):
+        return Reply.YES  # "着啦着啦", "内，内"
     core = _core(flat)
     if not core:
         return Reply.UNCLEAR  # only fillers: "嗯…", "啊？"
-    if _agrees(flat, verbs, said):
+    if _agrees(rest, verbs, said, hit=alone):
         return Reply.YES
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR

@@ -165,7 +165,9 @@ AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
                             "query_household",
                             # "36号…调成了，记10分" heard as a staff command on a ticket or the queue;
                             # "给四十六号加十分，她帮着…劝和了" as a question about the rules
-                            "handle_grievance", "my_queue", "ask_points_rules"})
+                            "handle_grievance", "my_queue", "ask_points_rules",
+                            # "13号这个月垃圾分得规整，按分类那条给加上" heard as a points question
+                            "points_history", "check_points"})
 #: ... and a penalty told by its verb ("这回得扣"), which sounds like a report (a villager's is one:
 #: the award action hands it to the report).
 PENALTY_MISREADS = frozenset({"file_grievance", "log_visit"})

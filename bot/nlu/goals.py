@@ -320,7 +320,10 @@ _HOUSE_NUMBER = re.compile(rf"^{_LOOK}?{HOUSE_DIGITS}号(户|家|那家|那户|�
 
 
 # A look-up by the head's name ("查一下李满仓家", "瞅瞅周满仓家的情况"): nothing to log, no visit said.
-_NAME_LOOKUP = re.compile(rf"^{_LOOK}[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$")
+_NAME_LOOKUP = re.compile(rf"^{_LOOK}[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$"
+                          # "黄志明家现在咋样": how a household is doing, asked by its head's name
+                          rf"|^{_LOOK}?(?![我俺咱你])[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(现在|最近|眼下|这阵子?|这些天)?(的)?(情况)?"
+                          r"(咋样|怎么样|怎样|如何|啥情况|什么情况|好不好|还好吧)(了)?(呢|吧|啊|哇)?$")
 
 
 def looks_up_by_name(text: str) -> bool:
@@ -342,7 +345,7 @@ def says_house_number(text: str) -> bool:
 # which follows a look-up; no sign that somebody needs help.
 _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
                                r"多大(岁数|年纪)|几岁|独居|一个人住|走访|积分|分数|哪种户|啥户|什么户|"
-                               r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户")
+                               r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户|分(还)?(有|剩)(几|多少)|(几|多少)(个)?分")
 _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|疼|痛|快来|赶紧|出事")
 
 
@@ -397,6 +400,7 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 _PENALTY_SAID = re.compile(r"(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
                            r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
 AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
+                        r"|照(着)?[^，,。]{0,4}(那条|规矩|规定)[^，,。]{0,3}(给|加|记)"
                         rf"|{_PENALTY_SAID.pattern}")
 
 

@@ -141,6 +141,25 @@ def test_a_visit_is_read_back_saved_and_its_problem_offered_for_filing(runner):
     assert filed.text.startswith("已经帮他们反映了，编号是")
 
 
+def test_a_visit_to_a_head_named_without_the_models_entity_is_read_back_for_that_household(runner):
+    """A name that the language model did not mark ("…去看了李桂芳，…") is found among the heads the
+    worker may see; a name of another grid is asked for, like a household not named."""
+    said = runner.run(ActionLogVisit(runner.settings), "cli:wangxiulan", "上午去看了李桂芳，老人精神头还行，记一笔",
+                      intent="log_visit")
+    assert said.texts[0].startswith("给李桂芳家记一条走访：") and said.sets(slots.PENDING_WRITE)
+    elsewhere = runner.run(ActionLogVisit(runner.settings), "cli:wangxiulan", "上午去看了没这个人，记一笔",
+                           intent="log_visit")
+    assert not elsewhere.sets(slots.PENDING_WRITE)
+
+
+def test_living_alone_is_a_follow_up_about_the_household(runner):
+    looked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
+                        intent="query_household", entities={"person": "李桂芳"})
+    alone = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "她一个人住吗",
+                       intent="query_household", slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
+    assert alone.texts[0].startswith("李桂芳家") and "口人" in alone.texts[0]
+
+
 def test_a_household_offered_by_number_is_summarised(runner):
     with session_scope(url=runner.settings.database.url) as s:
         household_id = s.execute(select(Household.id).where(Household.number == 2)).scalar_one()

@@ -258,6 +258,8 @@ def test_the_count_delivered_is_in_the_rules_measure_not_the_bag(said, count):
     ("不是东头，是西头", ("三组东头", "东头路灯坏了"), ("东头", "西头")),
     ("不是卫生院，在学校后头", ("卫生院前头",), ("卫生院前头", "学校后头")),
     ("不是卫生院，是学校", ("卫生院前头",), ("卫生院", "学校")),
+    ("不对，不在村西，在村东那口井边上", ("三组", "村西那口井边上的盖子丢了"), ("村西", "村东")),  # 不在…在…
+    ("在南头，不在北头", ("北头晒场",), ("北头", "南头")),
     ("不是这个意思", ("三组东头",), None),  # nothing read back is named
     ("是小学门口", ("小学门口",), None),
 ])
@@ -280,3 +282,16 @@ def test_a_correction_said_right_one_first_is_a_swap():
     assert parsing.swap_in("不是不是，是村尾不是村口", ("村口",)) == ("村口", "村尾")
     assert parsing.swap_in("是幼儿园门口，不是小学门口", ("小学门口",)) == ("小学门口", "幼儿园门口")
     assert parsing.swap_in("不是这个", ("小学门口",)) is None
+
+
+@pytest.mark.parametrize("said,price", [
+    ("一包盐几分", True), ("香皂多少分啊", True), ("换一袋大米得花多少分", True),
+    ("我还有多少分", False), ("俺家还剩几分", False), ("攒了多少分了", False), ("换一袋大米", False)])
+def test_a_price_is_asked_by_the_points_at_the_end_not_by_a_balance(said, price):
+    assert parsing.asks_price(said) is price
+
+
+@pytest.mark.parametrize("said,again", [("那卫生纸呢", True), ("肥皂呢？", True), ("那要是换两袋呢", True),
+                                        ("我想换卫生纸", False), ("那卫生纸给我换一提吧，我家里没了呢", False)])
+def test_a_short_that_one_then_asks_the_same_of_another_thing(said, again):
+    assert parsing.asks_same_again(said) is again

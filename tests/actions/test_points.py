@@ -284,6 +284,17 @@ def test_a_question_at_an_offer_to_report_is_a_new_question_not_a_no(runner):
     assert declined.texts and not any(e.get("event") == "action_execution_rejected" for e in declined.events)
 
 
+def test_a_price_asked_with_the_points_last_and_then_of_another_item_is_no_exchange(runner):
+    """"一袋大米几分", then "那挂面呢": two prices, nothing proposed."""
+    asked = runner.run(ActionRedeemPoints(runner.settings), "cli:hh013", "一袋大米几分", intent="redeem_points",
+                       entities={"item": "大米"})
+    assert asked.texts[0].startswith("大米1袋要50分") and not asked.sets(slots.PENDING_WRITE)
+    events = [{"event": "user", "text": "一袋大米几分"}, {"event": "user", "text": "那挂面呢"}]
+    again = runner.run(ActionRedeemPoints(runner.settings), "cli:hh013", "那挂面呢", intent="redeem_points",
+                       entities={"item": "挂面"}, events=events)
+    assert again.texts[0].startswith("挂面") and "要" in again.texts[0] and not again.sets(slots.PENDING_WRITE)
+
+
 def test_a_price_asked_is_answered_and_the_exchange_waits_for_its_own_request(runner):
     """"换一袋大米得花多少分" asks the price: said with whether the household can afford it,
     nothing proposed; "那就给俺换一袋" right after is the exchange of that item, read back."""

@@ -320,7 +320,16 @@ def test_a_deduction_by_rule(runner):
     said = _award(runner, "给7号户扣5分 乱倒垃圾")
     assert said.texts == [f"给周国强家（7号）扣5分：乱倒垃圾，{CONFIRM}"]
     booked = _yes(runner, said.slot(slots.PENDING_WRITE))
-    assert booked.texts[0].startswith("记好了：周国强家（7号）扣5分，乱倒垃圾。")
+    assert booked.texts[0].startswith("扣好了：周国强家（7号）扣5分，乱倒垃圾。")
+
+
+def test_a_penalty_told_in_everyday_words_finds_its_rule_and_an_unknown_one_lists_the_penalties(runner):
+    said = _award(runner, "7号昨天夜里喝了酒在路口撒酒疯，按规矩扣")
+    assert said.texts == [f"给周国强家（7号）扣10分：吵闹滋事，{CONFIRM}"]
+    unknown = _award(runner, "7号把人家的鸡放跑了，按规矩扣")
+    assert unknown.texts[0].startswith("村里的积分规定里没找到这一条。能记分的有：")
+    assert "扣" in unknown.texts[0] and "加" not in unknown.texts[0].split("：", 1)[1]  # the penalties only
+    assert not unknown.sets(slots.PENDING_WRITE)
 
 
 def test_an_award_without_a_known_rule_is_not_read_back(runner):

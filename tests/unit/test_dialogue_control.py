@@ -393,6 +393,14 @@ def test_an_award_said_in_the_field_that_the_model_cannot_place_is_read_back_as_
     # a penalty told by its verb alone
     assert decide(turn("三十一号刘满仓地里点秸秆被我逮着了，照规矩扣", "nlu_fallback", 0.3)) == "action_award_points"
     assert decide(turn("31号烧秸秆要扣几分", "nlu_fallback", 0.3)) != "action_award_points"  # a question
+    # by the rule's short name, heard as a points question; the household's own points asked stay one
+    assert decide(turn("21号院子里垃圾分得干干净净，照分类那条给记上", "points_history", 0.4)) == "action_award_points"
+    assert decide(turn("我家这个月加了几分", "points_history")) != "action_award_points"
+
+
+def test_how_a_household_named_by_its_head_is_doing_is_a_look_up():
+    assert decide(turn("刘桂兰家最近咋样", "nlu_fallback", 0.3)) == "action_household_summary"
+    assert decide(turn("我家现在咋样", "nlu_fallback", 0.3)) != "action_household_summary"
 
 
 def test_by_the_way_opening_a_question_is_no_yes():

@@ -216,3 +216,24 @@ def test_a_yes_then_words_we_do_not_know_is_asked_again_not_written_and_not_drop
 @pytest.mark.parametrize("text", ["对了，我想问问低保", "行，顺便问下低保咋申请"])
 def test_by_the_way_or_a_new_question_after_a_yes_is_a_new_request(text):
     assert interpret(text, ("换",)) is Reply.OTHER
+
+
+@pytest.mark.parametrize("text", [
+    # Minnan 着 ("right"), Yanbian 内 (Korean 네), Tibetan 啦索, each as a clause of its own, alone or
+    # before more agreement; a yes relayed for a grandparent or a parent; south-western 可以得
+    "着着", "着啦，就按这样", "内内", "内，对的", "啦索", "拉索拉索，报吧", "奶奶说行", "我爸讲就这么记",
+    "阿公说对，报上去", "可以得", "行得，换吧", "是这个意思"])
+def test_a_yes_of_its_own_clause_relayed_or_regional_is_yes(text):
+    assert interpret(text, ("报", "记", "换")) is Reply.YES
+
+
+@pytest.mark.parametrize("text,meant", [
+    ("奶奶说不对", Reply.NO),  # a relayed no is a no
+    ("我妈讲算了", Reply.STOP),
+    ("着火了", Reply.UNCLEAR),  # 着 inside words is no yes (the emergency is the policy's to catch)
+    ("村内那条路还没修", Reply.OTHER),
+    ("他说", Reply.UNCLEAR),  # a relay with nothing relayed
+    ("内，不对不对", Reply.NO),  # refusal outweighs the yes word
+])
+def test_yes_words_of_their_own_clause_never_outweigh_a_refusal_or_mean_other_words(text, meant):
+    assert interpret(text, ("报", "记", "换")) is meant

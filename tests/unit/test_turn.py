@@ -150,7 +150,11 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # Cantonese: a fall down the stairs, bleeding, cannot move; a bite that keeps bleeding
                  "阿爷喺楼梯度跌咗落嚟，个头流紧血，郁都郁唔到", "我孙娃儿遭狗咬了，腿上好大个口子，血咋个都止不住",
                  # trouble long ago said with a word of now
-                 "前两天摔了一跤，到现在还起不来"):
+                 "前两天摔了一跤，到现在还起不来",
+                 # a scald, a child who cries until the breath stops, charcoal fumes indoors, a step
+                 # missed on the stairs and someone who does not answer
+                 "热水瓶倒了，滚水烫了娃的脚背", "娃哭得背过气去了", "屋里烧着煤炉，俺头晕想吐",
+                 "俺爹下台阶踩空摔下去了", "我喊她半天，叫也不应"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -165,6 +169,8 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "俺爹中风瘫床上三年了，听说有个护理补贴，咋办", "这水太脏了出不去", "紫菜汤咋做",
                  # a fire or a fall told as past, asked about; bikes that keep falling on a bad road
                  "上个礼拜俺家灶屋着火烧光了，俺听人讲有临时救助，像俺这样够条件不",
-                 "去年冬天我摔了一跤，腿落下毛病，医保能报吗", "村尾嗰条路有个大窿，单车跌咗几次啦"):
+                 "去年冬天我摔了一跤，腿落下毛病，医保能报吗", "村尾嗰条路有个大窿，单车跌咗几次啦",
+                 # charcoal asked about, a door knocked at without an answer
+                 "冬天屋里烧炭盆取暖要注意啥", "敲门叫他不应我就先回来了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
