@@ -33,6 +33,7 @@ from actions.reports import start_report
 from bot import identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
+from bot.nlu import goals
 from bot.nlu.goals import asks_report_status, names_other_household, shop_question
 from bot.replies import Reply, interpret
 from knowledge import clarify
@@ -253,7 +254,7 @@ def forward_question(turn: Turn, pending: PendingWrite) -> List[EventType]:
 
 
 #: Words that ask for people or households by name or number: staff work, whatever a policy explains.
-ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单|几号")
+ASKS_FOR_PEOPLE = re.compile(rf"{goals.ASKS_FOR_PEOPLE.pattern}|几号")
 _OWN_REPORT = re.compile(r"(我|俺|咱)(家)?(报|反映|提|登记)(的|过的|上去的)")
 
 

@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from bot.nlu.goals import (
     AWARDED_POINTS,
+    ASKS_FOR_PEOPLE,
     acknowledges,
     asks_for_more,
     asks_household_detail,
@@ -93,6 +94,12 @@ _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|
                        # regional question words (Xiang 么子, Cantonese 咩 / 边度 / 点样 / 要唔要 / 有冇)
                        r"|么子|咩|乜|边度|边个|点样|唔|有冇|伐$")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
+#: The intents a longer follow-up is heard as when the model cannot place it (a fallback, a staff
+#: look-up of "他", out of scope).
+LONG_FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "query_household", "list_households",
+                                     "my_queue", "handle_grievance", "log_visit", "request_human"})
+FOLLOW_UP_LONG_MAX_CHARS = 30
+_NAMES_HOUSE = re.compile(rf"{HOUSE_DIGITS}号")
 
 
 #: Actions after which the bot always listens (they answer the turn; rules end the same way).
@@ -113,9 +120,16 @@ def follow_up(turn: Turn) -> bool:
     if turn.intent in ("affirm", "deny", STOP_INTENT, "request_human") and not (
             asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
-    return (turn.previous_action == POLICY_ACTION and misread
-            and 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and bool(_ELLIPSIS.search(flat))
-            and not _OTHER_TOPIC.search(flat))
+    if turn.previous_action != POLICY_ACTION or not misread or _OTHER_TOPIC.search(flat):
+        return False
+    if 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and _ELLIPSIS.search(flat):
+        return True
+    # A longer sentence the model cannot place, right after the answer: more about that policy, in
+    # the asker's own words or circumstances ("我没签合同，就几张聊天截图，管用吗", "他想回老家，连车票钱
+    # 都凑不出来", "我那是老年机，上不了网"); never a problem to report, a household or a person asked for.
+    return (turn.intent in LONG_FOLLOW_UP_MISREADS and len(flat) <= FOLLOW_UP_LONG_MAX_CHARS
+            and not (reports_problem(flat) and not asks_question(flat)) and not _NAMES_HOUSE.search(flat)
+            and not ASKS_FOR_PEOPLE.search(flat))
 
 
 POINTS_RULES_ACTION = "action_points_rules"

@@ -349,6 +349,11 @@ _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住�
 _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|疼|痛|快来|赶紧|出事")
 
 
+#: Words that ask for people or households by name ("有哪些", "都有谁", "谁家"): staff work,
+#: whatever a policy text explains.
+ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单")
+
+
 def asks_household_detail(text: str) -> bool:
     """A question about the household just looked up, with no sign of an emergency."""
     flat = flat_text(text)

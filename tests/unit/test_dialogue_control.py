@@ -143,6 +143,15 @@ def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
     # ... but a problem, or a wish to report one, is not
     assert decide(after_answer("那屋顶漏了咋办", "file_grievance")) != "action_policy_answer"
     assert decide(after_answer("那俺要反映村里不给批", "file_grievance")) != "action_policy_answer"
+    # a longer sentence the model cannot place: more about the policy, in the asker's own words or
+    # circumstances — not a report, a house number or a list of people
+    for text, intent in (("俺没跟老板签啥字据，就几条手机短信，这个顶用不", "nlu_fallback"),
+                         ("他身上一分钱没有了，连回去的路费都没得", "query_household"),
+                         ("俺那手机是按键的，上不去网", "out_of_scope")):
+        assert decide(after_answer(text, intent)) == "action_policy_answer", text
+    assert decide(after_answer("村东头那根电线杆子歪得厉害，都快倒了", "nlu_fallback")) != "action_policy_answer"
+    assert decide(after_answer("12号户那个老人的低保办下来没有", "query_household")) != "action_policy_answer"
+    assert decide(after_answer("三组吃低保的都有谁，给我念念", "list_households")) != "action_policy_answer"
 
 
 def test_an_explicit_command_word_decides_whatever_the_note_mentions():
