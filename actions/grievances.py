@@ -2,6 +2,7 @@
 duplicate detection, submission, status queries, staff transitions and 回访 satisfaction."""
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -9,7 +10,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import parsing, phrases, slots
+from actions import parsing, phrases, point_rules, slots
 from actions.common import Turn, XiangyinAction, clear_choices, forget, latest_entity, latest_text, previous_user_text
 from actions.pending import PendingWrite, propose_write, read_list
 from actions.reports import prefill_from
@@ -35,6 +36,8 @@ class ActionStartGrievance(XiangyinAction):
 
     def handle(self, turn: Turn) -> List[EventType]:
         text = turn.text
+        if point_rules.tells_staff_award(turn):
+            return [FollowupAction("action_award_points")]  # "李玉珍交来纸壳子六公斤，三十号的": points to book
         answered = answer_policy_question_first(turn)
         if answered is not None:
             return answered
@@ -123,7 +126,8 @@ class ValidateGrievanceForm(FormValidationAction):
         anonymous = value if isinstance(value, bool) else parsing.anonymity_in(str(value or ""))
         if anonymous is None:
             dispatcher.utter_message(response="utter_grievance_anonymous_unclear")
-        return {slots.GRIEVANCE_ANONYMOUS: anonymous}
+        # "哦讲错了，不是小卖部，是老祠堂旁边，不用保密": the place put right on the way
+        return {slots.GRIEVANCE_ANONYMOUS: anonymous, **(_swapped(tracker) or {})}
 
     async def extract_grievance_anonymous(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                           domain: DomainDict) -> Dict[Text, Any]:
@@ -204,15 +208,26 @@ _FIELD_SLOTS = {parsing.PLACE: slots.GRIEVANCE_PLACE, parsing.CATEGORY: slots.GR
                 parsing.DESCRIPTION: slots.GRIEVANCE_DESCRIPTION}
 
 
+def _swapped(tracker: Tracker) -> Optional[Dict[Text, Any]]:
+    """A correction said as "不是X，是Y" of a word of the place or the description so far: those
+    slots with X put right; None when the text says no such correction."""
+    place, description = tracker.get_slot(slots.GRIEVANCE_PLACE) or "", tracker.get_slot(slots.GRIEVANCE_DESCRIPTION) or ""
+    # the answer about the name said with it ("…，是村尾，不用保密") is no part of the correction
+    said = "，".join(c for c in re.split(r"[，,。；;]", latest_text(tracker)) if not says_about_the_name(c))
+    swap = parsing.swap_in(said, (place, description))
+    if swap is None:
+        return None
+    old, new = swap
+    return {slot: value.replace(old, new) for slot, value in
+            ((slots.GRIEVANCE_PLACE, place), (slots.GRIEVANCE_DESCRIPTION, description)) if old in value}
+
+
 def _corrections(tracker: Tracker, intent: Optional[str]) -> Dict[Text, Any]:
     """The answer to "哪里不对", or a correction said with the "不对": an explicit field name
     wins; otherwise the recognised entities; otherwise the text is the new content."""
-    place, description = tracker.get_slot(slots.GRIEVANCE_PLACE) or "", tracker.get_slot(slots.GRIEVANCE_DESCRIPTION) or ""
-    swap = parsing.swap_in(latest_text(tracker), (place, description))
-    if swap is not None:  # "不是小学，是幼儿园门口那段": the word read back, put right where it stands
-        old, new = swap
-        return {slot: value.replace(old, new) for slot, value in
-                ((slots.GRIEVANCE_PLACE, place), (slots.GRIEVANCE_DESCRIPTION, description)) if old in value}
+    swapped = _swapped(tracker)
+    if swapped is not None:  # "不是小学，是幼儿园门口那段": the word read back, put right where it stands
+        return swapped
     fixed = parsing.strip_negation(latest_text(tracker))
     named = parsing.named_correction(fixed)
     if named is not None:

@@ -194,9 +194,10 @@ def _villager_question(turn: Turn) -> Optional[List[EventType]]:
 def staff_query(turn: Turn, kind: str) -> List[EventType]:
     """Staff only; on a voice device the PIN is asked first and the question kept."""
     if not turn.actor.is_staff:
-        if asks_others_balance(turn.text):  # "老王家，就42号，他家多少分": not theirs to hear
-            turn.say("utter_points_only_own")
-            return []
+        if asks_others_balance(turn.text):
+            # "老王家，就42号，他家多少分": not theirs to hear (the balance action says so, and
+            # answers when the name is of their own household: "王桂芳是俺娘，…她家还剩几分")
+            return [FollowupAction("action_points_balance")]
         answered = _villager_question(turn)
         if answered is None:
             from actions.policy import instead_of_staff_work
@@ -217,21 +218,17 @@ class ActionHouseholdSummary(XiangyinAction):
     action_name = "action_household_summary"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if turn.actor.is_staff and parsing.tells_award(turn.text) and _names_rule(turn):
+        if point_rules.tells_staff_award(turn):
             return staff_query(turn, AWARD)  # "56号陈春生家送来塑料瓶三十个": points to book, read back first
         return staff_query(turn, SUMMARY)
-
-
-def _names_rule(turn: Turn) -> bool:
-    """The sentence names one of the village's points rules (its everyday words included)."""
-    with turn.session() as s:
-        return point_rules.match_rule(points.rules(s, turn.actor.village_id), turn.text) is not None
 
 
 class ActionLogVisit(XiangyinAction):
     action_name = "action_log_visit"
 
     def handle(self, turn: Turn) -> List[EventType]:
+        if point_rules.tells_staff_award(turn):
+            return staff_query(turn, AWARD)
         return staff_query(turn, VISIT)
 
 

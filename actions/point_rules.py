@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence, Tuple
 
+from actions import parsing
+from actions.common import Turn
+from bot import points
 from bot.models import PointsRule
 
 #: Everyday words for each rule's activity (the canonical ``PointsRule.activity`` values of the
 #: village's rule table); a rule's own activity and name always count.
 RULE_WORDS = {
     "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街", "扫路", "扫道", "扫雪",
-             "义务扫", "扫村道", "扫马路"),
-    "志愿服务": ("志愿", "义工", "当志愿者"),
+             "义务扫", "扫村道", "扫马路", "扫净", "扫干净", "扫得干净"),
+    "志愿服务": ("志愿", "义工", "当志愿者", "帮忙", "帮工", "义务帮"),
     "垃圾分类": ("分类", "垃圾分得", "分垃圾", "垃圾分开"),
     "矛盾调解": ("调解", "劝架", "化解矛盾", "说和", "说合", "劝和", "调和", "调停", "调成", "拉架", "劝开", "化解纠纷"),
     "照顾老人": ("照顾", "照看", "孝老", "孝敬", "伺候", "陪护"),
@@ -51,3 +54,16 @@ def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] =
                 if len(word or "") == 2 and re.search(f"{re.escape(word[0])}.{{1,4}}{re.escape(word[1])}", text or ""):
                     return rule
     return best[1] if best else None
+
+
+def names_rule(turn: Turn) -> bool:
+    """The sentence names one of the village's points rules (its everyday words included)."""
+    with turn.session() as s:
+        return match_rule(points.rules(s, turn.actor.village_id), turn.text) is not None
+
+
+def tells_staff_award(turn: Turn) -> bool:
+    """A staff member books points by a rule the sentence names ("三十五号…拿过来一百五十个矿泉水瓶",
+    "31号…把那档子事给说和了，该给他加分"), whatever else the model heard in it (a look-up, a visit,
+    a report): read back as an award."""
+    return turn.actor.is_staff and parsing.tells_award(turn.text) and names_rule(turn)

@@ -18,9 +18,16 @@ from bot.nlu.goals import disagrees_with_deduction, names_other_household
 
 
 def _needs_household(turn: Turn) -> bool:
-    """Points belong to a household: an unlinked sender is told how to link (and True)."""
+    """Points belong to a household: an unlinked sender is told how to link, staff are asked
+    which household, a linked account without one (a relative) is told whose points it may
+    hear (and True)."""
     if turn.actor.household_id is None:
-        turn.say("utter_not_linked")
+        if turn.actor.is_staff:
+            turn.say("utter_ask_household")
+        elif turn.actor.linked:
+            turn.say("utter_points_no_household")
+        else:
+            turn.say("utter_not_linked")
         return True
     return False
 

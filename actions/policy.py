@@ -30,7 +30,7 @@ from actions import parsing, phrases, slots
 from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
 from actions.pending import PendingWrite, propose_write
 from actions.reports import start_report
-from bot import identity, outbox
+from bot import households, identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
 from bot.nlu import goals
@@ -331,6 +331,15 @@ class ActionPolicyAnswer(XiangyinAction):
         return [SlotSet(slots.CHOICES, [e.id for e in options]), SlotSet(slots.CHOICE_KIND, slots.OFFERED_KB)]
 
 
+def _names_household(turn: Turn) -> bool:
+    """The sentence names a household the staff member may see: by house number, or by a
+    resident's name (the model's entity, or a name of the village said in full)."""
+    if parsing.house_number_in(turn.text) or turn.entity(slots.ENTITY_HOUSEHOLD_NO):
+        return True
+    with turn.session() as s:
+        return bool(households.named_in(s, turn.actor, turn.text))
+
+
 class ActionKnowledgeFallback(XiangyinAction):
     """NLU was not sure what was meant: a confident answer from the knowledge base (say a
     village notice added last week) is still given, or its clarifying question asked;
@@ -342,6 +351,9 @@ class ActionKnowledgeFallback(XiangyinAction):
         result = search(turn, turn.text)
         if result.entry is not None and result.confident:  # a problem it also describes: offered for report
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
+        if turn.actor.is_staff and _names_household(turn):
+            # "二十一号……哦不，二十二号，吴春生那边最近咋样": staff asking after a household
+            return [FollowupAction("action_household_summary")]
         if turn.intent == "out_of_scope":  # not a question for us, unless the base is sure
             turn.say("utter_out_of_scope")
             return []

@@ -11,6 +11,9 @@ from bot.nlu.goals import (
     ASKS_FOR_PEOPLE,
     acknowledges,
     asks_for_more,
+    about_a_report,
+    asks_for_a_person,
+    asks_who_handles,
     asks_household_detail,
     asks_question,
     asks_report_status,
@@ -73,6 +76,11 @@ NAME_ANSWER_MISREADS = frozenset({"ask_policy", "ask_source", "check_points", "a
 _ABOUT_THE_NAME = re.compile(r"名字|名儿|晓得|知道|保密|匿名|不怕|怕人|藏|瞒|写上|写着|留名")
 
 POLICY_ACTION = "action_policy_answer"
+REQUEST_HUMAN_INTENT = "request_human"
+STATUS_INTENT = "check_grievance_status"
+#: A question of who handles a problem told at length is the knowledge base's (whom to go to);
+#: a short one ("找网格员", "我要找人") asks for a person.
+WHO_HANDLES_MIN_CHARS = 15
 #: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")
 #: is a follow-up on the same policy: the policy answer keeps the topic (actions/policy.py).
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
@@ -479,6 +487,14 @@ def decide(turn: Turn) -> Optional[str]:
         return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
+    if not busy and turn.intent in (REQUEST_HUMAN_INTENT, STATUS_INTENT) \
+            and len(flat_text(turn.text)) >= WHO_HANDLES_MIN_CHARS \
+            and (asks_who_handles(turn.text) or asks_question(turn.text)) and not asks_for_a_person(turn.text) \
+            and not about_a_report(turn.text) and not asks_report_status(turn.text):
+        # "隔壁…多占了半米，跟他讲他不认，这个理该找哪个评", "俺儿子…手指头轧了，厂子不管，这工伤咋认定啊",
+        # "两个儿子为分家吵翻了，…这赡养的事该咋处理": a question told with its story, which the model
+        # heard as asking for a person or for a report's progress
+        return POLICY_ACTION
     if not busy and follow_up(turn):
         return POLICY_ACTION
     if not busy and rules_follow_up(turn):

@@ -184,7 +184,8 @@ def disputes_deduction(text: str) -> bool:
 
 
 #: In a dispute, one's own household, and somebody else blamed ("点秸秆的是人家，又不是我").
-_OWN_OR_BLAMED = re.compile(r"俺家|我家|是人家|人家(干|烧|倒|扔|点|弄|搞)的?")
+_OWN_OR_BLAMED = re.compile(r"俺家|我家|是人家|人家(干|烧|倒|扔|点|弄|搞)的?"
+                            r"|(是)?(隔壁|邻居|旁边|对门|别家|别人)(家)?[^，,。]{0,3}(干|烧|倒|扔|点|弄|搞|整|堆)的")
 
 
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
@@ -220,6 +221,8 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边",
                   # leaning, loose, bulging, seeping ("电线杆斜得厉害", "护栏松了")
                   "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了",
+                  # come off, will not close or open ("门板脱落了，合不拢")
+                  "脱落", "掉下来", "合不拢", "关不上", "锁不上", "打不开", "关不严",
                   # money owed and held back ("补偿款拖到如今还没到手")
                   "没到手", "拖到", "拖着不", "迟迟不", "克扣", "扣下了", "没发下来",
                   # noise that keeps people awake ("野猫半夜叫唤，孩子睡不着")
@@ -233,6 +236,8 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   # filth and dogs let loose ("墙根儿底下一溜儿全是狗屎，谁家的狗也不拴着")
                   "狗屎", "粪便", "不拴", "没拴", "污水", "脏水", "满地都是")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
+                      # a hazard someone nearly came to harm by ("一地的碎玻璃…差点扎了脚")
+                      r"|差点(儿)?(扎|摔|绊|掉|砸|撞|滑|戳|割|淹|电)|碎玻璃|玻璃碴"
                       # something fallen across the way ("五组路口那棵大树倒了，把路都拦了")
                       r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
@@ -253,19 +258,20 @@ def complains_without_asking(text: str) -> bool:
 
 # A complaint said as one ("这事我不服，得反映", "俺得投诉"), whatever policy it names.
 _WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)?(投诉|告状|举报|上访)|(得|要|非得|必须)(去|找人)?反映"
-                                r"|不服|有意见|讨个说法|要个说法|给个说法"
+                                r"|不服|有意见|讨个说法|要个说法|给个说法|(我|俺|咱)(要|得|想)(给|跟|向)?(村里|上面|你们)?提(出来|上去|一提)"
                                 # "跟你们反映一下，…" / "向村里反映个事": the opening of a report
                                 r"|^(我|俺|咱)?(跟|给|向|和|同)(你们|您|你|村里|村上|上面|领导|政府)反映(一下|个事|点事|件事|个情况|点情况)")
 
 
 # Asking how a report made earlier is going ("前阵子反映垃圾桶那档子事，如今弄到哪步啦"): an earlier
 # report referred to, and a question of progress.
-_EARLIER_REPORT = re.compile(r"(前阵子|前些天|前几天|前两天|上回|上次|之前|早先|前头|上个?(礼拜|星期|周|月))"
+_EARLIER_REPORT = re.compile(r"(前阵子|前些天|前几天|前两天|前些日子|前段时间|前一阵|上回|上次|之前|早先|前头|上个?(礼拜|星期|周|月))"
                              r"[^，,。？?！!]{0,8}(反映|报|说|讲|提|登记|投诉)(过|了)?的?"
-                             r"|(反映|报|说|提|登记)(过|了)的(那|这)")
+                             r"|(反映|报|说|提|登记)(过|了)的(那|这)|(我|俺|咱)(家)?(反映|报|提|登记|投诉)(过|了)?的")
 _PROGRESS = re.compile(r"(弄|办|搞|整|处理|修)到(哪|啥|什么)(一)?步|到(哪|啥)(一)?步了?|(咋|怎么|怎)样了|进展|进度"
                        r"|有(没有)?(信|动静|回音|下文|消息)(了)?(没|吗|冇|不)?$"
-                       r"|(弄|办|修|处理|解决)(好|完)(了)?(没|没有|吗|不|冇|啵)|有人管(了)?(没|吗)")
+                       r"|(弄|办|修|处理|解决)(好|完)(了)?(没|没有|吗|不|冇|啵)|有人管(了)?(没|吗)"
+                       r"|(修|弄|办|处理|解决|管|换)了(没|吗|冇|不曾)")
 
 
 def asks_report_status(text: str) -> bool:
@@ -322,7 +328,7 @@ _HOUSE_NUMBER = re.compile(rf"^{_LOOK}?{HOUSE_DIGITS}号(户|家|那家|那户|�
 # A look-up by the head's name ("查一下李满仓家", "瞅瞅周满仓家的情况"): nothing to log, no visit said.
 _NAME_LOOKUP = re.compile(rf"^{_LOOK}[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(的情况|的信息|的底子)?(呢|吧)?$"
                           # "黄志明家现在咋样": how a household is doing, asked by its head's name
-                          rf"|^{_LOOK}?(?![我俺咱你])[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户)(现在|最近|眼下|这阵子?|这些天)?(的)?(情况)?"
+                          rf"|^{_LOOK}?(?![我俺咱你])[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|这户|那边|那儿)(现在|最近|眼下|这阵子?|这些天)?(的)?(情况)?"
                           r"(咋样|怎么样|怎样|如何|啥情况|什么情况|好不好|还好吧)(了)?(呢|吧|啊|哇)?$")
 
 
@@ -352,6 +358,34 @@ _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|�
 #: Words that ask for people or households by name ("有哪些", "都有谁", "谁家"): staff work,
 #: whatever a policy text explains.
 ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单")
+
+
+# Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
+_WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家)")
+
+
+def asks_who_handles(text: str) -> bool:
+    """The speaker asks whom to go to about something, not to be put through to a person."""
+    return bool(_WHO_HANDLES.search(flat_text(text)))
+
+
+# Asking for a person ("我要找网格员", "让人给我回个电话", "转人工", "叫个人来一趟").
+_WANTS_PERSON = re.compile(r"人工|真人|(找|叫|来|派)(个)?人|网格员|村干部|干部|书记|主任|(打|回)(个)?电话|联系我|来一趟|上门|当面")
+
+
+def asks_for_a_person(text: str) -> bool:
+    """The speaker wants a person to talk to or to come, not an answer."""
+    return bool(_WANTS_PERSON.search(flat_text(text)))
+
+
+# Words about a report already made ("我报的", "诉求", "260104", "修好了没"): a status question.
+_ABOUT_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}|到哪|进展|进度|有人管|有信|动静"
+                             r"|(修|弄|办|处理|解决)(好|完)|(修|弄|办|处理|解决|管|换)了(没|吗|冇)")
+
+
+def about_a_report(text: str) -> bool:
+    """The sentence is about a report made before (its number, its progress, the word 诉求)."""
+    return bool(_ABOUT_A_REPORT.search(flat_text(text)))
 
 
 def asks_household_detail(text: str) -> bool:
@@ -404,7 +438,7 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 # A penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家").
 _PENALTY_SAID = re.compile(r"(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
                            r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
-AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
+AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|把分(给)?(加|记)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
                         r"|照(着)?[^，,。]{0,4}(那条|规矩|规定)[^，,。]{0,3}(给|加|记)"
                         rf"|{_PENALTY_SAID.pattern}")
 
@@ -427,6 +461,8 @@ def tells_award(text: str) -> bool:
 # A visit told as done ("刘丽华那户二十六号，我才走访完，老人家气色挺好", "刚从8号家看望回来"): a
 # visit to log, not a look-up of the household.
 _VISIT_DONE = re.compile(r"(走访|看望|探望|上门)(了|完|过)|(才|刚|刚刚|今天|上午|下午)(去)?(走访|看望|探望|去看)"
+                         # "刚上杨丽华家那旮旯转了一圈": a round made at a household
+                         r"|(上|去|到)[^，,。]{1,12}(家|那|那儿|那边)[^，,。]{0,4}(转|走|串)了(一|个)?(圈|趟|遍|门)"
                          r"|从[^，,。]{1,8}(家|那儿|那里|那边)(走访|看望|看)?[^，,。]{0,2}(回来|出来)")
 
 

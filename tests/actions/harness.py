@@ -54,6 +54,12 @@ class Outcome:
     def sets(self, name: str) -> bool:
         return any(e.get("event") == "slot" and e.get("name") == name for e in self.events)
 
+    @property
+    def followup(self) -> Optional[str]:
+        """The action the run asked to run next (``FollowupAction``), if any."""
+        names = [e.get("name") for e in self.events if e.get("event") == "followup"]
+        return names[-1] if names else None
+
 
 class Runner:
     """Runs actions for one database and renders their replies."""

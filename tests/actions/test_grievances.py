@@ -99,6 +99,15 @@ def test_anonymity_is_validated(runner, value, anonymous):
     assert said.slot(slots.GRIEVANCE_ANONYMOUS) is anonymous and said.texts == []
 
 
+def test_a_place_put_right_while_answering_the_name_question_is_taken(runner):
+    """"哦说岔了，不是村口，是村尾，名字不用保密": the answer, and the place put right."""
+    filled = {slots.GRIEVANCE_DESCRIPTION: "村口的路灯坏了三天了", slots.GRIEVANCE_PLACE: "村口"}
+    said = _validate(runner, slots.GRIEVANCE_ANONYMOUS, "不用", text="哦说岔了，不是村口，是村尾，名字不用保密",
+                     filled=filled)
+    assert said.slot(slots.GRIEVANCE_ANONYMOUS) is False
+    assert said.slot(slots.GRIEVANCE_PLACE) == "村尾" and said.slot(slots.GRIEVANCE_DESCRIPTION) == "村尾的路灯坏了三天了"
+
+
 def test_an_unclear_anonymity_answer_is_asked_again(runner):
     said = _validate(runner, slots.GRIEVANCE_ANONYMOUS, "嗯")
     assert said.slot(slots.GRIEVANCE_ANONYMOUS) is None and said.texts == ["要保密就说“要”，不用就说“不要”。"]

@@ -309,3 +309,13 @@ def test_a_price_asked_is_answered_and_the_exchange_waits_for_its_own_request(ru
     assert "大米" in then.texts[0], then.texts
     pending = then.slot(slots.PENDING_WRITE)
     assert pending["item"] == "大米" and pending["quantity"] == 1 and _balance(runner, "cli:hh013") == balance
+
+
+def test_points_asked_by_staff_or_a_relative_without_a_household_are_not_answered_with_how_to_link(runner):
+    """Staff are asked which household; a relative's account, linked but to no household of its
+    own, is told whose points it may hear — neither is told to link an account they have."""
+    staff = runner.run(ActionPointsHistory(runner.settings), "cli:wangxiulan", "扣吧", intent="points_history")
+    assert staff.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
+    relative = runner.run(ActionPointsHistory(runner.settings), "cli:limingliang", "我妈家最近扣过分没",
+                          intent="points_history")
+    assert relative.texts[0].startswith("积分是按户记的")

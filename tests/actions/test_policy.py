@@ -239,3 +239,16 @@ def test_out_of_scope_without_a_sure_answer_says_what_the_assistant_can_do(runne
     said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", "你会唱歌不", intent="out_of_scope")
     assert said.texts == ["这个我帮不上忙。我能回答村里的政策，帮您反映问题、查积分。"]
     assert said.slot(slots.PENDING_WRITE, None) is None
+
+
+def test_staff_asking_after_a_household_the_model_could_not_place_hear_about_that_household(runner):
+    """"十一号……哦不，十二号，那边最近咋样" or a head named in full, unsure to the model: the
+    household, not "say it again"; a villager saying the same is not given a household."""
+    from actions.policy import ActionKnowledgeFallback
+
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:wangxiulan", "李桂芳那边最近咋样",
+                      intent="nlu_fallback")
+    assert said.followup == "action_household_summary"
+    villager = runner.run(ActionKnowledgeFallback(runner.settings), "cli:wangjianguo", "李桂芳那边最近咋样",
+                          intent="nlu_fallback")
+    assert villager.followup != "action_household_summary"

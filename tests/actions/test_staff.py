@@ -332,6 +332,23 @@ def test_a_penalty_told_in_everyday_words_finds_its_rule_and_an_unknown_one_list
     assert not unknown.sets(slots.PENDING_WRITE)
 
 
+def test_an_award_the_model_took_for_a_visit_or_a_report_is_read_back_as_an_award(runner):
+    """Staff booking points by a rule the sentence names ("…送来纸壳子五公斤", "…给说和了，该给他加分"),
+    whatever the model heard in it; a villager's report stays a report."""
+    from actions.grievances import ActionStartGrievance
+    from actions.households import ActionLogVisit
+
+    visit = runner.run(ActionLogVisit(runner.settings), WORKER, "8号赵丽华把两家为水渠吵的架给劝和了，给她加分",
+                       intent="log_visit")
+    assert visit.followup == "action_award_points" or visit.sets(slots.PENDING_WRITE)
+    report = runner.run(ActionStartGrievance(runner.settings), WORKER, "赵丽华送来旧报纸四公斤，8号的",
+                        intent="file_grievance")
+    assert report.followup == "action_award_points"
+    villager = runner.run(ActionStartGrievance(runner.settings), VILLAGER, "村口的路灯坏了三天了",
+                          intent="file_grievance")
+    assert villager.followup != "action_award_points"
+
+
 def test_an_award_without_a_known_rule_is_not_read_back(runner):
     unknown = _award(runner, "给8号户加5分 帮邻居收麦子")
     assert unknown.texts[0].startswith("村里的积分规定里没找到这一条。能记分的有：")

@@ -572,3 +572,30 @@ def test_the_eleventh_passs_development_talk():
     # a deduction disputed in Hunan words is a dispute; an appeal declined is none
     assert disputes_deduction("凭么子扣我十分咯，那天我根本冒在屋里")
     assert not disputes_deduction("想想还是勿要申诉了，就这样")
+
+
+def test_a_question_told_with_its_story_heard_as_asking_for_a_person_or_a_status_is_answered():
+    """A long how/who question the model took for a wish to talk to a person or for a report's
+    progress goes to the knowledge base; asking for a person, or about a report, stays so."""
+    for text, intent in (("邻居家的鸡天天跑我菜地里刨，说了好几回都不听，这种事该找谁说理", "request_human"),
+                         ("我闺女在外地饭店干活烫伤了手，老板不给看，这个工伤该咋弄", "request_human"),
+                         ("老两口岁数大了，三个儿子谁也不愿意管，养老的事该咋解决", "check_grievance_status")):
+        assert decide(turn(text, intent, 0.5)) == "action_policy_answer", text
+    assert decide(turn("俺家的事说不清楚，能不能让网格员来一趟当面说说", "request_human", 0.5)) != "action_policy_answer"
+    assert decide(turn("俺前些天反映的那个下水道堵了的事，到底管了没有", "check_grievance_status", 0.5)) \
+        != "action_policy_answer"
+
+
+def test_the_twelfth_passs_development_talk():
+    """Words of dev12 (development data) read as general rules, in other phrasings."""
+    from bot.nlu.goals import (asks_report_status, disputes_deduction, reports_problem, tells_award, tells_visit,
+                               wants_to_complain)
+
+    assert disputes_deduction("凭啥扣俺家十分，那堆柴火明明是对门堆的")  # someone else blamed
+    assert reports_problem("学校后墙根一地的碎玻璃碴子，娃们差点扎了手")
+    assert reports_problem("村委会门口那块牌子脱落了一半")
+    assert wants_to_complain("那名单里好几户不该领，这事我得给村里提出来")
+    assert asks_report_status("前段时间我报的水管漏水，到底修了没")
+    assert tells_visit("刚去刘桂英家那边转了一趟，老太太精神不错")
+    assert tells_award("12号今早把河滩捡干净了，给她把分记上")
+    assert not tells_visit("我想去李满仓家转转，他家几口人")  # a plan and a question

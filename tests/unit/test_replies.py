@@ -237,3 +237,14 @@ def test_a_yes_of_its_own_clause_relayed_or_regional_is_yes(text):
 ])
 def test_yes_words_of_their_own_clause_never_outweigh_a_refusal_or_mean_other_words(text, meant):
     assert interpret(text, ("报", "记", "换")) is meant
+
+
+@pytest.mark.parametrize("text,meant", [
+    ("覅了，屋里还有", Reply.STOP),  # Wu "don't want"
+    ("是嗰是嗰，就介样", Reply.YES),  # Wu / Hui "that's it"
+    ("那还能有假，就这么报", Reply.YES),  # a rhetorical yes
+    ("爷爷听了点点头，讲就这么办", Reply.YES),  # a nod relayed
+    ("慢着，先别加，我再问问", Reply.STOP),  # "not yet" is no yes
+])
+def test_wu_no_rhetorical_yes_a_nod_and_not_yet_are_read_for_what_they_are(text, meant):
+    assert interpret(text, ("报", "加", "换")) is meant
