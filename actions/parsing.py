@@ -81,7 +81,7 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口误|不不)"
+_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-]))"
 _HESITATION = r"(哦|噢|哎|呃|嗯|啊|唉)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
 # The first number may be said bare when the taking back follows at once ("四十六，哦不是，四十八号").

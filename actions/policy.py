@@ -315,6 +315,9 @@ class ActionPolicyAnswer(XiangyinAction):
             return answer_and_offer_report(turn, previous, turn.text)
         if on_topic is not None and on_topic.clarify:
             result = on_topic  # asked back between the topic's own entries
+        if turn.actor.is_staff and _ASKS_HOW_THEY_ARE.search(turn.text) and _names_household(turn):
+            # "二十一号……哦不，二十二号，吴春生那边最近咋样": staff asking after a household
+            return [FollowupAction("action_household_summary")]
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked
@@ -329,6 +332,10 @@ class ActionPolicyAnswer(XiangyinAction):
         turn.say("utter_kb_which", buttons=buttons,
                  options=phrases.series(phrases.spoken_option(i, e.title) for i, e in enumerate(options)))
         return [SlotSet(slots.CHOICES, [e.id for e in options]), SlotSet(slots.CHOICE_KIND, slots.OFFERED_KB)]
+
+
+#: How somebody is doing ("那边最近咋样", "家里情况怎么样"): about a household, when one is named.
+_ASKS_HOW_THEY_ARE = re.compile(r"咋样|怎么样|怎样|情况|近况|好不好|如何")
 
 
 def _names_household(turn: Turn) -> bool:

@@ -69,6 +69,8 @@ DEV11_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev11"
 #: and with the final code (93/116); measured again at the twelfth pass's start (93/116), then
 #: read: development data.
 ELEVENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eleventh"
+#: Written blind at the twelfth pass's start as development data (read from the first run on).
+DEV12_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev12"
 #: The twelfth pass's held-out set (2026-12-01): measured once with the session-start code
 #: (88/116), failures never read: held out. Not in ALL_DIALOGUE_DIRS while it is unread.
 TWELFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twelfth"
@@ -76,7 +78,7 @@ TWELFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twelfth"
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
                      DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, TENTH_DIALOGUES_DIR,
-                     DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, DEV12_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -436,7 +436,7 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 # Points booked by the rule's name, without a number ("按调解给她家加分", "记一次义务清扫"); a
 # visit logged ("记一次走访") is not an award.
 # A penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家").
-_PENALTY_SAID = re.compile(r"(照规矩|按规矩|按规定|照规定|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
+_PENALTY_SAID = re.compile(r"((照|按)(着)?(村里|村上|咱村|咱们村)?(的)?(规矩|规定)|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
                            r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
 AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|把分(给)?(加|记)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
                         r"|照(着)?[^，,。]{0,4}(那条|规矩|规定)[^，,。]{0,3}(给|加|记)"

@@ -203,6 +203,9 @@ def test_anonymity_said(said, anonymous):
     # the corrected number said without 号
     ("十八号，哎不对，是十六，周翠花，今儿扫了大街，加五分", "十六号，周翠花，今儿扫了大街，加五分"),
     ("给5号，不对，十分", "给5号，不对，十分"),
+    # a bare 不 takes it back too ("哦不，"), but not 不 inside words
+    ("十一号……哦不，十二号，她家最近咋样", "十二号，她家最近咋样"),
+    ("12号不行了，快去看看", "12号不行了，快去看看"),
 ])
 def test_a_house_number_corrected_in_the_same_breath(said, meant):
     assert parsing.without_self_corrections(said) == meant

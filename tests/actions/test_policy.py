@@ -252,3 +252,11 @@ def test_staff_asking_after_a_household_the_model_could_not_place_hear_about_tha
     villager = runner.run(ActionKnowledgeFallback(runner.settings), "cli:wangjianguo", "李桂芳那边最近咋样",
                           intent="nlu_fallback")
     assert villager.followup != "action_household_summary"
+
+
+def test_staff_asking_how_a_household_is_doing_with_the_number_put_right_hear_about_that_household(runner):
+    from actions.policy import ActionPolicyAnswer
+
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangxiulan", "一号……哦不，二号，那边最近咋样",
+                      intent="ask_policy")
+    assert said.followup == "action_household_summary"
