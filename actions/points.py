@@ -17,10 +17,14 @@ from bot.models import Household, utcnow
 from bot.nlu.goals import disagrees_with_deduction, names_other_household
 
 
-def _needs_household(turn: Turn) -> bool:
+def _needs_household(turn: Turn, reading: bool = False) -> bool:
     """Points belong to a household: an unlinked sender is told how to link, staff are asked
-    which household, a linked account without one (a relative) is told whose points it may
-    hear (and True)."""
+    which household, a linked account without one is told whose points it may hear (and True).
+    ``reading`` (a balance, the history): a relative linked to one household hears that one's."""
+    if turn.actor.household_id is None and reading and turn.actor.is_relative:
+        with turn.session() as s:
+            if points.reading_household_id(s, turn.actor) is not None:
+                return False
     if turn.actor.household_id is None:
         if turn.actor.is_staff:
             turn.say("utter_ask_household")
@@ -36,14 +40,17 @@ def _asks_about_another_household(turn: Turn) -> bool:
     """"王建军家积分多少" from a villager of another household: a name or house number in the
     question that is not their own."""
     person, number = turn.entity(slots.ENTITY_PERSON), turn.entity(slots.ENTITY_HOUSEHOLD_NO)
-    if names_other_household(turn.text):
+    relative = turn.actor.household_id is None and turn.actor.is_relative
+    if names_other_household(turn.text) and not relative:  # "我妈那户" is a relative's linked household
         return True
     if not person and not number:
         return False
-    if turn.actor.household_id is None:
+    with turn.session() as s:
+        own_id = points.reading_household_id(s, turn.actor) if relative else turn.actor.household_id
+    if own_id is None:
         return True  # staff without a household of their own: any household named is another
     with turn.session() as s:
-        household = s.get(Household, turn.actor.household_id)
+        household = s.get(Household, own_id)
         own_names = {r.name for r in household.residents}
         own_number = str(household.number)
     if number and parsing.parse_quantity(number) is not None and str(parsing.parse_quantity(number)) != own_number:
@@ -66,7 +73,7 @@ class ActionPointsBalance(XiangyinAction):
             # "49号户积分现在多少", "帮我看下张国强，五十四号的，攒了几分" (a staff voice device has no
             # household of its own): a look-up; who may see it, and the PIN, are checked there
             return staff_query(turn, SUMMARY)
-        if _needs_household(turn):
+        if _needs_household(turn, reading=True):
             return []
         if parsing.asks_price(turn.text):
             with turn.session() as s:
@@ -91,7 +98,7 @@ class ActionPointsHistory(XiangyinAction):
     action_name = "action_points_history"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if _needs_household(turn):
+        if _needs_household(turn, reading=True):
             return []
         text = turn.text
         deductions = parsing.asks_for_deductions(text) or disagrees_with_deduction(text)  # "对，申诉": the latest

@@ -49,6 +49,7 @@ from bot.identity import (
     Actor,
     AccessDenied,
     audit,
+    relative_household_ids,
     require_household,
     require_role,
     require_staff,
@@ -181,16 +182,36 @@ class AppealView:
 
 # --- whose points --------------------------------------------------------------------
 
-def _own_household(s: Session, actor: Actor) -> Household:
+def reading_household_id(s: Session, actor: Actor) -> int | None:
+    """Whose points the actor may hear: their own household's, or, for a relative's account
+    (子女在外) linked by the village to exactly one household, that household's (read only:
+    spending and appeals stay with the household itself)."""
+    if actor.household_id is not None:
+        return actor.household_id
+    if actor.is_relative:
+        linked = relative_household_ids(s, actor.user_id)
+        if len(linked) == 1:
+            return linked[0]
+    return None
+
+
+def _own_household(s: Session, actor: Actor, reading: bool = False) -> Household:
+    if reading and actor.household_id is None:
+        household_id = reading_household_id(s, actor)
+        household = s.get(Household, household_id) if household_id is not None else None
+        if household is None or household.village_id != actor.village_id:
+            raise NoHousehold(actor.sender_id)
+        return household  # a relative's linked household, found by the link itself
     if actor.household_id is None:
         raise NoHousehold(actor.sender_id)
     return require_household(s, actor, actor.household_id, "points")
 
 
-def _subject(s: Session, actor: Actor) -> tuple[Household, int | None]:
+def _subject(s: Session, actor: Actor, reading: bool = False) -> tuple[Household, int | None]:
     """The household the actor speaks for and, in a per-person village, the actor's own
-    resident id (None for a household device that speaks for the whole family)."""
-    household = _own_household(s, actor)
+    resident id (None for a household device that speaks for the whole family). ``reading``:
+    a balance or history only, which a linked relative may hear too."""
+    household = _own_household(s, actor, reading)
     if not household.village.points_per_person or actor.user_id is None:
         return household, None
     resident_id = s.execute(
@@ -265,7 +286,7 @@ def _own(household: Household, person: int | None):
 def month_totals(s: Session, actor: Actor, now: dt.datetime | None = None) -> tuple[int, int, int]:
     """This month's points earned, deducted (penalties) and spent in the shop: the figures of the
     balance's month clause, without the balance and the rank."""
-    household, person = _subject(s, actor)
+    household, person = _subject(s, actor, reading=True)
     audit(s, actor, "read", "points_balance", household.id, f"resident {person}" if person else "",
           household_id=household.id)
     return _month_totals(s, _own(household, person), month_start(now))
@@ -275,7 +296,7 @@ def summary(s: Session, actor: Actor, now: dt.datetime | None = None) -> Balance
     """The balance, this month's points earned / deducted (penalties) / spent in the shop
     separately, and the rank by points *earned* this year (spending in the points shop must
     not lower anyone's standing)."""
-    household, person = _subject(s, actor)
+    household, person = _subject(s, actor, reading=True)
     this_month = month_start(now)
     year_start = this_month.replace(month=1)
     balance = balance_of(s, household.id, person)
@@ -320,7 +341,7 @@ def _is_deduction(entry: PointsEntry) -> bool:
 
 def history(s: Session, actor: Actor, limit: int = 5, only_deductions: bool = False,
             since: dt.datetime | None = None) -> list[LedgerLine]:
-    household, person = _subject(s, actor)
+    household, person = _subject(s, actor, reading=True)
     query = select(PointsEntry).where(PointsEntry.household_id == household.id)
     if person:
         query = query.where(PointsEntry.resident_id == person)

@@ -68,13 +68,13 @@ def refusal(text: str | None, max_chars: int = MAX_CHARS) -> str | None:
 # It needs a question form, and words that point at reports or records rather than at what is
 # happening: a reporting verb before the emergency word, a count, a record, a period of time.
 _QUESTION = re.compile(r"有没有|有没|有无|几个|几起|几次|几回|多少|记录|查一下|查查|查询|列一下|谁家|哪家|哪户|哪些"
-                       r"|是不是|是否|[吗没][？?]?$|没有[？?]?$|没得[？?]?$|了没|完没")
+                       r"|是不是|是否|[吗没][？?]?$|没有[？?]?$|没得[？?]?$|了没|完没|啥|什么")
 _ABOUT_REPORTS = re.compile(r"(喊|叫|报|打|求|按|摁)(了|过)?(个|声|一声)?(救命|快来人)|求助|求救|报警|报的警|报了警|喊急|喊救|记录|紧急|几个|几起|几次|几回"
                             r"|多少|谁家|哪家|哪户|哪些|今天|今儿|昨天|昨儿|刚才|刚刚|这周|这礼拜|这星期|本周|最近|这个月|本月"
-                            r"|有人(喊|叫|按|摁)")
+                            r"|有人(喊|叫|按|摁)|急事|急情|警情|没处理|没人处理|压着|待处理")
 # Words of alerts that are no emergency word themselves ("这会儿片里有人喊救急没有"): a staff
 # member's question with one of them is about the alerts too.
-_ALERT_WORDS = re.compile(r"救急|求救|求助|呼救|报警|紧急|喊人|喊急|喊救|报的警|报了警")
+_ALERT_WORDS = re.compile(r"救急|求救|求助|呼救|报警|紧急|喊人|喊急|喊救|报的警|报了警|急事|急情|警情")
 # Signs that the speaker needs help themselves, which no question form outweighs.
 _DISTRESS = re.compile(r"^\W*(救命|快来人|救救)|救命[啊呀哇哪！!]|快来|快救|救救|帮帮|赶紧来|马上来|来人[啊呀]"
                        r"|(我|俺|咱)(家|家里|这儿|这里)?(的人|老伴|老头|老婆|孩子)?(摔|晕|昏|着火|起火|失火|喘|胸口|心脏|中风|流血)")

@@ -11,7 +11,7 @@ from actions.points import ActionPointsBalance, ActionPointsHistory, ActionPoint
 from bot import points
 from bot.db import session_scope
 from bot.identity import resolve_actor
-from bot.models import PointsAppeal, PointsEntry, utcnow
+from bot.models import AuditLog, PointsAppeal, PointsEntry, User, utcnow
 from tests.actions.harness import CONFIRM, VOICE_CHANNEL
 
 
@@ -312,10 +312,24 @@ def test_a_price_asked_is_answered_and_the_exchange_waits_for_its_own_request(ru
 
 
 def test_points_asked_by_staff_or_a_relative_without_a_household_are_not_answered_with_how_to_link(runner):
-    """Staff are asked which household; a relative's account, linked but to no household of its
-    own, is told whose points it may hear — neither is told to link an account they have."""
+    """Staff are asked which household; a relative's account (子女在外), linked by the village to
+    one household, hears that household's balance and history (audited), but spends nothing."""
     staff = runner.run(ActionPointsHistory(runner.settings), "cli:wangxiulan", "扣吧", intent="points_history")
     assert staff.texts == ["您要查哪一户？说户主名字或者门牌号就行。"]
-    relative = runner.run(ActionPointsHistory(runner.settings), "cli:limingliang", "我妈家最近扣过分没",
-                          intent="points_history")
-    assert relative.texts[0].startswith("积分是按户记的")
+    with session_scope(url=runner.settings.database.url) as s:
+        relative = resolve_actor(s, "cli:limingliang")
+        balance = points.balance_of(s, points.reading_household_id(s, relative))
+    relative = runner.run(ActionPointsBalance(runner.settings), "cli:limingliang", "我妈那户眼下还剩几分",
+                          intent="check_points")
+    assert f"{balance}分" in relative.text
+    history = runner.run(ActionPointsHistory(runner.settings), "cli:limingliang", "最近加减过哪些分",
+                         intent="points_history")
+    assert history.texts and not history.texts[0].startswith(("这个要先绑定", "积分是按户记的"))
+    with session_scope(url=runner.settings.database.url) as s:
+        relative_id = s.execute(select(User.id).where(User.login == "limingliang")).scalar_one()
+        read = s.execute(select(AuditLog).where(AuditLog.action == "read", AuditLog.object_type == "points_balance",
+                                                AuditLog.actor_id == relative_id)).scalars().first()
+        assert read is not None and read.household_id is not None
+    spend = runner.run(ActionRedeemPoints(runner.settings), "cli:limingliang", "换一袋大米", intent="redeem_points",
+                       entities={"item": "大米"})
+    assert spend.texts[0].startswith("积分是按户记的") and not spend.sets(slots.PENDING_WRITE)

@@ -183,3 +183,20 @@ def test_the_shop_keeper_hands_out_pickups_and_restocks_nothing_else(fresh_db):
             emergency.acknowledge(s, shop, event_id)
         assert s.execute(select(func.count(OutboxMessage.id)).where(OutboxMessage.user_id == shop.user_id)
                          ).scalar_one() == 0
+
+
+def test_a_relative_hears_the_linked_households_points_and_spends_none(fresh_db):
+    """子女在外: a relative's account linked to one household may hear its balance and history
+    (audited under the relative); spending and appeals stay with the household."""
+    with session_scope(write=True, url=fresh_db) as s:
+        relative = resolve_actor(s, "cli:limingliang")
+        linked = points.reading_household_id(s, relative)
+        assert relative.household_id is None and linked is not None
+        assert points.summary(s, relative).balance == points.balance_of(s, linked)
+        assert points.history(s, relative, limit=3)
+        with pytest.raises(points.NoHousehold):
+            points.redeem(s, relative, "肥皂", 1, "relative-redeem-1")
+        villager = resolve_actor(s, "cli:wangjianguo")
+        assert points.reading_household_id(s, villager) == villager.household_id
+        worker = resolve_actor(s, "cli:wangxiulan")
+        assert points.reading_household_id(s, worker) is None

@@ -78,7 +78,7 @@ STAFF_QUESTIONS = ("今天有没有人喊救命", "有没有人喊救命", "这�
 
 
 def test_staff_asking_about_emergencies_get_the_open_alerts_whatever_the_model_hears():
-    for text in STAFF_QUESTIONS + ("刚刚黄翠花家是不是喊了救命", "这会儿片里有人喊救急没有"):
+    for text in STAFF_QUESTIONS + ("刚刚黄翠花家是不是喊了救命", "这会儿片里有人喊救急没有", "我手上还压着什么急事没办的"):
         for sender in STAFF:
             reached, message = through_pipeline(text, sender=sender)
             assert reached == [message], (text, sender)
@@ -125,7 +125,7 @@ def test_when_staff_cannot_be_told_the_alarm_is_raised(monkeypatch):
 def test_asks_about_emergencies():
     assert all(turn.asks_about_emergencies(t) for t in STAFF_QUESTIONS)
     for text in ("救命", "救命啊有没有人", "快来人", "我摔倒了有没有人", "老王摔倒了有没有人管", "我老伴晕倒了 咋办",
-                 "隔壁着火了", "俺家起火了吗没人来"):
+                 "隔壁着火了", "俺家起火了吗没人来", "俺家有急事，快来人"):
         assert not turn.asks_about_emergencies(text), text
 
 
