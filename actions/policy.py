@@ -315,9 +315,9 @@ class ActionPolicyAnswer(XiangyinAction):
             return answer_and_offer_report(turn, previous, turn.text)
         if on_topic is not None and on_topic.clarify:
             result = on_topic  # asked back between the topic's own entries
-        if turn.actor.is_staff and _ASKS_HOW_THEY_ARE.search(turn.text) and _names_household(turn):
-            # "二十一号……哦不，二十二号，吴春生那边最近咋样": staff asking after a household
-            return [FollowupAction("action_household_summary")]
+        households_asked = staff_means_households(turn)
+        if households_asked is not None:
+            return households_asked
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked
@@ -334,6 +334,17 @@ class ActionPolicyAnswer(XiangyinAction):
         return [SlotSet(slots.CHOICES, [e.id for e in options]), SlotSet(slots.CHOICE_KIND, slots.OFFERED_KB)]
 
 
+#: Staff asking who or how many of a kind of household ("二组有几个老人是自个儿住的", "黄色户都有谁").
+_WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单")
+_A_KIND_OF_HOUSEHOLD = re.compile(r"[一二三四五六七八九\d]组|第.网格|网格里|独居|自个儿?住|自个儿?过|一个人(住|过)|自己(住|过)|老人"
+                                  r"|红色|黄色|绿色|红户|黄户|绿户|连心户|关心户|放心户|空巢")
+
+
+def asks_for_a_list(text: str) -> bool:
+    """A question for the households of a kind (a group, living alone, a colour) by who or how many."""
+    return bool(_WHO_OR_HOW_MANY.search(text or "")) and bool(_A_KIND_OF_HOUSEHOLD.search(text or ""))
+
+
 #: How somebody is doing ("那边最近咋样", "家里情况怎么样"): about a household, when one is named.
 _ASKS_HOW_THEY_ARE = re.compile(r"咋样|怎么样|怎样|情况|近况|好不好|如何")
 
@@ -347,6 +358,19 @@ def _names_household(turn: Turn) -> bool:
         return bool(households.named_in(s, turn.actor, turn.text))
 
 
+def staff_means_households(turn: Turn, named: bool = False) -> Optional[List[EventType]]:
+    """A staff member's words the knowledge base is unsure of that ask about households: how a
+    named one is doing ("二十一号……哦不，二十二号，吴春生那边最近咋样"; ``named``: any mention of one
+    will do), or the households of a kind ("二组有几个老人是自个儿住的"). None otherwise."""
+    if not turn.actor.is_staff:
+        return None
+    if (named or _ASKS_HOW_THEY_ARE.search(turn.text)) and _names_household(turn):
+        return [FollowupAction("action_household_summary")]
+    if asks_for_a_list(turn.text):
+        return [FollowupAction("action_list_households")]
+    return None
+
+
 class ActionKnowledgeFallback(XiangyinAction):
     """NLU was not sure what was meant: a confident answer from the knowledge base (say a
     village notice added last week) is still given, or its clarifying question asked;
@@ -358,9 +382,9 @@ class ActionKnowledgeFallback(XiangyinAction):
         result = search(turn, turn.text)
         if result.entry is not None and result.confident:  # a problem it also describes: offered for report
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
-        if turn.actor.is_staff and _names_household(turn):
-            # "二十一号……哦不，二十二号，吴春生那边最近咋样": staff asking after a household
-            return [FollowupAction("action_household_summary")]
+        households_asked = staff_means_households(turn, named=True)
+        if households_asked is not None:
+            return households_asked
         if turn.intent == "out_of_scope":  # not a question for us, unless the base is sure
             turn.say("utter_out_of_scope")
             return []

@@ -71,14 +71,18 @@ DEV11_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev11"
 ELEVENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eleventh"
 #: Written blind at the twelfth pass's start as development data (read from the first run on).
 DEV12_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev12"
-#: The twelfth pass's held-out set (2026-12-01): measured once with the session-start code
-#: (88/116), failures never read: held out. Not in ALL_DIALOGUE_DIRS while it is unread.
+#: The twelfth pass's held-out set (2026-12-01): measured with the session-start code (88/116) and
+#: with the code before its failures were read (88/116), then read: development data.
 TWELFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twelfth"
+#: Written blind at the end of the twelfth pass as the next held-out set: not in ALL_DIALOGUE_DIRS
+#: while it is unread (README in the folder says what was measured on it).
+THIRTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_thirteenth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
                      DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, TENTH_DIALOGUES_DIR,
-                     DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, DEV12_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, DEV12_DIALOGUES_DIR, TWELFTH_DIALOGUES_DIR,
+                     PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -96,6 +96,8 @@ _EMERGENCY_SAID = re.compile(
     r"|站都站不稳"
     # a fit (抽起来了, 羊角风, 眼睛往上翻), chest pain that bores or spreads to the left arm
     r"|抽(起来|过去|搐|风)了?|羊角风|癫痫|眼睛[^，。,]{0,3}往上翻|翻白眼"
+    # a snake bite; someone who cannot be woken however they are shaken (怎么拍都不醒)
+    r"|(蛇|毒蛇|长虫)[^，。,]{0,2}咬|(让|被|叫|遭)蛇|(叫|喊|拍|推|摇|弄)[^，。,]{0,3}不醒"
     r"|(心口|胸口)[^，。,]{0,6}(疼|痛|闷)得|(左)?(胳膊|膀子|手臂)[^，。,]{0,2}(发麻|麻了|麻木)")
 
 

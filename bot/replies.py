@@ -86,6 +86,8 @@ YES_WORDS = (
     "可以得", "行得", "就是这个意思", "是这个意思", "就这个意思", "对这个意思",
     # Wu / Hui 是嗰 ("that's it"), a rhetorical yes ("那还能有假"), a nod told (外婆点头了)
     "是嗰", "对嗰", "好嗰", "还能有假", "还有假", "那还有假", "哪能有假", "点头了", "点了头", "点点头", "点头",
+    # north-western "fine" (好着呢), "what you read is what I said" (你念的不就是我说的嘛)
+    "好着呢", "好着哩", "就是我说的", "就是俺说的", "还问啥", "还用问", "还问什么",
 )
 #: Replies that are a yes only as a clause of their own: Cantonese 得 ("fine"), Minnan 着 ("right",
 #: "着啦着啦"), Yanbian 内 (Korean 네, "内，内"), Tibetan 啦索 (lags so, "all right"). Inside a
@@ -143,10 +145,14 @@ REPEAT_PATTERNS = (
     "耳朵背", "耳背", "听不清", "听不太清", "没跟上", "跟不上", "听不过来", "没听着", "没听到",
     # "read it to me again" ("再读给我听听", "念给我听")
     "再读", "读给我听", "念给我听", "再念", "再给我念", "再给我读", "重新念", "重新读", "再给俺念", "再给俺读",
-    "念给俺听", "读给俺听", "没记住", "记不住", "没记下",
+    "念给俺听", "读给俺听",
 )
+#: "I didn't get it down" asks for it again only said on its own ("没记住"); in a sentence of its
+#: own ("今天初几了，我咋老记不住") it is talk about something else.
+REPEAT_SHORT = ("没记住", "记不住", "没记下")
+REPEAT_SHORT_MAX = 8
 #: "Say it again / slower" in any words ("再讲一回", "说慢些", "讲慢滴", "再念一道").
-_REPEAT_RE = re.compile(r"再(说|讲|念|读|重复|来|讲过|说过)(一)?(遍|回|次|道|趟|下|哈|哈子)|(说|讲|念|读)(得)?慢(些|点|一点|滴|啲|哈)"
+_REPEAT_RE = re.compile(r"再(说|讲|念|读|重复|来|讲过|说过)(一)?(遍|回|次|道|趟|下|哈|哈子|片)|(说|讲|念|读)(得)?慢(些|点|一点|滴|啲|哈)"
                         r"|慢(些|点|一点|滴|啲)(说|讲|念|读)|(讲|说)多(一)?(次|遍|回)|(讲|说)过(一)?(次|遍|回)|冇听(清|到|见)|听唔(清|到|明)")
 FILLERS = "嗯呃额啊哦噢喔哎唉诶欸呀吧呗啦嘛哈呢嘞咧哩喽咯哟噻"
 _YES_ALONE_CLAUSE = re.compile(rf"^(?:[{FILLERS}]*(?:{'|'.join(sorted(YES_ALONE, key=len, reverse=True))})[{FILLERS}]*)+$")
@@ -196,7 +202,8 @@ def answers_read_back(text: str) -> bool:
 def asks_to_repeat(text: str) -> bool:
     """"再说一遍", "没听清", "前头说的再念念", "你说慢些再讲一回": the last thing said, again."""
     flat = normalise(text)
-    return _has_any(flat, REPEAT_PATTERNS) or bool(_REPEAT_RE.search(flat))
+    return _has_any(flat, REPEAT_PATTERNS) or bool(_REPEAT_RE.search(flat)) \
+        or (len(flat) <= REPEAT_SHORT_MAX and _has_any(flat, REPEAT_SHORT))
 
 
 #: 算了 as "counted" ("给我家少算了三亩", "我算了一下账", "结算了"), no way out.
@@ -222,7 +229,7 @@ def refuses(text: str) -> bool:
 
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
-_STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写)"
+_STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
                       r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
@@ -265,10 +272,19 @@ REMARKS = ("名字不用保密", "名字要保密", "名字保密", "不用保�
            "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很")
 
 
+#: What is asked for with a yes to a report or an exchange, which is no part of the yes or the no:
+#: someone to come and look ("派人来瞧瞧"), the goods picked up later ("我下礼拜让她来拿").
+_REMARKS_RE = re.compile(r"(派|叫|让|找)(个)?人(来)?(看看|瞧瞧|瞅瞅|看一下|瞧一下|修修|修一下|弄弄|处理一下)"
+                         r"|((让|叫)(他们|人家|他|她|村里)?)?(早|快)(点|些)来(人)?(修|看)?|(我|俺|她|他)?(下礼拜|下星期|下周|明天|明儿|回头|过两天|改天|等会儿?)?"
+                         r"(让|叫)?[^，,。]{0,3}(来|去|再来)(拿|取|领)(吧|哈|啊)?")
+#: A conditional yes ("能换就换上", "能报就报"): the offer's verb said as "if it can be done, do it".
+_IF_IT_CAN = re.compile(r"能(换|报|记|加|扣|办|申诉|申)就(换|报|记|加|扣|办|申诉|申)(上|了|吧)?")
+
+
 def _without_remarks(text: str) -> str:
     for remark in REMARKS:
         text = text.replace(remark, "")
-    return text
+    return _REMARKS_RE.sub("", text)
 
 
 #: Yes words inside phrases that are no yes ("管他呢": whatever).
@@ -303,7 +319,8 @@ SOCIAL = ("麻烦你了", "麻烦您了", "麻烦你", "麻烦您", "麻烦了",
           "麻溜儿的", "麻溜的", "麻溜儿", "麻溜", "快些", "快点儿", "赶紧的", "抓紧", "利索点", "利索的")
 
 #: "What you said is right" ("恁说哩都对", "你讲得对", "念得冇错").
-_SAID_RIGHT = re.compile(r"(说|讲|念|读|写|记)(的|得|哩|嘞|嘅|滴|咧)?(都|全|也|全都|倒|一点)?(对|是|没错|冇错|在理|不错|啱|中|准|没差|不差)")
+_SAID_RIGHT = re.compile(r"(说|讲|念|读|写|记)(的|得|哩|嘞|嘅|滴|咧)?(都|全|也|全都|倒|一点)?(对|是|没错|冇错|在理|不错|啱|中|准|没差|不差)"
+                         r"|(你|您)?(念|读|说|写)的(不)?就是(我|俺|咱)(说|讲)的")
 
 
 _NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")
@@ -345,7 +362,7 @@ def _agrees(core: str, verbs: tuple[str, ...], said: str = "", hit: bool = False
         return True
     if any(words in core for words in NOT_AGREEMENT):
         return False
-    rest = _SAID_RIGHT.sub("", core)
+    rest = _IF_IT_CAN.sub("", _SAID_RIGHT.sub("", core))
     hit = hit or rest != core
     for word in sorted({*YES_WORDS, *YES_WITH_NEGATION, *(v for v in verbs if v)}, key=len, reverse=True):
         if word in rest:

@@ -13,6 +13,7 @@ from bot.nlu.goals import (
     asks_for_more,
     about_a_report,
     asks_for_a_person,
+    asks_to_explain,
     asks_who_handles,
     asks_household_detail,
     asks_question,
@@ -487,6 +488,8 @@ def decide(turn: Turn) -> Optional[str]:
         return BALANCE_ACTION  # "俺家还有多少分"; "隔壁老李家多少分" (only one's own, it says)
     if not busy and turn.intent in POINTS_RULE_MISREADS and asks_points_rule(turn.text):
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
+    if not busy and turn.intent == REQUEST_HUMAN_INTENT and asks_to_explain(turn.text):
+        return POLICY_ACTION  # "你给讲讲三线联系": a thing explained, not a person called
     if not busy and turn.intent in (REQUEST_HUMAN_INTENT, STATUS_INTENT) \
             and len(flat_text(turn.text)) >= WHO_HANDLES_MIN_CHARS \
             and (asks_who_handles(turn.text) or asks_question(turn.text)) and not asks_for_a_person(turn.text) \

@@ -141,7 +141,7 @@ def names_other_household(text: str) -> bool:
     return False
 
 
-_AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几)(个)?(积|鸡)?分|(积|鸡)分.{0,3}(多少|几个|几)")
+_AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几)(个)?(积|鸡)?分|(积|鸡)分.{0,3}(多少|几个|几)|分(数)?(多不多|高不高|有多少|咋样)")
 
 
 def asks_others_balance(text: str) -> bool:
@@ -194,7 +194,10 @@ _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现�
                   r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?"
                   r"|收着了|晓得了.{0,4}(去|赶)|(正|在|正在)(往|朝).{0,6}(赶|跑|去)|往那(边|儿|头)(赶|跑)"
                   # "我立马奔周大爷家去", "收着信儿了，立刻动身"
-                  r"|(这就|马上|立马|立刻|现在就)(奔|赶往|赶到|动身|出门|过去看)|收着信|收到信")
+                  r"|(这就|马上|立马|立刻|现在就)(奔|赶往|赶到|动身|出门|过去看)|收着信|收到信"
+                  # "瞧见了，马上骑车往赵丽华那儿赶", "晓得咯，我叫上他侄儿一起过去"
+                  r"|(这就|马上|立马|立刻|现在就)[^，。,]{0,6}(往|到|去|奔)[^，。,]{0,10}(跑|赶|去|走)"
+                  r"|(晓得|知道|明白|瞧见|看见|看到)(了|咯|啦|喽|哒)[，,。\s]*[^。]{0,12}(过去|赶过去|去一趟|赶到)")
 
 
 def acknowledges(text: str) -> bool:
@@ -221,8 +224,10 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "垮", "大坑", "大沟", "陷下去", "砌过来", "盖过来", "挪过来", "往我家这边", "往俺家这边",
                   # leaning, loose, bulging, seeping ("电线杆斜得厉害", "护栏松了")
                   "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了",
-                  # come off, will not close or open ("门板脱落了，合不拢")
-                  "脱落", "掉下来", "合不拢", "关不上", "锁不上", "打不开", "关不严",
+                  # come off, will not close or open ("门板脱落了，合不拢"); burst ("水管崩了")
+                  "脱落", "掉下来", "合不拢", "关不上", "锁不上", "打不开", "关不严", "崩了", "爆了", "炸了",
+                  # cheated or left out ("医保卡被刷了…这不是骗人嘛", "我们这破房子倒没份")
+                  "骗人", "骗钱", "骗保", "坑人", "冒领", "冒用", "盗刷", "没份", "没我们的份", "没俺的份",
                   # money owed and held back ("补偿款拖到如今还没到手")
                   "没到手", "拖到", "拖着不", "迟迟不", "克扣", "扣下了", "没发下来",
                   # noise that keeps people awake ("野猫半夜叫唤，孩子睡不着")
@@ -238,6 +243,8 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
                       # a hazard someone nearly came to harm by ("一地的碎玻璃…差点扎了脚")
                       r"|差点(儿)?(扎|摔|绊|掉|砸|撞|滑|戳|割|淹|电)|碎玻璃|玻璃碴"
+                      # a cadre's relative favoured ("补贴让村干部他小舅子拿去了")
+                      r"|(村干部|干部|支书|书记|主任|组长|会计)[^，,。]{0,4}(亲戚|小舅子|舅子|兄弟|侄子|儿子|闺女|女婿|连襟|家里人)"
                       # something fallen across the way ("五组路口那棵大树倒了，把路都拦了")
                       r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
@@ -350,7 +357,7 @@ def says_house_number(text: str) -> bool:
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
 # which follows a look-up; no sign that somebody needs help.
 _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
-                               r"多大(岁数|年纪)|几岁|独居|一个人住|走访|积分|分数|哪种户|啥户|什么户|"
+                               r"多大(岁数|年纪)|几岁|独居|一个人住|一个人过|自个儿?(住|过)|自己(住|过)|单过|走访|积分|分数|哪种户|啥户|什么户|"
                                r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户|分(还)?(有|剩)(几|多少)|(几|多少)(个)?分")
 _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|疼|痛|快来|赶紧|出事")
 
@@ -362,6 +369,20 @@ ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|�
 
 # Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
 _WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家)")
+
+
+# Asking to have something explained ("你给讲讲三线联系", "说说啥是红白理事会"): a question.
+_EXPLAIN = re.compile(r"讲讲|说说|介绍(一下|介绍)?|解释|是啥|是什么|啥意思|什么意思|咋回事|怎么回事")
+
+
+_WHAT_IT_IS = re.compile(r"啥是|什么是|是(干|做)(啥|什么)的?|是啥|是什么|啥意思|什么意思")
+
+
+def asks_to_explain(text: str) -> bool:
+    """The speaker asks for something to be explained (answered from the knowledge base), not
+    for a person: "你给讲讲三线联系", "啥是网格员" (a role named in what is asked about)."""
+    flat = flat_text(text)
+    return bool(_EXPLAIN.search(flat)) and (bool(_WHAT_IT_IS.search(flat)) or not asks_for_a_person(flat))
 
 
 def asks_who_handles(text: str) -> bool:
@@ -398,9 +419,15 @@ def asks_household_detail(text: str) -> bool:
 _INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道)(是)?(哪家|谁家|哪个|哪位|什么人|啥人|哪里来的|哪来的|哪儿来的)")
 
 
+# An accusation said as a question ("这不是骗人嘛", "这不是欺负人吗"): nothing is asked.
+_ACCUSING = re.compile(r"(这|那|这样|这么|这还)?(不是|不就是)[^，。,？?]{0,4}(骗人|骗钱|坑人|欺负人|胡来|乱来|瞎搞|糊弄人|明抢|耍赖|骗子)"
+                       r"(嘛|吗|么|呢|哩|嘞)?[？?]?")
+
+
 def asks_question(text: str) -> bool:
-    """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells."""
-    return bool(_QUESTION.search(_INDEFINITE.sub("", (text or "").strip())))
+    """'烧秸秆要扣多少分' / '这不是要扣分吗' ask; '给8号户加5分，义务清扫' tells; '这不是骗人嘛'
+    accuses."""
+    return bool(_QUESTION.search(_ACCUSING.sub("", _INDEFINITE.sub("", (text or "").strip()))))
 
 
 # Staff work the queue by voice: "260101办结了 路灯已经换好了". Checked in order: "不受理"
@@ -439,6 +466,9 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 _PENALTY_SAID = re.compile(r"((照|按)(着)?(村里|村上|咱村|咱们村)?(的)?(规矩|规定)|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
                            r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
 AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|把分(给)?(加|记)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
+                        r"|给(他|她|他们|他家|她家)(把分)?(加上|记上)"
+                        # a custom the council confirmed ("…彩礼没要，大席也没摆，理事会那边认了")
+                        r"|(理事会|评议会|村里|村委)[^，,。]{0,4}(认了|认可|确认了|核实了|同意了)"
                         r"|照(着)?[^，,。]{0,4}(那条|规矩|规定)[^，,。]{0,3}(给|加|记)"
                         rf"|{_PENALTY_SAID.pattern}")
 

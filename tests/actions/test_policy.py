@@ -260,3 +260,14 @@ def test_staff_asking_how_a_household_is_doing_with_the_number_put_right_hear_ab
     said = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangxiulan", "一号……哦不，二号，那边最近咋样",
                       intent="ask_policy")
     assert said.followup == "action_household_summary"
+
+
+def test_staff_asking_for_households_of_a_kind_heard_as_a_policy_question_get_the_list(runner):
+    from actions.policy import ActionPolicyAnswer
+
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangxiulan", "一组有几个老人是自个儿过的",
+                      intent="ask_policy")
+    assert said.followup == "action_list_households"
+    villager = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangjianguo", "一组有几个老人是自个儿过的",
+                          intent="ask_policy")
+    assert villager.followup != "action_list_households"

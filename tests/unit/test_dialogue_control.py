@@ -599,3 +599,16 @@ def test_the_twelfth_passs_development_talk():
     assert tells_visit("刚去刘桂英家那边转了一趟，老太太精神不错")
     assert tells_award("12号今早把河滩捡干净了，给她把分记上")
     assert not tells_visit("我想去李满仓家转转，他家几口人")  # a plan and a question
+
+
+def test_the_twelfth_held_out_sets_failures_read_as_general_rules():
+    """After its second measurement the twelfth set was read; its kinds of failure, in other words."""
+    from bot.nlu.goals import acknowledges, asks_others_balance, complains_without_asking, reports_problem, tells_award
+
+    assert acknowledges("看到了，立马开三轮往周家那边赶") and acknowledges("知道了，我喊上村医一块过去")
+    assert asks_others_balance("我姐吴桂兰家分高不高")
+    assert reports_problem("后街那根水管又崩了") and reports_problem("低保名单里有会计他连襟，人家日子好着呢")
+    assert complains_without_asking("卫生室拿我的卡开了一堆药，我压根没去过，这不是坑人嘛")
+    assert tells_award("五十号王家，儿子娶媳妇没收彩礼，红白理事会那边认了") and tells_award("12号李家昨天帮着清沟，给她加上")
+    assert decide(turn("你给说说啥是网格员", "request_human", 0.5)) == "action_policy_answer"
+    assert decide(turn("我要找网格员，让他给我打个电话", "request_human", 0.5)) != "action_policy_answer"

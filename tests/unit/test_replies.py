@@ -248,3 +248,16 @@ def test_yes_words_of_their_own_clause_never_outweigh_a_refusal_or_mean_other_wo
 ])
 def test_wu_no_rhetorical_yes_a_nod_and_not_yet_are_read_for_what_they_are(text, meant):
     assert interpret(text, ("报", "加", "换")) is meant
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("好着哩，往上递吧", ("申诉", "递"), Reply.YES),  # north-western "fine" with the offer's verb
+    ("你说的不就是我讲的嘛，还问啥", ("报",), Reply.YES),  # what was read is what was said
+    ("能报就报吧，让他们早点来修", ("报",), Reply.YES),  # "if it can be done, do it", and a request
+    ("能换就换，过两天叫孙子来拿", ("换",), Reply.YES),  # picking the goods up later is no condition
+    ("没记住", ("换",), Reply.REPEAT),
+    ("对了我问一下，明天是几号，我老是记不住", ("换",), Reply.OTHER),  # other talk: the write is dropped
+    ("不领了", ("换",), Reply.STOP),
+])
+def test_conditional_rhetorical_and_north_western_yes_and_memory_trouble(text, verbs, meant):
+    assert interpret(text, verbs) is meant

@@ -156,7 +156,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  "热水瓶倒了，滚水烫了娃的脚背", "娃哭得背过气去了", "屋里烧着煤炉，俺头晕想吐",
                  "俺爹下台阶踩空摔下去了", "我喊她半天，叫也不应",
                  # a fit, chest pain spreading to the arm, a fall said with a particle
-                 "俺家老头子突然抽过去了", "胸口闷得慌，左手臂发麻", "哎哟，灶屋门口滑倒啦，腰起不来"):
+                 "俺家老头子突然抽过去了", "胸口闷得慌，左手臂发麻", "哎哟，灶屋门口滑倒啦，腰起不来",
+                 # a snake bite, someone who cannot be woken
+                 "俺爹在田埂上叫蛇咬了，腿肿起来了", "娃喝了酒睡死过去了，咋摇都不醒"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
