@@ -241,33 +241,19 @@ def test_out_of_scope_without_a_sure_answer_says_what_the_assistant_can_do(runne
     assert said.slot(slots.PENDING_WRITE, None) is None
 
 
-def test_staff_asking_after_a_household_the_model_could_not_place_hear_about_that_household(runner):
-    """"十一号……哦不，十二号，那边最近咋样" or a head named in full, unsure to the model: the
-    household, not "say it again"; a villager saying the same is not given a household."""
-    from actions.policy import ActionKnowledgeFallback
+@pytest.mark.parametrize("action,text,intent,followup", [
+    # a head named in full, unsure to the model
+    ("ActionKnowledgeFallback", "李桂芳那边最近咋样", "nlu_fallback", "action_household_summary"),
+    # the house number put right, unsure to the knowledge base
+    ("ActionPolicyAnswer", "一号……哦不，二号，那边最近咋样", "ask_policy", "action_household_summary"),
+    # households of a kind, heard as a policy question
+    ("ActionPolicyAnswer", "一组有几个老人是自个儿过的", "ask_policy", "action_list_households"),
+])
+def test_staff_asking_about_households_in_words_nobody_placed_hear_about_them(runner, action, text, intent, followup):
+    """Staff get the household or the list instead of "say it again" or a policy's clarifying
+    question; a villager saying the same gets neither."""
+    from actions import policy
 
-    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:wangxiulan", "李桂芳那边最近咋样",
-                      intent="nlu_fallback")
-    assert said.followup == "action_household_summary"
-    villager = runner.run(ActionKnowledgeFallback(runner.settings), "cli:wangjianguo", "李桂芳那边最近咋样",
-                          intent="nlu_fallback")
-    assert villager.followup != "action_household_summary"
-
-
-def test_staff_asking_how_a_household_is_doing_with_the_number_put_right_hear_about_that_household(runner):
-    from actions.policy import ActionPolicyAnswer
-
-    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangxiulan", "一号……哦不，二号，那边最近咋样",
-                      intent="ask_policy")
-    assert said.followup == "action_household_summary"
-
-
-def test_staff_asking_for_households_of_a_kind_heard_as_a_policy_question_get_the_list(runner):
-    from actions.policy import ActionPolicyAnswer
-
-    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangxiulan", "一组有几个老人是自个儿过的",
-                      intent="ask_policy")
-    assert said.followup == "action_list_households"
-    villager = runner.run(ActionPolicyAnswer(runner.settings), "cli:wangjianguo", "一组有几个老人是自个儿过的",
-                          intent="ask_policy")
-    assert villager.followup != "action_list_households"
+    act = getattr(policy, action)(runner.settings)
+    assert runner.run(act, "cli:wangxiulan", text, intent=intent).followup == followup
+    assert runner.run(act, "cli:wangjianguo", text, intent=intent).followup != followup
