@@ -79,7 +79,8 @@ _ABOUT_THE_NAME = re.compile(r"名字|名儿|晓得|知道|保密|匿名|不怕|
 POLICY_ACTION = "action_policy_answer"
 REQUEST_HUMAN_INTENT = "request_human"
 STATUS_INTENT = "check_grievance_status"
-#: A question of who handles a problem told at length is the knowledge base's (whom to go to);
+#: A question told with its story (at least this many characters: "…这个理该找哪个评", "…这工伤咋认定啊")
+#: that the model heard as a wish for a person or for a report's progress is the knowledge base's;
 #: a short one ("找网格员", "我要找人") asks for a person.
 WHO_HANDLES_MIN_CHARS = 15
 #: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")

@@ -234,6 +234,8 @@ def test_a_yes_of_its_own_clause_relayed_or_regional_is_yes(text):
     ("村内那条路还没修", Reply.OTHER),
     ("他说", Reply.UNCLEAR),  # a relay with nothing relayed
     ("内，不对不对", Reply.NO),  # refusal outweighs the yes word
+    ("奶奶还没点头呢", Reply.NO),  # a nod not given is no yes
+    ("还问啥", Reply.UNCLEAR),  # impatience alone is asked again
 ])
 def test_yes_words_of_their_own_clause_never_outweigh_a_refusal_or_mean_other_words(text, meant):
     assert interpret(text, ("报", "记", "换")) is meant
