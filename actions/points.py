@@ -141,7 +141,8 @@ class ActionPointsHistory(XiangyinAction):
             if not parsing.declines_appeal(text):
                 turn.say("utter_appeal_how", date=phrases.spoken_date(latest.at), points=-latest.delta)
             return []
-        if latest.appealable and not parsing.declines_appeal(text):
+        if latest.appealable and not parsing.declines_appeal(text) and turn.actor.household_id is not None:
+            # (a relative hears the linked household's deductions; the appeal is the household's own)
             return propose_write(turn, slots.WRITE_POINTS_APPEAL, {"entry_id": latest.entry_id, "question": text},
                                  "utter_confirm_points_appeal", date=phrases.spoken_date(latest.at),
                                  points=-latest.delta)

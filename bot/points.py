@@ -201,7 +201,9 @@ def _own_household(s: Session, actor: Actor, reading: bool = False) -> Household
         household = s.get(Household, household_id) if household_id is not None else None
         if household is None or household.village_id != actor.village_id:
             raise NoHousehold(actor.sender_id)
-        return household  # a relative's linked household, found by the link itself
+        # a relative's linked household, found by the link itself; every such read is audited
+        audit(s, actor, "read", "points_linked", household.id, "relative", household_id=household.id)
+        return household
     if actor.household_id is None:
         raise NoHousehold(actor.sender_id)
     return require_household(s, actor, actor.household_id, "points")
