@@ -20,7 +20,7 @@ from actions import parsing, phrases, point_rules, slots
 from actions.common import Turn, UsesSettings, XiangyinAction, clear_choices
 from actions.grievances import OTHER_CATEGORY
 from actions.pending import PendingWrite, propose_write
-from bot import grievances, households, points
+from bot import grievances, households
 from bot.identity import verify_pin
 from bot.nlu.goals import asks_others_balance
 from bot.text import is_spoken_number

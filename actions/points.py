@@ -46,10 +46,9 @@ def _asks_about_another_household(turn: Turn) -> bool:
     if not person and not number:
         return False
     with turn.session() as s:
-        own_id = points.reading_household_id(s, turn.actor) if relative else turn.actor.household_id
-    if own_id is None:
-        return True  # staff without a household of their own: any household named is another
-    with turn.session() as s:
+        own_id = points.reading_household_id(s, turn.actor)  # a relative's: the household linked
+        if own_id is None:
+            return True  # staff without a household of their own: any household named is another
         household = s.get(Household, own_id)
         own_names = {r.name for r in household.residents}
         own_number = str(household.number)

@@ -395,7 +395,7 @@ def _answer_part(text: str) -> tuple[str, bool]:
         if _YES_ALONE_CLAUSE.match(clause):
             alone = True
         else:
-            kept.append(_RELAYED.sub("", clause) or ("" if _RELAYED.match(clause) else clause))
+            kept.append(_RELAYED.sub("", clause))
     return "，".join(c for c in kept if c), alone
 
 
