@@ -90,14 +90,17 @@ model: install
 	@$(PY) -m speech.model $(if $(FROM),--from $(FROM),)
 
 # Everything CI runs (.ci/run): the training data validated, the model trained (or reused when
-# up to date), then every tier, fast ones first (pyproject's testpaths), e2e and scaleout last.
+# up to date), then every tier, spread over the cores by pytest-xdist: each server tier (console,
+# e2e, scaleout: an xdist_group each, tests/conftest.py) runs whole on one worker, in order, its
+# servers started once; the fast tiers fill the other worker's time (a server tier alone leaves
+# most of a core idle). A plain `pytest` still runs everything in one process, in testpaths order.
 test: install
 	@echo "==> Validating the training data (rasa data validate: errors fail, warnings are counted)"
 	@log=$$(mktemp); if $(VALIDATE) >"$$log" 2>&1; then \
 	  echo "    valid; $$(grep -c 'UserWarning' "$$log") warnings (\`make validate\` lists them)"; rm -f "$$log"; \
 	else cat "$$log"; rm -f "$$log"; echo "rasa data validate found errors in domain.yml, nlu_data/ or config.yml"; exit 1; fi
 	@$(PY) -m bot train --validated
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # The tiers that need no trained model and no servers: no training; about a minute on 2 idle
 # cores, the tests spread over the cores (pytest-xdist; every test has its own scratch files).

@@ -28,7 +28,8 @@ from tests.support.databases import (
 
 TESTS_DIR = Path(__file__).resolve().parent
 FAST_TIERS = ("unit", "domain", "actions", "speech")
-TIERS = FAST_TIERS + ("console", "e2e", "scaleout")
+SERVER_TIERS = ("console", "e2e", "scaleout")
+TIERS = FAST_TIERS + SERVER_TIERS
 
 # Variables the developer's shell may set that tests keep: where trained models are, and the
 # knobs of the test suite itself. Every other XIANGYIN_* variable is removed for the run, so a
@@ -45,9 +46,13 @@ def tier_of(path: Path) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Marks each test with its tier (the folder it is in), and the fast tiers' tests that are
-    not ``slow`` with ``fast``."""
+    not ``slow`` with ``fast``. Each server tier (console, e2e, scaleout) is also an
+    ``xdist_group`` of its own: under ``-n … --dist loadgroup`` (`make test`) one worker runs a
+    tier's tests in order, its package-scoped servers started once, while the other workers run
+    the other tiers (they share no server, database or port) and the fast tiers' tests."""
     for item in items:
         tier = tier_of(item.path)
         if tier is None:
@@ -55,6 +60,8 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(tier)
         if tier in FAST_TIERS and item.get_closest_marker("slow") is None:
             item.add_marker("fast")
+        if tier in SERVER_TIERS:
+            item.add_marker(pytest.mark.xdist_group(tier))
 
 
 @pytest.fixture(scope="session", autouse=True)
