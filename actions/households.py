@@ -23,7 +23,7 @@ from actions.pending import PendingWrite, propose_write
 from bot import grievances, households
 from bot.identity import verify_pin
 from bot.nlu.goals import asks_others_balance
-from bot.text import is_spoken_number
+from bot.text import pin_said
 from bot.models import Household, utcnow
 
 MAX_PIN_ATTEMPTS = 3
@@ -243,8 +243,9 @@ class ValidatePinForm(UsesSettings, FormValidationAction):
         ("九九九九" ~ "救救救救"): the slot's mapping skips the emergency intent, so the form's
         own extraction takes them (bot/nlu/control.py sends such a turn to the form)."""
         text = (tracker.latest_message or {}).get("text") or ""
-        if tracker.get_slot("requested_slot") == slots.PIN and is_spoken_number(text):
-            return {slots.PIN: text}
+        pin = pin_said(text) if tracker.get_slot("requested_slot") == slots.PIN else None
+        if pin:  # "嗯，我想想，二四六八": the digits, after the words of recalling them
+            return {slots.PIN: pin}
         return {}
 
     def validate_pin(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -84,15 +84,17 @@ def house_number_in(text: str) -> Optional[str]:
 _TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-]))"
 _HESITATION = r"(哦|噢|哎|呃|嗯|啊|唉)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
+# How the right number is said again: "是66号", "给65号", "是给65号", "查9号".
+_RESTATED = r"(是给|是|给|查|到)"
 # The first number may be said bare when the taking back follows at once ("四十六，哦不是，四十八号").
 # The corrected number may come without 号 ("十八号，哎不对，是十六，周翠花…"): it is the house.
 _SELF_CORRECTED = re.compile(rf"(?<![\d{cn.NUMERAL_CHARS}]){cn.HOUSE_DIGITS}(号(户|家)?{_BREAK}*|{_BREAK}+){_HESITATION}"
-                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})"
+                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+{_RESTATED}?(?P<meant>{cn.HOUSE_DIGITS})"
                              rf"(号|(?=[\s…。.，,、]|$))")
 # ... and after the rest of the request ("给60号加五分义务清扫……哦说岔了，是66号", "给46号加两分，垃圾分得好——哦不对，
 # 是47号"): the number said last takes the place of the first; the request between them stays.
 _LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.]{{1,16}}?){_BREAK}*{_HESITATION}"
-                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+(是)?(?P<meant>{cn.HOUSE_DIGITS})号(?P<rest>.*)$")
+                             rf"[\s…，,—\-]*({_TAKEN_BACK}[\s…，,、—\-]*)+{_RESTATED}?(?P<meant>{cn.HOUSE_DIGITS})号(?P<rest>.*)$")
 
 
 # A report that starts by naming the wrong group or house and takes it back ("三组……不是，五组路口那棵
@@ -369,7 +371,7 @@ def household_reference(text: str, name: Optional[str] = None, number: Optional[
     if not number:
         match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", text)
         number = match.group(1) if match else None
-    group = re.search(r"([一二三四五六])组", text)
+    group = re.search(r"(?<!哪)([一二三四五六])组", text)  # "是哪一组的" asks for the group
     if not name and not number:
         match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", text)
         name = match.group(1) if match else None

@@ -271,7 +271,9 @@ def after_stop(text: str) -> str:
 # Details of the report said together with the answer ("报上去吧，名字不用保密", "行，不急"): they
 # are neither a yes nor a no to the offer (the form reads them), so they are set aside first.
 REMARKS = ("名字不用保密", "名字要保密", "名字保密", "不用保密", "不要保密", "要保密", "得保密", "保密",
-           "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很")
+           "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很",
+           # "that is all there is to it" ("情况就这些，你报吧")
+           "情况就这些", "事情就这些", "就这些情况", "就这么些", "就这些了", "就这些", "没别的了", "没有别的了", "就这么多")
 
 
 #: What is asked for with a yes to a report or an exchange, which is no part of the yes or the no:
@@ -283,10 +285,16 @@ _REMARKS_RE = re.compile(r"(派|叫|让|找)(个)?人(来)?(看看|瞧瞧|瞅瞅
 _IF_IT_CAN = re.compile(r"能(换|报|记|加|扣|办|申诉|申)就(换|报|记|加|扣|办|申诉|申)(上|了|吧)?")
 
 
+#: A rhetorical "what else is there but to do it" ("不报上去还能咋地？报！", "不换还能咋整"): it refuses
+#: nothing and agrees to nothing by itself; the words around it decide.
+_WHAT_ELSE = re.compile(r"不[^，,。？?！!]{1,5}?还(能|能够|有啥|有什么|可以)(咋|怎么|怎样|咋样|咋个|干啥|干嘛|啥办法)"
+                        r"(地|的|办|样|整|弄|着)?(呢|嘛|啊|呀|哩|嘞)?")
+
+
 def _without_remarks(text: str) -> str:
     for remark in REMARKS:
         text = text.replace(remark, "")
-    return _REMARKS_RE.sub("", text)
+    return _WHAT_ELSE.sub("", _REMARKS_RE.sub("", text))
 
 
 #: Yes words inside phrases that are no yes ("管他呢": whatever).
@@ -324,7 +332,9 @@ SOCIAL = ("麻烦你了", "麻烦您了", "麻烦你", "麻烦您", "麻烦了",
 
 #: "What you said is right" ("恁说哩都对", "你讲得对", "念得冇错").
 _SAID_RIGHT = re.compile(r"(说|讲|念|读|写|记)(的|得|哩|嘞|嘅|滴|咧)?(都|全|也|全都|倒|一点)?(对|是|没错|冇错|在理|不错|啱|中|准|没差|不差)"
-                         r"|(你|您)?(念|读|说|写)的(不)?就是(我|俺|咱)(说|讲)的")
+                         r"|(你|您)?(念|读|说|写)的(不)?就是(我|俺|咱)(说|讲)的"
+                         # "as you read it" ("就按你念的整", "照你读的报")
+                         r"|(按|照|依)(着)?(你|您|恁)?(刚才|刚刚)?(念|读|写|记)的")
 
 
 _NUMBER_RUN = re.compile(rf"[{NUMERAL_CHARS}\d]+")

@@ -84,6 +84,18 @@ def is_spoken_number(text: str) -> bool:
     return bool(compact) and all(c.isdigit() or c in DIGIT_VALUES for c in compact)
 
 
+#: What is said before a PIN while recalling it ("嗯，我想想，二四六八", "密码是一三五七", "等一下…是幺二三四").
+_PIN_LEAD_IN = re.compile(r"^(?:[嗯呃啊哦额唔噢哎诶，,。、…\s]|我?(再)?想(一)?想|让我想(一)?想|想一下|等(一)?下|等等|稍等"
+                          r"|我的密码是|密码是|我的密码|密码|我记得是|好像是|就是|是)+")
+
+
+def pin_said(text: str) -> str | None:
+    """The PIN in a reply to "请说您的四位工作密码": the digits said (``is_spoken_number``), after
+    words of recalling it; None when anything else is said."""
+    rest = _PIN_LEAD_IN.sub("", (text or "").strip())
+    return rest if is_spoken_number(rest) else None
+
+
 def spoken_digits(text: str) -> str:
     """Digits said one by one, as a digit string: '一二三四' / '幺两三四' / '1 2 3 4' → '1234'.
     Everything else is dropped."""

@@ -189,7 +189,9 @@ CLARIFY_NAMES = 2
 SOUND_FIX_MAX = 5
 #: Everyday phrases whose sounds are those of a corpus word but never mean it: "那要是…" (and if)
 #: sounds like 拿药 (take medicine).
-NOT_SLIPS = ("那要",)
+NOT_SLIPS = ("那要",
+             # land let to someone ("我那三亩地包给刘家种着", "地包出去了") is never 低保 by ear
+             r"地包(?=给|出|了|出去|与|跟)")
 SOUND_FIX_COMMON = 100
 #: Weight of an entry's second-best passage in its score (see search).
 SECOND_PASSAGE_WEIGHT = 0.3
@@ -958,7 +960,7 @@ class KnowledgeBase:
             kept = [False] * len(run)
             for phrase in NOT_SLIPS:  # "那要是…" (and if…) is never 拿药 (take medicine) by ear
                 for hit in re.finditer(phrase, run):
-                    kept[hit.start():hit.end()] = [True] * len(phrase)
+                    kept[hit.start():hit.end()] = [True] * (hit.end() - hit.start())
             for a in range(len(run)):
                 for b in range(min(len(run), a + SOUND_FIX_MAX), a + 1, -1):
                     if run[a:b] in vocab:

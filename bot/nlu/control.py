@@ -40,7 +40,7 @@ from bot.nlu.goals import (
 )
 from bot.emergency import is_emergency
 from bot.replies import BY_THE_WAY, REPEAT_PATTERNS, Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
-from bot.text import HOUSE_DIGITS, is_spoken_number
+from bot.text import HOUSE_DIGITS, pin_said
 
 ACTION_LISTEN = "action_listen"
 STOP_ACTION = "action_stop"
@@ -92,7 +92,9 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
                                 # way out, "那打哪个电话" as "are you a person"
                                 "affirm", "deny", "stop", "bot_challenge",
                                 # "他哪天到村里来坐班" (the village lawyer) heard as asking for a person
-                                "request_human"})
+                                "request_human",
+                                # "交上去好久才有信" (after the 低保 materials) heard as the points rules
+                                "ask_points_rules"})
 FOLLOW_UP_MAX_CHARS = 14
 #: ... and the grievance intents, for a follow-up that asks about doing something the policy is
 #: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
@@ -103,11 +105,11 @@ _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|
                        r"|呢$|吗$|不$|没$|多少|几|啥|什么|哪|中不中|行不行|成不成|会咋样|咋办|咋整"
                        # regional question words (Xiang 么子, Cantonese 咩 / 边度 / 点样 / 要唔要 / 有冇)
                        r"|么子|咩|乜|边度|边个|点样|唔|有冇|伐$")
-_OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑")
+_OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑|[几一二两三四五六七八九十\d]分(?!钱|钟|之|地|开|配|红)")
 #: The intents a longer follow-up is heard as when the model cannot place it (a fallback, a staff
 #: look-up of "他", out of scope).
 LONG_FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "query_household", "list_households",
-                                     "my_queue", "handle_grievance", "log_visit", "request_human"})
+                                     "my_queue", "handle_grievance", "log_visit", "request_human", "ask_points_rules"})
 FOLLOW_UP_LONG_MAX_CHARS = 30
 _NAMES_HOUSE = re.compile(rf"{HOUSE_DIGITS}号")
 
@@ -137,7 +139,8 @@ def follow_up(turn: Turn) -> bool:
     # A longer sentence the model cannot place, right after the answer: more about that policy, in
     # the asker's own words or circumstances ("我没签合同，就几张聊天截图，管用吗", "他想回老家，连车票钱
     # 都凑不出来", "我那是老年机，上不了网"); never a problem to report, a household or a person asked for.
-    return (turn.intent in LONG_FOLLOW_UP_MISREADS and len(flat) <= FOLLOW_UP_LONG_MAX_CHARS
+    # Heard as a report, it asks and tells no problem ("报完了自家还贴进去好几万，就没别的路子了").
+    return (turn.intent in LONG_FOLLOW_UP_MISREADS | FOLLOW_UP_GRIEVANCE_MISREADS and len(flat) <= FOLLOW_UP_LONG_MAX_CHARS
             and not (reports_problem(flat) and not asks_question(flat)) and not _NAMES_HOUSE.search(flat)
             and not ASKS_FOR_PEOPLE.search(flat))
 
@@ -245,8 +248,9 @@ REPORT_FORM = "grievance_form"
 #: "停"): outside a flow, a sentence that says something is wrong and asks nothing is a report. Its
 #: read-back still needs a yes, and 算了 leaves it at every step.
 REPORT_MISREADS = frozenset({"inform", "nlu_fallback", "stop", "deny", "out_of_scope"})
-#: Intents the model gives a problem told without a question ("补偿款拖到如今还没到手"): a report.
-COMPLAINT_MISREADS = frozenset({"ask_policy"})
+#: Intents the model gives a problem told without a question ("补偿款拖到如今还没到手"): a report;
+#: also a person asked for in the telling ("收医保的收了我两回钱，找他他还不认账").
+COMPLAINT_MISREADS = frozenset({"ask_policy", "request_human"})
 #: A pick from options offered; with nothing offered, a problem told is heard as one ("前年…").
 CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
@@ -395,7 +399,7 @@ def decide(turn: Turn) -> Optional[str]:
         return ACTION_LISTEN
     if turn.latest_action != ACTION_LISTEN:
         return None  # otherwise only right after the user spoke
-    if turn.active_loop == PIN_FORM and turn.requested_slot == PIN_SLOT and is_spoken_number(turn.text):
+    if turn.active_loop == PIN_FORM and turn.requested_slot == PIN_SLOT and pin_said(turn.text):
         # Digits said as a PIN go to the PIN form, whatever the model hears in them: "九九九九"
         # sounds like "救救救救" (jiù), and the pinyin features make the model say emergency.
         # A real call for help is words (救命, 快来人), never digits only.

@@ -129,6 +129,7 @@ def test_parse_staff_command(said, command):
     ("查一下", None, None, parsing.HouseholdRef()),
     ("记录走访 李桂芳家 屋顶漏雨", "李桂芳", None, parsing.HouseholdRef(name="李桂芳")),  # NLU's entity wins
     ("查一下12号", None, "7", parsing.HouseholdRef(number="7")),
+    ("周德福家在哪一组", None, None, parsing.HouseholdRef(name="周德福")),  # 哪一组 asks for the group
 ])
 def test_household_reference(said, name, number, ref):
     assert parsing.household_reference(said, name, number) == ref
@@ -206,6 +207,9 @@ def test_anonymity_said(said, anonymous):
     # a bare 不 takes it back too ("哦不，"), but not 不 inside words
     ("十一号……哦不，十二号，她家最近咋样", "十二号，她家最近咋样"),
     ("12号不行了，快去看看", "12号不行了，快去看看"),
+    # the right number said again with its verb ("给…", "查…")
+    ("给30号，呃不对，给31号加五分", "给31号加五分"),
+    ("查9号，不是，查19号", "查19号"),
 ])
 def test_a_house_number_corrected_in_the_same_breath(said, meant):
     assert parsing.without_self_corrections(said) == meant

@@ -102,6 +102,9 @@ def test_how_a_list_is_named(text, what):
 
 def test_living_alone_said_as_single():
     assert list_request("五组单身过的老人，都有谁").wanted.living_alone
+    assert list_request("三组一个人守着老屋的老人有谁").wanted.living_alone
+    assert list_request("咱二组自个一人过的老人都是哪些").wanted.living_alone
+    assert list_request("哪一组的老人最多").wanted.group is None  # 哪一组 asks which
 
 
 def test_age_words_in_a_list():
@@ -308,6 +311,10 @@ def test_rules_said_in_field_words_are_found(runner):
     assert sorting.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorting.texts
     corrected = _award(runner, "给7号加五分义务清扫……哦说岔了，是8号")
     assert corrected.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), corrected.texts
+    sorted_out = _award(runner, "8号赵丽华家，可回收的分拣得利索，加2分")
+    assert sorted_out.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorted_out.texts
+    said_again = _award(runner, "给7号，呃不对，给8号，扫大街扫得干净，加五分")
+    assert said_again.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), said_again.texts
 
 
 def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):

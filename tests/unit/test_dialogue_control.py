@@ -174,6 +174,17 @@ def test_digits_said_in_the_pin_form_are_the_pin_even_when_the_model_hears_help(
     assert decide(Turn(text="九九九九", intent="emergency", **other_form)) is None
 
 
+def test_a_pin_said_after_words_of_recalling_it_is_the_pin_and_those_words_alone_are_not():
+    from bot.nlu.control import Turn, decide
+    from bot.text import pin_said
+
+    assert pin_said("呃，让我想想……一三五七") == "一三五七" and pin_said("密码是 2 4 6 8") == "2 4 6 8"
+    assert pin_said("让我想想") is None and pin_said("我想想再说吧") is None
+    pin = dict(latest_action="action_listen", confidence=0.9, awaiting_confirmation=False,
+               active_loop="pin_form", requested_slot="pin")
+    assert decide(Turn(text="等一下，我想想，幺二三四", intent="stop", **pin)) == "pin_form"
+
+
 def test_the_words_decide_a_balance_and_the_shop_opening_whatever_the_model_heard():
     assert decide(turn("俺家还有多少分", "ask_policy")) == "action_points_balance"
     assert decide(turn("咱还剩几个分", "ask_points_rules")) == "action_points_balance"
@@ -612,3 +623,21 @@ def test_the_twelfth_held_out_sets_failures_read_as_general_rules():
     assert tells_award("五十号王家，儿子娶媳妇没收彩礼，红白理事会那边认了") and tells_award("12号李家昨天帮着清沟，给她加上")
     assert decide(turn("你给说说啥是网格员", "request_human", 0.5)) == "action_policy_answer"
     assert decide(turn("我要找网格员，让他给我打个电话", "request_human", 0.5)) != "action_policy_answer"
+
+
+def test_a_wait_for_a_result_heard_as_the_points_rules_follows_up_the_policy_but_points_do_not():
+    def after_answer(text: str, intent: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+
+    assert decide(after_answer("递上去多少天能有回音", "ask_points_rules")) == "action_policy_answer"
+    assert decide(after_answer("扫一回街记几分", "ask_points_rules")) is None
+    # a longer question heard as a report that tells no problem: more of that policy
+    assert decide(after_answer("看病自己还得掏三四万，医院那边就没别的法子了", "file_grievance")) == "action_policy_answer"
+    assert decide(after_answer("村口的路灯坏了好几天了咋没人修", "file_grievance")) is None
+
+
+def test_charged_twice_and_denied_is_a_report_even_heard_as_asking_for_a_person():
+    assert decide(turn("村会计收了俺两次钱，他还不认账", "request_human")) == "action_start_grievance"
+    assert decide(turn("我要找网格员", "request_human")) is None

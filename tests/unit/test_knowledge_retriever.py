@@ -488,3 +488,19 @@ def test_being_old_is_not_repaired_into_an_injury(kb):
     assert "伤" not in kb.repair_sounds("俺爹上了年纪腿脚不好")
     a = kb.answer("俺今年八十六了，听人说上了岁数有补贴，咋领")
     assert a.why["top"].startswith("gaoling-")
+
+
+@pytest.mark.parametrize("question,entry_id", [
+    ("包地的那家赖着租钱不给，咋办", "tudi-dispute"),  # rent withheld, in everyday words
+    ("在工地上让钢筋扎伤了，老板不管，上哪讨个说法", "falv-gongshang"),  # an injury at work
+    ("住院花了好几万，报完还得自己掏一大半，还有啥办法", "yibao-serious-illness"),  # what is left to pay
+    ("俺这腿办得了残疾证不", "canjizheng-apply"),  # whether one can get it is how to get it
+])
+def test_a_dispute_or_an_injury_told_in_everyday_words_is_answered(kb, question, entry_id):
+    answer = kb.answer(question)
+    assert answer.confident and answer.entry.id == entry_id
+
+
+def test_how_long_until_a_result_is_a_when_question_on_the_topic_followed(kb):
+    answer = kb.answer("递上去多少天能批下来", topic="低保", topic_mode="filter", previous="dibao-materials")
+    assert answer.confident and answer.entry.id == "dibao-process"

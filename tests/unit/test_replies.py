@@ -263,3 +263,16 @@ def test_wu_no_rhetorical_yes_a_nod_and_not_yet_are_read_for_what_they_are(text,
 ])
 def test_conditional_rhetorical_and_north_western_yes_and_memory_trouble(text, verbs, meant):
     assert interpret(text, verbs) is meant
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("中嘞，照你读的往上报", ("报",), Reply.YES),  # "as you read it"
+    ("不换还能咋整，换吧", ("换",), Reply.YES),  # "what else is there": the verb after it decides
+    ("不记还能怎么办呢", ("记",), Reply.UNCLEAR),  # the rhetorical alone agrees to nothing
+    ("事情就这些了，报上去", ("报",), Reply.YES),  # "that is all there is" around the yes
+    ("就这些", ("报",), Reply.UNCLEAR),
+    ("没别的了，不报了", ("报",), Reply.STOP),
+    ("照你念的不对", ("报",), Reply.NO),
+])
+def test_as_read_what_else_and_that_is_all_around_a_yes(text, verbs, meant):
+    assert interpret(text, verbs) is meant

@@ -158,7 +158,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # a fit, chest pain spreading to the arm, a fall said with a particle
                  "俺家老头子突然抽过去了", "胸口闷得慌，左手臂发麻", "哎哟，灶屋门口滑倒啦，腰起不来",
                  # a snake bite, someone who cannot be woken
-                 "俺爹在田埂上叫蛇咬了，腿肿起来了", "娃喝了酒睡死过去了，咋摇都不醒"):
+                 "俺爹在田埂上叫蛇咬了，腿肿起来了", "娃喝了酒睡死过去了，咋摇都不醒",
+                 # pills swallowed by the handful or by mistake; a fall again after an old one
+                 "孙子把奶奶的安眠药吞了一把", "老头子误服了消毒水", "前几天跌了一跤今儿又摔倒了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -175,6 +177,11 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "上个礼拜俺家灶屋着火烧光了，俺听人讲有临时救助，像俺这样够条件不",
                  "去年冬天我摔了一跤，腿落下毛病，医保能报吗", "村尾嗰条路有个大窿，单车跌咗几次啦",
                  # charcoal asked about, a door knocked at without an answer
-                 "冬天屋里烧炭盆取暖要注意啥", "敲门叫他不应我就先回来了"):
+                 "冬天屋里烧炭盆取暖要注意啥", "敲门叫他不应我就先回来了",
+                 # a fall long past told with a word of now: the leg it left is a condition
+                 "前年从梯子上摔下来，现在腿脚不灵便，能领残疾补贴不",
+                 "上个月跌了一跤住了院，现在出院了，住院的钱咋报", "降压药吃多了伤不伤肾",
+                 # medicine taken for years or days is no overdose
+                 "俺这降压药吃了十几年了，门诊能报不", "这药吃了好几天了也不见好"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
