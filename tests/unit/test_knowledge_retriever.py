@@ -495,6 +495,7 @@ def test_being_old_is_not_repaired_into_an_injury(kb):
     ("在工地上让钢筋扎伤了，老板不管，上哪讨个说法", "falv-gongshang"),  # an injury at work
     ("住院花了好几万，报完还得自己掏一大半，还有啥办法", "yibao-serious-illness"),  # what is left to pay
     ("俺这腿办得了残疾证不", "canjizheng-apply"),  # whether one can get it is how to get it
+    ("闺女女婿都不管我，我这老头子找哪个去", "tiaojie-family"),  # children who do not support a parent
 ])
 def test_a_dispute_or_an_injury_told_in_everyday_words_is_answered(kb, question, entry_id):
     answer = kb.answer(question)
