@@ -56,7 +56,7 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     """"俺家种地补贴今年一直没到，是不是村里给扣下了" sounds like a complaint but asks about a
     policy: when the sentence is a question, names a policy topic and the knowledge base is sure
     of its answer, the answer comes first (then the offer to report a problem it describes) and
-    the form does not start. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
+    the form does not start; when it has close candidates instead, which one is asked first. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
     if not parsing.asks_question(turn.text):
         return None
     from actions import policy
@@ -68,7 +68,12 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     if not named and (result.why or {}).get("probability", 0.0) < UNNAMED_SURE:
         return None
     if result.entry is None or not result.confident:
-        return None
+        # A question that names a policy the base has close candidates for ("泥砖屋落雨就漏，墙都裂开了，
+        # 咁样可以搞危房改造冇"): which one is asked first; the pick is answered, then the report offered.
+        # Never when a report is asked for in so many words ("我要反映，…这叫啥事").
+        asked = policy.ask_clarify(turn, result, turn.text) \
+            if named and not parsing.asks_to_file(turn.text) and not parsing.wants_to_complain(turn.text) else None
+        return [*asked, FollowupAction(ACTION_LISTEN)] if asked else None
     answered = policy.answer_and_offer_report(turn, result.entry.id, turn.text, result)
     return [*answered, FollowupAction(ACTION_LISTEN)]
 

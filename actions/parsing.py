@@ -23,6 +23,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     reports_problem,
     tells_award,
     tells_penalty,
+    wants_to_complain,
 )
 from bot.replies import Reply, interpret, is_stop, verdict_in
 

@@ -88,6 +88,8 @@ YES_WORDS = (
     "是嗰", "对嗰", "好嗰", "还能有假", "还有假", "那还有假", "哪能有假", "点头了", "点了头", "点点头", "点头",
     # north-western "fine" (好着呢), "what you read is what I said" (你念的不就是我说的嘛)
     "好着呢", "好着哩", "就是我说的", "就是俺说的",
+    # Shaanxi 嫽 ("fine, great": "嫽得很", "嫽扎咧")
+    "嫽得很", "嫽扎了", "嫽扎咧", "嫽咧", "嫽",
 )
 #: Replies that are a yes only as a clause of their own: Cantonese 得 ("fine"), Minnan 着 ("right",
 #: "着啦着啦"), Yanbian 内 (Korean 네, "内，内"), Tibetan 啦索 (lags so, "all right"). Inside a
@@ -239,6 +241,12 @@ _STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|�
 _SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|不豹|别包|别抱)(?:了|啦|喽|咯|勒|哒)){1,3}$")
 
 
+#: "Don't report it" said as a clause of its own, without a closing particle ("冇要报，涯就问一下",
+#: "别登记，我就问问"): a way out.
+_DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(我|俺|涯|咱|额)?(不要|冇要|唔要|不用|唔使|别|甭|莫|覅|嫑)(帮我|给我|帮俺|给俺)?"
+                           r"(报|登记|反映|上报|报上去)(?=$|[，,。！!？?])")
+
+
 #: Later, not now ("俺孙子回来再说", "等他爹回来了再弄", "忙完这阵再办"): a way out for now.
 _LATER_RE = re.compile(r"(回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定)")
 
@@ -252,19 +260,27 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
         return True
     if any(_SLIPPED_STOP_RE.match(_core(clause)) for clause in _PUNCTUATION.split(text or "")):
         return True
+    if _DONT_FILE_RE.search(text or ""):
+        return True
     return any(f"{neg}{verb}了" in flat or f"先不{verb}" in flat for verb in verbs for neg in ("不", "别", "甭"))
+
+
+#: "I was only asking" said after the way out: no request of its own.
+_JUST_ASKING = re.compile(r"^(我|俺|涯|咱|额)?(就|只是|只|就是)?(想)?(随便)?(问|打听)(一下|问|下|打听)?(而已|罢了)?$")
 
 
 def after_stop(text: str) -> str:
     """What is left of a sentence once its way out is taken ("不办了，先帮俺查查积分" →
     "先帮俺查查积分"): a request said in the same breath, or '' when nothing is left."""
-    rest = _PUNCTUATION.sub("，", text or "")
+    rest = _DONT_FILE_RE.sub("，", _PUNCTUATION.sub("，", text or ""))
     for pattern in sorted((*STOP_PATTERNS, *SOFT_STOP_PATTERNS), key=len, reverse=True):
         rest = rest.replace(pattern, "")
     core = _core(rest)
     for glue in ("吧", "那", "就", "先", "了", "啊", "呀", "这个", "那个"):
         if core == glue:
             return ""
+    if _JUST_ASKING.match(core):
+        return ""  # "冇要报，涯就问一下": nothing more is asked for
     return core if len(core) >= 3 else ""
 
 
@@ -273,7 +289,9 @@ def after_stop(text: str) -> str:
 REMARKS = ("名字不用保密", "名字要保密", "名字保密", "不用保密", "不要保密", "要保密", "得保密", "保密",
            "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很",
            # "that is all there is to it" ("情况就这些，你报吧")
-           "情况就这些", "事情就这些", "就这些情况", "就这么些", "就这些了", "就这些", "没别的了", "没有别的了", "就这么多")
+           "情况就这些", "事情就这些", "就这些情况", "就这么些", "就这些了", "就这些", "没别的了", "没有别的了", "就这么多",
+           # not afraid to be named, the complaint as "my opinion" ("不用保密，我敢说", "我这意见要提")
+           "我敢说", "我不怕", "不怕他们", "不怕他", "我这意见", "这个意见", "这意见")
 
 
 #: What is asked for with a yes to a report or an exchange, which is no part of the yes or the no:
@@ -312,6 +330,8 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         "它", "哇", "您呐", "呐", "您", "子", "下",
         # thanks after the yes (Cantonese 唔该, 多谢)
         "唔该", "多谢", "儿",
+        # "记下来", "报上去" said with where it goes; "must" ("这个意见我得提")
+        "下来", "得",
         # more closing particles ("好嘎", "对昂", "行嗷", "中啵", "要得哒")
         "啰", "嘎", "嗷", "昂", "哒", "啵", "噢", "喔",
         # "this way" in Hunan, Wu and Cantonese words ("就咯样申", "就介样", "就咁样")
@@ -323,6 +343,7 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
 #: "sorry to trouble you", the way they address them ("闺女", "老妹儿", "同志"), and haste ("麻溜儿的").
 SOCIAL = ("麻烦你了", "麻烦您了", "麻烦你", "麻烦您", "麻烦了", "辛苦你了", "辛苦您了", "辛苦了", "谢谢你", "谢谢您",
           "谢谢啊", "多谢你", "多谢晒", "唔该晒", "费心了", "劳驾", "感谢", "谢了",
+          "你们受累了", "您受累了", "你受累了", "受累了", "受累", "你们辛苦了", "辛苦你们了", "让你费心了",
           "闺女", "姑娘", "丫头", "小伙子", "小伙", "老妹儿", "老妹", "大妹子", "妹子", "小妹", "妹儿", "幺妹", "大姐",
           "大哥", "大兄弟", "兄弟", "老弟", "老铁", "小同志", "同志", "领导", "书记", "主任", "娃娃", "娃儿", "孩子",
           "后生", "靓女", "靓仔", "阿妹", "阿哥", "阿姐", "老乡", "师傅", "小姑娘", "伢子", "妹伢子", "老表", "乡亲",
@@ -419,7 +440,7 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
         return Reply.UNCLEAR
     if asks_to_repeat(flat):
         return Reply.REPEAT
-    if is_stop(flat, verbs):
+    if is_stop(flat, verbs) or _DONT_FILE_RE.search(text):  # the latter needs the clauses
         return Reply.STOP
     if refuses(flat):
         return Reply.NO

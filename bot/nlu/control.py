@@ -175,7 +175,10 @@ BALANCE_MISREADS = frozenset({"ask_policy", "ask_points_rules", "nlu_fallback", 
                               "repeat"})
 #: Intents the model gives "积分超市几号开门": the village's notice about the shop answers it.
 SHOP_OPENING_MISREADS = frozenset({"ask_points_rules", "check_points", "redeem_points", "nlu_fallback",
-                                   "out_of_scope", "inform", "points_history"})
+                                   "out_of_scope", "inform", "points_history",
+                                   # asked together with a problem told ("路灯不亮了，另外问下，超市几号开"):
+                                   # the question first, then the offer to report
+                                   "ask_policy", "file_grievance"})
 
 
 HISTORY_ACTION = "action_points_history"

@@ -230,6 +230,10 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "骗人", "骗钱", "骗保", "坑人", "冒领", "冒用", "盗刷", "没份", "没我们的份", "没俺的份",
                   # charged twice or too much, and denied ("收了我两回钱，找他他还不认账")
                   "不认账", "赖账", "多收", "乱收费", "收了两回", "收了两次", "收两回", "收两次", "重复收",
+                  # left out while others are favoured ("他家有车有楼都吃得低保，我家…反而评不上")
+                  "评不上", "评不到", "轮不上", "轮不到", "有车有楼", "凭啥他", "凭什么他",
+                  # a light still out ("那盏路灯咋还黑着")
+                  "黑着", "还不亮",
                   # money owed and held back ("补偿款拖到如今还没到手")
                   "没到手", "拖到", "拖着不", "迟迟不", "克扣", "扣下了", "没发下来",
                   # noise that keeps people awake ("野猫半夜叫唤，孩子睡不着")
@@ -325,7 +329,7 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上])几
                        # 有冇 ("要唔要抵押", "去边度办"), northern 多会儿
                        r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?"
                        # Wu 伐 closing a question ("有规定伐")
-                       r"|伐$"
+                       r"|伐$|冇[呀啊咯哦]?$"
                        # "is there no other way" ("报完了还差好几万，就没别的路子了")
                        r"|(没|没有|冇|莫得|没得)(别的|其他|其它|旁的)(路子|办法|法子|招|门路|出路)")
 
@@ -333,7 +337,9 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上])几
 # Asking to look something up ("查一下", "瞅瞅", "帮我瞧瞧").
 _LOOK = r"(帮我|给我|你)?(查查?|查一下|查下|看看|看一下|瞅瞅|瞅一下|瞅一眼|瞧瞧|瞧一下|翻翻|调出|调一下)"
 # A house number said on its own ("七号", "16号户", "十六号那家"): staff asking for that household.
-_HOUSE_NUMBER = re.compile(rf"^{_LOOK}?{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$")
+_HOUSE_NUMBER = re.compile(rf"^{_LOOK}?{HOUSE_DIGITS}号(户|家|那家|那户|的情况|家的情况)?(呢|吧)?$"
+                           # "十二号户是谁家", "15号住的是哪家": whose house it is
+                           rf"|^{HOUSE_DIGITS}号(户|院|院子)?(是|住的是?|住着)(谁家|哪家|谁|哪个|哪一家|哪户)(的|人)?(呀|啊|呢|来着)?$")
 
 
 # A look-up by the head's name ("查一下李满仓家", "瞅瞅周满仓家的情况"): nothing to log, no visit said.
@@ -477,9 +483,19 @@ AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了)?分|把分(给)?(加|�
                         rf"|{_PENALTY_SAID.pattern}")
 
 
+#: "Whatever is due" said as the order ("该扣多少扣多少", "该加几分就加几分"): booked by the rule, no question.
+_AS_DUE = re.compile(r"(该|应该|应当)(扣|罚|加|记)(多少|几分|几个)(分)?(就)?(扣|罚|加|记)(多少|几分|几个)(分)?")
+
+
+def _without_as_due(text: str) -> str:
+    return _AS_DUE.sub("", text or "")
+
+
 def tells_penalty(text: str) -> bool:
     """'二十五号…又把垃圾往河沟里倒，这回得扣': a penalty to book (or, from a villager, a report)."""
-    return bool(_PENALTY_SAID.search(flat_text(text))) and not asks_question(text)
+    flat = flat_text(text)
+    said = _PENALTY_SAID.search(flat) or any(m.group(2) in "扣罚" for m in _AS_DUE.finditer(flat))
+    return bool(said) and not asks_question(_without_as_due(text))
 _VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
 
 
@@ -487,9 +503,9 @@ def tells_award(text: str) -> bool:
     """'56号陈春生家送来塑料瓶三十个' / '给8号户加5分 义务清扫' / '记一次义务清扫' tell points to
     book (the rule is the caller's to find), not a question about the household."""
     text = text or ""
-    said = AWARDED_POINTS.search(text) or DELIVERED_QUANTITY.search(text) \
+    said = AWARDED_POINTS.search(text) or DELIVERED_QUANTITY.search(text) or _AS_DUE.search(text) \
         or (AWARD_SAID.search(text) and not _VISIT_SAID.search(text))
-    return bool(said) and not asks_question(text)
+    return bool(said) and not asks_question(_without_as_due(text))
 
 
 # A visit told as done ("刘丽华那户二十六号，我才走访完，老人家气色挺好", "刚从8号家看望回来"): a

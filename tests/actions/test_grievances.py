@@ -306,6 +306,20 @@ def test_a_policy_question_that_sounds_like_a_complaint_is_answered_not_filed(ru
     assert lamp.slot(slots.GRIEVANCE_DESCRIPTION) and not lamp.slot(slots.KB_ENTRY, None)
 
 
+def test_a_policy_question_with_close_candidates_asks_which_before_any_form(runner):
+    """The real knowledge base is not sure between two entries of the policy named: which one is
+    asked (nothing waits to be written, no form); a report asked for in so many words is filed."""
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "俺家楼上漏水，低保到底咋弄的嘛",
+                      intent="file_grievance", entities={"topic": "低保"})
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending and pending["kind"] == slots.WRITE_CLARIFY and said.texts[0].startswith("您问的是")
+    assert not said.slot(slots.GRIEVANCE_DESCRIPTION, None)
+    filed = runner.run(ActionStartGrievance(runner.settings), "cli:hh020",
+                       "我要反映，东头那家小洋楼都盖起来了，还年年吃低保，这叫啥道理", intent="file_grievance",
+                       entities={"topic": "低保"})
+    assert filed.slot(slots.GRIEVANCE_DESCRIPTION) and not filed.slot(slots.PENDING_WRITE, None)
+
+
 def test_a_plain_no_to_the_satisfaction_question_is_not_satisfied_and_reopens(runner):
     asked = {slots.TICKET: "260103", slots.CHOICE_KIND: slots.OFFERED_SATISFACTION}
     said = runner.run(ActionDeny(runner.settings), "cli:hh003", "不中，才过了两天又坑坑洼洼的了", intent="deny",

@@ -315,6 +315,8 @@ def test_rules_said_in_field_words_are_found(runner):
     assert sorted_out.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorted_out.texts
     said_again = _award(runner, "给7号，呃不对，给8号，扫大街扫得干净，加五分")
     assert said_again.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), said_again.texts
+    elder_home = _award(runner, "8号赵丽华，下午上养老院帮了半天忙，给记上")
+    assert elder_home.texts[0].startswith("给赵丽华家（8号）记5分：照顾老人"), elder_home.texts
 
 
 def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):

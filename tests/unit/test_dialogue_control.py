@@ -193,7 +193,7 @@ def test_the_words_decide_a_balance_and_the_shop_opening_whatever_the_model_hear
     assert decide(turn("隔壁老李家多少分", "file_grievance")) == "action_points_balance"  # "only your own"
     assert decide(turn("隔壁老李家天天烧垃圾", "file_grievance")) is None  # a report
     assert decide(turn("积分超市几号开门", "ask_points_rules")) == "action_policy_answer"
-    assert decide(turn("积分超市几号开门", "ask_policy")) is None  # the model got it: its rule answers
+    assert decide(turn("积分超市几号开门", "ask_policy")) == "action_policy_answer"  # what its rule does too
     from bot.nlu.goals import shop_question  # the shop unnamed is named for the knowledge base
     assert shop_question("哪天能拿着分去换东西") == "积分超市 哪天能拿着分去换东西"
     assert shop_question("积分超市几号开门") == "积分超市几号开门" and shop_question("积分能换啥") == "积分能换啥"
@@ -641,3 +641,20 @@ def test_a_wait_for_a_result_heard_as_the_points_rules_follows_up_the_policy_but
 def test_charged_twice_and_denied_is_a_report_even_heard_as_asking_for_a_person():
     assert decide(turn("村会计收了俺两次钱，他还不认账", "request_human")) == "action_start_grievance"
     assert decide(turn("我要找网格员", "request_human")) is None
+
+
+def test_whatever_is_due_is_an_order_and_whose_house_a_number_is_is_a_look_up():
+    from bot.nlu.goals import asks_question, says_house_number, tells_award, tells_penalty
+
+    assert tells_penalty("三十号又在地头烧麦秸，该罚多少罚多少") and tells_award("给30号该加几分加几分，帮着扫了街")
+    assert not tells_penalty("烧麦秸该罚多少")  # asked, not ordered
+    assert decide(turn("三十号又在地头烧麦秸，该罚多少罚多少", "ask_points_rules")) == "action_award_points"
+    assert says_house_number("二十号是哪家") and says_house_number("7号院住的是谁")
+    assert not says_house_number("谁家是7号")
+    assert asks_question("俺这老屋能评上危房冇")  # Cantonese / Hakka 冇 closing a question
+
+
+def test_the_shop_opening_asked_with_a_problem_is_answered_first():
+    said = "水管子冻裂了，顺便问下积分超市啥时候开门"
+    for intent in ("ask_policy", "file_grievance", "ask_points_rules"):
+        assert decide(turn(said, intent)) == "action_policy_answer", intent

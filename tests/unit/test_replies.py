@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.replies import Reply, interpret, is_stop, refuses
+from bot.replies import Reply, after_stop, interpret, is_stop, refuses
 
 YES = ["对", "对的", "是", "是的", "行", "中", "中中中", "成", "好", "好的", "好嘞", "可以", "可以，办吧", "嗯，就这个",
        "要得", "得行", "没问题", "没有问题", "没错", "妥了", "OK", "嗯嗯，对", "好的好的谢谢", "对，就这样", "就这么着",
@@ -276,3 +276,21 @@ def test_conditional_rhetorical_and_north_western_yes_and_memory_trouble(text, v
 ])
 def test_as_read_what_else_and_that_is_all_around_a_yes(text, verbs, meant):
     assert interpret(text, verbs) is meant
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("嫽扎咧，报吧", ("报",), Reply.YES),  # Shaanxi "great"
+    ("好的好的，辛苦你们了", ("报",), Reply.YES),  # thanks to the office after the yes
+    ("别登记，我就问问", ("报",), Reply.STOP),  # "don't file it" without a closing particle
+    ("他们不要报，我要报", ("报",), Reply.NO),  # someone else's words are no way out, but 不要 refuses
+    # the offer to report answered "write it down, I have a say" (its verbs: 报, 登记, 记, 提 …)
+    ("那你记下来，这个意见我得提", ("报", "反映", "登记", "记", "提"), Reply.YES),
+    ("我敢说，不怕他们", ("报", "反映", "登记", "记", "提"), Reply.UNCLEAR),  # no answer to the offer
+])
+def test_shaanxi_yes_thanks_and_dont_file_it(text, verbs, meant):
+    assert interpret(text, verbs) is meant
+
+
+def test_only_asking_after_the_way_out_asks_for_nothing_more():
+    assert after_stop("甭登记，俺就随便问问") == ""
+    assert after_stop("不报了，帮俺问下积分超市几号开") == "帮俺问下积分超市几号开"
