@@ -34,6 +34,7 @@ from bot import households, identity, outbox
 from bot.households import grid_area_name
 from bot.models import Household
 from bot.nlu import goals
+from bot.nlu.control import names_points
 from bot.nlu.goals import asks_report_status, names_other_household, shop_question
 from bot.replies import Reply, interpret
 from knowledge import clarify
@@ -211,6 +212,19 @@ def resolve_clarify(turn: Turn, pending: PendingWrite, action_name: str) -> List
     if chosen is not None:
         return [*clear_pending(), *answer_and_offer_report(turn, chosen, question)]
     reply = interpret(text)
+    topics = {e.topic for e in candidates(turn, ids)}
+    if chosen is None and len(topics) == 1 and reply is Reply.OTHER and parsing.asks_question(text) \
+            and not names_points(text) and not parsing.reports_problem(text):
+        # Another question on the policy asked about instead of a pick ("按月给的话给多少" after
+        # "您问的是高龄补贴怎么申请，还是谁能领？"): the one candidate that gives the kind of answer asked
+        # for ("那到哪个部门申请": how to apply), else answered on that policy when the base is sure.
+        asked = kb.kinds_asked(text)
+        giving = [i for i in ids if asked & kb.kinds_offered(i)] if asked else []
+        if len(giving) == 1:
+            return [*clear_pending(), *answer_and_offer_report(turn, giving[0], question)]
+        follow = search(turn, text, topic=next(iter(topics)), topic_mode="filter")
+        if follow.entry is not None and follow.confident:
+            return [*clear_pending(), *answer_and_offer_report(turn, follow.entry.id, text, follow)]
     if clarify.says_neither(text) or reply is Reply.NO:
         if _new_question_after_no(text):
             return [*clear_pending(), ActionExecutionRejected(action_name)]
@@ -391,6 +405,10 @@ class ActionKnowledgeFallback(XiangyinAction):
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked
+        if parsing.reports_problem(turn.text):
+            # "对门天天半夜剁馅儿，吵得我睡不着，这事儿该找谁管呀": not understood as a question, but a
+            # problem told; reporting it is offered (a yes starts the form, which reads it back)
+            return propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
         turn.say("utter_ask_rephrase")
         return []
 

@@ -106,6 +106,13 @@ _ELLIPSIS = re.compile(r"^(那|还|要|得|外地|外村|外省|多|几|啥|咋|
                        # regional question words (Xiang 么子, Cantonese 咩 / 边度 / 点样 / 要唔要 / 有冇)
                        r"|么子|咩|乜|边度|边个|点样|唔|有冇|伐$")
 _OTHER_TOPIC = re.compile(r"积分|鸡分|分数|扣分|加分|换|兑|[几一二两三四五六七八九十\d]分(?!钱|钟|之|地|开|配|红)")
+
+
+def names_points(text: str) -> bool:
+    """The sentence is about points or the shop ("俺家积分还有多少"), never a policy's follow-up."""
+    return bool(_OTHER_TOPIC.search(flat_text(text)))
+
+
 #: The intents a longer follow-up is heard as when the model cannot place it (a fallback, a staff
 #: look-up of "他", out of scope).
 LONG_FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "query_household", "list_households",

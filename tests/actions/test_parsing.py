@@ -175,6 +175,7 @@ def test_asks_question(said, question):
 
 @pytest.mark.parametrize("said,only_request", [
     ("那你给报一下吧，名字不用保密", True), ("我要反映个事", True), ("我要报修", True),
+    ("那就劳驾您替我报上去", True), ("辛苦你给登记一下", True),
     ("村口路灯坏了", False), ("停电了", False), ("有人乱倒垃圾", False),
 ])
 def test_only_asks_to_file(said, only_request):

@@ -233,6 +233,13 @@ def test_an_unsure_parse_without_a_confident_answer_is_asked_again(runner, unsur
     assert said.texts == ["不好意思，我没太听懂，您能换个说法再说一遍吗？"]
 
 
+def test_a_problem_told_in_an_unsure_parse_is_offered_for_report_not_asked_again(runner, unsure):
+    said = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010",
+                      "楼上那家天天夜里搬东西，吵得人睡不着，这该找哪个", intent="nlu_fallback")
+    assert said.texts == ["您说的这个问题，要我帮您报给网格员吗？要就说“要”，不用就说“不用”。"]
+    assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER
+
+
 def test_out_of_scope_without_a_sure_answer_says_what_the_assistant_can_do(runner, unsure):
     from actions.policy import ActionKnowledgeFallback
 

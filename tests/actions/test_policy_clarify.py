@@ -179,6 +179,16 @@ def test_a_new_request_drops_the_question_and_goes_back_to_the_policies(runner):
     assert said.slot(slots.PENDING_WRITE) is None and said.slot(slots.AWAITING_CONFIRMATION) is False
 
 
+def test_another_question_on_the_same_policy_instead_of_a_pick_is_answered_on_that_policy(runner, kb):
+    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    said = _reply(runner, pending, "那得先去村委会填表吗")
+    assert said.texts and said.texts[0] == _summary(kb, "dibao-b"), said.texts
+    assert said.slot(slots.PENDING_WRITE) is None
+    # the one candidate that gives the kind of answer asked for ("where to apply")
+    where = _reply(runner, _asked(runner, TWO).slot(slots.PENDING_WRITE), "那上哪个部门去递")
+    assert where.texts and where.texts[0] == _summary(kb, "dibao-b"), where.texts
+
+
 def test_no_followed_by_a_question_of_its_own_is_a_new_request(runner):
     pending = _asked(runner, ONE).slot(slots.PENDING_WRITE)
     said = _reply(runner, pending, "不是 我问的是家里房子漏雨", intent="deny")
