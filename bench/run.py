@@ -179,14 +179,16 @@ def bench_turns(settings: Settings) -> None:
                       f"CPU/turn {sum(ours['cpu']) / max(sum(floor['cpu']), 1e-9):.2f}x")
             print(f"turns    first turn after ready (1 user): xiangyin {ms(results[1]['xiangyin']['first'])}, "
                   f"peer {ms(results[1]['peer']['first'])}")
-            text_rss = rss_mb(pids["rasa"])  # before the voice turns load the recogniser and TTS into Rasa
+            text_rss = rss_mb(pids["rasa"])  # before the voice turns load TTS (and an in-process recogniser) into Rasa
             recording = subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트 얼마예요"],  # nosec B603, B607 - fixed arguments; espeak-ng from PATH as installed
                                        check=True, capture_output=True).stdout
             latencies = [post_voice(base_url, "device-001", recording) for _ in range(10)]
             print(f"turns    voice turn at the server (WAV in -> Vosk -> dialogue -> TTS -> WAV out, Korean test "
                   f"model as recogniser), 10 turns: p50 {ms(pct(latencies, 50))}, p99 {ms(pct(latencies, 99))}")
+            recogniser = (f"the recogniser process {rss_mb(pids['asr']):.0f} MB" if "asr" in pids
+                          else "the recogniser inside Rasa")
             print(f"turns    server memory (RSS): Rasa {text_rss:.0f} MB after the text turns, "
-                  f"{rss_mb(pids['rasa']):.0f} MB with the voice channel's recogniser and TTS loaded, "
+                  f"{rss_mb(pids['rasa']):.0f} MB after the voice turns ({recogniser}; TTS in Rasa), "
                   f"actions {rss_mb(pids['actions']):.0f} MB, peer {rss_mb(peer.pid):.0f} MB (text only)")
 
 

@@ -21,7 +21,10 @@ Prints, with p50/p95 over repeated measurements:
 
   The Chinese Vosk model cannot be downloaded on this machine, so the Korean test model
   recognises a Korean question (espeak-ng); the dialogue answers whatever it makes of it (the
-  texts are printed). Both kinds see the same recogniser, dialogue and synthesiser.
+  texts are printed). Both kinds see the same recogniser, dialogue and synthesiser. The stack
+  recognises as `make run` does, in the recogniser process (speech/server.py; the extra hop is
+  inside these figures), or inside the Rasa server with ``--in-process-asr``; the servers' memory
+  (RSS) after the turns is printed too.
 """
 from __future__ import annotations
 
@@ -269,7 +272,8 @@ def _components(pcm: bytes, first_sentence: str) -> None:
         print(f"[first-audio] components: TTS {name}, the first sentence ({first_sentence}) p50 {pct(times, 0.5):.3f} s")
 
 
-def bench_first_audio(turns: int) -> None:
+def bench_first_audio(turns: int, in_process_asr: bool = False) -> None:
+    from bench.stats import rss_mb
     from bot.config import load_settings
     from bot.ops.runtime import embedded_stack
     from bot.security.devices import device_key
@@ -279,11 +283,14 @@ def bench_first_audio(turns: int) -> None:
     except (ModelError, FileNotFoundError) as exc:
         print(f"[first-audio] skipped: {exc}")
         return
+    if in_process_asr:
+        env["XIANGYIN_ASR_PROCESS"] = "0"
     pcm = _question_pcm()
     wav = audio.pcm_to_wav(pcm)
     seconds = audio.duration_seconds(pcm)
     key = device_key(load_settings(), DEVICE, 1).hex()  # the stack shares this process's secret
-    with embedded_stack(env) as base_url:
+    pids: dict = {}
+    with embedded_stack(env, pids) as base_url:
         one_shot_turn(base_url, key, wav)  # warm-up: model loads, first turn
         streamed_turn(base_url, key, pcm)
         one, streamed = [], []
@@ -295,7 +302,11 @@ def bench_first_audio(turns: int) -> None:
         from bench.http import post_turn
 
         text_turns = [post_turn(base_url, "cli:hh003", streamed[-1]["transcript"]) for _ in range(10)]
-    print(f"[first-audio] {seconds:.1f} s Korean question (Korean Vosk test model; the Chinese model cannot "
+        where = f"the recogniser process {rss_mb(pids['asr']):.0f} MB" if "asr" in pids else "the recogniser inside Rasa"
+        print(f"[first-audio] memory (RSS) after the voice turns: Rasa {rss_mb(pids['rasa']):.0f} MB (TTS in it), "
+              f"{where}, actions {rss_mb(pids['actions']):.0f} MB")
+    print(f"[first-audio] recognition {'inside the Rasa server' if 'asr' not in pids else 'in the recogniser process'}; "
+          f"{seconds:.1f} s Korean question (Korean Vosk test model; the Chinese model cannot "
           f"be downloaded here), TTS {tts.get_synthesizer().name} with its cache off; answer: "
           f"{' '.join(streamed[-1]['texts'])[:80]}")
 
@@ -322,13 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=20,
                         help="voice turns of each kind for end of speech -> first audio (0: skip)")
     parser.add_argument("--only-first-audio", action="store_true", help="only the end of speech -> first audio figures")
+    parser.add_argument("--in-process-asr", action="store_true",
+                        help="the stack recognises inside the Rasa server (XIANGYIN_ASR_PROCESS=0), as before the "
+                             "recogniser process")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
     if args.only_first_audio:
-        bench_first_audio(max(1, args.turns))
+        bench_first_audio(max(1, args.turns), args.in_process_asr)
         return 0
     if args.turns > 0:
-        bench_first_audio(args.turns)
+        bench_first_audio(args.turns, args.in_process_asr)
 
     # --- ASR, Korean test model
     try:

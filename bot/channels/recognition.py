@@ -3,8 +3,10 @@ a recogniser comes in.
 
 ``spec`` names a factory as ``"module:callable"`` (the voice channel's ``recognizer`` credential
 or ``settings.speech.asr_factory``; tests plug in a double at the ASR boundary this way); without
-one, the offline Vosk recogniser configured by ``settings.speech``. Building is deferred to the
-first voice message: loading a model takes seconds and may fail when none is installed.
+one, the recogniser process at ``settings.speech.asr_server`` when set (what `make run` does: the
+model lives in that process, not in this one), else the offline Vosk recogniser configured by
+``settings.speech``, loaded into this process. Building is deferred to the first voice message:
+loading a model takes seconds and may fail when none is installed.
 
 The seam (both protocols are structural; nothing needs to inherit from them):
 
@@ -14,10 +16,12 @@ The seam (both protocols are structural; nothing needs to inherit from them):
   spoken, ``accept(pcm)`` piece by piece (16 kHz mono s16le, in order), ``finish() -> Transcript``
   at the end of speech, ``close()`` to drop it unfinished.
 
-Backends, one file each: Vosk (``speech/asr.py``: ``Recognizer`` is both) and the test double
-(``tests/support/asr_double.py``). :func:`utterance_stream` gives any recogniser the streaming
-shape: one without ``start_stream`` is wrapped in :class:`BufferedStream`, which collects the
-audio and transcribes it at the end (correct, just not early).
+Backends, one file each: Vosk in this process (``speech/asr.py``: ``Recognizer`` is both), Vosk in
+the recogniser process (``speech/remote.py``: ``RemoteRecognizer``, a client of
+``speech/server.py``) and the test double (``tests/support/asr_double.py``).
+:func:`utterance_stream` gives any recogniser the streaming shape: one without ``start_stream``
+is wrapped in :class:`BufferedStream`, which collects the audio and transcribes it at the end
+(correct, just not early).
 """
 from __future__ import annotations
 
@@ -89,6 +93,13 @@ def recognizer_factory(spec: str | None = None, settings: Settings | None = None
     if spec:
         module, _, attr = spec.partition(":")
         return getattr(importlib.import_module(module), attr)
+    if settings is not None and settings.speech.asr_server:
+        def remote_recognizer() -> Any:
+            from speech.remote import RemoteRecognizer
+
+            return RemoteRecognizer.from_settings(settings)
+
+        return remote_recognizer
 
     def vosk_recognizer() -> Any:
         from speech.asr import Recognizer

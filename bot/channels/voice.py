@@ -56,14 +56,18 @@ before ``end``.
 Empty or unintelligible audio is answered with a spoken "没听清，请再说一遍", never an error;
 malformed requests get a 4xx with a Chinese message. Recognition and synthesis run in thread
 pools, off the event loop; a streamed utterance is fed to its recogniser
-(:mod:`bot.channels.recognition`: Vosk's ``KaldiRecognizer`` accepts audio incrementally) on a
-small pool of its own, one piece after the other (:mod:`bot.channels.voice_stream`).
+(:mod:`bot.channels.recognition`: Vosk's ``KaldiRecognizer`` accepts audio incrementally, here or
+in the recogniser process) on a small pool of its own, one piece after the other
+(:mod:`bot.channels.voice_stream`). A recogniser that cannot be reached or has no model is
+answered with the spoken ``ASR_DOWN``, never an error page.
 
 Configure in ``credentials.yml``::
 
     bot.channels.voice.VoiceInput:
       recognizer: null      # "module:factory"; null: settings.speech.asr_factory (env
-                            # XIANGYIN_ASR_FACTORY), else Vosk (settings.speech.vosk_model)
+                            # XIANGYIN_ASR_FACTORY), else the recogniser process at
+                            # XIANGYIN_ASR_SERVER (`make run` starts one: speech/server.py),
+                            # else Vosk in this process (settings.speech.vosk_model)
       max_upload_mb: 10
       stream_max_open_per_device: 2   # optional, the defaults of voice_stream.StreamLimits
       stream_max_open: 32

@@ -94,14 +94,16 @@ def _wechat_configured(settings: Settings) -> tuple[bool, bool]:
 
 
 def _start_servers(settings: Settings, log_dir, group) -> str:
-    """Action server, Rasa server, the scheduler, the staff web console (when bot/console is
-    there) and (when configured) the Telegram bot and the WeChat/WeCom callbacks, as members of ``group``; returns
-    the Rasa server's URL. Ports are checked first (a stale run of this folder is stopped);
-    "Ready" is printed only when every child is alive, owns its port and Rasa runs this model."""
+    """The speech recogniser (unless XIANGYIN_ASR_PROCESS=0), action server, Rasa server, the
+    scheduler, the staff web console (when bot/console is there) and (when configured) the
+    Telegram bot and the WeChat/WeCom callbacks, as members of ``group``; returns the Rasa
+    server's URL. Ports are checked first (a stale run of this folder is stopped); "Ready" is
+    printed only when every child is alive, owns its port and Rasa runs this model."""
     from bot.channels.telegram.texts import NO_TOKEN_HELP
     from bot.ops.processes import StartError, claim_ports, is_loopback, ownership_problems, say
-    from bot.ops.runtime import (console_available, model_path, model_problems, server_url, start_action_server,
-                                 start_console, start_rasa_server, wait_for_http)
+    from bot.ops.runtime import (asr_process_address, console_available, model_path, model_problems, server_url,
+                                 start_action_server, start_asr_server, start_console, start_rasa_server,
+                                 wait_for_asr, wait_for_http)
 
     model = model_path(settings)
     if not model.exists():
@@ -117,15 +119,26 @@ def _start_servers(settings: Settings, log_dir, group) -> str:
     rasa_url, action_url = _urls(settings)
     children_env = {"XIANGYIN_RASA_URL": rasa_url, "XIANGYIN_ACTION_URL": action_url}
     bind = settings.security.bind
+    asr_address, rasa_env = asr_process_address(settings), children_env
+    if asr_address:  # first: its model loads while Rasa loads its own
+        say(f"==> Starting the speech recogniser on {asr_address} (log: {log_dir / 'asr.log'}); "
+            f"loading {settings.speech.vosk_model.name} ...")
+        asr = start_asr_server(asr_address, log_dir / "asr.log", env=children_env, group=group)
+        rasa_env = {**children_env, "XIANGYIN_ASR_SERVER": asr_address}  # the voice channel recognises there
     say(f"==> Starting the action server on {bind}:{settings.action_port} (log: {log_dir / 'actions.log'})")
     actions = start_action_server(settings.action_port, log_dir / "actions.log", env=children_env, group=group)
     api = "HTTP API with a token" if settings.security.rasa_api else "no HTTP API"
     say(f"==> Starting the Rasa server on {bind}:{settings.rasa_port}, {api} (log: {log_dir / 'rasa.log'}); "
         f"loading {model.name} ...")
-    rasa = start_rasa_server(model, settings.rasa_port, action_url, log_dir / "rasa.log", env=children_env,
+    rasa = start_rasa_server(model, settings.rasa_port, action_url, log_dir / "rasa.log", env=rasa_env,
                              group=group)
     wait_for_http(f"{server_url(settings, settings.action_port)}/health", 120, actions)
     wait_for_http(f"{server_url(settings, settings.rasa_port)}/", 400, rasa)
+    if asr_address:
+        info = wait_for_asr(asr_address, 120, asr)
+        say("==> Speech recogniser ready" if info.get("state") == "ready" else
+            f"==> Speech recogniser without a model ({info.get('problem')}); voice devices hear that it "
+            "cannot listen until one is installed (make model; no restart needed)")
     say(f"==> Scheduler: grievance time limits and emergency escalation (log: {log_dir / 'jobs.log'})")
     group.spawn("scheduler", [sys.executable, "-m", "bot", "jobs", "--loop"], log_dir / "jobs.log", children_env)
     from bot.cli.ops import backup_location

@@ -9,7 +9,10 @@ Servers (each binds ``settings.security.bind``, loopback unless ``XIANGYIN_BIND`
 * the Rasa server, ``python -m bot.ops.rasa_server ...`` (``rasa run -i <bind>``; its HTTP API
   only with ``--auth-token``, or off), with ``XIANGYIN_ACTION_TOKEN`` in its environment for the
   ``token:`` of endpoints.yml;
-* the staff web console ``python -m bot.console`` when that package exists.
+* the staff web console ``python -m bot.console`` when that package exists;
+* the speech recogniser, ``python -m speech.server <var_dir>/run/asr.sock`` (a Unix socket, no
+  port), when :func:`asr_process_address` says so; the Rasa server then gets
+  ``XIANGYIN_ASR_SERVER`` and holds no Vosk model itself.
 
 Started through a :class:`bot.ops.processes.ProcessGroup` (one process group, a pid file, ports
 checked before and owners verified after: see that module), or on their own (``group=None``,
@@ -119,7 +122,7 @@ def _start(cmd: list[str], name: str, port: int, log_path: Path | None, env: dic
            group: ProcessGroup | None) -> subprocess.Popen:
     if group is None:
         return spawn(cmd, log_path, env)
-    return group.spawn(name, cmd, log_path, env, ports=(port,)).proc
+    return group.spawn(name, cmd, log_path, env, ports=(port,) if port else ()).proc
 
 
 def start_action_server(port: int, log_path: Path | None = None, env: dict | None = None,
@@ -144,6 +147,46 @@ def start_rasa_server(model: Path, port: int, action_url: str, log_path: Path | 
     return _start(cmd, name, port, log_path,
                   {"XIANGYIN_ACTION_URL": action_url, "XIANGYIN_ACTION_TOKEN": action_server_token(settings),
                    **(env or {})}, group)
+
+
+def asr_process_address(settings: Settings) -> str | None:
+    """Where the recogniser process a run starts listens: ``<var_dir>/run/asr.sock``; None when
+    the run starts none (XIANGYIN_ASR_PROCESS=0, a recogniser factory such as the tests' double,
+    or XIANGYIN_ASR_SERVER naming a recogniser run otherwise)."""
+    speech = settings.speech
+    if not speech.asr_process or speech.asr_factory or speech.asr_server:
+        return None
+    from speech.server import default_address
+
+    return default_address(settings)
+
+
+def start_asr_server(address: str, log_path: Path | None = None, env: dict | None = None,
+                     group: ProcessGroup | None = None) -> subprocess.Popen:
+    """``python -m speech.server ADDRESS``: it binds at once and loads the Vosk model in the
+    background; :func:`wait_for_asr` says when the model is in."""
+    return _start([sys.executable, "-m", "speech.server", address], "asr", 0, log_path, env, group)
+
+
+def wait_for_asr(address: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
+    """Until the recogniser at ``address`` has loaded its model or found none: its ``info``
+    (``state`` ready or no-model, and the ``problem``); RuntimeError when ``proc`` exits first,
+    TimeoutError after ``timeout`` seconds."""
+    from speech.remote import RecognizerUnavailable, RemoteRecognizer
+
+    recognizer = RemoteRecognizer(address, timeout=10)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the recogniser process exited with code {proc.returncode}")
+        try:
+            info = recognizer.describe()
+            if info.get("state") in ("ready", "no-model"):
+                return info
+        except RecognizerUnavailable:
+            pass  # not listening yet
+        time.sleep(0.3)
+    raise TimeoutError(f"the recogniser at {address} did not load its model within {timeout:.0f} s")
 
 
 CONSOLE_MAIN = PROJECT_ROOT / "bot" / "console" / "__main__.py"
@@ -235,10 +278,11 @@ def free_ports(n: int) -> list[int]:
 
 @contextlib.contextmanager
 def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> Iterator[str]:
-    """1 action server + 1 Rasa server on a scratch, seeded SQLite database, in one process
-    group; yields the Rasa base URL. The stack shares this process's server secret, so the
-    caller mints tokens and device keys (and Rasa's API token) from its own settings. ``pids``,
-    when given, receives the two servers' process ids (for memory figures) and the database URL."""
+    """1 action server + 1 Rasa server (+ the speech recogniser, as `serve` starts it) on a
+    scratch, seeded SQLite database, in one process group; yields the Rasa base URL. The stack
+    shares this process's server secret, so the caller mints tokens and device keys (and Rasa's
+    API token) from its own settings. ``pids``, when given, receives the servers' process ids
+    (``rasa``, ``actions``, and ``asr`` when there is one: for memory figures) and the database URL."""
     from bot.db import migrate
     from bot.security.keys import master_key
     from bot.seed import seed_demo_village
@@ -254,6 +298,12 @@ def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> I
     group = ProcessGroup(pid_file_path(scratch), label="stack", log=lambda line: None)
     finished = False
     try:
+        asr_address = asr_process_address(settings)
+        if asr_address:
+            asr = start_asr_server(asr_address, scratch / "asr.log", env=env, group=group)
+            env = {**env, "XIANGYIN_ASR_SERVER": asr_address}
+            if pids is not None:
+                pids.update(asr=asr.pid)
         actions = start_action_server(action_port, scratch / "actions.log", env=env, group=group)
         rasa = start_rasa_server(model_path(settings), rasa_port, f"{server_url(settings, action_port)}/webhook",
                                  scratch / "rasa.log", env=env, group=group)
@@ -261,6 +311,8 @@ def embedded_stack(env_extra: dict | None = None, pids: dict | None = None) -> I
             pids.update(rasa=rasa.pid, actions=actions.pid, database_url=url)
         wait_for_http(f"{server_url(settings, action_port)}/health", 120, actions)
         wait_for_http(f"{server_url(settings, rasa_port)}/", 400, rasa)
+        if asr_address:
+            wait_for_asr(asr_address, 120, asr)
         yield server_url(settings, rasa_port)
         finished = True
     finally:

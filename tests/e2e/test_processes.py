@@ -1,13 +1,17 @@
 """`python -m bot serve` (what `make run` starts) owns its processes and listens on loopback only.
 
 Real runs of ``python -m bot serve`` with a scratch var folder, a copy of the seeded village and
-free ports: the real action server, Rasa server (trained model), scheduler, and the staff
-console when bot/console is there. Killed with SIGHUP, SIGTERM, Ctrl-C, kill -9, or by killing
-one child, a run leaves no process behind (checked by process group with ``ps``) and frees its
-ports (``ss``); a second run while the ports are taken exits non-zero and says by what; the
-listening sockets of the run are on 127.0.0.1 only. A Rasa start costs about a minute here, so
-the checks on a ready run share one (``ready_run``), which the last of them ends by killing a
-child; one more full start is ended by SIGHUP; the other endings happen while starting.
+free ports: the real action server, Rasa server (trained model), scheduler, the speech
+recogniser process (speech/server.py, with the real Korean Vosk test model, on a Unix socket in
+the var folder), and the staff console when bot/console is there. Killed with SIGHUP, SIGTERM,
+Ctrl-C, kill -9, or by killing one child, a run leaves no process behind (checked by process
+group with ``ps``) and frees its ports (``ss``); a second run while the ports are taken exits
+non-zero and says by what; the listening sockets of the run are on 127.0.0.1 only. The voice
+channel recognises in the recogniser process (Rasa holds no Vosk), a crashed recogniser is
+replaced without stopping the run, and one that is gone is answered politely. A Rasa start costs
+about a minute here, so the checks on a ready run share one (``ready_run``), which the last of
+them ends by killing a child; one more full start is ended by SIGHUP; the other endings happen
+while starting.
 """
 from __future__ import annotations
 
@@ -98,7 +102,10 @@ def _serve(tmp_path_factory, village, model: Path, name: str, ports: dict[str, i
         copy_database(village.pristine, var_dir / "xiangyin.db")
     if ports is None:
         ports = dict(zip(("rasa", "actions", "console"), free_ports(3)))
+    from speech.model import korean_test_model_path
+
     env = {**os.environ,
+           "XIANGYIN_VOSK_MODEL": str(korean_test_model_path()),  # the recogniser process loads it
            "XIANGYIN_VAR_DIR": str(var_dir),
            "XIANGYIN_DATABASE_URL": sqlite_url(var_dir / "xiangyin.db"),
            "XIANGYIN_RASA_PORT": str(ports["rasa"]),
@@ -106,7 +113,8 @@ def _serve(tmp_path_factory, village, model: Path, name: str, ports: dict[str, i
            "XIANGYIN_CONSOLE_PORT": str(ports["console"]),
            "XIANGYIN_MODEL": str(model),
            "PYTHONUNBUFFERED": "1"}
-    for derived in ("XIANGYIN_RASA_URL", "XIANGYIN_ACTION_URL", "XIANGYIN_CONSOLE_URL"):
+    for derived in ("XIANGYIN_RASA_URL", "XIANGYIN_ACTION_URL", "XIANGYIN_CONSOLE_URL",
+                    "XIANGYIN_ASR_FACTORY"):  # the tier's recogniser double: here the real one, as `make run`
         env.pop(derived, None)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=PROJECT_ROOT, env=env, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -169,7 +177,8 @@ def test_ready_means_this_run_owns_every_port_and_rasa_runs_this_model(ready_run
     run, record = ready_run
     assert f"==> Ready: {model.name}." in run.lines
     names = {c["name"] for c in record["children"]}
-    assert {"actions", "rasa", "scheduler"} <= names
+    assert {"asr", "actions", "rasa", "scheduler"} <= names
+    assert "==> Speech recogniser ready" in run.lines
     assert record["owner"]["pid"] == run.proc.pid
     members = {p.pid for p in os_view.group(record["pgid"])}
     assert {c["pid"] for c in record["children"]} <= members
@@ -236,6 +245,81 @@ def test_a_second_serve_on_taken_ports_names_what_holds_them(ready_run, village,
     assert "Ready" not in second.output
     assert os_view.pid_file(second.var_dir) is None
     assert run.proc.poll() is None
+
+
+def _child(record: dict, name: str) -> dict:
+    return next(c for c in record["children"] if c["name"] == name)
+
+
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def _korean_question() -> bytes:
+    return subprocess.run(["espeak-ng", "-v", "ko", "--stdout", "안녕하세요 포인트가 얼마예요"], check=True,
+                          capture_output=True).stdout
+
+
+def _spoken(run: Run, wav: bytes) -> dict:
+    import json
+
+    from tests.support.voice import post_voice
+
+    status, _, body = post_voice(f"http://127.0.0.1:{run.ports['rasa']}", "device-004", wav)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_the_voice_channel_recognises_in_the_recogniser_process(ready_run):
+    """A spoken question through the real voice channel is recognised (Korean model, Korean
+    speech) and answered; Vosk is loaded in the recogniser's worker, not in the Rasa server."""
+    from bot.channels.voice import ASR_DOWN
+
+    run, record = ready_run
+    reply = _spoken(run, _korean_question())
+    assert reply["transcript"] and reply["texts"] and reply["texts"] != [ASR_DOWN], reply
+    rasa, supervisor = _child(record, "rasa")["pid"], _child(record, "asr")["pid"]
+    worker = int(Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()[0])
+    assert "libvosk" in _maps(worker)
+    assert "libvosk" not in _maps(rasa)
+    socket_path = run.var_dir / "run" / "asr.sock"
+    assert f"XIANGYIN_ASR_SERVER={socket_path}".encode() in Path(f"/proc/{rasa}/environ").read_bytes().split(b"\0")
+
+
+def test_a_crashed_recogniser_is_replaced_and_the_run_goes_on(ready_run):
+    from bot.channels.voice import ASR_DOWN
+
+    run, record = ready_run
+    supervisor = _child(record, "asr")["pid"]
+    worker = int(Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()[0])
+    os.kill(worker, signal.SIGKILL)
+    reply = _spoken(run, _korean_question())  # waits while the new worker loads the model
+    assert reply["transcript"] and reply["texts"] != [ASR_DOWN], reply
+    assert run.proc.poll() is None and os_view.pid_file(run.var_dir) == record
+    assert "was killed by SIGKILL; starting a new one" in (run.var_dir / "logs" / "asr.log").read_text()
+
+
+def test_without_its_recogniser_the_voice_channel_says_it_cannot_listen(ready_run):
+    """The recogniser's socket gone (as if it were not running): uploads and streams get the
+    spoken Chinese apology, text turns go on."""
+    import json
+
+    from bot.channels.voice import ASR_DOWN
+    from tests.support.conversation import Conversation
+    from tests.support.voice import signed_post
+
+    run, _ = ready_run
+    (run.var_dir / "run" / "asr.sock").unlink()
+    base = f"http://127.0.0.1:{run.ports['rasa']}"
+    reply = _spoken(run, _korean_question())
+    assert reply["transcript"] == "" and reply["texts"] == [ASR_DOWN]
+    status, _, body = signed_post(base, "/webhooks/voice/stream/start", "device-004")
+    assert status == 503 and json.loads(body) == {"error": ASR_DOWN}
+    conversation = Conversation(base, "cli:wangjianguo").restart()
+    try:
+        assert "分" in conversation.say("俺家积分还有多少")
+    finally:
+        conversation.close()
 
 
 def test_a_child_killed_stops_every_process_and_names_it(ready_run):
