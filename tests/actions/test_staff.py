@@ -304,19 +304,17 @@ def test_mediation_in_everyday_words_is_the_mediation_rule(runner):
     assert said.texts[0].startswith("给赵丽华家（8号）记10分：矛盾调解")
 
 
-def test_rules_said_in_field_words_are_found(runner):
-    burning = _award(runner, "赵丽华家，8号，又在田埂上点秸秆，照规矩扣")
-    assert burning.texts[0].startswith("给赵丽华家（8号）扣10分：焚烧秸秆"), burning.texts
-    sorting = _award(runner, "赵丽华家8号，垃圾分得蛮清爽，给她加两分")
-    assert sorting.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorting.texts
-    corrected = _award(runner, "给7号加五分义务清扫……哦说岔了，是8号")
-    assert corrected.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), corrected.texts
-    sorted_out = _award(runner, "8号赵丽华家，可回收的分拣得利索，加2分")
-    assert sorted_out.texts[0].startswith("给赵丽华家（8号）记2分：垃圾分类"), sorted_out.texts
-    said_again = _award(runner, "给7号，呃不对，给8号，扫大街扫得干净，加五分")
-    assert said_again.texts[0].startswith("给赵丽华家（8号）记5分：义务清扫"), said_again.texts
-    elder_home = _award(runner, "8号赵丽华，下午上养老院帮了半天忙，给记上")
-    assert elder_home.texts[0].startswith("给赵丽华家（8号）记5分：照顾老人"), elder_home.texts
+@pytest.mark.parametrize("said,read_back", [
+    ("赵丽华家，8号，又在田埂上点秸秆，照规矩扣", "扣10分：焚烧秸秆"),
+    ("赵丽华家8号，垃圾分得蛮清爽，给她加两分", "记2分：垃圾分类"),
+    ("给7号加五分义务清扫……哦说岔了，是8号", "记5分：义务清扫"),  # the house corrected after the request
+    ("8号赵丽华家，可回收的分拣得利索，加2分", "记2分：垃圾分类"),
+    ("给7号，呃不对，给8号，扫大街扫得干净，加五分", "记5分：义务清扫"),  # said again with its verb
+    ("8号赵丽华，下午上养老院帮了半天忙，给记上", "记5分：照顾老人"),
+])
+def test_rules_said_in_field_words_are_found(runner, said, read_back):
+    award = _award(runner, said)
+    assert award.texts[0].startswith(f"给赵丽华家（8号）{read_back}"), award.texts
 
 
 def test_the_rule_decides_the_points_and_a_different_number_is_pointed_out(runner):
