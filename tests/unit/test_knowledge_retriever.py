@@ -505,3 +505,13 @@ def test_a_dispute_or_an_injury_told_in_everyday_words_is_answered(kb, question,
 def test_how_long_until_a_result_is_a_when_question_on_the_topic_followed(kb):
     answer = kb.answer("递上去多少天能批下来", topic="低保", topic_mode="filter", previous="dibao-materials")
     assert answer.confident and answer.entry.id == "dibao-process"
+
+
+@pytest.mark.parametrize("question,topic,previous,entry_id", [
+    ("错过了日子还能补交吗", "医保", "yibao-payment-how", "yibao-payment-time"),  # past the deadline
+    ("非得本人去不", "高龄补贴", "gaoling-amount", "gaoling-apply"),  # in person, or for someone
+    ("那上哪个部门去办", "低保", "dibao-materials", "dibao-process"),  # where to apply
+])
+def test_a_follow_up_asking_a_kind_of_answer_gets_that_kind_on_the_topic(kb, question, topic, previous, entry_id):
+    answer = kb.answer(question, topic=topic, topic_mode="filter", previous=previous)
+    assert answer.confident and answer.entry.id == entry_id
