@@ -34,7 +34,11 @@ def render(job: dict) -> None:
     driver.setProperty("volume", float(job.get("volume", 1.0)))
     done = threading.Event()
     engine.connect("finished-utterance", lambda **_kw: done.set())
-    engine.save_to_file(job["text"], job["path"])
+    # The rate once more as espeak's embedded command (\x01<wpm>S) at the head of the text: it is
+    # applied with the synthesis itself, whatever the order in which espeak's queue applies the
+    # parameters set above (under load a sentence once came back at the driver's default 200 wpm;
+    # the same wpm gives the same audio either way, to the sample).
+    engine.save_to_file(f"\x01{int(job['rate'])}S{job['text']}", job["path"])
     engine.runAndWait()  # espeak renders asynchronously: wait for the end of the utterance
     if not done.wait(float(job.get("timeout", 30))):
         raise RuntimeError("pyttsx3 did not finish the utterance in time")
