@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, load_settings
+from bot.ops.processes import die_with_owner  # SIGTERM to the worker when the supervisor dies
 from speech.protocol import (AUDIO_FORMAT, MAX_HEADER_BYTES, Event, ProtocolError, parse_address, read_event,
                              transcript_event)
 
@@ -261,14 +261,6 @@ def listen(address: str) -> socket.socket:
     return sock
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_supervisor() -> None:  # in the worker, between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def supervise(address: str, threads: int) -> int:
     """Bind ``address`` and keep a worker serving it until a signal ends the run."""
     sock = listen(address)
@@ -289,7 +281,7 @@ def supervise(address: str, threads: int) -> int:
         while not stopping:
             started = time.monotonic()
             cmd = [sys.executable, "-m", "speech.server", "--worker-fd", str(sock.fileno()), "--threads", str(threads)]
-            worker = subprocess.Popen(cmd, pass_fds=(sock.fileno(),), preexec_fn=_die_with_supervisor)  # nosec B603 - this interpreter and our own module, no shell
+            worker = subprocess.Popen(cmd, pass_fds=(sock.fileno(),), preexec_fn=die_with_owner)  # nosec B603 - this interpreter and our own module, no shell
             if stopping:  # a signal came while it was being started
                 worker.send_signal(signal.SIGTERM)
             code = worker.wait()

@@ -272,7 +272,7 @@ except OSError:  # pragma: no cover - not Linux
     _LIBC = None
 
 
-def _die_with_owner() -> None:
+def die_with_owner() -> None:
     """In the child, between fork and exec: SIGTERM when the owner (the forking thread) dies."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -320,7 +320,7 @@ class ProcessGroup:
     def _popen(self, cmd: list[str], out, env: dict) -> subprocess.Popen:
         # PR_SET_PDEATHSIG fires when the *thread* that forked exits: only from the main thread,
         # and only while no other thread runs (preexec_fn is not safe with threads).
-        preexec = _die_with_owner if threading.active_count() == 1 and \
+        preexec = die_with_owner if threading.active_count() == 1 and \
             threading.current_thread() is threading.main_thread() else None
         group = self.pgid if self.pgid and group_members(self.pgid) else 0
         try:
