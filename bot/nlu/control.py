@@ -139,7 +139,7 @@ def follow_up(turn: Turn) -> bool:
     if turn.intent in ("affirm", "deny", STOP_INTENT, "request_human") and not (
             asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
-    if turn.previous_action != POLICY_ACTION or not misread or _OTHER_TOPIC.search(flat):
+    if turn.previous_action != POLICY_ACTION or not misread or names_points(flat):
         return False
     if 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and _ELLIPSIS.search(flat):
         return True
