@@ -21,7 +21,7 @@ from bot import grievances, identity, outbox
 from bot.nlu.control import BALANCE_ACTION, INTERRUPTIONS
 from bot.nlu.goals import acknowledges, asks_points_look_up, asks_question
 from bot.channels.turn import asks_about_emergencies, sender_is_staff
-from bot.replies import Reply, after_stop, asks_to_repeat, interpret
+from bot.replies import Reply, after_stop, asks_to_repeat, interpret, only_details
 from bot.emergency import raise_alarm
 from bot.models import Household
 
@@ -230,6 +230,8 @@ class ActionResolvePending(XiangyinAction):
         if kind == slots.WRITE_CLARIFY:  # "您问的是A，还是B？": the reply picks one (actions/policy.py)
             return policy.resolve_clarify(turn, pending, self.name())
         reply = interpret(turn.text, OFFER_VERBS.get(kind, ()), said="".join(_last_bot_texts(turn)))
+        if kind == slots.WRITE_REPORT_OFFER and reply is Reply.UNCLEAR and only_details(turn.text):
+            reply = Reply.YES  # "不用保密" to "要我帮您报给网格员吗": how to report it (the form reads it back)
         if reply is Reply.YES:
             return [*clear_pending(), *CONFIRM[kind](turn, pending)]
         if reply in (Reply.REPEAT, Reply.UNCLEAR):

@@ -65,7 +65,10 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     result = policy.search(turn, turn.text)
     # A question that names no policy ("墙上裂了好长一道缝，该找谁来给看看", "狗天天夜里嚎，能请
     # 谁来调解") is answered first only when the knowledge base is all but certain of it.
-    if not named and (result.why or {}).get("probability", 0.0) < UNNAMED_SURE:
+    # Who to turn to about a problem ("邻居家装修天天敲到半夜，这事该找谁出面说说") is answered at the
+    # knowledge base's usual bar: the answer says who, and the problem is offered for report.
+    bar = WHO_HANDLES_SURE if parsing.asks_who_handles(turn.text) else UNNAMED_SURE
+    if not named and (result.why or {}).get("probability", 0.0) < bar:
         return None
     if result.entry is None or not result.confident:
         # A question that names a policy the base has close candidates for ("泥砖屋落雨就漏，墙都裂开了，
@@ -81,6 +84,8 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
 #: The calibrated probability above which a complaint-like question that names no policy topic
 #: is answered from the knowledge base before the report form starts.
 UNNAMED_SURE = 0.95
+#: ... and one that asks who deals with such a problem: the calibrated bar of a confident answer.
+WHO_HANDLES_SURE = 0.85
 
 
 class ValidateGrievanceForm(FormValidationAction):

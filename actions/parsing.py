@@ -19,6 +19,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     after_command,
     asks_question,
     asks_to_file,
+    asks_who_handles,
     flat_text,
     reports_problem,
     tells_award,
@@ -250,7 +251,10 @@ def strip_negation(text: str) -> str:
     return _NEGATION.sub("", text or "")
 
 
-_SWAP = re.compile(r"不(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*(?:而)?(?:是|在)([^，,。]{1,20})$")
+_SWAP = re.compile(r"不(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*"
+                   # "我记岔了" said in between ("哦不是五组，我记岔了，是六组打谷场边上")
+                   r"(?:(?:我|俺|咱)?[^，,。\s是]{0,4}(?:岔|错|差|混|串)(?:了|啦|咯|喽)?[，,。\s]*)?"
+                   r"(?:而)?(?:是|在)([^，,。]{1,20})$")
 _SWAP_REVERSED = re.compile(r"(?:^|[，,。\s]|不是|不在)(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*(?:而)?不(?:是|在)([^，,。\s]{1,12}?)[的吧啊呀呢嘞。，,\s]*$")
 _TRAILING_PLACE = re.compile(r"(那段|那块|那边|那里|那儿|这段|那条|那个)?(才是|才对)?[的吧啊呀呢嘞。，,\s]*$")
 
@@ -279,17 +283,25 @@ def swap_in(text: str, fields: Tuple[str, ...]) -> Optional[Tuple[str, str]]:
 
 
 def _swapped(old: str, new: str, fields: Tuple[str, ...]) -> Optional[Tuple[str, str]]:
+    whole = None  # X is all a field says after it (the place "五组"): a field that goes on decides
     for field in fields:
         if old and new and field and old in field:
             after = field.split(old, 1)[1]
+            if not after:
+                whole = whole or (old, new)
+                continue
             said_where = next((loc for loc in _LOCATIVES if after.startswith(loc)), None)
             if said_where and new.endswith(_LOCATIVES):  # "卫生院前头" → "学校后头", not "学校后头前头"
                 return old + said_where, new
             for k in range(len(after), 0, -1):  # the longest start of what follows X, said again in Y
                 if new.endswith(after[:k]) and len(new) > k:
                     return old, new[:-k]
+            for k in range(len(after), 1, -1):  # ... said again inside Y ("六组打谷场边上" for 五组打谷场边的…)
+                at = new.find(after[:k])
+                if at > 0:
+                    return old, new[:at]
             return old, new
-    return None
+    return whole
 
 
 #: Fields a read-back correction can name explicitly.

@@ -14,7 +14,9 @@ from bot.models import PointsRule
 #: village's rule table); a rule's own activity and name always count.
 RULE_WORDS = {
     "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街", "扫路", "扫道", "扫雪",
-             "义务扫", "扫村道", "扫马路", "扫净", "扫干净", "扫得干净", "清河", "清沟", "清淤", "掏沟", "清理"),
+             "义务扫", "扫村道", "扫马路", "扫净", "扫干净", "扫得干净", "清河", "清沟", "清淤", "掏沟", "清理",
+             # "跟着扫了村里的小广场"
+             "扫了", "扫广场", "扫场子", "扫院子", "扫操场"),
     "志愿服务": ("志愿", "义工", "当志愿者", "帮忙", "帮工", "义务帮", "去帮", "帮了", "出工", "出力"),
     "垃圾分类": ("分类", "垃圾分得", "分垃圾", "垃圾分开", "分拣", "干湿分开", "分得清", "分得好", "分得干净"),
     "矛盾调解": ("调解", "劝架", "化解矛盾", "说和", "说合", "劝和", "调和", "调停", "调成", "拉架", "劝开", "化解纠纷"),
@@ -49,10 +51,11 @@ def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] =
             if word and word in (text or "") and (best is None or len(word) > best[0]):
                 best = (len(word), rule)
     if best is None:
-        # Spoken words come apart: "扫一回街" for 扫街, "扫了全村的道" for 扫道.
+        # Spoken words come apart: "扫一回街" for 扫街, "扫了全村的道" for 扫道, "倒了一车垃圾" for 倒垃圾.
         for rule in rules:
             for word in rule_words(rule):
-                if len(word or "") == 2 and re.search(f"{re.escape(word[0])}.{{1,4}}{re.escape(word[1])}", text or ""):
+                gap = {2: 4, 3: 6}.get(len(word or ""))
+                if gap and re.search(f"{re.escape(word[0])}[^，,。？?！!]{{1,{gap}}}{re.escape(word[1:])}", text or ""):
                     return rule
     return best[1] if best else None
 

@@ -77,18 +77,24 @@ TWELFTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twelfth"
 #: Written blind in the twelfth pass as the next held-out set; measured twice, read in the
 #: thirteenth pass (development data since; README in the folder).
 THIRTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_thirteenth"
-#: Written blind at the start of the thirteenth pass as the next held-out set: not in
-#: ALL_DIALOGUE_DIRS while it is unread (README in the folder says what was measured on it).
+#: Written blind at the start of the thirteenth pass as the next held-out set; measured three
+#: times (95/116 each), read in the fourteenth pass (development data since; README in the folder).
 FOURTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fourteenth"
 #: Written blind as development data at the start of the thirteenth pass (weighted to follow-ups,
 #: mixed sentences and reports).
 DEV13_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev13"
+#: Written blind as development data at the start of the fourteenth pass (weighted the same way).
+DEV14_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev14"
+#: Written blind at the start of the fourteenth pass as the next held-out set: not in
+#: ALL_DIALOGUE_DIRS while it is unread (README in the folder says what was measured on it).
+FIFTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fifteenth"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
                      DEV9_DIALOGUES_DIR, NINTH_DIALOGUES_DIR, DEV10_DIALOGUES_DIR, TENTH_DIALOGUES_DIR,
                      DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, DEV12_DIALOGUES_DIR, TWELFTH_DIALOGUES_DIR,
-                     THIRTEENTH_DIALOGUES_DIR, DEV13_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     THIRTEENTH_DIALOGUES_DIR, DEV13_DIALOGUES_DIR, FOURTEENTH_DIALOGUES_DIR, DEV14_DIALOGUES_DIR,
+                     PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -134,6 +134,16 @@ _RECENTLY_TOLD = re.compile(r"(上个?(礼拜|星期|周|月)|上回|前(几|些
 _STILL = re.compile(r"到现在|现在还|眼下还|这会儿?还|还[^，,。]{0,2}(不|没|疼|痛|流|烧|着|在地)|刚|正在|救命|赶紧|马上")
 
 
+# A stroke's signs said without its name (老伴刚才舌头发硬，话也说不清，一边胳膊腿不听使唤): a tongue
+# gone stiff, speech that will not come out clearly, one side of the body that will not obey. Heard
+# as an emergency when they came on suddenly (突然, 刚才, 一下子 …); the same signs told of a stroke
+# survivor asking about a disability card are a condition.
+_STROKE_SIGNS = re.compile(r"舌头[^，。,]{0,4}(发硬|硬了|僵|打结|不听使唤|不利索|不转)|(?<!电)话(也|都)?说不(清|利索|囫囵|出)"
+                           r"|口齿不清|(一边|半边|半拉|一侧|左边|右边)的?(身子|胳膊|腿|胳膊腿|手脚|手|脸)[^，。,]{0,4}"
+                           r"(不听使唤|不能动|动不了|没劲|使不上劲|没知觉|不好使|麻了|发麻)")
+_SUDDEN = re.compile(r"突然|忽然|猛地|猛然|一下子|刚才|刚刚|才刚|今早|早上起来|一觉醒来|冷不丁")
+
+
 def is_emergency(text: str) -> bool:
     """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
     text = _LONG_AGO_TOLD.sub("", _PAST_STROKE.sub("", text or ""))
@@ -141,7 +151,8 @@ def is_emergency(text: str) -> bool:
         text = _RECENTLY_TOLD.sub("", text)
     if _LONG_STANDING.search(text):
         text = _STROKE.sub("", text)
-    return any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))
+    return (any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))
+            or bool(_STROKE_SIGNS.search(text) and _SUDDEN.search(text)))
 
 
 class EmergencyClosed(Exception):

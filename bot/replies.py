@@ -74,7 +74,9 @@ YES_WORDS = (
     # Hakka 做得 (can do), Anhui / Henan 管 (fine)
     "做得", "管",
     # "that's how it is" said of the read-back ("是这么个事", "就这么个事儿")
-    "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理",
+    "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理", "就是这事", "就这事", "是这事",
+    # leaving it to the assistant ("你看着办吧", "你看着给报吧": the verb is the offer's own)
+    "看着办", "瞧着办", "看着弄", "看着处理",
     # Jiang-Huai 照 (fine, "照，照的"), Hainan / south-western 是啰, southern Wu 好个 ("好个好个")
     "照", "照的", "是啰", "是咯", "对啰", "好啰", "好个",
     # north-eastern "a must" (必须的, 那必须), "sure thing" (妥妥的); Cantonese "right" (啱, 啱晒,
@@ -232,8 +234,9 @@ def refuses(text: str) -> bool:
 
 
 # Not doing it any more, said with any verb of the flows and any negator of any region
-# ("甭报了", "莫搞了", "不用记了", "别再弄了"): a way out wherever it is said.
-_STOP_RE = re.compile(r"(不|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
+# ("甭报了", "莫搞了", "不用记了", "别再弄了"), 不 misheard as 布 / 部 / 步 included ("布报了"): a way
+# out wherever it is said.
+_STOP_RE = re.compile(r"(不|布|部|步|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
                       r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
@@ -315,6 +318,13 @@ def _without_remarks(text: str) -> str:
     return _WHAT_ELSE.sub("", _REMARKS_RE.sub("", text))
 
 
+def only_details(text: str) -> bool:
+    """The reply is nothing but details of a report ("不用保密", "不急，名字写上"): to an offer to
+    report, they say how it should go, which is a yes to it (the form still reads it all back)."""
+    flat = normalise(text)
+    return bool(flat) and flat != normalise(_without_remarks(flat)) and not _core(normalise(_without_remarks(flat)))
+
+
 #: Yes words inside phrases that are no yes ("管他呢": whatever).
 NOT_AGREEMENT = ("管他", "管它")
 
@@ -328,6 +338,8 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         "那", "的", "也", "都", "先", "侬", "阿拉", "迭个", "额",
         # "就报它", "行了哇", "得嘞您呐", "就这样子报", "对的，记下"
         "它", "哇", "您呐", "呐", "您", "子", "下",
+        # a hedge or "as you see fit" around a yes ("差不多就这么个事，你看着给报吧")
+        "差不多", "大差不差", "大概", "看着",
         # thanks after the yes (Cantonese 唔该, 多谢)
         "唔该", "多谢", "儿",
         # "记下来", "报上去" said with where it goes; "must" ("这个意见我得提")

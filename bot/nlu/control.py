@@ -266,8 +266,10 @@ CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
 #: question, a person asked for, the staff queue.
 FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
-#: ... and a complaint said as one, which may also sound like a visit told ("跟你们反映一下，…").
-COMPLAINT_OPENING_MISREADS = COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit"}
+#: ... and a complaint said as one, which may also sound like a visit told ("跟你们反映一下，…"), or,
+#: with an amount in it, like the points ("养老金少打了一百多，…我要投诉"; a deduction disputed is
+#: the points' own appeal, checked first).
+COMPLAINT_OPENING_MISREADS = COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit", "check_points", "points_history"}
 STATUS_ACTION = "action_grievance_status"
 #: Intents the model gives a question about an earlier report that tells its problem again
 #: ("前阵子反映垃圾桶那档子事，如今弄到哪步啦" sounds like a new report).

@@ -185,7 +185,7 @@ def disputes_deduction(text: str) -> bool:
 
 #: In a dispute, one's own household, and somebody else blamed ("点秸秆的是人家，又不是我").
 _OWN_OR_BLAMED = re.compile(r"俺家|我家|是人家|人家(干|烧|倒|扔|点|弄|搞)的?"
-                            r"|(是)?(隔壁|邻居|旁边|对门|别家|别人)(家)?[^，,。]{0,3}(干|烧|倒|扔|点|弄|搞|整|堆)的")
+                            r"|(是)?(隔壁|邻居|旁边|对门|别家|别人)(家)?[^，,。]{0,3}(干|烧|倒|扔|点|弄|搞|整|堆|丢|撂|放|泼)")
 
 
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
@@ -255,7 +255,9 @@ _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|�
                       r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
 
-_ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下")
+_ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下"
+                           # told on someone's behalf ("我是她外孙女，替我外婆说一下，…")
+                           r"|替[^，,。？?]{0,6}(说|讲|报|反映)(一下|一声|下)")
 
 
 # A wish for information or a service said without a question word ("房子裂了，想申请危房改造"):
@@ -425,8 +427,10 @@ def asks_household_detail(text: str) -> bool:
     return bool(_HOUSEHOLD_DETAIL.search(flat)) and not _HELP_NEEDED.search(flat)
 
 
-# "Somebody, who knows who" ("不晓得哪家的羊钻到我菜园子里"): an indefinite, not a question.
-_INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道)(是)?(哪家|谁家|哪个|哪位|什么人|啥人|哪里来的|哪来的|哪儿来的)")
+# "Somebody, who knows who" ("不晓得哪家的羊钻到我菜园子里", "不知道让谁给弄走了"): an indefinite,
+# not a question.
+_INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道)(是)?"
+                         r"((让|被|叫|给)(谁|哪个|哪家)|哪家|谁家|哪个|哪位|什么人|啥人|哪里来的|哪来的|哪儿来的)")
 
 
 # An accusation said as a question ("这不是骗人嘛", "这不是欺负人吗"): nothing is asked.

@@ -306,6 +306,21 @@ def test_a_policy_question_that_sounds_like_a_complaint_is_answered_not_filed(ru
     assert lamp.slot(slots.GRIEVANCE_DESCRIPTION) and not lamp.slot(slots.KB_ENTRY, None)
 
 
+def test_who_to_turn_to_about_a_problem_is_answered_at_the_usual_bar_and_the_problem_offered(runner):
+    """"该找谁" about a neighbour's trouble names no policy; the knowledge base is sure (but not all
+    but certain) who settles it: that is said, reporting the trouble is offered, no form starts."""
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "邻居家的鸡老跑我菜地里，这事能找谁出面",
+                      intent="file_grievance")
+    assert said.slot(slots.KB_ENTRY) == "tiaojie-how" and not said.slot(slots.GRIEVANCE_DESCRIPTION, None)
+    assert 0.85 <= said_probability(runner, "邻居家的鸡老跑我菜地里，这事能找谁出面") < 0.95  # the case this is about
+
+
+def said_probability(runner, question: str) -> float:
+    from knowledge.retriever import default_kb
+
+    return default_kb().answer(question, village_grid="第一网格").why["probability"]
+
+
 def test_a_policy_question_with_close_candidates_asks_which_before_any_form(runner):
     """The real knowledge base is not sure between two entries of the policy named: which one is
     asked (nothing waits to be written, no form); a report asked for in so many words is filed."""

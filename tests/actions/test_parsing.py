@@ -270,6 +270,8 @@ def test_the_count_delivered_is_in_the_rules_measure_not_the_bag(said, count):
     ("在南头，不在北头", ("北头晒场",), ("北头", "南头")),
     ("不是这个意思", ("三组东头",), None),  # nothing read back is named
     ("是小学门口", ("小学门口",), None),
+    # words about the slip said in between; the group alone as the place, and again in the story
+    ("不是二组，俺说差了，是三组晒场那头", ("二组", "二组晒场那头的电线掉下来了"), ("二组", "三组")),
 ])
 def test_a_word_read_back_is_put_right_where_it_stands(said, fields, swap):
     assert parsing.swap_in(said, fields) == swap

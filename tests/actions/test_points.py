@@ -284,6 +284,18 @@ def test_a_question_at_an_offer_to_report_is_a_new_question_not_a_no(runner):
     assert declined.texts and not any(e.get("event") == "action_execution_rejected" for e in declined.events)
 
 
+def test_details_of_the_report_said_to_the_offer_start_it_with_them(runner):
+    """"名字不用保密" to "要我帮您报给网格员吗" tells how to report it: the form starts with the name
+    question answered (its read-back still waits for a yes); a bare "嗯" is asked again."""
+    offer = {"kind": slots.WRITE_REPORT_OFFER, "text": "厨房顶上漏雨，接了好几盆"}
+    told = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "名字不用保密", intent="inform",
+                      slots={slots.PENDING_WRITE: offer, slots.AWAITING_CONFIRMATION: True})
+    assert told.followup == slots.GRIEVANCE_FORM and told.slot(slots.GRIEVANCE_ANONYMOUS) is False
+    hum = runner.run(ActionResolvePending(runner.settings), "cli:hh010", "嗯", intent="inform",
+                     slots={slots.PENDING_WRITE: offer, slots.AWAITING_CONFIRMATION: True})
+    assert hum.followup != slots.GRIEVANCE_FORM and hum.texts
+
+
 def test_a_price_asked_with_the_points_last_and_then_of_another_item_is_no_exchange(runner):
     """"一袋大米几分", then "那挂面呢": two prices, nothing proposed."""
     asked = runner.run(ActionRedeemPoints(runner.settings), "cli:hh013", "一袋大米几分", intent="redeem_points",

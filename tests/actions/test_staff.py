@@ -311,6 +311,9 @@ def test_mediation_in_everyday_words_is_the_mediation_rule(runner):
     ("8号赵丽华家，可回收的分拣得利索，加2分", "记2分：垃圾分类"),
     ("给7号，呃不对，给8号，扫大街扫得干净，加五分", "记5分：义务清扫"),  # said again with its verb
     ("8号赵丽华，下午上养老院帮了半天忙，给记上", "记5分：照顾老人"),
+    # the rule's words said apart, or the sweeping only said as done
+    ("8号赵丽华，礼拜六跟大伙扫了祠堂前头的空场，给她加分", "记5分：义务清扫"),
+    ("赵丽华家8号往塘边倒了两三车建筑垃圾，大家都瞅见了，按规矩扣分", "扣5分：乱倒垃圾"),
 ])
 def test_rules_said_in_field_words_are_found(runner, said, read_back):
     award = _award(runner, said)

@@ -478,7 +478,10 @@ def test_questions_asked_as_a_not_a_or_with_a_count_and_statements_that_only_con
 
 def test_a_complaint_said_as_one_is_a_report_whatever_policy_it_names():
     for said, intent in (("村里替俺们代交养老金的钱，交了两年社保上查不着，俺得投诉", "ask_policy"),
-                         ("地力补贴按亩发，村里给我家少算了三亩，这事我不服，得反映", "nlu_fallback")):
+                         ("地力补贴按亩发，村里给我家少算了三亩，这事我不服，得反映", "nlu_fallback"),
+                         # an amount in it sounds like the points
+                         ("高龄补贴上回少发了五十块，找了俩人都说不明白，我要投诉", "points_history"),
+                         ("这季度的护理补贴差了两百，我得去投诉", "check_points")):
         assert decide(turn(said, intent, 0.5)) == "action_start_grievance", said
     assert decide(turn("我想投诉，低保怎么评的", "ask_policy")) != "action_start_grievance"  # asked
     # a deduction disputed is the points appeal
@@ -495,6 +498,7 @@ def test_field_talk_the_model_files_elsewhere():
     assert decide(turn("帮着照看村里的孤老，一回给记几分", "log_visit", 0.61)) == "action_points_rules"
     # "who knows whose sheep" is no question: the damage is a report
     assert decide(turn("不晓得哪家的羊钻到我菜园子里，把白菜啃了个精光", "out_of_scope", 0.53)) == "action_start_grievance"
+    assert decide(turn("晒场边的电线不知道叫谁给剪断了，晚上黑咕隆咚", "nlu_fallback", 0.4)) == "action_start_grievance"
 
 
 def test_staff_words_the_model_files_under_the_ticket_queue_or_the_rules():

@@ -162,7 +162,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # pills swallowed by the handful or by mistake; a fall again after an old one
                  "孙子把奶奶的安眠药吞了一把", "老头子误服了消毒水", "前几天跌了一跤今儿又摔倒了",
                  # a cry for people, a fall onto the ground, no answer, a fire with a particle
-                 "快来人呀，俺娘倒在地上了", "我喊了他也不出声", "锅里的油烧起来啦", "灶屋的火苗蹿得好高"):
+                 "快来人呀，俺娘倒在地上了", "我喊了他也不出声", "锅里的油烧起来啦", "灶屋的火苗蹿得好高",
+                 # a stroke's signs come on suddenly, without its name
+                 "俺爹吃着饭忽然舌头僵了，说话也说不清", "奶奶一下子左边胳膊没劲了，口齿不清"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -185,6 +187,9 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "上个月跌了一跤住了院，现在出院了，住院的钱咋报", "降压药吃多了伤不伤肾",
                  # medicine taken for years or days is no overdose
                  "俺这降压药吃了十几年了，门诊能报不", "这药吃了好几天了也不见好",
-                 "来人家里吃饭要提前说吗", "钥匙掉地上了"):
+                 "来人家里吃饭要提前说吗", "钥匙掉地上了",
+                 # the same signs long standing, or words that only sound like them
+                 "老伴半边身子不好使好几年了，护理补贴咋申请", "这事在电话里话说不清，我去村委会当面说",
+                 "养老金为啥少了，问了几个人都说不清"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
