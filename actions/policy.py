@@ -350,7 +350,7 @@ class ActionPolicyAnswer(XiangyinAction):
 
 #: Staff asking who or how many of a kind of household ("二组有几个老人是自个儿住的", "黄色户都有谁").
 _WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单")
-_A_KIND_OF_HOUSEHOLD = re.compile(r"[一二三四五六七八九\d]组|第.网格|网格里|独居|自个儿?住|自个儿?过|一个人(住|过)|自己(住|过)|老人"
+_A_KIND_OF_HOUSEHOLD = re.compile(r"[一二三四五六七八九\d]组|第.网格|网格里|独居|自个儿?住|自个儿?过|单个儿?(住|过)|一个人(住|过)|自己(住|过)|老人"
                                   r"|红色|黄色|绿色|红户|黄户|绿户|连心户|关心户|放心户|空巢")
 
 

@@ -50,7 +50,7 @@ _COLOUR_WORDS: Tuple[Tuple[CareColour, Tuple[str, ...]], ...] = (
 )
 _GROUP = re.compile(rf"(?<!哪)([{NUMERAL_CHARS}\d]{{1,2}})组")  # "哪一组" asks which
 _AREA = re.compile(rf"第([{NUMERAL_CHARS}\d]{{1,2}})网格")
-_ALONE = re.compile(r"独居|独自|一个人住|一个人过|一个人生活|自己一个人|孤寡|孤老|单身老|独个儿?住|独个儿?过|单个儿?住|一人户|一个人在家"
+_ALONE = re.compile(r"独居|独自|一个人住|一个人过|一个人生活|自己一个人|孤寡|孤老|单身老|独个儿?住|独个儿?过|单个儿?(住|过)|一人户|一个人在家"
                     r"|单身过|单身住|单过的|一个人单过|自个儿?住|自个儿?过|自己住|自己过"
                     r"|(自个儿?|自己|独自)?一(个)?人(住|过|生活|守着|在家)|孤身|光杆|就剩(他|她)?一个人?")
 _EMPTY_NEST = re.compile(r"空巢")

@@ -75,6 +75,7 @@ YES_WORDS = (
     "做得", "管",
     # "that's how it is" said of the read-back ("是这么个事", "就这么个事儿")
     "是这么个事", "就这么个事", "是这个事", "就是这个事", "是这么个理", "就是这事", "就这事", "是这事",
+    "是这么个情况", "就是这么个情况", "是这个情况", "就是这个情况", "情况就是这样", "是这样的", "就是这样",
     # leaving it to the assistant ("你看着办吧", "你看着给报吧": the verb is the offer's own)
     "看着办", "瞧着办", "看着弄", "看着处理",
     # Jiang-Huai 照 (fine, "照，照的"), Hainan / south-western 是啰, southern Wu 好个 ("好个好个")
@@ -340,6 +341,8 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         "它", "哇", "您呐", "呐", "您", "子", "下",
         # a hedge or "as you see fit" around a yes ("差不多就这么个事，你看着给报吧")
         "差不多", "大差不差", "大概", "看着",
+        # north-western and Tibetan-area particles (是呀么, 对着么), Wu 介 (so: "就介加")
+        "么", "介",
         # thanks after the yes (Cantonese 唔该, 多谢)
         "唔该", "多谢", "儿",
         # "记下来", "报上去" said with where it goes; "must" ("这个意见我得提")

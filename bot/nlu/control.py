@@ -264,8 +264,9 @@ COMPLAINT_MISREADS = frozenset({"ask_policy", "request_human"})
 #: A pick from options offered; with nothing offered, a problem told is heard as one ("前年…").
 CHOOSE_INTENT = "choose_option"
 #: Intents the model gives a bare wish to report something ("我想找你们反映点事情"): a status
-#: question, a person asked for, the staff queue.
-FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue"}
+#: question, a person asked for, the staff queue; and a report told for someone else ("替我外婆
+#:说一下，她家…"), which sounds like a visit told.
+FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_human", "my_queue", "log_visit"}
 #: ... and a complaint said as one, which may also sound like a visit told ("跟你们反映一下，…"), or,
 #: with an amount in it, like the points ("养老金少打了一百多，…我要投诉"; a deduction disputed is
 #: the points' own appeal, checked first).

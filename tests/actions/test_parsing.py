@@ -67,6 +67,8 @@ def test_strip_place_prefix(said, place):
     ("嗯", None),
     # Cantonese, Wu and Minnan "no need", indifference, and the name left out in other words
     ("唔使保密", False), ("不消保密", False), ("无所谓", False), ("名字唔好写", True), ("莫提我名字", True),
+    # the object said first: no secrecy wanted
+    ("匿名的就不用了", False), ("保密么没必要", False),
 ])
 def test_anonymity_in(said, anonymous):
     assert parsing.anonymity_in(said) is anonymous

@@ -74,6 +74,7 @@ def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
     ("3组放心户名单", CareColour.green, "三组", False, None),
     ("三组独居的老人都有谁", None, "三组", True, None),
     ("我管的这片，独个儿住的老人列一下", None, None, True, None),
+    ("四组哪几户老人是单个儿过日子的", None, "四组", True, None),
     ("这周该去谁家走访", None, None, False, "week"),
     ("今天该去谁家", None, None, False, "today"),
     ("哪些红色户好久没去了", CareColour.red, None, False, "today"),
@@ -351,6 +352,9 @@ def test_an_award_the_model_took_for_a_visit_or_a_report_is_read_back_as_an_awar
     visit = runner.run(ActionLogVisit(runner.settings), WORKER, "8号赵丽华把两家为水渠吵的架给劝和了，给她加分",
                        intent="log_visit")
     assert visit.followup == "action_award_points" or visit.sets(slots.PENDING_WRITE)
+    cooked = runner.run(ActionLogVisit(runner.settings), WORKER, "赵丽华，8号，帮对门瘫着的老汉做了一礼拜饭，给她加点分",
+                        intent="log_visit")
+    assert cooked.followup == "action_award_points" or cooked.texts[0].startswith("给赵丽华家（8号）记5分：照顾老人")
     report = runner.run(ActionStartGrievance(runner.settings), WORKER, "赵丽华送来旧报纸四公斤，8号的",
                         intent="file_grievance")
     assert report.followup == "action_award_points"

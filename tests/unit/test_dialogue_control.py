@@ -368,7 +368,8 @@ def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency
                          awaiting_confirmation=False, active_loop=None, requested_slot=None,
                          previous_action="action_household_summary")
     assert decide(after_look_up) == "action_household_summary"
-    for said, intent in (("积分呢", "check_points"), ("算哪种户，黄的红的", "list_households"), ("他屋里几个人", "repeat")):
+    for said, intent in (("积分呢", "check_points"), ("算哪种户，黄的红的", "list_households"), ("他屋里几个人", "repeat"),
+                         ("他家是三口人吧", "affirm")):
         follow = Turn(latest_action="action_listen", text=said, intent=intent, confidence=0.9, awaiting_confirmation=False,
                       active_loop=None, requested_slot=None, previous_action="action_household_summary")
         assert decide(follow) == "action_household_summary", said
@@ -499,6 +500,8 @@ def test_field_talk_the_model_files_elsewhere():
     # "who knows whose sheep" is no question: the damage is a report
     assert decide(turn("不晓得哪家的羊钻到我菜园子里，把白菜啃了个精光", "out_of_scope", 0.53)) == "action_start_grievance"
     assert decide(turn("晒场边的电线不知道叫谁给剪断了，晚上黑咕隆咚", "nlu_fallback", 0.4)) == "action_start_grievance"
+    # told for someone else, heard as a visit
+    assert decide(turn("俺替隔壁王奶奶讲一声，她家灶屋的烟囱塌了半截", "log_visit", 0.43)) == "action_start_grievance"
 
 
 def test_staff_words_the_model_files_under_the_ticket_queue_or_the_rules():
@@ -580,6 +583,7 @@ def test_the_eleventh_passs_development_talk():
     # how an earlier report is going is a status question, not a new report
     assert decide(turn("前阵子反映垃圾桶那档子事，如今弄到哪步啦", "file_grievance")) == "action_grievance_status"
     assert asks_report_status("我上回报的那个事有信没")
+    assert asks_report_status("上个月我讲的那盏路灯，到底有人来修没")
     assert not asks_report_status("村务公开栏上贴的还是去年的，这么弄不对吧，我要反映反映")
     # "跟你们反映一下，…" opens a report, whatever the model hears
     assert decide(turn("跟你们反映一下，村东老刘头都去世半年了，家里还在领他的高龄补贴", "log_visit")) \
@@ -607,6 +611,8 @@ def test_the_twelfth_passs_development_talk():
                                wants_to_complain)
 
     assert disputes_deduction("凭啥扣俺家十分，那堆柴火明明是对门堆的")  # someone else blamed
+    assert disputes_deduction("扣俺五分说俺乱倒垃圾，是旁边那户撂俺门口的，冤")
+    assert disputes_deduction("说俺家烧麦秸扣了十分，那两天俺住县里儿子家压根不在，不服")  # where one was
     assert reports_problem("学校后墙根一地的碎玻璃碴子，娃们差点扎了手")
     assert reports_problem("村委会门口那块牌子脱落了一半")
     assert wants_to_complain("那名单里好几户不该领，这事我得给村里提出来")

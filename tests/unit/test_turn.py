@@ -164,7 +164,9 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # a cry for people, a fall onto the ground, no answer, a fire with a particle
                  "快来人呀，俺娘倒在地上了", "我喊了他也不出声", "锅里的油烧起来啦", "灶屋的火苗蹿得好高",
                  # a stroke's signs come on suddenly, without its name
-                 "俺爹吃着饭忽然舌头僵了，说话也说不清", "奶奶一下子左边胳膊没劲了，口齿不清"):
+                 "俺爹吃着饭忽然舌头僵了，说话也说不清", "奶奶一下子左边胳膊没劲了，口齿不清",
+                 # breath that will not come, lips gone dark
+                 "老汉一口气提不上来，嘴唇发青"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
