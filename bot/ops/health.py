@@ -13,7 +13,11 @@ route returns (200 when ``status`` is not ``fail``, 503 otherwise).
 * ``disk``: free space for ``var/`` and the backup folder(s), the newest backup and its age;
   warnings when a disk runs low (``XIANGYIN_BACKUP_FREE_FACTOR``) or the newest backup is more
   than 36 hours old while the nightly backup is on; a failure below 64 MB free;
-* ``servers`` (``probe_servers=True``, the CLI): whether the Rasa and action servers answer.
+* ``servers`` (``probe_servers=True``, the CLI): whether the Rasa and action servers answer;
+* ``recogniser``: when voice is recognised in a process of its own (``XIANGYIN_ASR_SERVER``, or
+  with ``probe_servers`` the one a run starts): whether it answers, its state (``loading``,
+  ``ready``, ``no-model``) and model; anything but ready is a warning (text still works, voice
+  turns do not).
 
 ``status`` is ``ok``, ``warn`` (warnings only) or ``fail`` (problems). Never raises.
 """
@@ -146,6 +150,29 @@ def _probe(url: str, timeout: float) -> dict:
         return {"url": url, "up": False, "error": str(getattr(exc, "reason", exc))[:200]}
 
 
+def _recogniser(settings: Settings, report: dict, probe: bool, timeout: float) -> dict | None:
+    """The recogniser process: None when this process recognises in itself (no process named),
+    and, without ``probe``, when none is configured here."""
+    from bot.ops.runtime import asr_process_address
+
+    address = settings.speech.asr_server or (asr_process_address(settings) if probe else None)
+    if not address:
+        return None
+    from speech.remote import RecognizerUnavailable, RemoteRecognizer
+
+    try:
+        info = RemoteRecognizer(address, timeout=timeout).describe()
+    except (RecognizerUnavailable, OSError, ValueError) as exc:
+        report["warnings"].append(f"recogniser not answering at {address}: voice turns fail")
+        return {"address": address, "up": False, "error": str(exc)[:200]}
+    state = str(info.get("state") or "loading")
+    models = [m for asr in info.get("asr") or [] for m in asr.get("models") or []]
+    if state != "ready":
+        report["warnings"].append(f"recogniser {state}" + (f": {info['problem']}" if info.get("problem") else ""))
+    return {"address": address, "up": True, "state": state, "model": models[0].get("name") if models else None,
+            "problem": info.get("problem") or None}
+
+
 def health(settings: Settings, probe_servers: bool = False, timeout: float = 2.0) -> dict:
     """The health report (see the module docstring). Safe to call from a web handler (in a
     thread: it blocks on the database for up to a few seconds)."""
@@ -168,5 +195,11 @@ def health(settings: Settings, probe_servers: bool = False, timeout: float = 2.0
         for name, state in report["servers"].items():
             if not state["up"]:
                 report["warnings"].append(f"{name} server not answering at {state['url']}")
+    try:
+        recogniser = _recogniser(settings, report, probe_servers, timeout)
+        if recogniser is not None:
+            report["recogniser"] = recogniser
+    except Exception as exc:  # noqa: BLE001 - a health check never raises
+        report["warnings"].append(f"recogniser: {exc}")
     report["status"] = "fail" if report["problems"] else ("warn" if report["warnings"] else "ok")
     return report

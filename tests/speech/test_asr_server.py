@@ -160,12 +160,38 @@ def test_without_a_model_the_recogniser_says_so_for_every_utterance(tmp_path):
             RemoteRecognizer(server.address).transcribe(b"\0\0" * 8000, is_pcm=True)
         assert refused.value.code == "model-missing"
         assert server.proc.poll() is None
+        report = _health(server.address, tmp_path)
+        assert report["recogniser"]["state"] == "no-model" and "no-such-model" in report["recogniser"]["problem"]
+        assert any(w.startswith("recogniser no-model") for w in report["warnings"])
     finally:
         stop(server.proc)
     assert not Path(server.address).exists()  # the supervisor removes its socket when it stops
 
 
+def _health(address: str, folder: Path) -> dict:
+    """The health report of a process told to use the recogniser at ``address``."""
+    from bot.config import load_settings
+    from bot.ops.health import health
+
+    return health(load_settings({"XIANGYIN_ASR_SERVER": address, "XIANGYIN_VAR_DIR": str(folder),
+                                 "XIANGYIN_DATABASE_URL": f"sqlite:///{folder / 'none.db'}"}))
+
+
+@pytest.mark.slow
+def test_health_reports_the_recogniser_ready_with_its_model(server, tmp_path):
+    report = _health(server.address, tmp_path)
+    assert report["recogniser"] == {"address": server.address, "up": True, "state": "ready",
+                                    "model": report["recogniser"]["model"], "problem": None}
+    assert report["recogniser"]["model"] and not any("recogniser" in w for w in report["warnings"])
+
+
 # --- the client when the recogniser is not there (fast) ---------------------------------------
+
+def test_health_warns_when_the_recogniser_does_not_answer(tmp_path):
+    report = _health(str(tmp_path / "asr.sock"), tmp_path)
+    assert report["recogniser"]["up"] is False
+    assert any(w.startswith("recogniser not answering") for w in report["warnings"])
+    assert report["status"] != "ok"
 
 def test_a_recogniser_that_is_not_running_is_reported_at_once(tmp_path):
     remote = RemoteRecognizer(str(tmp_path / "asr.sock"))
