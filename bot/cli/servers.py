@@ -119,18 +119,20 @@ def _start_servers(settings: Settings, log_dir, group) -> str:
     rasa_url, action_url = _urls(settings)
     children_env = {"XIANGYIN_RASA_URL": rasa_url, "XIANGYIN_ACTION_URL": action_url}
     bind = settings.security.bind
-    asr_address, rasa_env = asr_process_address(settings), children_env
+    asr_address, voice_env = asr_process_address(settings), children_env
     if asr_address:  # first: its model loads while Rasa loads its own
         say(f"==> Starting the speech recogniser on {asr_address} (log: {log_dir / 'asr.log'}); "
             f"loading {settings.speech.vosk_model.name} ...")
         asr = start_asr_server(asr_address, log_dir / "asr.log", env=children_env, group=group)
-        rasa_env = {**children_env, "XIANGYIN_ASR_SERVER": asr_address}  # the voice channel recognises there
+        # every process that hears voice (the voice channel, Telegram and WeChat voice notes)
+        # recognises there: one Vosk model in memory, not one per process
+        voice_env = {**children_env, "XIANGYIN_ASR_SERVER": asr_address}
     say(f"==> Starting the action server on {bind}:{settings.action_port} (log: {log_dir / 'actions.log'})")
     actions = start_action_server(settings.action_port, log_dir / "actions.log", env=children_env, group=group)
     api = "HTTP API with a token" if settings.security.rasa_api else "no HTTP API"
     say(f"==> Starting the Rasa server on {bind}:{settings.rasa_port}, {api} (log: {log_dir / 'rasa.log'}); "
         f"loading {model.name} ...")
-    rasa = start_rasa_server(model, settings.rasa_port, action_url, log_dir / "rasa.log", env=rasa_env,
+    rasa = start_rasa_server(model, settings.rasa_port, action_url, log_dir / "rasa.log", env=voice_env,
                              group=group)
     wait_for_http(f"{server_url(settings, settings.action_port)}/health", 120, actions)
     wait_for_http(f"{server_url(settings, settings.rasa_port)}/", 400, rasa)
@@ -150,7 +152,7 @@ def _start_servers(settings: Settings, log_dir, group) -> str:
         wait_for_http(f"{server_url(settings, settings.console.port)}/", 120, proc)
     if settings.telegram.token:
         say(f"==> Telegram bot (log: {log_dir / 'telegram.log'})")
-        group.spawn("telegram", [sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log", children_env)
+        group.spawn("telegram", [sys.executable, "-m", "bot", "telegram"], log_dir / "telegram.log", voice_env)
     else:
         say("==> " + NO_TOKEN_HELP.splitlines()[0] + " 设置 XIANGYIN_TELEGRAM_TOKEN 即可启用。")
     wechat, wecom = _wechat_configured(settings)
@@ -158,7 +160,7 @@ def _start_servers(settings: Settings, log_dir, group) -> str:
         ports = [p for on, p in ((wechat, settings.wechat.port), (wecom, settings.wechat.work_port)) if on]
         say(f"==> WeChat / WeCom callbacks on {bind}:{', '.join(map(str, ports))} (log: {log_dir / 'wechat.log'})")
         child = group.spawn("wechat", [sys.executable, "-m", "bot.channels.wechat"], log_dir / "wechat.log",
-                            children_env, ports=ports)
+                            voice_env, ports=ports)
         for port in ports:  # an unsigned GET is refused (403): that answer means it is up
             wait_for_http(f"{server_url(settings, port)}/", 120, child.proc)
     else:

@@ -94,7 +94,7 @@ class Run:
 
 
 def _serve(tmp_path_factory, village, model: Path, name: str, ports: dict[str, int] | None = None,
-           var_dir: Path | None = None) -> Run:
+           var_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> Run:
     from bot.ops.runtime import free_ports
 
     if var_dir is None:
@@ -112,7 +112,7 @@ def _serve(tmp_path_factory, village, model: Path, name: str, ports: dict[str, i
            "XIANGYIN_ACTION_PORT": str(ports["actions"]),
            "XIANGYIN_CONSOLE_PORT": str(ports["console"]),
            "XIANGYIN_MODEL": str(model),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     for derived in ("XIANGYIN_RASA_URL", "XIANGYIN_ACTION_URL", "XIANGYIN_CONSOLE_URL",
                     "XIANGYIN_ASR_FACTORY"):  # the tier's recogniser double: here the real one, as `make run`
         env.pop(derived, None)
@@ -159,7 +159,14 @@ def _status(base: str, token: str | None) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def ready_run(tmp_path_factory, village, model):
-    run = _serve(tmp_path_factory, village, model, "serve-ready")
+    """`serve` as `make run` starts it, the WeChat channel configured too (its callback server is
+    one more process that hears voice)."""
+    from bot.ops.runtime import free_ports
+
+    ports = dict(zip(("rasa", "actions", "console", "wechat"), free_ports(4)))
+    wechat = {"XIANGYIN_WECHAT_APP_ID": "wx0123456789abcdef", "XIANGYIN_WECHAT_TOKEN": "xiangyintesttoken",
+              "XIANGYIN_WECHAT_PORT": str(ports["wechat"])}
+    run = _serve(tmp_path_factory, village, model, "serve-ready", ports=ports, extra_env=wechat)
     record = None
     try:
         run.wait_ready()
@@ -283,7 +290,10 @@ def test_the_voice_channel_recognises_in_the_recogniser_process(ready_run):
     assert "libvosk" in _maps(worker)
     assert "libvosk" not in _maps(rasa)
     socket_path = run.var_dir / "run" / "asr.sock"
-    assert f"XIANGYIN_ASR_SERVER={socket_path}".encode() in Path(f"/proc/{rasa}/environ").read_bytes().split(b"\0")
+    # every process that hears voice recognises there: the Rasa server and WeChat's voice messages
+    for name in ("rasa", "wechat"):
+        pid = _child(record, name)["pid"]
+        assert f"XIANGYIN_ASR_SERVER={socket_path}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
 
 
 def test_a_crashed_recogniser_is_replaced_and_the_run_goes_on(ready_run):
