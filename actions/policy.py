@@ -288,6 +288,12 @@ def instead_of_staff_work(turn: Turn) -> Optional[List[EventType]]:
     return [FollowupAction(ActionPolicyAnswer.action_name)]  # "村里去讲了他们还是不听咧" after an answer: more of it
 
 
+def _names_who_they_are(topic: str, text: str) -> bool:
+    """The topic is said as what somebody is ("吃低保的", "低保户", "像特困人员那样的"), not asked about."""
+    word = re.escape(topic)
+    return bool(re.search(rf"(吃|是|当|像|评上了?|属于|算)(个)?{word}(的|户)|{word}(户|人员|对象|家庭|的人家?|的老人)", text or ""))
+
+
 class ActionPolicyAnswer(XiangyinAction):
     """A confident answer; else one clarifying question; else "did you mean" with the closest
     entries; else a person."""
@@ -299,10 +305,17 @@ class ActionPolicyAnswer(XiangyinAction):
         # A follow-up without its own topic ("那要带什么材料?") stays on the last topic: the
         # topic word is added to the query, as the person would have said in full.
         topic = turn.entity(slots.ENTITY_TOPIC)
-        follow_up = topic is None and bool(turn.slot(slots.TOPIC))
+        last_topic = turn.slot(slots.TOPIC)
+        if topic is not None and turn.slot(slots.KB_ENTRY):
+            # the topic slot already holds this turn's entity: the last answer's own topic
+            last_topic = _topic_of(turn, turn.slot(slots.KB_ENTRY)) or last_topic
+        # ... and so does one that names another topic only as who the person is ("吃低保的人家也得
+        # 自个儿掏钱吗" after 医保's payment: 医保 for a 低保 household)
+        follow_up = bool(last_topic) and (topic is None or (
+            topic != last_topic and _names_who_they_are(topic, turn.text)))
         previous = turn.slot(slots.KB_ENTRY) if follow_up else None
         if follow_up:
-            topic = turn.slot(slots.TOPIC)
+            topic = last_topic
             question = f"{topic} {question}"
         result = on_topic = None
         if follow_up:
@@ -312,6 +325,12 @@ class ActionPolicyAnswer(XiangyinAction):
             on_topic = search(turn, question, topic, topic_mode="filter", previous=previous)
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
+            if knowledge(turn).asks_local(turn.text):
+                # "他哪天到村里来坐班" after the village lawyer: the village's own notice says when,
+                # whatever topic it is filed under
+                anywhere = search(turn, question, topic, previous=previous)
+                if anywhere.entry is not None and anywhere.confident and knowledge(turn).is_village(anywhere.entry.id):
+                    result = anywhere
         if result is None:
             result = search(turn, question, topic, previous=previous)
         if result.entry is not None and result.confident:

@@ -1123,6 +1123,16 @@ class KnowledgeBase:
                 text = text.replace(w, " ")
         return " ".join(found)
 
+    def asks_local(self, question: str) -> bool:
+        """The question asks when or where something happens in the village ("他哪天来坐班"): the
+        village's own notice answers it (synonyms.yml ``local``)."""
+        return _spoken.asks_local(_label_text(self.repair_sounds(question)))
+
+    def is_village(self, entry_id: str) -> bool:
+        """The entry is the village's own notice, not a general rule."""
+        entry = self.by_id.get(entry_id)
+        return entry is not None and _is_village(entry)
+
     def names_topic(self, question: str) -> bool:
         """The question names one of the base's topics (低保, 种地补贴, 村务公开 …), in its own
         words or a synonym of the topic's name."""

@@ -41,6 +41,14 @@ class FakeKnowledge:
         entry = self.by_id.get(entry_id)
         return self.kinds_asked(entry.title) if entry is not None else frozenset()
 
+    @staticmethod
+    def asks_local(question: str) -> bool:
+        return spoken.asks_local(question)
+
+    def is_village(self, entry_id: str) -> bool:
+        entry = self.by_id.get(entry_id)
+        return entry is not None and entry.region != "通用" and "/village/" in entry.path
+
 
 def _entry(entry_id: str, title: str, body: str = "正文。") -> Entry:
     return Entry(entry_id, title, "青山县民政局", "2024-01-01", "青山县", "低保", "公告", [], body, f"{entry_id}.md")
@@ -90,6 +98,27 @@ def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
                slots={slots.TOPIC: "低保", slots.KB_ENTRY: "dibao-process"})
     assert confident.asked[0][:2] == ("低保 那要带什么材料", "低保")
     assert confident.previous == "dibao-process"  # the entry just answered is favoured a little
+
+
+def test_a_follow_up_asking_when_in_the_village_gets_the_villages_notice_whatever_its_topic(runner):
+    """The real knowledge base: after what the village lawyer does, "哪天来坐班" is the village's
+    notice (filed under mediation), not the legal-aid entry of the topic just answered."""
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那他哪天来村里坐班", intent="ask_policy",
+                      slots={slots.TOPIC: "法律援助", slots.KB_ENTRY: "falv-village-lawyer"})
+    assert said.slot(slots.KB_ENTRY) == "xinghua-lawyer", said.texts
+
+
+def test_a_follow_up_naming_another_topic_as_who_the_person_is_stays_on_the_last_topic(runner):
+    """The real knowledge base: after when 医保 is paid, "评上低保的人家…" asks about 医保 for a
+    低保 household (the state pays part), though the model hears the topic 低保."""
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "评上低保的人家交这个还要自己出钱不",
+                      intent="ask_policy", entities={"topic": "低保"},
+                      # the topic slot is filled from the entity before the action runs
+                      slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-payment-time"})
+    assert said.slot(slots.KB_ENTRY) == "yibao-payment-subsidy", said.texts
+    fresh = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "低保一个月能领多少", intent="ask_policy",
+                       entities={"topic": "低保"}, slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-payment-time"})
+    assert fresh.slot(slots.KB_ENTRY) == "dibao-standard", fresh.texts  # a new question on 低保 itself
 
 
 def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner, monkeypatch):
