@@ -319,7 +319,8 @@ def reports_problem(text: str) -> bool:
     """'房子漏得厉害，这个改造补助怎么申请' reports a problem as well as asking; '低保怎么申请'
     does not."""
     text = text or ""
-    return any(word in text for word in _TROUBLE_WORDS) or bool(_TROUBLE.search(text))
+    # an accusation ("…刷了好几回药，我一回都没去拿过，这不是骗人嘛") is a complaint about something
+    return any(word in text for word in _TROUBLE_WORDS) or bool(_TROUBLE.search(text)) or bool(_ACCUSING.search(text))
 
 
 _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"

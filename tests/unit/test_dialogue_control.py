@@ -500,6 +500,8 @@ def test_field_talk_the_model_files_elsewhere():
     # "who knows whose sheep" is no question: the damage is a report
     assert decide(turn("不晓得哪家的羊钻到我菜园子里，把白菜啃了个精光", "out_of_scope", 0.53)) == "action_start_grievance"
     assert decide(turn("晒场边的电线不知道叫谁给剪断了，晚上黑咕隆咚", "nlu_fallback", 0.4)) == "action_start_grievance"
+    # an accusation is a complaint, though it sounds like a question
+    assert decide(turn("卫生室拿俺的医保卡开了好些药，俺压根没去过，这不是坑人吗", "ask_policy", 0.6)) == "action_start_grievance"
     # told for someone else, heard as a visit
     assert decide(turn("俺替隔壁王奶奶讲一声，她家灶屋的烟囱塌了半截", "log_visit", 0.43)) == "action_start_grievance"
 
