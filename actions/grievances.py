@@ -328,6 +328,16 @@ class ActionGrievanceStatus(XiangyinAction):
                 turn.say("utter_ticket_not_found", ticket=ticket)
                 return []
         if not views:
+            # "村口那盏路灯咋还黑着呢，到底有人修没" from someone who reported nothing: the open report
+            # on that thing, if anyone made one
+            with turn.session() as s:
+                others = grievances.open_reports_about(s, turn.actor.village_id, text) \
+                    if turn.actor.village_id and parsing.reports_problem(text) else []
+                if others:
+                    g = others[0]
+                    turn.say("utter_already_reported", ticket=g.ticket_no, description=g.description,
+                             state=grievances.GRIEVANCE_STATE_NAMES[g.state])
+                    return []
             turn.say("utter_no_grievances")
             return []
         if ticket or parsing.refers_to_last(text) or len(views) == 1:

@@ -81,15 +81,21 @@ def refers_back(text: str) -> bool:
             or (len(flat) <= 6 and flat.endswith(("呢", "嘞", "咧"))))
 
 
+#: A household's size said to be checked ("家里就两个人吧", "是三口人吗"): answered with the size.
+_SIZE_CHECKED = re.compile(r"[一两二三四五六七八九十\d](个|口)人?(吧|吗|嘛|是吧|对吧|是不是|对不对|啊)?[？?。]*$")
+
+
 def _asks_follow_up(text: str) -> bool:
-    return any(word in (text or "") for words, _ in FOLLOW_UPS for word in words)
+    return any(word in (text or "") for words, _ in FOLLOW_UPS for word in words) \
+        or bool(_SIZE_CHECKED.search((text or "").strip()))
 
 
 def answer_follow_up(turn: Turn, household_id: int, text: str) -> List[EventType]:
     """The one thing asked about the household talked about last; the whole summary when the
     question names nothing in particular."""
+    size_checked = bool(_SIZE_CHECKED.search((text or "").strip()))
     for words, answer in FOLLOW_UPS:
-        if any(word in text for word in words):
+        if any(word in text for word in words) or (size_checked and words is FOLLOW_UPS[0][0]):
             with turn.session(write=True) as s:
                 summary = households.summarise(s, turn.actor, household_id)
             turn.say("utter_household_follow_up", household=phrases.household_label(summary.head, summary.number),

@@ -210,6 +210,20 @@ def find_duplicates(s: Session, village_id: int, category: str, description: str
     return found
 
 
+def open_reports_about(s: Session, village_id: int, text: str) -> list[Grievance]:
+    """Open grievances of the village about the thing ``text`` names: its category and the same
+    word for the thing ("路灯" in "村口那盏路灯咋还黑着呢" and in "村口路灯坏了好几天了"), newest
+    first. For "has anyone seen to it" from a villager who reported nothing himself."""
+    category = infer_category(text)
+    words = [w for c, ws in CATEGORY_TRIGGERS if c == category for w in ws if len(w) >= 2 and w in (text or "")]
+    if not words:
+        return []
+    rows = s.execute(select(Grievance).where(Grievance.village_id == village_id, Grievance.category == category,
+                                             Grievance.state.in_(OPEN_STATES))
+                     .order_by(Grievance.created_at.desc())).scalars()
+    return [g for g in rows if any(w in g.description for w in words)]
+
+
 def file(s: Session, actor: Actor, category: str, description: str, place: str = "", urgency: str = "一般",
          anonymous: bool = False, now: dt.datetime | None = None, household_id: int | None = None) -> Grievance:
     """File a grievance for the actor's household (or, for staff, for ``household_id``)."""

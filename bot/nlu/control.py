@@ -232,7 +232,9 @@ AFFIRM_ACTION = "action_affirm"
 HOUSEHOLD_ACTION = "action_household_summary"
 #: What the model may hear in a short question about the household just looked up.
 HOUSEHOLD_FOLLOW_UP_MISREADS = frozenset({"emergency", "check_points", "list_households", "inform", "nlu_fallback",
-                                          "out_of_scope", "ask_policy", "affirm", "query_household", "repeat"})
+                                          "out_of_scope", "ask_policy", "affirm", "query_household", "repeat",
+                                          # "她是一个人过吗" heard as a greeting
+                                          "greet"})
 HOUSEHOLD_FOLLOW_UP_MAX_CHARS = 12
 #: What the model may hear in a bare house number ("七号"/"十三号": a yes, a no, an option picked).
 HOUSE_NUMBER_MISREADS = frozenset({"affirm", "deny", "choose_option", "inform", "nlu_fallback", "out_of_scope",

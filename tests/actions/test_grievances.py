@@ -200,6 +200,16 @@ def test_status_of_one_and_of_all(runner):
     assert none.texts == ["您还没有反映过问题。要反映的话，直接说遇到了什么事。"]
 
 
+def test_has_anyone_seen_to_it_from_someone_who_reported_nothing_tells_the_open_report(runner):
+    """"路灯咋还不亮，有人管没" from a villager who reported nothing: the village's open report on the
+    street lamp, its number and state; a thing nobody reported is still "您还没有反映过"."""
+    status = ActionGrievanceStatus(runner.settings)
+    lamp = runner.run(status, "cli:hh040", "村口的路灯咋还不亮，有人管没", intent="check_grievance_status")
+    assert lamp.texts == ["这件事已经有人反映了：260101号，村口路灯坏了好几天了，现在已受理。您有新情况，直接跟我说。"]
+    bridge = runner.run(status, "cli:hh040", "河上那座桥的栏杆断了，有人修没", intent="check_grievance_status")
+    assert bridge.texts == ["您还没有反映过问题。要反映的话，直接说遇到了什么事。"]
+
+
 def test_staff_work_the_queue_with_read_back(runner):
     queue = runner.run(ActionMyQueue(runner.settings), "cli:zhouchunmei", "我的待办", intent="my_queue")
     assert queue.text.startswith("一共") and "260104号" in queue.text

@@ -160,6 +160,14 @@ def test_living_alone_is_a_follow_up_about_the_household(runner):
     assert alone.texts[0].startswith("李桂芳家") and "口人" in alone.texts[0]
 
 
+def test_a_size_said_to_be_checked_is_answered_with_the_size(runner):
+    looked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
+                        intent="query_household", entities={"person": "李桂芳"})
+    checked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "屋里头是三口人吧",
+                         intent="nlu_fallback", slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
+    assert len(checked.texts) == 1 and checked.texts[0].startswith("李桂芳家") and "口人" in checked.texts[0], checked.texts
+
+
 def test_a_household_offered_by_number_is_summarised(runner):
     with session_scope(url=runner.settings.database.url) as s:
         household_id = s.execute(select(Household.id).where(Household.number == 2)).scalar_one()

@@ -369,7 +369,7 @@ def test_a_question_about_the_household_just_looked_up_never_raises_an_emergency
                          previous_action="action_household_summary")
     assert decide(after_look_up) == "action_household_summary"
     for said, intent in (("积分呢", "check_points"), ("算哪种户，黄的红的", "list_households"), ("他屋里几个人", "repeat"),
-                         ("他家是三口人吧", "affirm")):
+                         ("他家是三口人吧", "affirm"), ("他是自个儿过吗", "greet")):
         follow = Turn(latest_action="action_listen", text=said, intent=intent, confidence=0.9, awaiting_confirmation=False,
                       active_loop=None, requested_slot=None, previous_action="action_household_summary")
         assert decide(follow) == "action_household_summary", said
