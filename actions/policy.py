@@ -312,8 +312,9 @@ class ActionPolicyAnswer(XiangyinAction):
             last_topic = _topic_of(turn, turn.slot(slots.KB_ENTRY)) or last_topic
         # ... and so does one that names another topic only as who the person is ("吃低保的人家也得
         # 自个儿掏钱吗" after 医保's payment: 医保 for a 低保 household)
-        follow_up = bool(last_topic) and (topic is None or (
-            topic != last_topic and _names_who_they_are(topic, turn.text)))
+        qualified = topic is not None and bool(last_topic) and topic != last_topic \
+            and _names_who_they_are(topic, turn.text)
+        follow_up = bool(last_topic) and (topic is None or qualified)
         previous = turn.slot(slots.KB_ENTRY) if follow_up else None
         if follow_up:
             topic = last_topic
@@ -333,7 +334,9 @@ class ActionPolicyAnswer(XiangyinAction):
                 if anywhere.entry is not None and anywhere.confident and knowledge(turn).is_village(anywhere.entry.id):
                     result = anywhere
         if result is None:
-            result = search(turn, question, topic, previous=previous)
+            # the whole base, unless the other topic was named only as who the person is: the
+            # base would answer about that topic ("吃低保的能多报些不" is about 医保, not 低保)
+            result = on_topic if qualified else search(turn, question, topic, previous=previous)
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
         other = _the_other_one(turn, result, turn.slot(slots.KB_ENTRY), turn.text) if follow_up else None

@@ -119,6 +119,11 @@ def test_a_follow_up_naming_another_topic_as_who_the_person_is_stays_on_the_last
     fresh = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "低保一个月能领多少", intent="ask_policy",
                        entities={"topic": "低保"}, slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-payment-time"})
     assert fresh.slot(slots.KB_ENTRY) == "dibao-standard", fresh.texts  # a new question on 低保 itself
+    # unsure between two entries of 医保: asked or answered on 医保, never answered about 低保
+    more = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "像俺这吃低保的，能多报点不", intent="ask_policy",
+                      entities={"topic": "低保"}, slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-serious-illness"})
+    said = more.slot(slots.KB_ENTRY, None) or ",".join((more.slot(slots.PENDING_WRITE, None) or {}).get("candidates", []))
+    assert said.startswith("yibao"), more.texts
 
 
 def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner, monkeypatch):
