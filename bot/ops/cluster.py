@@ -384,6 +384,7 @@ class Cluster:
         self.group = ProcessGroup(pid_file_path(cfg.var_dir), label="cluster", log=log)
         self.endpoints: Path | None = None
         self._secret_env: dict = {}
+        self.asr: subprocess.Popen | None = None  # the speech recogniser the replicas share
         # The replicas share this process's server secret (the operator's; a test's or a
         # benchmark's), so tokens minted here are accepted there.
         self._secret = master_key(load_settings()).decode()
@@ -410,7 +411,32 @@ class Cluster:
         }
         env.update(self._secret_env)
         env.update(self.extra_env)
+        address = self._asr_address(env)
+        if address:
+            env["XIANGYIN_ASR_SERVER"] = address  # every replica's voice channel recognises there
         return env
+
+    @staticmethod
+    def _asr_address(env: dict) -> str | None:
+        """Where the replicas' shared recogniser listens (``var/run/asr.sock``), as ``serve`` runs
+        one; None when recognition is configured otherwise (a factory such as the tests' double,
+        XIANGYIN_ASR_PROCESS=0, or XIANGYIN_ASR_SERVER naming one run elsewhere)."""
+        from bot.ops.runtime import asr_process_address, child_settings
+
+        return asr_process_address(child_settings({k: v for k, v in env.items() if k != "XIANGYIN_ASR_SERVER"}))
+
+    def start_recogniser(self, wait: bool = True) -> None:
+        """The one speech recogniser of the cluster (its model loaded once, not per replica); it
+        stops with the cluster's process group."""
+        from bot.ops.runtime import start_asr_server, wait_for_asr
+
+        address = self.child_env().get("XIANGYIN_ASR_SERVER")
+        if not address:  # recognition configured otherwise (see _asr_address)
+            return
+        self.log(f"==> Speech recogniser on {address} (log: {self.cfg.log_dir / 'asr.log'})")
+        self.asr = start_asr_server(address, self.cfg.log_dir / "asr.log", env=self.child_env(), group=self.group)
+        if wait:
+            wait_for_asr(address, 120, self.asr)
 
     def plan(self) -> Plan:
         plan = Plan()
@@ -490,6 +516,7 @@ class Cluster:
         try:
             if self.endpoints is None:
                 self.prepare()
+            self.start_recogniser(wait=False)  # its model loads while the replicas load theirs
             for m in self.actions:
                 self.start_member(m)
             self.log(f"==> {len(self.actions)} action server(s) on ports {', '.join(str(m.port) for m in self.actions)}")

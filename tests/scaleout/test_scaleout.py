@@ -433,3 +433,29 @@ def test_report_crash_counts(cluster):
         for key, value in sorted(counts.items()):
             print(f"  {key}: {value}")
     assert not cluster.dead() or all(m.kind == "scheduler" for m in cluster.dead())
+
+
+def test_the_replicas_share_one_recogniser_process(tmp_path):
+    """Without a recogniser double (as `make run-cluster` runs), the cluster starts one speech
+    recogniser for all its Rasa replicas and tells each of them where it is: the model is loaded
+    once, not once per replica. With the tests' double nothing is started."""
+    from bot.ops.cluster import Cluster, load_cluster_config
+    from bot.ops.runtime import stop
+    from speech.model import korean_test_model_path
+    from speech.remote import RemoteRecognizer
+
+    cfg = load_cluster_config({}, database_url="postgresql://127.0.0.1:5432/test",
+                              tracker_store_url="postgresql://127.0.0.1:5432/test", lock_store_url=redis_url(),
+                              rasa_replicas=2, action_replicas=1, var_dir=tmp_path)
+    doubled = Cluster(cfg, log=lambda line: None, extra_env=asr_double.server_environment(tmp_path / "t.json"))
+    assert "XIANGYIN_ASR_SERVER" not in doubled.child_env()
+    cluster = Cluster(cfg, log=lambda line: None, extra_env={"XIANGYIN_VOSK_MODEL": str(korean_test_model_path()),
+                                                               "XIANGYIN_ASR_FACTORY": ""})
+    address = cluster.child_env()["XIANGYIN_ASR_SERVER"]
+    assert address == str(tmp_path / "run" / "asr.sock")
+    try:
+        cluster.start_recogniser()  # waits for the model
+        assert RemoteRecognizer(address).state() == "ready"
+    finally:
+        if cluster.asr is not None:
+            stop(cluster.asr)
