@@ -127,9 +127,16 @@ STOP_PATTERNS = (
     "不麻烦了", "不麻烦你了", "甭麻烦", "别麻烦了", "不用麻烦", "不劳烦", "不劳驾",
     # "Never mind, you're busy" ("没事没事，你忙你的吧")
     "没事没事", "你忙你的", "你先忙", "你忙吧", "不打扰你", "不打扰了", "不耽误你",
+    # thinking it over, leaving it, taking it back ("我再琢磨琢磨", "甭管它了", "就当我没说")
+    "琢磨琢磨", "再琢磨", "合计合计", "再合计", "先搁下", "搁下吧", "甭管了", "甭管它", "别管了", "莫管了", "不用管了",
+    "不用你管", "你别管", "你莫管", "没啥事了", "当我没说", "改主意了", "改主意啦",
 )
+#: Doing it oneself, said as the end of a clause ("我还是自己去说吧", "我跟网格员当面说"): a way out;
+#: not "我自己去说过好几回了" (a story).
+_MYSELF_RE = re.compile(r"(我|俺)?(还是)?(自己|自个儿?)(去|来)?(说|讲|找(他|她|网格员|村里|村干部)?|跟(他|她|网格员|村里)说|去村里说?)"
+                        r"(吧|算了|就行|得了|好了)?$|当面(去)?(说|讲)(吧|去)?$")
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
-SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了",
+SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了", "不必了",
                       # Cantonese 唔使, Wu / Jiang-Huai 不消, Minnan 免 ("免了", "免啦")
                       "唔使", "唔洗", "不消了", "不消得", "不消咯", "不消嘞", "免了", "免啦", "免咯", "免喽")
 NO_PATTERNS = (
@@ -247,12 +254,16 @@ _SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|
 
 #: "Don't report it" said as a clause of its own, without a closing particle ("冇要报，涯就问一下",
 #: "别登记，我就问问"): a way out.
-_DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(我|俺|涯|咱|额)?(不要|冇要|唔要|不用|唔使|别|甭|莫|覅|嫑)(帮我|给我|帮俺|给俺)?"
-                           r"(报|登记|反映|上报|报上去)(?=$|[，,。！!？?])")
+_DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(这个|这事儿?|那个|这)?(我|俺|涯|咱|额)?(还是)?(不|不要|冇要|唔要|不用|唔使|别|甭|莫|覅|嫑)"
+                           r"(帮我|给我|帮俺|给俺)?(报|登记|反映|上报|报上去)(了|啦|咯)?(吧)?(?=$|[，,。！!？?])")
 
 
 #: Later, not now ("俺孙子回来再说", "等他爹回来了再弄", "忙完这阵再办"): a way out for now.
-_LATER_RE = re.compile(r"(回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定)")
+_LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定)"
+                       # asking the family first ("回头我问问我儿子", "我跟老伴商量商量再说")
+                       r"|(问问|问一下)(我|俺)?(家)?(儿子|闺女|女儿|老伴|孩子|孙子|孙女|媳妇|老头子?|老婆子?|家里人|家里)(?!的|说|讲)"
+                       r"|(跟|和|同)(我|俺)?(家)?(儿子|闺女|女儿|老伴|孩子|孙子|孙女|媳妇|老头子?|老婆子?|家里人|家里)"
+                       r"(商量|合计)(商量|合计|一下)?(?!好|过|了)")
 
 
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
@@ -262,7 +273,8 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)) \
             or _LATER_RE.search(flat):
         return True
-    if any(_SLIPPED_STOP_RE.match(_core(clause)) for clause in _PUNCTUATION.split(text or "")):
+    if any(_SLIPPED_STOP_RE.match(_core(clause)) or _MYSELF_RE.search(_core(clause))
+           for clause in _PUNCTUATION.split(text or "")):
         return True
     if _DONT_FILE_RE.search(text or ""):
         return True

@@ -45,7 +45,10 @@ STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取
         # north-western 嫑 (don't), 取消 misheard as 趣消, "later" said as 等下子
         "嫑报了，我自己再看看", "趣消趣消", "这个等下子说", "勿报了", "记不起来咯，下回想起来再讲吧",
         # 不 heard as 布 / 部 / 步 before the verb (an unsafe write in the fifteenth set, start code)
-        "呃，布办了，我让闺女去说", "部弄了部弄了", "步记了"]
+        "呃，布办了，我让闺女去说", "部弄了部弄了", "步记了",
+        # thinking it over, asking the family first, leaving it, taking it back, doing it oneself
+        "让我再琢磨琢磨", "等我问问我孙子", "这事跟老头子合计合计再说", "哎，别管了", "就当我啥也没说，当我没说",
+        "俺改主意了", "那个不报了吧", "俺还是自个儿去讲吧", "回头再讲吧"]
 NO = ["不对", "不是", "不行", "不中", "错了", "不", "对，不对不对", "不是这个", "地点说错了",
       # ASR slips of 不是 / 不对 / 不办了
       "不四", "布什", "布是", "不队", "不搬了",
@@ -65,7 +68,9 @@ OTHER = ["俺家这个月加了几分", "低保要带啥材料", "我要反映�
          # 算了 as "counted"
          "村里给我家少算了三亩", "我算了一下账",
          # a report whose words hold 散了 is not a way out
-         "村口那个棚子散了架", "人都散了才来收垃圾", "垃圾站从来不消毒"]
+         "村口那个棚子散了架", "人都散了才来收垃圾", "垃圾站从来不消毒",
+         # the family consulted already, or doing it oneself told as a story: no way out
+         "跟老伴商量过了，她也说该反映", "我自己去说过好几回了，没人管", "我问问我儿子的医保咋交"]
 
 
 @pytest.mark.parametrize("text", YES)
