@@ -204,7 +204,9 @@ AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
                             # "给四十六号加十分，她帮着…劝和了" as a question about the rules
                             "handle_grievance", "my_queue", "ask_points_rules",
                             # "13号这个月垃圾分得规整，按分类那条给加上" heard as a points question
-                            "points_history", "check_points"})
+                            "points_history", "check_points",
+                            # "38号…彩礼没要，大席也没摆，理事会那边认了" heard as a question on the custom
+                            "ask_policy"})
 #: ... and a penalty told by its verb ("这回得扣"), which sounds like a report (a villager's is one:
 #: the award action hands it to the report).
 PENALTY_MISREADS = frozenset({"file_grievance", "log_visit"})

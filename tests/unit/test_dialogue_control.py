@@ -493,6 +493,9 @@ def test_a_complaint_said_as_one_is_a_report_whatever_policy_it_names():
 def test_field_talk_the_model_files_elsewhere():
     # an award by weight heard as a pick from options nobody offered; a penalty heard as a report
     assert decide(turn("十一号黄小红，纸壳子称了三公斤", "choose_option", 0.41)) == "action_award_points"
+    # a custom the council confirmed, heard as a question on the custom; the question itself is not
+    assert decide(turn("21号孙桂兰家办丧事没大操大办，红白理事会那边认了", "ask_policy", 0.7)) == "action_award_points"
+    assert decide(turn("21号孙桂兰家办丧事没大操大办，这能加分吗", "ask_policy", 0.7)) != "action_award_points"
     assert decide(turn("二十五号周凤英家又把垃圾往河沟里倒，这回得扣", "file_grievance")) == "action_award_points"
     assert decide(turn("4号家门口堆了十几袋垃圾", "file_grievance")) is None  # a report: the rules'
     # a question about a rule heard as a visit to log
