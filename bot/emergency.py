@@ -104,7 +104,20 @@ _EMERGENCY_SAID = re.compile(
     r"|抽(起来|过去|搐|风)了?|羊角风|癫痫|眼睛[^，。,]{0,3}往上翻|翻白眼"
     # a snake bite; someone who cannot be woken however they are shaken (怎么拍都不醒)
     r"|(蛇|毒蛇|长虫)[^，。,]{0,2}咬|(让|被|叫|遭)蛇|(叫|喊|拍|推|摇|弄)[^，。,]{0,3}不醒"
-    r"|(心口|胸口)[^，。,]{0,6}(疼|痛|闷)得|(左)?(胳膊|膀子|手臂)[^，。,]{0,2}(发麻|麻了|麻木)")
+    r"|(心口|胸口)[^，。,]{0,6}(疼|痛|闷)得|(左)?(胳膊|膀子|手臂)[^，。,]{0,2}(发麻|麻了|麻木)"
+    # a fit said in northern words, a fever that brought one on; unconscious; breath that will not move
+    r"|抽抽(了|起来|上了|个不停)|倒在?地上[^，。,]{0,3}抽|烧得?[^，。,]{0,2}抽(了|起来)|昏迷(了|过去|不醒)|没(有)?(知觉|意识)了|喘不动"
+    r"|(瘫|倒|躺|趴)在?(那儿|那里|那块|地上|地下)[^，。,]{0,3}(不动了|动不了|起不来)"
+    # into a water jar, a pit or a ditch; gas escaping; a house down with people inside; an electric shock
+    r"|掉(进|到|在)?[^，。,]{0,4}(缸|粪坑|水坑|沟|渠)里|(煤气|燃气|天然气|液化气)罐?[^，。,]{0,2}(漏气|跑气)"
+    r"|(塌|倒)了?[^。]{0,8}(人(还)?在(里面|里头|底下|下面)|压着人|压住了?人|埋了人|把人(给)?(埋|压))|触电"
+    r"|(被|让|叫|遭)电(打|击|到|着)|电(打|击)(了|着)人"
+    # an accident just now, a life in danger by one's own hand, blood coming up, a birth under way
+    r"|出车祸了(?=$|[，,。！!])|想不开(?!过)|寻短见(?!过)|寻死(?!过)|上吊|割腕|(跳|投)(了)?(河|井|楼|塘|水库)|吐血|大出血|羊水破了"
+    r"|(马上|眼看|这就)要生了|(嗓子|喉咙)?(里)?卡(了|住了?)(个|一个|一块|块)?(枣核|鱼刺|骨头|糖块|花生|豆子)"
+    # fire and water closing in, the ground giving way
+    r"|(着|起)大火|山火|火烧过来|(发|涨)大水了|(水|洪水)[^，。,]{0,3}(淹|漫|灌|冲)进(屋|家|院)|泥石流(来了|下来了)"
+    r"|(滑坡|塌方)[^，。,]{0,8}(埋|压)")
 
 
 # A stroke long past is a condition, not an emergency ("老头子中风后瘫炕上起不来，那护理补贴上哪申请"):

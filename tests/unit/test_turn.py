@@ -166,7 +166,14 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  # a stroke's signs come on suddenly, without its name
                  "俺爹吃着饭忽然舌头僵了，说话也说不清", "奶奶一下子左边胳膊没劲了，口齿不清",
                  # breath that will not come, lips gone dark
-                 "老汉一口气提不上来，嘴唇发青"):
+                 "老汉一口气提不上来，嘴唇发青",
+                 # a fit in northern words, unconscious, into a water jar, gas escaping, a house down on
+                 # people, an electric shock, an accident now, a life in danger by one's own hand, blood,
+                 # a birth under way, choking, fire and water closing in, the ground giving way
+                 "俺爹倒在地上抽抽起来了", "奶奶昏迷过去了", "娃掉到粪坑里了", "液化气罐跑气了满屋子味",
+                 "墙倒了，人还在底下", "他干活让电打了", "老伴刚出车祸了", "邻居家媳妇想不开要跳河",
+                 "婆婆大口吐血", "儿媳妇羊水破了", "孩子嗓子里卡了块骨头", "后山起大火了",
+                 "洪水冲进院子了", "塌方把路边那户人家埋了"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -192,6 +199,10 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "来人家里吃饭要提前说吗", "钥匙掉地上了",
                  # the same signs long standing, or words that only sound like them
                  "老伴半边身子不好使好几年了，护理补贴咋申请", "这事在电话里话说不清，我去村委会当面说",
-                 "养老金为啥少了，问了几个人都说不清"):
+                 "养老金为啥少了，问了几个人都说不清",
+                 # the same words long past, or as what someone is, or a question about a past one
+                 "他年轻时想不开过，如今好好的", "昏迷的病人住院咋报", "腿没知觉十来年了，护理补贴能领不",
+                 "去年发大水冲了房子，有补助吗", "上个月触电住了院，能报销吗", "闺女下个月要生了，医保咋办",
+                 "我家缸里没水了", "儿子出车祸住院了，医保能报多少"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
