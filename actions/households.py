@@ -85,23 +85,32 @@ def refers_back(text: str) -> bool:
 _SIZE_CHECKED = re.compile(r"[一两二三四五六七八九十\d](个|口)人?(吧|吗|嘛|是吧|对吧|是不是|对不对|啊)?[？?。]*$")
 
 
+def _follow_up_answer(text: str) -> Optional[Callable[[Any], str]]:
+    """How the one thing asked is said from a summary (see ``FOLLOW_UPS``); None when nothing in
+    particular is asked."""
+    for words, answer in FOLLOW_UPS:
+        if any(word in (text or "") for word in words):
+            return answer
+    if _SIZE_CHECKED.search((text or "").strip()):
+        return FOLLOW_UPS[0][1]  # the size, said to be checked
+    return None
+
+
 def _asks_follow_up(text: str) -> bool:
-    return any(word in (text or "") for words, _ in FOLLOW_UPS for word in words) \
-        or bool(_SIZE_CHECKED.search((text or "").strip()))
+    return _follow_up_answer(text) is not None
 
 
 def answer_follow_up(turn: Turn, household_id: int, text: str) -> List[EventType]:
     """The one thing asked about the household talked about last; the whole summary when the
     question names nothing in particular."""
-    size_checked = bool(_SIZE_CHECKED.search((text or "").strip()))
-    for words, answer in FOLLOW_UPS:
-        if any(word in text for word in words) or (size_checked and words is FOLLOW_UPS[0][0]):
-            with turn.session(write=True) as s:
-                summary = households.summarise(s, turn.actor, household_id)
-            turn.say("utter_household_follow_up", household=phrases.household_label(summary.head, summary.number),
-                     answer=answer(summary))
-            return [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
-    return summarise_for(turn, household_id)
+    answer = _follow_up_answer(text)
+    if answer is None:
+        return summarise_for(turn, household_id)
+    with turn.session(write=True) as s:
+        summary = households.summarise(s, turn.actor, household_id)
+    turn.say("utter_household_follow_up", household=phrases.household_label(summary.head, summary.number),
+             answer=answer(summary))
+    return [SlotSet(slots.LAST_HOUSEHOLD, household_id)]
 
 
 def summarise_for(turn: Turn, household_id: int) -> List[EventType]:
