@@ -371,7 +371,7 @@ class Cluster:
 
     def __init__(self, cfg: ClusterConfig, model: Path | None = None, log: Callable[[str], None] = print,
                  extra_env: dict | None = None, seed: bool = True):
-        from bot.ops.runtime import model_path
+        from bot.ops.runtime import asr_process_address, child_settings, model_path
         from bot.security.keys import master_key
 
         self.cfg, self.log, self.seed = cfg, log, seed
@@ -385,6 +385,11 @@ class Cluster:
         self.endpoints: Path | None = None
         self._secret_env: dict = {}
         self.asr: subprocess.Popen | None = None  # the speech recogniser the replicas share
+        # Where it listens (var/run/asr.sock), as `serve` runs one; None when recognition is
+        # configured otherwise (a factory such as the tests' double, XIANGYIN_ASR_PROCESS=0, or
+        # XIANGYIN_ASR_SERVER naming one run elsewhere, which the replicas then use).
+        self.asr_address = asr_process_address(child_settings({"XIANGYIN_VAR_DIR": str(cfg.var_dir),
+                                                                **self.extra_env}))
         # The replicas share this process's server secret (the operator's; a test's or a
         # benchmark's), so tokens minted here are accepted there.
         self._secret = master_key(load_settings()).decode()
@@ -411,32 +416,22 @@ class Cluster:
         }
         env.update(self._secret_env)
         env.update(self.extra_env)
-        address = self._asr_address(env)
-        if address:
-            env["XIANGYIN_ASR_SERVER"] = address  # every replica's voice channel recognises there
+        if self.asr_address:
+            env["XIANGYIN_ASR_SERVER"] = self.asr_address  # every replica's voice channel recognises there
         return env
-
-    @staticmethod
-    def _asr_address(env: dict) -> str | None:
-        """Where the replicas' shared recogniser listens (``var/run/asr.sock``), as ``serve`` runs
-        one; None when recognition is configured otherwise (a factory such as the tests' double,
-        XIANGYIN_ASR_PROCESS=0, or XIANGYIN_ASR_SERVER naming one run elsewhere)."""
-        from bot.ops.runtime import asr_process_address, child_settings
-
-        return asr_process_address(child_settings({k: v for k, v in env.items() if k != "XIANGYIN_ASR_SERVER"}))
 
     def start_recogniser(self, wait: bool = True) -> None:
         """The one speech recogniser of the cluster (its model loaded once, not per replica); it
         stops with the cluster's process group."""
         from bot.ops.runtime import start_asr_server, wait_for_asr
 
-        address = self.child_env().get("XIANGYIN_ASR_SERVER")
-        if not address:  # recognition configured otherwise (see _asr_address)
+        if not self.asr_address:  # recognition configured otherwise
             return
-        self.log(f"==> Speech recogniser on {address} (log: {self.cfg.log_dir / 'asr.log'})")
-        self.asr = start_asr_server(address, self.cfg.log_dir / "asr.log", env=self.child_env(), group=self.group)
+        self.log(f"==> Speech recogniser on {self.asr_address} (log: {self.cfg.log_dir / 'asr.log'})")
+        self.asr = start_asr_server(self.asr_address, self.cfg.log_dir / "asr.log", env=self.child_env(),
+                                    group=self.group)
         if wait:
-            wait_for_asr(address, 120, self.asr)
+            wait_for_asr(self.asr_address, 120, self.asr)
 
     def plan(self) -> Plan:
         plan = Plan()

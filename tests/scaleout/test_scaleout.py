@@ -449,6 +449,11 @@ def test_the_replicas_share_one_recogniser_process(tmp_path):
                               rasa_replicas=2, action_replicas=1, var_dir=tmp_path)
     doubled = Cluster(cfg, log=lambda line: None, extra_env=asr_double.server_environment(tmp_path / "t.json"))
     assert "XIANGYIN_ASR_SERVER" not in doubled.child_env()
+    elsewhere = Cluster(cfg, log=lambda line: None, extra_env={"XIANGYIN_ASR_SERVER": "10.0.0.5:10300",
+                                                                 "XIANGYIN_ASR_FACTORY": ""})
+    assert elsewhere.child_env()["XIANGYIN_ASR_SERVER"] == "10.0.0.5:10300"  # one run elsewhere: used, not replaced
+    elsewhere.start_recogniser()
+    assert elsewhere.asr is None
     cluster = Cluster(cfg, log=lambda line: None, extra_env={"XIANGYIN_VOSK_MODEL": str(korean_test_model_path()),
                                                                "XIANGYIN_ASR_FACTORY": ""})
     address = cluster.child_env()["XIANGYIN_ASR_SERVER"]
