@@ -32,6 +32,7 @@ from actions.pending import PendingWrite, propose_write
 from actions.reports import start_report
 from bot import households, identity, outbox
 from bot.households import grid_area_name
+from bot.text import LIVING_ALONE
 from bot.models import Household
 from bot.nlu import goals
 from bot.nlu.control import names_points
@@ -83,13 +84,14 @@ def answer_entry(turn: Turn, entry_id: str, also: Sequence[Entry] = (), text: Op
     return [SlotSet(slots.KB_ENTRY, entry.id), SlotSet(slots.TOPIC, entry.topic), *clear_choices()]
 
 
-def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optional[Answer] = None) -> List[EventType]:
+def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optional[Answer] = None,
+                            is_a_problem: bool = False) -> List[EventType]:
     """The entry (both entries of a two-part question ``found`` answers: "医保几月份交，手机上咋交");
-    when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"), the question
-    first, then the offer to report it."""
+    when what was said also reports a problem ("房子漏得厉害，改造补助怎么申请"; ``is_a_problem``:
+    the caller knows it does), the question first, then the offer to report it."""
     both = found is not None and found.entry is not None and found.entry.id == entry_id and found.also
     events = answer_entry(turn, entry_id, found.also if both else (), found.text if both else None, question=said)
-    if parsing.reports_problem(said):
+    if is_a_problem or parsing.reports_problem(said):
         events += propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": said}, "utter_offer_report")
     return events
 
@@ -373,7 +375,7 @@ class ActionPolicyAnswer(XiangyinAction):
 
 #: Staff asking who or how many of a kind of household ("二组有几个老人是自个儿住的", "黄色户都有谁").
 _WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单")
-_A_KIND_OF_HOUSEHOLD = re.compile(r"[一二三四五六七八九\d]组|第.网格|网格里|独居|自个儿?住|自个儿?过|单个儿?(住|过)|一个人(住|过)|自己(住|过)|老人"
+_A_KIND_OF_HOUSEHOLD = re.compile(rf"[一二三四五六七八九\d]组|第.网格|网格里|{LIVING_ALONE}|老人"
                                   r"|红色|黄色|绿色|红户|黄户|绿户|连心户|关心户|放心户|空巢")
 
 

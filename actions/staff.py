@@ -34,7 +34,7 @@ from bot import care, emergency, households, points
 from bot.clock import day_start_utc, local_date, to_local
 from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, Role, User, \
     utcnow
-from bot.text import NUMERAL_CHARS, number_to_chinese, parse_number
+from bot.text import LIVING_ALONE, NUMERAL_CHARS, number_to_chinese, parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +50,15 @@ _COLOUR_WORDS: Tuple[Tuple[CareColour, Tuple[str, ...]], ...] = (
 )
 _GROUP = re.compile(rf"(?<!哪)([{NUMERAL_CHARS}\d]{{1,2}})组")  # "哪一组" asks which
 _AREA = re.compile(rf"第([{NUMERAL_CHARS}\d]{{1,2}})网格")
-_ALONE = re.compile(r"独居|独自|一个人住|一个人过|一个人生活|自己一个人|孤寡|孤老|单身老|独个儿?住|独个儿?过|单个儿?(住|过)|一人户|一个人在家"
-                    r"|单身过|单身住|单过的|一个人单过|自个儿?住|自个儿?过|自己住|自己过"
-                    r"|(自个儿?|自己|独自)?一(个)?人(住|过|生活|守着|在家)|孤身|光杆|就剩(他|她)?一个人?")
+#: Living alone, and the kinds of person who do (孤寡, 孤老, 光杆).
+_ALONE = re.compile(rf"{LIVING_ALONE}|孤寡|孤老|单身老|孤身|光杆")
 _EMPTY_NEST = re.compile(r"空巢")
 _MIN_AGE = re.compile(rf"([{NUMERAL_CHARS}\d]{{2,4}})(?:周)?岁(?:以上|往上|及以上|多|出头)|([{NUMERAL_CHARS}\d]{{2,4}})多岁")
 _ELDERLY = re.compile(r"老人|老年|老头|老太|高龄")
 _DUE = re.compile(r"该(去|走访|看|上门|跑|上|到|转|串)|要(去|走访|上门)|走访|好久没去|没去|多久没|超期|逾期|到期|该轮到"
-                  r"|(去|上|到)谁家|转转|转一转|串门|串串")
+                  r"|(去|上|到)谁家|转转|转一转|串门|串串"
+                  # "I must go first to which homes" ("这个礼拜我得先上哪几家去看看")
+                  r"|得(先)?(去|走访|看|上门|跑|上|到|转)|(去|上|到)(哪|哪几|哪些|哪一)(家|户)")
 _TOMORROW = re.compile(r"明天|明儿")
 _WEEK = re.compile(r"这周|本周|这礼拜|这个礼拜|这星期|这个星期|这几天|一周|这一周|礼拜天前|周末前")
 

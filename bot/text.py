@@ -30,6 +30,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+# --------------------------------------------------------------------------- living alone
+
+#: Every way of saying that someone lives alone ("独居", "一个人过", "单门独户", "单个儿过",
+#: "家里就他自己一个"): the one vocabulary that staff lists (actions/staff.py), the list check of
+#: the policy action (actions/policy.py) and a household follow-up (bot/nlu/goals.py) share.
+LIVING_ALONE = (r"独居|独自|独门独户|单门独户|独个儿?(住|过)|单个儿?(住|过)|单过|单身(过|住)|一人户|一个人(住|过|生活|在家|单过)"
+                r"|自个儿?(住|过)|自己(住|过)|自己一个人|(自个儿?|自己|独自)?一(个)?人(住|过|生活|守着|在家)"
+                r"|就剩(他|她)?一个人?|(就|只有|只)(他|她)?(自己|自个儿?)一(个|人)")
+
+
 # --------------------------------------------------------------------------- reading numerals
 
 #: Digit characters as said aloud, with the spoken variants 两 (2), 幺 (1, in numbers read

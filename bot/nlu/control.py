@@ -83,6 +83,8 @@ STATUS_INTENT = "check_grievance_status"
 #: that the model heard as a wish for a person or for a report's progress is the knowledge base's;
 #: a short one ("找网格员", "我要找人") asks for a person.
 WHO_HANDLES_MIN_CHARS = 15
+#: A question at least this long, with no word of leaving in it, is no stop whatever the model heard.
+QUESTION_NOT_STOP_MIN_CHARS = 8
 #: After a policy answer, a short question the model files elsewhere ("外地的呢", "一年交多少")
 #: is a follow-up on the same policy: the policy answer keeps the topic (actions/policy.py).
 FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_points", "redeem_points",
@@ -519,6 +521,11 @@ def decide(turn: Turn) -> Optional[str]:
         # "隔壁…多占了半米，跟他讲他不认，这个理该找哪个评", "俺儿子…手指头轧了，厂子不管，这工伤咋认定啊",
         # "两个儿子为分家吵翻了，…这赡养的事该咋处理": a question told with its story, which the model
         # heard as asking for a person or for a report's progress
+        return POLICY_ACTION
+    if not busy and turn.intent == STOP_INTENT and len(flat_text(turn.text)) >= QUESTION_NOT_STOP_MIN_CHARS \
+            and asks_question(turn.text) and not is_stop(turn.text):
+        # "老房子想拆了翻盖，要不要先审批": a question the model heard as leaving (拆了 ~ 算了), with no
+        # word of leaving in it and nothing to leave
         return POLICY_ACTION
     if not busy and follow_up(turn):
         return POLICY_ACTION

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Tuple
 
-from bot.text import HOUSE_DIGITS, NUMERAL_CHARS
+from bot.text import HOUSE_DIGITS, LIVING_ALONE, NUMERAL_CHARS
 
 
 def flat_text(text: str | None) -> str:
@@ -141,7 +141,7 @@ def names_other_household(text: str) -> bool:
     return False
 
 
-_AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几)(个)?(积|鸡)?分|(积|鸡)分.{0,3}(多少|几个|几)|分(数)?(多不多|高不高|有多少|咋样)")
+_AMOUNT_OF_POINTS = re.compile(r"(多少|几个|几多|几|甚些|啥些|么些)(个)?(积|鸡)?分|(积|鸡)分.{0,3}(多少|几个|几)|分(数)?(多不多|高不高|有多少|咋样)")
 
 
 def asks_others_balance(text: str) -> bool:
@@ -257,6 +257,10 @@ _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)了|不亮|黑灯瞎火|�
                       r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
 
+#: Where to go and say it, whom to tell ("这种事该上哪儿去说", "该跟谁反映"): a question, not a request
+#: to file (its 反映 asks for nothing).
+_WHOM_TO_TELL = (r"(上|到|去)(哪|哪儿|哪里|哪个地方|啥地方)(去)?(说|讲|反映|告|评理|投诉)"
+                 r"|(跟|和|向|对)(谁|哪个|哪位)(说|讲|反映|投诉)")
 _ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下"
                            # told on someone's behalf ("我是她外孙女，替我外婆说一下，…")
                            r"|替[^，,。？?]{0,6}(说|讲|报|反映)(一下|一声|下)")
@@ -312,7 +316,7 @@ def wants_to_complain(text: str) -> bool:
 
 def asks_to_file(text: str) -> bool:
     """'中，那你给俺报上去': the reply asks for the problem to be reported."""
-    return bool(_ASKS_TO_FILE.search(text or ""))
+    return bool(_ASKS_TO_FILE.search(re.sub(_WHOM_TO_TELL, "", text or "")))
 
 
 def reports_problem(text: str) -> bool:
@@ -325,6 +329,8 @@ def reports_problem(text: str) -> bool:
 
 _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|请谁|叫谁|让谁|谁来|谁给|谁帮|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
+                       # whom to tell ("这种事该跟谁反映")
+                       rf"|{_WHOM_TO_TELL}"
                        # "要几天里头办好" asks; "好几天了", "十几岁", "这几年" tell
                        r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)(?!都|了|没|不|也|还|以来)"
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞咯哦噻撒]?$|没有?[呀啊哩嘞咯哦噻撒]?$"
@@ -372,7 +378,7 @@ def says_house_number(text: str) -> bool:
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
 # which follows a look-up; no sign that somebody needs help.
 _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
-                               r"多大(岁数|年纪)|几岁|独居|一个人住|一个人过|自个儿?(住|过)|自己(住|过)|单个儿?(住|过)|单过|走访|积分|分数|哪种户|啥户|什么户|"
+                               rf"多大(岁数|年纪)|几岁|{LIVING_ALONE}|走访|积分|分数|哪种户|啥户|什么户|"
                                r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户|分(还)?(有|剩)(几|多少)|(几|多少)(个)?分"
                                # a size checked ("家里就两个人吧", "是三口人吗")
                                r"|[一两二三四五六七八九十\d](个|口)人?(吧|吗|嘛|是吧|对吧|是不是|对不对)")
@@ -385,7 +391,8 @@ ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|�
 
 
 # Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
-_WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家)")
+_WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家|么子人|么人|哪些人|啥部门|哪个单位|边个)"
+                          rf"|{_WHOM_TO_TELL}")
 
 
 # Asking to have something explained ("你给讲讲三线联系", "说说啥是红白理事会"): a question.
@@ -417,7 +424,7 @@ def asks_for_a_person(text: str) -> bool:
 
 
 # Words about a report already made ("我报的", "诉求", "260104", "修好了没"): a status question.
-_ABOUT_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}|到哪|进展|进度|有人管|有信|动静"
+_ABOUT_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}|到哪(一)?步|到哪(儿)?了|进展|进度|有人管|有信|动静"
                              r"|有人(来)?(管|修|弄|处理)(了)?(没|吗|冇|不)"
                              r"|(修|弄|办|处理|解决)(好|完)|(修|弄|办|处理|解决|管|换)了(没|吗|冇)")
 

@@ -325,6 +325,24 @@ def test_who_to_turn_to_about_a_problem_is_answered_at_the_usual_bar_and_the_pro
     assert 0.85 <= said_probability(runner, "邻居家的鸡老跑我菜地里，这事能找谁出面") < 0.95  # the case this is about
 
 
+def test_whom_to_tell_about_a_problem_the_base_has_no_entry_for_gets_the_general_answer_and_the_offer(runner):
+    """"这种事该跟谁说" about a trouble no entry covers (a workshop's noise at night): the general
+    answer (the grid worker first) and the offer to report it; nothing is filed, no form starts.
+    A repair asked for ("该找谁来修") is a report: the form starts."""
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020",
+                      "对门开了个木工作坊，电锯天天响到半夜，这种事该跟谁反映", intent="file_grievance")
+    assert said_probability(runner, "对门开了个木工作坊，电锯天天响到半夜，这种事该跟谁反映") < 0.85  # the case
+    assert said.slot(slots.KB_ENTRY) == "wangge-contact" and not said.slot(slots.GRIEVANCE_DESCRIPTION, None)
+    pending = said.slot(slots.PENDING_WRITE)
+    assert pending and pending["kind"] == slots.WRITE_REPORT_OFFER and "网格员" in said.texts[0]
+    mend = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "灶房的烟囱叫风刮歪了，该找谁来给修修",
+                      intent="file_grievance")
+    assert mend.slot(slots.GRIEVANCE_DESCRIPTION) and not mend.slot(slots.KB_ENTRY, None)
+    asked_around = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "后街没电一整天了，问谁都说不清楚",
+                              intent="file_grievance")  # a story of asking around, no question of whom
+    assert asked_around.slot(slots.GRIEVANCE_DESCRIPTION) and not asked_around.slot(slots.KB_ENTRY, None)
+
+
 def said_probability(runner, question: str) -> float:
     from knowledge.retriever import default_kb
 

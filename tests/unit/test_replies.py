@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.replies import Reply, after_stop, interpret, is_stop, refuses
+from bot.replies import FILING_VERBS, Reply, after_stop, interpret, is_stop, refuses
 
 YES = ["对", "对的", "是", "是的", "行", "中", "中中中", "成", "好", "好的", "好嘞", "可以", "可以，办吧", "嗯，就这个",
        "要得", "得行", "没问题", "没有问题", "没错", "妥了", "OK", "嗯嗯，对", "好的好的谢谢", "对，就这样", "就这么着",
@@ -305,3 +305,17 @@ def test_shaanxi_yes_thanks_and_dont_file_it(text, verbs, meant):
 def test_only_asking_after_the_way_out_asks_for_nothing_more():
     assert after_stop("甭登记，俺就随便问问") == ""
     assert after_stop("不报了，帮俺问下积分超市几号开") == "帮俺问下积分超市几号开"
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("对的，没得错，就这么报", FILING_VERBS, Reply.YES),  # "no mistake" said with 得
+    ("行，麻烦你们了", FILING_VERBS, Reply.YES),  # thanks to the office after the yes
+    ("不用改了，交上去吧", FILING_VERBS, Reply.YES),  # nothing to change; 交 is handing it in
+    ("这个我不交", FILING_VERBS, Reply.STOP),  # not handed in
+    ("那我撤回吧", FILING_VERBS, Reply.STOP),  # taken back
+    ("我不往上报了", FILING_VERBS, Reply.STOP),  # not passed up
+    ("等我老伴从地里回来，跟他商量一下再说", FILING_VERBS, Reply.STOP),  # talked over first, with anyone
+    ("我考虑好了再报", FILING_VERBS, Reply.STOP),
+])
+def test_no_mistake_thanks_nothing_to_change_taking_back_and_talking_it_over(text, verbs, meant):
+    assert interpret(text, verbs) is meant

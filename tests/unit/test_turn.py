@@ -173,7 +173,11 @@ def test_emergencies_said_without_the_listed_words_raise_the_alarm():
                  "俺爹倒在地上抽抽起来了", "奶奶昏迷过去了", "娃掉到粪坑里了", "液化气罐跑气了满屋子味",
                  "墙倒了，人还在底下", "他干活让电打了", "老伴刚出车祸了", "邻居家媳妇想不开要跳河",
                  "婆婆大口吐血", "儿媳妇羊水破了", "孩子嗓子里卡了块骨头", "后山起大火了",
-                 "洪水冲进院子了", "塌方把路边那户人家埋了"):
+                 "洪水冲进院子了", "塌方把路边那户人家埋了",
+                 # a stroke's crooked mouth and slurred speech, chest pain said with 窝, breath that
+                 # will not come evenly, a call for anyone, someone slipped into water and not out yet
+                 "奶奶嘴角一下子歪了，右边胳膊抬不起来", "我心口窝子疼得厉害", "他气都喘不匀了",
+                 "快来个人啊", "小孙子滑进水渠里，还没捞上来"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data["intent"]["name"] == "emergency", text
 
@@ -205,6 +209,8 @@ def test_words_near_an_emergency_that_are_not_one_are_left_to_the_model():
                  "去年发大水冲了房子，有补助吗", "上个月触电住了院，能报销吗", "闺女下个月要生了，医保咋办",
                  "我家缸里没水了", "儿子出车祸住院了，医保能报多少",
                  # a blocked drain that lets rain into the yard is a report, not an alarm
-                 "屋后的水沟堵了，一下雨水就灌进院里"):
+                 "屋后的水沟堵了，一下雨水就灌进院里",
+                 # someone asked to come and mend a thing; a wall's paint, not a face, gone at once
+                 "快来个人修修路灯", "墙上的漆一下子掉了一大块"):
         reached, message = through_pipeline(text, sender="voice:device-008")
         assert message.parse_data is None, text
