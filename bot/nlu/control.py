@@ -96,7 +96,11 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
                                 # "他哪天到村里来坐班" (the village lawyer) heard as asking for a person
                                 "request_human",
                                 # "交上去好久才有信" (after the 低保 materials) heard as the points rules
-                                "ask_points_rules"})
+                                "ask_points_rules",
+                                # "那个证办下来有啥好处的呀" heard as a greeting (好…呀); never a real one
+                                "greet"})
+#: A greeting said as one ("你好", "在吗", "喂"): never a follow-up, whatever it ends with.
+_GREETING = re.compile(r"你好|您好|在吗|在不在|喂|哈喽|早上好|晚上好|下午好|吃了吗|吃了没")
 FOLLOW_UP_MAX_CHARS = 14
 #: ... and the grievance intents, for a follow-up that asks about doing something the policy is
 #: about ("自个儿找亲戚帮着盖中不中", "要是没等批就先盖了会咋样"), when it reports no problem and
@@ -142,6 +146,8 @@ def follow_up(turn: Turn) -> bool:
             asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
     if turn.previous_action != POLICY_ACTION or not misread or names_points(flat):
+        return False
+    if turn.intent == "greet" and (_GREETING.search(flat) or not asks_question(flat)):
         return False
     if 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and _ELLIPSIS.search(flat):
         return True

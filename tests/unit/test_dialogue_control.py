@@ -688,3 +688,14 @@ def test_the_fifteenth_held_out_sets_failures_read_as_general_rules():
     assert asks_who_handles("不晓得找么子人来管")
     assert asks_others_balance("后院二十八号老刘家攒了甚些分")
     assert asks_household_detail("屋里就她自己一个吗") and asks_household_detail("是单门独户吗")
+
+
+def test_a_question_heard_as_a_greeting_after_an_answer_follows_it_up_but_a_greeting_does_not():
+    def after_answer(text: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent="greet", confidence=0.6,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+
+    assert decide(after_answer("这个证拿到手了有啥好处呀")) == "action_policy_answer"
+    assert decide(after_answer("你好呀")) != "action_policy_answer"
+    assert decide(after_answer("喂，在吗")) != "action_policy_answer"

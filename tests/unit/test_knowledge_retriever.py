@@ -515,3 +515,19 @@ def test_how_long_until_a_result_is_a_when_question_on_the_topic_followed(kb):
 def test_a_follow_up_asking_a_kind_of_answer_gets_that_kind_on_the_topic(kb, question, topic, previous, entry_id):
     answer = kb.answer(question, topic=topic, topic_mode="filter", previous=previous)
     assert answer.confident and answer.entry.id == entry_id
+
+
+@pytest.mark.parametrize("question,entry_id", [
+    ("屋里前几天着了一场火，灶房烧没了，能找政府拉一把吗", "linshi-jiuzhu-scope"),  # burnt down is no death
+    ("俺娘血压高，天天吃药，门诊那块能报不", "yibao-outpatient"),  # 血压高 is 高血压, no other thing
+    ("老人的后事想简单办，该找谁张罗", "hongbai-funeral"),  # a funeral kept simple
+])
+def test_a_fire_high_blood_pressure_and_a_simple_funeral_in_everyday_words(kb, question, entry_id):
+    answer = kb.answer(question)
+    assert answer.confident and answer.entry.id == entry_id, (answer.entry and answer.entry.id, answer.why)
+
+
+def test_money_still_short_after_a_hospital_answer_asks_for_the_second_reimbursement(kb):
+    answer = kb.answer("看病钞票花得交关多，还有别的好报伐", topic="医保", topic_mode="filter",
+                       previous="yibao-inpatient")
+    assert answer.confident and answer.entry.id == "yibao-serious-illness"
