@@ -70,20 +70,18 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     who_handles = parsing.asks_who_handles(turn.text)
     bar = WHO_HANDLES_SURE if who_handles else UNNAMED_SURE
     if not named and (result.why or {}).get("probability", 0.0) < bar:
-        last = _CLAUSE_BREAK.split(turn.text.strip("，,。！!？?；; "))[-1]
-        if parsing.asks_who_handles(last) and not _ANYONE.search(last) and not _COME_AND_MEND.search(turn.text) \
-                and not parsing.asks_to_file(turn.text) and not parsing.wants_to_complain(turn.text):
-            # Whom to tell about a problem the base has no entry for ("后院榨油坊半夜轰隆轰隆的，这种事该
-            # 上哪儿去说"): the general answer (the grid worker first), then the offer to report it.
-            return [*policy.answer_and_offer_report(turn, WHO_TO_TELL_ENTRY, turn.text, is_a_problem=True),
-                    FollowupAction(ACTION_LISTEN)]
-        return None
+        # Whom to tell about a problem the base has no entry for ("后院榨油坊半夜轰隆轰隆的，这种事该
+        # 上哪儿去说"): the general answer, then the offer to report it.
+        told = policy.who_to_tell(turn)
+        return [*told, FollowupAction(ACTION_LISTEN)] if told is not None else None
     if result.entry is None or not result.confident:
         # A question that names a policy the base has close candidates for ("泥砖屋落雨就漏，墙都裂开了，
         # 咁样可以搞危房改造冇"): which one is asked first; the pick is answered, then the report offered.
         # Never when a report is asked for in so many words ("我要反映，…这叫啥事").
         asked = policy.ask_clarify(turn, result, turn.text) \
             if named and not parsing.asks_to_file(turn.text) and not parsing.wants_to_complain(turn.text) else None
+        if asked is None:
+            asked = policy.who_to_tell(turn)  # "地界叫那户挪了一垄，该找谁评理": whom, then the offer
         return [*asked, FollowupAction(ACTION_LISTEN)] if asked else None
     answered = policy.answer_and_offer_report(turn, result.entry.id, turn.text, result)
     return [*answered, FollowupAction(ACTION_LISTEN)]
@@ -94,15 +92,6 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
 UNNAMED_SURE = 0.95
 #: ... and one that asks who deals with such a problem: the calibrated bar of a confident answer.
 WHO_HANDLES_SURE = 0.85
-#: "Whom can I get to come and mend it" ("该找谁来给看看", "叫哪个来修"): a repair asked for, which is
-#: a report, not a question of whom to tell.
-_COME_AND_MEND = re.compile(r"(找|叫|请|喊)(谁|哪个|哪位|什么人|啥人|么子人|个人)(来|过来)(给|帮)?(我|俺|咱)?(们)?"
-                            r"(看|修|弄|瞧|瞅|处理|换|补|通|收拾)")
-#: "Whoever I ask" ("问哪个都说不晓得"): a story of asking around, not a question of whom to ask.
-_ANYONE = re.compile(r"(谁|哪个|哪位|什么人|啥人|么子人)(都|也)")
-_CLAUSE_BREAK = re.compile(r"[，,。！!？?；;]")
-#: The knowledge base's general answer to "whom do I tell about this" (the grid worker first).
-WHO_TO_TELL_ENTRY = "wangge-contact"
 
 
 class ValidateGrievanceForm(FormValidationAction):

@@ -96,6 +96,44 @@ def answer_and_offer_report(turn: Turn, entry_id: str, said: str, found: Optiona
     return events
 
 
+#: "Whom can I get to come and mend it" ("该找谁来给看看", "叫哪个来修"): a repair asked for, which is
+#: a report, not a question of whom to tell.
+_COME_AND_MEND = re.compile(r"(找|叫|请|喊)(谁|哪个|哪位|什么人|啥人|么子人|个人)(来|过来)(给|帮)?(我|俺|咱)?(们)?"
+                            r"(看|修|弄|瞧|瞅|处理|换|补|通|收拾)")
+#: "Whoever I ask" ("问哪个都说不晓得"): a story of asking around, not a question of whom to ask.
+_ANYONE = re.compile(r"(谁|哪个|哪位|什么人|啥人|么子人)(都|也)")
+_CLAUSE_BREAK = re.compile(r"[，,。！!？?；;]")
+#: The knowledge base's general answer to "whom do I tell about this" (the grid worker first) ...
+WHO_TO_TELL_ENTRY = "wangge-contact"
+#: ... and to "who settles this" about a quarrel with other people: mediation (the grid worker
+#: first, then the village's mediation committee, then the township).
+WHO_SETTLES_ENTRY = "tiaojie-how"
+#: Another party in the trouble ("隔壁", "后坡那家", "跟他讲他不认", "评理").
+_BETWEEN_PEOPLE = re.compile(r"邻居|邻家|隔壁|对门|挨着|后院|前院|后坡|那家|那户|他家|人家|两家|吵|矛盾|纠纷|评理|说理|讲理|不认|不讲理"
+                             r"|调解|说和|闹")
+
+
+#: The trouble told before "whom do I tell" is at least this long ("这种事该找谁" alone tells nothing).
+STORY_MIN_CHARS = 4
+
+
+def who_to_tell(turn: Turn) -> Optional[List[EventType]]:
+    """"这种事该找谁评理" / "该上哪儿去说" as the last words, about a problem the knowledge base is
+    not sure of: the general answer (mediation for a quarrel with other people, otherwise the grid
+    worker first) and the offer to report the problem; None when the sentence asks for a repair
+    ("该找谁来修": a report), tells of asking around ("问哪个都说不晓得"), or asks to file or complain."""
+    text = turn.text or ""
+    last = _CLAUSE_BREAK.split(text.strip("，,。！!？?；; "))[-1]
+    told_before = len(_CLAUSE_BREAK.sub("", text)) - len(last)
+    if told_before < STORY_MIN_CHARS or not parsing.asks_who_handles(last) or _ANYONE.search(last) \
+            or _COME_AND_MEND.search(text) or parsing.asks_to_file(text) or parsing.wants_to_complain(text):
+        return None
+    entry = WHO_SETTLES_ENTRY if _BETWEEN_PEOPLE.search(text) else WHO_TO_TELL_ENTRY
+    if entry not in knowledge(turn).by_id:
+        return None  # a knowledge base without it: the caller's own answer
+    return answer_and_offer_report(turn, entry, text, is_a_problem=True)
+
+
 def search(turn: Turn, question: str, topic: str | None = None, topic_mode: str = "boost",
            previous: str | None = None) -> Answer:
     """The knowledge base's answer for the asker (their grid's own notices first); ``previous``:
@@ -360,6 +398,9 @@ class ActionPolicyAnswer(XiangyinAction):
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked
+        told = None if follow_up else who_to_tell(turn)
+        if told is not None:
+            return told  # "为棵核桃树吵了两三年，该去找哪个评理": no entry is sure; who settles it
         options = _options(result)
         if not options:
             turn.say("utter_kb_no_answer")
@@ -430,9 +471,11 @@ class ActionKnowledgeFallback(XiangyinAction):
         asked = ask_clarify(turn, result, turn.text)
         if asked is not None:
             return asked
+        told = who_to_tell(turn)
+        if told is not None:
+            return told  # "对门天天半夜剁馅儿，吵得我睡不着，这事儿该找谁管呀": who, and the offer to report it
         if parsing.reports_problem(turn.text):
-            # "对门天天半夜剁馅儿，吵得我睡不着，这事儿该找谁管呀": not understood as a question, but a
-            # problem told; reporting it is offered (a yes starts the form, which reads it back)
+            # a problem told: reporting it is offered (a yes starts the form, which reads it back)
             return propose_write(turn, slots.WRITE_REPORT_OFFER, {"text": turn.text}, "utter_offer_report")
         turn.say("utter_ask_rephrase")
         return []

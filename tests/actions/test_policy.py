@@ -298,3 +298,21 @@ def test_staff_asking_about_households_in_words_nobody_placed_hear_about_them(ru
     act = getattr(policy, action)(runner.settings)
     assert runner.run(act, "cli:wangxiulan", text, intent=intent).followup == followup
     assert runner.run(act, "cli:wangjianguo", text, intent=intent).followup != followup
+
+
+def test_whom_to_turn_to_about_a_trouble_no_entry_is_sure_of_is_answered_and_the_trouble_offered(runner):
+    """The real knowledge base is not sure of "该去找哪个说理" after a quarrel told, nor of "这种事该找
+    谁" after a humming transformer: who settles a quarrel (mediation) or whom to tell (the grid
+    worker first) is said, and reporting the trouble offered; nothing is written."""
+    from knowledge.retriever import default_kb
+
+    quarrel = "我家跟后头那户为一棵老枣树归谁闹了几年，该去找哪个说理"
+    assert not default_kb().answer(quarrel).confident  # the case this is about
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", quarrel, intent="ask_policy")
+    assert said.slot(slots.KB_ENTRY) == "tiaojie-how"
+    assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER
+    hum = "村头那台变压器天天嗡嗡响到半夜，这种事该找谁"
+    assert not default_kb().answer(hum).confident
+    fallback = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", hum, intent="nlu_fallback")
+    assert fallback.slot(slots.KB_ENTRY) == "wangge-contact"
+    assert fallback.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER
