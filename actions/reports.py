@@ -18,7 +18,8 @@ from bot.models import Household
 def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: Optional[str] = None,
                  urgency: Optional[str] = None) -> List[EventType]:
     """The grievance form's slots as far as ``text`` already says them (and the request itself,
-    ``turn.text``, says about keeping the name private: "那你给报一下吧，名字不用保密")."""
+    ``turn.text``, says about keeping the name private: "那你给报一下吧，名字不用保密"); when it
+    tells the problem, the user hears that it is being reported (``utter_report_taking``)."""
     meant = parsing.without_false_start(text)
     if meant != text:  # "三组……不是，五组路口…": the group taken back is no place of the report
         text, place = meant, (place if place and place in meant else None)
@@ -29,6 +30,10 @@ def prefill_from(turn: Turn, text: str, category: Optional[str] = None, place: O
         with turn.session() as s:
             place = s.get(Household, turn.actor.household_id).address
     urgency = urgency or parsing.urgency_in(text) or parsing.NORMAL
+    if has_content:
+        # the problem is told already: say that it is being reported before the form's first
+        # question ("要不要对邻居保密您的名字？" alone does not say what it is for)
+        turn.say("utter_report_taking")
     return forget(*slots.GRIEVANCE_FORM_SLOTS) + [
         SlotSet(slots.GRIEVANCE_DESCRIPTION, content if has_content else None),
         SlotSet(slots.GRIEVANCE_CATEGORY, category if category in CATEGORIES else None),

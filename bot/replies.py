@@ -468,6 +468,19 @@ def _answer_part(text: str) -> tuple[str, bool]:
     return "，".join(c for c in kept if c), alone
 
 
+#: A yes on a condition the assistant was not told ("记的是今天吧？是今天就记上", "是上午的话就报"):
+#: no yes to write on, and no new request to drop the write for — asked again. A condition that is
+#: only the read-back being right ("要是没错就记上") is a yes (see ``_agrees``).
+_CONDITIONAL_YES = re.compile(r"(?:^|[，,。？?])(?:要是|如果|若是|是)(?P<condition>[^，,。？?]{1,8}?)(?:的话)?就"
+                              r"(?:记|报|换|加|扣|办|交|登记|写|提交)")
+_RIGHT = re.compile(r"没错|对|不错|行|可以|这样|这么|这个|那样")
+
+
+def _on_a_condition(text: str) -> bool:
+    found = _CONDITIONAL_YES.search(text or "")
+    return bool(found) and not _RIGHT.search(found.group("condition"))
+
+
 def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
     """Interpret a reply to a yes/no question about a write. ``verbs`` are the offer's own
     verbs (e.g. ("换", "兑") for a redemption), which count as yes when repeated; so do the
@@ -482,6 +495,8 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
         return Reply.STOP
     if refuses(flat):
         return Reply.NO
+    if _on_a_condition(text):
+        return Reply.UNCLEAR
     rest, alone = _answer_part(text)
     rest = normalise(_without_remarks(normalise(rest)))
     if alone and not _core(rest):

@@ -409,3 +409,14 @@ def test_an_answer_about_the_name_heard_as_a_question_is_read_but_never_an_emerg
     assert extract("不怕别人晓得", "ask_policy") == {slots.GRIEVANCE_ANONYMOUS: "不怕别人晓得"}
     assert extract("哎呀不好，灶房着火了", "emergency") == {}
     assert extract("低保要带啥材料", "ask_policy") == {}  # a question inside the form stays one
+
+
+def test_a_report_started_from_a_problem_told_says_it_is_being_reported_before_the_first_question(runner):
+    """"要不要对邻居保密您的名字？" alone does not say what it is for: a report started from a
+    problem already told says first that it is being reported; one started without a problem
+    asks for the problem and says nothing more."""
+    told = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "后山那条机耕路叫雨冲出一道深沟",
+                      intent="file_grievance")
+    assert told.texts == ["好，这件事我帮您报给网格员。"] and told.slot(slots.GRIEVANCE_DESCRIPTION)
+    bare = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "我想反映个事", intent="file_grievance")
+    assert bare.texts == [] and not bare.slot(slots.GRIEVANCE_DESCRIPTION, None)

@@ -319,3 +319,13 @@ def test_only_asking_after_the_way_out_asks_for_nothing_more():
 ])
 def test_no_mistake_thanks_nothing_to_change_taking_back_and_talking_it_over(text, verbs, meant):
     assert interpret(text, verbs) is meant
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("记的是昨天吧？是昨天就记上", ("记",), Reply.UNCLEAR),  # a condition we were not told: asked again
+    ("如果是上午的话就报", FILING_VERBS, Reply.UNCLEAR),
+    ("是这样就记上", ("记",), Reply.YES),  # the condition is the read-back itself
+    ("要是没错就报吧", FILING_VERBS, Reply.YES),
+])
+def test_a_yes_on_a_condition_we_were_not_told_is_asked_again(text, verbs, meant):
+    assert interpret(text, verbs) is meant
