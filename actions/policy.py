@@ -322,7 +322,9 @@ def instead_of_staff_work(turn: Turn) -> Optional[List[EventType]]:
         return None
     if asks_report_status(text) or _OWN_REPORT.search(text):
         return [FollowupAction("action_grievance_status")]  # "我报的那事咋样了": their own reports
-    after_policy = bool(turn.slot(slots.TOPIC)) or turn.slot(slots.CHOICE_KIND) == slots.OFFERED_KB
+    # after an answer (the entry answered; the topic slot may hold this very turn's topic word:
+    # "…拿我的医保卡刷了好几回药…这不是骗人嘛" names 医保 and asks nothing)
+    after_policy = bool(turn.slot(slots.KB_ENTRY)) or turn.slot(slots.CHOICE_KIND) == slots.OFFERED_KB
     if parsing.reports_problem(text) and not parsing.asks_question(text) and not after_policy:
         return [FollowupAction("action_start_grievance")]
     return [FollowupAction(ActionPolicyAnswer.action_name)]  # "村里去讲了他们还是不听咧" after an answer: more of it

@@ -420,3 +420,16 @@ def test_a_report_started_from_a_problem_told_says_it_is_being_reported_before_t
     assert told.texts == ["好，这件事我帮您报给网格员。"] and told.slot(slots.GRIEVANCE_DESCRIPTION)
     bare = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", "我想反映个事", intent="file_grievance")
     assert bare.texts == [] and not bare.slot(slots.GRIEVANCE_DESCRIPTION, None)
+
+
+def test_a_villagers_accusation_naming_a_policy_heard_as_the_queue_is_a_report(runner):
+    """The topic word of this very turn (医保) is no earlier answer: an accusation told without a
+    question, heard as the staff queue, starts the report."""
+    from rasa_sdk.events import FollowupAction
+
+    done = runner.run(ActionMyQueue(runner.settings), "cli:hh020", "卫生室用我的医保卡开了好几回药，我压根没去过，这不是糊弄人嘛",
+                      intent="my_queue", entities={"topic": "医保"}, slots={"topic": "医保"})
+    assert FollowupAction("action_start_grievance") in done.events
+    after_answer = runner.run(ActionMyQueue(runner.settings), "cli:hh020", "村里去说了他们还是不当回事",
+                              intent="my_queue", slots={"topic": "医保", "kb_entry": "yibao-outpatient"})
+    assert FollowupAction("action_policy_answer") in after_answer.events  # more of the answer just given
