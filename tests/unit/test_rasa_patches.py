@@ -161,3 +161,49 @@ def test_diet_training_traces_its_training_step_once(tmp_path, monkeypatch):
         assert (tmp_path / "models" / "patched.tar.gz").exists()
     finally:
         RasaModel.train_step = original_step
+
+
+def test_checking_each_event_against_its_own_branch_gives_the_whole_schemas_verdict():
+    """Patch 1's event-by-event check and Rasa's whole schema agree on every event Rasa can
+    serialise and on broken copies of them (wrong types, missing or unknown names, extra fields)."""
+    import copy
+    import datetime as dt
+
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core import events as ev
+
+    from bot.ops.rasa_patches import _EventwiseCheck, _cached_validator
+
+    schema = RemoteAction.action_response_format_spec()
+    whole = validator_for(schema)(schema)
+    check = _cached_validator(RemoteAction.action_response_format_spec)
+    assert isinstance(check, _EventwiseCheck)
+    samples = [
+        ev.UserUttered("低保怎么申请", {"name": "ask_policy", "confidence": 0.9}, [{"entity": "topic", "value": "低保"}]),
+        ev.BotUttered("好的", {"buttons": []}), ev.SlotSet("ticket", "260101"), ev.SlotSet("pending_write", {"kind": "x"}),
+        ev.ActionExecuted("action_listen"), ev.FollowupAction("grievance_form"), ev.ActiveLoop("grievance_form"),
+        ev.ActiveLoop(None), ev.Restarted(), ev.SessionStarted(), ev.AllSlotsReset(), ev.ConversationPaused(),
+        ev.ConversationResumed(), ev.UserUtteranceReverted(), ev.ActionReverted(), ev.StoryExported(),
+        ev.ActionExecutionRejected("action_x"), ev.LoopInterrupted(True), ev.EntitiesAdded([{"entity": "a", "value": 1}]),
+        ev.ReminderScheduled("remind", dt.datetime(2026, 12, 1, 9, 0)), ev.ReminderCancelled("remind"),
+        ev.AgentUttered("hi"),
+    ]
+    events = [e.as_dict() for e in samples]
+    broken = [{"event": "no_such_event"}, {"name": "ticket", "value": 1}, {"event": 3}, "not an object",
+              {"event": "slot", "name": 5, "value": 1}, {"event": "slot", "value": 1},
+              {"event": "action", "name": None}, {"event": "user", "text": 5}, {"event": "bot", "text": ["x"]},
+              {"event": "slot", "name": "a", "value": 1, "timestamp": "now"}, {"event": "followup"},
+              {"event": "active_loop", "name": 7}, {"event": "restart", "metadata": "m"}]
+    for event in events:
+        for field in [k for k in event if k != "event"]:
+            wrong = copy.deepcopy(event)
+            wrong[field] = [object.__name__] if not isinstance(event[field], list) else "x"
+            broken.append(wrong)
+    results = [{"events": [e], "responses": []} for e in events + broken]
+    results += [{"events": events, "responses": [{"text": "好"}]}, {"events": events + [broken[0]]},
+                {"events": "x"}, {"responses": [1]}, {}, [], {"events": [], "responses": []}]
+    verdicts = [(next(whole.iter_errors(r), None) is None, next(check.iter_errors(r), None) is None) for r in results]
+    assert all(a == b for a, b in verdicts), [r for r, (a, b) in zip(results, verdicts) if a != b][:3]
+    # both verdicts occur often (the schema leaves some fields free, so not every broken copy is invalid)
+    assert sum(a for a, _ in verdicts) >= len(events) + 2 and sum(not a for a, _ in verdicts) >= 40
