@@ -49,7 +49,7 @@ OFFER_VERBS: Dict[str, tuple] = {
     slots.WRITE_VISIT_GRIEVANCE: ("报", "反映", "递", "交", "转"),
     slots.WRITE_AWARD: ("记", "加", "扣"),
     slots.WRITE_LIST_MORE: ("要", "听", "念", "说"),
-    slots.WRITE_REPORT_OFFER: ("报", "反映", "要", "递", "交", "转", "登记", "记", "提"),
+    slots.WRITE_REPORT_OFFER: ("报", "反映", "要", "递", "交", "转", "登记", "登个记", "记", "提"),
     slots.WRITE_FORWARD_QUESTION: ("转", "要"),
 }
 

@@ -57,8 +57,8 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     policy: when the sentence is a question, names a policy topic and the knowledge base is sure
     of its answer, the answer comes first (then the offer to report a problem it describes) and
     the form does not start; when it has close candidates instead, which one is asked first. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
-    if not parsing.asks_question(turn.text):
-        return None
+    if not parsing.asks_question(turn.text) or _FILE_IT_LAST.search(turn.text.strip("，,。！!？?；; ")):
+        return None  # "…我对这个有意见，给我登记上": a report asked for as the last words is filed
     from actions import policy
 
     named = bool(turn.entity(slots.ENTITY_TOPIC)) or policy.knowledge(turn).names_topic(turn.text)
@@ -87,6 +87,9 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     return [*answered, FollowupAction(ACTION_LISTEN)]
 
 
+#: A report asked for as the last words ("…给我登记上", "…帮我报上去", "…你给反映反映").
+_FILE_IT_LAST = re.compile(r"(给|帮|替)(我|俺|咱)(们)?(登记|记|报|反映|递)(上|上去|一下|下|反映)?(吧|呗|啊)?$"
+                           r"|(登记|报|反映)(上|上去)(吧|呗)?$|我要(投诉|举报|反映)$")
 #: The calibrated probability above which a complaint-like question that names no policy topic
 #: is answered from the knowledge base before the report form starts.
 UNNAMED_SURE = 0.95

@@ -3,6 +3,7 @@ read-back and confirmation)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import List, Optional
 
 from rasa_sdk.events import EventType
@@ -61,6 +62,10 @@ def _start_of_last_month(now: dt.datetime) -> dt.datetime:
     return points.month_start(points.month_start(now) - dt.timedelta(days=1))
 
 
+#: Wanting to exchange points for something ("想换袋米", "给俺换块肥皂"); not one made before (换了, 换过).
+_WANTS_TO_EXCHANGE = re.compile(r"(想|要|准备|打算|给我|帮我|给俺|帮俺|能不能|能)换(?!了|过)")
+
+
 class ActionPointsBalance(XiangyinAction):
     action_name = "action_points_balance"
 
@@ -78,6 +83,11 @@ class ActionPointsBalance(XiangyinAction):
             with turn.session() as s:
                 item = points.item_in(s, turn.actor.village_id, turn.text)
             if item is not None:  # "一支牙膏得几分": the price, whatever the model heard
+                return redeem_or_price(turn)
+        if _WANTS_TO_EXCHANGE.search(turn.text or ""):
+            with turn.session() as s:
+                item = points.item_in(s, turn.actor.village_id, turn.text)
+            if item is not None:  # "积分够的话想换袋米": an exchange asked for (read back before anything is spent)
                 return redeem_or_price(turn)
         if _asks_about_another_household(turn):
             turn.say("utter_points_only_own")

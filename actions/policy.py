@@ -108,6 +108,10 @@ WHO_TO_TELL_ENTRY = "wangge-contact"
 #: ... and to "who settles this" about a quarrel with other people: mediation (the grid worker
 #: first, then the village's mediation committee, then the township).
 WHO_SETTLES_ENTRY = "tiaojie-how"
+#: ... and about the village's own money or affairs (accounts, what was posted, who got a
+#: subsidy): the village affairs supervision committee.
+WHO_OVERSEES_ENTRY = "cunwu-jiandu"
+_VILLAGE_AFFAIRS = re.compile(r"账|花了多少|花销|开支|贴出来|张榜|公示|公开|名单|村干部|村委|村里.{0,6}(钱|分)")
 #: Another party in the trouble ("隔壁", "后坡那家", "跟他讲他不认", "评理").
 _BETWEEN_PEOPLE = re.compile(r"邻居|邻家|隔壁|对门|挨着|后院|前院|后坡|那家|那户|他家|人家|两家|吵|矛盾|纠纷|评理|说理|讲理|不认|不讲理"
                              r"|调解|说和|闹")
@@ -119,8 +123,9 @@ STORY_MIN_CHARS = 4
 
 def who_to_tell(turn: Turn) -> Optional[List[EventType]]:
     """"这种事该找谁评理" / "该上哪儿去说" as the last words, about a problem the knowledge base is
-    not sure of: the general answer (mediation for a quarrel with other people, otherwise the grid
-    worker first) and the offer to report the problem; None when the sentence asks for a repair
+    not sure of: the general answer (the supervision committee for the village's own money and
+    affairs, mediation for a quarrel with other people, otherwise the grid worker first) and the
+    offer to report the problem; None when the sentence asks for a repair
     ("该找谁来修": a report), tells of asking around ("问哪个都说不晓得"), or asks to file or complain."""
     text = turn.text or ""
     last = _CLAUSE_BREAK.split(text.strip("，,。！!？?；; "))[-1]
@@ -128,7 +133,8 @@ def who_to_tell(turn: Turn) -> Optional[List[EventType]]:
     if told_before < STORY_MIN_CHARS or not parsing.asks_who_handles(last) or _ANYONE.search(last) \
             or _COME_AND_MEND.search(text) or parsing.asks_to_file(text) or parsing.wants_to_complain(text):
         return None
-    entry = WHO_SETTLES_ENTRY if _BETWEEN_PEOPLE.search(text) else WHO_TO_TELL_ENTRY
+    entry = WHO_OVERSEES_ENTRY if _VILLAGE_AFFAIRS.search(text) else \
+        WHO_SETTLES_ENTRY if _BETWEEN_PEOPLE.search(text) else WHO_TO_TELL_ENTRY
     if entry not in knowledge(turn).by_id:
         return None  # a knowledge base without it: the caller's own answer
     return answer_and_offer_report(turn, entry, text, is_a_problem=True)

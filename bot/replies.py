@@ -68,6 +68,9 @@ YES_WORDS = (
     # Leaving it to the assistant ("就照你说的办", "听你的") and a correction accepted ("这回对了").
     "照你说的办", "按你说的办", "照你说的", "按你说的", "依你说的", "听你的", "依你", "就依你",
     "照恁说的办", "按恁说的办", "照恁说的", "按恁说的", "听恁的", "照这个记", "照这么记", "就这么记", "嗯呢",
+    "照你讲的", "按你讲的", "依你讲的", "照您讲的", "按您讲的",
+    # leaving the arrangements to the office ("情况就那样，你们看着安排吧")
+    "看着安排", "你们安排", "您安排", "安排吧",
     "这回对了", "这下对了", "这次对了", "现在对了", "这回对", "这下对",
     "对喽", "对咯", "是喽", "中嘞", "能成", "能行", "要得咯", "好啦", "是这么回事", "就是这么回事", "就这么回事",
     # Cantonese 系 / 好勒, Henan 得劲 / 恁 ("就恁着吧"), Shandong 杠好, north-western 对着哩 / 嗯么,
@@ -141,7 +144,7 @@ STOP_PATTERNS = (
 #: Doing it oneself, said as the end of a clause ("我还是自己去说吧", "我跟网格员当面说"): a way out;
 #: not "我自己去说过好几回了" (a story).
 _MYSELF_RE = re.compile(r"(我|俺)?(还是)?(自己|自个儿?)(去|来)?(说|讲|找(他|她|网格员|村里|村干部)?|跟(他|她|网格员|村里)说|去村里说?)"
-                        r"(吧|算了|就行|得了|好了)?$|当面(去)?(说|讲)(吧|去)?$")
+                        r"(吧|算了|就行|得了|好了)?$|(?<!敢)当面(去)?(说|讲)(吧|去)?$")
 # "No need" stops a read-back, but answers a yes/no question inside a form ("要不要保密？" "不用了").
 SOFT_STOP_PATTERNS = ("不用了", "不要了", "不需要了", "用不着了", "不必了",
                       # Cantonese 唔使, Wu / Jiang-Huai 不消, Minnan 免 ("免了", "免啦")
@@ -156,9 +159,11 @@ NO_PATTERNS = (
     "勿对", "勿是", "勿要", "勿来事", "嫑", "覅",
     # a nod or a consent not (yet) given ("奶奶还没点头")
     "没点头", "不点头", "没答应", "不答应", "没同意",
+    # 不 written 卜 by a recogniser (卜 reads bo / bu)
+    "卜对", "卜是", "卜要", "卜行", "卜用", "卜中",
 )
 #: Whole replies that are a no on their own (in a longer sentence they mean other things).
-NO_ALONE = ("不", "布", "部", "步", "没", "别", "否", "甭", "冇", "冇得", "唔", "不得", "没得", "莫", "莫啊", "勿")
+NO_ALONE = ("不", "布", "部", "步", "卜", "没", "别", "否", "甭", "冇", "冇得", "唔", "不得", "没得", "莫", "莫啊", "勿")
 REPEAT_PATTERNS = (
     "再说一遍", "再说一次", "再念一遍", "再讲一遍", "没听清", "没听见", "你说啥", "你说什么", "说的啥", "啥意思",
     "什么意思", "重复一遍", "重说", "慢点说", "大点声", "再念念", "再说说", "再讲讲", "再来一遍", "没听明白", "没听懂",
@@ -251,7 +256,7 @@ def refuses(text: str) -> bool:
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"), 不 misheard as 布 / 部 / 步 included ("布报了"): a way
 # out wherever it is said.
-_STOP_RE = re.compile(r"(不|布|部|步|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
+_STOP_RE = re.compile(r"(不|布|部|步|卜|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
                       r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
@@ -275,6 +280,14 @@ _LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|�
                        r"|(商量|合计|琢磨|考虑)(商量|合计|琢磨|考虑|一下|下|好|好了|清楚)?(了)?(再|才)(说|讲|弄|办|报|定|来|换)")
 
 
+def _sounds_like_dont_file(clause: str) -> bool:
+    """A clause that sounds like 不报了 whatever characters the recogniser chose ("不暴了",
+    "卜报啦"): a negator, "bao", a closing particle; nothing more."""
+    syllables = _syllables(_core(clause))
+    return len(syllables) == 3 and syllables[0] in (*_NEGATORS, "bo") and syllables[1] == "bao" \
+        and syllables[2] in ("le", "la", "lou", "luo", "lo")
+
+
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     """The user wants out of whatever is going on. ``soft=False`` when the question just asked
     was itself a yes/no question, where "不用了" is an answer rather than a way out."""
@@ -282,7 +295,7 @@ def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:
     if _has_any(flat, STOP_PATTERNS) or _STOP_RE.search(flat) or (soft and _has_any(flat, SOFT_STOP_PATTERNS)) \
             or _LATER_RE.search(flat):
         return True
-    if any(_SLIPPED_STOP_RE.match(_core(clause)) or _MYSELF_RE.search(_core(clause))
+    if any(_SLIPPED_STOP_RE.match(_core(clause)) or _MYSELF_RE.search(_core(clause)) or _sounds_like_dont_file(clause)
            for clause in _PUNCTUATION.split(text or "")):
         return True
     if _DONT_FILE_RE.search(text or ""):
@@ -316,13 +329,18 @@ REMARKS = ("名字不用保密", "名字要保密", "名字保密", "不用保�
            "不用匿名", "不匿名", "匿名", "名字写上", "写我名字", "写上名字", "不着急", "不急", "很急", "挺急", "急得很",
            # "that is all there is to it" ("情况就这些，你报吧")
            "情况就这些", "事情就这些", "就这些情况", "就这么些", "就这些了", "就这些", "没别的了", "没有别的了", "就这么多",
+           "情况就是那样", "情况就那样", "事情就那样", "情况就这样",
            # not afraid to be named, the complaint as "my opinion" ("不用保密，我敢说", "我这意见要提")
-           "我敢说", "我不怕", "不怕他们", "不怕他", "我这意见", "这个意见", "这意见")
+           "我敢说", "我不怕", "不怕他们", "不怕他", "我这意见", "这个意见", "这意见",
+           # "I dare say it to their face" (我敢当面讲): not afraid to be named, no way out
+           "我敢当面讲", "我敢当面说", "敢当面讲", "敢当面说")
 
 
 #: What is asked for with a yes to a report or an exchange, which is no part of the yes or the no:
 #: someone to come and look ("派人来瞧瞧"), the goods picked up later ("我下礼拜让她来拿").
 _REMARKS_RE = re.compile(r"(派|叫|让|找)(个)?人(来)?(看看|瞧瞧|瞅瞅|看一下|瞧一下|修修|修一下|弄弄|处理一下)"
+                         # "叫村里来修", "让他们过来看看"
+                         r"|(叫|让|请)(村里|他们|人家|镇上|上面)(派人)?(来|过来)(修|看|弄|处理|管)(一下|修|看|下)?"
                          r"|((让|叫)(他们|人家|他|她|村里)?)?(早|快)(点|些)来(人)?(修|看)?|(我|俺|她|他)?(下礼拜|下星期|下周|明天|明儿|回头|过两天|改天|等会儿?)?"
                          r"(让|叫)?[^，,。]{0,3}(来|去|再来)(拿|取|领)(吧|哈|啊)?")
 #: A conditional yes ("能换就换上", "能报就报"): the offer's verb said as "if it can be done, do it".
@@ -369,6 +387,8 @@ GLUE = ("那就", "那你", "给我", "帮我", "给俺", "帮俺", "赶紧", "�
         "唔该", "多谢", "儿",
         # "记下来", "报上去" said with where it goes; "must" ("这个意见我得提")
         "下来", "得",
+        # Wu "this way" (就噶报), Cantonese "it" (换佢), "you all" (你们看着安排)
+        "噶", "佢", "你们",
         # more closing particles ("好嘎", "对昂", "行嗷", "中啵", "要得哒")
         "啰", "嘎", "嗷", "昂", "哒", "啵", "噢", "喔",
         # "this way" in Hunan, Wu and Cantonese words ("就咯样申", "就介样", "就咁样")

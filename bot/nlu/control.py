@@ -98,7 +98,16 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
                                 # "交上去好久才有信" (after the 低保 materials) heard as the points rules
                                 "ask_points_rules",
                                 # "那个证办下来有啥好处的呀" heard as a greeting (好…呀); never a real one
-                                "greet"})
+                                "greet",
+                                # "最晚拖到哪一天", "回了家再报，得拿哪些单子" heard as a report's progress;
+                                # never one that names a report (follow_up checks)
+                                STATUS_INTENT})
+#: Who the grid worker (or group leader) is, asked as a question ("我家这片归谁当网格员", "网格员是哪个"):
+#: information, not a wish to be called.
+_WHO_IS_THE_WORKER = re.compile(r"(谁|哪个|哪位|啥人)(是|当|管|做)(咱|我|俺|我们|俺们)?(家|这片|这块|这里|这儿|组|村)?(的)?"
+                                r"(网格员|组长|中心户长)|(网格员|组长|中心户长)(是|叫)(谁|哪个|哪位|啥|什么)")
+#: Words that name a report made ("我报的", "诉求", "260104"): a progress question, never a follow-up.
+_NAMES_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}")
 #: A greeting said as one ("你好", "在吗", "喂"): never a follow-up, whatever it ends with.
 _GREETING = re.compile(r"你好|您好|在吗|在不在|喂|哈喽|早上好|晚上好|下午好|吃了吗|吃了没")
 FOLLOW_UP_MAX_CHARS = 14
@@ -149,6 +158,8 @@ def follow_up(turn: Turn) -> bool:
         return False
     if turn.intent == "greet" and (_GREETING.search(flat) or not asks_question(flat)):
         return False
+    if turn.intent == STATUS_INTENT and (_NAMES_A_REPORT.search(flat) or asks_report_status(flat)):
+        return False  # "我报的那个修了没": a report's progress after all
     if 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and _ELLIPSIS.search(flat):
         return True
     # A longer sentence the model cannot place, right after the answer: more about that policy, in
@@ -436,6 +447,11 @@ def decide(turn: Turn) -> Optional[str]:
         # which the model may hear as a call for help, the asker's own points or a list; words of
         # an emergency (救命, 摔了) always raise one.
         return HOUSEHOLD_ACTION
+    if turn.intent == EMERGENCY_INTENT and turn.choice_kind == SATISFACTION_OFFERED and not is_emergency(turn.text):
+        # "东西是修上了，可等了快一个礼拜才见着人" to 回访's 满意吗: a word on the work done that the model
+        # heard as a call for help, with no word of danger in it (those are routed before the
+        # policies): the satisfaction question takes it, or asks again
+        return CHOOSE_ACTION
     if turn.intent == EMERGENCY_INTENT and past_trouble_asked_about(turn):
         # "孩子他爸前年出车祸没了，…像俺家够不够吃低保": the model's unsure emergency, about something
         # long past and with a question; no word of danger now (those are routed before the policies)
@@ -500,7 +516,8 @@ def decide(turn: Turn) -> Optional[str]:
                      or (turn.intent in FILE_REQUEST_MISREADS and asks_to_file(turn.text))
                      or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
                          and complains_without_asking(turn.text))) \
-            and not asks_question(turn.text) and not is_stop(turn.text) and not _a_no(turn.text):
+            and not asks_question(turn.text) and not is_stop(turn.text) and not _a_no(turn.text) \
+            and not asks_report_status(turn.text):
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION
@@ -520,6 +537,8 @@ def decide(turn: Turn) -> Optional[str]:
         return POINTS_RULES_ACTION  # the question first; a problem it describes is offered for report
     if not busy and turn.intent == REQUEST_HUMAN_INTENT and asks_to_explain(turn.text):
         return POLICY_ACTION  # "你给讲讲三线联系": a thing explained, not a person called
+    if not busy and turn.intent == REQUEST_HUMAN_INTENT and _WHO_IS_THE_WORKER.search(flat_text(turn.text)):
+        return POLICY_ACTION  # "我家这片归谁当网格员": who it is (the village's grid notice), no call
     if not busy and turn.intent in (REQUEST_HUMAN_INTENT, STATUS_INTENT) \
             and len(flat_text(turn.text)) >= WHO_HANDLES_MIN_CHARS \
             and (asks_who_handles(turn.text) or asks_question(turn.text)) and not asks_for_a_person(turn.text) \

@@ -96,7 +96,9 @@ def shop_question(text: str) -> str:
 # A household's own balance ("俺家还有多少分", "咱还剩几个分", "我攒了多少积分了"): points asked
 # about as an amount held, without a deed (which would ask the rules: "扫雪加几分").
 _HELD = re.compile(r"(还有|还剩|剩|有|攒了?|存了?|挣了?|一共|总共|现在)(多少|几)(个)?(积|鸡)?分"
-                   r"|(积|鸡)分(还有|还剩|有|剩|一共|总共|现在)?(多少|几个|几)")
+                   r"|(积|鸡)分(还有|还剩|有|剩|一共|总共|现在)?(多少|几个|几)"
+                   # the household's rank ("俺家的积分放到全村排老几", "积分排第几")
+                   r"|(积|鸡)分[^，,。？?]{0,8}排(到|在)?(老几|第几|多少|几名|哪)|(积|鸡)分[^，,。？?]{0,4}排名")
 _OWNER = re.compile(r"俺|咱|我|额|自家|家里")
 _OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|别人|邻居|这户|那户|\d+号|号户")
 
@@ -126,7 +128,7 @@ def asks_own_balance(text: str) -> bool:
 # Another household named in a points question ("隔壁周国强家多少分", "他家积分多少"): a name or
 # a pronoun before 家, or a house number; not the speaker's own (俺家, 咱们家, 自己家).
 _OWN_HOME = ("俺", "我", "咱", "自", "额", "自己", "俺们", "我们", "咱们", "大", "全", "国", "回", "在", "老人")
-_SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})家")
+_SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})家(?!去|来)")  # "换袋米家去": home, said in Jiang-Huai words
 
 
 def names_other_household(text: str) -> bool:
@@ -228,6 +230,8 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "斜", "松了", "松动", "晃悠", "鼓包", "冒水", "渗水", "往外冒", "没盖", "缺了",
                   # come off, will not close or open ("门板脱落了，合不拢"); burst ("水管崩了")
                   "脱落", "掉下来", "合不拢", "关不上", "锁不上", "打不开", "关不严", "崩了", "爆了", "炸了",
+                  # welling over, a stench ("化粪池冒了，满院子都是那股味")
+                  "冒了", "溢出", "漫出", "漫到", "那股味", "一股味", "怪味", "臭味",
                   # cheated or left out ("医保卡被刷了…这不是骗人嘛", "我们这破房子倒没份")
                   "骗人", "骗钱", "骗保", "坑人", "冒领", "冒用", "盗刷", "没份", "没我们的份", "没俺的份",
                   # charged twice or too much, and denied ("收了我两回钱，找他他还不认账")
@@ -334,11 +338,15 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])
                        # "要几天里头办好" asks; "好几天了", "十几岁", "这几年" tell
                        r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)(?!都|了|没|不|也|还|以来)"
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞咯哦噻撒]?$|没有?[呀啊哩嘞咯哦噻撒]?$"
+                       # "管了没管", "修了没修": a verb asked as A-了没-A; a rank asked ("排老几", "第几")
+                       r"|(?P<done>[\u4e00-\u9fa5])了?没(?P=done)|老几|第几"
                        # "还给不给", "管不管": a verb asked as A-not-A; "该找哪个", "哪个部门"
                        r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])[不唔冇](?P=verb)|哪个|哪位|哪家|哪天|哪样"
                        # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /
                        # 有冇 ("要唔要抵押", "去边度办"), northern 多会儿
                        r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?"
+                       # Wu 哪能 (how: "残疾证哪能去办")
+                       r"|哪能(去)?(办|弄|报|申请|领|交|搞)"
                        # Wu 伐 closing a question ("有规定伐")
                        r"|伐$|冇[呀啊咯哦]?$"
                        # "is there no other way" ("报完了还差好几万，就没别的路子了")
@@ -392,6 +400,9 @@ ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|�
 
 # Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
 _WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家|么子人|么人|哪些人|啥部门|哪个单位|边个)"
+                          # who decides it ("这事该归谁来断", "谁能给评评理")
+                          r"|(归|由)(谁|哪个|哪位|哪家)(来)?(断|管|处理|评|定|说了算|解决)"
+                          r"|(谁|哪个|哪位)(能|来|可以|会)(给|帮)?(我|俺|咱)?(们)?(评|断|调解|说和|做主|主持公道)"
                           rf"|{_WHOM_TO_TELL}")
 
 

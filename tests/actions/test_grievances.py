@@ -433,3 +433,21 @@ def test_a_villagers_accusation_naming_a_policy_heard_as_the_queue_is_a_report(r
     after_answer = runner.run(ActionMyQueue(runner.settings), "cli:hh020", "村里去说了他们还是不当回事",
                               intent="my_queue", slots={"topic": "医保", "kb_entry": "yibao-outpatient"})
     assert FollowupAction("action_policy_answer") in after_answer.events  # more of the answer just given
+
+
+def test_a_report_asked_for_as_the_last_words_is_filed_even_after_a_policy_question(runner):
+    """"…发给谁、发多少从来不公布，我有意见，帮我报上去": the question in it is no reason to answer
+    instead — the report asked for is started (and read back before anything is written)."""
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020",
+                      "高龄补贴都发给谁了、一人多少，村里从不公布，我有意见，帮我报上去",
+                      intent="file_grievance", entities={"topic": "高龄补贴"})
+    assert said.slot(slots.GRIEVANCE_DESCRIPTION) and not said.slot(slots.KB_ENTRY, None)
+
+
+def test_whom_to_ask_about_the_villages_own_money_is_the_supervision_committee(runner):
+    """The knowledge base is not sure of it; the committee that oversees the village's accounts is
+    said, and reporting it offered."""
+    question = "前年村里打井花的钱，张榜的数跟大家算的对不上，这种事该找哪个部门"
+    assert said_probability(runner, question) < 0.85  # the case this is about
+    said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", question, intent="file_grievance")
+    assert said.slot(slots.KB_ENTRY) == "cunwu-jiandu" and said.slot(slots.PENDING_WRITE)

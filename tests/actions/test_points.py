@@ -345,3 +345,12 @@ def test_points_asked_by_staff_or_a_relative_without_a_household_are_not_answere
     spend = runner.run(ActionRedeemPoints(runner.settings), "cli:limingliang", "换一袋大米", intent="redeem_points",
                        entities={"item": "大米"})
     assert spend.texts[0].startswith("积分是按户记的") and not spend.sets(slots.PENDING_WRITE)
+
+
+def test_an_exchange_heard_as_a_balance_question_is_read_back_and_going_home_is_no_other_household(runner):
+    """"分够的话想换块肥皂家去" (家去: to take home) is an exchange asked for: read back, nothing spent;
+    no other household is named in it."""
+    balance = _balance(runner, "cli:hh010")
+    said = runner.run(ActionPointsBalance(runner.settings), "cli:hh010", "分够的话想换块肥皂家去", intent="check_points")
+    assert said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REDEEM and "肥皂" in said.text
+    assert "只能查您自己家" not in said.text and _balance(runner, "cli:hh010") == balance

@@ -83,6 +83,7 @@ def _say(runner, action_class, sender: str, text: str, intent: str, **kwargs):
     ("今天去谁家串串门", None, None, False, "today"),
     ("这礼拜我得先跑哪几户", None, None, False, "week"),  # "I must go first to which homes"
     ("二组单门独户的老人报一下", None, "二组", True, None),
+    ("五组光剩老人自个儿守着老屋的有哪几户", None, "五组", True, None),  # keeping the house alone
 ])
 def test_what_a_list_asks_for(text, colour, group, alone, due):
     request = list_request(text)

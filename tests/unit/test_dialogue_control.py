@@ -699,3 +699,42 @@ def test_a_question_heard_as_a_greeting_after_an_answer_follows_it_up_but_a_gree
     assert decide(after_answer("这个证拿到手了有啥好处呀")) == "action_policy_answer"
     assert decide(after_answer("你好呀")) != "action_policy_answer"
     assert decide(after_answer("喂，在吗")) != "action_policy_answer"
+
+
+def test_a_word_on_the_work_done_heard_as_an_emergency_at_the_satisfaction_question_is_its_answer():
+    def at_satisfaction(text: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent="emergency", confidence=0.7,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None, choice_kind="satisfaction")
+
+    assert decide(at_satisfaction("灯是亮了，就是拖了好些天才来人")) == "action_choose_option"
+    assert decide(at_satisfaction("我老伴摔倒了起不来")) != "action_choose_option"  # danger words: an alarm
+
+
+def test_who_the_grid_worker_is_and_a_follow_up_heard_as_a_reports_progress_are_answered():
+    assert decide(turn("刚搬过来，我们这片哪个是网格员", "request_human")) == "action_policy_answer"
+    assert decide(turn("我要找网格员", "request_human")) != "action_policy_answer"
+
+    def after_answer(text: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent="check_grievance_status", confidence=0.6,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
+                    previous_action="action_policy_answer")
+
+    assert decide(after_answer("最迟到几号截止")) == "action_policy_answer"
+    assert decide(after_answer("我报的路灯那事修了没")) != "action_policy_answer"
+
+
+def test_who_decides_is_a_question_of_whom_to_turn_to():
+    from bot.nlu.goals import asks_question, asks_who_handles
+
+    assert asks_who_handles("这个该由谁来定") and asks_who_handles("谁能给我们评个理")
+    assert asks_question("那个证哪能去办")
+
+
+def test_a_rank_a_progress_asked_as_a_verb_done_or_not_and_a_welling_drain():
+    from bot.nlu.goals import asks_own_balance, asks_question, reports_problem
+
+    assert asks_own_balance("我们家积分在村里排第几") and asks_question("路灯修了没修")
+    assert reports_problem("门口窨井冒了，一股臭味")
+    # a report's progress asked is never a new report, whatever the model heard
+    assert decide(turn("前些天我反映村口路灯不亮，修了没修", "check_grievance_status")) != "action_start_grievance"
+    assert decide(turn("前些天我反映村口路灯不亮，修了没修", "inform")) == "action_grievance_status"

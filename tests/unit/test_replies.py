@@ -329,3 +329,32 @@ def test_no_mistake_thanks_nothing_to_change_taking_back_and_talking_it_over(tex
 ])
 def test_a_yes_on_a_condition_we_were_not_told_is_asked_again(text, verbs, meant):
     assert interpret(text, verbs) is meant
+
+
+@pytest.mark.parametrize("text,verbs,meant", [
+    ("好额好额，就噶记", ("记",), Reply.YES),  # Wu: "this way"
+    ("係，换佢啦", ("换",), Reply.YES),  # Cantonese: "change it"
+    ("行，就照你讲的记", ("记",), Reply.YES),
+    ("情况就是那样，你们看着安排", FILING_VERBS, Reply.YES),  # leaving the arrangements to the office
+    ("卜是", FILING_VERBS, Reply.NO),  # 不 written 卜
+    ("不鲍了", FILING_VERBS, Reply.STOP),  # sounds like 不报了
+    ("卜报啦", FILING_VERBS, Reply.STOP),
+])
+def test_wu_and_cantonese_yes_leaving_it_to_the_office_and_bu_misheard(text, verbs, meant):
+    assert interpret(text, verbs) is meant
+
+
+def test_daring_to_say_it_to_their_face_is_no_way_out():
+    from bot.replies import only_details
+
+    assert not is_stop("不用保密，我敢当面说") and only_details("不用保密，我敢当面说")
+    assert is_stop("算了，我自己当面去说")
+
+
+@pytest.mark.parametrize("text,meant", [
+    ("那行，给我登记上，叫他们来修", Reply.YES),  # who should come is no part of the yes
+    ("那就麻烦给登个记", Reply.YES),  # 登记 said apart
+    ("不了，叫村里来修也白搭", Reply.NO),
+])
+def test_the_offer_to_report_answered_with_who_should_come(text, meant):
+    assert interpret(text, ("报", "反映", "要", "递", "交", "转", "登记", "登个记", "记", "提")) is meant
