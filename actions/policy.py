@@ -337,9 +337,10 @@ def instead_of_staff_work(turn: Turn) -> Optional[List[EventType]]:
 
 
 def _names_who_they_are(topic: str, text: str) -> bool:
-    """The topic is said as what somebody is ("吃低保的", "低保户", "像特困人员那样的"), not asked about."""
+    """The topic is said as what somebody is ("吃低保的", "屋里有低保", "低保户", "像特困人员那样的"), not
+    asked about."""
     word = re.escape(topic)
-    return bool(re.search(rf"吃(着|了|上)?(个)?{word}|(是|当|像|评上了?|属于|算)(个)?{word}(的|户)"
+    return bool(re.search(rf"(吃|有|享受|领)(着|了|上)?(个)?{word}|(是|当|像|评上了?|属于|算)(个)?{word}(的|户)"
                           rf"|{word}(户|人员|对象|家庭|的人家?|的老人)", text or ""))
 
 

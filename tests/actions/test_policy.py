@@ -124,6 +124,12 @@ def test_a_follow_up_naming_another_topic_as_who_the_person_is_stays_on_the_last
                       entities={"topic": "低保"}, slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-serious-illness"})
     said = more.slot(slots.KB_ENTRY, None) or ",".join((more.slot(slots.PENDING_WRITE, None) or {}).get("candidates", []))
     assert said.startswith("yibao"), more.texts
+    # "屋里有低保" says who they are just the same
+    has = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "俺屋里有低保，也得跟人家交一样多吗",
+                     intent="ask_policy", entities={"topic": "低保"},
+                     slots={slots.TOPIC: "低保", slots.KB_ENTRY: "yibao-payment-time"})
+    said = has.slot(slots.KB_ENTRY, None) or ",".join((has.slot(slots.PENDING_WRITE, None) or {}).get("candidates", []))
+    assert said.startswith("yibao"), has.texts
 
 
 def test_an_unsure_follow_up_is_decided_by_the_entries_of_the_last_topic(runner, monkeypatch):
