@@ -32,12 +32,12 @@ from actions.pending import PendingWrite, propose_write
 from actions.reports import start_report
 from bot import households, identity, outbox
 from bot.households import grid_area_name
-from bot.text import LIVING_ALONE
 from bot.models import Household
 from bot.nlu import goals
 from bot.nlu.control import names_points
 from bot.nlu.goals import asks_report_status, names_other_household, shop_question
 from bot.replies import Reply, interpret
+from bot.text import LIVING_ALONE
 from knowledge import clarify
 from knowledge.retriever import Answer, Entry, KnowledgeBase, default_kb, spoken_part, spoken_summary
 
@@ -340,7 +340,8 @@ def _names_who_they_are(topic: str, text: str) -> bool:
     """The topic is said as what somebody is ("吃低保的", "屋里有低保", "低保户", "像特困人员那样的"), not
     asked about."""
     word = re.escape(topic)
-    return bool(re.search(rf"(吃|有|享受|领)(着|了|上)?(个)?{word}|(是|当|像|评上了?|属于|算)(个)?{word}(的|户)"
+    return bool(re.search(rf"吃(着|了|上)?(个)?{word}|(家|屋里|屋头|家里)(也)?有(着)?(个)?{word}"
+                          rf"|(是|当|像|评上了?|属于|算)(个)?{word}(的|户)"
                           rf"|{word}(户|人员|对象|家庭|的人家?|的老人)", text or ""))
 
 

@@ -322,3 +322,10 @@ def test_whom_to_turn_to_about_a_trouble_no_entry_is_sure_of_is_answered_and_the
     fallback = runner.run(ActionKnowledgeFallback(runner.settings), "cli:hh010", hum, intent="nlu_fallback")
     assert fallback.slot(slots.KB_ENTRY) == "wangge-contact"
     assert fallback.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_REPORT_OFFER
+
+
+def test_another_topic_asked_about_is_no_description_of_the_asker():
+    from actions.policy import _names_who_they_are
+
+    assert _names_who_they_are("低保", "俺屋里有低保，也得交一样多吗") and _names_who_they_are("低保", "吃低保的能少交不")
+    assert not _names_who_they_are("低保", "那领低保要什么条件") and not _names_who_they_are("低保", "我能享受低保吗")
