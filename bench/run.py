@@ -113,27 +113,45 @@ def _sender(user: int) -> str:
     return f"cli:hh{(user % 60) + 3:03d}"  # seeded villagers
 
 
-def _run_level(base_url: str, users: int, token: bool, cpu_pids: list[int]) -> dict:
-    """TURNS × ROUNDS[users] per user, ``users`` at a time (each user's turns in order, one
-    connection per turn); latencies, throughput and the servers' CPU seconds per turn."""
+def _round(base_url: str, users: int, token: bool, cpu_pids: list[int], r: int) -> tuple[list[list[float]], list[float], float]:
+    """Round ``r`` of TURNS: ``users`` villagers at a time (each user's turns in order, one
+    connection per turn; at 1 user, round r is villager r's conversation); the latencies per user,
+    the servers' CPU seconds and the wall time it took."""
     from bench.stats import cpu_seconds
 
     def user(u: int) -> list[float]:
-        return [post_turn(base_url, _sender(u if users > 1 else r), text, token=token)
-                for r in range(ROUNDS[users]) for text in TURNS]
+        return [post_turn(base_url, _sender(u if users > 1 else r), text, token=token) for text in TURNS]
 
     cpu_before = [cpu_seconds(pid) for pid in cpu_pids]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=users) as pool:
         per_user = list(pool.map(user, range(users)))
     elapsed = time.perf_counter() - started
-    cpu = [cpu_seconds(pid) - before for pid, before in zip(cpu_pids, cpu_before)]
-    latencies = [t for turns in per_user for t in turns]
-    slowest = max(((t, i) for turns in per_user for i, t in enumerate(turns)))[1]
-    return {"users": users, "turns": len(latencies), "first": per_user[0][0], "p50": pct(latencies, 50),
+    return per_user, [cpu_seconds(pid) - before for pid, before in zip(cpu_pids, cpu_before)], elapsed
+
+
+def _summary(users: int, rounds: list[tuple[list[list[float]], list[float], float]]) -> dict:
+    latencies = [t for per_user, _, _ in rounds for turns in per_user for t in turns]
+    cpu = [sum(c) for c in zip(*(cpu for _, cpu, _ in rounds))]
+    elapsed = sum(e for _, _, e in rounds)
+    turns = [(t, i) for per_user, _, _ in rounds for user_turns in per_user for i, t in enumerate(user_turns)]
+    slowest = max(turns)[1]
+    return {"users": users, "turns": len(latencies), "first": rounds[0][0][0][0], "p50": pct(latencies, 50),
             "slowest": f"a user's turn {slowest + 1} ({TURNS[slowest % len(TURNS)]})",
             "p99": pct(latencies, 99), "max": max(latencies), "throughput": len(latencies) / elapsed,
             "cpu": [c / len(latencies) for c in cpu]}
+
+
+def _run_pair(ours: tuple[str, bool, list[int]], peer: tuple[str, bool, list[int]], users: int) -> tuple[dict, dict]:
+    """Xiangyin and the peer, ROUNDS[users] rounds of TURNS each, taken in turn (ours, the peer's,
+    ours …): a machine that speeds up or slows down during the run (a shared machine does, by a
+    third between runs) weighs on both alike, so their ratio is the cost of the turn, not of the
+    moment. Each side's latencies, throughput and CPU per turn."""
+    mine, theirs = [], []
+    for r in range(ROUNDS[users]):
+        mine.append(_round(ours[0], users, ours[1], ours[2], r))
+        theirs.append(_round(peer[0], users, peer[1], peer[2], r))
+    return _summary(users, mine), _summary(users, theirs)
 
 
 def _row(name: str, r: dict, cpu_names: list[str]) -> str:
@@ -167,8 +185,8 @@ def bench_turns(settings: Settings) -> None:
             # the stack says it is ready.
             results: dict[int, dict] = {}
             for users in (1, 20):
-                ours = _run_level(base_url, users, True, [pids["rasa"], pids["actions"]])
-                floor = _run_level(peer_url, users, False, [peer.pid])
+                ours, floor = _run_pair((base_url, True, [pids["rasa"], pids["actions"]]),
+                                        (peer_url, False, [peer.pid]), users)
                 results[users] = {"xiangyin": ours, "peer": floor}
                 print(_row("xiangyin", ours, ["rasa", "actions"]), flush=True)
                 print(_row("peer", floor, ["rasa"]), flush=True)

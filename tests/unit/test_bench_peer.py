@@ -39,3 +39,23 @@ def test_the_fingerprint_is_stable_and_follows_the_generated_project(tmp_path):
     with open(changed / "data" / "peer_rules.yml", "a", encoding="utf-8") as out:
         out.write("# one more line\n")
     assert fingerprint(changed) != first
+
+
+def test_the_turn_bench_takes_xiangyin_and_the_peer_in_turn_and_sums_each_side(monkeypatch):
+    """Rounds alternate (ours, the peer's, ours …) so a machine whose speed drifts weighs on both
+    sides alike; each side's figures come from its own rounds only."""
+    from bench import run
+
+    calls = []
+
+    def fake_round(url, users, token, pids, r):
+        calls.append((url, r))
+        latency = 0.010 if url == "ours" else 0.005
+        return [[latency] * len(run.TURNS) for _ in range(users)], [0.1 * users, 0.05 * users], 1.0
+
+    monkeypatch.setattr(run, "_round", fake_round)
+    ours, peer = run._run_pair(("ours", True, [1, 2]), ("peer", False, [3]), 1)
+    assert calls == [(side, r) for r in range(run.ROUNDS[1]) for side in ("ours", "peer")]
+    assert ours["turns"] == peer["turns"] == run.ROUNDS[1] * len(run.TURNS)
+    assert ours["p50"] == 0.010 and peer["p50"] == 0.005
+    assert abs(sum(ours["cpu"]) - 0.15 * run.ROUNDS[1] / ours["turns"]) < 1e-12
