@@ -339,7 +339,8 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])
                        r"|(?<![好十这前过那头上])几(?:天|年|岁|号|月)(?!都|了|没|不|也|还|以来)"
                        r"|可不可以|有没有|行不行|中不中|不[呀啊哩嘞咯哦噻撒]?$|没有?[呀啊哩嘞咯哦噻撒]?$"
                        # "管了没管", "修了没修": a verb asked as A-了没-A; a rank asked ("排老几", "第几")
-                       r"|(?P<done>[\u4e00-\u9fa5])了?没(?P=done)|老几|第几"
+                       # ("这都第几回了" is a complaint, not a question)
+                       r"|(?P<done>[\u4e00-\u9fa5])了?没(?P=done)|排(到|在)?(老几|第几)|第几名|老几(?=$|[呢啊呀])"
                        # "还给不给", "管不管": a verb asked as A-not-A; "该找哪个", "哪个部门"
                        r"|(?<!不)(?P<verb>[\u4e00-\u9fa5])[不唔冇](?P=verb)|哪个|哪位|哪家|哪天|哪样"
                        # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /

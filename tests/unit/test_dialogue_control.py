@@ -738,3 +738,9 @@ def test_a_rank_a_progress_asked_as_a_verb_done_or_not_and_a_welling_drain():
     # a report's progress asked is never a new report, whatever the model heard
     assert decide(turn("前些天我反映村口路灯不亮，修了没修", "check_grievance_status")) != "action_start_grievance"
     assert decide(turn("前些天我反映村口路灯不亮，修了没修", "inform")) == "action_grievance_status"
+
+
+def test_the_umpteenth_time_is_a_complaint_not_a_question():
+    from bot.nlu.goals import asks_question
+
+    assert not asks_question("这都第几回了，路灯还不亮") and asks_question("俺家积分排到第几了")
