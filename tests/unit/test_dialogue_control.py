@@ -744,3 +744,11 @@ def test_the_umpteenth_time_is_a_complaint_not_a_question():
     from bot.nlu.goals import asks_question
 
     assert not asks_question("这都第几回了，路灯还不亮") and asks_question("俺家积分排到第几了")
+
+
+def test_a_house_number_with_how_it_is_doing_is_a_look_up():
+    from bot.nlu.goals import says_house_number
+
+    assert says_house_number("四十二号家最近啥情况，给我讲讲") and says_house_number("九号户咋样了")
+    assert not says_house_number("42号屋顶漏雨了") and not says_house_number("9号那边情况不好，快来人")
+    assert decide(turn("四十二号家最近啥情况，给我讲讲", "nlu_fallback")) == "action_household_summary"
