@@ -95,12 +95,12 @@ def shop_question(text: str) -> str:
 
 # A household's own balance ("俺家还有多少分", "咱还剩几个分", "我攒了多少积分了"): points asked
 # about as an amount held, without a deed (which would ask the rules: "扫雪加几分").
-_HELD = re.compile(r"(还有|还剩|剩|有|攒了?|存了?|挣了?|一共|总共|现在)(多少|几)(个)?(积|鸡)?分"
+_HELD = re.compile(r"(还有|还剩|剩|有|攒了?|存了?|挣了?|一共|总共|现在)(多少|几多|几)(个)?(积|鸡)?分"
                    r"|(积|鸡)分(还有|还剩|有|剩|一共|总共|现在)?(多少|几个|几)"
                    # the household's rank ("俺家的积分放到全村排老几", "积分排第几")
                    r"|(积|鸡)分[^，,。？?]{0,8}排(到|在)?(老几|第几|多少|几名|哪)|(积|鸡)分[^，,。？?]{0,4}排名")
 _OWNER = re.compile(r"俺|咱|我|额|自家|家里")
-_OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|别人|邻居|这户|那户|\d+号|号户")
+_OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|隔篱|别人|邻居|这户|那户|\d+号|号户")  # 隔篱: Cantonese next door
 
 
 _LOOK_UP = re.compile(r"(查|看|瞧|瞅|问问|报|念)(一下|一查|一看|查|看|瞧|瞅|下)?(俺|我|咱|额)?(家|们家)?(的)?(积|鸡)分")
@@ -128,7 +128,8 @@ def asks_own_balance(text: str) -> bool:
 # Another household named in a points question ("隔壁周国强家多少分", "他家积分多少"): a name or
 # a pronoun before 家, or a house number; not the speaker's own (俺家, 咱们家, 自己家).
 _OWN_HOME = ("俺", "我", "咱", "自", "额", "自己", "俺们", "我们", "咱们", "大", "全", "国", "回", "在", "老人")
-_SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})家(?!去|来)")  # "换袋米家去": home, said in Jiang-Huai words
+# "换袋米家去": home, said in Jiang-Huai words; Cantonese 屋企 (home: "吴丽华屋企")
+_SOMEBODY_HOME = re.compile(r"([\u4e00-\u9fa5]{1,3})(?:家|屋企)(?!去|来)")
 
 
 def names_other_household(text: str) -> bool:

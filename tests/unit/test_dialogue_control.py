@@ -752,3 +752,10 @@ def test_a_house_number_with_how_it_is_doing_is_a_look_up():
     assert says_house_number("四十二号家最近啥情况，给我讲讲") and says_house_number("九号户咋样了")
     assert not says_house_number("42号屋顶漏雨了") and not says_house_number("9号那边情况不好，快来人")
     assert decide(turn("四十二号家最近啥情况，给我讲讲", "nlu_fallback")) == "action_household_summary"
+
+
+def test_cantonese_next_door_and_home_in_a_points_question():
+    from bot.nlu.goals import asks_others_balance, asks_own_balance
+
+    assert asks_others_balance("隔篱陈伯屋企有几多分") and not asks_others_balance("我屋企有几多分")
+    assert asks_own_balance("我屋企有几多分")
