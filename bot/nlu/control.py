@@ -30,6 +30,7 @@ from bot.nlu.goals import (
     disputes_deduction,
     flat_text,
     looks_up_by_name,
+    names_a_report,
     reports_problem,
     tells_award,
     tells_penalty,
@@ -106,8 +107,6 @@ FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check
 #: information, not a wish to be called.
 _WHO_IS_THE_WORKER = re.compile(r"(谁|哪个|哪位|啥人)(是|当|管|做)(咱|我|俺|我们|俺们)?(家|这片|这块|这里|这儿|组|村)?(的)?"
                                 r"(网格员|组长|中心户长)|(网格员|组长|中心户长)(是|叫)(谁|哪个|哪位|啥|什么)")
-#: Words that name a report made ("我报的", "诉求", "260104"): a progress question, never a follow-up.
-_NAMES_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}")
 #: A greeting said as one ("你好", "在吗", "喂"): never a follow-up, whatever it ends with.
 _GREETING = re.compile(r"你好|您好|在吗|在不在|喂|哈喽|早上好|晚上好|下午好|吃了吗|吃了没")
 FOLLOW_UP_MAX_CHARS = 14
@@ -158,7 +157,7 @@ def follow_up(turn: Turn) -> bool:
         return False
     if turn.intent == "greet" and (_GREETING.search(flat) or not asks_question(flat)):
         return False
-    if turn.intent == STATUS_INTENT and (_NAMES_A_REPORT.search(flat) or asks_report_status(flat)):
+    if turn.intent == STATUS_INTENT and (names_a_report(flat) or asks_report_status(flat)):
         return False  # "我报的那个修了没": a report's progress after all
     if 0 < len(flat) <= FOLLOW_UP_MAX_CHARS and _ELLIPSIS.search(flat):
         return True

@@ -440,8 +440,17 @@ def asks_for_a_person(text: str) -> bool:
     return bool(_WANTS_PERSON.search(flat_text(text)))
 
 
+#: Words that name a report made ("我报的", "诉求", "260104").
+_REPORT_NAMED = r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}"
+
+
+def names_a_report(text: str) -> bool:
+    """The sentence names a report made ("我报的那个", "诉求", "260104"), whatever else it asks."""
+    return bool(re.search(_REPORT_NAMED, flat_text(text)))
+
+
 # Words about a report already made ("我报的", "诉求", "260104", "修好了没"): a status question.
-_ABOUT_A_REPORT = re.compile(r"诉求|反映|投诉|举报|报的|报过|报了|工单|编号|单号|\d{6}|到哪(一)?步|到哪(儿)?了|进展|进度|有人管|有信|动静"
+_ABOUT_A_REPORT = re.compile(rf"{_REPORT_NAMED}|到哪(一)?步|到哪(儿)?了|进展|进度|有人管|有信|动静"
                              r"|有人(来)?(管|修|弄|处理)(了)?(没|吗|冇|不)"
                              r"|(修|弄|办|处理|解决)(好|完)|(修|弄|办|处理|解决|管|换)了(没|吗|冇)")
 
