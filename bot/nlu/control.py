@@ -520,6 +520,12 @@ def decide(turn: Turn) -> Optional[str]:
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION
+    if not busy and turn.intent in REPORT_MISREADS and reports_problem(turn.text) and asks_who_handles(turn.text) \
+            and len(flat_text(turn.text)) >= WHO_HANDLES_MIN_CHARS and not asks_for_a_person(turn.text) \
+            and not is_stop(turn.text):
+        # "后院那家天天半夜磨豆腐，吵得睡不着，这种事该上哪儿去说" heard as a form answer: whom to tell
+        # (the knowledge base, or the general answer), then the offer to report it
+        return POLICY_ACTION
     if not busy and turn.intent in COMPLAINT_OPENING_MISREADS and wants_to_complain(turn.text) \
             and not disputes_deduction(turn.text) and not is_stop(turn.text):
         # "地力补贴…少算了三亩，这事我不服，得反映", "钱咋花的一张纸都不贴，我要投诉": a complaint said as

@@ -759,3 +759,9 @@ def test_cantonese_next_door_and_home_in_a_points_question():
 
     assert asks_others_balance("隔篱陈伯屋企有几多分") and not asks_others_balance("我屋企有几多分")
     assert asks_own_balance("我屋企有几多分")
+
+
+def test_a_problem_told_with_whom_to_tell_heard_as_a_form_answer_is_answered():
+    said = "隔壁院里天天半夜劈柴，吵得俺睡不着，这种事该上哪儿去说"
+    assert decide(turn(said, "inform")) == "action_policy_answer"
+    assert decide(turn("隔壁院里天天半夜劈柴，吵得俺睡不着", "inform")) == "action_start_grievance"
