@@ -122,7 +122,11 @@ _EMERGENCY_SAID = re.compile(
     r"|(心口|胸口)(窝子?|这块|这儿|这里)(疼|痛|闷)|气(都|也)?喘不(匀|上|过|动)|快来(个|几个)人(啊|呀|吧|哟|呐)?(?=$|[，。！!,])"
     # someone slipped or fell into water and not yet out ("滑进鱼塘里，还没捞上来")
     r"|(掉|滑|跌|栽|摔|落|翻)(进|到|入|下)了?[^，。,]{0,6}(水|河|塘|井|池|渠|缸|坑|沟|水库)(里|里头|里面|中)"
-    r"|(还)?没(捞|救)(上来|出来)|捞不(上来|出来)")
+    r"|(还)?没(捞|救)(上来|出来)|捞不(上来|出来)"
+    # a sudden collapse ("在灶台跟前一下倒了"; not "一下子倒了一车土"), and no waking however loud
+    # the call ("喊破嗓子也没睁眼", "拍了半天都不睁眼")
+    r"|(一下子?|突然|忽然|猛地|扑通|咕咚|一头)(就)?(倒|栽|瘫|躺)(了|下|在|到|地)(?![^，。,]{0,3}(车|堆|桶|筐|盆|垃圾|土|水|沙|渣))"
+    r"|(喊|叫|拍|摇|推|晃)[^，。,]{0,6}(没|不|都不|也不|都没|也没)(醒|睁眼|睁开眼|睁开|反应|应声|吭声)")
 
 
 # A stroke long past is a condition, not an emergency ("老头子中风后瘫炕上起不来，那护理补贴上哪申请"):
@@ -164,9 +168,13 @@ _STROKE_SIGNS = re.compile(r"舌头[^，。,]{0,4}(发硬|硬了|僵|打结|不�
 _SUDDEN = re.compile(r"突然|忽然|猛地|猛然|一下子|刚才|刚刚|才刚|今早|早上起来|一觉醒来|冷不丁")
 
 
+# A fall nearly had ("老人去拿药差点绊一跤", "险些栽进去"): a hazard to report, nobody down.
+_NEAR_MISS = re.compile(r"(差点|差一点|差些|险些|好悬|好险)(儿|子)?(就|没)?(摔|跌|绊|滑|栽|翻|掉|踩空)[^，。,]{0,6}")
+
+
 def is_emergency(text: str) -> bool:
     """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
-    text = _LONG_AGO_TOLD.sub("", _PAST_STROKE.sub("", text or ""))
+    text = _NEAR_MISS.sub("", _LONG_AGO_TOLD.sub("", _PAST_STROKE.sub("", text or "")))
     if not _STILL.search(text):
         text = _RECENTLY_TOLD.sub("", text)
     if _LONG_STANDING.search(text):

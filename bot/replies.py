@@ -56,7 +56,9 @@ YES_WITH_NEGATION = ("没有问题", "没啥问题", "没什么问题", "没问�
                      # ("没啥要改的，照这个交上去", "不用改了")
                      "没得错", "莫得错", "冇得错", "没有错", "没啥错", "没什么错", "没啥要改", "没什么要改", "没有要改",
                      "没啥可改", "没啥改的", "没什么改的", "不用改", "不需要改", "用不着改", "不用再改", "没啥毛病",
-                     "没什么毛病")
+                     "没什么毛病",
+                     # "not off at all" ("这下没差了", "一点不差")
+                     "没差", "没得差", "一点不差", "一点没差", "分毫不差", "丝毫不差")
 
 YES_WORDS = (
     "对", "是", "是的", "对的", "对头", "对着呢", "没错", "正确", "确认", "确定",
@@ -277,7 +279,7 @@ _LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|�
                        r"|(跟|和|同)(我|俺)?(家)?(儿子|闺女|女儿|老伴|孩子|孙子|孙女|媳妇|老头子?|老婆子?|家里人|家里)"
                        r"(商量|合计)(商量|合计|一下)?(?!好|过|了)"
                        # talking it over first, with anyone ("我跟她合计一下再讲", "商量好了再报")
-                       r"|(商量|合计|琢磨|考虑)(商量|合计|琢磨|考虑|一下|下|好|好了|清楚)?(了)?(再|才)(说|讲|弄|办|报|定|来|换)")
+                       r"|(商量|合计|琢磨|考虑|商议|核计|掂量)(商量|合计|琢磨|考虑|商议|一下|下|好|好了|清楚|过)?(了)?(再|才)(说|讲|弄|办|报|定|来|换)")
 
 
 def _sounds_like_dont_file(clause: str) -> bool:
@@ -529,7 +531,7 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR
     if _yes_then_something(text, verbs, said):
-        return Reply.UNCLEAR
+        return Reply.YES if _tail_is_harmless(text, said) else Reply.UNCLEAR
     return Reply.OTHER
 
 
@@ -548,6 +550,38 @@ def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> bool:
         return False
     rest = "".join(clauses[1:])
     return len(rest) <= 12 and not re.search(r"[吗呢么嘛]$|[?？]|什么|啥|咋|怎么|多少|几|哪|谁", rest)
+
+
+#: After a yes, what may change the write or hold it back: a negation (what contains one and still
+#: agrees is taken out first), a question, a correction or an addition (改, 其实, 还有, 另外, 再, 补,
+#: 但是 …), a condition, a delay, a number, or 是 naming something ("对，是三组的"): with any of them the
+#: yes is asked again. Words of none of these kinds (thanks, "这回没错了", "辛苦你们跑一趟", "就照这个来")
+#: leave the yes a yes: the list of what is harmless can never be complete, the list of what is not can.
+_TAIL_RISK = re.compile(rf"[{_NEGATING_CHARS}吗呢?？]|什么|啥|咋|怎|多少|几|哪|谁|改|错|其实|应该|还有|还要|另外|另|再|补|加上"
+                        r"|但|可是|不过|只是|除了|要是|如果|若|万一|的话|等|先|商|问|换成|写成|记成|弄成|算成|重新|是.|[\d"
+                        rf"{NUMERAL_CHARS}]"
+                        # a choice named ("对，就油", "行，要那个红的"): another item, place or amount
+                        r"|(?:就|要|拿|换|选)(?!照|按|这|那样|那么|是|行|好|中|对|来|去|办|弄|整|报|记|写|交)[^，,。]{1,3}$")
+
+
+#: A tail longer than this tells something of its own (another trouble, another place): asked again.
+_TAIL_MAX = 8
+_ONCE = re.compile(r"一(趟|下|声|回|遍|眼)")
+_GREETINGS = ("你好", "您好", "你们好", "大家好", "好")
+
+
+def _tail_is_harmless(text: str, said: str) -> bool:
+    """A yes first, then words that change nothing of the write ("对，这回没错了", "对，辛苦你们跑一趟")."""
+    clauses = [c for c in _PUNCTUATION.split(text or "") if _core(c)]
+    if _core(clauses[0]) in _GREETINGS:
+        return False  # "你好，小助手": 好 greets
+    tail = "".join(clauses[1:])
+    for phrase in sorted((*YES_WITH_NEGATION, *NOT_REFUSAL, *SOCIAL), key=len, reverse=True):
+        tail = tail.replace(phrase, "")
+    tail = _ONCE.sub("", tail)  # "跑一趟", "说一声": no amount
+    if said:
+        tail = _echoes(tail, said)
+    return len(normalise(tail)) <= _TAIL_MAX and not _TAIL_RISK.search(tail)
 
 
 #: 回访's "满意吗": the three answers (in the order they are offered), and everyday verdicts on the

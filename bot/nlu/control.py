@@ -476,6 +476,9 @@ def decide(turn: Turn) -> Optional[str]:
         return CHOOSE_ACTION  # 回访's 满意吗: "不中，…" is 不满意, not a new report
     if not busy and command_action(turn.text):
         return command_action(turn.text)  # "记录走访 …": the note may name any policy
+    if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
+        return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words (before the
+        # house number it names: "晓得了，李玉珍家，三十号是吧，我骑上车就往那边去")
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
     if not busy and turn.intent in TICKET_MISREADS and commands_ticket(turn.text):
@@ -531,8 +534,6 @@ def decide(turn: Turn) -> Optional[str]:
         # "地力补贴…少算了三亩，这事我不服，得反映", "钱咋花的一张纸都不贴，我要投诉": a complaint said as
         # one is a report, whatever policy it names or asks about on the way
         return START_REPORT_ACTION
-    if not busy and turn.intent in ACK_MISREADS and acknowledges(turn.text):
-        return ACK_ACTION  # "这就去赵淑珍家": an open alert taken in the staff member's own words
     if not busy and turn.intent in SHOP_OPENING_MISREADS and asks_shop_opening(turn.text):
         return POLICY_ACTION  # "积分超市几号开门": the village's notice, not the rules
     if not busy and turn.intent in BALANCE_MISREADS and (asks_own_balance(turn.text)

@@ -202,7 +202,9 @@ _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现�
                   r"|(这就|马上|立马|立刻|现在就)(奔|赶往|赶到|动身|出门|过去看)|收着信|收到信"
                   # "瞧见了，马上骑车往赵丽华那儿赶", "晓得咯，我叫上他侄儿一起过去"
                   r"|(这就|马上|立马|立刻|现在就)[^，。,]{0,6}(往|到|去|奔)[^，。,]{0,10}(跑|赶|去|走)"
-                  r"|(晓得|知道|明白|瞧见|看见|看到)(了|咯|啦|喽|哒)[，,。\s]*[^。]{0,12}(过去|赶过去|去一趟|赶到)")
+                  r"|(晓得|知道|明白|瞧见|看见|看到)(了|咯|啦|喽|哒)[，,。\s]*[^。]{0,12}(过去|赶过去|去一趟|赶到)"
+                  # "我骑上车就往那边去": on the way there
+                  r"|(我|俺)[^，。,]{0,6}(就|这就|马上)往那(边|儿|头|里)(去|赶|跑|走)")
 
 
 def acknowledges(text: str) -> bool:
@@ -286,7 +288,10 @@ def complains_without_asking(text: str) -> bool:
 _WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)?(投诉|告状|举报|上访)|(得|要|非得|必须)(去|找人)?反映"
                                 r"|不服|有意见|讨个说法|要个说法|给个说法|(我|俺|咱)(要|得|想)(给|跟|向)?(村里|上面|你们)?提(出来|上去|一提)"
                                 # "跟你们反映一下，…" / "向村里反映个事": the opening of a report
-                                r"|^(我|俺|咱)?(跟|给|向|和|同)(你们|您|你|村里|村上|上面|领导|政府)反映(一下|个事|点事|件事|个情况|点情况)")
+                                r"|^(我|俺|咱)?(跟|给|向|和|同)(你们|您|你|村里|村上|上面|领导|政府)反映(一下|个事|点事|件事|个情况|点情况)"
+                                # taking it higher up ("我非得把这事捅上去", "要把这事闹到镇上")
+                                r"|(非得|非要|一定要|必须|得|要)把(这|这个|这件|那|那个)?(事|事儿|事情|情况)?(捅|闹|告|反映|报)"
+                                r"(上去|到上面|到上头|到镇|到乡|到县)|捅(上去|到上面|到上头|到镇|到乡|到县)")
 
 
 # Asking how a report made earlier is going ("前阵子反映垃圾桶那档子事，如今弄到哪步啦"): an earlier
@@ -392,7 +397,7 @@ def says_house_number(text: str) -> bool:
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
 # which follows a look-up; no sign that somebody needs help.
 _HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
-                               rf"多大(岁数|年纪)|几岁|{LIVING_ALONE}|走访|积分|分数|哪种户|啥户|什么户|"
+                               rf"多大(岁数|年纪)|几岁|(今年|现在|本人|他|她)(有)?多大|多大了|高寿|哪年(生|出生|生的)|{LIVING_ALONE}|走访|积分|分数|哪种户|啥户|什么户|"
                                r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户|分(还)?(有|剩)(几|多少)|(几|多少)(个)?分"
                                # a size checked ("家里就两个人吧", "是三口人吗")
                                r"|[一两二三四五六七八九十\d](个|口)人?(吧|吗|嘛|是吧|对吧|是不是|对不对)")
@@ -517,7 +522,8 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 # visit logged ("记一次走访") is not an award.
 # A penalty told by its verb at the end ("照规矩扣", "这回得扣", "该罚他家").
 _PENALTY_SAID = re.compile(r"((照|按)(着)?(村里|村上|咱村|咱们村)?(的)?(规矩|规定)|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
-                           r"(分|他|她|他家|她家|一下|了|吧|掉)*$")
+                           # "照规矩扣他家的分"
+                           r"(分|他|她|他家|她家|他们家|的|一下|了|吧|掉)*$")
 AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了|点|些)?分|把分(给)?(加|记)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
                         r"|给(他|她|他们|他家|她家)(把分)?(加上|记上)"
                         # a custom the council confirmed ("…彩礼没要，大席也没摆，理事会那边认了")
@@ -548,7 +554,13 @@ def tells_award(text: str) -> bool:
     text = text or ""
     said = AWARDED_POINTS.search(text) or DELIVERED_QUANTITY.search(text) or _AS_DUE.search(text) \
         or (AWARD_SAID.search(text) and not _VISIT_SAID.search(text))
-    return bool(said) and not asks_question(_without_as_due(text))
+    if said and not asks_question(_without_as_due(text)):
+        return True
+    # the order said as the last words after a story that wonders on the way ("…冇她还不晓得要闹成
+    # 么子样，给她家加分咯"): the last clause is what is asked for
+    last = _LAST_CLAUSE.search(text.strip())
+    return bool(last) and last.start() > 0 and bool(AWARD_SAID.search(last.group()) or AWARDED_POINTS.search(last.group())) \
+        and not _VISIT_SAID.search(last.group()) and not asks_question(_without_as_due(last.group()))
 
 
 # A visit told as done ("刘丽华那户二十六号，我才走访完，老人家气色挺好", "刚从8号家看望回来"): a

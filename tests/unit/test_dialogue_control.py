@@ -765,3 +765,32 @@ def test_a_problem_told_with_whom_to_tell_heard_as_a_form_answer_is_answered():
     said = "隔壁院里天天半夜劈柴，吵得俺睡不着，这种事该上哪儿去说"
     assert decide(turn(said, "inform")) == "action_policy_answer"
     assert decide(turn("隔壁院里天天半夜劈柴，吵得俺睡不着", "inform")) == "action_start_grievance"
+
+
+def test_the_sixteenth_held_out_sets_failures_read_as_general_rules():
+    """After its third measurement the sixteenth set was read; its kinds of failure, in other words."""
+    from bot.emergency import is_emergency
+    from bot.nlu.goals import acknowledges, asks_household_detail, tells_award, tells_penalty, wants_to_complain
+
+    # an order said last, after a story that wonders on the way ("不晓得…啥样"), is still an order
+    assert tells_award("二十号的刘婶前天把俩妯娌劝开了，要不是她真不知道要吵成啥样，给她记上分")
+    assert not tells_award("二十号刘婶劝架了，这能加几分")
+    # a penalty ordered with whose points after the verb
+    assert tells_penalty("照规矩扣她家的分") and not tells_penalty("照规矩扣不扣她家的分")
+    # on the way there, said with "往那边"
+    assert acknowledges("知道了，我开上三轮这就往那边去")
+    # taking it higher up is a complaint
+    assert wants_to_complain("补贴半年没发下来，这事我要捅到镇上去")
+    # the age of the person just looked up
+    assert asks_household_detail("她今年多大") and not asks_household_detail("这条路多宽")
+    # a sudden collapse and no waking however loud the call; a fall nearly had is no alarm, and a
+    # load tipped out is none either
+    assert is_emergency("我爹吃着饭一下子倒了，怎么喊都不睁眼")
+    assert is_emergency("老太太猛地栽在地上，拍了半天也没反应")
+    assert not is_emergency("坡上那块石板松了，孩子上学差点滑一跤")
+    assert not is_emergency("拉土的车一下子倒了一车土在路当间")
+
+
+def test_a_staff_alert_taken_that_names_the_house_is_taken_not_looked_up():
+    said = "明白，二十一号赵家是吧，我这会儿就往那边赶"
+    assert decide(turn(said, "query_household")) == "action_ack_emergency"

