@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.models import (
     AuditLog,
@@ -20,6 +20,7 @@ from bot.models import (
     GridAssignment,
     Household,
     HouseholdRelative,
+    Resident,
     Role,
     User,
     Village,
@@ -112,15 +113,10 @@ def village_admin_id(s: Session, village_id: int | None) -> int | None:
     return admin.id if admin is not None else None
 
 
-def channel_identity(s: Session, channel: str, external_id: str | int,
-                     with_user: bool = False) -> ChannelIdentity | None:
-    """The identity row of one sender on one channel (``telegram``/``12345``), or None.
-    ``with_user`` loads its user and the user's resident record in the same query."""
-    query = select(ChannelIdentity).where(ChannelIdentity.channel == channel,
-                                          ChannelIdentity.external_id == str(external_id))
-    if with_user:
-        query = query.options(joinedload(ChannelIdentity.user).joinedload(User.resident))
-    return s.execute(query).unique().scalar_one_or_none()
+def channel_identity(s: Session, channel: str, external_id: str | int) -> ChannelIdentity | None:
+    """The identity row of one sender on one channel (``telegram``/``12345``), or None."""
+    return s.execute(select(ChannelIdentity).where(ChannelIdentity.channel == channel,
+                                                   ChannelIdentity.external_id == str(external_id))).scalar_one_or_none()
 
 
 def user_for_channel(s: Session, channel: str, external_id: str | int) -> User | None:
@@ -147,26 +143,34 @@ def update_identity_settings(s: Session, channel: str, external_id: str | int, *
 
 def resolve_actor(s: Session, sender_id: str) -> Actor:
     channel, external = split_sender(sender_id)
-    # One query for the identity, its user and the user's resident record (every action of every
-    # turn asks who is talking: three lazy loads were a quarter of the action server's CPU).
-    ident = channel_identity(s, channel, external, with_user=True)
-    if ident is None:
+    # One row of plain columns for the identity, its user, the user's resident record and the
+    # device's household: every action of every turn asks who is talking (three lazy loads were a
+    # quarter of the action server's CPU; loading them as ORM objects in one joined query still
+    # was a sixth of it, 2026-12-01 py-spy at 1 user).
+    row = s.execute(
+        select(ChannelIdentity.household_id, User.id, User.village_id, User.role, User.display_name,
+               Resident.household_id.label("resident_household"), Household.village_id.label("household_village"))
+        .select_from(ChannelIdentity)
+        .outerjoin(User, User.id == ChannelIdentity.user_id)
+        .outerjoin(Resident, Resident.id == User.resident_id)
+        .outerjoin(Household, Household.id == ChannelIdentity.household_id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(external))
+    ).first()
+    if row is None:
         return Actor(channel=channel, external_id=external, village_id=default_village_id(s))
-    user: User | None = ident.user
-    household_id = ident.household_id
-    if user is not None:
-        if household_id is None and user.resident is not None:
-            household_id = user.resident.household_id
+    household_id = row.household_id
+    if row.id is not None:
+        if household_id is None:
+            household_id = row.resident_household
         return Actor(
-            channel=channel, external_id=external, village_id=user.village_id, user_id=user.id,
-            role=user.role, display_name=user.display_name, household_id=household_id,
-            grid_ids=_served_grid_ids(s, user.id) if user.role != Role.villager else frozenset(),
+            channel=channel, external_id=external, village_id=row.village_id, user_id=row.id,
+            role=row.role, display_name=row.display_name, household_id=household_id,
+            grid_ids=_served_grid_ids(s, row.id) if row.role != Role.villager else frozenset(),
         )
-    household = s.get(Household, household_id) if household_id else None
     return Actor(
         channel=channel, external_id=external,
-        village_id=household.village_id if household else default_village_id(s),
-        role=Role.villager if household else None, household_id=household_id,
+        village_id=row.household_village if row.household_village is not None else default_village_id(s),
+        role=Role.villager if row.household_village is not None else None, household_id=household_id,
     )
 
 
