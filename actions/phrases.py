@@ -219,3 +219,10 @@ def clock_time(at: dt.datetime, today: dt.date) -> str:
 
 
 UNLINKED_CALLER = "一位未绑定的用户"  # an emergency from a sender linked to no household
+
+
+def guessed(label: str) -> str:
+    """Said before an answer the knowledge base is not quite sure of, with one candidate only: the
+    answer straight away, named so that a wrong guess is heard at once ("我猜您问的是临时救助。")."""
+    return f"我猜您问的是{label}。"
+
