@@ -1,7 +1,9 @@
-"""Not sure which policy entry is meant: one short clarifying question instead of options read
-out, and the reply that picks one (by name, by "第一个/前面那个", by a yes), says "都不是" (the
-offer to pass the question to the village office, sent only on a yes), is unclear (asked once
-more) or is a new request (handed back to the other policies).
+"""Not sure which policy entry is meant: one candidate is answered at once, named as a guess; two
+are both answered briefly (people do not answer "您问的是A，还是B？": they ask the next thing); with
+more, one short clarifying question instead of options read out, and the reply that picks one (by
+name, by "第一个/前面那个", by a yes), says "都不是" (the offer to pass the question to the village
+office, sent only on a yes), is unclear (asked once more) or is a new request (handed back to the
+other policies). The replies are tested on the question as asked (the pending pick).
 
 Real components throughout: the retriever over a small corpus written here (two 低保 entries
 that only their labels tell apart, one 临时救助 entry), the seeded demo village in its own
@@ -20,7 +22,7 @@ from bot.config import load_settings
 from bot.db import session_scope
 from bot.identity import resolve_actor, village_admin
 from bot.models import OutboxMessage
-from knowledge.retriever import KnowledgeBase, spoken_summary
+from knowledge.retriever import KnowledgeBase, both_summary, spoken_summary
 from tests.actions.harness import Runner, VOICE_CHANNEL
 
 ENTRIES = {
@@ -83,19 +85,27 @@ def test_the_retriever_is_really_unsure_here(kb):
     assert not one.confident and one.candidates == ["linshi-jiuzhu"]
 
 
-def test_voice_hears_one_short_question_naming_both(runner):
+def test_two_candidates_are_both_answered_briefly_the_first_one_followed_up(runner, kb):
     said = _asked(runner, TWO)
-    assert said.texts == [ASK_TWO] and said.messages[0]["buttons"] == []
-    pending = said.slot(slots.PENDING_WRITE)
-    assert pending["kind"] == slots.WRITE_CLARIFY and pending["candidates"] == ["dibao-a", "dibao-b"]
-    assert pending["question"] == TWO and said.slot(slots.AWAITING_CONFIRMATION) is True
-    assert not said.sets(slots.KB_ENTRY)  # nothing was answered yet
+    assert said.texts == [both_summary(kb.by_id["dibao-a"], kb.by_id["dibao-b"])]
+    assert said.slot(slots.KB_ENTRY) == "dibao-a" and not said.slot(slots.PENDING_WRITE, None)
 
 
-def test_chat_gets_the_question_with_the_names_and_neither_as_buttons(runner):
+def test_chat_shows_the_sources_of_both(runner, kb):
     said = _asked(runner, TWO, channel="collector", sender=VILLAGER)
-    assert said.texts == [ASK_TWO]
-    assert said.messages[0]["buttons"] == [{"title": "低保的申请条件", "payload": "低保的申请条件"},
+    assert said.texts[1:] == ["来源：县民政局《低保申请条件》（2024-03-01）", "来源：县民政局《低保申请流程》（2024-03-01）"]
+
+
+def _pending(candidates=("dibao-a", "dibao-b"), question: str = TWO) -> dict:
+    """The pick the clarifying question waits for (asked with three or more candidates)."""
+    return {"kind": slots.WRITE_CLARIFY, "candidates": list(candidates), "question": question, "repeats": 0}
+
+
+def test_the_question_asked_again_on_chat_names_the_candidates_and_neither_as_buttons(runner):
+    said = runner.run(ActionResolvePending(runner.settings), VILLAGER, "啊？", intent="inform",
+                      slots={slots.PENDING_WRITE: _pending(), slots.AWAITING_CONFIRMATION: True})
+    assert said.texts == ["没听清。", ASK_TWO]
+    assert said.messages[1]["buttons"] == [{"title": "低保的申请条件", "payload": "低保的申请条件"},
                                            {"title": "低保怎么申请", "payload": "低保怎么申请"},
                                            {"title": "都不是", "payload": "都不是"}]
 
@@ -115,7 +125,7 @@ def test_one_clear_candidate_is_answered_at_once_named_as_a_guess(runner, kb):
     ("后边的", "dibao-b"),
 ])
 def test_the_reply_picks_one_and_it_is_answered(runner, kb, reply, expected):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = _reply(runner, pending, reply)
     assert said.texts == [_summary(kb, expected)]
     assert said.slot(slots.KB_ENTRY) == expected
@@ -123,14 +133,14 @@ def test_the_reply_picks_one_and_it_is_answered(runner, kb, reply, expected):
 
 
 def test_text_channels_also_show_the_source_of_the_picked_entry(runner, kb):
-    pending = _asked(runner, TWO, channel="collector", sender=VILLAGER).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = runner.run(ActionResolvePending(runner.settings), VILLAGER, "低保的申请条件", intent="inform",
                       slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
     assert said.texts == [_summary(kb, "dibao-a"), "来源：县民政局《低保申请条件》（2024-03-01）"]
 
 
 def test_neither_offers_to_pass_the_question_on_and_only_a_yes_sends_it(runner):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     offered = _reply(runner, pending, "都不是", intent="deny")
     assert offered.texts == [OFFER]
     forward = offered.slot(slots.PENDING_WRITE)
@@ -158,7 +168,7 @@ def test_neither_offers_to_pass_the_question_on_and_only_a_yes_sends_it(runner):
 
 
 def test_an_unclear_reply_hears_the_question_once_more_then_the_offer(runner):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     first = _reply(runner, pending, "啊？")
     assert first.texts == ["没听清。", ASK_TWO]
     again = first.slot(slots.PENDING_WRITE)
@@ -168,7 +178,7 @@ def test_an_unclear_reply_hears_the_question_once_more_then_the_offer(runner):
 
 
 def test_a_new_request_drops_the_question_and_goes_back_to_the_policies(runner):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = _reply(runner, pending, "俺家积分还有多少", intent="ask_points")
     assert said.texts == []
     assert any(e.get("event") == "action_execution_rejected" for e in said.events)
@@ -176,32 +186,32 @@ def test_a_new_request_drops_the_question_and_goes_back_to_the_policies(runner):
 
 
 def test_another_question_on_the_same_policy_instead_of_a_pick_is_answered_on_that_policy(runner, kb):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = _reply(runner, pending, "那得先去村委会填表吗")
     assert said.texts and said.texts[0] == _summary(kb, "dibao-b"), said.texts
     assert said.slot(slots.PENDING_WRITE) is None
     # the one candidate that gives the kind of answer asked for ("where to apply")
-    where = _reply(runner, _asked(runner, TWO).slot(slots.PENDING_WRITE), "那上哪个部门去递")
+    where = _reply(runner, _pending(), "那上哪个部门去递")
     assert where.texts and where.texts[0] == _summary(kb, "dibao-b"), where.texts
 
 
 def test_no_followed_by_a_question_of_its_own_is_a_new_request(runner):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = _reply(runner, pending, "不是 我问的是家里房子漏雨", intent="deny")
     assert said.texts == [] and any(e.get("event") == "action_execution_rejected" for e in said.events)
 
 
 def test_stop_drops_the_question_quietly(runner):
-    pending = _asked(runner, TWO).slot(slots.PENDING_WRITE)
+    pending = _pending()
     said = runner.run(ActionStop(runner.settings), "voice:device-010", "算了", intent="stop", channel=VOICE_CHANNEL,
                       slots={slots.PENDING_WRITE: pending, slots.AWAITING_CONFIRMATION: True})
     assert said.texts == ["好的。"] and said.slot(slots.PENDING_WRITE) is None
 
 
-def test_an_unsure_parse_is_asked_back_too(runner):
+def test_an_unsure_parse_is_answered_the_same_way(runner, kb):
     said = runner.run(ActionKnowledgeFallback(runner.settings), "voice:device-010", TWO, intent="nlu_fallback",
                       channel=VOICE_CHANNEL)
-    assert said.texts == [ASK_TWO] and said.slot(slots.PENDING_WRITE)["kind"] == slots.WRITE_CLARIFY
+    assert said.texts == [both_summary(kb.by_id["dibao-a"], kb.by_id["dibao-b"])]
 
 
 def test_a_question_that_also_reports_a_problem_gets_the_report_offer_after_the_pick(runner, kb):
