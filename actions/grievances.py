@@ -57,8 +57,11 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     policy: when the sentence is a question, names a policy topic and the knowledge base is sure
     of its answer, the answer comes first (then the offer to report a problem it describes) and
     the form does not start; when it has close candidates instead, which one is asked first. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
-    if not parsing.asks_question(turn.text) or _FILE_IT_LAST.search(turn.text.strip("，,。！!？?；; ")):
-        return None  # "…我对这个有意见，给我登记上": a report asked for as the last words is filed
+    if not parsing.asks_question(turn.text) or _FILE_IT_LAST.search(turn.text.strip("，,。！!？?；; ")) \
+            or parsing.wants_to_complain_last(turn.text):
+        # "…我对这个有意见，给我登记上", "…问村里也说不清钱去哪了，这个事我得反映": a report asked for
+        # (or a complaint said) as the last words is filed, whatever was asked on the way
+        return None
     from actions import policy
 
     named = bool(turn.entity(slots.ENTITY_TOPIC)) or policy.knowledge(turn).names_topic(turn.text)
@@ -385,6 +388,11 @@ class ActionMyQueue(XiangyinAction):
         not_staff = _not_staff(turn)
         if not_staff is not None:
             return not_staff
+        from actions.policy import staff_means_households
+
+        households = staff_means_households(turn)
+        if households is not None:
+            return households  # "我管的那一片，有没有一个人过活的老汉": households of a kind, not the queue
         with turn.session() as s:
             queue = grievances.open_queue(s, turn.actor)
         if not queue:

@@ -25,6 +25,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     tells_award,
     tells_penalty,
     wants_to_complain,
+    wants_to_complain_last,
 )
 from bot.replies import Reply, interpret, is_stop, verdict_in
 
@@ -122,8 +123,9 @@ def without_self_corrections(text: str) -> str:
 
 
 def ticket_in(text: str) -> Optional[str]:
-    """A six-digit grievance ticket number said anywhere in the text."""
-    match = _TICKET.search(text or "")
+    """A six-digit grievance ticket number said anywhere in the text (its digits said one by one
+    too: "二六零一零二")."""
+    match = _TICKET.search(cn.with_spoken_digit_runs(text))
     return match.group() if match else None
 
 

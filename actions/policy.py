@@ -31,6 +31,7 @@ from actions.common import Turn, XiangyinAction, clear_choices, clear_pending
 from actions.pending import PendingWrite, propose_write
 from actions.reports import start_report
 from bot import households, identity, outbox
+from bot.emergency import is_emergency
 from bot.households import grid_area_name
 from bot.models import Household
 from bot.nlu import goals
@@ -225,9 +226,11 @@ def ask_clarify(turn: Turn, result: Answer, question: str) -> List[EventType] | 
         return None
     # People do not answer "您问的是X吗？" or "您问的是A，还是B？": in the development dialogues none of
     # 16 askings of the first and 38 of the second was answered with a pick (the next turn was
-    # another question, a way out, "say it again", or nothing). So one candidate is answered, named as a guess; two are both answered briefly, the
-    # first as the one follow-ups stay on. Three or more are still asked back.
-    if len(entries) == 1:
+    # another question, a way out, "say it again", or nothing). So one candidate is answered, named
+    # as a guess, and so is the first of two of different topics (the retriever is unsure of the
+    # topic itself); two of one topic are both answered briefly, the first as the one follow-ups
+    # stay on. Three or more are still asked back.
+    if len(entries) == 1 or (len(entries) == 2 and entries[0].topic != entries[1].topic):
         turn.show(phrases.guessed(clarify.label(entries[0])))
         return [*clear_choices(), *answer_and_offer_report(turn, entries[0].id, question)]
     if len(entries) == 2:
@@ -442,7 +445,12 @@ class ActionPolicyAnswer(XiangyinAction):
 
 
 #: Staff asking who or how many of a kind of household ("二组有几个老人是自个儿住的", "黄色户都有谁").
-_WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单")
+_WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单"
+                              # "有没有一个人过活的老汉", "可有独居的"
+                              r"|有没有|可有|有冇|有无")
+#: Staff asking whether anybody is calling for help ("我片里现在可有人家在呼救"): the open alerts.
+_ASKS_ABOUT_ALERTS = re.compile(r"(有没有|可有|有冇|有无|有人|谁家|哪家|哪户)[^，。,？?]{0,8}(呼救|求救|求助|喊救命|按了?(铃|按钮)|报警)"
+                                r"|(呼救|求救|求助|报警)[^，。,]{0,4}(没有|吗|没|不|的有)")
 _A_KIND_OF_HOUSEHOLD = re.compile(rf"[一二三四五六七八九\d]组|第.网格|网格里|{LIVING_ALONE}|老人"
                                   r"|红色|黄色|绿色|红户|黄户|绿户|连心户|关心户|放心户|空巢")
 
@@ -466,11 +474,14 @@ def _names_household(turn: Turn) -> bool:
 
 
 def staff_means_households(turn: Turn, named: bool = False) -> Optional[List[EventType]]:
-    """A staff member's words the knowledge base is unsure of that ask about households: how a
+    """A staff member's words the knowledge base is unsure of that ask about households (or about
+    who is calling for help: the open alerts): how a
     named one is doing ("二十一号……哦不，二十二号，吴春生那边最近咋样"; ``named``: any mention of one
     will do), or the households of a kind ("二组有几个老人是自个儿住的"). None otherwise."""
     if not turn.actor.is_staff:
         return None
+    if _ASKS_ABOUT_ALERTS.search(turn.text or "") and not is_emergency(turn.text):
+        return [FollowupAction("action_query_emergencies")]
     if (named or _ASKS_HOW_THEY_ARE.search(turn.text)) and _names_household(turn):
         return [FollowupAction("action_household_summary")]
     if asks_for_a_list(turn.text):

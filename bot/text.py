@@ -115,6 +115,15 @@ def spoken_digits(text: str) -> str:
                    for c in text or "" if c in DIGIT_VALUES or c.isdigit())
 
 
+_SPOKEN_DIGIT_RUN = re.compile(r"[零〇一二三四五六七八九幺两]{6,}")
+
+
+def with_spoken_digit_runs(text: str) -> str:
+    """Runs of six or more digits said one by one written as digits ("二六零一零二那个" →
+    "260102那个"): ticket numbers are said this way."""
+    return _SPOKEN_DIGIT_RUN.sub(lambda m: spoken_digits(m.group()), text or "")
+
+
 # --------------------------------------------------------------------------- writing numerals
 
 _DIGITS = "零一二三四五六七八九"

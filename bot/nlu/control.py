@@ -38,6 +38,7 @@ from bot.nlu.goals import (
     says_house_number,
     wants_slower,
     wants_to_complain,
+    wants_to_complain_last,
 )
 from bot.emergency import is_emergency
 from bot.replies import BY_THE_WAY, REPEAT_PATTERNS, Reply, answers_read_back, asks_to_repeat, interpret, is_stop, verdict_in
@@ -130,7 +131,9 @@ def names_points(text: str) -> bool:
 #: The intents a longer follow-up is heard as when the model cannot place it (a fallback, a staff
 #: look-up of "他", out of scope).
 LONG_FOLLOW_UP_MISREADS = frozenset({"inform", "nlu_fallback", "out_of_scope", "query_household", "list_households",
-                                     "my_queue", "handle_grievance", "log_visit", "request_human", "ask_points_rules"})
+                                     "my_queue", "handle_grievance", "log_visit", "request_human", "ask_points_rules",
+                                     # "我哥早把户口落在城里，这房他也有份吗" (a question: never a real greeting)
+                                     "greet"})
 FOLLOW_UP_LONG_MAX_CHARS = 30
 _NAMES_HOUSE = re.compile(rf"{HOUSE_DIGITS}号")
 
@@ -140,6 +143,15 @@ ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_l
                                  "action_points_history", "action_ack_emergency", "action_affirm",
                                  "action_household_summary", "action_award_points", "action_handle_grievance",
                                  *INTERRUPTIONS.values()})
+
+
+#: A report asked for as the last words ("…帮我往上报", "…给俺报上去吧"): never a follow-up question.
+_FILE_IT_LAST = re.compile(r"(帮|给|替)(我|俺|咱)(们)?(往上|往村里|往镇上)?(报|反映|递|交|登记)(上去|上|一下|下)?"
+                           r"(吧|呗|啊|嘛|撒|哈)?$|我要(投诉|举报|反映)$")
+#: The actions after which a short question follows up a policy answer: the policy answer, the
+#: knowledge fallback, and a report started that answered the question first (a form it started
+#: would still be active: "…村上那位法律顾问管不管这事" answered, then "那他哪天来村里").
+ANSWERED_A_POLICY = frozenset({POLICY_ACTION, "action_knowledge_fallback", "action_start_grievance"})
 
 
 def follow_up(turn: Turn) -> bool:
@@ -153,8 +165,10 @@ def follow_up(turn: Turn) -> bool:
     if turn.intent in ("affirm", "deny", STOP_INTENT, "request_human") and not (
             asks_question(flat) and interpret(flat) not in (Reply.YES, Reply.NO, Reply.STOP)):
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
-    if turn.previous_action != POLICY_ACTION or not misread or names_points(flat):
+    if turn.previous_action not in ANSWERED_A_POLICY or not misread or names_points(flat):
         return False
+    if _FILE_IT_LAST.search(flat) or wants_to_complain_last(turn.text):
+        return False  # "要嘛，帮我往上报" after the answer: the report asked for, not more about the policy
     if turn.intent == "greet" and (_GREETING.search(flat) or not asks_question(flat)):
         return False
     if turn.intent == STATUS_INTENT and (names_a_report(flat) or asks_report_status(flat)):
@@ -381,7 +395,8 @@ def _a_no(text: str) -> bool:
     return interpret(text) is Reply.NO and len(flat_text(text)) <= NO_MAX_CHARS
 
 
-_ASKED_AGAIN = re.compile("|".join(sorted(map(re.escape, (*REPEAT_PATTERNS, "好吗", "行吗", "可以吗", "成吗", "中吗")),
+_ASKED_AGAIN = re.compile("|".join(sorted(map(re.escape, (*REPEAT_PATTERNS, "好吗", "行吗", "可以吗", "成吗", "中吗",
+                                                                   "好不好")),
                                            key=len, reverse=True)))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Tuple
 
-from bot.text import HOUSE_DIGITS, LIVING_ALONE, NUMERAL_CHARS
+from bot.text import HOUSE_DIGITS, LIVING_ALONE, NUMERAL_CHARS, with_spoken_digit_runs
 
 
 def flat_text(text: str | None) -> str:
@@ -22,7 +22,9 @@ def flat_text(text: str | None) -> str:
 # How many points a deed earns or costs ("扣多少分", "加几分", "给几分", "罚多少"), or whether it
 # does ("扣不扣分", "要扣分", "会扣分吗", "能加分不", "算不算分", "不该扣分吗").
 _AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几)(个)?分?")
-_WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|加|记)分|(扣|加)分(吗|嘛|不|没有?)$|算不算分|给不给分")
+_WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|加|记)分|(扣|加)分(吗|嘛|不|没有?)$|算不算分|给不给分"
+                      # "这个给不给加分", "能不能记分"
+                      r"|(给|能|会|让|可)不(给|能|会|让|可)(以)?(加|扣|记)分")
 _POINTS = re.compile(r"分")
 # How points are earned ("积分咋挣", "怎么才能多攒点分"), or what earns them ("塑料瓶子能换积分不":
 # things traded FOR points; the shop trades points for things: "积分能换啥").
@@ -315,11 +317,16 @@ def asks_report_status(text: str) -> bool:
 _LAST_CLAUSE = re.compile(r"[^，,。.!！?？；;…]+[，,。.!！?？；;…]*$")
 
 
+def wants_to_complain_last(text: str) -> bool:
+    """A complaint said as the last words ("钱咋花的一张纸都不贴，我要投诉"), whatever was asked on the way."""
+    last = _LAST_CLAUSE.search((text or "").strip())
+    return bool(last) and bool(_WANTS_TO_COMPLAIN.search(last.group())) and not asks_question(last.group())
+
+
 def wants_to_complain(text: str) -> bool:
     """'地力补贴…少算了三亩，这事我不服，得反映': a complaint to report, not a policy question; said
     as the last words ("钱咋花的一张纸都不贴，我要投诉"), whatever was asked on the way."""
-    last = _LAST_CLAUSE.search((text or "").strip())
-    if last and _WANTS_TO_COMPLAIN.search(last.group()) and not asks_question(last.group()):
+    if wants_to_complain_last(text):
         return True
     return bool(_WANTS_TO_COMPLAIN.search(text or "")) and not asks_question(text)
 
@@ -339,6 +346,8 @@ def reports_problem(text: str) -> bool:
 
 _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|请谁|叫谁|让谁|谁来|谁给|谁帮|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
+                       # which day ("那他哪天来村里")
+                       r"|哪(一)?(天|日|年|月|号|会儿|阵)|(礼拜|星期|周)几"
                        # whom to tell ("这种事该跟谁反映")
                        rf"|{_WHOM_TO_TELL}"
                        # "要几天里头办好" asks; "好几天了", "十几岁", "这几年" tell
@@ -507,7 +516,7 @@ _TICKET = re.compile(r"(?<!\d)\d{6}(?!\d)")
 def commands_ticket(text: str) -> bool:
     """A staff command on a ticket ("260104广场舞那事压不住，报到村里去"): a six-digit ticket
     number and a verb of working it, and no question."""
-    text = text or ""
+    text = with_spoken_digit_runs(text)  # "二六零一零二那个…结掉吧"
     return bool(_TICKET.search(text)) and not asks_question(text) \
         and any(verb in text for _, verbs in STAFF_VERBS for verb in verbs)
 

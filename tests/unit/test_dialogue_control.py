@@ -794,3 +794,30 @@ def test_the_sixteenth_held_out_sets_failures_read_as_general_rules():
 def test_a_staff_alert_taken_that_names_the_house_is_taken_not_looked_up():
     said = "明白，二十一号赵家是吧，我这会儿就往那边赶"
     assert decide(turn(said, "query_household")) == "action_ack_emergency"
+
+
+def test_the_seventeenth_held_out_sets_failures_read_as_general_rules():
+    """After its one measurement the seventeenth set was read; its kinds of failure, in other words."""
+    from actions.parsing import ticket_in
+    from actions.policy import asks_for_a_list
+    from bot.nlu.goals import asks_points_rule, commands_ticket, wants_to_complain_last
+
+    # a ticket number said digit by digit
+    assert ticket_in("幺六零三零七那件事") == "160307" and ticket_in("一二组那件事") is None
+    assert commands_ticket("二六零一零五那个路灯修好了，给它办结")
+    # whether a deed earns points, asked with 给不给 / 能不能
+    assert asks_points_rule("我常去帮五保户挑水，这能不能加分")
+    # a complaint said last, after a question on the way
+    assert wants_to_complain_last("补贴到底发给谁了也没人讲，这事我得反映")
+    # "is there anybody" of a kind of household
+    assert asks_for_a_list("三组有没有一个人住的老人")
+
+    def after(previous: str, text: str, intent: str) -> Turn:
+        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.8,
+                    awaiting_confirmation=False, active_loop=None, requested_slot=None, previous_action=previous)
+
+    # a question after an answer the report action gave first follows it up; a report asked for does not
+    assert decide(after("action_start_grievance", "那他礼拜几来坐班", "request_human")) == "action_policy_answer"
+    assert decide(after("action_start_grievance", "中，帮俺往上报", "affirm")) != "action_policy_answer"
+    # slower, asked with a polite tag, is no new question
+    assert decide(after("action_policy_answer", "我耳朵不好使，你说慢慢的好不好", "slow_down")) != "action_policy_answer"

@@ -378,3 +378,7 @@ def test_a_yes_then_words_that_may_change_the_write_is_asked_again(text):
 
 def test_talking_it_over_first_in_other_words_is_a_way_out():
     assert is_stop("等孩子他爸下班回来，我俩商议商议再说")
+
+
+def test_asking_someone_first_when_they_come_is_a_way_out():
+    assert is_stop("等我孙女放学回来，我问问她再讲") and is_stop("等老伴从地里回来我合计一下")
