@@ -193,9 +193,11 @@ class ValidateGrievanceForm(FormValidationAction):
                 return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: None}  # offered again
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_DUPLICATE: slots.DUPLICATE_DECLINED}
         correcting = bool(tracker.get_slot(slots.GRIEVANCE_CORRECTING))
-        if reply is Reply.YES and correcting and not _corrections(tracker, intent):
-            # "对" to "哪里不对？" is no yes to the report: it is read back again for its own yes
-            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
+        if reply is Reply.YES and correcting:
+            # "对" / "好个" to "哪里不对？" is no yes to the report: it is read back again (with a field
+            # the words name put right; a yes is never the report's new content) — never filed from here
+            named = {k: v for k, v in _corrections(tracker, intent).items() if k != slots.GRIEVANCE_DESCRIPTION}
+            return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None, **named}
         if reply is Reply.YES:
             return {slots.GRIEVANCE_CONFIRMED: True}
         if reply is Reply.UNCLEAR:

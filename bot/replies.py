@@ -258,7 +258,7 @@ def refuses(text: str) -> bool:
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"), 不 misheard as 布 / 部 / 步 included ("布报了"): a way
 # out wherever it is said.
-_STOP_RE = re.compile(r"(不|布|部|步|卜|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|上报|提交|查|问|写|拿|领|取|加|扣)"
+_STOP_RE = re.compile(r"(不|布|部|步|卜|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|登|上报|提交|查|问|写|拿|领|取|加|扣)"
                       r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so

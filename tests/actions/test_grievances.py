@@ -124,6 +124,10 @@ def test_confirmation_yes_no_and_corrections(runner):
     after_no = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对", intent="affirm",
                          filled={**FORM, slots.GRIEVANCE_CORRECTING: True})
     assert after_no.slot(slots.GRIEVANCE_CONFIRMED) is None and after_no.slot(slots.GRIEVANCE_CORRECTING) is None
+    # ... in any words (Wu 好个, which the form would otherwise take as the report's new content): read
+    # back again, never filed, the description kept
+    wu = _validate(runner, slots.GRIEVANCE_CONFIRMED, "好个", intent="affirm", filled={**FORM, slots.GRIEVANCE_CORRECTING: True})
+    assert wu.slot(slots.GRIEVANCE_CONFIRMED) is None and not wu.sets(slots.GRIEVANCE_DESCRIPTION)
     place = _validate(runner, slots.GRIEVANCE_CONFIRMED, "地点是三组小卖部门口", intent="inform", filled=FORM)
     assert place.slot(slots.GRIEVANCE_PLACE) == "三组小卖部门口" and place.slot(slots.GRIEVANCE_CONFIRMED) is None
     category = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对，类别算噪音", intent="deny", filled=FORM)
