@@ -56,8 +56,9 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     """"俺家种地补贴今年一直没到，是不是村里给扣下了" sounds like a complaint but asks about a
     policy: when the sentence is a question, names a policy topic and the knowledge base is sure
     of its answer, the answer comes first (then the offer to report a problem it describes) and
-    the form does not start; when it has close candidates instead, which one is asked first. A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
-    if not parsing.asks_question(turn.text) or _FILE_IT_LAST.search(turn.text.strip("，,。！!？?；; ")) \
+    the form does not start; when it has close candidates instead, the near-miss answer (see
+    ``policy.ask_clarify``). A complaint without a question ("村里分补贴不公道，我有意见") is filed."""
+    if not parsing.asks_question(turn.text) or parsing.asks_to_file_last(turn.text) \
             or parsing.wants_to_complain_last(turn.text):
         # "…我对这个有意见，给我登记上", "…问村里也说不清钱去哪了，这个事我得反映": a report asked for
         # (or a complaint said) as the last words is filed, whatever was asked on the way
@@ -79,7 +80,7 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
         return [*told, FollowupAction(ACTION_LISTEN)] if told is not None else None
     if result.entry is None or not result.confident:
         # A question that names a policy the base has close candidates for ("泥砖屋落雨就漏，墙都裂开了，
-        # 咁样可以搞危房改造冇"): which one is asked first; the pick is answered, then the report offered.
+        # 咁样可以搞危房改造冇"): the near-miss answer (or which one, of three or more), then the report offered.
         # Never when a report is asked for in so many words ("我要反映，…这叫啥事").
         asked = policy.ask_clarify(turn, result, turn.text) \
             if named and not parsing.asks_to_file(turn.text) and not parsing.wants_to_complain(turn.text) else None
@@ -90,9 +91,6 @@ def answer_policy_question_first(turn: Turn) -> Optional[List[EventType]]:
     return [*answered, FollowupAction(ACTION_LISTEN)]
 
 
-#: A report asked for as the last words ("…给我登记上", "…帮我报上去", "…你给反映反映").
-_FILE_IT_LAST = re.compile(r"(给|帮|替)(我|俺|咱)(们)?(登记|记|报|反映|递)(上|上去|一下|下|反映)?(吧|呗|啊)?$"
-                           r"|(登记|报|反映)(上|上去)(吧|呗)?$|我要(投诉|举报|反映)$")
 #: The calibrated probability above which a complaint-like question that names no policy topic
 #: is answered from the knowledge base before the report form starts.
 UNNAMED_SURE = 0.95

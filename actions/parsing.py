@@ -19,6 +19,7 @@ from bot.nlu.goals import (  # noqa: F401 - re-exported for the actions
     after_command,
     asks_question,
     asks_to_file,
+    asks_to_file_last,
     asks_who_handles,
     flat_text,
     reports_problem,

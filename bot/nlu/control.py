@@ -20,6 +20,7 @@ from bot.nlu.goals import (
     asks_report_status,
     asks_source,
     asks_to_file,
+    asks_to_file_last,
     commands_ticket,
     asks_others_balance,
     asks_own_balance,
@@ -145,9 +146,6 @@ ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_l
                                  *INTERRUPTIONS.values()})
 
 
-#: A report asked for as the last words ("…帮我往上报", "…给俺报上去吧"): never a follow-up question.
-_FILE_IT_LAST = re.compile(r"(帮|给|替)(我|俺|咱)(们)?(往上|往村里|往镇上)?(报|反映|递|交|登记)(上去|上|一下|下)?"
-                           r"(吧|呗|啊|嘛|撒|哈)?$|我要(投诉|举报|反映)$")
 #: The actions after which a short question follows up a policy answer: the policy answer, the
 #: knowledge fallback, and a report started that answered the question first (a form it started
 #: would still be active: "…村上那位法律顾问管不管这事" answered, then "那他哪天来村里").
@@ -167,7 +165,7 @@ def follow_up(turn: Turn) -> bool:
         return False  # "要", "好的", "不用了" after an answer are a yes or a no; "要还利息不" asks
     if turn.previous_action not in ANSWERED_A_POLICY or not misread or names_points(flat):
         return False
-    if _FILE_IT_LAST.search(flat) or wants_to_complain_last(turn.text):
+    if asks_to_file_last(turn.text) or wants_to_complain_last(turn.text):
         return False  # "要嘛，帮我往上报" after the answer: the report asked for, not more about the policy
     if turn.intent == "greet" and (_GREETING.search(flat) or not asks_question(flat)):
         return False

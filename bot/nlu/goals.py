@@ -331,6 +331,17 @@ def wants_to_complain(text: str) -> bool:
     return bool(_WANTS_TO_COMPLAIN.search(text or "")) and not asks_question(text)
 
 
+#: A report asked for as the last words ("…给我登记上", "…帮我往上报", "…我要投诉"): filed, whatever
+#: was asked on the way, and never a follow-up question.
+_FILE_IT_LAST = re.compile(r"(给|帮|替)(我|俺|咱)(们)?(往上|往村里|往镇上)?(登记|记|报|反映|递|交)(上|上去|一下|下|反映)?"
+                           r"(吧|呗|啊|嘛|撒|哈)?$|(登记|报|反映)(上|上去)(吧|呗)?$|我要(投诉|举报|反映)$")
+
+
+def asks_to_file_last(text: str) -> bool:
+    """A report asked for as the last words of the sentence (see ``_FILE_IT_LAST``)."""
+    return bool(_FILE_IT_LAST.search((text or "").strip("，,。！!？?；;… ")))
+
+
 def asks_to_file(text: str) -> bool:
     """'中，那你给俺报上去': the reply asks for the problem to be reported."""
     return bool(_ASKS_TO_FILE.search(re.sub(_WHOM_TO_TELL, "", text or "")))
