@@ -448,9 +448,7 @@ class ActionPolicyAnswer(XiangyinAction):
 _WHO_OR_HOW_MANY = re.compile(r"有几个|有几户|几户|多少户|多少人|有哪些|都有谁|有谁|哪几家|哪些户|哪几户|名单"
                               # "有没有一个人过活的老汉", "可有独居的"
                               r"|有没有|可有|有冇|有无")
-#: Staff asking whether anybody is calling for help ("我片里现在可有人家在呼救"): the open alerts.
-_ASKS_ABOUT_ALERTS = re.compile(r"(有没有|可有|有冇|有无|有人|谁家|哪家|哪户)[^，。,？?]{0,8}(呼救|求救|求助|喊救命|按了?(铃|按钮)|报警)"
-                                r"|(呼救|求救|求助|报警)[^，。,]{0,4}(没有|吗|没|不|的有)")
+
 _A_KIND_OF_HOUSEHOLD = re.compile(rf"[一二三四五六七八九\d]组|第.网格|网格里|{LIVING_ALONE}|老人"
                                   r"|红色|黄色|绿色|红户|黄户|绿户|连心户|关心户|放心户|空巢")
 
@@ -480,7 +478,7 @@ def staff_means_households(turn: Turn, named: bool = False) -> Optional[List[Eve
     will do), or the households of a kind ("二组有几个老人是自个儿住的"). None otherwise."""
     if not turn.actor.is_staff:
         return None
-    if _ASKS_ABOUT_ALERTS.search(turn.text or "") and not is_emergency(turn.text):
+    if goals.asks_about_alerts(turn.text) and not is_emergency(turn.text):
         return [FollowupAction("action_query_emergencies")]
     if (named or _ASKS_HOW_THEY_ARE.search(turn.text)) and _names_household(turn):
         return [FollowupAction("action_household_summary")]

@@ -209,6 +209,16 @@ _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现�
                   r"|(我|俺)[^，。,]{0,6}(就|这就|马上)往那(边|儿|头|里)(去|赶|跑|走)")
 
 
+#: Staff asking whether anybody is calling for help ("我片里现在可有人家在呼救"): the open alerts.
+_ASKS_ABOUT_ALERTS = re.compile(r"(有没有|可有|有冇|有无|有人|谁家|哪家|哪户)[^，。,？?]{0,8}(呼救|求救|求助|喊救命|按了?(铃|按钮)|报警)"
+                                r"|(呼救|求救|求助|报警)[^，。,]{0,4}(没有|吗|没|不|的有)")
+
+
+def asks_about_alerts(text: str) -> bool:
+    """A question whether anybody is calling for help (a query of the open alerts, never one)."""
+    return bool(_ASKS_ABOUT_ALERTS.search(text or ""))
+
+
 def acknowledges(text: str) -> bool:
     """The speaker takes charge of something they were alerted to."""
     return bool(_ACK.search(flat_text(text)))

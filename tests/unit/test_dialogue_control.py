@@ -809,8 +809,11 @@ def test_the_seventeenth_held_out_sets_failures_read_as_general_rules():
     assert asks_points_rule("我常去帮五保户挑水，这能不能加分")
     # a complaint said last, after a question on the way
     assert wants_to_complain_last("补贴到底发给谁了也没人讲，这事我得反映")
-    # "is there anybody" of a kind of household
+    # "is there anybody" of a kind of household; whether anybody is calling for help
     assert asks_for_a_list("三组有没有一个人住的老人")
+    from bot.nlu.goals import asks_about_alerts
+
+    assert asks_about_alerts("俺们网格今天可有人家求救") and not asks_about_alerts("三组有没有一个人住的老人")
 
     def after(previous: str, text: str, intent: str) -> Turn:
         return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.8,
