@@ -7,9 +7,13 @@ from bot.nlu.control import RESOLVE_ACTION, STOP_ACTION, Turn, decide
 
 
 def turn(text: str, intent: str = "inform", confidence: float = 0.9, *, pending: bool = False,
-         loop: str | None = None, requested: str | None = None, after: str = "action_listen") -> Turn:
+         loop: str | None = None, requested: str | None = None, after: str = "action_listen",
+         previous: str | None = None, choice: str | None = None) -> Turn:
+    """The turn as the policy sees it; ``previous``: the bot's last action before the user spoke,
+    ``choice``: the kind of choice offered (the satisfaction question …)."""
     return Turn(latest_action=after, text=text, intent=intent, confidence=confidence,
-                awaiting_confirmation=pending, active_loop=loop, requested_slot=requested)
+                awaiting_confirmation=pending, active_loop=loop, requested_slot=requested,
+                previous_action=previous, choice_kind=choice)
 
 
 def test_stop_words_leave_a_form_at_any_question():
@@ -125,9 +129,7 @@ def test_a_question_about_the_points_rules_is_answered_from_the_village_table():
 
 def test_a_short_question_after_a_policy_answer_follows_up_on_that_policy():
     def after_answer(text, intent):
-        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, intent, 0.6, previous="action_policy_answer")
 
     for text, intent in (("外地户口的呢", "inform"), ("一年交多少", "check_points"), ("那俺娘能领不", "nlu_fallback")):
         assert decide(after_answer(text, intent)) == "action_policy_answer", text
@@ -292,9 +294,7 @@ def test_after_acknowledging_or_explaining_a_deduction_the_bot_listens():
 
 def test_a_follow_up_heard_as_a_source_question_goes_back_to_the_policy_answer():
     def after_answer(text: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent="ask_source", confidence=0.7,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, "ask_source", 0.7, previous="action_policy_answer")
     assert decide(after_answer("办下来有啥子好处")) == "action_policy_answer"
     assert decide(after_answer("这是哪个文件说的")) is None  # a real source question
 
@@ -549,9 +549,7 @@ def test_an_unsure_emergency_about_something_long_past_asked_about_is_a_question
 
 def test_short_follow_ups_heard_as_a_yes_or_a_question_about_the_bot_stay_on_the_policy():
     def after_answer(text, intent):
-        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, intent, 0.6, previous="action_policy_answer")
     for said, intent in (("要还利息不", "affirm"), ("要还利息不", "deny"), ("那打哪个电话", "bot_challenge"),
                          ("事先要跟啥人打招呼伐", "stop")):
         assert decide(after_answer(said, intent)) == "action_policy_answer", said
@@ -642,9 +640,7 @@ def test_the_twelfth_held_out_sets_failures_read_as_general_rules():
 
 def test_a_wait_for_a_result_heard_as_the_points_rules_follows_up_the_policy_but_points_do_not():
     def after_answer(text: str, intent: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.6,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, intent, 0.6, previous="action_policy_answer")
 
     assert decide(after_answer("递上去多少天能有回音", "ask_points_rules")) == "action_policy_answer"
     assert decide(after_answer("扫一回街记几分", "ask_points_rules")) is None
@@ -692,9 +688,7 @@ def test_the_fifteenth_held_out_sets_failures_read_as_general_rules():
 
 def test_a_question_heard_as_a_greeting_after_an_answer_follows_it_up_but_a_greeting_does_not():
     def after_answer(text: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent="greet", confidence=0.6,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, "greet", 0.6, previous="action_policy_answer")
 
     assert decide(after_answer("这个证拿到手了有啥好处呀")) == "action_policy_answer"
     assert decide(after_answer("你好呀")) != "action_policy_answer"
@@ -703,8 +697,7 @@ def test_a_question_heard_as_a_greeting_after_an_answer_follows_it_up_but_a_gree
 
 def test_a_word_on_the_work_done_heard_as_an_emergency_at_the_satisfaction_question_is_its_answer():
     def at_satisfaction(text: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent="emergency", confidence=0.7,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None, choice_kind="satisfaction")
+        return turn(text, "emergency", 0.7, choice="satisfaction")
 
     assert decide(at_satisfaction("灯是亮了，就是拖了好些天才来人")) == "action_choose_option"
     assert decide(at_satisfaction("我老伴摔倒了起不来")) != "action_choose_option"  # danger words: an alarm
@@ -715,9 +708,7 @@ def test_who_the_grid_worker_is_and_a_follow_up_heard_as_a_reports_progress_are_
     assert decide(turn("我要找网格员", "request_human")) != "action_policy_answer"
 
     def after_answer(text: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent="check_grievance_status", confidence=0.6,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None,
-                    previous_action="action_policy_answer")
+        return turn(text, "check_grievance_status", 0.6, previous="action_policy_answer")
 
     assert decide(after_answer("最迟到几号截止")) == "action_policy_answer"
     assert decide(after_answer("我报的路灯那事修了没")) != "action_policy_answer"
@@ -816,8 +807,7 @@ def test_the_seventeenth_held_out_sets_failures_read_as_general_rules():
     assert asks_about_alerts("俺们网格今天可有人家求救") and not asks_about_alerts("三组有没有一个人住的老人")
 
     def after(previous: str, text: str, intent: str) -> Turn:
-        return Turn(latest_action="action_listen", text=text, intent=intent, confidence=0.8,
-                    awaiting_confirmation=False, active_loop=None, requested_slot=None, previous_action=previous)
+        return turn(text, intent, 0.8, previous=previous)
 
     # a question after an answer the report action gave first follows it up; a report asked for does not
     assert decide(after("action_start_grievance", "那他礼拜几来坐班", "request_human")) == "action_policy_answer"
