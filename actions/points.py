@@ -79,15 +79,12 @@ class ActionPointsBalance(XiangyinAction):
             return staff_query(turn, SUMMARY)
         if _needs_household(turn, reading=True):
             return []
-        if parsing.asks_price(turn.text):
+        if parsing.asks_price(turn.text) or _WANTS_TO_EXCHANGE.search(turn.text or ""):
             with turn.session() as s:
                 item = points.item_in(s, turn.actor.village_id, turn.text)
-            if item is not None:  # "一支牙膏得几分": the price, whatever the model heard
-                return redeem_or_price(turn)
-        if _WANTS_TO_EXCHANGE.search(turn.text or ""):
-            with turn.session() as s:
-                item = points.item_in(s, turn.actor.village_id, turn.text)
-            if item is not None:  # "积分够的话想换袋米": an exchange asked for (read back before anything is spent)
+            if item is not None:
+                # "一支牙膏得几分": the price, whatever the model heard; "积分够的话想换袋米": an exchange
+                # asked for (read back before anything is spent)
                 return redeem_or_price(turn)
         if _asks_about_another_household(turn):
             turn.say("utter_points_only_own")

@@ -471,15 +471,24 @@ def _names_household(turn: Turn) -> bool:
         return bool(households.named_in(s, turn.actor, turn.text))
 
 
+def alerts_asked(turn: Turn) -> Optional[List[EventType]]:
+    """A staff member asking whether anybody is calling for help ("我片里现在可有人家在呼救"): the
+    open alerts, whichever action the model chose. None otherwise (words of an emergency are one)."""
+    if turn.actor.is_staff and goals.asks_about_alerts(turn.text) and not is_emergency(turn.text):
+        return [FollowupAction("action_query_emergencies")]
+    return None
+
+
 def staff_means_households(turn: Turn, named: bool = False) -> Optional[List[EventType]]:
     """A staff member's words the knowledge base is unsure of that ask about households (or about
-    who is calling for help: the open alerts): how a
-    named one is doing ("二十一号……哦不，二十二号，吴春生那边最近咋样"; ``named``: any mention of one
-    will do), or the households of a kind ("二组有几个老人是自个儿住的"). None otherwise."""
+    who is calling for help: the open alerts): how a named one is doing ("二十一号……哦不，二十二号，
+    吴春生那边最近咋样"; ``named``: any mention of one will do), or the households of a kind
+    ("二组有几个老人是自个儿住的"). None otherwise."""
     if not turn.actor.is_staff:
         return None
-    if goals.asks_about_alerts(turn.text) and not is_emergency(turn.text):
-        return [FollowupAction("action_query_emergencies")]
+    alerts = alerts_asked(turn)
+    if alerts is not None:
+        return alerts
     if (named or _ASKS_HOW_THEY_ARE.search(turn.text)) and _names_household(turn):
         return [FollowupAction("action_household_summary")]
     if asks_for_a_list(turn.text):

@@ -34,7 +34,6 @@ from bot import care, emergency, households, points
 from bot.clock import day_start_utc, local_date, to_local
 from bot.models import CARE_COLOUR_NAMES, EMERGENCY_STATE_NAMES, CareColour, EmergencyState, Role, User, \
     utcnow
-from bot.nlu.goals import asks_about_alerts
 from bot.text import LIVING_ALONE, NUMERAL_CHARS, number_to_chinese, parse_number
 
 logger = logging.getLogger(__name__)
@@ -251,9 +250,9 @@ class ActionListHouseholds(XiangyinAction):
     action_name = "action_list_households"
 
     def handle(self, turn: Turn) -> List[EventType]:
-        if turn.actor.is_staff and asks_about_alerts(turn.text) and not emergency.is_emergency(turn.text):
-            return [FollowupAction("action_query_emergencies")]  # "我片里现在可有人家在呼救": the alerts
-        return staff_query(turn, LIST)
+        from actions.policy import alerts_asked
+
+        return alerts_asked(turn) or staff_query(turn, LIST)  # "我片里现在可有人家在呼救": the alerts
 
 
 # --- points awards ------------------------------------------------------------------------------

@@ -532,8 +532,9 @@ def interpret(text: str, verbs: tuple[str, ...] = (), said: str = "") -> Reply:
         return Reply.YES
     if len(core) <= 3 or core in ("什么", "啥", "咋", "怎么"):
         return Reply.UNCLEAR
-    if _yes_then_something(text, verbs, said):
-        return Reply.YES if _tail_is_harmless(text, said) else Reply.UNCLEAR
+    clauses = _yes_then_something(text, verbs, said)
+    if clauses:
+        return Reply.YES if _tail_is_harmless(clauses, said) else Reply.UNCLEAR
     return Reply.OTHER
 
 
@@ -543,15 +544,15 @@ BY_THE_WAY = ("对了", "对啦", "对咯", "对喽")
 _OPENS_SOMETHING_ELSE = (*BY_THE_WAY, "好了", "行了")
 
 
-def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> bool:
+def _yes_then_something(text: str, verbs: tuple[str, ...], said: str) -> list[str]:
     """A yes said first, then a few words that are neither a yes nor a new question ("必须的，整吧，
-    {words we do not know}"): not a yes to write on, and not a new request to drop the write for —
-    asked again."""
+    {words we do not know}"): no new request to drop the write for — a yes when those words change
+    nothing of it (``_tail_is_harmless``), else asked again. The reply's clauses; [] when it is not so."""
     clauses = [c for c in _PUNCTUATION.split(text or "") if _core(c)]
     if len(clauses) < 2 or _core(clauses[0]) in _OPENS_SOMETHING_ELSE or not _agrees(clauses[0], verbs, said):
-        return False
+        return []
     rest = "".join(clauses[1:])
-    return len(rest) <= 12 and not re.search(r"[吗呢么嘛]$|[?？]|什么|啥|咋|怎么|多少|几|哪|谁", rest)
+    return clauses if len(rest) <= 12 and not re.search(r"[吗呢么嘛]$|[?？]|什么|啥|咋|怎么|多少|几|哪|谁", rest) else []
 
 
 #: After a yes, what may change the write or hold it back: a negation (what contains one and still
@@ -570,15 +571,17 @@ _TAIL_RISK = re.compile(rf"[{_NEGATING_CHARS}吗呢?？]|什么|啥|咋|怎|多�
 _TAIL_MAX = 8
 _ONCE = re.compile(r"一(趟|下|声|回|遍|眼)")
 _GREETINGS = ("你好", "您好", "你们好", "大家好", "好")
+#: Words in a tail that contain a negation or a number and still change nothing, longest first.
+_HARMLESS_PHRASES = tuple(sorted({*YES_WITH_NEGATION, *NOT_REFUSAL, *SOCIAL}, key=len, reverse=True))
 
 
-def _tail_is_harmless(text: str, said: str) -> bool:
-    """A yes first, then words that change nothing of the write ("对，这回没错了", "对，辛苦你们跑一趟")."""
-    clauses = [c for c in _PUNCTUATION.split(text or "") if _core(c)]
+def _tail_is_harmless(clauses: list[str], said: str) -> bool:
+    """A yes first (``clauses[0]``), then words that change nothing of the write ("对，这回没错了",
+    "对，辛苦你们跑一趟")."""
     if _core(clauses[0]) in _GREETINGS:
         return False  # "你好，小助手": 好 greets
     tail = "".join(clauses[1:])
-    for phrase in sorted((*YES_WITH_NEGATION, *NOT_REFUSAL, *SOCIAL), key=len, reverse=True):
+    for phrase in _HARMLESS_PHRASES:
         tail = tail.replace(phrase, "")
     tail = _ONCE.sub("", tail)  # "跑一趟", "说一声": no amount
     if said:

@@ -146,12 +146,6 @@ ANSWERS_THEN_LISTEN = frozenset({POLICY_ACTION, "action_points_rules", "action_l
                                  *INTERRUPTIONS.values()})
 
 
-#: The actions after which a short question follows up a policy answer: the policy answer, the
-#: knowledge fallback, and a report started that answered the question first (a form it started
-#: would still be active: "…村上那位法律顾问管不管这事" answered, then "那他哪天来村里").
-ANSWERED_A_POLICY = frozenset({POLICY_ACTION, "action_knowledge_fallback", "action_start_grievance"})
-
-
 def follow_up(turn: Turn) -> bool:
     """A short elliptical question right after a policy answer, about that policy (also when
     the model hears it as a question about the answer's source without a word of one:
@@ -286,6 +280,10 @@ SAY_AGAIN_MAX_CHARS = 10
 
 
 START_REPORT_ACTION = "action_start_grievance"
+#: The actions after which a short question follows up a policy answer: the policy answer, the
+#: knowledge fallback, and a report started that answered the question first (a form it started
+#: would still be active: "…村上那位法律顾问管不管这事" answered, then "那他哪天来村里").
+ANSWERED_A_POLICY = frozenset({POLICY_ACTION, KNOWLEDGE_FALLBACK, START_REPORT_ACTION})
 REPORT_FORM = "grievance_form"
 #: Intents the model gives a short everyday report when it hears a form's answer in it, or nothing
 #: at all ("二组晒场边上那根电线杆歪了" sounds like a place said to the form; "停了三回电了" like
