@@ -18,6 +18,7 @@ from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState
 from bot.nlu.control import ACTION_LISTEN, NAME_ANSWER_MISREADS, says_about_the_name
+from bot.nlu.goals import asks_report_status
 from bot.replies import FILING_VERBS, Reply, answers_read_back, interpret
 
 OTHER_CATEGORY = "其他"
@@ -197,10 +198,17 @@ class ValidateGrievanceForm(FormValidationAction):
             named = {k: v for k, v in _corrections(tracker, intent).items() if k != slots.GRIEVANCE_DESCRIPTION}
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None, **named}
         if reply is Reply.YES:
+            named = {k: v for k, v in _corrections(tracker, intent).items() if k in _NAMED_IN_A_YES}
+            if any(tracker.get_slot(k) != v for k, v in named.items()):
+                # "对，小学门口" after another place was read back: the field put right and read back
+                # again, never filed with the old one
+                return {slots.GRIEVANCE_CONFIRMED: None, **named}
             return {slots.GRIEVANCE_CONFIRMED: True}
         if reply is Reply.UNCLEAR:
             # A short correction ("很急", "噪音", an entity) is no yes either, but it is clear.
             named = _corrections(tracker, intent)
+            if _restates_read_back(tracker, named):
+                return {slots.GRIEVANCE_CONFIRMED: True}  # "对，四组，这回没错" after "四组…对吗？"
             if named and set(named) != {slots.GRIEVANCE_DESCRIPTION}:
                 return {slots.GRIEVANCE_CONFIRMED: None, **named}
         if reply in (Reply.UNCLEAR, Reply.REPEAT):
@@ -242,6 +250,22 @@ def _swapped(tracker: Tracker) -> Optional[Dict[Text, Any]]:
     old, new = swap
     return {slot: value.replace(old, new) for slot, value in
             ((slots.GRIEVANCE_PLACE, place), (slots.GRIEVANCE_DESCRIPTION, description)) if old in value}
+
+
+#: Fields a yes may name that change the report ("对，小学门口"); haste in a yes ("报，赶紧报") is no
+#: urgency asked for.
+_NAMED_IN_A_YES = (slots.GRIEVANCE_PLACE, slots.GRIEVANCE_CATEGORY)
+
+
+def _restates_read_back(tracker: Tracker, named: Dict[Text, Any]) -> bool:
+    """A yes that names fields exactly as they were read back ("对，四组，这回没错"): nothing
+    changes, so it is a yes when the words besides those values are (the values, and only they,
+    count as echoes of the read-back; "对，要保密" names a change and is never this)."""
+    fields = set(named) - {slots.GRIEVANCE_DESCRIPTION}
+    if not fields or fields != set(named) or any(tracker.get_slot(f) != named[f] for f in fields):
+        return False
+    said = "，".join(str(named[f]) for f in sorted(fields))
+    return interpret(latest_text(tracker), FILING_VERBS, said=said) is Reply.YES
 
 
 def _corrections(tracker: Tracker, intent: Optional[str]) -> Dict[Text, Any]:
@@ -350,6 +374,14 @@ class ActionGrievanceStatus(XiangyinAction):
                     turn.say("utter_already_reported", ticket=g.ticket_no, description=g.description,
                              state=grievances.GRIEVANCE_STATE_NAMES[g.state])
                     return []
+            if not ticket and not turn.tracker.active_loop_name and not asks_report_status(text):
+                # "我两个儿子都不管我，饭都不送一口" heard as a status question from someone who reported
+                # nothing: what the knowledge base is sure of (here, support owed by children)
+                from actions.policy import sure_answer
+
+                answered, _ = sure_answer(turn, text)
+                if answered is not None:
+                    return answered
             turn.say("utter_no_grievances")
             return []
         if ticket or parsing.refers_to_last(text) or len(views) == 1:

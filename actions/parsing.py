@@ -65,6 +65,8 @@ def counted_quantity(text: str) -> Optional[int]:
 
 
 _HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)")
+#: ... and counted as the nth household ("第37户户主是哪个"); "3户人家" is a count, not a house.
+_NTH_HOUSE = re.compile(rf"第{cn.HOUSE_DIGITS}(号)?户(?!口|籍)")
 
 
 _BARE_NUMBER = re.compile(rf"^\s*{cn.HOUSE_DIGITS}\s*[号。.!！]?\s*$")
@@ -79,7 +81,7 @@ def bare_number(text: str) -> Optional[str]:
 def house_number_in(text: str) -> Optional[str]:
     """A house number said anywhere in the text ('8号户', '查一下8号' → '8'); a six-digit
     grievance ticket is not one."""
-    match = _HOUSE_NUMBER.search(text or "")
+    match = _HOUSE_NUMBER.search(text or "") or _NTH_HOUSE.search(text or "")
     return match.group(1) if match and not ticket_in(text) else None
 
 
@@ -388,9 +390,7 @@ class HouseholdRef:
 def household_reference(text: str, name: Optional[str] = None, number: Optional[str] = None) -> HouseholdRef:
     """'查一下三组12号' → number '12', group '三组'; '看看李桂芳家' → name '李桂芳'.
     ``name`` and ``number`` are what NLU already found; the text fills in what it missed."""
-    if not number:
-        match = re.search(r"(\d+|[一二两三四五六七八九十百]+)号", text)
-        number = match.group(1) if match else None
+    number = number or house_number_in(text)
     group = re.search(r"(?<!哪)([一二三四五六])组", text)  # "是哪一组的" asks for the group
     if not name and not number:
         match = re.search(r"(?:查一下|查查|看看|记录走访|走访了?|去了)?\s*([\u4e00-\u9fa5]{2,3})家", text)

@@ -1210,6 +1210,11 @@ class KnowledgeBase:
         and the sounds of the question and the learned view must agree on the entry (see
         ``decide``). When not sure,
         ``Answer.clarify`` holds one short question naming the close candidates."""
+        asked = asked_after_marker(question) if parts else ""
+        if asked:
+            focused = self.answer(asked, topic, village_grid, topic_mode, parts, previous)
+            if focused.entry is not None and focused.confident:
+                return focused
         question = self.repair_sounds(question)
         hits, learned_top = self._search_all(question, topic, village_grid, topic_mode, previous)
         if not hits:
@@ -1434,6 +1439,26 @@ class KnowledgeBase:
         """Which of the candidates of a clarifying question the villager's reply means (by
         number, "第一个/前面那个", or by a word that tells them apart); None if unclear."""
         return _clarify.pick(reply, [self.by_id[c] for c in candidates if c in self.by_id], tokenize)
+
+
+#: "By the way, I'd ask" said in the middle ("屋顶掀了几块瓦…；顺便问问，高龄补贴登记要带啥"): what follows
+#: the marker is the question, whatever was told before it.
+_ASKS_AFTER = re.compile(r"((顺便|顺带|顺道|另外|还想|再)(问|打听)(问|一下|下|一声|个事儿?|件事)?"
+                         r"|(我|俺|额)(想|要)?(问|打听)(问|一下|下|一声|个事儿?|件事)|请问)"
+                         # not asking someone first ("我问问我儿子再说", "回头我问问支书")
+                         r"(?![问我俺咱他她儿女闺老家村支孙媳爹妈娘])")
+#: ... when at least this many characters of a question follow it.
+ASKED_AFTER_MIN = 4
+
+
+def asked_after_marker(question: str) -> str:
+    """The question said after a "by the way, I'd ask" in the middle of the text, "" when there is
+    no such marker after something else was said first."""
+    found = list(_ASKS_AFTER.finditer(question or ""))
+    if not found or found[-1].start() == 0:
+        return ""
+    rest = question[found[-1].end():].lstrip("，,：:、…. ")
+    return rest if len("".join(_HAN_RE.findall(rest))) >= ASKED_AFTER_MIN else ""
 
 
 def story_focus(question: str) -> str:

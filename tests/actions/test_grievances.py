@@ -456,3 +456,22 @@ def test_whom_to_ask_about_the_villages_own_money_is_the_supervision_committee(r
     assert said_probability(runner, question) < 0.85  # the case this is about
     said = runner.run(ActionStartGrievance(runner.settings), "cli:hh020", question, intent="file_grievance")
     assert said.slot(slots.KB_ENTRY) == "cunwu-jiandu" and said.slot(slots.PENDING_WRITE)
+
+
+def test_a_yes_that_names_the_place_as_it_was_read_back_files(runner):
+    """"对，村口，这回没错" after the place was read back as 村口: nothing changes, so it is a yes; the
+    same words naming another place put that place right and read back again, never filing."""
+    same = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对，村口，这回没错", intent="affirm", filled=FORM,
+                     entities={"place": "村口"})
+    assert same.slot(slots.GRIEVANCE_CONFIRMED) is True
+    other = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对，小学门口，这回没错", intent="affirm", filled=FORM,
+                      entities={"place": "小学门口"})
+    assert other.slot(slots.GRIEVANCE_CONFIRMED) is None and other.slot(slots.GRIEVANCE_PLACE) == "小学门口"
+
+
+def test_a_problem_heard_as_a_status_question_from_someone_who_reported_nothing_is_answered(runner):
+    """"两个儿子都不管我" heard as a status question: the knowledge base's answer (support owed by
+    children), not "您还没有反映过问题"."""
+    status = ActionGrievanceStatus(runner.settings)
+    sons = runner.run(status, "cli:hh040", "我两个儿子都不管我，饭都不送一口", intent="check_grievance_status")
+    assert sons.slot(slots.KB_ENTRY) == "tiaojie-family" and "您还没有反映过" not in sons.text

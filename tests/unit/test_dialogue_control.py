@@ -814,3 +814,27 @@ def test_the_seventeenth_held_out_sets_failures_read_as_general_rules():
     assert decide(after("action_start_grievance", "中，帮俺往上报", "affirm")) != "action_policy_answer"
     # slower, asked with a polite tag, is no new question
     assert decide(after("action_policy_answer", "我耳朵不好使，你说慢慢的好不好", "slow_down")) != "action_policy_answer"
+
+
+def test_the_eighteenth_held_out_sets_failures_read_as_general_rules():
+    """After its second measurement the eighteenth set was read; its kinds of failure, in other words."""
+    from actions.parsing import household_reference, house_number_in
+    from actions.staff import list_request
+    from bot.emergency import is_emergency
+    from bot.nlu.goals import reports_problem, tells_penalty
+    from knowledge.retriever import asked_after_marker
+
+    # bleeding that keeps coming is an emergency; a nosebleed that stopped long ago is not
+    assert is_emergency("镰刀划了腿，血哗哗地往下淌") and not is_emergency("去年流过一回鼻血")
+    # a penalty ordered "by the village rules" in the rules' own name
+    assert tells_penalty("他又往沟里倒垃圾，按村规民约罚他") and not tells_penalty("按村规该不该罚他")
+    # the nth household is a house number; a count of households is not
+    assert house_number_in("第十二户是谁家") == "十二" and house_number_in("三组有12户") is None
+    assert household_reference("看看第5户").number == "5"
+    # which homes to go to this week, said as "往哪家跑"
+    assert list_request("明天我该往哪家跑一趟").due == "tomorrow"
+    # no power since the morning is a problem; no electrician in the group is not
+    assert reports_problem("这一片下午起就没电") and not reports_problem("组里没电工")
+    # by the way, asked after a story: the question is what follows the marker; asking someone first is not one
+    assert asked_after_marker("鸡圈让黄鼠狼掏了，另外打听下，养老金啥时候发") == "养老金啥时候发"
+    assert asked_after_marker("我问问我儿子再说") == "" and asked_after_marker("请问低保咋办") == ""

@@ -382,3 +382,22 @@ def test_talking_it_over_first_in_other_words_is_a_way_out():
 
 def test_asking_someone_first_when_they_come_is_a_way_out():
     assert is_stop("等我孙女放学回来，我问问她再讲") and is_stop("等老伴从地里回来我合计一下")
+
+
+@pytest.mark.parametrize("text", ["是唻", "是唻，给记上", "好唻"])
+def test_a_yes_with_the_shandong_particle_is_yes(text):
+    assert interpret(text, ("记",)) is Reply.YES, text
+
+
+@pytest.mark.parametrize("text", ["一字不差，照这个报", "念的一点儿都没错", "半个字都不差"])
+def test_nothing_off_in_the_read_back_is_yes(text):
+    assert interpret(text, FILING_VERBS) is Reply.YES, text
+
+
+def test_a_character_being_wrong_is_still_a_no():
+    assert interpret("有一个字不对", FILING_VERBS) is not Reply.YES
+
+
+@pytest.mark.parametrize("text", ["嗯……等我家那口子到家一块儿商量", "等她爹回来再合计"])
+def test_waiting_for_someone_to_talk_it_over_is_a_way_out(text):
+    assert is_stop(text), text
