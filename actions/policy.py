@@ -386,6 +386,7 @@ class ActionPolicyAnswer(XiangyinAction):
             and _names_who_they_are(topic, turn.text)
         follow_up = bool(last_topic) and (topic is None or qualified)
         previous = turn.slot(slots.KB_ENTRY) if follow_up else None
+        asked = question
         if follow_up:
             topic = last_topic
             question = f"{topic} {question}"
@@ -393,8 +394,11 @@ class ActionPolicyAnswer(XiangyinAction):
         if follow_up:
             # A follow-up is about the topic just answered, so the entries of that topic decide
             # when one of them is sure ("那我们大人每年几月份交" after 新生儿医保: 医保's payment
-            # time); else the whole base.
-            on_topic = search(turn, question, topic, topic_mode="filter", previous=previous)
+            # time); else the whole base. Among the topic's own entries the question is asked as
+            # said: the topic's name added would pull it to the entry that names the topic most
+            # ("酒席能办几桌" after the wedding rules went to 红白理事会's own entry; 634 development
+            # follow-ups: right and sure 501 -> 538, wrong 33 -> 33)
+            on_topic = search(turn, asked, topic, topic_mode="filter", previous=previous)
             if on_topic.entry is not None and on_topic.confident:
                 result = on_topic
             if knowledge(turn).asks_local(turn.text):

@@ -1215,6 +1215,23 @@ class KnowledgeBase:
             focused = self.answer(asked, topic, village_grid, topic_mode, parts, previous)
             if focused.entry is not None and focused.confident:
                 return focused
+        whole = self._answer_whole(question, topic, village_grid, topic_mode, parts, previous)
+        last = last_clause(question) if parts and not whole.confident else ""
+        if last:
+            # a story that ends in its question ("…屋里也进了半尺水，这种情况可以要点救助吗"): the story's
+            # words sank the whole question; the last clause alone is sure, of an entry the whole
+            # question also ranked first
+            focused = self._answer_whole(last, topic, village_grid, topic_mode, parts, previous)
+            close = {e.id for e in whole.alternatives[:1]}
+            if focused.entry is not None and focused.confident and focused.entry.id in close \
+                    and focused.why.get("strong"):  # it names the entry's subject, not a detail ("要抵押不")
+                focused.why["last_clause"] = last
+                return focused
+        return whole
+
+    def _answer_whole(self, question: str, topic: str | None, village_grid: str | None, topic_mode: str,
+                      parts: bool, previous: str | None) -> Answer:
+        """:meth:`answer` for the question as a whole."""
         question = self.repair_sounds(question)
         hits, learned_top = self._search_all(question, topic, village_grid, topic_mode, previous)
         if not hits:
@@ -1459,6 +1476,19 @@ def asked_after_marker(question: str) -> str:
         return ""
     rest = question[found[-1].end():].lstrip("，,：:、…. ")
     return rest if len("".join(_HAN_RE.findall(rest))) >= ASKED_AFTER_MIN else ""
+
+
+#: A question of at least this many clauses may be asked by its last clause alone (see ``answer``).
+LAST_CLAUSE_MIN = CLAUSE_MIN
+
+
+def last_clause(question: str) -> str:
+    """The last clause of a question of at least ``LAST_CLAUSE_MIN`` clauses, when it asks
+    something of at least ``ASKED_AFTER_MIN`` characters; "" otherwise."""
+    clauses = [c for c in _CLAUSE_RE.split(normalise(question)) if _HAN_RE.search(c)]
+    if len(clauses) < LAST_CLAUSE_MIN or len("".join(_HAN_RE.findall(clauses[-1]))) < ASKED_AFTER_MIN:
+        return ""
+    return clauses[-1] if _asks(clauses[-1]) else ""
 
 
 def story_focus(question: str) -> str:

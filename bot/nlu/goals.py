@@ -336,8 +336,8 @@ def wants_to_complain_last(text: str) -> bool:
 def wants_to_complain(text: str) -> bool:
     """'地力补贴…少算了三亩，这事我不服，得反映': a complaint to report, not a policy question; said
     as the last words ("钱咋花的一张纸都不贴，我要投诉"), whatever was asked on the way."""
-    if wants_to_complain_last(text):
-        return True
+    if wants_to_complain_last(text) or (asks_to_file_last(text) and bool(_WANTS_TO_COMPLAIN.search(text or ""))):
+        return True  # "…，我对这个有意见，给我登记上": the complaint and the report asked for, last
     return bool(_WANTS_TO_COMPLAIN.search(text or "")) and not asks_question(text)
 
 

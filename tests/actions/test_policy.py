@@ -96,8 +96,18 @@ def test_a_two_part_question_is_answered_from_both_entries(runner, monkeypatch):
 def test_a_follow_up_without_a_topic_stays_on_the_last_one(runner, confident):
     runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "那要带什么材料", intent="ask_policy",
                slots={slots.TOPIC: "低保", slots.KB_ENTRY: "dibao-process"})
-    assert confident.asked[0][:2] == ("低保 那要带什么材料", "低保")
+    # among the topic's own entries as said (the topic's name added would favour the entry that names
+    # it most); the whole base, if that is not sure, with the topic's name
+    assert confident.asked[0][:2] == ("那要带什么材料", "低保")
     assert confident.previous == "dibao-process"  # the entry just answered is favoured a little
+
+
+def test_a_follow_up_is_not_pulled_to_the_entry_named_after_the_topic(runner):
+    """The real knowledge base: after who may have a plot ("宅基地申请条件", the entry that names the
+    topic most), building before the approval is the approval process, not the conditions again."""
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010", "没等批下来就开工会怎样", intent="ask_policy",
+                      slots={slots.TOPIC: "宅基地", slots.KB_ENTRY: "zhaijidi-conditions"})
+    assert said.slot(slots.KB_ENTRY) == "zhaijidi-process", said.texts
 
 
 def test_a_follow_up_asking_when_in_the_village_gets_the_villages_notice_whatever_its_topic(runner):

@@ -838,3 +838,10 @@ def test_the_eighteenth_held_out_sets_failures_read_as_general_rules():
     # by the way, asked after a story: the question is what follows the marker; asking someone first is not one
     assert asked_after_marker("鸡圈让黄鼠狼掏了，另外打听下，养老金啥时候发") == "养老金啥时候发"
     assert asked_after_marker("我问问我儿子再说") == "" and asked_after_marker("请问低保咋办") == ""
+
+
+def test_a_complaint_with_the_report_asked_for_last_is_filed_whatever_was_asked_on_the_way():
+    from bot.nlu.goals import wants_to_complain
+
+    assert wants_to_complain("低保评的谁、凭啥评的，从来不公示，我对这事有意见，帮我报上去")
+    assert not wants_to_complain("低保评的谁、凭啥评的，从来不公示，帮我报上去吗")

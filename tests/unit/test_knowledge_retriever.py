@@ -531,3 +531,17 @@ def test_money_still_short_after_a_hospital_answer_asks_for_the_second_reimburse
     answer = kb.answer("看病钞票花得交关多，还有别的好报伐", topic="医保", topic_mode="filter",
                        previous="yibao-inpatient")
     assert answer.confident and answer.entry.id == "yibao-serious-illness"
+
+
+def test_a_story_that_ends_in_its_question_is_answered_by_that_question(kb):
+    """The story's words sink the whole question; its last clause names the subject and is sure of
+    the entry the whole question ranked first: that entry is answered."""
+    said = kb.answer("老伴住了半个月院，家底都掏空了，娃还在念书，能申请点啥救助不")
+    assert said.confident and said.entry.id.startswith("linshi-jiuzhu"), said.why
+    # a last clause that names only a detail ("要抵押不") is no question of its own
+    assert kb.answer("想买台旋耕机，信用社能借多少，要抵押不").entry is None
+
+
+def test_by_the_way_in_the_middle_asks_what_follows(kb):
+    said = kb.answer("隔壁老爷子上月走了，家里正办后事；顺便问问，高龄补贴登记要带啥")
+    assert said.confident and said.entry.id == "gaoling-apply", said.why
