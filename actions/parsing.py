@@ -87,8 +87,8 @@ def house_number_in(text: str) -> Optional[str]:
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_TAKEN_BACK = r"(不是|不对|说错了|说岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-]))"
-_HESITATION = r"(哦|噢|哎|呃|嗯|啊|唉)?"
+_TAKEN_BACK = r"(不是|不对|说错了|说岔了|看岔了|看错了|记岔了|记错了|弄错了|搞岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-]))"
+_HESITATION = r"(哎呀|哎哟|唉呀|哦|噢|哎|呃|嗯|啊|唉)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
 # How the right number is said again: "是66号", "给65号", "是给65号", "查9号".
 _RESTATED = r"(是给|是|给|查|到)"
@@ -213,7 +213,7 @@ def strip_place_prefix(text: str) -> str:
 
 
 _NOT_PRIVATE = re.compile(r"(不|甭|别|莫|不用|不要|不需要|用不着|没必要|唔使|唔洗|不消|免|覅)(用)?(保|匿名|瞒|藏)|"
-                          r"写(上)?(我|俺)?(的)?名字|留(我|俺)?(的)?名字|名字写上|名字照写|照写|不怕|大大方方|"
+                          r"写(上)?(我|俺)?(的)?名字|留(我|俺)?(的)?名字|名字写上|名字照写|照写|照实写|如实写|实名|写真名|真名实姓|不怕|大大方方|"
                           r"无所谓|冇所谓|没所谓|不打紧|不要紧|没关系|随便写|写就写|名字写着|写着名字|名字就写|"
                           r"保密不保密都|保不保密都|保不保都|都行|都可以|都成|都中|"
                           r"不怕.{0,4}(晓得|知道)|"

@@ -72,6 +72,8 @@ _EMERGENCY_SAID = re.compile(
     # fire caught, violence, a bite that bleeds, someone crushed, an ambulance asked for
     r"|救救|快来救|救人啊|救人呐|喘不(上|过)来|从.{0,6}(床|楼梯|梯子|房顶|屋顶|树|墙)上?(掉|摔|滚|跌|栽)下(来|去)"
     r"|(头|脑袋|脑壳|额头)(磕|摔|撞|碰)(破|烂|开|出血)|(直|一直|哗哗)(流|淌|冒)血"
+    # a snake bite ("脚脖子被条蛇叨了一下")
+    r"|蛇[^，。,]{0,2}(咬|叨|叮|啄)"
     # bleeding that keeps coming ("血一直往外冒", "血哗哗地往下淌")
     r"|血[^，。,]{0,2}(一直|直|不停地?|哗哗地?|呼呼地?|汩汩地?)(往外|朝外|往下)?(流|淌|冒|涌|喷|滴)"
     # choking, and water or fire closing in on someone who cannot get out

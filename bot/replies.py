@@ -273,7 +273,7 @@ _DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(这个|这事儿?|那个|�
 
 
 #: Later, not now ("俺孙子回来再说", "等他爹回来了再弄", "忙完这阵再办"): a way out for now.
-_LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定)"
+_LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|过几天|过阵子|过些天|有空|得空|忙完|赶明儿|改日|改天|等.{1,10}?)(了)?(再|才)(说|讲|弄|办|报|换|看|讲吧|定|查|问)"
                        # asking the family first ("回头我问问我儿子", "我跟老伴商量商量再说")
                        r"|(问问|问一下)(我|俺)?(家)?(儿子|闺女|女儿|老伴|孩子|孙子|孙女|媳妇|老头子?|老婆子?|家里人|家里)(?!的|说|讲)"
                        r"|(跟|和|同)(我|俺)?(家)?(儿子|闺女|女儿|老伴|孩子|孙子|孙女|媳妇|老头子?|老婆子?|家里人|家里)"
@@ -286,12 +286,19 @@ _LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|�
                        r"|等[^，,。]{1,16}?(回来|到家|回家|来了)(再|了)?(一起|一块儿?)?(商量|合计|商议)")
 
 
+#: The flows' verbs by sound, for a way out the recogniser spelt otherwise: 报 (report), 办 (do it).
+_DONT_FILE_VERB_SOUNDS = ("bao", "ban")
+
+
 def _sounds_like_dont_file(clause: str) -> bool:
-    """A clause that sounds like 不报了 whatever characters the recogniser chose ("不暴了",
-    "卜报啦"): a negator, "bao", a closing particle; nothing more."""
+    """A clause that sounds like 不报了 / 不办了 whatever characters the recogniser chose ("不暴了",
+    "卜报啦", "不半了"), said once or again ("不半了不半了"): a negator, the verb, a closing particle;
+    nothing more."""
     syllables = _syllables(_core(clause))
-    return len(syllables) == 3 and syllables[0] in (*_NEGATORS, "bo") and syllables[1] == "bao" \
-        and syllables[2] in ("le", "la", "lou", "luo", "lo")
+    if not syllables or len(syllables) % 3 or len(syllables) > 9:
+        return False
+    return all(a in (*_NEGATORS, "bo") and b in _DONT_FILE_VERB_SOUNDS and c in ("le", "la", "lou", "luo", "lo")
+               for a, b, c in zip(syllables[::3], syllables[1::3], syllables[2::3]))
 
 
 def is_stop(text: str, verbs: tuple[str, ...] = (), soft: bool = True) -> bool:

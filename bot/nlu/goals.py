@@ -21,7 +21,7 @@ def flat_text(text: str | None) -> str:
 
 # How many points a deed earns or costs ("扣多少分", "加几分", "给几分", "罚多少"), or whether it
 # does ("扣不扣分", "要扣分", "会扣分吗", "能加分不", "算不算分", "不该扣分吗").
-_AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几)(个)?分?")
+_AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几|好多|几多)(个)?分?")  # 好多 / 几多: "how many" in the south
 _WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|加|记)分|(扣|加)分(吗|嘛|不|没有?)$|算不算分|给不给分"
                       # "这个给不给加分", "能不能记分"
                       r"|(给|能|会|让|可)不(给|能|会|让|可)(以)?(加|扣|记)分")
@@ -100,7 +100,9 @@ def shop_question(text: str) -> str:
 _HELD = re.compile(r"(还有|还剩|剩|有|攒了?|存了?|挣了?|一共|总共|现在)(多少|几多|几)(个)?(积|鸡)?分"
                    r"|(积|鸡)分(还有|还剩|有|剩|一共|总共|现在)?(多少|几个|几)"
                    # the household's rank ("俺家的积分放到全村排老几", "积分排第几")
-                   r"|(积|鸡)分[^，,。？?]{0,8}排(到|在)?(老几|第几|多少|几名|哪)|(积|鸡)分[^，,。？?]{0,4}排名")
+                   r"|(积|鸡)分[^，,。？?]{0,8}排(到|在)?(老几|第几|多少|几名|哪)|(积|鸡)分[^，,。？?]{0,4}排名"
+                   # ... the household's points said as "my family's points" ("我家的分排老几")
+                   r"|(家|家里)(的)?分[^，,。？?]{0,6}排(到|在)?(老几|第几|多少|几名|哪)")
 _OWNER = re.compile(r"俺|咱|我|额|自家|家里")
 _OTHER = re.compile(r"他家|她家|他们家|人家|隔壁|隔篱|别人|邻居|这户|那户|\d+号|号户")  # 隔篱: Cantonese next door
 
@@ -279,7 +281,7 @@ _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)(?!费|钱|平|准|表|�
 #: Where to go and say it, whom to tell ("这种事该上哪儿去说", "该跟谁反映"): a question, not a request
 #: to file (its 反映 asks for nothing).
 _WHOM_TO_TELL = (r"(上|到|去)(哪|哪儿|哪里|哪个地方|啥地方)(去)?(说|讲|反映|告|评理|投诉)"
-                 r"|(跟|和|向|对)(谁|哪个|哪位)(说|讲|反映|投诉)")
+                 r"|(跟|和|向|对|同)(谁|哪个|哪位)(说|讲|反映|投诉|提)")
 _ASKS_TO_FILE = re.compile(r"报上去|报一下|报给|上报|(帮|给|替)(我|俺|咱)(们)?(报|递|反映|交)|反映|递上去|交上去|投诉|登记一下"
                            # told on someone's behalf ("我是她外孙女，替我外婆说一下，…")
                            r"|替[^，,。？?]{0,6}(说|讲|报|反映)(一下|一声|下)")
@@ -298,7 +300,7 @@ def complains_without_asking(text: str) -> bool:
 
 # A complaint said as one ("这事我不服，得反映", "俺得投诉"), whatever policy it names.
 _WANTS_TO_COMPLAIN = re.compile(r"(得|要|想|必须|非得|非要)(去|找人)?(投诉|告状|举报|上访)|(得|要|非得|必须)(去|找人)?反映"
-                                r"|不服|有意见|讨个说法|要个说法|给个说法|(我|俺|咱)(要|得|想)(给|跟|向)?(村里|上面|你们)?提(出来|上去|一提)"
+                                r"|不服|有意见|讨个说法|要个说法|给个说法|讲不通|说不通|没道理|不讲理|不合理|(我|俺|咱)(要|得|想)(给|跟|向)?(村里|上面|你们)?提(出来|上去|一提)"
                                 # "跟你们反映一下，…" / "向村里反映个事": the opening of a report
                                 r"|^(我|俺|咱)?(跟|给|向|和|同)(你们|您|你|村里|村上|上面|领导|政府)反映(一下|个事|点事|件事|个情况|点情况)"
                                 # taking it higher up ("我非得把这事捅上去", "要把这事闹到镇上")
@@ -382,6 +384,8 @@ _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])
                        # regional question words: Xiang 么子, Cantonese 咩 / 乜 / 边度 / 边个 / 点样 / 几多 /
                        # 有冇 ("要唔要抵押", "去边度办"), northern 多会儿
                        r"|么子|咩|乜|边度|边个|边处|点样|点解|几多|有冇|多会儿?"
+                       # Gan / Hubei "how" ("嘛格办咯", "么格搞")
+                       r"|(嘛|么)(格|个)(办|搞|弄|整|回事)"
                        # Wu 哪能 (how: "残疾证哪能去办")
                        r"|哪能(去)?(办|弄|报|申请|领|交|搞)"
                        # Wu 伐 closing a question ("有规定伐")
@@ -570,10 +574,16 @@ def _without_as_due(text: str) -> str:
     return _AS_DUE.sub("", text or "")
 
 
+#: ... or as an order of its own after the story, verb first ("…，该罚就罚，扣他家分").
+_PENALTY_ORDER_LAST = re.compile(r"(就|得|该)?(扣|罚)(他|她|他家|她家|他们家)(的)?(分|款)?(吧|了|呗)?$")
+
+
 def tells_penalty(text: str) -> bool:
     """'二十五号…又把垃圾往河沟里倒，这回得扣': a penalty to book (or, from a villager, a report)."""
     flat = flat_text(text)
-    said = _PENALTY_SAID.search(flat) or any(m.group(2) in "扣罚" for m in _AS_DUE.finditer(flat))
+    last = re.split(r"[，,。！!；;…]+", (text or "").strip("，,。！!；;… "))[-1]
+    said = _PENALTY_SAID.search(flat) or any(m.group(2) in "扣罚" for m in _AS_DUE.finditer(flat)) \
+        or _PENALTY_ORDER_LAST.match(last.strip())
     return bool(said) and not asks_question(_without_as_due(text))
 _VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
 
@@ -589,7 +599,9 @@ def tells_award(text: str) -> bool:
     # the order said as the last words after a story that wonders on the way ("…冇她还不晓得要闹成
     # 么子样，给她家加分咯"): the last clause is what is asked for
     last = _LAST_CLAUSE.search(text.strip())
-    return bool(last) and last.start() > 0 and bool(AWARD_SAID.search(last.group()) or AWARDED_POINTS.search(last.group())) \
+    said_last = bool(last) and bool(AWARD_SAID.search(last.group()) or AWARDED_POINTS.search(last.group())
+                                    or _PENALTY_ORDER_LAST.search(last.group().strip("，,。！!；;… ")))
+    return bool(last) and last.start() > 0 and said_last \
         and not _VISIT_SAID.search(last.group()) and not asks_question(_without_as_due(last.group()))
 
 

@@ -845,3 +845,32 @@ def test_a_complaint_with_the_report_asked_for_last_is_filed_whatever_was_asked_
 
     assert wants_to_complain("低保评的谁、凭啥评的，从来不公示，我对这事有意见，帮我报上去")
     assert not wants_to_complain("低保评的谁、凭啥评的，从来不公示，帮我报上去吗")
+
+
+def test_the_nineteenth_held_out_sets_failures_read_as_general_rules():
+    """After its one measurement the nineteenth set was read; its kinds of failure, in other words."""
+    from actions.parsing import anonymity_in, without_self_corrections
+    from actions.point_rules import RULE_WORDS
+    from bot.emergency import is_emergency
+    from bot.nlu.goals import asks_own_balance, asks_points_rule, asks_question, tells_penalty, wants_to_complain
+    from bot.replies import is_stop
+
+    # putting it off to another day, for a look-up too; 不办了 however the recogniser spelt it, said twice
+    assert is_stop("这会儿记不清，改天再查") and is_stop("不伴了，不伴了")
+    # a snake bite is an emergency
+    assert is_emergency("放牛的时候让蛇咬了一口，小腿乌青了")
+    # the order as a clause of its own after the story
+    assert tells_penalty("二组那户又往河沟里倒垃圾，罚他家") and not tells_penalty("罚他家分吗")
+    from bot.nlu.goals import tells_award
+
+    assert tells_award("九号那户又在地头烧麦秸，该罚就罚，扣他家分")  # booked, not a look-up of the household
+    # a number taken back because it was misread
+    assert without_self_corrections("12号……哎呀看错了，是21号") .startswith("21号")
+    # the name written as it is
+    assert anonymity_in("就照实写我名字") is False
+    # the family's points ranked, said without 积
+    assert asks_own_balance("俺家的分在村里排第几")
+    # "how many" in the south; rubbish kept apart is sorting
+    assert asks_points_rule("在村里耍酒疯，这种要扣几多分") and "分开扔" in RULE_WORDS["垃圾分类"]
+    # Gan "how" asks; an unfair charge said as 讲不通 is a complaint
+    assert asks_question("钱被人骗走了，么格办") and wants_to_complain("水费一户多收二十，这讲不通")

@@ -39,6 +39,8 @@ STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取
         "算哒算哒", "莫弄哒", "覅弄了", "冇搞喽", "算球", "容俺掂量掂量", "先莫交", "不说这个了",
         # 算了 misheard (散了) and 了 said as 勒 (an unsafe write in the eighth set, start code)
         "散了散了，不报勒", "不报勒", "酸了",
+        # 不办了 misheard (搬 / 半), once or twice: a way out like 不办了 itself
+        "不搬了", "不半了不半了",
         # 不报了 heard in another tone (an unsafe write in the ninth set, start code)
         "哎呀不包了不包了", "不抱了",
         # Cantonese, Minnan, Wu and south-western ways out
@@ -52,8 +54,8 @@ STOP = ["算了", "算了不说了", "不说了", "先不弄了", "取消", "取
         "让我再琢磨琢磨", "等我问问我孙子", "这事跟老头子合计合计再说", "哎，别管了", "就当我啥也没说，当我没说",
         "俺改主意了", "那个不报了吧", "俺还是自个儿去讲吧", "回头再讲吧"]
 NO = ["不对", "不是", "不行", "不中", "错了", "不", "对，不对不对", "不是这个", "地点说错了",
-      # ASR slips of 不是 / 不对 / 不办了
-      "不四", "布什", "布是", "不队", "不搬了",
+      # ASR slips of 不是 / 不对
+      "不四", "布什", "布是", "不队",
       # south-western 莫得 (no), even beside 问题 when it is not "no problem"
       "莫得", "莫得那回事",
       # "said it wrong" in northern speech
