@@ -1209,7 +1209,10 @@ class KnowledgeBase:
         village's own entry on the same topic is answered from the village entry; the words
         and the sounds of the question and the learned view must agree on the entry (see
         ``decide``). When not sure,
-        ``Answer.clarify`` holds one short question naming the close candidates."""
+        ``Answer.clarify`` holds one short question naming the close candidates. A question said
+        after "顺便问问" in the middle is asked on its own first (``asked_after_marker``); a story the
+        whole of which is unsure is answered by its last clause when that clause is sure of the
+        entry the whole ranked first and names its subject (``last_clause``)."""
         asked = asked_after_marker(question) if parts else ""
         if asked:
             focused = self.answer(asked, topic, village_grid, topic_mode, parts, previous)

@@ -21,6 +21,19 @@ from bot.ops import processes as P
 from tests.support import processes as os_view
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+def _sleeper() -> subprocess.Popen:
+    """A sleeper in a session of its own, returned once it runs its own command line: between fork
+    and exec a child still shows its parent's, and the stale-run checks compare command lines (on a
+    loaded machine a check made in that window saw somebody else's process)."""
+    proc = subprocess.Popen(SLEEPER, start_new_session=True)
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while cmdline.read_bytes().split(b"\0")[:-1] != [part.encode() for part in SLEEPER]:
+        assert time.monotonic() < deadline, "the sleeper never started"
+        time.sleep(0.01)
+    return proc
 BOUND = 60  # upper bound (seconds) of every wait below; none is asserted on
 
 
@@ -261,7 +274,7 @@ def _gone_pid() -> tuple[int, list[str]]:
 
 
 def test_a_stale_run_of_this_checkout_is_stopped_per_its_pid_file(tmp_path):
-    children = [subprocess.Popen(SLEEPER, start_new_session=True) for _ in range(2)]
+    children = [_sleeper() for _ in range(2)]
     try:
         pid_file = _stale_run(tmp_path, *_gone_pid(), children)
         said = []
@@ -278,7 +291,7 @@ def test_a_stale_run_of_this_checkout_is_stopped_per_its_pid_file(tmp_path):
 
 
 def test_a_recycled_pid_in_a_pid_file_is_left_alone(tmp_path):
-    other = subprocess.Popen(SLEEPER, start_new_session=True)
+    other = _sleeper()
     try:
         pid_file = _stale_run(tmp_path, *_gone_pid(), [other], cmds=[["python", "-m", "rasa", "run"]])
         assert P.stop_stale_run(pid_file, lambda line: None) == []
@@ -289,7 +302,7 @@ def test_a_recycled_pid_in_a_pid_file_is_left_alone(tmp_path):
 
 
 def test_a_pid_file_of_another_checkout_blocks_only_while_that_copy_runs(tmp_path):
-    owner = subprocess.Popen(SLEEPER, start_new_session=True)
+    owner = _sleeper()
     try:
         pid_file = _stale_run(tmp_path, owner.pid, SLEEPER, [owner])
         record = json.loads(pid_file.read_text())
@@ -304,7 +317,7 @@ def test_a_pid_file_of_another_checkout_blocks_only_while_that_copy_runs(tmp_pat
 
 
 def test_a_run_whose_owner_is_alive_is_not_stale(tmp_path):
-    owner = subprocess.Popen(SLEEPER, start_new_session=True)
+    owner = _sleeper()
     try:
         pid_file = _stale_run(tmp_path, owner.pid, SLEEPER, [owner])
         with pytest.raises(P.StartError, match=f"already running from this folder: owner pid {owner.pid}"):
