@@ -574,7 +574,8 @@ def _without_as_due(text: str) -> str:
     return _AS_DUE.sub("", text or "")
 
 
-#: ... or as an order of its own after the story, verb first ("…，该罚就罚，扣他家分").
+#: ... or as an order of its own after the story, verb first ("…，该罚就罚，扣他家分"); matched from
+#: the clause's start, so that "先不扣他家分" is no order.
 _PENALTY_ORDER_LAST = re.compile(r"(就|得|该)?(扣|罚)(他|她|他家|她家|他们家)(的)?(分|款)?(吧|了|呗)?$")
 
 
@@ -600,7 +601,7 @@ def tells_award(text: str) -> bool:
     # 么子样，给她家加分咯"): the last clause is what is asked for
     last = _LAST_CLAUSE.search(text.strip())
     said_last = bool(last) and bool(AWARD_SAID.search(last.group()) or AWARDED_POINTS.search(last.group())
-                                    or _PENALTY_ORDER_LAST.search(last.group().strip("，,。！!；;… ")))
+                                    or _PENALTY_ORDER_LAST.match(last.group().strip("，,。！!；;… ")))
     return bool(last) and last.start() > 0 and said_last \
         and not _VISIT_SAID.search(last.group()) and not asks_question(_without_as_due(last.group()))
 

@@ -864,6 +864,7 @@ def test_the_nineteenth_held_out_sets_failures_read_as_general_rules():
     from bot.nlu.goals import tells_award
 
     assert tells_award("九号那户又在地头烧麦秸，该罚就罚，扣他家分")  # booked, not a look-up of the household
+    assert not tells_award("九号那户又在地头烧麦秸，这回先不扣他家分")  # no order when it is held back
     # a number taken back because it was misread
     assert without_self_corrections("12号……哎呀看错了，是21号") .startswith("21号")
     # the name written as it is
