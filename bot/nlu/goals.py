@@ -579,12 +579,17 @@ def _without_as_due(text: str) -> str:
 _PENALTY_ORDER_LAST = re.compile(r"(就|得|该)?(扣|罚)(他|她|他家|她家|他们家)(的)?(分|款)?(吧|了|呗)?$")
 
 
+def _penalty_ordered_last(text: str) -> bool:
+    """The last clause is a penalty ordered verb first (``_PENALTY_ORDER_LAST``)."""
+    last = _LAST_CLAUSE.search((text or "").strip())
+    return bool(last) and bool(_PENALTY_ORDER_LAST.match(last.group().strip("，,。.!！?？；;… ")))
+
+
 def tells_penalty(text: str) -> bool:
     """'二十五号…又把垃圾往河沟里倒，这回得扣': a penalty to book (or, from a villager, a report)."""
     flat = flat_text(text)
-    last = re.split(r"[，,。！!；;…]+", (text or "").strip("，,。！!；;… "))[-1]
     said = _PENALTY_SAID.search(flat) or any(m.group(2) in "扣罚" for m in _AS_DUE.finditer(flat)) \
-        or _PENALTY_ORDER_LAST.match(last.strip())
+        or _penalty_ordered_last(text)
     return bool(said) and not asks_question(_without_as_due(text))
 _VISIT_SAID = re.compile(r"走访|看望|探望|去了|上门")
 
@@ -601,7 +606,7 @@ def tells_award(text: str) -> bool:
     # 么子样，给她家加分咯"): the last clause is what is asked for
     last = _LAST_CLAUSE.search(text.strip())
     said_last = bool(last) and bool(AWARD_SAID.search(last.group()) or AWARDED_POINTS.search(last.group())
-                                    or _PENALTY_ORDER_LAST.match(last.group().strip("，,。！!；;… ")))
+                                    or _penalty_ordered_last(text))
     return bool(last) and last.start() > 0 and said_last \
         and not _VISIT_SAID.search(last.group()) and not asks_question(_without_as_due(last.group()))
 
