@@ -103,9 +103,12 @@ EIGHTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_eighteenth"
 #: Written blind at the start of the seventeenth pass as the next held-out set; measured once at
 #: its end (98/116; 96 with the start code), then read (development data since; README in the folder).
 NINETEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_nineteenth"
-#: Written blind during the seventeenth pass as the next held-out set: not in ALL_DIALOGUE_DIRS
-#: while it is unread (README in the folder says what was measured on it).
+#: Written blind during the seventeenth pass as the next held-out set; measured once at the start
+#: of the eighteenth (95/116), then read (development data since; README in the folder).
 TWENTIETH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twentieth"
+#: Written blind at the start of the eighteenth pass as the next held-out set: not in
+#: ALL_DIALOGUE_DIRS while it is unread (README in the folder says what was measured on it).
+TWENTYFIRST_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_twentyfirst"
 #: Every development set, oldest first: what ``make bench`` runs.
 ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FOURTH_DIALOGUES_DIR,
                      FIFTH_DIALOGUES_DIR, SIXTH_DIALOGUES_DIR, SEVENTH_DIALOGUES_DIR, EIGHTH_DIALOGUES_DIR,
@@ -113,7 +116,7 @@ ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FO
                      DEV11_DIALOGUES_DIR, ELEVENTH_DIALOGUES_DIR, DEV12_DIALOGUES_DIR, TWELFTH_DIALOGUES_DIR,
                      THIRTEENTH_DIALOGUES_DIR, DEV13_DIALOGUES_DIR, FOURTEENTH_DIALOGUES_DIR, DEV14_DIALOGUES_DIR,
                      FIFTEENTH_DIALOGUES_DIR, DEV15_DIALOGUES_DIR, SIXTEENTH_DIALOGUES_DIR, SEVENTEENTH_DIALOGUES_DIR,
-                     EIGHTEENTH_DIALOGUES_DIR, NINETEENTH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
+                     EIGHTEENTH_DIALOGUES_DIR, NINETEENTH_DIALOGUES_DIR, TWENTIETH_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")
