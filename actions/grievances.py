@@ -18,7 +18,7 @@ from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState
 from bot.nlu.control import ACTION_LISTEN, NAME_ANSWER_MISREADS, says_about_the_name
-from bot.nlu.goals import asks_report_status
+from bot.nlu.goals import asks_report_status, commands_ticket_by_subject
 from bot.replies import FILING_VERBS, Reply, answers_read_back, interpret
 
 OTHER_CATEGORY = "其他"
@@ -204,11 +204,12 @@ class ValidateGrievanceForm(FormValidationAction):
                 # again, never filed with the old one
                 return {slots.GRIEVANCE_CONFIRMED: None, **named}
             return {slots.GRIEVANCE_CONFIRMED: True}
+        if reply in (Reply.UNCLEAR, Reply.OTHER) and _restates_read_back(tracker, _corrections(tracker, intent)):
+            # "对，四组，这回没错" after "四组…对吗？", "嗯，一组，没错，交上去吧" after "一组…对吗？"
+            return {slots.GRIEVANCE_CONFIRMED: True}
         if reply is Reply.UNCLEAR:
             # A short correction ("很急", "噪音", an entity) is no yes either, but it is clear.
             named = _corrections(tracker, intent)
-            if _restates_read_back(tracker, named):
-                return {slots.GRIEVANCE_CONFIRMED: True}  # "对，四组，这回没错" after "四组…对吗？"
             if named and set(named) != {slots.GRIEVANCE_DESCRIPTION}:
                 return {slots.GRIEVANCE_CONFIRMED: None, **named}
         if reply in (Reply.UNCLEAR, Reply.REPEAT):
@@ -452,6 +453,11 @@ class ActionHandleGrievance(XiangyinAction):
         if not_staff is not None:
             return not_staff
         action, note = parsing.parse_staff_command(text)
+        if not ticket and action and commands_ticket_by_subject(text):
+            # "三组垃圾桶老满那一件…我打算给它办结": the ticket of the asker's queue it is about
+            with turn.session() as s:
+                found = grievances.open_ticket_about(s, turn.actor, text)
+            ticket = found.ticket_no if found is not None else None
         if not ticket or not action:
             turn.say("utter_staff_command_help")
             return []

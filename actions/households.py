@@ -56,7 +56,7 @@ class Query:
 #: Follow-up questions about the household talked about last ("那他家几口人"): what is asked,
 #: by the words that ask it, and how the answer is said from a summary.
 FOLLOW_UPS = (
-    (("几口人", "几个人", "几口", "多少人", "多少口", "都有谁", "有谁"), lambda s: f"{s.members}口人"),
+    (("几口人", "几个人", "几口", "多少人", "多少口", "都有谁", "有谁", "人口"), lambda s: f"{s.members}口人"),
     (("联系人", "三线", "谁联系", "谁管"), lambda s: f"三线联系人是{s.contact or phrases.NO_CONTACT}"),
     (("走访",), lambda s: phrases.last_visit(s.last_visit)),
     (("诉求", "反映", "投诉"), lambda s: phrases.open_grievances(s.open_grievances, clause=False)),
@@ -72,12 +72,16 @@ FOLLOW_UPS = (
 REFERS_BACK = ("他家", "她家", "他们家", "她们家", "这户", "那户", "这家", "那家", "这一户", "那一户", "他", "她")
 
 
+#: "家里人口多少", "屋里几个人" said at the start: the home of the household talked about.
+_THEIR_HOME = re.compile(r"^(家里|屋里|屋头|家头)")
+
+
 def refers_back(text: str) -> bool:
     """'那他家几口人' / '这户电话多少' / '那几口人呢' / '积分呢' is about the household talked about
     last (a short question ending in 呢 asks the same of what was just talked about)."""
     text = (text or "").strip()
     flat = text.rstrip("？?。.！! ")
-    return (any(word in text for word in REFERS_BACK) or text.startswith("那")
+    return (any(word in text for word in REFERS_BACK) or text.startswith("那") or bool(_THEIR_HOME.match(text))
             or (len(flat) <= 6 and flat.endswith(("呢", "嘞", "咧"))))
 
 

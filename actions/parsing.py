@@ -64,7 +64,7 @@ def counted_quantity(text: str) -> Optional[int]:
     return cn.parse_number(match.group(1)) if match else None
 
 
-_HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)")
+_HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)|门牌(?:号)?(?:是)?{cn.HOUSE_DIGITS}(?![\d{cn.NUMERAL_CHARS}])")
 #: ... and counted as the nth household ("第37户户主是哪个"); "3户人家" is a count, not a house.
 _NTH_HOUSE = re.compile(rf"第{cn.HOUSE_DIGITS}(号)?户(?!口|籍)")
 
@@ -82,16 +82,18 @@ def house_number_in(text: str) -> Optional[str]:
     """A house number said anywhere in the text ('8号户', '查一下8号' → '8'); a six-digit
     grievance ticket is not one."""
     match = _HOUSE_NUMBER.search(text or "") or _NTH_HOUSE.search(text or "")
-    return match.group(1) if match and not ticket_in(text) else None
+    return next(g for g in match.groups() if g) if match and not ticket_in(text) else None
 
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
-_TAKEN_BACK = r"(不是|不对|说错了|说岔了|看岔了|看错了|记岔了|记错了|弄错了|搞岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-]))"
-_HESITATION = r"(哎呀|哎哟|唉呀|哦|噢|哎|呃|嗯|啊|唉)?"
+_TAKEN_BACK = (r"(不是|不对|说错了|说岔了|看岔了|看错了|记岔了|记错了|弄错了|搞岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-])"
+               r"|讲错了|讲岔了|嘴瓢了|说反了)")
+_HESITATION = r"(哎呀|哎哟|唉呀|哦|噢|哎|呃|嗯|啊|唉|嗐|咳|嗨)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
-# How the right number is said again: "是66号", "给65号", "是给65号", "查9号".
-_RESTATED = r"(是给|是|给|查|到)"
+# How the right number is said again: "是66号", "给65号", "是给65号", "查9号"; with the household's
+# name first ("嗐不是，是吴明亮，61号").
+_RESTATED = rf"(是给|是|给|查|到)?(?P<name>(?:(?![{cn.NUMERAL_CHARS}号户家])[\u4e00-\u9fa5]){{2,3}}[，,、\s]*)?"
 # The first number may be said bare when the taking back follows at once ("四十六，哦不是，四十八号").
 # The corrected number may come without 号 ("十八号，哎不对，是十六，周翠花…"): it is the house.
 _SELF_CORRECTED = re.compile(rf"(?<![\d{cn.NUMERAL_CHARS}]){cn.HOUSE_DIGITS}(号(户|家)?{_BREAK}*|{_BREAK}+){_HESITATION}"
@@ -105,7 +107,7 @@ _LATE_CORRECTED = re.compile(rf"{cn.HOUSE_DIGITS}号(?P<between>[^…。.]{{1,16
 
 # A report that starts by naming the wrong group or house and takes it back ("三组……不是，五组路口那棵
 # 大树倒了"): what follows the taking back is the report.
-_FALSE_START = re.compile(rf"^\s*{cn.HOUSE_DIGITS}(组|号|队)[\s…。.，,、]+(哦|噢|呃|嗯|哎)?[\s…，,]*{_TAKEN_BACK}"
+_FALSE_START = re.compile(rf"^\s*{cn.HOUSE_DIGITS}(组|号|队)[\s…。.，,、]+{_HESITATION}[\s…，,]*{_TAKEN_BACK}"
                           rf"[\s…，,、]*(是)?(?P<rest>{cn.HOUSE_DIGITS}(组|号|队).+)$")
 
 
@@ -115,10 +117,16 @@ def without_false_start(text: str) -> str:
     return match.group("rest") if match else (text or "")
 
 
+#: A house number said as the door plate ("黄小红那户门牌11", "门牌号是二十三"), with or without 号.
+_DOORPLATE = re.compile(rf"门牌(?:号)?(?:是)?{cn.HOUSE_DIGITS}(?:号)?(?![\d{cn.NUMERAL_CHARS}])")
+
+
 def without_self_corrections(text: str) -> str:
-    """The sentence as finally meant: '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分';
+    """The sentence as finally meant (a door plate as a house number: '门牌11' → '11号'):
+    '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分';
     '给60号加五分义务清扫……哦说岔了，是66号' → '给66号加五分义务清扫'."""
-    text = _SELF_CORRECTED.sub(lambda m: f"{m.group('meant')}号", text or "")
+    text = _DOORPLATE.sub(lambda m: f"{m.group(1)}号", text or "")  # "门牌11" is house 11
+    text = _SELF_CORRECTED.sub(lambda m: f"{(m.group('name') or '').strip('，,、 ')}{m.group('meant')}号", text or "")
     late = _LATE_CORRECTED.search(text)
     if late:
         text = text[:late.start()] + f"{late.group('meant')}号{late.group('between')}{late.group('rest')}"
@@ -213,7 +221,9 @@ def strip_place_prefix(text: str) -> str:
 
 
 _NOT_PRIVATE = re.compile(r"(不|甭|别|莫|不用|不要|不需要|用不着|没必要|唔使|唔洗|不消|免|覅)(用)?(保|匿名|瞒|藏)|"
-                          r"写(上)?(我|俺)?(的)?名字|留(我|俺)?(的)?名字|名字写上|名字照写|照写|照实写|如实写|实名|写真名|真名实姓|不怕|大大方方|"
+                          r"写(上)?(我|俺)?(的)?名字|留(我|俺)?(的)?名字|名字写上|名字照写|照写|照实写|如实写|照直写|直接写|只管写|尽管写|"
+                          # "why keep it secret" ("保啥密", "有啥好保密的", "保密干啥")
+                          r"保(个)?(啥|什么|甚么|么子|哪样|啥子)(子)?密|有(啥|什么|么子)(好|可|要)?保密|保密(干啥|干嘛|做啥|作啥|有啥用)|实名|写真名|真名实姓|不怕|大大方方|"
                           r"无所谓|冇所谓|没所谓|不打紧|不要紧|没关系|随便写|写就写|名字写着|写着名字|名字就写|"
                           r"保密不保密都|保不保密都|保不保都|都行|都可以|都成|都中|"
                           r"不怕.{0,4}(晓得|知道)|"
@@ -260,7 +270,7 @@ def strip_negation(text: str) -> str:
 
 _SWAP = re.compile(r"不(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*"
                    # "我记岔了" said in between ("哦不是五组，我记岔了，是六组打谷场边上")
-                   r"(?:(?:我|俺|咱)?[^，,。\s是]{0,4}(?:岔|错|差|混|串)(?:了|啦|咯|喽)?[，,。\s]*)?"
+                   r"(?:(?:我|俺|咱)?[^，,。\s是]{0,4}(?:岔|错|差|混|串|瓢|秃噜|口误)(?:了|啦|咯|喽)?[，,。\s]*)?"
                    r"(?:而)?(?:是|在)([^，,。]{1,20})$")
 _SWAP_REVERSED = re.compile(r"(?:^|[，,。\s]|不是|不在)(?:是|在)([^，,。\s]{1,12}?)[，,。\s]*(?:而)?不(?:是|在)([^，,。\s]{1,12}?)[的吧啊呀呢嘞。，,\s]*$")
 _TRAILING_PLACE = re.compile(r"(那段|那块|那边|那里|那儿|这段|那条|那个)?(才是|才对)?[的吧啊呀呢嘞。，,\s]*$")
@@ -354,6 +364,7 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
                 note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
                 if not note:  # "260101村口那个灯换上新的了，这件可以结了": what was done is said first
                     note = re.sub(r"\d{6}号?", "", before)
+                    note = re.sub(r"[，,。\s]*(我|俺)?(打算|想|准备|要|就)?(给它|把它|给这件|把这件)?$", "", note)
                     note = re.sub(r"[，,。\s]*(这件|这个|这事|这单|那件)?(事)?(就|也)?(可以|能|该)?$", "", note).strip(" ，,。")
                 return action, note
     return None, ""

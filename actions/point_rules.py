@@ -16,7 +16,9 @@ RULE_WORDS = {
     "义务清扫": ("清扫", "打扫", "扫地", "扫大街", "义务劳动", "大扫除", "搞卫生", "扫街", "扫路", "扫道", "扫雪",
              "义务扫", "扫村道", "扫马路", "扫净", "扫干净", "扫得干净", "清河", "清沟", "清淤", "掏沟", "清理",
              # "跟着扫了村里的小广场"
-             "扫了", "扫广场", "扫场子", "扫院子", "扫操场"),
+             "扫了", "扫广场", "扫场子", "扫院子", "扫操场",
+             # snow cleared off the roads ("把村道积雪铲了个干净")
+             "铲雪", "积雪", "除雪", "清雪"),
     "志愿服务": ("志愿", "义工", "当志愿者", "帮忙", "帮工", "义务帮", "去帮", "帮了", "出工", "出力"),
     "垃圾分类": ("分类", "垃圾分得", "分垃圾", "垃圾分开", "分拣", "干湿分开", "分得清", "分得好", "分得干净",
              # kinds of rubbish kept apart ("烂菜叶子跟塑料袋分开倒")
@@ -43,6 +45,11 @@ RULE_WORDS = {
 }
 
 
+#: Words that name a rule only when no deed of any rule is said: helping out with something the
+#: rules do not name ("在村委会帮着登记打疫苗的老人") is volunteering.
+FALLBACK_WORDS = {"志愿服务": ("帮着", "帮把手", "搭把手", "打下手")}
+
+
 def rule_words(rule: PointsRule) -> Tuple[str, ...]:
     return (rule.activity, rule.name, *RULE_WORDS.get(rule.activity, ()), *(getattr(rule, "aliases", None) or ()))
 
@@ -65,6 +72,9 @@ def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] =
                 gap = {2: 4, 3: 6}.get(len(word or ""))
                 if gap and re.search(f"{re.escape(word[0])}[^，,。？?！!]{{1,{gap}}}{re.escape(word[1:])}", text or ""):
                     return rule
+        for rule in rules:
+            if any(word in (text or "") for word in FALLBACK_WORDS.get(rule.activity, ())):
+                return rule
     return best[1] if best else None
 
 

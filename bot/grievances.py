@@ -19,6 +19,8 @@ channel (``followup_question`` to the reporter, or to the household for a voice 
 """
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import difflib
 import secrets
@@ -361,6 +363,28 @@ def open_queue(s: Session, actor: Actor) -> list[GrievanceView]:
     if actor.role != Role.admin:
         query = query.where(Grievance.assignee_id == actor.user_id)
     return [view(s, g) for g in s.execute(query.order_by(Grievance.due_at)).scalars()]
+
+
+#: Shared two-character runs a ticket's words need with a sentence that names it by its subject.
+SUBJECT_MIN_SHARED = 2
+_HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+
+
+def _pairs(text: str) -> set[str]:
+    return set(_HAN_PAIR.findall(text or ""))
+
+
+def open_ticket_about(s: Session, actor: Actor, text: str) -> GrievanceView | None:
+    """The one open ticket of the staff member's queue that ``text`` names by its subject ("三组
+    垃圾桶老满那一件" → the 三组 rubbish-bin ticket): the most two-character runs shared with its
+    place, description and kind, at least ``SUBJECT_MIN_SHARED``, and more than any other ticket;
+    None when no ticket or more than one fits."""
+    said = _pairs(text)
+    scored = sorted(((len(said & _pairs(f"{v.place}{v.description}{v.category}")), v) for v in open_queue(s, actor)),
+                    key=lambda sv: -sv[0])
+    if not scored or scored[0][0] < SUBJECT_MIN_SHARED or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
 
 
 def _staff_grievance(s: Session, actor: Actor, ticket_no: str) -> Grievance:

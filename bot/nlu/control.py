@@ -22,6 +22,7 @@ from bot.nlu.goals import (
     asks_to_file,
     asks_to_file_last,
     commands_ticket,
+    commands_ticket_by_subject,
     asks_others_balance,
     asks_own_balance,
     asks_points_rule,
@@ -238,7 +239,7 @@ AWARD_ACTION = "action_award_points"
 #: Intents the model gives a visit told as done with the household named ("26号，我才走访完").
 VISIT_MISREADS = frozenset({"query_household", "inform", "nlu_fallback"})
 VISIT_ACTION = "action_log_visit"
-_NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])家")
+_NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|门牌(号)?(是)?{HOUSE_DIGITS}|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])(家|那户)")
 #: Intents the model gives a staff command on a ticket it cannot place.
 TICKET_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope", "file_grievance", "check_grievance_status"})
 TICKET_ACTION = "action_handle_grievance"
@@ -304,6 +305,15 @@ FILE_REQUEST_MISREADS = REPORT_MISREADS | {"check_grievance_status", "request_hu
 #: the points' own appeal, checked first).
 COMPLAINT_OPENING_MISREADS = COMPLAINT_MISREADS | REPORT_MISREADS | {"log_visit", "check_points", "points_history"}
 STATUS_ACTION = "action_grievance_status"
+FILE_INTENT = "file_grievance"
+#: A wish to tell something, with nothing told yet ("俺想给恁说道说道一件事", "跟你讲个事儿"): the
+#: opening of a report, which the model may hear as a dispute about points (说道说道).
+_WANTS_TO_TELL = re.compile(r"(说|讲|唠|反映|告诉|说道|念叨|聊|叨咕)[^，,。？?]{0,4}(一|个|件|点)(件|个)?(事|事情|事儿|情况)")
+_POINTS_TALK = re.compile(r"分|扣|罚|申诉|超市|兑|换")
+#: Who decides, how it is decided ("村里头大事到底谁说了算"): a question about how things work.
+_HOW_DECIDED = re.compile(r"谁说了算|谁拍板|谁做主|谁定的|(怎么|咋|如何)定(的|下来)")
+#: Intents the model gives such an opening when it hears points in it.
+TELL_SOMETHING_MISREADS = frozenset({"points_history", "check_points", "ask_points_rules"})
 #: Intents the model gives a question about an earlier report that tells its problem again
 #: ("前阵子反映垃圾桶那档子事，如今弄到哪步啦" sounds like a new report).
 STATUS_MISREADS = frozenset({"file_grievance", "ask_policy", "nlu_fallback", "inform", "out_of_scope", "log_visit"})
@@ -492,7 +502,7 @@ def decide(turn: Turn) -> Optional[str]:
         # house number it names: "晓得了，李玉珍家，三十号是吧，我骑上车就往那边去")
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
-    if not busy and turn.intent in TICKET_MISREADS and commands_ticket(turn.text):
+    if not busy and turn.intent in TICKET_MISREADS and (commands_ticket(turn.text) or commands_ticket_by_subject(turn.text)):
         return TICKET_ACTION  # "260104…报到村里去": the action checks who may, and reads it back
     if not busy and (turn.intent in AWARD_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind)
                      or (turn.intent in PENALTY_MISREADS and (tells_penalty(turn.text)
@@ -539,6 +549,19 @@ def decide(turn: Turn) -> Optional[str]:
             and not is_stop(turn.text):
         # "后院那家天天半夜磨豆腐，吵得睡不着，这种事该上哪儿去说" heard as a form answer: whom to tell
         # (the knowledge base, or the general answer), then the offer to report it
+        return POLICY_ACTION
+    if not busy and turn.intent in TELL_SOMETHING_MISREADS and _WANTS_TO_TELL.search(flat_text(turn.text)) \
+            and not _POINTS_TALK.search(flat_text(turn.text)) and not is_stop(turn.text):
+        return START_REPORT_ACTION  # "俺想给恁说道说道一件事": what the matter is, asked by the form
+    if not busy and turn.intent == "list_households" and reports_problem(turn.text) and not asks_question(turn.text) \
+            and not ASKS_FOR_PEOPLE.search(flat_text(turn.text)) and not is_stop(turn.text):
+        # "五组，嗐，讲错了，六组那个垃圾池，一个礼拜没人来清": groups named in a report, heard as a list
+        return START_REPORT_ACTION
+    if not busy and turn.intent == FILE_INTENT and _HOW_DECIDED.search(turn.text) \
+            and not reports_problem(turn.text) and not asks_to_file(turn.text) and not wants_to_complain(turn.text) \
+            and not asks_report_status(turn.text) and not names_a_report(turn.text) and not is_stop(turn.text):
+        # "村里头大事到底谁说了算，有人提到四议两公开": how the village decides,
+        # asked with no problem in it and no report asked for, which the model heard as a report
         return POLICY_ACTION
     if not busy and turn.intent in COMPLAINT_OPENING_MISREADS and wants_to_complain(turn.text) \
             and not disputes_deduction(turn.text) and not is_stop(turn.text):

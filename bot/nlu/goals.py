@@ -21,7 +21,7 @@ def flat_text(text: str | None) -> str:
 
 # How many points a deed earns or costs ("扣多少分", "加几分", "给几分", "罚多少"), or whether it
 # does ("扣不扣分", "要扣分", "会扣分吗", "能加分不", "算不算分", "不该扣分吗").
-_AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几|好多|几多)(个)?分?")  # 好多 / 几多: "how many" in the south
+_AMOUNT = re.compile(r"(扣|加|罚|减|给|记|奖励?)(多少|几|好多|几多)(个)?分?|算(多少|几|好多|几多)(个)?分")  # 好多 / 几多: "how many" in the south
 _WHETHER = re.compile(r"(扣|加)不(扣|加)分|(要|会|能|该|得|算)(扣|加|记)分|(扣|加)分(吗|嘛|不|没有?)$|算不算分|给不给分"
                       # "这个给不给加分", "能不能记分"
                       r"|(给|能|会|让|可)不(给|能|会|让|可)(以)?(加|扣|记)分")
@@ -169,7 +169,8 @@ _DISPUTE = re.compile(rf"申诉|冤|为啥|为什么|咋扣|{_AGAINST}")
 
 #: Disagreement with a deduction, not only a question about it ("为啥扣我分" asks the reason).
 _APPEAL = re.compile(r"(?<![不别甭])(申诉|申个诉)")
-_DISAGREES = re.compile(rf"{_APPEAL.pattern}|冤|{_AGAINST}|不合理|不公平|不应该扣|不该扣|扣得不对|说道说道|讨个说法")
+_DISAGREES = re.compile(rf"{_APPEAL.pattern}|冤|{_AGAINST}|不合理|不公平|不应该扣|不该扣|扣得不对|(扣|罚|分)[^，,。]{{0,12}}(说道说道|讨个说法)"
+                        r"|(说道说道|讨个说法)[^，,。]{0,12}(扣|罚|分)")
 
 
 #: An appeal declined ("想想还是勿要申诉了", "不申诉了", "莫去申诉"): no wish to appeal.
@@ -268,7 +269,11 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   # rubbish nobody collects ("垃圾池都堆冒尖了，几天都不见人收")
                   "冒尖", "堆满", "没人收", "不见人收", "没人清", "没人拉", "没人来收",
                   # filth and dogs let loose ("墙根儿底下一溜儿全是狗屎，谁家的狗也不拴着")
-                  "狗屎", "粪便", "不拴", "没拴", "污水", "脏水", "满地都是")
+                  "狗屎", "粪便", "不拴", "没拴", "污水", "脏水", "满地都是",
+                  # money that never came, taken on the way ("半年了一分没到，肯定是叫谁截下了")
+                  "截下", "截留", "截走", "私吞", "贪污", "一分没到", "一分钱没到", "一分都没到",
+                  # rubbish nobody comes to clear, flies ("一个礼拜没人来清，苍蝇乱飞")
+                  "没人来清", "没人来拉", "苍蝇乱飞", "苍蝇满天")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)(?!费|钱|平|准|表|工|器|瓶)|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
                       # a hazard someone nearly came to harm by ("一地的碎玻璃…差点扎了脚")
                       r"|差点(儿)?(扎|摔|绊|掉|砸|撞|滑|戳|割|淹|电)|碎玻璃|玻璃碴"
@@ -369,6 +374,8 @@ def reports_problem(text: str) -> bool:
 
 _QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|请谁|叫谁|让谁|谁来|谁给|谁帮|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
+                       # who decides ("村里大事到底谁说了算"); Jiang-Huai 哪块 (where: "这事找哪块要去")
+                       r"|谁说了算|哪块"
                        # which day ("那他哪天来村里")
                        r"|哪(一)?(天|日|年|月|号|会儿|阵)|(礼拜|星期|周)几"
                        # whom to tell ("这种事该跟谁反映")
@@ -430,7 +437,7 @@ def says_house_number(text: str) -> bool:
 
 # A question about a household's details ("屋里住着几个人", "他家几口", "啥颜色的户", "户主叫啥"),
 # which follows a look-up; no sign that somebody needs help.
-_HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
+_HOUSEHOLD_DETAIL = re.compile(r"几(个)?(口|人)|多少(口|人)|人口|住着|住了|户主|颜色|啥色|什么色|哪(一)?组|电话|"
                                rf"多大(岁数|年纪)|几岁|(今年|现在|本人|他|她)(有)?多大|多大了|高寿|哪年(生|出生|生的)|{LIVING_ALONE}|走访|积分|分数|哪种户|啥户|什么户|"
                                r"[红黄绿]的|[红黄绿]色|放心户|关心户|连心户|分(还)?(有|剩)(几|多少)|(几|多少)(个)?分"
                                # a size checked ("家里就两个人吧", "是三口人吗")
@@ -444,7 +451,7 @@ ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|�
 
 
 # Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
-_WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家|么子人|么人|哪些人|啥部门|哪个单位|边个)"
+_WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家|么子人|么人|哪些人|啥部门|哪个单位|边个|哪块)"
                           # who decides it ("这事该归谁来断", "谁能给评评理")
                           r"|(归|由)(谁|哪个|哪位|哪家)(来)?(断|管|处理|评|定|说了算|解决)"
                           r"|(谁|哪个|哪位)(能|来|可以|会)(给|帮)?(我|俺|咱)?(们)?(评|断|调解|说和|做主|主持公道)"
@@ -507,7 +514,7 @@ def asks_household_detail(text: str) -> bool:
 
 # "Somebody, who knows who" ("不晓得哪家的羊钻到我菜园子里", "不知道让谁给弄走了"): an indefinite,
 # not a question.
-_INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道)(是)?"
+_INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁知道|肯定|准是|八成|指定|保准|怕是|估计|兴许|多半)(是)?"
                          r"((让|被|叫|给)(谁|哪个|哪家)|哪家|谁家|哪个|哪位|什么人|啥人|哪里来的|哪来的|哪儿来的)")
 
 
@@ -544,6 +551,21 @@ def commands_ticket(text: str) -> bool:
     text = with_spoken_digit_runs(text)  # "二六零一零二那个…结掉吧"
     return bool(_TICKET.search(text)) and not asks_question(text) \
         and any(verb in text for _, verbs in STAFF_VERBS for verb in verbs)
+
+
+#: The verbs of working a ticket that only staff say ("办结", "受理", "退回", "往村里报"): with them a
+#: ticket may be named by what it is about ("三组垃圾桶老满那一件…我打算给它办结").
+_STAFF_ONLY_VERBS = re.compile(r"办结|结案|结掉|结单|销号|关单|(?<!不)受理|退回|驳回|打回|往(村|镇)(里|上)(头)?报|报到(村|镇)|报(给)?(村|镇)(里|上)")
+#: A ticket named by its subject: "…那一件", "…那档子事", "…那个事", "…那单".
+_NAMED_BY_SUBJECT = re.compile(r"(那|这)(一)?(件|档子事|档事|桩|单|个事|事)")
+
+
+def commands_ticket_by_subject(text: str) -> bool:
+    """A staff command on a ticket named by what it is about, not by its number ("三组垃圾桶老满
+    那一件，保洁员讲都清完了，我打算给它办结"): a staff verb, the matter pointed at, no question."""
+    text = text or ""
+    return not _TICKET.search(with_spoken_digit_runs(text)) and bool(_STAFF_ONLY_VERBS.search(text)) \
+        and bool(_NAMED_BY_SUBJECT.search(text)) and not asks_question(text)
 
 
 # Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",

@@ -475,3 +475,25 @@ def test_a_problem_heard_as_a_status_question_from_someone_who_reported_nothing_
     status = ActionGrievanceStatus(runner.settings)
     sons = runner.run(status, "cli:hh040", "我两个儿子都不管我，饭都不送一口", intent="check_grievance_status")
     assert sons.slot(slots.KB_ENTRY) == "tiaojie-family" and "您还没有反映过" not in sons.text
+
+
+def test_staff_name_a_ticket_of_their_queue_by_its_subject(runner):
+    """"三组垃圾桶那一件…我打算给它办结": the one ticket of the asker's queue it is about, read back
+    before anything is done; a subject that fits none of them names none."""
+    handle = ActionHandleGrievance(runner.settings)
+    said = runner.run(handle, "cli:zhaodefu", "三组垃圾桶那一件，保洁员讲桶都清空了，我打算给它办结", intent="nlu_fallback")
+    assert said.text.startswith("把260102号“") and said.text.endswith(CONFIRM), said.text
+    assert said.slot(slots.PENDING_WRITE)
+    other = runner.run(handle, "cli:zhaodefu", "河边柳树那一件，已经处理好了，我打算给它办结", intent="nlu_fallback")
+    assert other.texts == ["请说编号和要做的事，比如“260101办结了，路灯换好了”。"]
+
+
+def test_a_yes_that_names_the_corrected_field_as_read_back_files(runner):
+    """"嗯，村口，没错，交上去吧" after "村口…对吗？": the place said is the one read back, so the words
+    around it decide, and they agree."""
+    yes = _validate(runner, slots.GRIEVANCE_CONFIRMED, "嗯，村口，没错，交上去吧", intent="affirm", filled=FORM,
+                    entities={"place": "村口"})
+    assert yes.slot(slots.GRIEVANCE_CONFIRMED) is True
+    other = _validate(runner, slots.GRIEVANCE_CONFIRMED, "嗯，小学门口，没错，交上去吧", intent="affirm", filled=FORM,
+                      entities={"place": "小学门口"})
+    assert other.slot(slots.GRIEVANCE_CONFIRMED) is None and other.slot(slots.GRIEVANCE_PLACE) == "小学门口"

@@ -195,3 +195,11 @@ def test_a_short_question_ending_in_ne_is_about_the_household_just_talked_about(
     from actions.households import refers_back
 
     assert refers_back(said) is back
+
+
+def test_the_home_said_first_is_the_home_of_the_household_just_looked_up(runner):
+    looked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
+                        intent="query_household", entities={"person": "李桂芳"})
+    size = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "家里人口多少",
+                      intent="query_household", slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
+    assert len(size.texts) == 1 and size.texts[0].startswith("李桂芳家") and "口人" in size.texts[0], size.texts

@@ -117,7 +117,7 @@ def test_refers_to_last(said, last):
     ("260104广场舞那事我这边压不住，报到村里去", ("escalate", "广场舞那事我这边压不住")),  # not "里去"
     ("260103备注：已经联系电工", ("note", "已经联系电工")),
     ("260101办结了", ("resolve", "")),
-    ("260104跳舞那个喇叭的事摆平了，给它结掉", ("resolve", "跳舞那个喇叭的事摆平了，给它")),  # field words for closing
+    ("260104跳舞那个喇叭的事摆平了，给它结掉", ("resolve", "跳舞那个喇叭的事摆平了")),  # "给它" is no part of the note
     ("260101怎么样了", (None, "")),
 ])
 def test_parse_staff_command(said, command):

@@ -555,3 +555,15 @@ def test_recyclables_delivered_said_as_a_lookup_are_an_award_read_back(runner):
     # the count of bottles, not of the bag they came in
     bagged = _say(runner, ActionAwardPoints, WORKER, "8号赵丽华拎来一袋塑料瓶，数了是四十个", "award_points")
     assert bagged.texts[0].startswith("给赵丽华家（8号）记4分"), bagged.texts
+
+
+def test_a_door_plate_names_the_house_and_snow_cleared_is_cleaning(runner):
+    plate = _award(runner, "周国强那户门牌7，往河滩上倒了一车装修垃圾，照规矩扣她家分")
+    assert plate.texts == [f"给周国强家（7号）扣5分：乱倒垃圾，{CONFIRM}"]
+    snow = _award(runner, "7号前天把村道上的积雪铲了个干净，给他家记上加分")
+    assert snow.texts == [f"给周国强家（7号）记5分：义务清扫，{CONFIRM}"]
+    # helping out with something no rule names is volunteering; a deed a rule names still decides
+    helped = _award(runner, "7号上礼拜在村委会帮着发选票，给记5分")
+    assert helped.texts == [f"给周国强家（7号）记5分：志愿服务，{CONFIRM}"]
+    mediated = _award(runner, "7号帮着把两家吵架的劝和了，给加分")
+    assert "矛盾调解" in mediated.texts[0]

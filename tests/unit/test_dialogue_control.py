@@ -875,3 +875,58 @@ def test_the_nineteenth_held_out_sets_failures_read_as_general_rules():
     assert asks_points_rule("在村里耍酒疯，这种要扣几多分") and "分开扔" in RULE_WORDS["垃圾分类"]
     # Gan "how" asks; an unfair charge said as 讲不通 is a complaint
     assert asks_question("钱被人骗走了，么格办") and wants_to_complain("水费一户多收二十，这讲不通")
+
+
+def test_the_twentieth_held_out_sets_failures_read_as_general_rules():
+    """After its one measurement the twentieth set was read; its kinds of failure, in other words."""
+    from actions.parsing import anonymity_in, house_number_in, parse_staff_command, swap_in, without_false_start, \
+        without_self_corrections
+    from bot.emergency import is_emergency
+    from bot.nlu.goals import (asks_household_detail, asks_points_rule, asks_question, asks_who_handles,
+                               commands_ticket_by_subject, complains_without_asking, disagrees_with_deduction)
+    from bot.replies import FILING_VERBS, Reply, interpret, is_stop
+
+    # "not a hair off", "do as read"; Wu "this way" around a yes
+    assert interpret("念得一丝没差，就照着办吧", FILING_VERBS) is Reply.YES
+    assert interpret("是额，搿能报上去", FILING_VERBS) is Reply.YES
+    # something to make sure of or to see first, then the write: a way out for now ...
+    assert is_stop("先等等，我回头问清楚了再记") and is_stop("我还是先去地里看一眼再报")
+    # ... but the write first is no way out
+    assert not is_stop("先记上再说")
+    # "why keep it secret, write my name straight"
+    assert anonymity_in("有啥好保密的，直接写我名字") is False
+    # pesticide poisoning told by its signs; a weight on the chest and no breath coming through
+    assert is_emergency("他喷完药就吐个不停，人也迷糊了")
+    assert is_emergency("胸口跟压了块大石头似的，气都透不上来")
+    assert not is_emergency("隔壁打农药，一股农药味，熏得人头晕")
+    # a door plate is a house number, with or without 号
+    assert house_number_in("王家那户门牌23，昨天又倒垃圾") == "23"
+    assert without_self_corrections("给20号……嗐不是，是李明，21号，加5分").startswith("给李明21号")
+    assert without_self_corrections("给20号……哦不是，二十一号") == "给二十一号"  # numerals are never a name
+    assert without_false_start("二组，嗐，讲错了，三组那口井盖没了") == "三组那口井盖没了"
+    # a group taken back at the read-back with "I misspoke"
+    assert swap_in("不是三组，我嘴瓢了，是四组那个", ("三组", "三组的路灯")) == ("三组", "四组")
+    # the staff's ticket named by its subject; the note without "I mean to"
+    assert commands_ticket_by_subject("村口路灯那件事，电工修好了，我打算给它办结")
+    assert not commands_ticket_by_subject("村口路灯那件事修好了没")
+    assert parse_staff_command("水沟那一件，堵的泥都掏干净了，我准备给它办结") == ("resolve", "水沟那一件，堵的泥都掏干净了")
+    # "这个事找哪块" asks where (Jiang-Huai); "who decides" asks
+    assert asks_question("这个事找哪块问去") and asks_who_handles("这事找哪块问去")
+    assert asks_question("修路的钱到底谁说了算")
+    # money taken on the way ("肯定是叫谁截下了") is a complaint, not a question of who
+    assert complains_without_asking("低保金半年一分没到，准是让谁截留了")
+    # "how many points does it count for" asks the rules; "人口" asks a household's size
+    assert asks_points_rule("帮着清了一天河沟，这能算几分") and asks_household_detail("这户人口多少")
+    # 说道说道 disputes a deduction only when points are talked about
+    assert not disagrees_with_deduction("俺想找恁说道说道个事") and disagrees_with_deduction("扣俺五分，俺得说道说道")
+
+
+def test_an_opening_heard_as_points_a_report_heard_as_a_list_and_who_decides_heard_as_a_report():
+    from bot.nlu.control import POLICY_ACTION, START_REPORT_ACTION
+
+    assert decide(turn("俺想跟你讲个事儿", intent="points_history")) == START_REPORT_ACTION
+    assert decide(turn("俺想查查扣分的事", intent="points_history")) != START_REPORT_ACTION
+    assert decide(turn("四组，哎讲错了，五组那个垃圾池满了没人来清", intent="list_households")) == START_REPORT_ACTION
+    assert decide(turn("四组独居的都有谁", intent="list_households")) != START_REPORT_ACTION
+    assert decide(turn("村里修路的事到底谁说了算", intent="file_grievance")) == POLICY_ACTION
+    assert decide(turn("村里的路坏了没人修，到底谁说了算", intent="file_grievance")) != POLICY_ACTION

@@ -48,6 +48,14 @@ def test_normalisation_leaves_standard_words_alone(text):
     assert spoken.normalise_spoken(text).replace(" ", "") == text
 
 
+def test_gone_blind_is_no_card_lost_and_an_aspirated_dibao_is_dibao():
+    """掉 after a change of state says it happened ("耳朵聋掉了"), not that something was lost
+    ("证搞掉了" stays); 提保 (d heard as t) is 低保, 提保险 is not."""
+    assert "掉" not in spoken.normalise_spoken("我爹耳朵聋掉了，残疾证咋办")
+    assert "掉" in spoken.normalise_spoken("残疾证搞掉了咋补")
+    assert "低保" in spoken.normalise_spoken("提保要啥条件") and "低保" not in spoken.normalise_spoken("提保险的事")
+
+
 def test_land_is_a_content_word_not_a_stopword():
     tokens = kbm.tokenize("俺家的地被人占了")
     assert "地" in tokens and "地被" not in tokens
