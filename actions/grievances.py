@@ -18,7 +18,7 @@ from bot import grievances
 from bot.grievances import CATEGORIES, FIRST_RESPONSE_HOURS, infer_category
 from bot.models import GrievanceState
 from bot.nlu.control import ACTION_LISTEN, NAME_ANSWER_MISREADS, says_about_the_name
-from bot.nlu.goals import asks_report_status, commands_ticket_by_subject
+from bot.nlu.goals import asks_report_status, commands_ticket_by_subject, ticket_subject_said
 from bot.replies import FILING_VERBS, Reply, answers_read_back, interpret
 
 OTHER_CATEGORY = "其他"
@@ -458,6 +458,9 @@ class ActionHandleGrievance(XiangyinAction):
             with turn.session() as s:
                 found = grievances.open_ticket_about(s, turn.actor, text)
             ticket = found.ticket_no if found is not None else None
+            # the words that named the ticket are no part of the note ("我这边" neither)
+            _, note = parsing.parse_staff_command(text.replace(ticket_subject_said(text), "", 1))
+            note = re.sub(r"^[，,。\s]*((我|俺)(这边|这儿|这里|这头))?[，,。\s]*", "", note)
         if not ticket or not action:
             turn.say("utter_staff_command_help")
             return []

@@ -88,7 +88,7 @@ def house_number_in(text: str) -> Optional[str]:
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
 # the number said first and the correction words go, the corrected one stays.
 _TAKEN_BACK = (r"(不是|不对|说错了|说岔了|看岔了|看错了|记岔了|记错了|弄错了|搞岔了|岔了|错了|搞错了|口误|不不|不(?=[\s…，,、—\-])"
-               r"|讲错了|讲岔了|嘴瓢了|说反了)")
+               r"|讲错了|讲岔了|嘴瓢了|说反了|说错|讲错|看错|记错)")
 _HESITATION = r"(哎呀|哎哟|唉呀|哦|噢|哎|呃|嗯|啊|唉|嗐|咳|嗨)?"
 _BREAK = r"[\s…。.，,、—\-－~～]"
 # How the right number is said again: "是66号", "给65号", "是给65号", "查9号"; with the household's
@@ -182,7 +182,7 @@ _ASKS_CATALOGUE = re.compile(r"(换|兑|超市|买|领).{0,4}(啥|什么|哪些|
 
 
 # "换一袋大米得花多少分", "肥皂几分一块", "洗衣粉要多少分": the price asked, not an exchange.
-_ASKS_PRICE = re.compile(r"(花|要|得|需要|值|用|扣|是)(多少|几)(个)?分|(多少|几)(个)?分(一|能换|才能换|换)|(?<![有剩了攒存])(多少|几)(个)?分[呢啊呀嘛哇哦]?$|"
+_ASKS_PRICE = re.compile(r"(花|要|得|需要|值|用|扣|是)(多少|几多|好多|几)(个)?分|(多少|几多|好多|几)(个)?分(一|能换|才能换|换)|(?<![有剩了攒存])(多少|几多|几)(个)?分[呢啊呀嘛哇哦]?$|"
                          r"(多少|几)分钱|价钱|价格|啥价|什么价|贵不贵")
 
 
@@ -360,11 +360,11 @@ def parse_staff_command(text: str) -> Tuple[Optional[str], str]:
         for verb in sorted(verbs, key=len, reverse=True):  # "报到村里去" whole, not "报到村" and "里去"
             if verb in text:
                 before, after = text.split(verb, 1)
-                note = re.sub(r"^[了吧啦一下\s，,。:：]*", "", after)
+                note = re.sub(r"^[了吧啦掉一下\s，,。:：]*", "", after)
                 note = re.sub(r"\d{6}号?", "", note).strip(" ，,。")
                 if not note:  # "260101村口那个灯换上新的了，这件可以结了": what was done is said first
                     note = re.sub(r"\d{6}号?", "", before)
-                    note = re.sub(r"[，,。\s]*(我|俺)?(打算|想|准备|要|就)?(给它|把它|给这件|把这件)?$", "", note)
+                    note = re.sub(r"[，,。\s]*(我|俺|你|您)?(这边)?(打算|想|准备|要|就)?(给|把|帮)?(它|这件|我)?$", "", note)
                     note = re.sub(r"[，,。\s]*(这件|这个|这事|这单|那件)?(事)?(就|也)?(可以|能|该)?$", "", note).strip(" ，,。")
                 return action, note
     return None, ""

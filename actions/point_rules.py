@@ -18,7 +18,9 @@ RULE_WORDS = {
              # "跟着扫了村里的小广场"
              "扫了", "扫广场", "扫场子", "扫院子", "扫操场",
              # snow cleared off the roads ("把村道积雪铲了个干净")
-             "铲雪", "积雪", "除雪", "清雪"),
+             "铲雪", "积雪", "除雪", "清雪",
+             # the road named first ("村道是她扫的")
+             "扫的"),
     "志愿服务": ("志愿", "义工", "当志愿者", "帮忙", "帮工", "义务帮", "去帮", "帮了", "出工", "出力"),
     "垃圾分类": ("分类", "垃圾分得", "分垃圾", "垃圾分开", "分拣", "干湿分开", "分得清", "分得好", "分得干净",
              # kinds of rubbish kept apart ("烂菜叶子跟塑料袋分开倒")
@@ -50,6 +52,10 @@ RULE_WORDS = {
 FALLBACK_WORDS = {"志愿服务": ("帮着", "帮把手", "搭把手", "打下手")}
 
 
+#: Deeds said with the thing before the doing ("把村道从头扫到尾"): the rule they name.
+RULE_PATTERNS = {"义务清扫": re.compile(r"(村道|道|路|街|广场|场院|院子|巷子)[^，,。？?！!]{0,6}扫")}
+
+
 def rule_words(rule: PointsRule) -> Tuple[str, ...]:
     return (rule.activity, rule.name, *RULE_WORDS.get(rule.activity, ()), *(getattr(rule, "aliases", None) or ()))
 
@@ -72,6 +78,10 @@ def match_rule(rules: Sequence[PointsRule], text: str, activity: Optional[str] =
                 gap = {2: 4, 3: 6}.get(len(word or ""))
                 if gap and re.search(f"{re.escape(word[0])}[^，,。？?！!]{{1,{gap}}}{re.escape(word[1:])}", text or ""):
                     return rule
+        for rule in rules:
+            pattern = RULE_PATTERNS.get(rule.activity)
+            if pattern is not None and pattern.search(text or ""):
+                return rule
         for rule in rules:
             if any(word in (text or "") for word in FALLBACK_WORDS.get(rule.activity, ())):
                 return rule

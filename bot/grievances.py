@@ -365,8 +365,9 @@ def open_queue(s: Session, actor: Actor) -> list[GrievanceView]:
     return [view(s, g) for g in s.execute(query.order_by(Grievance.due_at)).scalars()]
 
 
-#: Shared two-character runs a ticket's words need with a sentence that names it by its subject.
-SUBJECT_MIN_SHARED = 2
+#: Shared two-character runs a ticket's words need with a sentence that names it by its subject (and
+#: more than any other ticket of the queue has).
+SUBJECT_MIN_SHARED = 1
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 
 

@@ -9,6 +9,7 @@ from typing import Mapping, Optional
 from bot.nlu.goals import (
     AWARDED_POINTS,
     ASKS_FOR_PEOPLE,
+    asks_for_a_list,
     acknowledges,
     asks_for_more,
     about_a_report,
@@ -243,6 +244,8 @@ _NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|门牌(号)?(是)?{HOUSE_DIGI
 #: Intents the model gives a staff command on a ticket it cannot place.
 TICKET_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope", "file_grievance", "check_grievance_status"})
 TICKET_ACTION = "action_handle_grievance"
+#: ... and one named by its subject ("村口路灯那件事，我这边打算办结了"), which may sound like the queue.
+TICKET_BY_SUBJECT_MISREADS = TICKET_MISREADS | {"my_queue"}
 #: Intents the model gives a look-up by name ("查一下李满仓家").
 NAME_LOOKUP_MISREADS = frozenset({"log_visit", "check_points", "award_points", "inform", "nlu_fallback",
                                   "list_households", "check_grievance_status"})
@@ -310,6 +313,11 @@ FILE_INTENT = "file_grievance"
 #: opening of a report, which the model may hear as a dispute about points (说道说道).
 _WANTS_TO_TELL = re.compile(r"(说|讲|唠|反映|告诉|说道|念叨|聊|叨咕)[^，,。？?]{0,4}(一|个|件|点)(件|个)?(事|事情|事儿|情况)")
 _POINTS_TALK = re.compile(r"分|扣|罚|申诉|超市|兑|换")
+LIST_ACTION = "action_list_households"
+#: Intents the model gives a staff list asked in other words ("挂了黄牌子的是谁家": 挂了 as a goodbye).
+LIST_MISREADS = frozenset({"goodbye", "greet", "nlu_fallback", "inform", "out_of_scope"})
+#: The last clause of a sentence ("…名单上有个老人早走了，钱还照领": 名单 told, no list asked).
+_LAST_WORDS = re.compile(r"[^，,。.!！?？；;…]*[，,。.!！?？；;…]*$")
 #: Who decides, how it is decided ("村里头大事到底谁说了算"): a question about how things work.
 _HOW_DECIDED = re.compile(r"谁说了算|谁拍板|谁做主|谁定的|(怎么|咋|如何)定(的|下来)")
 #: Intents the model gives such an opening when it hears points in it.
@@ -502,7 +510,8 @@ def decide(turn: Turn) -> Optional[str]:
         # house number it names: "晓得了，李玉珍家，三十号是吧，我骑上车就往那边去")
     if not busy and turn.intent in HOUSE_NUMBER_MISREADS and not turn.choice_kind and says_house_number(turn.text):
         return HOUSEHOLD_ACTION  # "七号": a look-up asked the short way (the action checks who may)
-    if not busy and turn.intent in TICKET_MISREADS and (commands_ticket(turn.text) or commands_ticket_by_subject(turn.text)):
+    if not busy and ((turn.intent in TICKET_MISREADS and commands_ticket(turn.text))
+                     or (turn.intent in TICKET_BY_SUBJECT_MISREADS and commands_ticket_by_subject(turn.text))):
         return TICKET_ACTION  # "260104…报到村里去": the action checks who may, and reads it back
     if not busy and (turn.intent in AWARD_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind)
                      or (turn.intent in PENALTY_MISREADS and (tells_penalty(turn.text)
@@ -510,14 +519,16 @@ def decide(turn: Turn) -> Optional[str]:
             and tells_award(turn.text) and not disputes_deduction(turn.text) \
             and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return AWARD_ACTION  # read back before anything is booked; the action checks who may award
-    if not busy and turn.intent in VISIT_MISREADS and tells_visit(turn.text) \
-            and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
+    if not busy and (turn.intent in VISIT_MISREADS or (turn.intent == "award_points" and not tells_award(turn.text))) \
+            and tells_visit(turn.text) and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return VISIT_ACTION  # "26号，我才走访完，老人家气色挺好": read back before it is logged
     if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
-    if not busy and turn.intent in DISPUTE_MISREADS and disputes_deduction(turn.text) and not is_stop(turn.text):
+    if not busy and (turn.intent in DISPUTE_MISREADS or turn.intent == STATUS_INTENT) and disputes_deduction(turn.text) \
+            and not is_stop(turn.text) and not asks_report_status(turn.text):
         # the deduction explained and an appeal offered (a yes files it); before the report
-        # check: "扣了我五分，讲我乱倒垃圾，我不服气的" is no problem to file
+        # check: "扣了我五分，讲我乱倒垃圾，我不服气的" is no problem to file; also when heard as a
+        # report's progress ("上个礼拜那十分扣错了…要申诉")
         return HISTORY_ACTION
     if not busy and asks_for_more(turn.text):
         return AFFIRM_ACTION  # "还要" after a list read to its end: nothing more; anything else?
@@ -553,8 +564,12 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and turn.intent in TELL_SOMETHING_MISREADS and _WANTS_TO_TELL.search(flat_text(turn.text)) \
             and not _POINTS_TALK.search(flat_text(turn.text)) and not is_stop(turn.text):
         return START_REPORT_ACTION  # "俺想给恁说道说道一件事": what the matter is, asked by the form
+    if not busy and turn.intent in LIST_MISREADS and asks_for_a_list(turn.text) and not reports_problem(turn.text) \
+            and not is_emergency(turn.text) and not is_stop(turn.text):
+        return LIST_ACTION  # "我那片挂了黄牌子的是谁家" heard as a goodbye (挂了): the list asked for
     if not busy and turn.intent == "list_households" and reports_problem(turn.text) and not asks_question(turn.text) \
-            and not ASKS_FOR_PEOPLE.search(flat_text(turn.text)) and not is_stop(turn.text):
+            and not ASKS_FOR_PEOPLE.search(_LAST_WORDS.search((turn.text or "").strip("，,。！!？? ")).group()) \
+            and not is_stop(turn.text):
         # "五组，嗐，讲错了，六组那个垃圾池，一个礼拜没人来清": groups named in a report, heard as a list
         return START_REPORT_ACTION
     if not busy and turn.intent == FILE_INTENT and _HOW_DECIDED.search(turn.text) \

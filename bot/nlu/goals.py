@@ -372,10 +372,10 @@ def reports_problem(text: str) -> bool:
     return any(word in text for word in _TROUBLE_WORDS) or bool(_TROUBLE.search(text)) or bool(_ACCUSING.search(text))
 
 
-_QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
+_QUESTION = re.compile(r"[?？]|多少|几分|(?<![好十这前过那头上么])几个|吗|嘛$|么$|(?<!着)呢$|啥|什么|咋|怎么|怎样|能不能|会不会|是不是|要不要|算不算"
                        r"|找谁|问谁|谁管|谁能|请谁|叫谁|让谁|谁来|谁给|谁帮|去哪|上哪|到哪|在哪|哪里|哪儿|多久|多长时间|几时"
                        # who decides ("村里大事到底谁说了算"); Jiang-Huai 哪块 (where: "这事找哪块要去")
-                       r"|谁说了算|哪块"
+                       r"|谁说了算|哪块|寻谁|寻哪个|几成|多少成"
                        # which day ("那他哪天来村里")
                        r"|哪(一)?(天|日|年|月|号|会儿|阵)|(礼拜|星期|周)几"
                        # whom to tell ("这种事该跟谁反映")
@@ -450,6 +450,17 @@ _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|�
 ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单")
 
 
+#: What a staff list is of: a care colour (said as a plate too: "挂了黄牌子的"), living alone, a
+#: group, a grid, a patch of one's own.
+_LIST_OF = re.compile(r"(红|黄|绿)(色|牌|户|的)|连心|关心户|放心户|独居|一个人(住|过)|[一二三四五六七八九十\d]组|网格|(那|这|我那|我这)片")
+
+
+def asks_for_a_list(text: str) -> bool:
+    """"我那片挂了黄牌子的是谁家": the households of a kind asked for by name (a staff list)."""
+    flat = flat_text(text)
+    return bool(ASKS_FOR_PEOPLE.search(flat)) and bool(_LIST_OF.search(flat))
+
+
 # Who handles a problem ("这个理该找哪个评", "这种事该找谁"): a question for the knowledge base.
 _WHO_HANDLES = re.compile(r"(找|问|请|寻)(谁|哪个|哪位|哪里|哪儿|什么人|啥人|哪个部门|哪家|么子人|么人|哪些人|啥部门|哪个单位|边个|哪块)"
                           # who decides it ("这事该归谁来断", "谁能给评评理")
@@ -519,7 +530,7 @@ _INDEFINITE = re.compile(r"(不晓得|不知道|不知|不清楚|也不知|谁�
 
 
 # An accusation said as a question ("这不是骗人嘛", "这不是欺负人吗"): nothing is asked.
-_ACCUSING = re.compile(r"(这|那|这样|这么|这还)?(不是|不就是)[^，。,？?]{0,4}(骗人|骗钱|坑人|欺负人|胡来|乱来|瞎搞|糊弄人|明抢|耍赖|骗子)"
+_ACCUSING = re.compile(r"(这|那|这样|这么|这还)?(不是|不就是|不明摆着|明摆着|分明|分明是)[^，。,？?]{0,4}(骗人|骗钱|坑人|欺负人|胡来|乱来|瞎搞|糊弄人|明抢|耍赖|骗子)"
                        r"(嘛|吗|么|呢|哩|嘞)?[？?]?")
 
 
@@ -557,7 +568,14 @@ def commands_ticket(text: str) -> bool:
 #: ticket may be named by what it is about ("三组垃圾桶老满那一件…我打算给它办结").
 _STAFF_ONLY_VERBS = re.compile(r"办结|结案|结掉|结单|销号|关单|(?<!不)受理|退回|驳回|打回|往(村|镇)(里|上)(头)?报|报到(村|镇)|报(给)?(村|镇)(里|上)")
 #: A ticket named by its subject: "…那一件", "…那档子事", "…那个事", "…那单".
-_NAMED_BY_SUBJECT = re.compile(r"(那|这)(一)?(件|档子事|档事|桩|单|个事|事)")
+_NAMED_BY_SUBJECT = re.compile(r"(那|这)(一)?(件事儿?|件|档子事儿?|档事|桩事|桩|单子?|个事儿?|事儿?)|的单子")
+
+
+def ticket_subject_said(text: str) -> str:
+    """The words that name the ticket by its subject, up to "那件" ("三组垃圾桶老满那一件，保洁员讲都清完了"
+    → "三组垃圾桶老满那一件"); '' when none."""
+    found = _NAMED_BY_SUBJECT.search(text or "")
+    return (text or "")[:found.end()] if found else ""
 
 
 def commands_ticket_by_subject(text: str) -> bool:
@@ -570,7 +588,7 @@ def commands_ticket_by_subject(text: str) -> bool:
 
 # Staff awards: the points said ("加5分", "记上十分") and a quantity delivered ("塑料瓶三十个",
 # "废纸五公斤", for the rules by quantity).
-AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚)(?:上|了|个|他|她|他家|她家|他们家|她们家)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
+AWARDED_POINTS = re.compile(rf"(加|扣|减|记|奖励?|给|罚|添)(?:上|了|个|他|她|他家|她家|他们家|她们家)*\s*([{NUMERAL_CHARS}\d]{{1,4}})\s*分")
 DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公斤|千克|袋|瓶|只|捆|箱)")
 
 
@@ -638,7 +656,9 @@ def tells_award(text: str) -> bool:
 _VISIT_DONE = re.compile(r"(走访|看望|探望|上门)(了|完|过)|(才|刚|刚刚|今天|上午|下午)(去)?(走访|看望|探望|去看)"
                          # "刚上杨丽华家那旮旯转了一圈": a round made at a household
                          r"|(上|去|到)[^，,。]{1,12}(家|那|那儿|那边)[^，,。]{0,4}(转|走|串)了(一|个)?(圈|趟|遍|门)"
-                         r"|从[^，,。]{1,8}(家|那儿|那里|那边)(走访|看望|看)?[^，,。]{0,2}(回来|出来)")
+                         r"|从[^，,。]{1,8}(家|那儿|那里|那边)(走访|看望|看)?[^，,。]{0,2}(回来|出来)"
+                         # "到刘丽华屋里去了一趟", "张翠花那儿我去过了": been to the household
+                         r"|(家|屋里|屋头|家里|那儿|那里|那边|那块)[^，,。]{0,2}((去|走)(了)?(一趟|一回|一遭)|去过)")
 
 
 def tells_visit(text: str) -> bool:

@@ -458,13 +458,16 @@ def test_whom_to_ask_about_the_villages_own_money_is_the_supervision_committee(r
     assert said.slot(slots.KB_ENTRY) == "cunwu-jiandu" and said.slot(slots.PENDING_WRITE)
 
 
-def test_a_yes_that_names_the_place_as_it_was_read_back_files(runner):
+@pytest.mark.parametrize("said", ["对，{}，这回没错",
+                                  # the place first, the yes after it (read as words of their own)
+                                  "嗯，{}，没错，交上去吧"])
+def test_a_yes_that_names_the_place_as_it_was_read_back_files(runner, said):
     """"对，村口，这回没错" after the place was read back as 村口: nothing changes, so it is a yes; the
     same words naming another place put that place right and read back again, never filing."""
-    same = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对，村口，这回没错", intent="affirm", filled=FORM,
+    same = _validate(runner, slots.GRIEVANCE_CONFIRMED, said.format("村口"), intent="affirm", filled=FORM,
                      entities={"place": "村口"})
     assert same.slot(slots.GRIEVANCE_CONFIRMED) is True
-    other = _validate(runner, slots.GRIEVANCE_CONFIRMED, "对，小学门口，这回没错", intent="affirm", filled=FORM,
+    other = _validate(runner, slots.GRIEVANCE_CONFIRMED, said.format("小学门口"), intent="affirm", filled=FORM,
                       entities={"place": "小学门口"})
     assert other.slot(slots.GRIEVANCE_CONFIRMED) is None and other.slot(slots.GRIEVANCE_PLACE) == "小学门口"
 
@@ -484,16 +487,9 @@ def test_staff_name_a_ticket_of_their_queue_by_its_subject(runner):
     said = runner.run(handle, "cli:zhaodefu", "三组垃圾桶那一件，保洁员讲桶都清空了，我打算给它办结", intent="nlu_fallback")
     assert said.text.startswith("把260102号“") and said.text.endswith(CONFIRM), said.text
     assert said.slot(slots.PENDING_WRITE)
+    assert "三组垃圾桶那一件" not in said.text  # the words that named it are no part of the note
+    # closing it says what was done: the subject alone is no result
+    bare = runner.run(handle, "cli:zhaodefu", "三组垃圾桶那件事，我这边打算办结了", intent="my_queue")
+    assert bare.texts == ["请把结果或者原因也说一下。"]
     other = runner.run(handle, "cli:zhaodefu", "河边柳树那一件，已经处理好了，我打算给它办结", intent="nlu_fallback")
     assert other.texts == ["请说编号和要做的事，比如“260101办结了，路灯换好了”。"]
-
-
-def test_a_yes_that_names_the_corrected_field_as_read_back_files(runner):
-    """"嗯，村口，没错，交上去吧" after "村口…对吗？": the place said is the one read back, so the words
-    around it decide, and they agree."""
-    yes = _validate(runner, slots.GRIEVANCE_CONFIRMED, "嗯，村口，没错，交上去吧", intent="affirm", filled=FORM,
-                    entities={"place": "村口"})
-    assert yes.slot(slots.GRIEVANCE_CONFIRMED) is True
-    other = _validate(runner, slots.GRIEVANCE_CONFIRMED, "嗯，小学门口，没错，交上去吧", intent="affirm", filled=FORM,
-                      entities={"place": "小学门口"})
-    assert other.slot(slots.GRIEVANCE_CONFIRMED) is None and other.slot(slots.GRIEVANCE_PLACE) == "小学门口"

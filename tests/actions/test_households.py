@@ -160,11 +160,15 @@ def test_living_alone_is_a_follow_up_about_the_household(runner):
     assert alone.texts[0].startswith("李桂芳家") and "口人" in alone.texts[0]
 
 
-def test_a_size_said_to_be_checked_is_answered_with_the_size(runner):
+@pytest.mark.parametrize("asked, intent", [
+    ("屋里头是三口人吧", "nlu_fallback"),  # a size said to be checked
+    ("家里人口多少", "query_household"),  # the home said first is the home of the household just looked up
+])
+def test_a_size_asked_or_said_to_be_checked_is_answered_with_the_size(runner, asked, intent):
     looked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
                         intent="query_household", entities={"person": "李桂芳"})
-    checked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "屋里头是三口人吧",
-                         intent="nlu_fallback", slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
+    checked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", asked,
+                         intent=intent, slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
     assert len(checked.texts) == 1 and checked.texts[0].startswith("李桂芳家") and "口人" in checked.texts[0], checked.texts
 
 
@@ -195,11 +199,3 @@ def test_a_short_question_ending_in_ne_is_about_the_household_just_talked_about(
     from actions.households import refers_back
 
     assert refers_back(said) is back
-
-
-def test_the_home_said_first_is_the_home_of_the_household_just_looked_up(runner):
-    looked = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "查一下李桂芳家",
-                        intent="query_household", entities={"person": "李桂芳"})
-    size = runner.run(ActionHouseholdSummary(runner.settings), "cli:wangxiulan", "家里人口多少",
-                      intent="query_household", slots={slots.LAST_HOUSEHOLD: looked.slot(slots.LAST_HOUSEHOLD)})
-    assert len(size.texts) == 1 and size.texts[0].startswith("李桂芳家") and "口人" in size.texts[0], size.texts

@@ -368,3 +368,10 @@ def test_eval_cli_prints_per_kind_and_curve():
     refused = subprocess.run([sys.executable, "-m", "knowledge", "eval", "--file", str(VILLAGER), "--split",
                               "heldout", "--details"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "dev split only" in refused.stderr
+
+
+def test_livestock_lost_and_boarding_at_school_are_no_death_and_no_cancelling(kb):
+    assert "损失" in spoken.normalise_spoken("今年羊死了好几只") and "死" not in spoken.normalise_spoken("今年羊死了好几只")
+    assert "住校" in kb.repair_sounds("娃在镇上中学住校")  # never 注销 by ear
+    answer = kb.answer("孩子住校吃饭的钱有补助吗")
+    assert answer.confident and answer.entry.id == "jiaoyu-compulsory"
