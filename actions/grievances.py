@@ -217,6 +217,11 @@ class ValidateGrievanceForm(FormValidationAction):
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None}
         # A plain no ("不对", or a misheard "不四") is no new content: only named fields count.
         corrections = _corrections(tracker, slots.INTENT_DENY if reply is Reply.NO else intent)
+        if reply is Reply.NO and not corrections:
+            # "哦我讲岔了，管子好好的，是水表那个接头在漏": the problem told again after taking it back
+            told = _TAKEN_BACK_FIRST.sub("", latest_text(tracker))
+            if told != latest_text(tracker) and len(told) >= 4 and _tells_a_problem(told):
+                corrections = {slots.GRIEVANCE_DESCRIPTION: told}
         if reply is Reply.OTHER and set(corrections) == {slots.GRIEVANCE_DESCRIPTION} \
                 and not _tells_a_problem(corrections[slots.GRIEVANCE_DESCRIPTION]):
             # words that are neither a yes nor a problem ("中，就照恁说的办" unknown): heard again,
@@ -228,6 +233,10 @@ class ValidateGrievanceForm(FormValidationAction):
             dispatcher.utter_message(response="utter_grievance_what_is_wrong")
             return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: True}
         return {slots.GRIEVANCE_CONFIRMED: None, slots.GRIEVANCE_CORRECTING: None, **corrections}
+
+
+#: A report taken back at its start ("哦我讲岔了，…", "不对不对，我说错了，…"): what follows is told anew.
+_TAKEN_BACK_FIRST = re.compile(r"^[哦噢嗯啊哎呃唉嗐\s，,。]*((不对|不是)[，,\s]*)*(我|俺)?(刚才)?(讲|说|记|看|报)?(岔|错|差|反)(了|啦|咯)?[，,。\s]*")
 
 
 def _tells_a_problem(text: str) -> bool:
@@ -464,15 +473,20 @@ class ActionHandleGrievance(XiangyinAction):
         if not ticket or not action:
             turn.say("utter_staff_command_help")
             return []
-        if action in ("resolve", "reject") and not note:
-            turn.say("utter_staff_command_needs_note")
-            return []
         with turn.session() as s:
             try:
                 description = grievances.get_by_ticket(s, ticket).description
             except grievances.TicketNotFound:
                 turn.say("utter_ticket_not_found", ticket=ticket)
                 return []
+        if action in ("resolve", "reject") and not note:
+            if ticket_subject_said(text) and not parsing.ticket_in(text):
+                # found by its subject: which ticket it is, and how to say it with the result
+                turn.say("utter_staff_command_needs_note_for", ticket=ticket, description=description,
+                         verb=phrases.STAFF_VERB_NAMES[action])
+            else:
+                turn.say("utter_staff_command_needs_note")
+            return []
         return propose_write(turn, slots.WRITE_GRIEVANCE_TRANSITION, {"ticket": ticket, "action": action, "note": note},
                              "utter_confirm_grievance_transition", ticket=ticket, description=description,
                              verb=phrases.STAFF_VERB_NAMES[action], note=phrases.note_clause(note))

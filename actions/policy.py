@@ -411,6 +411,13 @@ class ActionPolicyAnswer(XiangyinAction):
             # the whole base, unless the other topic was named only as who the person is: the
             # base would answer about that topic ("吃低保的能多报些不" is about 医保, not 低保)
             result = on_topic if qualified else search(turn, question, topic, previous=previous)
+        if not follow_up and topic is not None and not (result.entry is not None and result.confident):
+            # the topic the model heard is the first one named, not always the one asked about
+            # ("残疾证上个月刚领到，那份护理补助去哪办" asks about the care subsidy): the question alone,
+            # when that is sure
+            alone = search(turn, question)
+            if alone.entry is not None and alone.confident:
+                result = alone
         if result.entry is not None and result.confident:
             return answer_and_offer_report(turn, result.entry.id, turn.text, result)
         other = _the_other_one(turn, result, turn.slot(slots.KB_ENTRY), turn.text) if follow_up else None

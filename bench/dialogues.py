@@ -91,6 +91,9 @@ DEV15_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev15"
 #: Written blind as development data during the eighteenth pass (first run with that pass's code
 #: after the twentieth set's rules: 93/116; README in the folder).
 DEV16_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev16"
+#: Written blind as development data late in the eighteenth pass, weighted to conversation handling
+#: (ways out, yes/no, corrections, staff work); README in the folder.
+DEV17_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_dev17"
 #: Written blind at the start of the fourteenth pass as the next held-out set; measured four
 #: times (90–91/116), read in the fifteenth pass (development data since; README in the folder).
 FIFTEENTH_DIALOGUES_DIR = DIALOGUES_DIR.parent / "dialogues_fifteenth"
@@ -120,7 +123,7 @@ ALL_DIALOGUE_DIRS = (DIALOGUES_DIR, FRESH_DIALOGUES_DIR, THIRD_DIALOGUES_DIR, FO
                      THIRTEENTH_DIALOGUES_DIR, DEV13_DIALOGUES_DIR, FOURTEENTH_DIALOGUES_DIR, DEV14_DIALOGUES_DIR,
                      FIFTEENTH_DIALOGUES_DIR, DEV15_DIALOGUES_DIR, SIXTEENTH_DIALOGUES_DIR, SEVENTEENTH_DIALOGUES_DIR,
                      EIGHTEENTH_DIALOGUES_DIR, NINETEENTH_DIALOGUES_DIR, TWENTIETH_DIALOGUES_DIR, DEV16_DIALOGUES_DIR,
-                     PROBE_DIALOGUES_DIR)
+                     DEV17_DIALOGUES_DIR, PROBE_DIALOGUES_DIR)
 #: Kinds of ``pending_write`` that wait for an answer but write nothing on a yes.
 NOT_WRITES = frozenset({"list_more", "clarify", "report_offer"})
 CONFIRMATION_MARKERS = ("对吗", "对不对", "确认", "行不行", "好吗", "要不要", "是不是", "可以吗", "吗？")

@@ -166,8 +166,13 @@ _NOW = r"现在|眼下|这会|此刻|还|刚|正在|又|今天|今儿|今早|今
 _UNTIL_NOW = rf"(?:(?!{_NOW})[^，,。；;！!？?]){{0,20}}"
 _LONG_AGO_TOLD = re.compile(r"(去年|前年|那年|几年前|早年|早些年|好些年前|年前|[一二三四五六七八九十两几\d]+年(以前|之前|前))"
                             + _UNTIL_NOW)
-_RECENTLY_TOLD = re.compile(r"(上个?(礼拜|星期|周|月)|上回|前(几|些|两|一阵|阵)(天|日子|子|个月)?"
+_RECENTLY_TOLD = re.compile(r"(上个?(礼拜|星期|周|月)|上回|前(几|些|两|一阵|阵)(天|日子|子|个月)?|前天|前儿个?|前晚"
                             r"|[一二三四五六七八九十两几\d]+(天|个月)(以前|之前|前))" + _UNTIL_NOW)
+#: ... the story of what happened then goes on past its first clause ("前天晚上摸黑回来，在石桥上绊了一跤，
+#: 桥面有块石板翘起老高": a hazard to report), to a word of now
+_STORY_UNTIL_NOW = rf"(?:(?!{_NOW})[^。；;！!？?]){{0,24}}"
+_RECENTLY_TOLD_STORY = re.compile(r"^(我|俺|咱)?(家)?[^，,。]{0,4}(前天|前儿个?|前晚|前几天|前两天|前些天|上个?(礼拜|星期|周))"
+                                  + _STORY_UNTIL_NOW)
 _STILL = re.compile(r"到现在|现在还|眼下还|这会儿?还|还[^，,。]{0,2}(不|没|疼|痛|流|烧|着|在地)|刚|正在|救命|赶紧|马上")
 
 
@@ -191,7 +196,7 @@ def is_emergency(text: str) -> bool:
     """Whether ``text`` says someone is in danger now (see ``EMERGENCY_WORDS``)."""
     text = _NEAR_MISS.sub("", _LONG_AGO_TOLD.sub("", _PAST_STROKE.sub("", text or "")))
     if not _STILL.search(text):
-        text = _RECENTLY_TOLD.sub("", text)
+        text = _RECENTLY_TOLD.sub("", _RECENTLY_TOLD_STORY.sub("", text))
     if _LONG_STANDING.search(text):
         text = _STROKE.sub("", text)
     return (any(word in text for word in EMERGENCY_WORDS) or bool(_EMERGENCY_SAID.search(text))

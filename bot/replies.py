@@ -103,6 +103,10 @@ YES_WORDS = (
     "好着呢", "好着哩", "就是我说的", "就是俺说的",
     # Shaanxi 嫽 ("fine, great": "嫽得很", "嫽扎咧")
     "嫽得很", "嫽扎了", "嫽扎咧", "嫽咧", "嫽",
+    # north-western "very much so" (好得很, 对得很), Uyghur "good" (亚克西) said in Xinjiang Mandarin
+    "好得很", "对得很", "行得很", "中得很", "亚克西",
+    # Wu / Jiang-Huai "quite right" (蛮好), and "that's how it is" (就是这个样子)
+    "蛮好", "蛮好的", "挺好的", "挺好", "就是这个样子", "是这个样子", "就这个样子", "就是这样子", "就这样子",
 )
 #: Replies that are a yes only as a clause of their own: Cantonese 得 ("fine"), Minnan 着 ("right",
 #: "着啦着啦"), Yanbian 内 (Korean 네, "内，内"), Tibetan 啦索 (lags so, "all right"). Inside a
@@ -134,6 +138,8 @@ STOP_PATTERNS = (
     # 算了 said coarsely (算毬 / 算逑), 罢了 as 罢咧, south-western "do nothing more" (不整哪样了),
     # and "don't trouble yourself" (不麻烦了, 甭麻烦了)
     "算毬", "算求", "算逑", "罢咧", "罢罢", "不整哪样", "不报哪样", "不搞哪样", "不弄哪样",
+    # 算了 with north-western and northern particles ("算咧", "算哩", "算唻")
+    "算咧", "算哩", "算唻", "算嘞", "算罢",
     "不麻烦了", "不麻烦你了", "甭麻烦", "别麻烦了", "不用麻烦", "不劳烦", "不劳驾",
     # "Never mind, you're busy" ("没事没事，你忙你的吧")
     "没事没事", "你忙你的", "你先忙", "你忙吧", "不打扰你", "不打扰了", "不耽误你",
@@ -163,6 +169,8 @@ NO_PATTERNS = (
     "没点头", "不点头", "没答应", "不答应", "没同意",
     # 不 written 卜 by a recogniser (卜 reads bo / bu)
     "卜对", "卜是", "卜要", "卜行", "卜用", "卜中",
+    # Korean 아니 ("no") said by Korean-Chinese speakers ("阿尼，不对")
+    "阿尼",
 )
 #: Whole replies that are a no on their own (in a longer sentence they mean other things).
 NO_ALONE = ("不", "布", "部", "步", "卜", "没", "别", "否", "甭", "冇", "冇得", "唔", "不得", "没得", "莫", "莫啊", "勿")
@@ -258,7 +266,7 @@ def refuses(text: str) -> bool:
 # Not doing it any more, said with any verb of the flows and any negator of any region
 # ("甭报了", "莫搞了", "不用记了", "别再弄了"), 不 misheard as 布 / 部 / 步 included ("布报了"): a way
 # out wherever it is said.
-_STOP_RE = re.compile(r"(不|布|部|步|卜|别|甭|莫|覅|嫑|勿|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|登|上报|提交|查|问|写|拿|领|取|加|扣)"
+_STOP_RE = re.compile(r"(不|布|部|步|卜|别|甭|莫|覅|嫑|勿|冇爱|唔爱|毋爱|毋使|毋要|毋|冇|不要|不用|别再|不再|唔使|唔洗|唔好|唔要|唔|免)(要|想|用)?(再)?(往上|往上头|往上面|往村里|给村里|上去)?(报|记|弄|办|换|申诉|申|反映|整|搞|说|登记|登|上报|提交|查|问|写|拿|领|取|加|扣)"
                       r"(住|先|住先)?(了|啦|喽|咯|嘞|咧|哩|哈|哒|噻|嘍|勒|啰|罗|唠|喇|嘞)")
 #: A clause that is nothing but 算了 misheard (散了, 酸了, 蒜了, said once or twice), or 不报了
 #: misheard (不包了, 不抱了: 报 heard in another tone): a way out. Only as a clause of its own, so
@@ -268,7 +276,7 @@ _SLIPPED_STOP_RE = re.compile(r"^(?:(?:算|散|酸|蒜|涮|不包|不抱|不爆|
 
 #: "Don't report it" said as a clause of its own, without a closing particle ("冇要报，涯就问一下",
 #: "别登记，我就问问"): a way out.
-_DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(这个|这事儿?|那个|这)?(我|俺|涯|咱|额)?(还是)?(不|不要|冇要|唔要|不用|唔使|别|甭|莫|覅|嫑)"
+_DONT_FILE_RE = re.compile(r"(?:^|[，,。！!？?])(这个|这事儿?|那个|这)?(我|俺|涯|咱|额)?(还是)?(不|不要|冇要|唔要|不用|唔使|别|甭|莫|覅|嫑|冇爱|唔爱|毋爱|毋使|毋要)"
                            r"(帮我|给我|帮俺|给俺)?(报|登记|反映|上报|报上去|交|交上去)(了|啦|咯)?(吧)?(?=$|[，,。！!？?])")
 
 
@@ -293,7 +301,7 @@ _LATER_RE = re.compile(r"(回头|回来|回去|明天|明儿|后天|过两天|�
 
 
 #: The flows' verbs by sound, for a way out the recogniser spelt otherwise: 报 (report), 办 (do it).
-_DONT_FILE_VERB_SOUNDS = ("bao", "ban")
+_DONT_FILE_VERB_SOUNDS = ("bao", "ban", "ji")  # 报, 办, 记 (别寄了 for 别记了)
 
 
 def _sounds_like_dont_file(clause: str) -> bool:

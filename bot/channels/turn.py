@@ -68,7 +68,9 @@ def refusal(text: str | None, max_chars: int = MAX_CHARS) -> str | None:
 # It needs a question form, and words that point at reports or records rather than at what is
 # happening: a reporting verb before the emergency word, a count, a record, a period of time.
 _QUESTION = re.compile(r"有没有|有没|有无|几个|几起|几次|几回|多少|记录|查一下|查查|查询|列一下|谁家|哪家|哪户|哪些"
-                       r"|是不是|是否|[吗没][？?]?$|没有[？?]?$|没得[？?]?$|了没|完没|啥|什么")
+                       r"|是不是|是否|[吗没][？?]?$|没有[？?]?$|没得[？?]?$|了没|完没|啥|什么"
+                       # what happened there ("62号那边刚刚有人喊救命，是咋回事")
+                       r"|咋回事|怎么回事|咋了|怎么了|出啥事|出什么事")
 _ABOUT_REPORTS = re.compile(r"(喊|叫|报|打|求|按|摁)(了|过)?(个|声|一声)?(救命|快来人)|求助|求救|报警|报的警|报了警|喊急|喊救|记录|紧急|几个|几起|几次|几回"
                             r"|多少|谁家|哪家|哪户|哪些|今天|今儿|昨天|昨儿|刚才|刚刚|这周|这礼拜|这星期|本周|最近|这个月|本月"
                             r"|有人(喊|叫|按|摁)|急事|急情|警情|没处理|没人处理|压着|待处理")

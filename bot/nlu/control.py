@@ -10,6 +10,7 @@ from bot.nlu.goals import (
     AWARDED_POINTS,
     ASKS_FOR_PEOPLE,
     asks_for_a_list,
+    asks_where_lives,
     acknowledges,
     asks_for_more,
     about_a_report,
@@ -238,7 +239,9 @@ AWARD_MISREADS = frozenset({"nlu_fallback", "inform", "out_of_scope",
 PENALTY_MISREADS = frozenset({"file_grievance", "log_visit"})
 AWARD_ACTION = "action_award_points"
 #: Intents the model gives a visit told as done with the household named ("26号，我才走访完").
-VISIT_MISREADS = frozenset({"query_household", "inform", "nlu_fallback"})
+VISIT_MISREADS = frozenset({"query_household", "inform", "nlu_fallback",
+                            # "吴翠花那儿我刚去过，55号，…走访登记一下" heard as a report
+                            "file_grievance"})
 VISIT_ACTION = "action_log_visit"
 _NAMES_HOUSEHOLD = re.compile(rf"{HOUSE_DIGITS}号|门牌(号)?(是)?{HOUSE_DIGITS}|(?<![我俺咱])[\u4e00-\u9fa5]{{2,3}}(?<![我俺咱])(家|那户)")
 #: Intents the model gives a staff command on a ticket it cannot place.
@@ -315,7 +318,13 @@ _WANTS_TO_TELL = re.compile(r"(说|讲|唠|反映|告诉|说道|念叨|聊|叨�
 _POINTS_TALK = re.compile(r"分|扣|罚|申诉|超市|兑|换")
 LIST_ACTION = "action_list_households"
 #: Intents the model gives a staff list asked in other words ("挂了黄牌子的是谁家": 挂了 as a goodbye).
-LIST_MISREADS = frozenset({"goodbye", "greet", "nlu_fallback", "inform", "out_of_scope"})
+LIST_MISREADS = frozenset({"goodbye", "greet", "nlu_fallback", "inform", "out_of_scope",
+                           # "五组有甚老汉老婆儿是独个儿住的" heard as a report (独个儿住 told)
+                           "file_grievance"})
+#: Intents whose action proposes a write; said with a way out ("我是说面条不要了") they propose none.
+WRITE_INTENTS = frozenset({"redeem_points", "award_points", "log_visit", "file_grievance", "handle_grievance"})
+#: At the PIN prompt, a PIN forgotten ("那四个数我这会儿死活想不出"): the request is left, not the PIN asked again.
+_PIN_FORGOTTEN = re.compile(r"忘了|忘记|忘啦|想不起|想不出|记不得|记不起|记不清|记不住|不记得|不晓得|不知道")
 #: The last clause of a sentence ("…名单上有个老人早走了，钱还照领": 名单 told, no list asked).
 _LAST_WORDS = re.compile(r"[^，,。.!！?？；;…]*[，,。.!！?？；;…]*$")
 #: Who decides, how it is decided ("村里头大事到底谁说了算"): a question about how things work.
@@ -463,6 +472,9 @@ def decide(turn: Turn) -> Optional[str]:
         return ACTION_LISTEN
     if turn.latest_action != ACTION_LISTEN:
         return None  # otherwise only right after the user spoke
+    if turn.active_loop == PIN_FORM and turn.requested_slot == PIN_SLOT and not pin_said(turn.text) \
+            and _PIN_FORGOTTEN.search(turn.text or ""):
+        return STOP_ACTION  # "密码我一时想不起来了，回头再说": nothing is looked up, nothing asked again
     if turn.active_loop == PIN_FORM and turn.requested_slot == PIN_SLOT and pin_said(turn.text):
         # Digits said as a PIN go to the PIN form, whatever the model hears in them: "九九九九"
         # sounds like "救救救救" (jiù), and the pinyin features make the model say emergency.
@@ -498,6 +510,10 @@ def decide(turn: Turn) -> Optional[str]:
         return STOP_ACTION
     if pending:
         return RESOLVE_ACTION
+    if not busy and turn.intent in WRITE_INTENTS and is_stop(turn.text):
+        # "我是说面条不要了" right after leaving an exchange: no new one proposed (a question said
+        # in the same breath is still answered by the way out; nothing that writes is started)
+        return STOP_ACTION
     aside = not busy and by_the_way(turn)
     if aside:
         turn = replace(turn, intent="nlu_fallback")
@@ -522,7 +538,7 @@ def decide(turn: Turn) -> Optional[str]:
     if not busy and (turn.intent in VISIT_MISREADS or (turn.intent == "award_points" and not tells_award(turn.text))) \
             and tells_visit(turn.text) and _NAMES_HOUSEHOLD.search(flat_text(turn.text)):
         return VISIT_ACTION  # "26号，我才走访完，老人家气色挺好": read back before it is logged
-    if not busy and turn.intent in NAME_LOOKUP_MISREADS and looks_up_by_name(turn.text):
+    if not busy and turn.intent in NAME_LOOKUP_MISREADS and (looks_up_by_name(turn.text) or asks_where_lives(turn.text)):
         return HOUSEHOLD_ACTION  # "查一下李满仓家" heard as a visit to log (满仓): a look-up, nothing to write
     if not busy and (turn.intent in DISPUTE_MISREADS or turn.intent == STATUS_INTENT) and disputes_deduction(turn.text) \
             and not is_stop(turn.text) and not asks_report_status(turn.text):
@@ -551,7 +567,8 @@ def decide(turn: Turn) -> Optional[str]:
                      or ((turn.intent in COMPLAINT_MISREADS or (turn.intent == CHOOSE_INTENT and not turn.choice_kind))
                          and complains_without_asking(turn.text))) \
             and not asks_question(turn.text) and not is_stop(turn.text) and not _a_no(turn.text) \
-            and not asks_report_status(turn.text):
+            and not asks_report_status(turn.text) and not (turn.intent == "log_visit" and tells_visit(turn.text)):
+        # (a visit told and "走访登记一下" asked is the visit, not a report to file)
         # "电线杆歪了" heard as a place, "停了三回电了" as 停 (not "不报了"); "那你给我报一下" after an
         # answer (the problem told just before), "我想找你们反映点事情" heard as a status question
         return START_REPORT_ACTION

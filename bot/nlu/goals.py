@@ -77,7 +77,7 @@ def command_action(text: str) -> str | None:
 # village's own notice in the knowledge base, not about the rules or a household's points.
 _SHOP = re.compile(r"(积分|鸡分)?超市|兑换点|换东西|兑东西")  # "哪天能拿着分去换东西": the shop unnamed
 SHOP_NAME = "积分超市"
-_OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间"
+_OPENING = re.compile(r"开门|关门|开放|几号|几点|哪天|哪几天|几天开|礼拜几|星期几|啥时候|什么时候|多会儿|在哪|哪儿|哪里|咋走|时间"
                       r"|(啥|哪个|什么)日子|几时")
 
 
@@ -201,7 +201,7 @@ _OWN_OR_BLAMED = re.compile(r"俺家|我家|是人家|人家(干|烧|倒|扔|点
 # Taking charge of an alert ("收到", "我这就过去", "好的我知道了，这就去赵淑珍家"): the staff
 # member's own words for "I am on my way"; whether an alert is open is the action's to check.
 _ACK = re.compile(r"收到|我(去|来)处理|(这就|马上|立马|立刻|现在就|这会儿就)(赶)?(过去|去|到|出发)|我过去|我去看看"
-                  r"|在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?"
+                  r"|(?<![横倒躺挡堵拦停扔撂堆摆放])在路上|已经出发|我到了|(这就|马上|立马|立刻|现在就)(往|到|去).{1,8}(跑|赶|去)(一趟)?"
                   r"|收着了|晓得了.{0,4}(去|赶)|(正|在|正在)(往|朝).{0,6}(赶|跑|去)|往那(边|儿|头)(赶|跑)"
                   # "我立马奔周大爷家去", "收着信儿了，立刻动身"
                   r"|(这就|马上|立马|立刻|现在就)(奔|赶往|赶到|动身|出门|过去看)|收着信|收到信"
@@ -272,6 +272,10 @@ _TROUBLE_WORDS = ("坏", "漏", "裂", "塌", "断", "堵", "倒灌", "淹", "�
                   "狗屎", "粪便", "不拴", "没拴", "污水", "脏水", "满地都是",
                   # money that never came, taken on the way ("半年了一分没到，肯定是叫谁截下了")
                   "截下", "截留", "截走", "私吞", "贪污", "一分没到", "一分钱没到", "一分都没到",
+                  # a cover pried off and sold, someone who may fall in ("井盖叫人撬去卖废铁了")
+                  "撬去", "撬走", "叫人撬", "让人撬", "被撬", "栽进去", "掉进去", "横在路上", "挡在路上",
+                  # a dog that goes for people ("狗老窜出来咬人")
+                  "咬人", "追着咬",
                   # rubbish nobody comes to clear, flies ("一个礼拜没人来清，苍蝇乱飞")
                   "没人来清", "没人来拉", "苍蝇乱飞", "苍蝇满天")
 _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)(?!费|钱|平|准|表|工|器|瓶)|不亮|黑灯瞎火|不出水|断水|断电|冲(出|垮|坏|毁|断|走|没|空|塌)"
@@ -280,7 +284,7 @@ _TROUBLE = re.compile(r"停.{0,4}(电|水)|没(电|水)(?!费|钱|平|准|表|�
                       # a cadre's relative favoured ("补贴让村干部他小舅子拿去了")
                       r"|(村干部|干部|支书|书记|主任|组长|会计)[^，,。]{0,4}(亲戚|小舅子|舅子|兄弟|侄子|儿子|闺女|女婿|连襟|家里人)"
                       # something fallen across the way ("五组路口那棵大树倒了，把路都拦了")
-                      r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,2}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
+                      r"|(树|墙|杆|牌|棚|房|屋)[^，。,]{0,4}倒了|(拦|挡|堵)(住|了)(路|道)|把(路|道).{0,2}(拦|挡|堵)")
 
 
 #: Where to go and say it, whom to tell ("这种事该上哪儿去说", "该跟谁反映"): a question, not a request
@@ -420,6 +424,15 @@ _NAME_LOOKUP = re.compile(rf"^{_LOOK}[\u4e00-\u9fa5]{{2,3}}(家|那家|那户|�
                           r"(咋样|怎么样|怎样|如何|啥情况|什么情况|好不好|还好吧)(了)?(呢|吧|啊|哇)?$")
 
 
+#: Where a named household lives ("陈春生住哪个门牌来着", "李桂芳家是几号"): a look-up by name.
+_WHERE_LIVES = re.compile(r"^[\u4e00-\u9fa5]{2,3}(家)?(是|住|在|住在)(哪个门牌|哪个门|几号|多少号|门牌(号)?(是)?多少|哪一户|哪户|哪个组|哪一组|哪组)")
+
+
+def asks_where_lives(text: str) -> bool:
+    """'陈春生住哪个门牌来着': the number of a household asked by its head's name."""
+    return bool(_WHERE_LIVES.search(flat_text(text)))
+
+
 def looks_up_by_name(text: str) -> bool:
     """The sentence only asks to look a household up by its head's name."""
     return bool(_NAME_LOOKUP.match(flat_text(text)))
@@ -447,17 +460,19 @@ _HELP_NEEDED = re.compile(r"救|摔|晕|倒了|起不来|不行了|喘|血|火|�
 
 #: Words that ask for people or households by name ("有哪些", "都有谁", "谁家"): staff work,
 #: whatever a policy text explains.
-ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单")
+ASKS_FOR_PEOPLE = re.compile(r"有哪些|哪些户|哪些人|都有谁|有谁|是谁|谁家|哪家|哪几家|哪几户|哪户|名单"
+                             # Shanxi / north-western "what (people)" ("五组有甚老汉是独个儿住的")
+                             r"|有甚|有啥人|有哪个|有哪几个")
 
 
 #: What a staff list is of: a care colour (said as a plate too: "挂了黄牌子的"), living alone, a
 #: group, a grid, a patch of one's own.
-_LIST_OF = re.compile(r"(红|黄|绿)(色|牌|户|的)|连心|关心户|放心户|独居|一个人(住|过)|[一二三四五六七八九十\d]组|网格|(那|这|我那|我这)片")
+_LIST_OF = re.compile(rf"(红|黄|绿)(色|牌|户|的)|连心|关心户|放心户|{LIVING_ALONE}|[一二三四五六七八九十\d]组|网格|(那|这|我那|我这)片")
 
 
 def asks_for_a_list(text: str) -> bool:
     """"我那片挂了黄牌子的是谁家": the households of a kind asked for by name (a staff list)."""
-    flat = flat_text(text)
+    flat = flat_text(_INDEFINITE.sub("", text or ""))  # "不知道谁家的狗…": somebody, no list asked
     return bool(ASKS_FOR_PEOPLE.search(flat)) and bool(_LIST_OF.search(flat))
 
 
@@ -566,9 +581,10 @@ def commands_ticket(text: str) -> bool:
 
 #: The verbs of working a ticket that only staff say ("办结", "受理", "退回", "往村里报"): with them a
 #: ticket may be named by what it is about ("三组垃圾桶老满那一件…我打算给它办结").
-_STAFF_ONLY_VERBS = re.compile(r"办结|结案|结掉|结单|销号|关单|(?<!不)受理|退回|驳回|打回|往(村|镇)(里|上)(头)?报|报到(村|镇)|报(给)?(村|镇)(里|上)")
+_STAFF_ONLY_VERBS = re.compile(r"办结|结案|结掉|结单|销号|关单|(?<!不)受理|退回|驳回|打回|往(村|镇)(里|上)(头)?报|报到(村|镇)|报(给)?(村|镇)(里|上)"
+                               r"|接手|我来办|(改成|改为|算)在办")
 #: A ticket named by its subject: "…那一件", "…那档子事", "…那个事", "…那单".
-_NAMED_BY_SUBJECT = re.compile(r"(那|这)(一)?(件事儿?|件|档子事儿?|档事|桩事|桩|单子?|个事儿?|事儿?)|的单子")
+_NAMED_BY_SUBJECT = re.compile(r"(那|这)(一)?(件事儿?|件|档子事儿?|档事|桩事|桩|单子?|个单子|个事儿?|事儿?)|的单子")
 
 
 def ticket_subject_said(text: str) -> str:
@@ -598,7 +614,7 @@ DELIVERED_QUANTITY = re.compile(rf"([{NUMERAL_CHARS}\d]{{1,5}})\s*(个|斤|公�
 _PENALTY_SAID = re.compile(r"((照|按)(着)?(村里|村上|咱村|咱们村)?(的)?(规矩|规定|村规民约|村规|规约|章程)|得|该|要|就)(给|把)?(他|她|他家|她家|他们家)?(扣|罚)"
                            # "照规矩扣他家的分"
                            r"(分|他|她|他家|她家|他们家|的|一下|了|吧|掉)*$")
-AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了|点|些)?分|把分(给)?(加|记)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
+AWARD_SAID = re.compile(r"(加|记|奖励?)(个|上|了|点|些)?分|把分(给)?(加|记)|分(给)?(他|她|他家|她家)?(加|记)(起|上|起来)|记(一次|一回|一笔|上一笔)|按(照)?[^，,。]{1,6}(给|加|记)"
                         r"|给(他|她|他们|他家|她家)(把分)?(加上|记上)"
                         # a custom the council confirmed ("…彩礼没要，大席也没摆，理事会那边认了")
                         r"|(理事会|评议会|村里|村委)[^，,。]{0,4}(认了|认可|确认了|核实了|同意了)"

@@ -490,6 +490,17 @@ def test_staff_name_a_ticket_of_their_queue_by_its_subject(runner):
     assert "三组垃圾桶那一件" not in said.text  # the words that named it are no part of the note
     # closing it says what was done: the subject alone is no result
     bare = runner.run(handle, "cli:zhaodefu", "三组垃圾桶那件事，我这边打算办结了", intent="my_queue")
-    assert bare.texts == ["请把结果或者原因也说一下。"]
+    assert len(bare.texts) == 1 and bare.texts[0].startswith("260102号“") and "结果" in bare.texts[0], bare.texts
+    assert not bare.sets(slots.PENDING_WRITE)
     other = runner.run(handle, "cli:zhaodefu", "河边柳树那一件，已经处理好了，我打算给它办结", intent="nlu_fallback")
     assert other.texts == ["请说编号和要做的事，比如“260101办结了，路灯换好了”。"]
+
+
+def test_a_report_taken_back_and_told_anew_at_the_read_back_is_read_back_anew(runner):
+    """"哦我讲岔了，灯是好的，是电线杆歪了" at the read-back: the no and the new telling in one breath —
+    the new telling is the report now (read back again), not "哪里不对？"."""
+    anew = _validate(runner, slots.GRIEVANCE_CONFIRMED, "哦我讲岔了，灯是好的，是电线杆歪了", intent="deny", filled=FORM)
+    assert anew.slot(slots.GRIEVANCE_CONFIRMED) is None
+    assert anew.slot(slots.GRIEVANCE_DESCRIPTION) == "灯是好的，是电线杆歪了"
+    plain = _validate(runner, slots.GRIEVANCE_CONFIRMED, "不对", intent="deny", filled=FORM)
+    assert plain.slot(slots.GRIEVANCE_CORRECTING) is True  # "哪里不对？"

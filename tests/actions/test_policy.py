@@ -339,3 +339,12 @@ def test_another_topic_asked_about_is_no_description_of_the_asker():
 
     assert _names_who_they_are("低保", "俺屋里有低保，也得交一样多吗") and _names_who_they_are("低保", "吃低保的能少交不")
     assert not _names_who_they_are("低保", "那领低保要什么条件") and not _names_who_they_are("低保", "我能享受低保吗")
+
+
+def test_the_topic_heard_first_gives_way_to_the_question_alone_when_that_is_sure(runner):
+    """"残疾证前些天刚办下来，那份护理补助上哪办": the model's topic is the card named first, the question
+    is about the care subsidy — answered from the question alone, which the base is sure of."""
+    said = runner.run(ActionPolicyAnswer(runner.settings), "cli:hh010",
+                      "我爹中风以后一直躺着，残疾证前些天刚办下来，那份护理补助上哪办", intent="ask_policy",
+                      entities={"topic": "残疾证"})
+    assert said.slot(slots.KB_ENTRY) in ("canji-subsidy-apply", "canji-two-subsidies"), said.texts

@@ -975,3 +975,45 @@ def test_a_list_heard_as_a_goodbye_is_the_list_and_an_unsure_emergency_after_an_
     assert decide(turn("我中间停了好几年，一共才交了十年", **unsure)) is None
     # ... and those signs are an emergency by their words too
     assert is_emergency("眼前一下子发黑，一边身子使不上劲，嘴都歪了")
+
+
+def test_the_seventeenth_development_sets_kinds_of_failure_as_general_rules():
+    """dev17 (written blind as development data, weighted to conversation handling) was run and
+    read; its kinds of failure, in other words."""
+    from actions.parsing import anonymity_in
+    from actions.point_rules import RULE_WORDS
+    from bot.channels.turn import asks_about_emergencies
+    from bot.emergency import is_emergency
+    from bot.nlu.control import LIST_ACTION, STOP_ACTION, VISIT_ACTION
+    from bot.nlu.goals import (AWARD_SAID, acknowledges, asks_for_a_list, asks_shop_opening, asks_where_lives,
+                               commands_ticket_by_subject, reports_problem)
+    from bot.replies import FILING_VERBS, Reply, interpret, is_stop
+
+    # "nothing to keep secret" said south-western; "quite right" in Wu; "that's how it is"
+    assert anonymity_in("没得啥子好保密的") is False
+    assert interpret("蛮好，就照这样报", FILING_VERBS) is Reply.YES
+    assert interpret("要得，就是这个样子", FILING_VERBS) is Reply.YES
+    # 别记了 misheard, said twice
+    assert is_stop("别寄了别寄了")
+    # a story of two days ago goes on past its first clause; now-words still raise the alarm
+    assert not is_emergency("我娘前天傍黑回来，在沟边滑了一跤，那块盖板早就松了")
+    assert is_emergency("我娘前天滑了一跤，现在还起不来")
+    # a staff member asking what happened at a house is no call for help
+    assert asks_about_emergencies("周家那边刚才有人喊救命，是怎么回事")
+    # "横在路上" is a tree across the road, not "on my way"
+    assert not acknowledges("那棵树倒了，横在路上") and acknowledges("收到，在路上了")
+    # lists asked the Shanxi way; a dog biting people is a report, not a list of whose dog
+    assert asks_for_a_list("俺们三组有甚老人是独个儿过的")
+    assert not asks_for_a_list("不知道谁家的狗老咬人，三组好几个娃都叫咬了") and reports_problem("那狗见人就咬人")
+    # a household's number asked by name; a ticket taken on by its subject; an award said 分给他加起
+    assert asks_where_lives("李桂芳住哪个门牌来着") and commands_ticket_by_subject("路灯那个单子我接手了，明天去换")
+    assert AWARD_SAID.search("调解那个分给他加起")
+    # mulch film set alight is burning; the shop's days asked as 哪几天
+    assert "地膜" in RULE_WORDS["焚烧秸秆"] and asks_shop_opening("积分超市一般哪几天开")
+
+    # a way out said with a write's intent proposes nothing; a PIN forgotten leaves the PIN prompt;
+    # a visit told with the household named and heard as a report is the visit
+    assert decide(turn("我是说挂面不要了", intent="redeem_points")) == STOP_ACTION
+    assert decide(turn("那几个数我一下想不起来了", loop="pin_form", requested="pin")) == STOP_ACTION
+    assert decide(turn("李桂芳那儿我刚去过，21号，人挺好", intent="file_grievance")) == VISIT_ACTION
+    assert decide(turn("我这片有甚独个儿住的老人", intent="file_grievance")) == LIST_ACTION

@@ -403,3 +403,15 @@ def test_a_character_being_wrong_is_still_a_no():
 @pytest.mark.parametrize("text", ["嗯……等我家那口子到家一块儿商量", "等她爹回来再合计"])
 def test_waiting_for_someone_to_talk_it_over_is_a_way_out(text):
     assert is_stop(text), text
+
+
+@pytest.mark.parametrize("text, verbs, meant", [
+    ("亚克西，就这么报", FILING_VERBS, Reply.YES),  # Xinjiang: Uyghur "good"
+    ("对得很", FILING_VERBS, Reply.YES),  # north-western "very much so"
+    ("算咧", (), Reply.STOP),  # 算了 with a north-western particle
+    ("冇爱报咯", FILING_VERBS, Reply.STOP),  # Hakka "don't want to report"
+    ("毋使报", FILING_VERBS, Reply.STOP),  # Hakka / Minnan "no need to report"
+    ("阿尼阿尼", FILING_VERBS, Reply.NO),  # Korean-Chinese "no"
+])
+def test_north_western_hakka_and_korean_chinese_yes_and_no(text, verbs, meant):
+    assert interpret(text, verbs) is meant, text

@@ -375,3 +375,8 @@ def test_livestock_lost_and_boarding_at_school_are_no_death_and_no_cancelling(kb
     assert "住校" in kb.repair_sounds("娃在镇上中学住校")  # never 注销 by ear
     answer = kb.answer("孩子住校吃饭的钱有补助吗")
     assert answer.confident and answer.entry.id == "jiaoyu-compulsory"
+
+
+def test_breathing_ones_last_is_a_death_and_when_someone_is_here_is_the_villages_notice(kb):
+    assert "去世" in spoken.normalise_spoken("我公公昨儿夜里咽的气")
+    assert kb.asks_local("那个律师啥时候在村里") and not kb.asks_local("养老金啥时候发")
