@@ -510,7 +510,7 @@ def decide(turn: Turn) -> Optional[str]:
         return STOP_ACTION
     if pending:
         return RESOLVE_ACTION
-    if not busy and turn.intent in WRITE_INTENTS and is_stop(turn.text):
+    if not busy and turn.intent in WRITE_INTENTS and is_stop(turn.text) and not wants_to_complain(turn.text):
         # "我是说面条不要了" right after leaving an exchange: no new one proposed (a question said
         # in the same breath is still answered by the way out; nothing that writes is started)
         return STOP_ACTION

@@ -1014,6 +1014,7 @@ def test_the_seventeenth_development_sets_kinds_of_failure_as_general_rules():
     # a way out said with a write's intent proposes nothing; a PIN forgotten leaves the PIN prompt;
     # a visit told with the household named and heard as a report is the visit
     assert decide(turn("我是说挂面不要了", intent="redeem_points")) == STOP_ACTION
+    assert decide(turn("村里说这事不办了，我不服", intent="file_grievance")) != STOP_ACTION  # a complaint quoting it
     assert decide(turn("那几个数我一下想不起来了", loop="pin_form", requested="pin")) == STOP_ACTION
     assert decide(turn("李桂芳那儿我刚去过，21号，人挺好", intent="file_grievance")) == VISIT_ACTION
     assert decide(turn("我这片有甚独个儿住的老人", intent="file_grievance")) == LIST_ACTION
