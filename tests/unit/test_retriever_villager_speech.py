@@ -380,3 +380,14 @@ def test_livestock_lost_and_boarding_at_school_are_no_death_and_no_cancelling(kb
 def test_breathing_ones_last_is_a_death_and_when_someone_is_here_is_the_villages_notice(kb):
     assert "去世" in spoken.normalise_spoken("我公公昨儿夜里咽的气")
     assert kb.asks_local("那个律师啥时候在村里") and not kb.asks_local("养老金啥时候发")
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("在深圳打工被欠了工钱咋办", "falv-wage"),
+    ("在广东工地上砸伤了脚，算工伤不", "falv-gongshang"),
+])
+def test_wages_owed_and_injuries_at_work_elsewhere_are_answered(kb, question, expected):
+    """Migrant workers are owed wages and hurt far from home: the entries on both say what to do
+    there, so a far city named is no reason to decline."""
+    answer = kb.answer(question)
+    assert answer.confident and answer.entry.id == expected, answer.why
