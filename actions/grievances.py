@@ -465,7 +465,7 @@ class ActionHandleGrievance(XiangyinAction):
         if not ticket and action and commands_ticket_by_subject(text):
             # "三组垃圾桶老满那一件…我打算给它办结": the ticket of the asker's queue it is about
             with turn.session() as s:
-                found = grievances.open_ticket_about(s, turn.actor, text)
+                found = grievances.open_ticket_about(s, turn.actor, ticket_subject_said(text))  # not the note's words
             ticket = found.ticket_no if found is not None else None
             # the words that named the ticket are no part of the note ("我这边" neither)
             _, note = parsing.parse_staff_command(text.replace(ticket_subject_said(text), "", 1))

@@ -19,10 +19,9 @@ channel (``followup_question`` to the reporter, or to the household for a voice 
 """
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import difflib
+import re
 import secrets
 from dataclasses import dataclass
 
