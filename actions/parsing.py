@@ -64,9 +64,16 @@ def counted_quantity(text: str) -> Optional[int]:
     return cn.parse_number(match.group(1)) if match else None
 
 
-_HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)|门牌(?:号)?(?:是)?{cn.HOUSE_DIGITS}(?![\d{cn.NUMERAL_CHARS}])")
+_HOUSE_NUMBER = re.compile(rf"(?<!\d){cn.HOUSE_DIGITS}号(?!码)")
 #: ... and counted as the nth household ("第37户户主是哪个"); "3户人家" is a count, not a house.
 _NTH_HOUSE = re.compile(rf"第{cn.HOUSE_DIGITS}(号)?户(?!口|籍)")
+#: A house number said as the door plate ("黄小红那户门牌11", "门牌号是二十三"), with or without 号.
+_DOORPLATE = re.compile(rf"门牌(?:号)?(?:是)?{cn.HOUSE_DIGITS}(?:号)?(?![\d{cn.NUMERAL_CHARS}])")
+
+
+def _door_plates_as_numbers(text: str) -> str:
+    """'门牌11' → '11号', '门牌号是二十三' → '二十三号': a door plate said as the house number it is."""
+    return _DOORPLATE.sub(lambda m: f"{m.group(1)}号", text)
 
 
 _BARE_NUMBER = re.compile(rf"^\s*{cn.HOUSE_DIGITS}\s*[号。.!！]?\s*$")
@@ -81,8 +88,9 @@ def bare_number(text: str) -> Optional[str]:
 def house_number_in(text: str) -> Optional[str]:
     """A house number said anywhere in the text ('8号户', '查一下8号' → '8'); a six-digit
     grievance ticket is not one."""
-    match = _HOUSE_NUMBER.search(text or "") or _NTH_HOUSE.search(text or "")
-    return next(g for g in match.groups() if g) if match and not ticket_in(text) else None
+    said = _door_plates_as_numbers(text or "")  # "黄小红那户门牌11": house 11
+    match = _HOUSE_NUMBER.search(said) or _NTH_HOUSE.search(said)
+    return match.group(1) if match and not ticket_in(text) else None
 
 
 # A house number corrected in the same breath ("给12号……哦不是，13号王建军家", "查8号，不对，9号"):
@@ -117,15 +125,11 @@ def without_false_start(text: str) -> str:
     return match.group("rest") if match else (text or "")
 
 
-#: A house number said as the door plate ("黄小红那户门牌11", "门牌号是二十三"), with or without 号.
-_DOORPLATE = re.compile(rf"门牌(?:号)?(?:是)?{cn.HOUSE_DIGITS}(?:号)?(?![\d{cn.NUMERAL_CHARS}])")
-
-
 def without_self_corrections(text: str) -> str:
     """The sentence as finally meant (a door plate as a house number: '门牌11' → '11号'):
     '给12号……哦不是，13号王建军家加5分' → '给13号王建军家加5分';
     '给60号加五分义务清扫……哦说岔了，是66号' → '给66号加五分义务清扫'."""
-    text = _DOORPLATE.sub(lambda m: f"{m.group(1)}号", text or "")  # "门牌11" is house 11
+    text = _door_plates_as_numbers(text or "")
     text = _SELF_CORRECTED.sub(lambda m: f"{(m.group('name') or '').strip('，,、 ')}{m.group('meant')}号", text or "")
     late = _LATE_CORRECTED.search(text)
     if late:

@@ -1039,13 +1039,9 @@ class KnowledgeBase:
             # "养老保险", "低保的事儿": nothing tells the siblings apart; the classifier would
             # only repeat which sibling its training texts lean to
             return hits, None
+        d = view.scores(text, prepared=True)
         top_bm25 = max(h.score for h in hits)
         close = [h for h in hits if h.score * LEARNED_REACH >= top_bm25]
-        # a follow-up whose words name nothing of any close entry ("一年最多能报多少" right after the
-        # outpatient answer): the classifier leans to the sibling its training texts lean to (the
-        # inpatient limit), so the entry just answered weighs more (``BARE_STAY_BOOST``)
-        bare = previous is not None and not any(self.evidence.check(query, h.entry.id).anchors for h in close[:3])
-        d = view.scores(text, prepared=True)
         for h in hits:
             h.learned = d.get(h.entry.id, 0.0)
         best = max(h.learned for h in close)
@@ -1058,7 +1054,10 @@ class KnowledgeBase:
                     h.score *= KIND_MISMATCH
         for h in close:
             if h.entry.id == previous:  # a follow-up: the entry just answered, unless words move on
-                h.score *= BARE_STAY_BOOST if bare else STAY_BOOST
+                # ... and more when the words name nothing of any close entry ("一年最多能报多少" right
+                # after the outpatient answer: the classifier leans to the inpatient limit)
+                named = any(self.evidence.check(query, c.entry.id).anchors for c in close[:3])
+                h.score *= STAY_BOOST if named else BARE_STAY_BOOST
         top_new = max(h.score for h in close)
         for h in close:  # the best hit keeps the best BM25 score: the confidence rule's scale
             h.score *= top_bm25 / top_new

@@ -11,6 +11,7 @@ from bot.nlu.goals import (
     ASKS_FOR_PEOPLE,
     asks_for_a_list,
     asks_where_lives,
+    last_words,
     acknowledges,
     asks_for_more,
     about_a_report,
@@ -325,8 +326,6 @@ LIST_MISREADS = frozenset({"goodbye", "greet", "nlu_fallback", "inform", "out_of
 WRITE_INTENTS = frozenset({"redeem_points", "award_points", "log_visit", "file_grievance", "handle_grievance"})
 #: At the PIN prompt, a PIN forgotten ("那四个数我这会儿死活想不出"): the request is left, not the PIN asked again.
 _PIN_FORGOTTEN = re.compile(r"忘了|忘记|忘啦|想不起|想不出|记不得|记不起|记不清|记不住|不记得|不晓得|不知道")
-#: The last clause of a sentence ("…名单上有个老人早走了，钱还照领": 名单 told, no list asked).
-_LAST_WORDS = re.compile(r"[^，,。.!！?？；;…]*[，,。.!！?？；;…]*$")
 #: Who decides, how it is decided ("村里头大事到底谁说了算"): a question about how things work.
 _HOW_DECIDED = re.compile(r"谁说了算|谁拍板|谁做主|谁定的|(怎么|咋|如何)定(的|下来)")
 #: Intents the model gives such an opening when it hears points in it.
@@ -585,9 +584,10 @@ def decide(turn: Turn) -> Optional[str]:
             and not is_emergency(turn.text) and not is_stop(turn.text):
         return LIST_ACTION  # "我那片挂了黄牌子的是谁家" heard as a goodbye (挂了): the list asked for
     if not busy and turn.intent == "list_households" and reports_problem(turn.text) and not asks_question(turn.text) \
-            and not ASKS_FOR_PEOPLE.search(_LAST_WORDS.search((turn.text or "").strip("，,。！!？? ")).group()) \
+            and not ASKS_FOR_PEOPLE.search(last_words(turn.text)) \
             and not is_stop(turn.text):
-        # "五组，嗐，讲错了，六组那个垃圾池，一个礼拜没人来清": groups named in a report, heard as a list
+        # "五组，嗐，讲错了，六组那个垃圾池，一个礼拜没人来清": groups named in a report, heard as a list;
+        # a list named in the story, not asked for last ("…名单上有个老人早走了，钱还照领，这明摆着糊弄人")
         return START_REPORT_ACTION
     if not busy and turn.intent == FILE_INTENT and _HOW_DECIDED.search(turn.text) \
             and not reports_problem(turn.text) and not asks_to_file(turn.text) and not wants_to_complain(turn.text) \

@@ -338,6 +338,12 @@ def asks_report_status(text: str) -> bool:
 _LAST_CLAUSE = re.compile(r"[^，,。.!！?？；;…]+[，,。.!！?？；;…]*$")
 
 
+def last_words(text: str) -> str:
+    """The last clause of a sentence, read after its closing marks are stripped ('' for none)."""
+    last = _LAST_CLAUSE.search((text or "").strip("，,。！!？? "))
+    return last.group() if last else ""
+
+
 def wants_to_complain_last(text: str) -> bool:
     """A complaint said as the last words ("钱咋花的一张纸都不贴，我要投诉"), whatever was asked on the way."""
     last = _LAST_CLAUSE.search((text or "").strip())
